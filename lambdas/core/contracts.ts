@@ -1,0 +1,108 @@
+/**
+ * Payloads passed between the batch state machine's steps. Every Lambda task gets the whole
+ * state (`Payload.$: '$'`) and returns only its own part, stored under the ResultPath noted.
+ */
+import type { BatchTable, Dataset } from './model';
+
+/** What starts a run: a backfill/manual input, or the EventBridge scheduled event (`time`). */
+export interface RunRequest {
+  /** Business date YYYY-MM-DD; when absent, the UTC day before `time` (or now). */
+  businessDate?: string;
+  /** EventBridge scheduled events carry the trigger instant here. */
+  time?: string;
+  /** Set by the caller to make run ids reproducible (Step Functions passes the execution name). */
+  executionName?: string;
+}
+
+/** ResultPath `$.run` — the output of ResolveRun. */
+export interface RunContext {
+  runId: string;
+  businessDate: string;
+  startedAt: string;
+}
+
+/** One element of the Extract parallel's output array (ResultPath `$.extract`). */
+export interface ExtractResult {
+  dataset: Dataset;
+  /** S3 keys written under raw/. */
+  keys: string[];
+  rows: number;
+  /** For products: the landing file(s) used. */
+  sources?: string[];
+}
+
+/** ResultPath `$.transform`. */
+export interface TransformResult {
+  /** staged/ keys by dataset. */
+  staged: Partial<Record<Dataset, string>>;
+  rows: Partial<Record<Dataset, number>>;
+}
+
+export interface CheckResult {
+  dataset: Dataset;
+  check: string;
+  column?: string;
+  passed: boolean;
+  failedRows: number;
+  /** One failing row (as JSON) so the message can name an example. */
+  example?: string;
+  /** Reported-only checks never fail the gate nor quarantine rows. */
+  severity: 'quarantine' | 'report';
+}
+
+export interface DatasetQuality {
+  dataset: Dataset;
+  rowsIn: number;
+  rowsValid: number;
+  rowsQuarantined: number;
+  quarantineShare: number;
+  threshold: number;
+  passed: boolean;
+}
+
+export interface TableToLoad {
+  table: BatchTable;
+  /** s3 prefix (no bucket) holding the table's Parquet for the date, ending in '/'. */
+  prefix: string;
+  rows: number;
+}
+
+/** ResultPath `$.validation` — QualityGate's Choice reads `$.validation.passed`. */
+export interface ValidationResult {
+  passed: boolean;
+  reportKey: string;
+  datasets: DatasetQuality[];
+  checks: CheckResult[];
+  /** Curated tables ready for the Map over loads (`$.validation.tables`). */
+  tables: TableToLoad[];
+  /** Human-readable reason when the gate fails: names the dataset, the check and an example row. */
+  failureReason?: string;
+}
+
+/** Input of one LoadTable iteration (Map ItemSelector). */
+export interface LoadTableInput {
+  run: RunContext;
+  item: TableToLoad;
+}
+
+export interface LoadResult {
+  table: BatchTable;
+  rowsLoaded: number;
+}
+
+/** The whole state the tasks receive. */
+export interface PipelineState {
+  run: RunContext;
+  extract?: ExtractResult[];
+  transform?: TransformResult;
+  validation?: ValidationResult;
+  loads?: LoadResult[];
+  /** Set by a Catch (ResultPath `$.error`). */
+  error?: { Error: string; Cause?: string };
+}
+
+/** ResultPath `$.notify`. */
+export interface NotifyResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  summary: string;
+}

@@ -1,0 +1,41 @@
+/**
+ * The batch pipeline's Lambda steps: state name → handler entry (relative to lambdas/handlers).
+ * The stack creates one function per entry and the local runner binds each state to the same module,
+ * so this map is the single source of truth for both.
+ */
+export const BATCH_STEPS = {
+  ResolveRun: 'resolve-run',
+  ExtractOrders: 'extract-orders',
+  ExtractProducts: 'extract-products',
+  Transform: 'transform',
+  Validate: 'validate',
+  LoadTable: 'load-table',
+  RecordRun: 'record-run',
+  NotifySuccess: 'notify',
+  NotifyFailure: 'notify',
+  Cleanup: 'cleanup',
+} as const;
+
+export type BatchStateName = keyof typeof BATCH_STEPS;
+export type HandlerEntry = (typeof BATCH_STEPS)[BatchStateName];
+
+/** Catalog refresh (S3 object-created on landing/catalog/): extract the catalog, then load dim_product. */
+export const CATALOG_STEPS = {
+  RefreshCatalog: 'extract-products',
+  LoadCatalog: 'load-table',
+} as const;
+
+/** Environment variables the handlers read (set by the stack on AWS, by the local runner on a laptop). */
+export const HANDLER_ENV = {
+  bucket: 'LAKE_BUCKET',
+  sourceSecretArn: 'SOURCE_SECRET_ARN',
+  sourceDatabaseUrl: 'SOURCE_DATABASE_URL',
+  warehouseDatabaseUrl: 'WAREHOUSE_DATABASE_URL',
+  workgroup: 'REDSHIFT_WORKGROUP',
+  database: 'REDSHIFT_DATABASE',
+  copyRoleArn: 'REDSHIFT_COPY_ROLE_ARN',
+  topicArn: 'ALERT_TOPIC_ARN',
+  environment: 'CARTFLOW_ENV',
+  qualityThreshold: 'QUALITY_THRESHOLD',
+  extractChunkRows: 'EXTRACT_CHUNK_ROWS',
+} as const;
