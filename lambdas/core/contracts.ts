@@ -21,7 +21,7 @@ export interface RunContext {
   startedAt: string;
 }
 
-/** One element of the Extract parallel's output array (ResultPath `$.extract`). */
+/** What an extract step wrote for one dataset; each Extract branch returns a list of them. */
 export interface ExtractResult {
   dataset: Dataset;
   /** S3 keys written under raw/. */
@@ -29,6 +29,8 @@ export interface ExtractResult {
   rows: number;
   /** For products: the landing file(s) used. */
   sources?: string[];
+  /** Records that could not be parsed at all; kept in quarantine and counted in the dataset's rows_in. */
+  rejected?: number;
 }
 
 /** ResultPath `$.transform`. */
@@ -93,7 +95,10 @@ export interface LoadResult {
 /** The whole state the tasks receive. */
 export interface PipelineState {
   run: RunContext;
-  extract?: ExtractResult[];
+  /** Set on a catalog refresh (S3 object-created on landing/catalog/): the file that arrived. */
+  catalogKey?: string;
+  /** The Extract parallel's output: one list per branch (orders + order_items, products). */
+  extract?: ExtractResult[][];
   transform?: TransformResult;
   validation?: ValidationResult;
   loads?: LoadResult[];

@@ -16,5 +16,8 @@ export const layout = {
   curatedPrefix: (table: BatchTable, date: string) => `curated/${table}/${partition(date)}/`,
   curated: (table: BatchTable, date: string) => `curated/${table}/${partition(date)}/part-00000.parquet`,
   quarantine: (dataset: Dataset, date: string) => `quarantine/${dataset}/${partition(date)}/rejected.jsonl`,
+  /** Records that could not even be parsed (catalog lines, whole files). */
+  unparseable: (dataset: Dataset, date: string) =>
+    `quarantine/${dataset}/${partition(date)}/unparseable.jsonl`,
   qualityReport: (date: string, runId: string) => `quality/${partition(date)}/${runId}.json`,
 } as const;

@@ -68,6 +68,8 @@ export interface FactOrderItem {
   quantity: number;
   unit_price_cents: bigint;
   line_amount_cents: bigint;
+  /** The parent order's date: every fact carries its own partition column. */
+  order_date: string;
 }
 
 export interface AggDailySales {

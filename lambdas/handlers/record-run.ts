@@ -1,2 +1,23 @@
-// Placeholder until the handler lands; keeps synth working.
-export const handler = async (event: unknown): Promise<unknown> => event;
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { PipelineState } from '../core/contracts';
+import { datasetLoads } from '../core/run-record';
+import { recordRunStatements } from '../core/sql';
+import { adapters } from '../adapters/context';
+import { metrics } from '../adapters/observability';
+
+/** Writes the run's outcome to ops.pipeline_run, ops.dataset_load and ops.quality_result in one transaction. */
+export const handler = async (state: PipelineState): Promise<{ finishedAt: string }> => {
+  const finishedAt = new Date().toISOString();
+  await adapters().warehouse.executeBatch(
+    recordRunStatements({
+      ...state.run,
+      status: 'SUCCEEDED',
+      finishedAt,
+      datasets: datasetLoads(state),
+      checks: state.validation?.checks ?? [],
+    }),
+  );
+  metrics.addMetric('RunSucceeded', MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+  return { finishedAt };
+};

@@ -1,0 +1,4 @@
+#!/usr/bin/env -S node --openssl-legacy-provider --import tsx
+import { main } from '../local/cli';
+
+process.exitCode = await main(process.argv.slice(2));

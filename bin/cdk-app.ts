@@ -1,0 +1,11 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CartflowStack } from '../lib/cartflow-stack';
+import { loadConfig } from '../lib/config';
+
+// `cdk synth|deploy -c env=dev|staging|prod`; a config error stops synth naming the field at fault.
+const app = new App();
+const envName = (app.node.tryGetContext('env') as string | undefined) ?? 'dev';
+new CartflowStack(app, `Cartflow-${envName}`, { config: loadConfig(envName) });
+// cdk-nag v3 is a policy-validation plugin: any unacknowledged AwsSolutions finding fails synth.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

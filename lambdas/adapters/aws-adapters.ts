@@ -1,0 +1,93 @@
+import { SecretsManagerClient, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
+import pg from 'pg';
+import { ConfigurationError, TransientError } from '../core/errors';
+import { HANDLER_ENV } from '../steps';
+import type { Adapters, Alerts, SourceDatabase } from './ports';
+import { RedshiftDataWarehouse } from './redshift-warehouse';
+import { S3LakeStore, createS3Client } from './s3-lake';
+
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new ConfigurationError(`Environment variable ${name} is not set; the stack sets it on every function.`);
+  return value;
+}
+
+interface SourceSecret {
+  host: string;
+  port?: number;
+  dbname: string;
+  username: string;
+  password: string;
+}
+
+/** The shop database, reached with TLS through credentials kept in Secrets Manager. */
+class SecretSourceDatabase implements SourceDatabase {
+  private config?: pg.ClientConfig;
+
+  constructor(private readonly secretArn: string) {}
+
+  async connect() {
+    this.config ??= await this.loadConfig();
+    const client = new pg.Client(this.config);
+    try {
+      await client.connect();
+    } catch (error) {
+      throw new TransientError(`Cannot connect to the source database: ${(error as Error).message}`, { cause: error });
+    }
+    return Object.assign(client, { release: () => client.end() });
+  }
+
+  private async loadConfig(): Promise<pg.ClientConfig> {
+    const secrets = new SecretsManagerClient({});
+    const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: this.secretArn }));
+    const secret = JSON.parse(SecretString ?? '{}') as Partial<SourceSecret>;
+    for (const field of ['host', 'dbname', 'username', 'password'] as const) {
+      if (!secret[field]) throw new ConfigurationError(`Source database secret ${this.secretArn} has no "${field}".`);
+    }
+    return {
+      host: secret.host,
+      port: secret.port ?? 5432,
+      database: secret.dbname,
+      user: secret.username,
+      password: secret.password,
+      ssl: { rejectUnauthorized: true },
+    };
+  }
+}
+
+class SnsAlerts implements Alerts {
+  private readonly sns = new SNSClient({});
+
+  constructor(private readonly topicArn: string) {}
+
+  async publish(subject: string, message: string): Promise<void> {
+    // SNS subjects are limited to 100 characters.
+    await this.sns.send(new PublishCommand({ TopicArn: this.topicArn, Subject: subject.slice(0, 100), Message: message }));
+  }
+}
+
+/** Adapters for a function deployed by the stack; each is built on first use so a step pays only for what it touches. */
+export function awsAdapters(): Adapters {
+  let source: SourceDatabase | undefined;
+  let warehouse: RedshiftDataWarehouse | undefined;
+  let alerts: Alerts | undefined;
+  let lake: S3LakeStore | undefined;
+  return {
+    get lake() {
+      return (lake ??= new S3LakeStore(createS3Client(), requireEnv(HANDLER_ENV.bucket)));
+    },
+    get source() {
+      return (source ??= new SecretSourceDatabase(requireEnv(HANDLER_ENV.sourceSecretArn)));
+    },
+    get warehouse() {
+      return (warehouse ??= new RedshiftDataWarehouse({
+        workgroupName: requireEnv(HANDLER_ENV.workgroup),
+        database: requireEnv(HANDLER_ENV.database),
+      }));
+    },
+    get alerts() {
+      return (alerts ??= new SnsAlerts(requireEnv(HANDLER_ENV.topicArn)));
+    },
+  };
+}

@@ -1,0 +1,154 @@
+/** The warehouse on AWS: Redshift Serverless through the Data API (no drivers, no VPC from Lambda). */
+import {
+  BatchExecuteStatementCommand,
+  CancelStatementCommand,
+  DescribeStatementCommand,
+  ExecuteStatementCommand,
+  GetStatementResultCommand,
+  RedshiftDataClient,
+  type ColumnMetadata,
+  type DescribeStatementResponse,
+  type Field,
+} from '@aws-sdk/client-redshift-data';
+import { CartflowError, PermanentError, TransientError } from '../core/errors';
+import type { Warehouse } from './ports';
+
+export interface RedshiftDataWarehouseOptions {
+  workgroupName: string;
+  database: string;
+  client?: RedshiftDataClient;
+  /** First wait between DescribeStatement polls; grows ×1.5 up to `maxPollIntervalMs`. */
+  pollIntervalMs?: number;
+  maxPollIntervalMs?: number;
+  /** Give up (cancelling the statement) after this long; below the Lambda timeout. */
+  timeoutMs?: number;
+}
+
+const TRANSIENT_NAMES = new Set([
+  'ActiveStatementsExceededException',
+  'ActiveSessionsExceededException',
+  'DatabaseConnectionException',
+  'InternalServerException',
+  'ThrottlingException',
+  'TimeoutError',
+]);
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+// Redshift errors that a later attempt can get past: concurrent writers, a restarting workgroup.
+const TRANSIENT_SQL_ERROR = /serializable isolation violation|deadlock|conflict with concurrent transaction|connection/i;
+
+function classifyApiError(error: unknown, what: string): Error {
+  if (error instanceof CartflowError) return error;
+  const e = error as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  const transient =
+    TRANSIENT_NAMES.has(e.name ?? '') ||
+    NETWORK_CODES.has(e.code ?? '') ||
+    e.$retryable !== undefined ||
+    status === 429 ||
+    (status !== undefined && status >= 500);
+  const message = `Redshift Data API ${what}: ${e.name ?? 'Error'}: ${(error as Error).message}`;
+  return transient ? new TransientError(message, { cause: error }) : new PermanentError(message, { cause: error });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const oneLine = (sql: string | undefined) => (sql ?? '').replace(/\s+/g, ' ').slice(0, 300);
+
+/** Values as SqlWarehouse returns them: BIGINT → number, NUMERIC → text, DATE → text, timestamps → Date. */
+function fieldValue(field: Field, column: ColumnMetadata | undefined): unknown {
+  if (field.isNull) return null;
+  if (field.stringValue !== undefined) {
+    const type = column?.typeName?.toLowerCase();
+    // Redshift renders TIMESTAMP as 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC wall clock here) and TIMESTAMPTZ with '+00'.
+    if (type === 'timestamp') return new Date(`${field.stringValue.replace(' ', 'T')}Z`);
+    if (type === 'timestamptz') {
+      return new Date(field.stringValue.replace(' ', 'T').replace(/([+-]\d\d)(?::?\d\d)*$/, '$1:00'));
+    }
+    return field.stringValue;
+  }
+  if (field.longValue !== undefined) return Number(field.longValue);
+  if (field.doubleValue !== undefined) return field.doubleValue;
+  if (field.booleanValue !== undefined) return field.booleanValue;
+  return field.blobValue ?? null;
+}
+
+export class RedshiftDataWarehouse implements Warehouse {
+  private readonly client: RedshiftDataClient;
+  private readonly target: { WorkgroupName: string; Database: string };
+
+  constructor(private readonly options: RedshiftDataWarehouseOptions) {
+    this.client = options.client ?? new RedshiftDataClient({});
+    this.target = { WorkgroupName: options.workgroupName, Database: options.database };
+  }
+
+  private async send<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw classifyApiError(error, what);
+    }
+  }
+
+  /** All statements in one transaction (BatchExecuteStatement), waited for until it ends. */
+  async executeBatch(statements: string[]): Promise<void> {
+    const { Id } = await this.send('BatchExecuteStatement', () =>
+      this.client.send(new BatchExecuteStatementCommand({ ...this.target, Sqls: statements })),
+    );
+    const done = await this.wait(Id!);
+    if (done.Status === 'FINISHED') return;
+    const subs = done.SubStatements ?? [];
+    const index = subs.findIndex((s) => s.Status === 'FAILED' || s.Error);
+    const where =
+      index >= 0 ? `statement ${index + 1}/${statements.length}` : `batch of ${statements.length} statements`;
+    this.fail(done, where, index >= 0 ? (subs[index].QueryString ?? statements[index]) : undefined);
+  }
+
+  async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    const { Id } = await this.send('ExecuteStatement', () =>
+      this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql })),
+    );
+    const done = await this.wait(Id!);
+    if (done.Status !== 'FINISHED') this.fail(done, 'query', sql);
+    if (!done.HasResultSet) return [];
+    const rows: T[] = [];
+    let columns: ColumnMetadata[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.send('GetStatementResult', () =>
+        this.client.send(new GetStatementResultCommand({ Id, NextToken: token })),
+      );
+      if (page.ColumnMetadata?.length) columns = page.ColumnMetadata;
+      for (const record of page.Records ?? []) {
+        const row: Record<string, unknown> = {};
+        record.forEach((field, i) => (row[columns[i]?.name ?? `column${i + 1}`] = fieldValue(field, columns[i])));
+        rows.push(row as T);
+      }
+      token = page.NextToken;
+    } while (token);
+    return rows;
+  }
+
+  private fail(done: DescribeStatementResponse, where: string, sql: string | undefined): never {
+    const message = `Redshift ${where} ${done.Status}: ${done.Error ?? 'no error text'}\n  in: ${oneLine(sql)}`;
+    if (done.Status === 'FAILED' && TRANSIENT_SQL_ERROR.test(done.Error ?? '')) throw new TransientError(message);
+    throw new PermanentError(message);
+  }
+
+  /** Polls DescribeStatement with growing waits until the statement ends (FINISHED, FAILED or ABORTED). */
+  private async wait(id: string): Promise<DescribeStatementResponse> {
+    const { pollIntervalMs = 250, maxPollIntervalMs = 5_000, timeoutMs = 13 * 60_000 } = this.options;
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = pollIntervalMs; ; delay = Math.min(delay * 1.5, maxPollIntervalMs)) {
+      const status = await this.send('DescribeStatement', () =>
+        this.client.send(new DescribeStatementCommand({ Id: id })),
+      );
+      if (status.Status === 'FINISHED' || status.Status === 'FAILED' || status.Status === 'ABORTED') return status;
+      if (Date.now() + delay > deadline) {
+        // A retry must not race the still-running statement.
+        await this.send('CancelStatement', () => this.client.send(new CancelStatementCommand({ Id: id })));
+        throw new TransientError(`Redshift statement ${id} still ${status.Status} after ${timeoutMs} ms; cancelled`);
+      }
+      await sleep(delay);
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/** The data lake on S3 (or any S3-compatible endpoint, e.g. the in-process s3rver on a laptop). */
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { CartflowError, PermanentError, TransientError } from '../core/errors';
+import type { LakeObject, LakeStore } from './ports';
+
+/**
+ * An S3 client for the environment. AWS_ENDPOINT_URL_S3 points it at another server: path-style
+ * addressing, and checksums only where S3 requires them (s3rver knows no CRC32 checksum headers).
+ */
+export function createS3Client(
+  config: S3ClientConfig = {},
+  endpoint: string | undefined = process.env.AWS_ENDPOINT_URL_S3,
+): S3Client {
+  if (!endpoint) return new S3Client(config);
+  return new S3Client({
+    endpoint,
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...config,
+  });
+}
+
+const TRANSIENT_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+
+interface AwsError {
+  name?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: unknown;
+}
+
+/** Throttling, 5xx and network failures are worth a retry; anything else is not. */
+export function classifyS3Error(error: unknown, what: string): Error {
+  if (error instanceof CartflowError) return error;
+  const e = error as AwsError;
+  const status = e.$metadata?.httpStatusCode;
+  const message = `S3 ${what}: ${(error as Error).message || e.name}`;
+  if (e.name === 'NoSuchKey' || e.name === 'NotFound') {
+    return new PermanentError(`S3 ${what}: no such object`, { cause: error });
+  }
+  const transient =
+    TRANSIENT_NAMES.has(e.name ?? '') ||
+    NETWORK_CODES.has(e.code ?? '') ||
+    e.$retryable !== undefined ||
+    status === 429 ||
+    (status !== undefined && status >= 500);
+  return transient
+    ? new TransientError(message, { cause: error })
+    : new PermanentError(message, { cause: error });
+}
+
+const DELETE_BATCH = 1000; // DeleteObjects' limit
+
+export class S3LakeStore implements LakeStore {
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  private async call<T>(what: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw classifyS3Error(error, what);
+    }
+  }
+
+  private uri(key: string): string {
+    return `s3://${this.bucket}/${key}`;
+  }
+
+  async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
+    await this.call(`put ${this.uri(key)}`, () =>
+      this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+      ),
+    );
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    return this.call(`get ${this.uri(key)}`, async () => {
+      const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if (!Body) throw new PermanentError(`S3 get ${this.uri(key)}: empty response body`);
+      return Body.transformToByteArray();
+    });
+  }
+
+  async getText(key: string): Promise<string> {
+    return new TextDecoder().decode(await this.get(key));
+  }
+
+  async list(prefix: string): Promise<LakeObject[]> {
+    const objects: LakeObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(`list ${this.uri(prefix)}`, () =>
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        ),
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined) continue;
+        objects.push({ key: o.Key, etag: o.ETag ?? '', size: o.Size ?? 0, lastModified: o.LastModified });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return objects;
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const keys = (await this.list(prefix)).map((o) => o.key);
+    for (let start = 0; start < keys.length; start += DELETE_BATCH) {
+      const batch = keys.slice(start, start + DELETE_BATCH);
+      const result = await this.call(`delete under ${this.uri(prefix)}`, () =>
+        this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+          }),
+        ),
+      );
+      const failed = result.Errors?.[0];
+      if (failed) {
+        throw new TransientError(
+          `S3 delete ${this.uri(failed.Key ?? '')}: ${failed.Code} ${failed.Message} (${result.Errors!.length} failed)`,
+        );
+      }
+    }
+    return keys.length;
+  }
+}

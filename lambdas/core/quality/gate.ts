@@ -1,0 +1,45 @@
+/**
+ * The quality gate: a run loads nothing when a dataset's quarantined share is STRICTLY greater than its
+ * threshold (exactly 5 % of 5 % passes), or when a dataset-level quarantine-severity check failed.
+ */
+import type { CheckResult, DatasetQuality } from '../contracts';
+
+export interface GateDecision {
+  passed: boolean;
+  /** Names each failing dataset, its worst check and an example row. */
+  failureReason?: string;
+}
+
+const percent = (share: number): string => `${(share * 100).toFixed(2)}%`;
+
+/** Failed dataset-level checks are the only failed checks without failed rows (see evaluateDataset). */
+const isDatasetLevelFailure = (c: CheckResult): boolean =>
+  c.severity === 'quarantine' && !c.passed && c.failedRows === 0;
+
+function shareFailure(quality: DatasetQuality, checks: readonly CheckResult[]): string {
+  const head =
+    `${quality.dataset}: ${quality.rowsQuarantined} of ${quality.rowsIn} rows quarantined ` +
+    `(${percent(quality.quarantineShare)}, more than the threshold ${percent(quality.threshold)})`;
+  const worst = checks
+    .filter((c) => c.dataset === quality.dataset && c.severity === 'quarantine' && c.failedRows > 0)
+    .reduce<CheckResult | undefined>(
+      (best, c) => (best === undefined || c.failedRows > best.failedRows ? c : best),
+      undefined,
+    );
+  if (worst === undefined) return `${head}; the rows were rejected before the checks ran`;
+  return `${head}; check '${worst.check}' failed ${worst.failedRows} rows, e.g. ${worst.example}`;
+}
+
+export function decideGate(
+  datasets: readonly DatasetQuality[],
+  checks: readonly CheckResult[],
+): GateDecision {
+  const reasons: string[] = [];
+  for (const quality of datasets) {
+    if (quality.quarantineShare > quality.threshold) reasons.push(shareFailure(quality, checks));
+  }
+  for (const check of checks.filter(isDatasetLevelFailure)) {
+    reasons.push(`${check.dataset}: check '${check.check}' failed: ${check.example}`);
+  }
+  return reasons.length === 0 ? { passed: true } : { passed: false, failureReason: reasons.join('; ') };
+}

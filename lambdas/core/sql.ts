@@ -1,0 +1,228 @@
+/**
+ * Warehouse SQL, as plain strings, identical for Redshift and the local PostgreSQL warehouse: only
+ * syntax both accept (no MERGE, no aliases in DELETE, no E'' strings, no ON COMMIT DROP).
+ *
+ * Timestamps are TIMESTAMP (without time zone) holding UTC wall-clock time: Redshift COPY loads a
+ * Parquet timestamp into TIMESTAMP as is, and every writer here produces UTC.
+ * Primary keys are declared for documentation and the planner; Redshift does not enforce them, so
+ * idempotence comes from the DELETE-then-INSERT below, never from the keys.
+ */
+import type { CheckResult, DatasetQuality } from './contracts';
+import { assertBusinessDate } from './dates';
+import { ConfigurationError } from './errors';
+import { formatDecimal } from './parquet';
+import { TABLES, WAREHOUSE_TABLES, type ColumnDef, type TableDef } from './tables';
+
+const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+// Reserved in Redshift or PostgreSQL and plausible as a column name: these get quoted.
+const RESERVED = new Set(['all', 'user', 'order', 'offset', 'limit', 'table', 'column', 'default', 'rows']);
+
+/** A lower-case identifier as is; anything else double-quoted. */
+export function ident(name: string): string {
+  return PLAIN_IDENTIFIER.test(name) && !RESERVED.has(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * A string literal valid in both dialects. Redshift reads backslash as an escape inside literals and
+ * PostgreSQL does not, so a backslash is spliced in as CHR(92), which both read the same way.
+ */
+export function literal(value: string): string {
+  // NUL can be stored by neither.
+  const parts = value.replace(/\0/g, '').split('\\');
+  return parts.map((part) => `'${part.replace(/'/g, "''")}'`).join(' || CHR(92) || ');
+}
+
+export const qualifiedName = (table: TableDef): string => {
+  if (table.schema === undefined)
+    throw new ConfigurationError(`${table.name} is a lake-only dataset, not a table`);
+  return `${table.schema}.${ident(table.name)}`;
+};
+
+function sqlType(column: ColumnDef): string {
+  switch (column.kind) {
+    case 'string':
+      return `VARCHAR(${column.length ?? 256})`;
+    case 'int32':
+      return 'INTEGER';
+    case 'int64':
+      return 'BIGINT';
+    case 'bool':
+      return 'BOOLEAN';
+    case 'date':
+      return 'DATE';
+    case 'timestamp':
+      return 'TIMESTAMP';
+    case 'decimal':
+      return `NUMERIC(${column.precision},${column.scale ?? 0})`;
+  }
+}
+
+export function createTableSql(table: TableDef): string {
+  const columns = table.columns.map(
+    (c) => `  ${ident(c.name)} ${sqlType(c)}${c.nullable ? '' : ' NOT NULL'}`,
+  );
+  if (table.primaryKey.length > 0) columns.push(`  PRIMARY KEY (${table.primaryKey.map(ident).join(', ')})`);
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedName(table)} (\n${columns.join(',\n')}\n)`;
+}
+
+/** Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. */
+export function warehouseDdl(): string[] {
+  return [
+    'CREATE SCHEMA IF NOT EXISTS analytics',
+    'CREATE SCHEMA IF NOT EXISTS ops',
+    ...WAREHOUSE_TABLES.map(createTableSql),
+  ];
+}
+
+const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^'\\\s]*$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+
+export interface LoadPartition {
+  table: TableDef;
+  /** The table's Parquet prefix for the date, e.g. s3://bucket/curated/fact_order/dt=2024-01-15/ */
+  s3Uri: string;
+  iamRoleArn: string;
+  businessDate: string;
+}
+
+/**
+ * COPY into a staging table, then replace the partition: drop the date's rows, drop any row whose
+ * key is in the stage (a key that moved to this date is not duplicated), insert the stage.
+ * Run as ONE transaction (Warehouse.executeBatch), so readers see the old or the new partition.
+ * A table without a partition column (dim_product) is replaced by key only.
+ */
+export function loadPartitionStatements({ table, s3Uri, iamRoleArn, businessDate }: LoadPartition): string[] {
+  const date = assertBusinessDate(businessDate, 'businessDate');
+  if (!S3_URI.test(s3Uri))
+    throw new ConfigurationError(`COPY source must be an s3://bucket/prefix URI, got ${s3Uri}`);
+  if (!ROLE_ARN.test(iamRoleArn))
+    throw new ConfigurationError(`COPY needs an IAM role ARN, got ${iamRoleArn}`);
+  const target = qualifiedName(table);
+  const stage = ident(`stage_${table.name}`);
+  const keyMatch = table.primaryKey.map((k) => `${target}.${ident(k)} = ${stage}.${ident(k)}`).join(' AND ');
+  if (keyMatch === '') throw new ConfigurationError(`${table.name} has no primary key to replace rows by`);
+  return [
+    `CREATE TEMP TABLE ${stage} (LIKE ${target})`,
+    `COPY ${stage} FROM '${s3Uri}' IAM_ROLE '${iamRoleArn}' FORMAT AS PARQUET`,
+    ...(table.partitionColumn
+      ? [`DELETE FROM ${target} WHERE ${ident(table.partitionColumn)} = '${date}'`]
+      : []),
+    `DELETE FROM ${target} USING ${stage} WHERE ${keyMatch}`,
+    `INSERT INTO ${target} SELECT * FROM ${stage}`,
+    `DROP TABLE ${stage}`,
+  ];
+}
+
+/**
+ * `SELECT … AS rows`: the rows a load left in the warehouse — the date's partition, or for a table
+ * replaced by key only (dim_product) the rows staged, since every staged row was inserted.
+ */
+export function partitionCountSql(table: TableDef, businessDate: string, item: { rows: number }): string {
+  const date = assertBusinessDate(businessDate, 'businessDate');
+  if (!table.partitionColumn) return `SELECT ${Math.trunc(item.rows)} AS ${ident('rows')}`;
+  return `SELECT COUNT(*) AS ${ident('rows')} FROM ${qualifiedName(table)} WHERE ${ident(table.partitionColumn)} = '${date}'`;
+}
+
+function valueSql(column: ColumnDef, value: unknown): string {
+  if (value === null || value === undefined) {
+    if (column.nullable) return 'NULL';
+    throw new ConfigurationError(`${column.name} must not be null`);
+  }
+  switch (column.kind) {
+    case 'string':
+      return literal(String(value));
+    case 'int32':
+    case 'int64':
+      if (typeof value === 'bigint' || Number.isSafeInteger(value)) return String(value);
+      break;
+    case 'bool':
+      if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+      break;
+    case 'decimal':
+      if (typeof value === 'bigint') return formatDecimal(value, column.scale ?? 0);
+      break;
+    case 'date':
+      return `'${assertBusinessDate(value, column.name)}'`;
+    case 'timestamp': {
+      const t = value instanceof Date ? value : new Date(String(value));
+      // 'YYYY-MM-DD HH:MM:SS.mmm' in UTC: a TIMESTAMP literal both dialects read the same way.
+      if (!Number.isNaN(t.getTime())) return `'${t.toISOString().replace('T', ' ').slice(0, -1)}'`;
+      break;
+    }
+  }
+  throw new ConfigurationError(
+    `${column.name} cannot hold ${JSON.stringify(String(value))} as ${column.kind}`,
+  );
+}
+
+/** One multi-row INSERT with the columns named, or nothing for no rows. */
+export function insertSql(table: TableDef, rows: readonly object[]): string[] {
+  if (rows.length === 0) return [];
+  const values = rows.map(
+    (row) =>
+      `(${table.columns.map((c) => valueSql(c, (row as Record<string, unknown>)[c.field])).join(', ')})`,
+  );
+  const columns = table.columns.map((c) => ident(c.name)).join(', ');
+  return [`INSERT INTO ${qualifiedName(table)} (${columns}) VALUES\n${values.join(',\n')}`];
+}
+
+export interface RunRecord {
+  runId: string;
+  businessDate: string;
+  status: string;
+  startedAt: Date | string;
+  finishedAt?: Date | string | null;
+  /** Why a run failed, shown by `cartflow status`. */
+  message?: string | null;
+  datasets: (DatasetQuality & { rowsLoaded: number })[];
+  checks: CheckResult[];
+}
+
+const MAX_TEXT = 1000; // characters; ≤ 4000 bytes in UTF-8, inside VARCHAR(4096) on Redshift too
+
+/** The run's rows in ops.*, replacing whatever an earlier attempt of the same run_id wrote. */
+export function recordRunStatements(run: RunRecord): string[] {
+  const businessDate = assertBusinessDate(run.businessDate, 'businessDate');
+  const where = `WHERE run_id = ${literal(run.runId)}`;
+  const clip = (s: string | null | undefined) => (s ? s.slice(0, MAX_TEXT) : null);
+  return [
+    `DELETE FROM ${qualifiedName(TABLES.quality_result)} ${where}`,
+    `DELETE FROM ${qualifiedName(TABLES.dataset_load)} ${where}`,
+    `DELETE FROM ${qualifiedName(TABLES.pipeline_run)} ${where}`,
+    ...insertSql(TABLES.pipeline_run, [
+      {
+        run_id: run.runId,
+        business_date: businessDate,
+        status: run.status,
+        started_at: run.startedAt,
+        finished_at: run.finishedAt ?? null,
+        message: clip(run.message),
+      },
+    ]),
+    ...insertSql(
+      TABLES.dataset_load,
+      run.datasets.map((d) => ({
+        run_id: run.runId,
+        business_date: businessDate,
+        dataset: d.dataset,
+        rows_in: d.rowsIn,
+        rows_loaded: d.rowsLoaded,
+        rows_quarantined: d.rowsQuarantined,
+      })),
+    ),
+    ...insertSql(
+      TABLES.quality_result,
+      run.checks.map((c) => ({
+        run_id: run.runId,
+        dataset: c.dataset,
+        check_name: c.check,
+        passed: c.passed,
+        failed_rows: c.failedRows,
+        business_date: businessDate,
+        column_name: c.column ?? '',
+        severity: c.severity,
+        example: clip(c.example),
+      })),
+    ),
+  ];
+}

@@ -1,0 +1,238 @@
+/**
+ * The one definition of every table: the warehouse DDL (core/sql.ts) and the Parquet schemas
+ * (core/parquet.ts) both derive from it, so the column order of a curated Parquet file always equals
+ * the column order of its warehouse table — Redshift's COPY FROM PARQUET maps columns by position and
+ * refuses a file whose column count differs.
+ *
+ * Columns may only be appended (design.md: "columns may grow"); never reorder or insert in the middle.
+ */
+import type { BatchTable } from './model';
+
+export type ColumnKind = 'string' | 'int32' | 'int64' | 'decimal' | 'timestamp' | 'date' | 'bool';
+
+export interface ColumnDef {
+  /** Column name in the warehouse and in the Parquet file. */
+  name: string;
+  /**
+   * Key in the row object. Differs from `name` for money: the row holds integer cents (bigint) in
+   * e.g. `total_amount_cents`, the column holds NUMERIC(12,2) `total_amount`.
+   * Row value types: string → string, int32/int64 → number, decimal → bigint (unscaled),
+   * timestamp → Date, date → 'YYYY-MM-DD', bool → boolean; null when nullable.
+   */
+  field: string;
+  kind: ColumnKind;
+  nullable: boolean;
+  /** decimal only; at most 18 so the unscaled value fits the Parquet INT64. */
+  precision?: number;
+  scale?: number;
+  /** string only: VARCHAR(length). Redshift counts bytes, so lengths leave room for multi-byte text. */
+  length?: number;
+}
+
+export interface TableDef {
+  name: string;
+  /** Warehouse schema; absent for lake-only datasets (raw/, staged/), which have no DDL. */
+  schema?: 'analytics' | 'ops';
+  columns: ColumnDef[];
+  primaryKey: string[];
+  /** The column holding the business date: a load replaces exactly this partition. */
+  partitionColumn?: string;
+}
+
+const str = (name: string, length: number, nullable = false): ColumnDef => ({
+  name,
+  field: name,
+  kind: 'string',
+  nullable,
+  length,
+});
+const int32 = (name: string, nullable = false): ColumnDef => ({ name, field: name, kind: 'int32', nullable });
+const int64 = (name: string, nullable = false): ColumnDef => ({ name, field: name, kind: 'int64', nullable });
+const bool = (name: string, nullable = false): ColumnDef => ({ name, field: name, kind: 'bool', nullable });
+const date = (name: string, nullable = false): ColumnDef => ({ name, field: name, kind: 'date', nullable });
+const timestamp = (name: string, nullable = false): ColumnDef => ({
+  name,
+  field: name,
+  kind: 'timestamp',
+  nullable,
+});
+/** NUMERIC(12,2) in the warehouse, `<name>_cents` (bigint) in the row. */
+const money = (name: string, nullable = false, precision = 12): ColumnDef => ({
+  name,
+  field: `${name}_cents`,
+  kind: 'decimal',
+  nullable,
+  precision,
+  scale: 2,
+});
+
+const ID = 128;
+const CATEGORY = 256;
+
+const dimProduct: TableDef = {
+  name: 'dim_product',
+  schema: 'analytics',
+  columns: [
+    str('product_id', ID),
+    str('name', 1024),
+    str('category', CATEGORY),
+    money('price'),
+    str('currency', 3),
+    timestamp('updated_at'),
+  ],
+  primaryKey: ['product_id'],
+};
+
+const factOrder: TableDef = {
+  name: 'fact_order',
+  schema: 'analytics',
+  columns: [
+    str('order_id', ID),
+    str('customer_id', ID),
+    timestamp('order_ts'),
+    date('order_date'),
+    str('status', 32),
+    str('currency', 3),
+    money('total_amount'),
+    int32('item_count'),
+  ],
+  primaryKey: ['order_id'],
+  partitionColumn: 'order_date',
+};
+
+// fact_order_item carries its order's `order_date` as a last column, so every fact has its own
+// partition column and a load replaces a date without reading another table.
+
+const factOrderItem: TableDef = {
+  name: 'fact_order_item',
+  schema: 'analytics',
+  columns: [
+    str('order_id', ID),
+    int32('line_no'),
+    str('product_id', ID),
+    str('category', CATEGORY),
+    int32('quantity'),
+    money('unit_price'),
+    money('line_amount'),
+    date('order_date'),
+  ],
+  primaryKey: ['order_id', 'line_no'],
+  partitionColumn: 'order_date',
+};
+
+const aggDailySales: TableDef = {
+  name: 'agg_daily_sales',
+  schema: 'analytics',
+  columns: [date('order_date'), str('category', CATEGORY), int32('orders'), int32('units'), money('revenue')],
+  primaryKey: ['order_date', 'category'],
+  partitionColumn: 'order_date',
+};
+
+const pipelineRun: TableDef = {
+  name: 'pipeline_run',
+  schema: 'ops',
+  columns: [
+    str('run_id', ID),
+    date('business_date'),
+    str('status', 16),
+    timestamp('started_at'),
+    timestamp('finished_at', true),
+    str('message', 4096, true),
+  ],
+  primaryKey: ['run_id'],
+};
+
+const datasetLoad: TableDef = {
+  name: 'dataset_load',
+  schema: 'ops',
+  columns: [
+    str('run_id', ID),
+    date('business_date'),
+    str('dataset', 32),
+    int64('rows_in'),
+    int64('rows_loaded'),
+    int64('rows_quarantined'),
+  ],
+  primaryKey: ['run_id', 'dataset'],
+};
+
+/** `column_name` is '' for checks over whole rows, so it can take part in the key. */
+const qualityResult: TableDef = {
+  name: 'quality_result',
+  schema: 'ops',
+  columns: [
+    str('run_id', ID),
+    str('dataset', 32),
+    str('check_name', 128),
+    bool('passed'),
+    int64('failed_rows'),
+    date('business_date'),
+    str('column_name', 128),
+    str('severity', 16),
+    str('example', 4096, true),
+  ],
+  primaryKey: ['run_id', 'dataset', 'check_name', 'column_name'],
+};
+
+// Lake-only datasets: typed but unvalidated, every column nullable. Money gets precision 18 so
+// dirty amounts outside NUMERIC(12,2) still reach validation instead of failing the write.
+const nullable = (column: ColumnDef): ColumnDef => ({ ...column, nullable: true });
+const lakeMoney = (name: string) => money(name, true, 18);
+
+const orderCandidateColumns: ColumnDef[] = [
+  str('order_id', ID),
+  str('customer_id', ID),
+  timestamp('order_ts'),
+  str('status', 32),
+  str('currency', 3),
+  lakeMoney('total_amount'),
+  timestamp('updated_at'),
+].map(nullable);
+
+const itemCandidateColumns: ColumnDef[] = [
+  str('order_id', ID),
+  int32('line_no'),
+  str('product_id', ID),
+  int32('quantity'),
+  lakeMoney('unit_price'),
+].map(nullable);
+
+const lakeTable = (name: string, columns: ColumnDef[]): TableDef => ({ name, columns, primaryKey: [] });
+
+export const TABLES = {
+  dim_product: dimProduct,
+  fact_order: factOrder,
+  fact_order_item: factOrderItem,
+  agg_daily_sales: aggDailySales,
+  pipeline_run: pipelineRun,
+  dataset_load: datasetLoad,
+  quality_result: qualityResult,
+  /** OrderCandidate */
+  raw_orders: lakeTable('raw_orders', orderCandidateColumns),
+  /** OrderItemCandidate without `category` (filled by the transform). */
+  raw_order_items: lakeTable('raw_order_items', itemCandidateColumns),
+  staged_orders: lakeTable('staged_orders', orderCandidateColumns),
+  staged_order_items: lakeTable('staged_order_items', [
+    ...itemCandidateColumns,
+    str('category', CATEGORY, true),
+  ]),
+  /** ProductCandidate */
+  products: lakeTable(
+    'products',
+    [
+      str('product_id', ID),
+      str('name', 1024),
+      str('category', CATEGORY),
+      lakeMoney('price'),
+      str('currency', 3),
+      timestamp('updated_at'),
+    ].map(nullable),
+  ),
+} satisfies Record<string, TableDef> & Record<BatchTable, TableDef>;
+
+export type TableName = keyof typeof TABLES;
+
+/** Tables that exist in the warehouse, in creation order. */
+export const WAREHOUSE_TABLES: TableDef[] = Object.values(TABLES).filter(
+  (t: TableDef) => t.schema !== undefined,
+);

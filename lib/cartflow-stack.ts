@@ -1,0 +1,101 @@
+import { CfnOutput, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { acknowledgeNag } from './nag';
+import type { Construct } from 'constructs';
+import { validateConfig, type EnvironmentConfig } from './config';
+import { BatchPipeline } from './constructs/batch-pipeline';
+import { DataLake } from './constructs/data-lake';
+import { Monitoring } from './constructs/monitoring';
+import { Triggers } from './constructs/triggers';
+import { Warehouse } from './constructs/warehouse';
+
+export interface CartflowStackProps extends StackProps {
+  /** The environment's validated config (lib/config.ts `loadConfig`). */
+  readonly config: EnvironmentConfig;
+  /**
+   * Directory of the handler entries; tests may point it elsewhere.
+   * @default lambdas/handlers of this repository
+   */
+  readonly handlersDir?: string;
+}
+
+/** One cartflow environment. Environment-agnostic: synth needs no account, region or lookups. */
+export class CartflowStack extends Stack {
+  readonly dataLake: DataLake;
+  readonly warehouse: Warehouse;
+  readonly pipeline: BatchPipeline;
+  readonly monitoring: Monitoring;
+  readonly triggers: Triggers;
+
+  constructor(scope: Construct, id: string, props: CartflowStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    validateConfig(config);
+    const destroy = config.removalPolicy === 'destroy';
+
+    this.dataLake = new DataLake(this, 'DataLake', { lifecycle: config.lifecycle, removalPolicy: config.removalPolicy });
+    const { bucket, key } = this.dataLake;
+
+    // The operator fills host/port/dbname/username/password after deploy; the template only holds the shape.
+    const sourceSecret = new secretsmanager.Secret(this, 'SourceDatabaseSecret', {
+      description: `cartflow ${config.envName}: connection of the shop's PostgreSQL (fill in host and password)`,
+      encryptionKey: key,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ host: '', port: 5432, dbname: 'ecommerce_db', username: 'cartflow_reader' }),
+        generateStringKey: 'password',
+        excludePunctuation: true,
+      },
+      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+    acknowledgeNag(
+      sourceSecret,
+      'Credentials of the shop database, which cartflow does not own: the shop DBA rotates them and updates the secret.',
+      'AwsSolutions-SMG4',
+    );
+
+    this.warehouse = new Warehouse(this, 'Warehouse', {
+      name: `cartflow-${config.envName}`,
+      bucket,
+      key,
+      databaseName: config.redshift.databaseName,
+      baseCapacityRpu: config.redshift.baseCapacityRpu,
+      flowLogRetention: config.logRetentionDays,
+      removalPolicy: config.removalPolicy,
+    });
+
+    this.pipeline = new BatchPipeline(this, 'Pipeline', {
+      config,
+      bucket,
+      warehouse: this.warehouse,
+      sourceSecret,
+      handlersDir: props.handlersDir,
+    });
+
+    this.triggers = new Triggers(this, 'Triggers', {
+      batchStateMachine: this.pipeline.stateMachine,
+      catalogStateMachine: this.pipeline.catalogStateMachine,
+      bucket,
+      scheduleExpression: config.scheduleCron,
+    });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      envName: config.envName,
+      pipeline: this.pipeline,
+      key,
+      slaMinutes: config.slaMinutes,
+      alarms: config.alarms,
+      deadLetterQueue: this.triggers.deadLetterQueue,
+    });
+
+    Tags.of(this).add('project', 'cartflow');
+    Tags.of(this).add('env', config.envName);
+
+    new CfnOutput(this, 'LakeBucketName', { value: bucket.bucketName });
+    new CfnOutput(this, 'BatchStateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'CatalogStateMachineArn', { value: this.pipeline.catalogStateMachine.stateMachineArn });
+    new CfnOutput(this, 'WorkgroupName', { value: this.warehouse.workgroupName });
+    new CfnOutput(this, 'AlertTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'SourceDatabaseSecretArn', { value: sourceSecret.secretArn });
+
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * Every difference between environments lives here: one typed config per environment,
+ * validated before any construct reads it, so a bad value fails `cdk synth` with a clear message.
+ */
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+export const ENV_NAMES = ['dev', 'staging', 'prod'] as const;
+export type EnvName = (typeof ENV_NAMES)[number];
+
+export interface RetryConfig {
+  /** Retries after the first attempt (Step Functions MaxAttempts). */
+  maxAttempts: number;
+  /** Delay before the first retry. */
+  intervalSeconds: number;
+  /** Multiplier applied to the delay after each retry; > 1 for exponential backoff. */
+  backoffRate: number;
+  /** Cap on a single retry delay, so full jitter stays bounded. */
+  maxDelaySeconds: number;
+}
+
+export interface RedshiftConfig {
+  /** Redshift Serverless base capacity in RPUs: 8 to 512 in steps of 8. */
+  baseCapacityRpu: number;
+  databaseName: string;
+}
+
+export interface AlarmConfig {
+  /** Failed executions in one evaluation period that raise the alarm. */
+  failedExecutionsThreshold: number;
+  evaluationPeriods: number;
+  /** The freshness alarm fires when the last good load is older than this. */
+  freshnessMinutes: number;
+}
+
+export interface LifecycleConfig {
+  /** raw/ and events/ objects move to Standard-IA after this many days (S3 minimum: 30). */
+  rawToIaDays: number;
+  /** ... then to Glacier Instant Retrieval (at least 30 days after the IA transition). */
+  rawToGlacierDays: number;
+  /** raw/ and events/ objects expire after this many days; undefined keeps them forever. */
+  rawExpireDays?: number;
+  /** staged/ is scratch space between Transform and Validate. */
+  stagedExpireDays: number;
+  /** quarantine/ and quality/ reports are kept this long for audits. */
+  quarantineExpireDays: number;
+  /** Overwritten or deleted object versions are kept this long. */
+  noncurrentExpireDays: number;
+}
+
+export interface EnvironmentConfig {
+  envName: EnvName;
+  /** EventBridge schedule expression for the daily batch, e.g. `cron(0 3 * * ? *)` (UTC). */
+  scheduleCron: string;
+  /** Hard SLA of one batch run; the state machine's TimeoutSeconds is slaMinutes * 60. */
+  slaMinutes: number;
+  /** Largest quarantined share (0..1) a dataset may have before the quality gate fails the run. */
+  qualityThreshold: number;
+  /** Rows per raw/ Parquet part written by the extract. */
+  extractChunkRows: number;
+  lambdaMemoryMb: number;
+  lambdaTimeoutSeconds: number;
+  retry: RetryConfig;
+  /** How many tables the LoadTables Map loads at once. */
+  loadMaxConcurrency: number;
+  /** CloudWatch Logs retention for functions, the state machines and VPC flow logs. */
+  logRetentionDays: RetentionDays;
+  /** What happens to stateful resources (bucket, key, log groups) when the stack is deleted. */
+  removalPolicy: 'retain' | 'destroy';
+  redshift: RedshiftConfig;
+  alarms: AlarmConfig;
+  lifecycle: LifecycleConfig;
+}
+
+/** A config field is invalid; the message names the field, the value and what is allowed. */
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    readonly allowed: string,
+  ) {
+    super(`Invalid config "${field}": got ${JSON.stringify(value)}; allowed: ${allowed}.`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULT_QUALITY_THRESHOLD = 0.05;
+
+const CONFIGS: Record<EnvName, EnvironmentConfig> = {
+  dev: {
+    envName: 'dev',
+    scheduleCron: 'cron(0 3 * * ? *)',
+    slaMinutes: 60,
+    qualityThreshold: DEFAULT_QUALITY_THRESHOLD,
+    extractChunkRows: 50_000,
+    lambdaMemoryMb: 1024,
+    lambdaTimeoutSeconds: 300,
+    retry: { maxAttempts: 3, intervalSeconds: 5, backoffRate: 2, maxDelaySeconds: 60 },
+    loadMaxConcurrency: 2,
+    logRetentionDays: RetentionDays.ONE_WEEK,
+    removalPolicy: 'destroy',
+    redshift: { baseCapacityRpu: 8, databaseName: 'cartflow' },
+    alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1, freshnessMinutes: 26 * 60 },
+    lifecycle: {
+      rawToIaDays: 30,
+      rawToGlacierDays: 60,
+      rawExpireDays: 90,
+      stagedExpireDays: 2,
+      quarantineExpireDays: 30,
+      noncurrentExpireDays: 7,
+    },
+  },
+  staging: {
+    envName: 'staging',
+    scheduleCron: 'cron(0 3 * * ? *)',
+    slaMinutes: 90,
+    qualityThreshold: DEFAULT_QUALITY_THRESHOLD,
+    extractChunkRows: 100_000,
+    lambdaMemoryMb: 1536,
+    lambdaTimeoutSeconds: 600,
+    retry: { maxAttempts: 4, intervalSeconds: 5, backoffRate: 2, maxDelaySeconds: 120 },
+    loadMaxConcurrency: 2,
+    logRetentionDays: RetentionDays.ONE_MONTH,
+    removalPolicy: 'retain',
+    redshift: { baseCapacityRpu: 8, databaseName: 'cartflow' },
+    alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1, freshnessMinutes: 26 * 60 },
+    lifecycle: {
+      rawToIaDays: 30,
+      rawToGlacierDays: 90,
+      rawExpireDays: 365,
+      stagedExpireDays: 3,
+      quarantineExpireDays: 90,
+      noncurrentExpireDays: 14,
+    },
+  },
+  prod: {
+    envName: 'prod',
+    scheduleCron: 'cron(30 2 * * ? *)',
+    slaMinutes: 120,
+    qualityThreshold: DEFAULT_QUALITY_THRESHOLD,
+    extractChunkRows: 200_000,
+    lambdaMemoryMb: 2048,
+    lambdaTimeoutSeconds: 900,
+    retry: { maxAttempts: 6, intervalSeconds: 10, backoffRate: 2, maxDelaySeconds: 300 },
+    loadMaxConcurrency: 4,
+    logRetentionDays: RetentionDays.ONE_YEAR,
+    removalPolicy: 'retain',
+    redshift: { baseCapacityRpu: 32, databaseName: 'cartflow' },
+    alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1, freshnessMinutes: 26 * 60 },
+    lifecycle: {
+      rawToIaDays: 30,
+      rawToGlacierDays: 90,
+      stagedExpireDays: 7,
+      quarantineExpireDays: 365,
+      noncurrentExpireDays: 30,
+    },
+  },
+};
+
+const isEnvName = (name: string): name is EnvName => (ENV_NAMES as readonly string[]).includes(name);
+
+/** The validated config of an environment (`-c env=<name>`); undefined means dev. */
+export function loadConfig(name: string | undefined): EnvironmentConfig {
+  const envName = name ?? 'dev';
+  if (!isEnvName(envName)) {
+    throw new ConfigError('env', envName, `one of ${ENV_NAMES.join(', ')} (pass -c env=<name>)`);
+  }
+  // A copy, so no caller can change another stack's config.
+  const config = structuredClone(CONFIGS[envName]);
+  validateConfig(config);
+  return config;
+}
+
+function requireInteger(field: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(field, value, `an integer from ${min} to ${max}`);
+  }
+}
+
+function requireNumber(field: string, value: number, min: number, max: number, minExclusive = false): void {
+  const tooLow = minExclusive ? value <= min : value < min;
+  if (!Number.isFinite(value) || tooLow || value > max) {
+    const allowed = minExclusive ? `a number above ${min}, at most ${max}` : `a number from ${min} to ${max}`;
+    throw new ConfigError(field, value, allowed);
+  }
+}
+
+// EventBridge cron has six fields and needs '?' in day-of-month or day-of-week.
+const CRON = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/;
+const RATE = /^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/;
+const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const RETENTION_VALUES = Object.values(RetentionDays).filter((v): v is number => typeof v === 'number');
+
+/** Throws a ConfigError for the first invalid field. */
+export function validateConfig(cfg: EnvironmentConfig): void {
+  if (!isEnvName(cfg.envName)) throw new ConfigError('envName', cfg.envName, `one of ${ENV_NAMES.join(', ')}`);
+
+  const cron = CRON.exec(cfg.scheduleCron);
+  if (!(cron && (cron[3] === '?' || cron[5] === '?')) && !RATE.test(cfg.scheduleCron)) {
+    throw new ConfigError(
+      'scheduleCron',
+      cfg.scheduleCron,
+      "an EventBridge expression: cron(min hour day-of-month month day-of-week year) with '?' in day-of-month or day-of-week, or rate(N unit)",
+    );
+  }
+  requireInteger('slaMinutes', cfg.slaMinutes, 5, 24 * 60);
+  requireNumber('qualityThreshold', cfg.qualityThreshold, 0, 1);
+  requireInteger('extractChunkRows', cfg.extractChunkRows, 1_000, 5_000_000);
+  requireInteger('lambdaMemoryMb', cfg.lambdaMemoryMb, 128, 10_240);
+  requireInteger('lambdaTimeoutSeconds', cfg.lambdaTimeoutSeconds, 1, 900);
+  if (cfg.lambdaTimeoutSeconds >= cfg.slaMinutes * 60) {
+    throw new ConfigError(
+      'lambdaTimeoutSeconds',
+      cfg.lambdaTimeoutSeconds,
+      `less than the SLA (slaMinutes * 60 = ${cfg.slaMinutes * 60})`,
+    );
+  }
+
+  requireInteger('retry.maxAttempts', cfg.retry.maxAttempts, 0, 10);
+  requireInteger('retry.intervalSeconds', cfg.retry.intervalSeconds, 1, 3600);
+  requireNumber('retry.backoffRate', cfg.retry.backoffRate, 1, 10, true);
+  requireInteger('retry.maxDelaySeconds', cfg.retry.maxDelaySeconds, cfg.retry.intervalSeconds, 3600);
+
+  requireInteger('loadMaxConcurrency', cfg.loadMaxConcurrency, 1, 40);
+  if (!RETENTION_VALUES.includes(cfg.logRetentionDays)) {
+    throw new ConfigError('logRetentionDays', cfg.logRetentionDays, `a RetentionDays value: ${RETENTION_VALUES.join(', ')}`);
+  }
+  if (cfg.removalPolicy !== 'retain' && cfg.removalPolicy !== 'destroy') {
+    throw new ConfigError('removalPolicy', cfg.removalPolicy, "'retain' or 'destroy'");
+  }
+  // Data must survive a stack deletion outside dev.
+  if (cfg.envName !== 'dev' && cfg.removalPolicy !== 'retain') {
+    throw new ConfigError('removalPolicy', cfg.removalPolicy, `'retain' for ${cfg.envName}`);
+  }
+
+  const rpu = cfg.redshift.baseCapacityRpu;
+  if (!Number.isInteger(rpu) || rpu < 8 || rpu > 512 || rpu % 8 !== 0) {
+    throw new ConfigError('redshift.baseCapacityRpu', rpu, '8 to 512 in steps of 8');
+  }
+  if (!DATABASE_NAME.test(cfg.redshift.databaseName)) {
+    throw new ConfigError(
+      'redshift.databaseName',
+      cfg.redshift.databaseName,
+      'lower-case letters, digits and _, starting with a letter or _, at most 63 characters',
+    );
+  }
+
+  requireInteger('alarms.failedExecutionsThreshold', cfg.alarms.failedExecutionsThreshold, 1, 1000);
+  requireInteger('alarms.evaluationPeriods', cfg.alarms.evaluationPeriods, 1, 24);
+  requireInteger('alarms.freshnessMinutes', cfg.alarms.freshnessMinutes, 60, 7 * 24 * 60);
+
+  const lc = cfg.lifecycle;
+  requireInteger('lifecycle.rawToIaDays', lc.rawToIaDays, 30, 3650);
+  requireInteger('lifecycle.rawToGlacierDays', lc.rawToGlacierDays, lc.rawToIaDays + 30, 3650);
+  if (lc.rawExpireDays !== undefined) {
+    requireInteger('lifecycle.rawExpireDays', lc.rawExpireDays, lc.rawToGlacierDays + 1, 36_500);
+  }
+  requireInteger('lifecycle.stagedExpireDays', lc.stagedExpireDays, 1, 365);
+  requireInteger('lifecycle.quarantineExpireDays', lc.quarantineExpireDays, 1, 36_500);
+  requireInteger('lifecycle.noncurrentExpireDays', lc.noncurrentExpireDays, 1, 3650);
+}

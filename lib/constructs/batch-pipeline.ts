@@ -1,0 +1,271 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { acknowledgeNag, nagArnRef, s3GrantFindings, type S3GrantKind } from '../nag';
+import { Construct } from 'constructs';
+import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
+import { BATCH_STEPS, CATALOG_STEPS, HANDLER_ENV, type BatchStateName, type HandlerEntry } from '../../lambdas/steps';
+import type { EnvironmentConfig } from '../config';
+import type { Warehouse } from './warehouse';
+
+/** Construct ids of the two state machines (local/synth-definitions.ts finds them by these). */
+export const BATCH_STATE_MACHINE_ID = 'StateMachine';
+export const CATALOG_STATE_MACHINE_ID = 'CatalogStateMachine';
+
+/** The Lambda service's own transient errors, retried together with TransientError. */
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+const DEFAULT_HANDLERS_DIR = fileURLToPath(new URL('../../lambdas/handlers', import.meta.url));
+
+export interface BatchPipelineProps {
+  readonly config: EnvironmentConfig;
+  /** The data lake bucket (lambdas/core/layout.ts decides the keys). */
+  readonly bucket: s3.IBucket;
+  readonly warehouse: Warehouse;
+  /** Connection of the shop's PostgreSQL: JSON with host, port, dbname, username, password. */
+  readonly sourceSecret: secretsmanager.ISecret;
+  /**
+   * Directory holding `<entry>.ts` for every entry of BATCH_STEPS.
+   * @default lambdas/handlers of this repository
+   */
+  readonly handlersDir?: string;
+}
+
+/** The daily batch workflow and the catalog refresh, one NodejsFunction per handler entry. */
+export class BatchPipeline extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly catalogStateMachine: sfn.StateMachine;
+  readonly functions: Record<HandlerEntry, NodejsFunction>;
+  private readonly config: EnvironmentConfig;
+
+  constructor(scope: Construct, id: string, props: BatchPipelineProps) {
+    super(scope, id);
+    const { config, bucket, warehouse, sourceSecret } = props;
+    this.config = config;
+    const handlersDir = props.handlersDir ?? DEFAULT_HANDLERS_DIR;
+    const entries = [...new Set(Object.values(BATCH_STEPS))];
+    for (const entry of entries) {
+      if (!existsSync(join(handlersDir, `${entry}.ts`))) {
+        throw new Error(
+          `BatchPipeline: ${join(handlersDir, `${entry}.ts`)} is missing; create it (exporting \`handler\`) or fix BATCH_STEPS in lambdas/steps.ts.`,
+        );
+      }
+    }
+    const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    const environment: Record<string, string> = {
+      [HANDLER_ENV.bucket]: bucket.bucketName,
+      [HANDLER_ENV.sourceSecretArn]: sourceSecret.secretArn,
+      [HANDLER_ENV.workgroup]: warehouse.workgroupName,
+      [HANDLER_ENV.database]: warehouse.databaseName,
+      [HANDLER_ENV.copyRoleArn]: warehouse.copyRole.roleArn,
+      [HANDLER_ENV.environment]: config.envName,
+      [HANDLER_ENV.qualityThreshold]: String(config.qualityThreshold),
+      [HANDLER_ENV.extractChunkRows]: String(config.extractChunkRows),
+      POWERTOOLS_SERVICE_NAME: 'cartflow',
+      POWERTOOLS_METRICS_NAMESPACE: 'Cartflow',
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+
+    const functions = {} as Record<HandlerEntry, NodejsFunction>;
+    for (const entry of entries) {
+      const name = entry.replace(/(^|-)(\w)/g, (_, _dash: string, c: string) => c.toUpperCase());
+      functions[entry] = new NodejsFunction(this, `${name}Function`, {
+        entry: join(handlersDir, `${entry}.ts`),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: config.lambdaMemoryMb,
+        timeout: Duration.seconds(config.lambdaTimeoutSeconds),
+        tracing: lambda.Tracing.ACTIVE,
+        environment,
+        description: `cartflow ${config.envName}: ${entry}`,
+        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: config.logRetentionDays, removalPolicy }),
+        bundling: {
+          format: OutputFormat.ESM,
+          minify: true,
+          // Retry/Catch match on error names (TransientError, ...); minifying must not rename classes.
+          keepNames: true,
+          sourceMap: true,
+          target: 'node22',
+          mainFields: ['module', 'main'],
+          // CommonJS dependencies call require(); ESM output has none unless we create it.
+          banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+          // Bundle the AWS SDK v3 too, so its version is the one the tests ran against.
+          externalModules: [],
+          forceDockerBundling: false,
+        },
+      });
+    }
+    this.functions = functions;
+
+    // Least privilege: each step gets only the lake zones it reads and writes.
+    const grant = (entry: HandlerEntry, kind: S3GrantKind, ...patterns: string[]) => {
+      for (const pattern of patterns) {
+        if (kind === 'read') bucket.grantRead(functions[entry], pattern);
+        else if (kind === 'readWrite') bucket.grantReadWrite(functions[entry], pattern);
+        else bucket.grantDelete(functions[entry], pattern);
+        acknowledgeNag(
+          functions[entry],
+          `CDK S3 grant scoped to the ${pattern} zone of the lake (objects are partitioned below it), with the matching KMS data-key actions on the lake key.`,
+          ...s3GrantFindings(bucket, pattern, kind),
+        );
+      }
+    };
+    grant('extract-orders', 'readWrite', 'raw/*');
+    sourceSecret.grantRead(functions['extract-orders']);
+    grant('extract-products', 'read', 'landing/*');
+    // The catalog refresh also writes the curated dim_product it then loads.
+    grant('extract-products', 'readWrite', 'raw/*', 'curated/dim_product/*');
+    grant('transform', 'read', 'raw/*');
+    grant('transform', 'readWrite', 'staged/*');
+    grant('validate', 'read', 'staged/*');
+    grant('validate', 'readWrite', 'curated/*', 'quarantine/*', 'quality/*');
+    // cleanup lists staged/ before deleting the run's objects.
+    grant('cleanup', 'read', 'staged/*');
+    grant('cleanup', 'delete', 'staged/*');
+    for (const entry of ['load-table', 'record-run', 'cleanup'] as const) warehouse.grantDataApi(functions[entry]);
+    for (const fn of Object.values(functions)) {
+      acknowledgeNag(
+        fn,
+        'Pinned to Node.js 22 (LTS) on purpose: the esbuild target and the tests use it; runtime upgrades are deliberate.',
+        'AwsSolutions-L1',
+      );
+      acknowledgeNag(
+        fn,
+        'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      );
+      acknowledgeNag(fn, 'X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource "*".', 'AwsSolutions-IAM5[Resource::*]');
+    }
+
+    this.stateMachine = this.buildBatchStateMachine();
+    this.catalogStateMachine = this.buildCatalogStateMachine();
+  }
+
+  private task(
+    stateName: BatchStateName | keyof typeof CATALOG_STEPS,
+    entry: HandlerEntry,
+    options: { resultPath?: string; inputPath?: string; payload?: sfn.TaskInput } = {},
+  ): tasks.LambdaInvoke {
+    const { retry } = this.config;
+    // payloadResponseOnly: the handler's return value itself lands at the ResultPath.
+    const task = new tasks.LambdaInvoke(this, stateName, {
+      lambdaFunction: this.functions[entry],
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      ...options,
+    });
+    task.addRetry({
+      errors: [...RETRYABLE_ERRORS, ...LAMBDA_SERVICE_ERRORS],
+      interval: Duration.seconds(retry.intervalSeconds),
+      maxAttempts: retry.maxAttempts,
+      backoffRate: retry.backoffRate,
+      maxDelay: Duration.seconds(retry.maxDelaySeconds),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    return task;
+  }
+
+  private buildBatchStateMachine(): sfn.StateMachine {
+    const step = (name: BatchStateName, options?: { resultPath?: string }) =>
+      this.task(name, BATCH_STEPS[name], options);
+    const toFailure = { errors: ['States.ALL'], resultPath: '$.error' };
+
+    // Failure path ("ALL_DONE"): notify, clean up, fail — each step tolerates the previous one failing.
+    const runFailed = new sfn.Fail(this, 'RunFailed', { error: 'RunFailed', cause: 'See NotifyFailure output' });
+    const cleanup = step('Cleanup', { resultPath: '$.cleanup' });
+    cleanup.addCatch(runFailed, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
+    cleanup.next(runFailed);
+    const notifyFailure = step('NotifyFailure', { resultPath: '$.notify' });
+    notifyFailure.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+    notifyFailure.next(cleanup);
+
+    // ResolveRun receives the execution input (RunRequest) as it is.
+    const resolveRun = step('ResolveRun', { resultPath: '$.run' });
+    const extract = new sfn.Parallel(this, 'Extract', { resultPath: '$.extract' })
+      .branch(step('ExtractOrders'))
+      .branch(step('ExtractProducts'));
+    const transform = step('Transform', { resultPath: '$.transform' });
+    const validate = step('Validate', { resultPath: '$.validation' });
+    const loadTables = new sfn.Map(this, 'LoadTables', {
+      itemsPath: '$.validation.tables',
+      itemSelector: { 'run.$': '$.run', 'item.$': '$$.Map.Item.Value' },
+      maxConcurrency: this.config.loadMaxConcurrency,
+      resultPath: '$.loads',
+    }).itemProcessor(step('LoadTable'));
+    const recordRun = step('RecordRun', { resultPath: '$.record' });
+    const notifySuccess = step('NotifySuccess', { resultPath: '$.notify' });
+
+    for (const state of [resolveRun, extract, transform, validate, loadTables, recordRun, notifySuccess]) {
+      state.addCatch(notifyFailure, toFailure);
+    }
+
+    const qualityGate = new sfn.Choice(this, 'QualityGate')
+      .when(sfn.Condition.booleanEquals('$.validation.passed', true), loadTables)
+      // A failed gate has no $.error: NotifyFailure reads $.validation.failureReason.
+      .otherwise(notifyFailure);
+    loadTables.next(recordRun).next(notifySuccess).next(new sfn.Succeed(this, 'Succeeded'));
+
+    const definition = resolveRun.next(extract).next(transform).next(validate).next(qualityGate);
+    return this.createStateMachine(BATCH_STATE_MACHINE_ID, 'batch', definition);
+  }
+
+  private buildCatalogStateMachine(): sfn.StateMachine {
+    const failed = new sfn.Fail(this, 'CatalogRefreshFailed', { error: 'CatalogRefreshFailed' });
+    // Input: the S3 "Object Created" event from EventBridge. The business date is the event's UTC date.
+    const refresh = this.task('RefreshCatalog', CATALOG_STEPS.RefreshCatalog, {
+      payload: sfn.TaskInput.fromObject({
+        run: {
+          runId: sfn.JsonPath.executionName,
+          businessDate: sfn.JsonPath.arrayGetItem(sfn.JsonPath.stringSplit(sfn.JsonPath.stringAt('$.time'), 'T'), 0),
+          startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+        },
+        catalogKey: sfn.JsonPath.stringAt('$.detail.object.key'),
+      }),
+      resultPath: '$.refresh',
+    });
+    // RefreshCatalog returns a LoadTableInput ({ run, item }) for dim_product.
+    const load = this.task('LoadCatalog', CATALOG_STEPS.LoadCatalog, { inputPath: '$.refresh', resultPath: '$.load' });
+    for (const state of [refresh, load]) state.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+    return this.createStateMachine(CATALOG_STATE_MACHINE_ID, 'catalog', refresh.next(load));
+  }
+
+  private createStateMachine(id: string, kind: string, definition: sfn.IChainable): sfn.StateMachine {
+    const { config } = this;
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      // The vendedlogs prefix keeps CloudWatch Logs resource policies small.
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${kind}`,
+      retention: config.logRetentionDays,
+      removalPolicy: config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+    const stateMachine = new sfn.StateMachine(this, id, {
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: Duration.minutes(config.slaMinutes),
+      tracingEnabled: true,
+      // Payloads carry keys and counts, not rows; prod still keeps them out of the logs.
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: config.envName !== 'prod' },
+    });
+    acknowledgeNag(
+      stateMachine,
+      'CDK-generated: lambda:InvokeFunction on "<function>:*" covers versions and aliases of our own functions; X-Ray and CloudWatch Logs delivery APIs accept only Resource "*".',
+      'AwsSolutions-IAM5[Resource::*]',
+      ...Object.values(this.functions).map((fn) => `AwsSolutions-IAM5[Resource::${nagArnRef(fn)}:*]`),
+    );
+    return stateMachine;
+  }
+}

@@ -1,0 +1,195 @@
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { HANDLER_ENV } from '../../lambdas/steps';
+import type { AlarmConfig, EnvName } from '../config';
+import { acknowledgeNag } from '../nag';
+import type { BatchPipeline } from './batch-pipeline';
+
+/** Namespace and metric names the handlers publish as EMF (lambdas/adapters/observability.ts). */
+export const CUSTOM_METRICS = {
+  namespace: 'Cartflow',
+  qualityGateFailed: 'QualityGateFailed',
+  minutesSinceLastLoad: 'MinutesSinceLastLoad',
+} as const;
+
+export interface MonitoringProps {
+  readonly envName: EnvName;
+  readonly pipeline: BatchPipeline;
+  /** Encrypts the alert topic; CloudWatch is allowed to use it for alarm notifications. */
+  readonly key: kms.IKey;
+  /** The batch SLA; the duration alarm fires when a run takes this long. */
+  readonly slaMinutes: number;
+  readonly alarms: AlarmConfig;
+  /**
+   * Dead-letter queue of the EventBridge triggers; any message in it raises an alarm.
+   * @default no DLQ alarm
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
+}
+
+/** The alert topic, the alarms (each notifies the topic) and a dashboard. */
+export class Monitoring extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const { pipeline, alarms: thresholds } = props;
+    if (!Number.isInteger(props.slaMinutes) || props.slaMinutes < 1) {
+      throw new Error(`Monitoring: slaMinutes must be a whole number of minutes >= 1, got ${props.slaMinutes}.`);
+    }
+    if (thresholds.evaluationPeriods < 1 || thresholds.failedExecutionsThreshold < 1) {
+      throw new Error('Monitoring: alarms.evaluationPeriods and alarms.failedExecutionsThreshold must be >= 1.');
+    }
+
+    this.topic = new sns.Topic(this, 'AlertTopic', {
+      displayName: `cartflow ${props.envName} alerts`,
+      masterKey: props.key,
+      enforceSSL: true,
+    });
+    // CloudWatch alarms publish to the encrypted topic with this key.
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+    );
+    // Only the notify step publishes run summaries.
+    const notify = pipeline.functions.notify;
+    this.topic.grantPublish(notify);
+    acknowledgeNag(
+      notify,
+      'Publishing to the KMS-encrypted alert topic needs kms:GenerateDataKey* on the topic key (CDK topic grant).',
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    );
+    notify.addEnvironment(HANDLER_ENV.topicArn, this.topic.topicArn);
+
+    const action = new SnsAction(this.topic);
+    const alarm = (id: string, metric: cloudwatch.Metric, options: Partial<cloudwatch.CreateAlarmOptions> = {}) => {
+      const created = metric.createAlarm(this, id, {
+        threshold: 1,
+        evaluationPeriods: thresholds.evaluationPeriods,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...options,
+      });
+      created.addAlarmAction(action);
+      this.alarms.push(created);
+      return created;
+    };
+
+    const batch = pipeline.stateMachine;
+    const period = Duration.minutes(15);
+    alarm('ExecutionsFailed', batch.metricFailed({ period }), {
+      threshold: thresholds.failedExecutionsThreshold,
+      alarmDescription: 'The daily batch run failed (quality gate or a step); see the NotifyFailure message.',
+    });
+    alarm('ExecutionsTimedOut', batch.metricTimedOut({ period }), {
+      alarmDescription: `The daily batch run hit its ${props.slaMinutes}-minute SLA timeout.`,
+    });
+    alarm('ExecutionTimeOverSla', batch.metricTime({ period, statistic: cloudwatch.Stats.MAXIMUM }), {
+      threshold: props.slaMinutes * 60_000,
+      evaluationPeriods: 1,
+      alarmDescription: `A batch run took ${props.slaMinutes} minutes or more (the SLA).`,
+    });
+    alarm('CatalogExecutionsFailed', pipeline.catalogStateMachine.metricFailed({ period }), {
+      threshold: thresholds.failedExecutionsThreshold,
+      alarmDescription: 'A catalog refresh failed; the landing file was not loaded.',
+    });
+
+    for (const [entry, fn] of Object.entries(pipeline.functions)) {
+      alarm(`${fn.node.id}Errors`, fn.metricErrors({ period }), {
+        alarmDescription: `Lambda ${entry} returned errors (after Step Functions retries they may still have succeeded).`,
+      });
+      alarm(`${fn.node.id}Throttles`, fn.metricThrottles({ period }), {
+        alarmDescription: `Lambda ${entry} was throttled.`,
+      });
+    }
+
+    // Powertools Metrics adds the service dimension to the handlers' default environment dimension.
+    const dimensionsMap = { service: 'cartflow', environment: props.envName };
+    const qualityGateFailed = new cloudwatch.Metric({
+      namespace: CUSTOM_METRICS.namespace,
+      metricName: CUSTOM_METRICS.qualityGateFailed,
+      dimensionsMap,
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.hours(1),
+    });
+    alarm('QualityGateFailed', qualityGateFailed, {
+      evaluationPeriods: 1,
+      alarmDescription: 'A dataset passed its quarantine threshold; nothing of that date was loaded.',
+    });
+    const minutesSinceLastLoad = new cloudwatch.Metric({
+      namespace: CUSTOM_METRICS.namespace,
+      metricName: CUSTOM_METRICS.minutesSinceLastLoad,
+      dimensionsMap,
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.days(1),
+    });
+    alarm('DataFreshness', minutesSinceLastLoad, {
+      threshold: thresholds.freshnessMinutes,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // No datapoint for a day means no run reported at all: that is stale too.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      alarmDescription: `The last good load is older than ${thresholds.freshnessMinutes} minutes.`,
+    });
+    if (props.deadLetterQueue) {
+      alarm('TriggerDeadLetters', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period }), {
+        evaluationPeriods: 1,
+        alarmDescription: 'EventBridge could not start a pipeline; the event is in the trigger DLQ.',
+      });
+    }
+
+    const functions = Object.values(pipeline.functions);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: Stack.of(this).stackName,
+      defaultInterval: Duration.days(7),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Batch executions',
+        left: [batch.metricStarted(), batch.metricSucceeded(), batch.metricFailed(), batch.metricTimedOut()],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Batch execution time (ms)',
+        left: [batch.metricTime({ statistic: cloudwatch.Stats.MAXIMUM })],
+        leftAnnotations: [{ value: props.slaMinutes * 60_000, label: 'SLA' }],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Lambda errors',
+        left: functions.map((fn) => fn.metricErrors({ label: fn.node.id })),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Lambda duration p99 (ms)',
+        left: functions.map((fn) => fn.metricDuration({ label: fn.node.id, statistic: cloudwatch.Stats.p(99) })),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Lambda throttles',
+        left: functions.map((fn) => fn.metricThrottles({ label: fn.node.id })),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Data quality and freshness',
+        left: [qualityGateFailed],
+        right: [minutesSinceLastLoad],
+        width: 12,
+      }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),
+    );
+  }
+}

@@ -1,0 +1,33 @@
+import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+
+/**
+ * Acknowledges cdk-nag findings on `scope` and every construct below it (cdk-nag v3 reads
+ * CDK's acknowledged-rules metadata up the tree). Ids are exact findings, e.g.
+ * `AwsSolutions-IAM5[Resource::*]`: v3 has no wildcard suppression, so each one is deliberate.
+ */
+export function acknowledgeNag(scope: IConstruct, reason: string, ...ids: string[]): void {
+  Validations.of(scope).acknowledge(...ids.map((id) => ({ id, reason })));
+}
+
+/** How cdk-nag names a resource's ARN in IAM5 findings: `<LogicalId.Arn>`. */
+export function nagArnRef(resource: IConstruct): string {
+  const cfn = (resource.node.defaultChild ?? resource) as CfnElement;
+  return `<${Stack.of(resource).resolve(cfn.logicalId) as string}.Arn>`;
+}
+
+export type S3GrantKind = 'read' | 'readWrite' | 'delete';
+
+const S3_GRANT_ACTIONS: Record<S3GrantKind, string[]> = {
+  read: ['s3:GetObject*', 's3:GetBucket*', 's3:List*'],
+  readWrite: ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+  delete: ['s3:DeleteObject*'],
+};
+
+/** The IAM5 findings a CDK `bucket.grantRead/grantReadWrite/grantDelete(_, pattern)` produces. */
+export function s3GrantFindings(bucket: IConstruct, pattern: string, kind: S3GrantKind): string[] {
+  return [
+    ...S3_GRANT_ACTIONS[kind].map((action) => `AwsSolutions-IAM5[Action::${action}]`),
+    `AwsSolutions-IAM5[Resource::${nagArnRef(bucket)}/${pattern}]`,
+  ];
+}

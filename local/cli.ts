@@ -1,0 +1,259 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { PipelineState } from '../lambdas/core/contracts';
+import { assertBusinessDate, dateRange, previousUtcDate } from '../lambdas/core/dates';
+import { generateDay } from '../lambdas/core/generator';
+import { CATALOG_LANDING_PREFIX } from '../lambdas/core/layout';
+import { seedSourceDatabase } from './embedded-postgres';
+import { toCsv } from './csv';
+import { startLocalRuntime, type LocalRuntime } from './runtime';
+
+const USAGE = `Usage: cartflow <command> [options]
+
+Commands:
+  demo   [--date D] [--orders N]              seed a sample day, run the batch pipeline, print a summary
+  seed   [--date D] [--orders N] [--seed N] [--bad-rows N]
+                                              sample source rows and a catalog file for a date
+  run    --date D                             run the batch state machine for one business date
+  backfill --from D1 --to D2 [--concurrency N]
+                                              run a range of dates
+  query  "SQL"                                query the warehouse, CSV with a header
+  drop   <file>                               put a catalog file into landing/ (fires the catalog refresh)
+  status [--json]                             recent runs
+
+Options for every command:
+  --data-dir DIR   where the local lake, source and warehouse live (default: $CARTFLOW_DATA_DIR or ./.data)
+Environment: SOURCE_DATABASE_URL, WAREHOUSE_DATABASE_URL name PostgreSQL servers to use instead of embedded PGlite.`;
+
+/** A mistake in how the command was called: printed with the usage, exit code 2. */
+export class UsageError extends Error {}
+
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  date: { type: 'string' },
+  orders: { type: 'string' },
+  seed: { type: 'string' },
+  'bad-rows': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  concurrency: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch (error) {
+    err.write(`cartflow: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (!command || values.help) {
+    out.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  const commands: Record<string, (runtime: () => Promise<LocalRuntime>) => Promise<number>> = {
+    demo: (rt) => demo(rt, values, out, err),
+    seed: (rt) => seed(rt, values, out),
+    run: (rt) => runDate(rt, values, out, err),
+    backfill: (rt) => backfill(rt, values, out, err),
+    query: (rt) => query(rt, rest, out),
+    drop: (rt) => drop(rt, rest, out, err),
+    status: (rt) => status(rt, values, out),
+  };
+  const run = commands[command];
+  if (!run) {
+    err.write(`cartflow: unknown command "${command}"; expected one of ${Object.keys(commands).join(', ')}\n`);
+    return 2;
+  }
+  let runtime: LocalRuntime | undefined;
+  const lazyRuntime = async () =>
+    (runtime ??= await startLocalRuntime({
+      dataDir: values['data-dir'] ?? process.env.CARTFLOW_DATA_DIR ?? '.data',
+      sourceDatabaseUrl: process.env.SOURCE_DATABASE_URL,
+      warehouseDatabaseUrl: process.env.WAREHOUSE_DATABASE_URL,
+      onStep: (step) => {
+        if (step.status === 'ok') err.write(`  ✓ ${step.state.padEnd(16)} ${ms(step.ms)}\n`);
+        else if (step.status !== 'caught') err.write(`  ✗ ${step.state.padEnd(16)} ${ms(step.ms)} ${step.status}: ${step.error ?? ''}\n`);
+      },
+    }));
+  try {
+    return await run(lazyRuntime);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err.write(`cartflow ${command}: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    err.write(`cartflow ${command}: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    await runtime?.close();
+  }
+}
+
+const ms = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${value} ms`);
+
+function dateOption(values: Values, name: 'date' | 'from' | 'to', fallback?: string): string {
+  const value = values[name] ?? fallback;
+  if (value === undefined) throw new UsageError(`--${name} is required (YYYY-MM-DD)`);
+  try {
+    return assertBusinessDate(value, `--${name}`);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function intOption(values: Values, name: 'orders' | 'seed' | 'bad-rows' | 'concurrency', fallback: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be a whole number >= 0, got "${raw}"`);
+  return value;
+}
+
+async function seedDay(runtime: LocalRuntime, values: Values, date: string, defaultOrders: number) {
+  const orders = intOption(values, 'orders', defaultOrders);
+  const day = generateDay({
+    date,
+    orders,
+    seed: intOption(values, 'seed', 42),
+    dirty: plantedBadRows(intOption(values, 'bad-rows', 0)),
+  });
+  await seedSourceDatabase(runtime.source, { orders: day.orders, items: day.items }, date);
+  await runtime.lake.put(
+    `${CATALOG_LANDING_PREFIX}products.jsonl`,
+    day.catalog.map((p) => JSON.stringify(p)).join('\n') + '\n',
+    'application/x-ndjson',
+  );
+  return day;
+}
+
+/** Spreads N planted bad rows over the kinds the rules catch. */
+function plantedBadRows(count: number) {
+  const kinds = ['nullOrderId', 'badCurrency', 'negativeTotal', 'zeroQuantity', 'unknownProduct'] as const;
+  const dirty: Partial<Record<(typeof kinds)[number], number>> = {};
+  for (let i = 0; i < count; i++) dirty[kinds[i % kinds.length]] = (dirty[kinds[i % kinds.length]] ?? 0) + 1;
+  return dirty;
+}
+
+async function seed(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream) {
+  const date = dateOption(values, 'date', previousUtcDate(new Date()));
+  const day = await seedDay(await rt(), values, date, 1000);
+  out.write(`seeded ${date}: ${day.orders.length} orders, ${day.items.length} order items, ${day.catalog.length} products\n`);
+  return 0;
+}
+
+async function runOne(runtime: LocalRuntime, date: string, err: NodeJS.WritableStream) {
+  err.write(`run ${date}\n`);
+  const outcome = await runtime.runBatch({ businessDate: date });
+  if (outcome.status !== 'SUCCEEDED') {
+    const alert = runtime.alerts.published.at(-1);
+    err.write(`run ${date} ${outcome.status}: ${outcome.error?.name} ${outcome.error?.message ?? ''}\n`);
+    if (alert) err.write(`${alert.message}\n`);
+  }
+  return outcome;
+}
+
+async function runDate(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+  const date = dateOption(values, 'date');
+  const started = Date.now();
+  const runtime = await rt();
+  const outcome = await runOne(runtime, date, err);
+  if (outcome.state) out.write(await summary(runtime, outcome.state, Date.now() - started));
+  return outcome.status === 'SUCCEEDED' ? 0 : 1;
+}
+
+async function backfill(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+  const dates = dateRange(dateOption(values, 'from'), dateOption(values, 'to'));
+  const concurrency = Math.max(1, intOption(values, 'concurrency', 1));
+  const runtime = await rt();
+  const failed: string[] = [];
+  const queue = [...dates];
+  const worker = async () => {
+    for (let date = queue.shift(); date !== undefined; date = queue.shift()) {
+      const outcome = await runOne(runtime, date, err);
+      if (outcome.status !== 'SUCCEEDED') failed.push(date);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  out.write(`backfill ${dates.length} dates: ${dates.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.sort().join(', ')})` : ''}\n`);
+  return failed.length ? 1 : 0;
+}
+
+async function demo(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+  const started = Date.now();
+  const date = dateOption(values, 'date', previousUtcDate(new Date()));
+  const runtime = await rt();
+  err.write(`seeding ${date} …\n`);
+  const day = await seedDay(runtime, { ...values, 'bad-rows': values['bad-rows'] ?? '10' }, date, 5000);
+  err.write(`seeded ${day.orders.length} orders, ${day.items.length} order items, ${day.catalog.length} products\n`);
+  const outcome = await runOne(runtime, date, err);
+  if (outcome.state) out.write(await summary(runtime, outcome.state, Date.now() - started));
+  return outcome.status === 'SUCCEEDED' ? 0 : 1;
+}
+
+async function summary(runtime: LocalRuntime, state: PipelineState, wallMs: number): Promise<string> {
+  const date = state.run.businessDate;
+  const counts = await runtime.warehouse.query<{ table_name: string; rows: string; revenue: string | null }>(`
+    SELECT 'dim_product' AS table_name, count(*)::text AS rows, NULL AS revenue FROM analytics.dim_product
+    UNION ALL SELECT 'fact_order', count(*)::text, sum(total_amount)::text FROM analytics.fact_order WHERE order_date = '${date}'
+    UNION ALL SELECT 'fact_order_item', count(*)::text, sum(line_amount)::text FROM analytics.fact_order_item i
+      WHERE i.order_id IN (SELECT order_id FROM analytics.fact_order WHERE order_date = '${date}')
+    UNION ALL SELECT 'agg_daily_sales', count(*)::text, sum(revenue)::text FROM analytics.agg_daily_sales WHERE order_date = '${date}'`);
+  const lines = [`\ncartflow run ${state.run.runId} — business date ${date}`, '', 'warehouse table      rows      amount'];
+  for (const c of counts) lines.push(`${c.table_name.padEnd(20)} ${c.rows.padStart(8)}  ${(c.revenue ?? '').padStart(12)}`);
+  lines.push('', 'dataset        rows in   loaded  quarantined  share   gate');
+  for (const d of state.validation?.datasets ?? []) {
+    lines.push(
+      `${d.dataset.padEnd(14)} ${String(d.rowsIn).padStart(7)} ${String(d.rowsValid).padStart(8)} ${String(d.rowsQuarantined).padStart(12)}  ${(d.quarantineShare * 100).toFixed(2).padStart(5)}%  ${d.passed ? 'pass' : 'FAIL'}`,
+    );
+  }
+  const failedChecks = (state.validation?.checks ?? []).filter((c) => !c.passed);
+  if (failedChecks.length) {
+    lines.push('', 'checks with failures:');
+    for (const c of failedChecks) lines.push(`  ${c.dataset}.${c.check}${c.column ? `(${c.column})` : ''}: ${c.failedRows} rows [${c.severity}]`);
+  }
+  lines.push('', `quality report: s3://${runtime.lake.bucket}/${state.validation?.reportKey}`, `wall time: ${(wallMs / 1000).toFixed(1)} s`, '');
+  return lines.join('\n');
+}
+
+async function query(rt: () => Promise<LocalRuntime>, rest: string[], out: NodeJS.WritableStream) {
+  if (rest.length !== 1) throw new UsageError('query takes exactly one SQL string, e.g. cartflow query "SELECT 1"');
+  const rows = await (await rt()).warehouse.query<Record<string, unknown>>(rest[0]);
+  out.write(toCsv(rows));
+  return 0;
+}
+
+async function drop(rt: () => Promise<LocalRuntime>, rest: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+  if (rest.length !== 1) throw new UsageError('drop takes one file path (.json, .jsonl or .csv catalog file)');
+  const body = await readFile(rest[0]).catch((error: Error) => {
+    throw new UsageError(`cannot read ${rest[0]}: ${error.message}`);
+  });
+  const runtime = await rt();
+  const key = `${CATALOG_LANDING_PREFIX}${basename(rest[0])}`;
+  await runtime.lake.put(key, body);
+  err.write(`dropped s3://${runtime.lake.bucket}/${key}; running the catalog refresh\n`);
+  const outcome = await runtime.refreshCatalog(key);
+  if (outcome.status !== 'SUCCEEDED') {
+    err.write(`catalog refresh ${outcome.status}: ${outcome.error?.name}: ${outcome.error?.message}\n`);
+    return 1;
+  }
+  const [{ products }] = await runtime.warehouse.query<{ products: string }>('SELECT count(*)::text AS products FROM analytics.dim_product');
+  out.write(`catalog refreshed: analytics.dim_product has ${products} products\n`);
+  return 0;
+}
+
+async function status(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream) {
+  const runtime = await rt();
+  const runs = await runtime.warehouse.query<Record<string, unknown>>(
+    `SELECT run_id, business_date, status, started_at, finished_at FROM ops.pipeline_run ORDER BY started_at DESC LIMIT 20`,
+  ).catch(() => []);
+  out.write(values.json ? `${JSON.stringify(runs, null, 2)}\n` : runs.length ? toCsv(runs) : 'no runs yet\n');
+  return 0;
+}

@@ -1,0 +1,124 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
+import { bindAdapters } from '../lambdas/adapters/context';
+import type { LakeStore, Warehouse } from '../lambdas/adapters/ports';
+import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
+import { BATCH_STEPS, CATALOG_STEPS, HANDLER_ENV } from '../lambdas/steps';
+import { FileAlerts } from './console-alerts';
+import { openDatabase, PostgresSourceDatabase } from './embedded-postgres';
+import { startS3Server } from './s3-server';
+import { runStateMachine, type ExecutionOutcome, type LocalHandler } from './step-functions';
+import { synthesizeDefinitions, type AslDefinition } from './synth-definitions';
+import { SqlWarehouse } from './warehouse';
+
+export const LOCAL_BUCKET = 'cartflow-lake';
+const LOCAL_COPY_ROLE = 'arn:aws:iam::000000000000:role/cartflow-local-copy';
+
+export interface LocalRuntimeOptions {
+  /** Where s3rver, PGlite and the alert log keep their data. */
+  dataDir: string;
+  /** A PostgreSQL server for the source instead of embedded PGlite (SOURCE_DATABASE_URL). */
+  sourceDatabaseUrl?: string;
+  /** A PostgreSQL server for the warehouse instead of embedded PGlite (WAREHOUSE_DATABASE_URL). */
+  warehouseDatabaseUrl?: string;
+  /** Config environment whose synthesized definitions run locally. @default 'dev' */
+  envName?: string;
+  onStep?: (step: ExecutionOutcome['steps'][number]) => void;
+}
+
+export interface LocalRuntime {
+  readonly dataDir: string;
+  readonly lake: LakeStore;
+  readonly warehouse: SqlWarehouse;
+  readonly source: Awaited<ReturnType<typeof openDatabase>>;
+  readonly alerts: FileAlerts;
+  /** The batch state machine, as synthesized, for one business date. */
+  runBatch(request: RunRequest): Promise<ExecutionOutcome & { state?: PipelineState }>;
+  /** The catalog-refresh state machine, as the S3 arrival rule would start it. */
+  refreshCatalog(catalogKey: string): Promise<ExecutionOutcome>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the laptop edition of the AWS parts: s3rver for the lake, PGlite (or the given servers)
+ * for the source and the warehouse, and binds the handlers' adapters to them.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const s3 = await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET });
+  configureHandlerEnvironment(s3.endpoint);
+  const lake = new S3LakeStore(createS3Client(), LOCAL_BUCKET);
+  const source = await openDatabase({ url: options.sourceDatabaseUrl, dataDir: join(dataDir, 'source') });
+  const warehouse = await SqlWarehouse.open({
+    url: options.warehouseDatabaseUrl,
+    dataDir: join(dataDir, 'warehouse'),
+    lake,
+  });
+  const alerts = new FileAlerts(join(dataDir, 'alerts.log'));
+  bindAdapters({ lake, source: new PostgresSourceDatabase(source), warehouse: warehouse as Warehouse, alerts });
+  const definitions = await synthesizeDefinitions(options.envName ?? 'dev');
+
+  const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>
+    runStateMachine(definition, input, { handlers: bindHandlers(steps), onStep: options.onStep });
+
+  return {
+    dataDir,
+    lake,
+    warehouse,
+    source,
+    alerts,
+    async runBatch(request) {
+      const outcome = await run(definitions.batch, BATCH_STEPS, request);
+      return { ...outcome, state: outcome.output as PipelineState | undefined };
+    },
+    refreshCatalog(catalogKey) {
+      return run(definitions.catalog, CATALOG_STEPS, catalogArrivalEvent(lake.bucket, catalogKey));
+    },
+    async close() {
+      await warehouse.close();
+      await source.close();
+      await s3.close();
+    },
+  };
+}
+
+function configureHandlerEnvironment(s3Endpoint: string) {
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    // s3rver's fixed local credentials; nothing leaves the machine.
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    [HANDLER_ENV.bucket]: LOCAL_BUCKET,
+    [HANDLER_ENV.copyRoleArn]: LOCAL_COPY_ROLE,
+    [HANDLER_ENV.environment]: 'local',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+  });
+}
+
+/** Each Task state bound to the handler module the stack deploys for it. */
+function bindHandlers(steps: Record<string, string>): Record<string, LocalHandler> {
+  return Object.fromEntries(
+    Object.entries(steps).map(([state, entry]) => [
+      state,
+      async (input: unknown) => {
+        const module = (await import(`../lambdas/handlers/${entry}.ts`)) as { handler: LocalHandler };
+        return module.handler(input);
+      },
+    ]),
+  );
+}
+
+/** The EventBridge "Object Created" event the S3 arrival rule delivers to the catalog refresh. */
+function catalogArrivalEvent(bucket: string, key: string) {
+  return {
+    version: '0',
+    source: 'aws.s3',
+    'detail-type': 'Object Created',
+    time: new Date().toISOString(),
+    detail: { bucket: { name: bucket }, object: { key } },
+  };
+}

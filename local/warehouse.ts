@@ -1,0 +1,147 @@
+/**
+ * The warehouse on a laptop: PostgreSQL (PGlite or a server) running the very SQL sent to Redshift.
+ * The one statement PostgreSQL cannot run, COPY … FROM 's3://…' FORMAT AS PARQUET, is done here
+ * with Redshift's rules: columns by position, equal column counts, compatible types, all objects
+ * under the prefix, and a prefix that matches nothing is an error.
+ */
+import type { LakeStore, Warehouse } from '../lambdas/adapters/ports';
+import { CartflowError, CopyMismatchError, PermanentError, TransientError } from '../lambdas/core/errors';
+import { readParquetColumns, type ParquetColumns } from '../lambdas/core/parquet';
+import { openDatabase, type Database, type DatabaseOptions } from './embedded-postgres';
+
+const COPY_PARQUET =
+  /^\s*COPY\s+("?[\w.]+"?)\s+FROM\s+'s3:\/\/([^/']+)\/([^']*)'\s+IAM_ROLE\s+'[^']*'\s+FORMAT\s+AS\s+PARQUET\s*;?\s*$/i;
+
+/** Which PostgreSQL column types take which Parquet column kind (format_type names). */
+const ACCEPTS: Record<ParquetColumns['kinds'][number], RegExp> = {
+  string: /^(character varying|character|text)\b/,
+  int32: /^(smallint|integer|bigint)$/,
+  int64: /^bigint$/,
+  decimal: /^numeric\b/,
+  timestamp: /^timestamp\b/,
+  date: /^date$/,
+  bool: /^boolean$/,
+  other: /^(real|double precision|bytea)$/,
+};
+
+interface TargetColumn {
+  name: string;
+  type: string;
+  scale: number | null;
+}
+
+// SQLSTATE classes worth a retry: connection, resources, serialization/deadlock, operator intervention.
+const TRANSIENT_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
+
+function wrap(error: unknown, index: number, statements: string[]): Error {
+  const statement = statements[index].replace(/\s+/g, ' ').slice(0, 300);
+  const message = `warehouse statement ${index + 1}/${statements.length} failed: ${(error as Error).message}\n  in: ${statement}`;
+  if (error instanceof CartflowError) {
+    return new (error.constructor as new (m: string, o?: ErrorOptions) => CartflowError)(message, {
+      cause: error,
+    });
+  }
+  const code = (error as { code?: unknown }).code;
+  const ErrorClass =
+    typeof code === 'string' && TRANSIENT_SQLSTATE.test(code) ? TransientError : PermanentError;
+  return new ErrorClass(message, { cause: error });
+}
+
+export interface SqlWarehouseOptions extends DatabaseOptions {
+  lake: LakeStore;
+}
+
+export class SqlWarehouse implements Warehouse {
+  constructor(
+    private readonly db: Database,
+    private readonly lake: LakeStore,
+  ) {}
+
+  /** node-postgres when `url` (WAREHOUSE_DATABASE_URL) is given, else PGlite persisted at `dataDir`. */
+  static async open({ lake, ...database }: SqlWarehouseOptions): Promise<SqlWarehouse> {
+    return new SqlWarehouse(await openDatabase(database), lake);
+  }
+
+  /** One transaction, like Redshift's BatchExecuteStatement; calls are serialized on the connection. */
+  async executeBatch(statements: string[]): Promise<void> {
+    const unlock = await this.db.lock();
+    try {
+      await this.db.query('BEGIN');
+      for (let i = 0; i < statements.length; i++) {
+        try {
+          const copy = COPY_PARQUET.exec(statements[i]);
+          if (copy) await this.copyParquet(copy[1], copy[2], copy[3]);
+          else await this.db.query(statements[i]);
+        } catch (error) {
+          await this.db.query('ROLLBACK').catch(() => undefined);
+          throw wrap(error, i, statements);
+        }
+      }
+      await this.db.query('COMMIT');
+    } finally {
+      unlock();
+    }
+  }
+
+  async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    const unlock = await this.db.lock();
+    try {
+      return (await this.db.query<T>(sql)).rows;
+    } catch (error) {
+      throw wrap(error, 0, [sql]);
+    } finally {
+      unlock();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  private async copyParquet(table: string, bucket: string, prefix: string): Promise<void> {
+    const uri = `s3://${bucket}/${prefix}`;
+    if (bucket !== this.lake.bucket) {
+      throw new PermanentError(`COPY ${table}: ${uri} is outside the lake bucket ${this.lake.bucket}`);
+    }
+    // Like Redshift, the prefix matches keys, not folders; and it must match something.
+    const objects = (await this.lake.list(prefix)).filter((o) => o.size > 0);
+    if (objects.length === 0) throw new PermanentError(`COPY ${table}: no objects under ${uri}`);
+    const target = await this.columnsOf(table);
+    for (const object of objects) {
+      const file = await readParquetColumns(await this.lake.get(object.key));
+      checkColumns(table, `s3://${bucket}/${object.key}`, file, target);
+      await this.db.insertRows(table, file.rows);
+    }
+  }
+
+  /** The table's columns in order; resolves temp tables (pg_temp) like any other name. */
+  private async columnsOf(table: string): Promise<TargetColumn[]> {
+    const { rows } = await this.db.query<{ name: string; type: string; scale: number | null }>(
+      `SELECT attname AS name, format_type(atttypid, atttypmod) AS type,
+              CASE WHEN atttypid = 'numeric'::regtype AND atttypmod >= 4 THEN (atttypmod - 4) & 65535 END AS scale
+       FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+      [table],
+    );
+    return rows;
+  }
+}
+
+function checkColumns(table: string, uri: string, file: ParquetColumns, target: TargetColumn[]): void {
+  if (file.names.length !== target.length) {
+    throw new CopyMismatchError(
+      `COPY ${table} FROM ${uri}: the Parquet file has ${file.names.length} columns, the table has ${target.length}; ` +
+        'COPY FROM PARQUET maps columns by position and needs equal counts',
+    );
+  }
+  target.forEach((column, i) => {
+    const kind = file.kinds[i];
+    const scaleDiffers = kind === 'decimal' && column.scale !== null && column.scale !== file.scales[i];
+    if (!ACCEPTS[kind].test(column.type) || scaleDiffers) {
+      const parquetType = kind === 'decimal' ? `decimal(scale ${file.scales[i]})` : kind;
+      throw new CopyMismatchError(
+        `COPY ${table} FROM ${uri}: column ${i + 1} is ${parquetType} '${file.names[i]}' in the file ` +
+          `but ${column.type} '${column.name}' in the table`,
+      );
+    }
+  });
+}

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# Runs a real single-node Apache Kafka 4.x broker (KRaft, broker+controller in one
+# JVM) on 127.0.0.1 for local runs and tests. No Docker, no tarball: the jars come
+# from Maven Central through Maven, the only registry reachable here.
+#
+#   broker.sh fetch | start | stop | status | run-class <main.Class> [args...]
+#
+# See README.md beside this file for the environment variables.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# Pinned for reproducibility; newest 4.x on Maven Central when written, and its
+# class files target Java 17 (what this machine has).
+KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
+KAFKA_HOME="${KAFKA_HOME:-$HOME/.cache/cartflow-kafka}"
+LIBS="$KAFKA_HOME/$KAFKA_VERSION/libs"
+KAFKA_HOST="127.0.0.1"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-/tmp/cartflow-kafka}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
+KAFKA_LOG_LEVEL="${KAFKA_LOG_LEVEL:-WARN}"
+# 2-core box: keep the heap small so the broker, tests and Node fit side by side.
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
+
+PID_FILE="$KAFKA_DATA_DIR/broker.pid"
+OUT_LOG="$KAFKA_DATA_DIR/broker.out"     # JVM stdout/stderr (crashes, bad config)
+SERVER_LOG="$KAFKA_DATA_DIR/server.log"  # log4j2 WARN+ log of the broker
+PROPS="$KAFKA_DATA_DIR/server.properties"
+LOG_DIR="$KAFKA_DATA_DIR/kraft-logs"     # log.dirs (also holds the metadata log)
+
+# Maven plugin pinned: an unpinned CLI prefix resolves to whatever default the
+# installed Maven picks (2.8 on Maven 3.8), which differs across machines.
+DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
+log() { echo "[kafka] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+# Wall-clock seconds since $1 (an $EPOCHREALTIME stamp), one decimal.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+need_java() {
+  command -v java >/dev/null || die "java not found (Kafka 4 needs Java 17+)"
+  local major
+  major="$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/{print $2}')"
+  [[ "${major%%.*}" -ge 17 ]] || die "Kafka 4 needs Java 17+, found $major"
+}
+
+# --- fetch ------------------------------------------------------------------
+
+fetched() { [[ -f "$LIBS/.complete" ]] && compgen -G "$LIBS/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null; }
+
+cmd_fetch() {
+  if fetched; then
+    log "Kafka $KAFKA_VERSION already in $LIBS"
+    return 0
+  fi
+  command -v mvn >/dev/null || die "mvn not found (needed once to fetch the jars)"
+  local t0=$EPOCHREALTIME tmp
+  mkdir -p "$KAFKA_HOME/$KAFKA_VERSION"
+  # Copy into a temp dir and rename at the end, so an interrupted fetch never
+  # looks complete and a re-run starts clean.
+  tmp="$(mktemp -d "$KAFKA_HOME/$KAFKA_VERSION/libs.tmp.XXXXXX")"
+  log "fetching Kafka $KAFKA_VERSION + runtime deps from Maven Central into $LIBS"
+  if ! mvn -B -q -f "$HERE/pom.xml" "-Dkafka.version=$KAFKA_VERSION" \
+      "$DEP_PLUGIN:copy-dependencies" -DincludeScope=runtime \
+      "-DoutputDirectory=$tmp" >"$tmp.mvn.log" 2>&1; then
+    tail -n 40 "$tmp.mvn.log" >&2
+    rm -rf "$tmp" "$tmp.mvn.log"
+    die "mvn could not fetch Kafka $KAFKA_VERSION"
+  fi
+  rm -f "$tmp.mvn.log"
+  [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
+  touch "$tmp/.complete"
+  rm -rf "$LIBS"
+  mv "$tmp" "$LIBS"
+  log "fetched $(ls "$LIBS" | wc -l) jars in $(elapsed "$t0")s"
+}
+
+# --- java helpers -------------------------------------------------------------
+
+# Run a Kafka main class with the fetched classpath (like kafka-run-class.sh).
+# CLI tools get a smaller heap and a fast-starting JIT: they're short-lived.
+run_class() {
+  local main="$1"; shift
+  mkdir -p "$KAFKA_DATA_DIR"
+  # shellcheck disable=SC2086 # KAFKA_TOOL_OPTS is a word list on purpose
+  java ${KAFKA_TOOL_OPTS:--Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto} \
+    -Djava.awt.headless=true \
+    "-Dlog4j2.configurationFile=$HERE/log4j2.xml" \
+    "-Dkafka.logs.dir=$KAFKA_DATA_DIR" -Dkafka.log.file=tools.log \
+    "-Dkafka.log.level=$KAFKA_LOG_LEVEL" \
+    -cp "$LIBS/*" "$main" "$@"
+}
+
+pid_alive() {
+  [[ -f "$PID_FILE" ]] || return 1
+  local pid; pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  # Guard against a recycled pid: only ever signal our own broker JVM.
+  local cmdline; cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  [[ "$cmdline" == *" kafka.Kafka "* ]]
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+broker_tail() {
+  local f
+  for f in "$OUT_LOG" "$SERVER_LOG"; do
+    [[ -s "$f" ]] || continue
+    echo "----- tail of $f -----" >&2
+    tail -n 40 "$f" >&2
+  done
+}
+
+# --- start --------------------------------------------------------------------
+
+write_props() {
+  cat >"$PROPS" <<EOF
+# Generated by localstack/kafka/broker.sh — single-node KRaft, combined mode.
+process.roles=broker,controller
+node.id=1
+# Static quorum of one: formats without --standalone and needs no dynamic voter setup.
+controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$LOG_DIR
+# One broker: every internal topic must have RF 1 / min ISR 1, or it never gets created.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+num.partitions=3
+default.replication.factor=1
+auto.create.topics.enable=true
+# Tests want consumers assigned at once, not after the default 3 s delay.
+group.initial.rebalance.delay.ms=0
+# Small segments/retention: this is throwaway test data.
+log.segment.bytes=16777216
+log.retention.hours=2
+num.network.threads=2
+num.io.threads=2
+EOF
+}
+
+cmd_start() {
+  if pid_alive; then
+    log "already running (pid $(cat "$PID_FILE")) on $BOOTSTRAP"
+    echo "$BOOTSTRAP"
+    return 0
+  fi
+  need_java
+  cmd_fetch
+  # Something else on our ports would make the readiness probe talk to it.
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    if port_open "$KAFKA_HOST" "$p"; then die "port $KAFKA_HOST:$p is already in use"; fi
+  done
+
+  local t0=$EPOCHREALTIME start=$SECONDS
+  # Fresh state each start: a stale metadata log from a crashed run has another
+  # cluster id and the broker would refuse to start.
+  rm -rf "$LOG_DIR" "$OUT_LOG" "$SERVER_LOG" "$KAFKA_DATA_DIR/tools.log" "$PID_FILE"
+  mkdir -p "$KAFKA_DATA_DIR"
+  write_props
+
+  # Cluster id = base64url of 16 random bytes (Kafka's Uuid format); done in bash
+  # to save a JVM start for `StorageTool random-uuid`.
+  local cluster_id
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  log "formatting storage (cluster id $cluster_id)"
+  # In 4.x the formatter is still the Scala object kafka.tools.StorageTool (kafka_2.13 jar).
+  if ! run_class kafka.tools.StorageTool format --config "$PROPS" \
+      --cluster-id "$cluster_id" --ignore-formatted >"$OUT_LOG" 2>&1; then
+    broker_tail
+    die "storage format failed"
+  fi
+
+  log "starting broker on $BOOTSTRAP"
+  # nohup + </dev/null: the broker must outlive the shell that started it.
+  # shellcheck disable=SC2086
+  nohup java $KAFKA_HEAP_OPTS \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    "-Dlog4j2.configurationFile=$HERE/log4j2.xml" \
+    "-Dkafka.logs.dir=$KAFKA_DATA_DIR" -Dkafka.log.file=server.log \
+    "-Dkafka.log.level=$KAFKA_LOG_LEVEL" \
+    -cp "$LIBS/*" kafka.Kafka "$PROPS" </dev/null >>"$OUT_LOG" 2>&1 &
+  echo $! >"$PID_FILE"
+
+  # Ready = port accepts connections AND a real admin metadata request succeeds
+  # (the port opens before the broker has caught up with the metadata log).
+  # The probe is capped by `timeout`: a wedged broker must not outlast the deadline.
+  local deadline=$((start + KAFKA_START_TIMEOUT))
+  while :; do
+    if ! pid_alive; then
+      broker_tail
+      die "broker process exited during startup"
+    fi
+    if ((SECONDS >= deadline)); then
+      broker_tail
+      cmd_stop_quiet
+      die "broker not ready after ${KAFKA_START_TIMEOUT}s"
+    fi
+    if port_open "$KAFKA_HOST" "$KAFKA_PORT" &&
+        timeout 30 "$HERE/broker.sh" run-class org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
+          --list >/dev/null 2>&1; then
+      break
+    fi
+    sleep 0.5
+  done
+  log "ready on $BOOTSTRAP in $(elapsed "$t0")s (pid $(cat "$PID_FILE"), logs in $KAFKA_DATA_DIR)"
+  echo "$BOOTSTRAP"
+}
+
+# --- stop / status ------------------------------------------------------------
+
+stop_pid() {
+  local pid="$1" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  # Controlled shutdown of a single node is quick; give it 30 s before SIGKILL.
+  for ((i = 0; i < 60; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  log "pid $pid ignored SIGTERM for 30s; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 20; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.25
+  done
+}
+
+cmd_stop_quiet() {
+  if pid_alive; then stop_pid "$(cat "$PID_FILE")"; fi
+  rm -f "$PID_FILE"
+}
+
+cmd_stop() {
+  if pid_alive; then
+    local pid; pid="$(cat "$PID_FILE")"
+    log "stopping broker (pid $pid)"
+    stop_pid "$pid"
+  else
+    log "not running"
+  fi
+  # Test data is throwaway; KAFKA_KEEP_DATA=1 keeps it (and the logs) for a post-mortem.
+  if [[ "${KAFKA_KEEP_DATA:-0}" == 1 ]]; then
+    rm -f "$PID_FILE"
+  else
+    rm -rf "$KAFKA_DATA_DIR"
+  fi
+}
+
+cmd_status() {
+  if pid_alive; then
+    if port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
+      echo "running pid=$(cat "$PID_FILE") bootstrap=$BOOTSTRAP version=$KAFKA_VERSION"
+    else
+      echo "starting pid=$(cat "$PID_FILE") bootstrap=$BOOTSTRAP (port not open yet)"
+    fi
+    return 0
+  fi
+  echo "stopped"
+  return 3 # LSB "not running"
+}
+
+usage() {
+  cat >&2 <<EOF
+usage: $0 fetch|start|stop|status|run-class <main.Class> [args...]
+  e.g. $0 run-class org.apache.kafka.tools.TopicCommand --bootstrap-server $BOOTSTRAP --list
+EOF
+  exit 2
+}
+
+case "${1:-}" in
+  fetch) cmd_fetch ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  run-class)
+    shift
+    [[ $# -ge 1 ]] || usage
+    fetched || cmd_fetch
+    run_class "$@"
+    ;;
+  *) usage ;;
+esac

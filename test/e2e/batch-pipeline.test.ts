@@ -1,0 +1,3 @@
+import { batchScenarios } from './batch-scenarios';
+
+batchScenarios('embedded PGlite and s3rver');

@@ -1,0 +1,175 @@
+/**
+ * End-to-end scenarios of the batch pipeline, shared by the embedded run (PGlite) and the
+ * integration run (PostgreSQL servers named by SOURCE_DATABASE_URL / WAREHOUSE_DATABASE_URL).
+ * Expected values come from the generator's source rows, computed here independently of the pipeline.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CATALOG_LANDING_PREFIX, layout } from '../../lambdas/core/layout';
+import { generateDay, type DirtySpec, type GeneratedDay } from '../../lambdas/core/generator';
+import { seedSourceDatabase } from '../../local/embedded-postgres';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+
+const cents = (decimal: string): bigint => {
+  const [whole, fraction = ''] = decimal.split('.');
+  const sign = whole.startsWith('-') ? -1n : 1n;
+  return sign * (BigInt(whole.replace('-', '')) * 100n + BigInt(fraction.padEnd(2, '0')));
+};
+
+async function seed(runtime: LocalRuntime, date: string, orders: number, dirty: DirtySpec = {}): Promise<GeneratedDay> {
+  const day = generateDay({ date, orders, seed: 7, dirty });
+  await seedSourceDatabase(runtime.source, { orders: day.orders, items: day.items }, date);
+  await runtime.lake.put(`${CATALOG_LANDING_PREFIX}products.jsonl`, day.catalog.map((p) => JSON.stringify(p)).join('\n'));
+  return day;
+}
+
+async function tableDump(runtime: LocalRuntime, date: string): Promise<string> {
+  const queries = [
+    `SELECT * FROM analytics.fact_order WHERE order_date = '${date}' ORDER BY order_id`,
+    `SELECT * FROM analytics.fact_order_item WHERE order_date = '${date}' ORDER BY order_id, line_no`,
+    `SELECT * FROM analytics.agg_daily_sales WHERE order_date = '${date}' ORDER BY category`,
+    `SELECT * FROM analytics.dim_product ORDER BY product_id`,
+  ];
+  const dumps = [];
+  for (const sql of queries) dumps.push(await runtime.warehouse.query(sql));
+  return JSON.stringify(dumps);
+}
+
+async function scalar(runtime: LocalRuntime, sql: string): Promise<string> {
+  const [row] = await runtime.warehouse.query<Record<string, unknown>>(sql);
+  return String(Object.values(row)[0]);
+}
+
+export function batchScenarios(label: string, urls: { source?: string; warehouse?: string } = {}) {
+  describe(`batch pipeline end to end (${label})`, () => {
+    let runtime: LocalRuntime;
+    let dataDir: string;
+
+    before(async () => {
+      dataDir = await mkdtemp(join(tmpdir(), 'cartflow-e2e-'));
+      runtime = await startLocalRuntime({ dataDir, sourceDatabaseUrl: urls.source, warehouseDatabaseUrl: urls.warehouse });
+      // Servers outlive a test run; start from empty schemas so counts are this run's alone.
+      await runtime.warehouse.executeBatch(['DROP SCHEMA IF EXISTS analytics CASCADE', 'DROP SCHEMA IF EXISTS ops CASCADE']);
+      await runtime.source.query('DROP TABLE IF EXISTS order_items, orders');
+    });
+
+    after(async () => {
+      await runtime.close();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+
+    test('a clean day lands in the warehouse with exactly the source counts and revenue', async () => {
+      // Prepare
+      const date = '2026-03-01';
+      const day = await seed(runtime, date, 300);
+      const expectedTotal = day.orders.reduce((sum, o) => sum + cents(o.total_amount!), 0n);
+      const expectedLines = day.items.reduce((sum, i) => sum + BigInt(i.quantity!) * cents(i.unit_price!), 0n);
+
+      // Act
+      const outcome = await runtime.runBatch({ businessDate: date });
+
+      // Assess
+      assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
+      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`), String(day.orders.length));
+      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.fact_order_item WHERE order_date = '${date}'`), String(day.items.length));
+      assert.equal(cents(await scalar(runtime, `SELECT sum(total_amount) FROM analytics.fact_order WHERE order_date = '${date}'`)), expectedTotal);
+      assert.equal(cents(await scalar(runtime, `SELECT sum(line_amount) FROM analytics.fact_order_item WHERE order_date = '${date}'`)), expectedLines);
+      assert.equal(cents(await scalar(runtime, `SELECT sum(revenue) FROM analytics.agg_daily_sales WHERE order_date = '${date}'`)), expectedLines);
+    });
+
+    test('running the same date again leaves identical tables and balanced ops.dataset_load rows', async () => {
+      // Prepare
+      const date = '2026-03-01';
+      const before = await tableDump(runtime, date);
+
+      // Act
+      const outcome = await runtime.runBatch({ businessDate: date });
+
+      // Assess
+      assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
+      assert.equal(await tableDump(runtime, date), before);
+      const runs = await runtime.warehouse.query<{ status: string }>(
+        `SELECT status FROM ops.pipeline_run WHERE business_date = '${date}'`,
+      );
+      assert.deepEqual(runs.map((r) => r.status), ['SUCCEEDED', 'SUCCEEDED']);
+      const unbalanced = await runtime.warehouse.query(
+        `SELECT * FROM ops.dataset_load WHERE business_date = '${date}' AND rows_in <> rows_loaded + rows_quarantined`,
+      );
+      assert.deepEqual(unbalanced, []);
+      assert.equal(await scalar(runtime, `SELECT count(*) FROM ops.dataset_load WHERE business_date = '${date}'`), '6');
+    });
+
+    test('planted bad rows are quarantined with their reasons while the good rows load', async () => {
+      // Prepare
+      const date = '2026-03-02';
+      const dirty = { nullOrderId: 2, duplicateOrderId: 2, negativeTotal: 2, badCurrency: 2, missingCustomer: 2, zeroQuantity: 2, unknownProduct: 2, totalMismatch: 2 };
+      const day = await seed(runtime, date, 400, dirty);
+      const badOrders = 2 + 2 + 2 + 2 + 2;
+
+      // Act
+      const outcome = await runtime.runBatch({ businessDate: date });
+
+      // Assess
+      assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
+      const orders = outcome.state!.validation!.datasets.find((d) => d.dataset === 'orders')!;
+      assert.equal(orders.rowsIn, day.orders.length);
+      assert.equal(orders.rowsQuarantined, badOrders);
+      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`), String(day.orders.length - badOrders));
+      const quarantined = (await runtime.lake.getText(layout.quarantine('orders', date)))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { reasons: string[] });
+      assert.equal(quarantined.length, badOrders);
+      const reasons = quarantined.flatMap((q) => q.reasons).join('\n');
+      for (const expected of ['order_id is null', 'XYZ', 'total_amount', 'customer_id', 'duplicate']) {
+        assert.match(reasons, new RegExp(expected), `a quarantine reason mentions ${expected}`);
+      }
+      const items = await runtime.lake.getText(layout.quarantine('order_items', date));
+      assert.match(items, /quantity/);
+      assert.match(items, /product_id/);
+      const mismatch = outcome.state!.validation!.checks.find((c) => c.check === 'total_amount matches lines')!;
+      assert.equal(mismatch.failedRows, 2);
+      assert.equal(mismatch.severity, 'report');
+    });
+
+    test('a day over the quarantine threshold fails at the gate and loads nothing for that date', async () => {
+      // Prepare
+      const date = '2026-03-03';
+      await seed(runtime, date, 200, { badCurrency: 40 });
+
+      // Act
+      const outcome = await runtime.runBatch({ businessDate: date });
+
+      // Assess
+      assert.equal(outcome.status, 'FAILED');
+      assert.equal(outcome.error?.name, 'RunFailed');
+      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`), '0');
+      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.agg_daily_sales WHERE order_date = '${date}'`), '0');
+      assert.equal(await scalar(runtime, `SELECT status FROM ops.pipeline_run WHERE business_date = '${date}'`), 'FAILED');
+      const alert = runtime.alerts.published.at(-1)!;
+      assert.match(alert.subject, /FAILED/);
+      assert.match(alert.message, /orders/);
+      assert.match(alert.message, /currency/);
+    });
+
+    test('a dropped catalog file refreshes dim_product and quarantines its unreadable line', async () => {
+      // Prepare
+      const body = await readFile(new URL('../fixtures/e2e/catalog-update.csv', import.meta.url));
+      const key = `${CATALOG_LANDING_PREFIX}catalog-update.csv`;
+      await runtime.lake.put(key, body);
+
+      // Act
+      const outcome = await runtime.refreshCatalog(key);
+
+      // Assess
+      assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
+      assert.equal(await scalar(runtime, `SELECT name FROM analytics.dim_product WHERE product_id = 'P-0001'`), 'Classic Lamp, refreshed');
+      assert.equal(await scalar(runtime, `SELECT price FROM analytics.dim_product WHERE product_id = 'P-9999'`), '5.00');
+      const today = new Date().toISOString().slice(0, 10);
+      assert.match(await runtime.lake.getText(layout.unparseable('products', today)), /not-a-price/);
+    });
+  });
+}

@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RedshiftDataClient } from '@aws-sdk/client-redshift-data';
+import { RedshiftDataWarehouse } from '../../../lambdas/adapters/redshift-warehouse';
+import { PermanentError, TransientError } from '../../../lambdas/core/errors';
+
+type Handler = (input: Record<string, unknown>) => unknown;
+
+/** The Data API at the SDK edge: a `send` answering each command by name, recording every call. */
+function fakeDataApi(handlers: Record<string, Handler>) {
+  const calls: { command: string; input: Record<string, unknown> }[] = [];
+  const client = {
+    async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
+      const name = command.constructor.name.replace(/Command$/, '');
+      calls.push({ command: name, input: command.input });
+      const handler = handlers[name];
+      if (!handler) throw new Error(`unexpected ${name}`);
+      return handler(command.input);
+    },
+  };
+  return { client: client as unknown as RedshiftDataClient, calls };
+}
+
+const warehouseOver = (client: RedshiftDataClient, timeoutMs?: number) =>
+  new RedshiftDataWarehouse({
+    workgroupName: 'cartflow-dev',
+    database: 'analytics',
+    client,
+    pollIntervalMs: 1,
+    maxPollIntervalMs: 2,
+    timeoutMs,
+  });
+
+/** DescribeStatement answers in turn, the last one repeating. */
+const statuses =
+  (...answers: Record<string, unknown>[]): Handler =>
+  () =>
+    answers.length > 1 ? answers.shift() : answers[0];
+
+describe('RedshiftDataWarehouse', () => {
+  it('runs a batch as one BatchExecuteStatement and polls until it finishes', async () => {
+    // Prepare
+    const { client, calls } = fakeDataApi({
+      BatchExecuteStatement: () => ({ Id: 'b-1' }),
+      DescribeStatement: statuses({ Status: 'SUBMITTED' }, { Status: 'STARTED' }, { Status: 'FINISHED' }),
+    });
+
+    // Act
+    await warehouseOver(client).executeBatch(['CREATE TEMP TABLE s (LIKE t)', 'DROP TABLE s']);
+
+    // Assess
+    assert.deepEqual(calls[0], {
+      command: 'BatchExecuteStatement',
+      input: { WorkgroupName: 'cartflow-dev', Database: 'analytics', Sqls: ['CREATE TEMP TABLE s (LIKE t)', 'DROP TABLE s'] },
+    });
+    assert.deepEqual(
+      calls.slice(1).map((c) => [c.command, c.input.Id]),
+      [
+        ['DescribeStatement', 'b-1'],
+        ['DescribeStatement', 'b-1'],
+        ['DescribeStatement', 'b-1'],
+      ],
+    );
+  });
+
+  it('names the failing sub-statement and its error, as a permanent error', async () => {
+    // Prepare
+    const { client } = fakeDataApi({
+      BatchExecuteStatement: () => ({ Id: 'b-2' }),
+      DescribeStatement: () => ({
+        Status: 'FAILED',
+        Error: 'ERROR: Spectrum Scan Error',
+        SubStatements: [
+          { Id: 'b-2:1', Status: 'FINISHED', QueryString: 'CREATE TEMP TABLE s (LIKE t)' },
+          { Id: 'b-2:2', Status: 'FAILED', Error: 'Spectrum Scan Error', QueryString: "COPY s FROM 's3://b/p/'" },
+          { Id: 'b-2:3', Status: 'ABORTED', QueryString: 'DROP TABLE s' },
+        ],
+      }),
+    });
+
+    // Act + Assess
+    await assert.rejects(warehouseOver(client).executeBatch(['a', 'b', 'c']), {
+      name: PermanentError.name,
+      message: "Redshift statement 2/3 FAILED: ERROR: Spectrum Scan Error\n  in: COPY s FROM 's3://b/p/'",
+    });
+  });
+
+  it('retries a serialization conflict and a busy workgroup', async () => {
+    // Prepare
+    const conflict = fakeDataApi({
+      BatchExecuteStatement: () => ({ Id: 'b-3' }),
+      DescribeStatement: () => ({ Status: 'FAILED', Error: 'ERROR: 1023 DETAIL: Serializable isolation violation on table' }),
+    });
+    const busy = fakeDataApi({
+      BatchExecuteStatement: () => {
+        throw Object.assign(new Error('Active statements exceeded the allowed quota.'), {
+          name: 'ActiveStatementsExceededException',
+          $metadata: { httpStatusCode: 400 },
+        });
+      },
+    });
+    const invalid = fakeDataApi({
+      ExecuteStatement: () => {
+        throw Object.assign(new Error('Workgroup not found'), {
+          name: 'ValidationException',
+          $metadata: { httpStatusCode: 400 },
+        });
+      },
+    });
+
+    // Act + Assess
+    await assert.rejects(warehouseOver(conflict.client).executeBatch(['x']), { name: TransientError.name });
+    await assert.rejects(warehouseOver(busy.client).executeBatch(['x']), {
+      name: TransientError.name,
+      message: /ActiveStatementsExceededException/,
+    });
+    await assert.rejects(warehouseOver(invalid.client).query('SELECT 1'), { name: PermanentError.name });
+  });
+
+  it('cancels a statement that outlives the wait, so a retry does not race it', async () => {
+    // Prepare
+    const { client, calls } = fakeDataApi({
+      BatchExecuteStatement: () => ({ Id: 'b-4' }),
+      DescribeStatement: () => ({ Status: 'STARTED' }),
+      CancelStatement: () => ({ Status: true }),
+    });
+
+    // Act + Assess
+    await assert.rejects(warehouseOver(client, 5).executeBatch(['x']), { name: TransientError.name });
+    assert.deepEqual(calls.at(-1), { command: 'CancelStatement', input: { Id: 'b-4' } });
+  });
+
+  it('reads every result page into objects typed like the local warehouse', async () => {
+    // Prepare
+    const columns = [
+      { name: 'order_id', typeName: 'varchar' },
+      { name: 'total_amount', typeName: 'numeric' },
+      { name: 'order_ts', typeName: 'timestamp' },
+      { name: 'order_date', typeName: 'date' },
+      { name: 'n', typeName: 'int8' },
+      { name: 'ok', typeName: 'bool' },
+    ];
+    const pages: Record<string, Record<string, unknown>> = {
+      first: {
+        ColumnMetadata: columns,
+        Records: [
+          [
+            { stringValue: 'O-1' },
+            { stringValue: '-1.50' },
+            { stringValue: '2024-03-10 12:34:56.789' },
+            { stringValue: '2024-03-10' },
+            { longValue: 3 },
+            { booleanValue: true },
+          ],
+        ],
+        NextToken: 'next',
+      },
+      next: {
+        ColumnMetadata: columns,
+        Records: [
+          [
+            { stringValue: 'O-2' },
+            { isNull: true },
+            { stringValue: '2024-03-10 00:00:00' },
+            { stringValue: '2024-03-10' },
+            { longValue: 0 },
+            { booleanValue: false },
+          ],
+        ],
+      },
+    };
+    const { client, calls } = fakeDataApi({
+      ExecuteStatement: () => ({ Id: 'q-1' }),
+      DescribeStatement: () => ({ Status: 'FINISHED', HasResultSet: true }),
+      GetStatementResult: (input) => pages[(input.NextToken as string | undefined) ?? 'first'],
+    });
+
+    // Act
+    const rows = await warehouseOver(client).query('SELECT * FROM analytics.fact_order');
+
+    // Assess
+    assert.deepEqual(calls[0].input, { WorkgroupName: 'cartflow-dev', Database: 'analytics', Sql: 'SELECT * FROM analytics.fact_order' });
+    assert.deepEqual(rows, [
+      { order_id: 'O-1', total_amount: '-1.50', order_ts: new Date('2024-03-10T12:34:56.789Z'), order_date: '2024-03-10', n: 3, ok: true },
+      { order_id: 'O-2', total_amount: null, order_ts: new Date('2024-03-10T00:00:00.000Z'), order_date: '2024-03-10', n: 0, ok: false },
+    ]);
+  });
+
+  it('returns no rows for a statement without a result set', async () => {
+    // Prepare
+    const { client, calls } = fakeDataApi({
+      ExecuteStatement: () => ({ Id: 'q-2' }),
+      DescribeStatement: () => ({ Status: 'FINISHED', HasResultSet: false }),
+    });
+
+    // Act
+    const rows = await warehouseOver(client).query('DELETE FROM ops.pipeline_run');
+
+    // Assess
+    assert.deepEqual(rows, []);
+    assert.equal(calls.filter((c) => c.command === 'GetStatementResult').length, 0);
+  });
+});

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { mergeCatalog, parseCatalogFile } from '../../../lambdas/core/catalog';
+import { InputFormatError } from '../../../lambdas/core/errors';
+import type { DimProduct } from '../../../lambdas/core/model';
+
+const fixture = (name: string): string =>
+  readFileSync(new URL(`../../fixtures/catalog/${name}`, import.meta.url), 'utf8');
+
+describe('parseCatalogFile', () => {
+  it('reads a JSON array, keeping numbers as decimal text and reporting bad elements by position', () => {
+    // Prepare
+    const text = fixture('products.json');
+
+    // Act
+    const { records, errors } = parseCatalogFile('landing/catalog/products.json', text);
+
+    // Assess
+    assert.deepEqual(
+      records.map((r) => [r.product_id, r.price, r.currency]),
+      [
+        ['P-0001', '19.99', 'USD'],
+        ['P-0002', '7.5', 'usd'],
+      ],
+    );
+    assert.deepEqual(errors, [
+      { line: 3, reason: 'expected a JSON object' },
+      { line: 4, reason: 'name must be a string or a number, got {"en":"Drone"}' },
+    ]);
+  });
+
+  it('reads JSON Lines, skipping blank lines and reporting a broken line by its number', () => {
+    // Prepare
+    const text = fixture('products.jsonl');
+
+    // Act
+    const { records, errors } = parseCatalogFile('products.jsonl', text);
+
+    // Assess
+    assert.deepEqual(
+      records.map((r) => r.product_id),
+      ['P-0001', 'P-0004', 'P-0006'],
+    );
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].line, 3);
+    assert.match(errors[0].reason, /^not valid JSON/);
+  });
+
+  it('reads CSV with the header in any order, quoted commas, doubled quotes, newlines and CRLF', () => {
+    // Prepare
+    const text = fixture('products.csv');
+
+    // Act
+    const { records, errors } = parseCatalogFile('products.CSV', text);
+
+    // Assess
+    assert.deepEqual(errors, []);
+    assert.deepEqual(records, [
+      {
+        product_id: 'P-0001',
+        name: 'Lamp, "Eco" edition',
+        category: 'home',
+        price: '19.99',
+        currency: 'USD',
+        updated_at: '2024-01-11T00:00:00Z',
+      },
+      {
+        product_id: 'P-0007',
+        name: 'Two-line\r\nname',
+        category: 'toys',
+        price: '5.00',
+        currency: 'USD',
+        updated_at: '2024-01-11T00:00:00Z',
+      },
+      {
+        product_id: 'P-0008',
+        name: 'Plain Puzzle',
+        category: 'toys',
+        price: '12.30',
+        currency: 'USD',
+        updated_at: '2024-01-11T00:00:00Z',
+      },
+    ]);
+  });
+
+  it('reports each bad CSV line with its line number while the good lines still parse', () => {
+    // Prepare
+    const text = fixture('products-bad.csv');
+
+    // Act
+    const { records, errors } = parseCatalogFile('products-bad.csv', text);
+
+    // Assess
+    assert.deepEqual(
+      records.map((r) => r.product_id),
+      ['P-0001', 'P-0004'],
+    );
+    assert.deepEqual(errors, [
+      { line: 3, reason: 'expected 6 fields as in the header, found 7' },
+      { line: 4, reason: 'unexpected text after the closing quote of field 2' },
+      { line: 6, reason: 'unterminated quoted field 2' },
+    ]);
+  });
+
+  it('throws naming the file when a CSV header lacks required columns', () => {
+    // Prepare
+    const text = fixture('missing-columns.csv');
+
+    // Act
+    const attempt = () => parseCatalogFile('missing-columns.csv', text);
+
+    // Assess
+    assert.throws(attempt, (error: Error) => {
+      assert.ok(error instanceof InputFormatError);
+      assert.match(error.message, /^missing-columns\.csv: CSV header lacks category, currency, updated_at/);
+      return true;
+    });
+  });
+
+  it('throws naming the file and the expected formats for an unknown extension', () => {
+    // Prepare
+    const fileName = 'landing/catalog/products.xml';
+
+    // Act
+    const attempt = () => parseCatalogFile(fileName, '<products/>');
+
+    // Assess
+    assert.throws(attempt, (error: Error) => {
+      assert.ok(error instanceof InputFormatError);
+      assert.match(error.message, /unsupported catalog file 'landing\/catalog\/products\.xml'/);
+      assert.match(error.message, /\.json .*\.jsonl\/\.ndjson .*\.csv/);
+      return true;
+    });
+  });
+
+  it('throws for a whole file that cannot be parsed', () => {
+    // Prepare
+    const truncated = '[{"product_id": "P-0001",';
+    const notJson = 'product_id,name\nP-1,Lamp\n';
+
+    // Act / Assess
+    assert.throws(
+      () => parseCatalogFile('truncated.json', truncated),
+      /^InputFormatError: truncated\.json is not valid JSON/,
+    );
+    assert.throws(() => parseCatalogFile('object.json', '{}'), /object\.json must hold a JSON array/);
+    assert.throws(
+      () => parseCatalogFile('wrong.ndjson', notJson),
+      /wrong\.ndjson: no line holds a product object \(line 1/,
+    );
+    assert.throws(() => parseCatalogFile('empty.csv', ''), /empty\.csv has no readable CSV header/);
+  });
+});
+
+describe('mergeCatalog', () => {
+  const product = (id: string, name: string, updated: string): DimProduct => ({
+    product_id: id,
+    name,
+    category: 'home',
+    price_cents: 100n,
+    currency: 'USD',
+    updated_at: new Date(updated),
+  });
+
+  it('keeps the latest updated_at per product, lets incoming win ties and sorts by product_id', () => {
+    // Prepare
+    const current = [
+      product('P-3', 'old three', '2024-01-01T00:00:00Z'),
+      product('P-1', 'newer one', '2024-01-05T00:00:00Z'),
+      product('P-2', 'tied two', '2024-01-02T00:00:00Z'),
+    ];
+    const incoming = [
+      product('P-1', 'stale one', '2024-01-03T00:00:00Z'),
+      product('P-2', 'incoming two', '2024-01-02T00:00:00Z'),
+      product('P-3', 'new three', '2024-01-04T00:00:00Z'),
+      product('P-0', 'brand new', '2024-01-04T00:00:00Z'),
+    ];
+
+    // Act
+    const merged = mergeCatalog(current, incoming);
+
+    // Assess
+    assert.deepEqual(
+      merged.map((p) => [p.product_id, p.name]),
+      [
+        ['P-0', 'brand new'],
+        ['P-1', 'newer one'],
+        ['P-2', 'incoming two'],
+        ['P-3', 'new three'],
+      ],
+    );
+  });
+});

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigurationError } from '../../../../lambdas/core/errors';
+import { defaultRules, resolveRules } from '../../../../lambdas/core/quality/rules';
+
+describe('defaultRules', () => {
+  it('declares design.md defaults per dataset with one threshold', () => {
+    // Prepare
+    const threshold = 0.1;
+
+    // Act
+    const rules = defaultRules(threshold);
+
+    // Assess
+    assert.deepEqual(
+      rules.orders.checks.map((c) => [c.kind, c.severity]),
+      [
+        ['not_null', 'quarantine'],
+        ['unique', 'quarantine'],
+        ['not_null', 'quarantine'],
+        ['range', 'quarantine'],
+        ['accepted_values', 'quarantine'],
+        ['accepted_values', 'quarantine'],
+        ['within_date', 'quarantine'],
+        ['reconcile_total', 'report'],
+      ],
+    );
+    assert.deepEqual(rules.orders.checks[3], {
+      name: 'total_amount in range',
+      kind: 'range',
+      column: 'total_amount_cents',
+      min: 0n,
+      max: 100_000_000n,
+      severity: 'quarantine',
+    });
+    assert.ok(rules.order_items.checks.some((c) => c.kind === 'references' && c.target === 'orders'));
+    assert.ok(rules.order_items.checks.some((c) => c.kind === 'references' && c.target === 'catalog'));
+    assert.deepEqual(
+      Object.values(rules).map((r) => r.quarantineThreshold),
+      [0.1, 0.1, 0.1],
+    );
+  });
+
+  it('rejects a threshold outside 0..1', () => {
+    // Act / Assess
+    assert.throws(() => defaultRules(5), ConfigurationError);
+    assert.throws(() => defaultRules(Number.NaN), /threshold must be a share between 0 and 1/);
+  });
+});
+
+describe('resolveRules', () => {
+  it('returns the defaults when nothing is overridden', () => {
+    // Act
+    const rules = resolveRules();
+
+    // Assess
+    assert.deepEqual(rules, defaultRules(0.05));
+  });
+
+  it('merges a global threshold, a dataset threshold, replaced, removed and added checks', () => {
+    // Prepare
+    const config = {
+      threshold: 0.2,
+      datasets: {
+        orders: {
+          quarantineThreshold: 0.01,
+          remove: ['customer_id not null'],
+          checks: [
+            {
+              name: 'total_amount in range',
+              kind: 'range' as const,
+              column: 'total_amount_cents',
+              min: 0,
+              max: 5000,
+              severity: 'report' as const,
+            },
+            { name: 'some orders', kind: 'row_count' as const, min: 1, severity: 'quarantine' as const },
+          ],
+        },
+      },
+    };
+
+    // Act
+    const rules = resolveRules(config);
+
+    // Assess
+    assert.equal(rules.orders.quarantineThreshold, 0.01);
+    assert.equal(rules.order_items.quarantineThreshold, 0.2);
+    const names = rules.orders.checks.map((c) => c.name);
+    assert.ok(!names.includes('customer_id not null'));
+    assert.equal(names.at(-1), 'some orders');
+    assert.equal(rules.orders.checks.find((c) => c.name === 'total_amount in range')?.severity, 'report');
+    assert.equal(names.length, defaultRules().orders.checks.length);
+  });
+
+  it('names an unknown dataset or check in its error', () => {
+    // Act / Assess
+    assert.throws(() => resolveRules({ datasets: { events: {} } as never }), /unknown dataset 'events'/);
+    assert.throws(
+      () => resolveRules({ datasets: { orders: { remove: ['nope'] } } }),
+      /cannot remove unknown check 'nope'/,
+    );
+    assert.throws(
+      () => resolveRules({ datasets: { products: { quarantineThreshold: -1 } } }),
+      /products\.quarantineThreshold must be a share/,
+    );
+  });
+});

@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import type { CheckResult, DatasetQuality } from '../../../lambdas/core/contracts';
+import { CopyMismatchError } from '../../../lambdas/core/errors';
+import { layout } from '../../../lambdas/core/layout';
+import type { BatchTable } from '../../../lambdas/core/model';
+import { encodeParquet } from '../../../lambdas/core/parquet';
+import {
+  ident,
+  literal,
+  loadPartitionStatements,
+  partitionCountSql,
+  recordRunStatements,
+  warehouseDdl,
+} from '../../../lambdas/core/sql';
+import { TABLES, WAREHOUSE_TABLES, type TableDef } from '../../../lambdas/core/tables';
+import { openDatabase } from '../../../local/embedded-postgres';
+import { SqlWarehouse } from '../../../local/warehouse';
+import { loadCuratedFixture } from '../../support/warehouse-fixtures';
+import { startTestLake, type TestLake } from '../../support/s3';
+
+const ROLE = 'arn:aws:iam::123456789012:role/cartflow-copy';
+const BATCH_TABLES: BatchTable[] = ['dim_product', 'fact_order', 'fact_order_item', 'agg_daily_sales'];
+
+describe('warehouse SQL', () => {
+  let s3: TestLake;
+  let warehouse: SqlWarehouse;
+  const fixture = loadCuratedFixture();
+
+  /** Writes a table's rows as the curated Parquet of the date and returns the load statements. */
+  async function stage(table: TableDef, rows: object[], businessDate = fixture.businessDate, prefix?: string) {
+    const key = prefix ?? layout.curatedPrefix(table.name as BatchTable, businessDate);
+    await s3.lake.deletePrefix(key);
+    await s3.lake.put(`${key}part-00000.parquet`, encodeParquet(table, rows));
+    return loadPartitionStatements({ table, s3Uri: `s3://${s3.lake.bucket}/${key}`, iamRoleArn: ROLE, businessDate });
+  }
+
+  const snapshot = (table: TableDef) =>
+    warehouse.query(`SELECT * FROM ${table.schema}.${table.name} ORDER BY ${table.primaryKey.join(', ')}`);
+
+  before(async () => {
+    s3 = await startTestLake();
+    warehouse = new SqlWarehouse(await openDatabase({}), s3.lake);
+    await warehouse.executeBatch(warehouseDdl());
+  });
+
+  after(async () => {
+    await warehouse.close();
+    await s3.close();
+  });
+
+  beforeEach(async () => {
+    await warehouse.executeBatch(WAREHOUSE_TABLES.map((t) => `DELETE FROM ${t.schema}.${t.name}`));
+  });
+
+  it('creates every table with the column order of its definition, idempotently', async () => {
+    // Act
+    await warehouse.executeBatch(warehouseDdl());
+    const columns = await warehouse.query<{ table_schema: string; table_name: string; column_name: string }>(
+      `SELECT table_schema, table_name, column_name FROM information_schema.columns
+       WHERE table_schema IN ('analytics', 'ops') ORDER BY table_schema, table_name, ordinal_position`,
+    );
+
+    // Assess
+    for (const table of WAREHOUSE_TABLES) {
+      const actual = columns.filter((c) => c.table_schema === table.schema && c.table_name === table.name);
+      assert.deepEqual(
+        actual.map((c) => c.column_name),
+        table.columns.map((c) => c.name),
+        table.name,
+      );
+    }
+  });
+
+  it('generates the partition replace for fact_order_item', () => {
+    // Act
+    const statements = loadPartitionStatements({
+      table: TABLES.fact_order_item,
+      s3Uri: 's3://lake-bucket/curated/fact_order_item/dt=2024-03-10/',
+      iamRoleArn: ROLE,
+      businessDate: '2024-03-10',
+    });
+
+    // Assess
+    assert.deepEqual(statements, [
+      'CREATE TEMP TABLE stage_fact_order_item (LIKE analytics.fact_order_item)',
+      `COPY stage_fact_order_item FROM 's3://lake-bucket/curated/fact_order_item/dt=2024-03-10/' IAM_ROLE '${ROLE}' FORMAT AS PARQUET`,
+      `DELETE FROM analytics.fact_order_item WHERE order_date = '2024-03-10'`,
+      'DELETE FROM analytics.fact_order_item USING stage_fact_order_item WHERE ' +
+        'analytics.fact_order_item.order_id = stage_fact_order_item.order_id AND ' +
+        'analytics.fact_order_item.line_no = stage_fact_order_item.line_no',
+      'INSERT INTO analytics.fact_order_item SELECT * FROM stage_fact_order_item',
+      'DROP TABLE stage_fact_order_item',
+    ]);
+  });
+
+  it('refuses a business date, URI or role that is not safe to interpolate', () => {
+    const base = { table: TABLES.fact_order, s3Uri: 's3://lake-bucket/x/', iamRoleArn: ROLE, businessDate: '2024-03-10' };
+    assert.throws(() => loadPartitionStatements({ ...base, businessDate: "2024-03-10' OR '1'='1" }), /YYYY-MM-DD/);
+    assert.throws(() => loadPartitionStatements({ ...base, s3Uri: "s3://lake-bucket/x' --" }), /s3:\/\/bucket/);
+    assert.throws(() => loadPartitionStatements({ ...base, iamRoleArn: 'role' }), /IAM role ARN/);
+  });
+
+  it('loads every curated table exactly, and loading the same partition twice leaves identical rows', async () => {
+    // Prepare
+    const loads = await Promise.all(BATCH_TABLES.map((t) => stage(TABLES[t], fixture.rows[t])));
+
+    // Act
+    for (const statements of loads) await warehouse.executeBatch(statements);
+    const first = await Promise.all(BATCH_TABLES.map((t) => snapshot(TABLES[t])));
+    for (const statements of loads) await warehouse.executeBatch(statements);
+    const second = await Promise.all(BATCH_TABLES.map((t) => snapshot(TABLES[t])));
+
+    // Assess
+    assert.deepEqual(second, first);
+    assert.deepEqual(
+      first.map((rows) => rows.length),
+      BATCH_TABLES.map((t) => fixture.rows[t].length),
+    );
+    const [, orders] = first;
+    assert.deepEqual(orders[1], {
+      order_id: 'O-1002',
+      customer_id: 'C-2',
+      order_ts: new Date('2024-03-10T12:34:56.789Z'),
+      order_date: '2024-03-10',
+      status: 'returned',
+      currency: 'EUR',
+      total_amount: '-1.50',
+      item_count: 1,
+    });
+    assert.equal(orders[2].total_amount, '9999999999.99');
+    const [products] = first;
+    assert.equal(products[1].name, "Zoë's café mug ☕ — O'Brien \\ edition");
+    assert.deepEqual(products[2].updated_at, new Date('1969-12-31T23:59:59.001Z'));
+  });
+
+  it('moves a key that changed date instead of duplicating it', async () => {
+    // Prepare
+    const order = fixture.rows.fact_order[0];
+    const moved = { ...order, order_date: '2024-03-11', order_ts: new Date('2024-03-11T01:00:00Z') };
+    await warehouse.executeBatch(await stage(TABLES.fact_order, [order]));
+
+    // Act
+    await warehouse.executeBatch(await stage(TABLES.fact_order, [moved], '2024-03-11'));
+    const rows = await warehouse.query(`SELECT order_id, order_date FROM analytics.fact_order`);
+
+    // Assess
+    assert.deepEqual(rows, [{ order_id: order.order_id, order_date: '2024-03-11' }]);
+  });
+
+  it('replaces dim_product by key only', async () => {
+    // Prepare
+    await warehouse.executeBatch(await stage(TABLES.dim_product, fixture.rows.dim_product));
+    const renamed = { ...fixture.rows.dim_product[0], name: 'Kettle 2' };
+
+    // Act
+    await warehouse.executeBatch(await stage(TABLES.dim_product, [renamed]));
+    const rows = await warehouse.query<{ product_id: string; name: string }>(
+      'SELECT product_id, name FROM analytics.dim_product ORDER BY product_id',
+    );
+
+    // Assess
+    assert.deepEqual(
+      rows.map((r) => `${r.product_id}:${r.name}`),
+      ['P-001:Kettle 2', 'P-002:' + fixture.rows.dim_product[1].name, 'P-003:Sofa'],
+    );
+  });
+
+  it('fails a Parquet file with one column too many like Redshift, and changes nothing', async () => {
+    // Prepare
+    await warehouse.executeBatch(await stage(TABLES.fact_order, fixture.rows.fact_order));
+    const before = await snapshot(TABLES.fact_order);
+    const wider: TableDef = {
+      ...TABLES.fact_order,
+      columns: [...TABLES.fact_order.columns, { name: 'coupon', field: 'coupon', kind: 'string', nullable: true }],
+    };
+    const changed = fixture.rows.fact_order.map((r) => ({ ...r, status: 'cancelled' }));
+    const statements = await stage(wider, changed, fixture.businessDate, 'curated/fact_order/dt=2024-03-10/');
+
+    // Act + Assess
+    await assert.rejects(warehouse.executeBatch(statements), (error: Error) => {
+      assert.equal(error.name, CopyMismatchError.name);
+      assert.match(error.message, /s3:\/\/cartflow-test\/curated\/fact_order\/dt=2024-03-10\/part-00000\.parquet/);
+      assert.match(error.message, /has 9 columns, the table has 8/);
+      assert.match(error.message, /stage_fact_order/);
+      return true;
+    });
+    assert.deepEqual(await snapshot(TABLES.fact_order), before);
+  });
+
+  it('counts the loaded partition', async () => {
+    // Prepare
+    await warehouse.executeBatch(await stage(TABLES.fact_order_item, fixture.rows.fact_order_item));
+
+    // Act
+    const [partition] = await warehouse.query(partitionCountSql(TABLES.fact_order_item, '2024-03-10', { rows: 99 }));
+    const [byKey] = await warehouse.query(partitionCountSql(TABLES.dim_product, '2024-03-10', { rows: 3 }));
+
+    // Assess
+    assert.deepEqual(partition, { rows: 4 });
+    assert.deepEqual(byKey, { rows: 3 });
+  });
+
+  it('records a run idempotently per run_id', async () => {
+    // Prepare
+    const datasets: (DatasetQuality & { rowsLoaded: number })[] = [
+      {
+        dataset: 'orders',
+        rowsIn: 100,
+        rowsValid: 97,
+        rowsQuarantined: 3,
+        quarantineShare: 0.03,
+        threshold: 0.05,
+        passed: true,
+        rowsLoaded: 97,
+      },
+    ];
+    const checks: CheckResult[] = [
+      { dataset: 'orders', check: 'not_null', column: 'order_id', passed: false, failedRows: 2, severity: 'quarantine', example: '{"order_id":null,"note":"a\\\\b \'q\'"}' },
+      { dataset: 'orders', check: 'not_null', column: 'customer_id', passed: true, failedRows: 0, severity: 'quarantine' },
+      { dataset: 'orders', check: 'total_matches_lines', passed: false, failedRows: 1, severity: 'report' },
+    ];
+    const run = {
+      runId: "run-2024-03-10-'1'",
+      businessDate: '2024-03-10',
+      status: 'SUCCEEDED',
+      startedAt: '2024-03-11T02:00:00.000Z',
+      finishedAt: new Date('2024-03-11T02:03:04.567Z'),
+      datasets,
+      checks,
+    };
+
+    // Act
+    await warehouse.executeBatch(recordRunStatements({ ...run, status: 'FAILED', message: 'first attempt' }));
+    await warehouse.executeBatch(recordRunStatements(run));
+    const runs = await warehouse.query('SELECT * FROM ops.pipeline_run');
+    const loads = await warehouse.query('SELECT * FROM ops.dataset_load');
+    const results = await warehouse.query<{ check_name: string; column_name: string; example: string | null }>(
+      'SELECT check_name, column_name, example FROM ops.quality_result ORDER BY check_name, column_name',
+    );
+
+    // Assess
+    assert.deepEqual(runs, [
+      {
+        run_id: run.runId,
+        business_date: '2024-03-10',
+        status: 'SUCCEEDED',
+        started_at: new Date(run.startedAt),
+        finished_at: run.finishedAt,
+        message: null,
+      },
+    ]);
+    assert.deepEqual(loads, [
+      { run_id: run.runId, business_date: '2024-03-10', dataset: 'orders', rows_in: 100, rows_loaded: 97, rows_quarantined: 3 },
+    ]);
+    assert.deepEqual(results, [
+      { check_name: 'not_null', column_name: 'customer_id', example: null },
+      { check_name: 'not_null', column_name: 'order_id', example: checks[0].example },
+      { check_name: 'total_matches_lines', column_name: '', example: null },
+    ]);
+  });
+
+  it('quotes literals and identifiers the same way for both dialects', async () => {
+    // Prepare
+    const text = "it's a \\ back'slash\\";
+
+    // Act
+    const [row] = await warehouse.query(`SELECT ${literal(text)} AS ${ident('rows')}, ${literal('')} AS ${ident('Mixed')}`);
+
+    // Assess
+    assert.equal(literal(text), `'it''s a ' || CHR(92) || ' back''slash' || CHR(92) || ''`);
+    assert.deepEqual(row, { rows: text, Mixed: '' });
+  });
+});

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ConfigError, ENV_NAMES, loadConfig, validateConfig, type EnvironmentConfig } from '../../lib/config';
+
+/** A valid config with one field changed. */
+const devWith = (change: (cfg: EnvironmentConfig) => void): EnvironmentConfig => {
+  const cfg = loadConfig('dev');
+  change(cfg);
+  return cfg;
+};
+
+describe('loadConfig', () => {
+  test('every environment loads and validates', () => {
+    for (const envName of ENV_NAMES) {
+      // Act
+      const cfg = loadConfig(envName);
+      // Assess
+      assert.equal(cfg.envName, envName);
+      assert.doesNotThrow(() => validateConfig(cfg));
+    }
+  });
+
+  test('no env means dev', () => {
+    assert.equal(loadConfig(undefined).envName, 'dev');
+  });
+
+  test('prod and staging retain data; dev may destroy it', () => {
+    assert.equal(loadConfig('prod').removalPolicy, 'retain');
+    assert.equal(loadConfig('staging').removalPolicy, 'retain');
+    assert.equal(loadConfig('dev').removalPolicy, 'destroy');
+  });
+
+  test('the quality threshold defaults to 5 %', () => {
+    for (const envName of ENV_NAMES) assert.equal(loadConfig(envName).qualityThreshold, 0.05);
+  });
+
+  test('an unknown env names env and the allowed values', () => {
+    // Act + Assess
+    assert.throws(
+      () => loadConfig('qa'),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.field, 'env');
+        assert.equal(error.value, 'qa');
+        assert.match(error.message, /"env".*"qa".*dev, staging, prod/);
+        return true;
+      },
+    );
+  });
+
+  test('each call returns its own copy', () => {
+    // Prepare
+    const first = loadConfig('dev');
+    // Act
+    first.slaMinutes = 1;
+    // Assess
+    assert.equal(loadConfig('dev').slaMinutes, 60);
+  });
+});
+
+describe('validateConfig', () => {
+  const cases: Array<[string, (cfg: EnvironmentConfig) => void, string, RegExp]> = [
+    ['threshold above 1', (c) => (c.qualityThreshold = 1.5), 'qualityThreshold', /1\.5.*from 0 to 1/],
+    ['negative threshold', (c) => (c.qualityThreshold = -0.1), 'qualityThreshold', /from 0 to 1/],
+    ['RPU off the 8-step', (c) => (c.redshift.baseCapacityRpu = 12), 'redshift.baseCapacityRpu', /8 to 512 in steps of 8/],
+    ['5-field cron', (c) => (c.scheduleCron = 'cron(0 3 * * *)'), 'scheduleCron', /EventBridge expression/],
+    ['cron without ?', (c) => (c.scheduleCron = 'cron(0 3 * * * *)'), 'scheduleCron', /'\?'/],
+    ['retention not a RetentionDays', (c) => (c.logRetentionDays = 42 as RetentionDays), 'logRetentionDays', /365/],
+    ['backoff of 1 (no backoff)', (c) => (c.retry.backoffRate = 1), 'retry.backoffRate', /above 1/],
+    ['Lambda timeout past the SLA', (c) => Object.assign(c, { slaMinutes: 10, lambdaTimeoutSeconds: 900 }), 'lambdaTimeoutSeconds', /less than the SLA/],
+    ['IA before 30 days', (c) => (c.lifecycle.rawToIaDays = 10), 'lifecycle.rawToIaDays', /from 30/],
+    ['bad database name', (c) => (c.redshift.databaseName = 'Cart-Flow'), 'redshift.databaseName', /lower-case/],
+  ];
+  for (const [name, change, field, allowed] of cases) {
+    test(`rejects ${name}, naming ${field}`, () => {
+      // Prepare
+      const cfg = devWith(change);
+      // Act + Assess
+      assert.throws(
+        () => validateConfig(cfg),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError, String(error));
+          assert.equal(error.field, field);
+          assert.match(error.message, allowed);
+          return true;
+        },
+      );
+    });
+  }
+
+  test('prod must retain data', () => {
+    // Prepare
+    const cfg = loadConfig('prod');
+    cfg.removalPolicy = 'destroy';
+    // Act + Assess
+    assert.throws(() => validateConfig(cfg), /"removalPolicy".*'retain' for prod/);
+  });
+});

@@ -1,0 +1,257 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Validations } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CartflowStack } from '../../lib/cartflow-stack';
+import { ENV_NAMES, loadConfig } from '../../lib/config';
+import { BATCH_STEPS, HANDLER_ENV } from '../../lambdas/steps';
+import { logicalIdOf, synth, testApp, unacknowledgedNagFindings } from './synth';
+
+type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
+
+describe('CartflowStack', () => {
+  for (const envName of ENV_NAMES) {
+    test(`${envName}: no unacknowledged cdk-nag AwsSolutions error or warning`, () => {
+      // Prepare
+      const { app } = synth(envName);
+      // Act
+      const findings = unacknowledgedNagFindings(app);
+      // Assess
+      assert.deepEqual(findings, []);
+    });
+  }
+
+  test('the cdk-app wiring (nag as a validation plugin) synthesizes without violations', () => {
+    // Prepare
+    const app = testApp();
+    new CartflowStack(app, 'Cartflow-dev', { config: loadConfig('dev') });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    // Act + Assess: a violation would interrupt synthesis.
+    assert.doesNotThrow(() => app.synth());
+  });
+
+  test('the lake bucket is SSE-KMS, versioned, private, EventBridge-enabled and TLS-only', () => {
+    // Prepare
+    const { stack, template } = synth('prod');
+    const bucketId = logicalIdOf(stack, stack.dataLake.bucket);
+    // Assess
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          { ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } },
+        ],
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+      LoggingConfiguration: Match.objectLike({ DestinationBucketName: Match.anyValue() }),
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  test('prod retains the bucket; dev destroys it with its objects', () => {
+    // Prepare
+    const prod = synth('prod');
+    const dev = synth('dev');
+    // Act
+    const prodBucket = prod.template.toJSON().Resources[logicalIdOf(prod.stack, prod.stack.dataLake.bucket)] as Resource;
+    const devBucket = dev.template.toJSON().Resources[logicalIdOf(dev.stack, dev.stack.dataLake.bucket)] as Resource;
+    // Assess
+    assert.equal(prodBucket.DeletionPolicy, 'Retain');
+    assert.equal(devBucket.DeletionPolicy, 'Delete');
+    dev.template.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    prod.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  test('one Node.js 22 arm64 function per handler entry, traced, with the handler environment', () => {
+    // Prepare
+    const { template, config } = synth('staging');
+    const entries = new Set(Object.values(BATCH_STEPS));
+    // Act
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter((r) =>
+      String((r as Resource).Properties.Description ?? '').startsWith('cartflow'),
+    ) as Resource[];
+    // Assess
+    assert.equal(functions.length, entries.size);
+    for (const fn of functions) {
+      const p = fn.Properties;
+      assert.equal(p.Runtime, 'nodejs22.x');
+      assert.deepEqual(p.Architectures, ['arm64']);
+      assert.equal(p.TracingConfig.Mode, 'Active');
+      assert.equal(p.MemorySize, config.lambdaMemoryMb);
+      assert.equal(p.Timeout, config.lambdaTimeoutSeconds);
+      const vars = p.Environment.Variables as Record<string, unknown>;
+      for (const name of [
+        HANDLER_ENV.bucket,
+        HANDLER_ENV.sourceSecretArn,
+        HANDLER_ENV.workgroup,
+        HANDLER_ENV.database,
+        HANDLER_ENV.copyRoleArn,
+        HANDLER_ENV.environment,
+        HANDLER_ENV.qualityThreshold,
+        HANDLER_ENV.extractChunkRows,
+        'POWERTOOLS_SERVICE_NAME',
+      ]) {
+        assert.ok(name in vars, `${p.Description} lacks ${name}`);
+      }
+      assert.equal(vars[HANDLER_ENV.environment], 'staging');
+      assert.equal(vars[HANDLER_ENV.qualityThreshold], '0.05');
+    }
+    const notify = functions.find((f) => f.Properties.Description.endsWith(': notify'));
+    assert.ok(notify && HANDLER_ENV.topicArn in notify.Properties.Environment.Variables);
+  });
+
+  test('the Data API is granted on the workgroup ARN, never on "*"', () => {
+    // Prepare
+    const { stack, template } = synth('prod');
+    const workgroupArn = stack.resolve(stack.warehouse.workgroupArn);
+    // Act
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => (p as Resource).Properties.PolicyDocument.Statement as Array<Record<string, any>>,
+    );
+    const actionsOf = (s: Record<string, any>) => [s.Action].flat() as string[];
+    const execute = statements.filter((s) => actionsOf(s).includes('redshift-data:ExecuteStatement'));
+    const ownStatements = statements.filter((s) => actionsOf(s).includes('redshift-data:GetStatementResult'));
+    // Assess: load-table, record-run and cleanup.
+    assert.equal(execute.length, 3);
+    for (const s of execute) {
+      assert.deepEqual(s.Resource, workgroupArn);
+      assert.ok(actionsOf(s).includes('redshift-data:BatchExecuteStatement'));
+    }
+    for (const s of ownStatements) {
+      assert.deepEqual(s.Condition, {
+        StringEquals: { 'redshift-data:statement-owner-iam-userid': '${aws:userid}' },
+      });
+    }
+    const credentials = statements.filter((s) => actionsOf(s).includes('redshift-serverless:GetCredentials'));
+    assert.ok(credentials.length > 0 && credentials.every((s) => JSON.stringify(s.Resource) === JSON.stringify(workgroupArn)));
+  });
+
+  test('Redshift Serverless: private, enhanced VPC routing, 3 subnets, no password in the template', () => {
+    // Prepare
+    const { template, config } = synth('prod');
+    // Assess
+    template.hasResourceProperties('AWS::RedshiftServerless::Workgroup', {
+      EnhancedVpcRouting: true,
+      PubliclyAccessible: false,
+      BaseCapacity: config.redshift.baseCapacityRpu,
+      SubnetIds: Match.arrayWith([Match.anyValue()]),
+    });
+    const workgroup = Object.values(template.findResources('AWS::RedshiftServerless::Workgroup'))[0] as Resource;
+    assert.equal(workgroup.Properties.SubnetIds.length, 3);
+    template.hasResourceProperties('AWS::RedshiftServerless::Namespace', {
+      ManageAdminPassword: true,
+      DbName: config.redshift.databaseName,
+      AdminUserPassword: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' });
+  });
+
+  test('the COPY role reads only curated/*', () => {
+    // Prepare
+    const { stack, template } = synth('dev');
+    const roleId = logicalIdOf(stack, stack.warehouse.copyRole);
+    // Act
+    const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p) =>
+      JSON.stringify((p as Resource).Properties.Roles).includes(roleId),
+    ) as Resource;
+    const objectResources = JSON.stringify(policy.Properties.PolicyDocument.Statement);
+    // Assess
+    assert.match(objectResources, /\/curated\/\*/);
+    assert.doesNotMatch(objectResources, /\/raw\/|\/staged\//);
+  });
+
+  test('every alarm notifies the alert topic', () => {
+    // Prepare
+    const { stack, template } = synth('prod');
+    const topicId = logicalIdOf(stack, stack.monitoring.topic);
+    // Act
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Resource[];
+    // Assess
+    assert.ok(alarms.length >= 4 + 2 * new Set(Object.values(BATCH_STEPS)).size);
+    for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Cartflow',
+      MetricName: 'QualityGateFailed',
+      Dimensions: Match.arrayWith([{ Name: 'environment', Value: 'prod' }]),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'MinutesSinceLastLoad' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionTime',
+      Threshold: loadConfig('prod').slaMinutes * 60_000,
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  test('triggers: the schedule from config and the catalog arrival rule, both with a DLQ', () => {
+    // Prepare
+    const { template, config } = synth('prod');
+    // Assess
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: config.scheduleCron,
+      Targets: [Match.objectLike({ Input: '{"time":"<aws.events.event.time>"}', DeadLetterConfig: Match.anyValue() })],
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: Match.objectLike({ object: { key: [{ prefix: 'landing/catalog/' }] } }),
+      },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  test('state machines are STANDARD, traced and log ALL events', () => {
+    // Prepare
+    const { template } = synth('dev');
+    // Assess
+    template.resourcePropertiesCountIs(
+      'AWS::StepFunctions::StateMachine',
+      {
+        StateMachineType: 'STANDARD',
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: Match.objectLike({ Level: 'ALL' }),
+      },
+      2,
+    );
+  });
+
+  test('resources are tagged with project and env', () => {
+    // Prepare
+    const { template } = synth('staging');
+    // Assess
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      Tags: Match.arrayWith([
+        { Key: 'env', Value: 'staging' },
+        { Key: 'project', Value: 'cartflow' },
+      ]),
+    });
+  });
+
+  test('no secret value is in the template', () => {
+    // Prepare
+    const { template } = synth('prod');
+    // Act
+    const secrets = Object.values(template.findResources('AWS::SecretsManager::Secret')) as Resource[];
+    // Assess
+    assert.equal(secrets.length, 1);
+    assert.equal(secrets[0].Properties.SecretString, undefined);
+    assert.equal(secrets[0].Properties.GenerateSecretString.GenerateStringKey, 'password');
+  });
+});

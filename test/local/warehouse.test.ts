@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { LakeObject, LakeStore } from '../../lambdas/adapters/ports';
+import { CopyMismatchError, PermanentError } from '../../lambdas/core/errors';
+import type { SourceOrder, SourceOrderItem } from '../../lambdas/core/model';
+import { encodeParquet } from '../../lambdas/core/parquet';
+import { loadPartitionStatements, warehouseDdl } from '../../lambdas/core/sql';
+import { TABLES, type TableDef } from '../../lambdas/core/tables';
+import {
+  PostgresSourceDatabase,
+  openDatabase,
+  seedSourceDatabase,
+  type Database,
+} from '../../local/embedded-postgres';
+import { SqlWarehouse } from '../../local/warehouse';
+import { loadCuratedFixture } from '../support/warehouse-fixtures';
+
+const ROLE = 'arn:aws:iam::000000000000:role/local';
+
+/** The lake as a map: these tests are about the warehouse, the S3 adapter has its own. */
+class MemoryLake implements LakeStore {
+  readonly bucket = 'memory-lake';
+  readonly objects = new Map<string, Uint8Array>();
+  async put(key: string, body: Uint8Array | string) {
+    this.objects.set(key, typeof body === 'string' ? new TextEncoder().encode(body) : body);
+  }
+  async get(key: string) {
+    const body = this.objects.get(key);
+    if (!body) throw new PermanentError(`no ${key}`);
+    return body;
+  }
+  async getText(key: string) {
+    return new TextDecoder().decode(await this.get(key));
+  }
+  async list(prefix: string): Promise<LakeObject[]> {
+    return [...this.objects]
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, body]) => ({ key, etag: '', size: body.length }));
+  }
+  async deletePrefix(prefix: string) {
+    const keys = (await this.list(prefix)).map((o) => o.key);
+    keys.forEach((key) => this.objects.delete(key));
+    return keys.length;
+  }
+}
+
+describe('SqlWarehouse on PGlite', () => {
+  const lake = new MemoryLake();
+  const fixture = loadCuratedFixture();
+  let warehouse: SqlWarehouse;
+
+  const load = (table: TableDef, prefix: string) =>
+    loadPartitionStatements({ table, s3Uri: `s3://${lake.bucket}/${prefix}`, iamRoleArn: ROLE, businessDate: '2024-03-10' });
+
+  before(async () => {
+    warehouse = new SqlWarehouse(await openDatabase({}), lake);
+    await warehouse.executeBatch(warehouseDdl());
+  });
+
+  after(() => warehouse.close());
+
+  it('rolls the whole batch back and names the failing statement', async () => {
+    // Prepare
+    const statements = ['CREATE TABLE ops.scratch (id INTEGER)', 'INSERT INTO ops.scratch VALUES (1)', 'SELEC oops'];
+
+    // Act + Assess
+    await assert.rejects(warehouse.executeBatch(statements), {
+      name: PermanentError.name,
+      message: /^warehouse statement 3\/3 failed: .*syntax error.*\n {2}in: SELEC oops$/s,
+    });
+    const [exists] = await warehouse.query(`SELECT to_regclass('ops.scratch') AS oid`);
+    assert.deepEqual(exists, { oid: null });
+  });
+
+  it('copies every part under the prefix by position', async () => {
+    // Prepare
+    const rows = fixture.rows.fact_order_item;
+    await lake.put('curated/fact_order_item/dt=2024-03-10/part-00000.parquet', encodeParquet(TABLES.fact_order_item, rows.slice(0, 2)));
+    await lake.put('curated/fact_order_item/dt=2024-03-10/part-00001.parquet', encodeParquet(TABLES.fact_order_item, rows.slice(2)));
+
+    // Act
+    await warehouse.executeBatch(load(TABLES.fact_order_item, 'curated/fact_order_item/dt=2024-03-10/'));
+    const loaded = await warehouse.query('SELECT order_id, line_no, unit_price FROM analytics.fact_order_item ORDER BY 1, 2');
+
+    // Assess
+    assert.deepEqual(loaded, [
+      { order_id: 'O-1001', line_no: 1, unit_price: '29.99' },
+      { order_id: 'O-1001', line_no: 2, unit_price: '29.99' },
+      { order_id: 'O-1002', line_no: 1, unit_price: '-1.50' },
+      { order_id: 'O-1003', line_no: 1, unit_price: '9999999999.99' },
+    ]);
+  });
+
+  it('fails a COPY whose prefix matches no object, like Redshift', async () => {
+    await assert.rejects(warehouse.executeBatch(load(TABLES.fact_order, 'curated/fact_order/dt=1999-01-01/')), {
+      name: PermanentError.name,
+      message: /no objects under s3:\/\/memory-lake\/curated\/fact_order\/dt=1999-01-01\//,
+    });
+  });
+
+  it('fails a COPY whose column types do not line up, naming the column', async () => {
+    // Prepare: same count, but status and currency swapped for an int
+    const shifted: TableDef = {
+      ...TABLES.fact_order,
+      columns: TABLES.fact_order.columns.map((c) =>
+        c.name === 'status' ? { name: 'status_code', field: 'item_count', kind: 'int32', nullable: false } : c,
+      ),
+    };
+    await lake.put('curated/bad/part-00000.parquet', encodeParquet(shifted, fixture.rows.fact_order));
+
+    // Act + Assess
+    await assert.rejects(warehouse.executeBatch(load(TABLES.fact_order, 'curated/bad/')), {
+      name: CopyMismatchError.name,
+      message: /column 5 is int32 'status_code' in the file but character varying\(32\) 'status' in the table/,
+    });
+  });
+
+  it('returns NUMERIC as exact text, DATE as text, TIMESTAMP as a UTC Date and BIGINT as a number', async () => {
+    // Act
+    const [row] = await warehouse.query(
+      `SELECT 12345678901.23::NUMERIC(13,2) AS amount, DATE '2024-03-10' AS day,
+              TIMESTAMP '2024-03-10 23:59:59.999' AS ts, TIMESTAMPTZ '2024-03-10 10:00:00+02' AS tstz,
+              COUNT(*) AS n, TRUE AS flag`,
+    );
+
+    // Assess
+    assert.deepEqual(row, {
+      amount: '12345678901.23',
+      day: '2024-03-10',
+      ts: new Date('2024-03-10T23:59:59.999Z'),
+      tstz: new Date('2024-03-10T08:00:00.000Z'),
+      n: 1,
+      flag: true,
+    });
+  });
+
+  it('serializes concurrent batches on the one connection', async () => {
+    // Prepare
+    const batch = (n: number) => [
+      `CREATE TEMP TABLE t${n} (v INTEGER)`,
+      `INSERT INTO t${n} VALUES (${n})`,
+      `DROP TABLE t${n}`,
+    ];
+
+    // Act + Assess
+    await Promise.all([1, 2, 3, 4].map((n) => warehouse.executeBatch(batch(n))));
+  });
+});
+
+describe('embedded PostgreSQL', () => {
+  let dir: string;
+  let db: Database;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cartflow-pg-'));
+    db = await openDatabase({ dataDir: join(dir, 'source') });
+  });
+
+  after(async () => {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const order = (id: string | null, ts: string | null, extra: Partial<SourceOrder> = {}): SourceOrder => ({
+    order_id: id,
+    customer_id: 'C-1',
+    order_ts: ts,
+    status: 'paid',
+    currency: 'USD',
+    total_amount: '10.00',
+    updated_at: ts,
+    ...extra,
+  });
+  const item = (id: string | null, line: number | null, extra: Partial<SourceOrderItem> = {}): SourceOrderItem => ({
+    order_id: id,
+    line_no: line,
+    product_id: 'P-1',
+    quantity: 1,
+    unit_price: '10.00',
+    ...extra,
+  });
+
+  it('seeds a date keeping dirt as it is, and a reseed replaces only that date', async () => {
+    // Prepare
+    const day1 = {
+      orders: [
+        order('A', '2024-03-10T10:00:00Z'),
+        order('', '2024-03-10T11:00:00Z', { status: 'lost', currency: null, total_amount: '-5.10' }),
+        order(null, null, { updated_at: '2024-03-10T12:00:00Z', customer_id: null }),
+      ],
+      items: [item('A', 1), item('A', 1, { quantity: -2, unit_price: null }), item(null, null)],
+    };
+    const day2 = { orders: [order('B', '2024-03-11T00:00:00Z')], items: [item('B', 1)] };
+
+    // Act
+    await seedSourceDatabase(db, day1, '2024-03-10');
+    await seedSourceDatabase(db, day2, '2024-03-11');
+    await seedSourceDatabase(db, { orders: [order('A2', '2024-03-10T09:00:00Z')], items: [] }, '2024-03-10');
+    const source = new PostgresSourceDatabase(db);
+    const connection = await source.connect();
+    const { rows: orders } = await connection.query(
+      `SELECT order_id, status, currency, total_amount::text AS total_amount, order_ts FROM orders ORDER BY order_ts`,
+    );
+    const { rows: items } = await connection.query(
+      `SELECT order_id, line_no FROM order_items ORDER BY order_id NULLS FIRST`,
+    );
+    await connection.release();
+
+    // Assess
+    assert.deepEqual(orders, [
+      { order_id: 'A2', status: 'paid', currency: 'USD', total_amount: '10.00', order_ts: new Date('2024-03-10T09:00:00Z') },
+      { order_id: 'B', status: 'paid', currency: 'USD', total_amount: '10.00', order_ts: new Date('2024-03-11T00:00:00Z') },
+    ]);
+    // The orphan item (null order_id) belongs to no date and stays.
+    assert.deepEqual(items, [
+      { order_id: null, line_no: null },
+      { order_id: 'B', line_no: 1 },
+    ]);
+  });
+
+  it('keeps dirty values exactly on the first seed', async () => {
+    // Prepare
+    const dirty = {
+      orders: [order('', '2024-03-12T11:00:00Z', { status: 'lost', currency: null, total_amount: '-5.10' })],
+      items: [item('', 1, { quantity: -2, unit_price: null, product_id: '' })],
+    };
+
+    // Act
+    await seedSourceDatabase(db, dirty, '2024-03-12');
+    const [o] = (await db.query(`SELECT * FROM orders WHERE order_id = ''`)).rows;
+    const [i] = (await db.query(`SELECT * FROM order_items WHERE order_id = ''`)).rows;
+
+    // Assess
+    assert.deepEqual(o, {
+      order_id: '',
+      customer_id: 'C-1',
+      order_ts: new Date('2024-03-12T11:00:00Z'),
+      status: 'lost',
+      currency: null,
+      total_amount: '-5.10',
+      updated_at: new Date('2024-03-12T11:00:00Z'),
+    });
+    assert.deepEqual(i, { order_id: '', line_no: 1, product_id: '', quantity: -2, unit_price: null });
+  });
+
+  it('persists PGlite data in its directory', async () => {
+    // Act
+    await db.close();
+    db = await openDatabase({ dataDir: join(dir, 'source') });
+    const { rows } = await db.query(`SELECT COUNT(*) AS n FROM orders`);
+
+    // Assess
+    assert.deepEqual(rows, [{ n: 3 }]);
+  });
+});
