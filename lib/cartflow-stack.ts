@@ -33,7 +33,10 @@ export class CartflowStack extends Stack {
     validateConfig(config);
     const destroy = config.removalPolicy === 'destroy';
 
-    this.dataLake = new DataLake(this, 'DataLake', { lifecycle: config.lifecycle, removalPolicy: config.removalPolicy });
+    this.dataLake = new DataLake(this, 'DataLake', {
+      lifecycle: config.lifecycle,
+      removalPolicy: config.removalPolicy,
+    });
     const { bucket, key } = this.dataLake;
 
     // The operator fills host/port/dbname/username/password after deploy; the template only holds the shape.
@@ -41,7 +44,12 @@ export class CartflowStack extends Stack {
       description: `cartflow ${config.envName}: connection of the shop's PostgreSQL (fill in host and password)`,
       encryptionKey: key,
       generateSecretString: {
-        secretStringTemplate: JSON.stringify({ host: '', port: 5432, dbname: 'ecommerce_db', username: 'cartflow_reader' }),
+        secretStringTemplate: JSON.stringify({
+          host: '',
+          port: 5432,
+          dbname: 'ecommerce_db',
+          username: 'cartflow_reader',
+        }),
         generateStringKey: 'password',
         excludePunctuation: true,
       },
@@ -92,10 +100,11 @@ export class CartflowStack extends Stack {
 
     new CfnOutput(this, 'LakeBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'BatchStateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
-    new CfnOutput(this, 'CatalogStateMachineArn', { value: this.pipeline.catalogStateMachine.stateMachineArn });
+    new CfnOutput(this, 'CatalogStateMachineArn', {
+      value: this.pipeline.catalogStateMachine.stateMachineArn,
+    });
     new CfnOutput(this, 'WorkgroupName', { value: this.warehouse.workgroupName });
     new CfnOutput(this, 'AlertTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'SourceDatabaseSecretArn', { value: sourceSecret.secretArn });
-
   }
 }

@@ -192,7 +192,8 @@ const RETENTION_VALUES = Object.values(RetentionDays).filter((v): v is number =>
 
 /** Throws a ConfigError for the first invalid field. */
 export function validateConfig(cfg: EnvironmentConfig): void {
-  if (!isEnvName(cfg.envName)) throw new ConfigError('envName', cfg.envName, `one of ${ENV_NAMES.join(', ')}`);
+  if (!isEnvName(cfg.envName))
+    throw new ConfigError('envName', cfg.envName, `one of ${ENV_NAMES.join(', ')}`);
 
   const cron = CRON.exec(cfg.scheduleCron);
   if (!(cron && (cron[3] === '?' || cron[5] === '?')) && !RATE.test(cfg.scheduleCron)) {
@@ -222,7 +223,11 @@ export function validateConfig(cfg: EnvironmentConfig): void {
 
   requireInteger('loadMaxConcurrency', cfg.loadMaxConcurrency, 1, 40);
   if (!RETENTION_VALUES.includes(cfg.logRetentionDays)) {
-    throw new ConfigError('logRetentionDays', cfg.logRetentionDays, `a RetentionDays value: ${RETENTION_VALUES.join(', ')}`);
+    throw new ConfigError(
+      'logRetentionDays',
+      cfg.logRetentionDays,
+      `a RetentionDays value: ${RETENTION_VALUES.join(', ')}`,
+    );
   }
   if (cfg.removalPolicy !== 'retain' && cfg.removalPolicy !== 'destroy') {
     throw new ConfigError('removalPolicy', cfg.removalPolicy, "'retain' or 'destroy'");

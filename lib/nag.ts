@@ -20,7 +20,15 @@ export type S3GrantKind = 'read' | 'readWrite' | 'delete';
 
 const S3_GRANT_ACTIONS: Record<S3GrantKind, string[]> = {
   read: ['s3:GetObject*', 's3:GetBucket*', 's3:List*'],
-  readWrite: ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+  readWrite: [
+    's3:GetObject*',
+    's3:GetBucket*',
+    's3:List*',
+    's3:DeleteObject*',
+    's3:Abort*',
+    'kms:ReEncrypt*',
+    'kms:GenerateDataKey*',
+  ],
   delete: ['s3:DeleteObject*'],
 };
 

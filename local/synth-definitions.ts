@@ -50,7 +50,9 @@ export async function synthesizeDefinitions(envName = 'dev'): Promise<Synthesize
       const logicalId = stack.resolve((stateMachine.node.defaultChild as CfnElement).logicalId) as string;
       const resource = template.Resources[logicalId];
       if (resource?.Type !== 'AWS::StepFunctions::StateMachine') {
-        throw new Error(`synthesizeDefinitions: no state machine ${logicalId} in the template of ${stack.stackName}.`);
+        throw new Error(
+          `synthesizeDefinitions: no state machine ${logicalId} in the template of ${stack.stackName}.`,
+        );
       }
       return JSON.parse(resolveToString(resource.Properties?.DefinitionString, template)) as AslDefinition;
     };

@@ -34,11 +34,17 @@ const TRANSIENT_NAMES = new Set([
 ]);
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 // Redshift errors that a later attempt can get past: concurrent writers, a restarting workgroup.
-const TRANSIENT_SQL_ERROR = /serializable isolation violation|deadlock|conflict with concurrent transaction|connection/i;
+const TRANSIENT_SQL_ERROR =
+  /serializable isolation violation|deadlock|conflict with concurrent transaction|connection/i;
 
 function classifyApiError(error: unknown, what: string): Error {
   if (error instanceof CartflowError) return error;
-  const e = error as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const e = error as {
+    name?: string;
+    code?: string;
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
   const status = e.$metadata?.httpStatusCode;
   const transient =
     TRANSIENT_NAMES.has(e.name ?? '') ||
@@ -47,7 +53,9 @@ function classifyApiError(error: unknown, what: string): Error {
     status === 429 ||
     (status !== undefined && status >= 500);
   const message = `Redshift Data API ${what}: ${e.name ?? 'Error'}: ${(error as Error).message}`;
-  return transient ? new TransientError(message, { cause: error }) : new PermanentError(message, { cause: error });
+  return transient
+    ? new TransientError(message, { cause: error })
+    : new PermanentError(message, { cause: error });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -120,7 +128,9 @@ export class RedshiftDataWarehouse implements Warehouse {
       if (page.ColumnMetadata?.length) columns = page.ColumnMetadata;
       for (const record of page.Records ?? []) {
         const row: Record<string, unknown> = {};
-        record.forEach((field, i) => (row[columns[i]?.name ?? `column${i + 1}`] = fieldValue(field, columns[i])));
+        record.forEach(
+          (field, i) => (row[columns[i]?.name ?? `column${i + 1}`] = fieldValue(field, columns[i])),
+        );
         rows.push(row as T);
       }
       token = page.NextToken;
@@ -130,7 +140,8 @@ export class RedshiftDataWarehouse implements Warehouse {
 
   private fail(done: DescribeStatementResponse, where: string, sql: string | undefined): never {
     const message = `Redshift ${where} ${done.Status}: ${done.Error ?? 'no error text'}\n  in: ${oneLine(sql)}`;
-    if (done.Status === 'FAILED' && TRANSIENT_SQL_ERROR.test(done.Error ?? '')) throw new TransientError(message);
+    if (done.Status === 'FAILED' && TRANSIENT_SQL_ERROR.test(done.Error ?? ''))
+      throw new TransientError(message);
     throw new PermanentError(message);
   }
 
@@ -142,11 +153,14 @@ export class RedshiftDataWarehouse implements Warehouse {
       const status = await this.send('DescribeStatement', () =>
         this.client.send(new DescribeStatementCommand({ Id: id })),
       );
-      if (status.Status === 'FINISHED' || status.Status === 'FAILED' || status.Status === 'ABORTED') return status;
+      if (status.Status === 'FINISHED' || status.Status === 'FAILED' || status.Status === 'ABORTED')
+        return status;
       if (Date.now() + delay > deadline) {
         // A retry must not race the still-running statement.
         await this.send('CancelStatement', () => this.client.send(new CancelStatementCommand({ Id: id })));
-        throw new TransientError(`Redshift statement ${id} still ${status.Status} after ${timeoutMs} ms; cancelled`);
+        throw new TransientError(
+          `Redshift statement ${id} still ${status.Status} after ${timeoutMs} ms; cancelled`,
+        );
       }
       await sleep(delay);
     }

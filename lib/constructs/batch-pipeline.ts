@@ -12,7 +12,13 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { acknowledgeNag, nagArnRef, s3GrantFindings, type S3GrantKind } from '../nag';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
-import { BATCH_STEPS, CATALOG_STEPS, HANDLER_ENV, type BatchStateName, type HandlerEntry } from '../../lambdas/steps';
+import {
+  BATCH_STEPS,
+  CATALOG_STEPS,
+  HANDLER_ENV,
+  type BatchStateName,
+  type HandlerEntry,
+} from '../../lambdas/steps';
 import type { EnvironmentConfig } from '../config';
 import type { Warehouse } from './warehouse';
 
@@ -93,7 +99,10 @@ export class BatchPipeline extends Construct {
         tracing: lambda.Tracing.ACTIVE,
         environment,
         description: `cartflow ${config.envName}: ${entry}`,
-        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: config.logRetentionDays, removalPolicy }),
+        logGroup: new logs.LogGroup(this, `${name}Logs`, {
+          retention: config.logRetentionDays,
+          removalPolicy,
+        }),
         bundling: {
           format: OutputFormat.ESM,
           minify: true,
@@ -128,8 +137,8 @@ export class BatchPipeline extends Construct {
     grant('extract-orders', 'readWrite', 'raw/*');
     sourceSecret.grantRead(functions['extract-orders']);
     grant('extract-products', 'read', 'landing/*');
-    // The catalog refresh also writes the curated dim_product it then loads.
-    grant('extract-products', 'readWrite', 'raw/*', 'curated/dim_product/*');
+    // It quarantines unreadable catalog rows; a catalog refresh also publishes the curated dim_product it loads.
+    grant('extract-products', 'readWrite', 'raw/*', 'quarantine/products/*', 'curated/dim_product/*');
     grant('transform', 'read', 'raw/*');
     grant('transform', 'readWrite', 'staged/*');
     grant('validate', 'read', 'staged/*');
@@ -137,7 +146,10 @@ export class BatchPipeline extends Construct {
     // cleanup lists staged/ before deleting the run's objects.
     grant('cleanup', 'read', 'staged/*');
     grant('cleanup', 'delete', 'staged/*');
-    for (const entry of ['load-table', 'record-run', 'cleanup'] as const) warehouse.grantDataApi(functions[entry]);
+    // resolve-run registers the run in ops.pipeline_run; cleanup drops the run's staging tables.
+    for (const entry of ['resolve-run', 'load-table', 'record-run', 'cleanup'] as const) {
+      warehouse.grantDataApi(functions[entry]);
+    }
     for (const fn of Object.values(functions)) {
       acknowledgeNag(
         fn,
@@ -149,7 +161,11 @@ export class BatchPipeline extends Construct {
         'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
         'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       );
-      acknowledgeNag(fn, 'X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource "*".', 'AwsSolutions-IAM5[Resource::*]');
+      acknowledgeNag(
+        fn,
+        'X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource "*".',
+        'AwsSolutions-IAM5[Resource::*]',
+      );
     }
 
     this.stateMachine = this.buildBatchStateMachine();
@@ -186,7 +202,10 @@ export class BatchPipeline extends Construct {
     const toFailure = { errors: ['States.ALL'], resultPath: '$.error' };
 
     // Failure path ("ALL_DONE"): notify, clean up, fail — each step tolerates the previous one failing.
-    const runFailed = new sfn.Fail(this, 'RunFailed', { error: 'RunFailed', cause: 'See NotifyFailure output' });
+    const runFailed = new sfn.Fail(this, 'RunFailed', {
+      error: 'RunFailed',
+      cause: 'See NotifyFailure output',
+    });
     const cleanup = step('Cleanup', { resultPath: '$.cleanup' });
     cleanup.addCatch(runFailed, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
     cleanup.next(runFailed);
@@ -231,7 +250,10 @@ export class BatchPipeline extends Construct {
       payload: sfn.TaskInput.fromObject({
         run: {
           runId: sfn.JsonPath.executionName,
-          businessDate: sfn.JsonPath.arrayGetItem(sfn.JsonPath.stringSplit(sfn.JsonPath.stringAt('$.time'), 'T'), 0),
+          businessDate: sfn.JsonPath.arrayGetItem(
+            sfn.JsonPath.stringSplit(sfn.JsonPath.stringAt('$.time'), 'T'),
+            0,
+          ),
           startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
         },
         catalogKey: sfn.JsonPath.stringAt('$.detail.object.key'),
@@ -239,8 +261,12 @@ export class BatchPipeline extends Construct {
       resultPath: '$.refresh',
     });
     // RefreshCatalog returns a LoadTableInput ({ run, item }) for dim_product.
-    const load = this.task('LoadCatalog', CATALOG_STEPS.LoadCatalog, { inputPath: '$.refresh', resultPath: '$.load' });
-    for (const state of [refresh, load]) state.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+    const load = this.task('LoadCatalog', CATALOG_STEPS.LoadCatalog, {
+      inputPath: '$.refresh',
+      resultPath: '$.load',
+    });
+    for (const state of [refresh, load])
+      state.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
     return this.createStateMachine(CATALOG_STATE_MACHINE_ID, 'catalog', refresh.next(load));
   }
 
@@ -258,7 +284,11 @@ export class BatchPipeline extends Construct {
       timeout: Duration.minutes(config.slaMinutes),
       tracingEnabled: true,
       // Payloads carry keys and counts, not rows; prod still keeps them out of the logs.
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: config.envName !== 'prod' },
+      logs: {
+        destination: logGroup,
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: config.envName !== 'prod',
+      },
     });
     acknowledgeNag(
       stateMachine,

@@ -31,7 +31,9 @@ export class DataLake extends Construct {
     const { lifecycle } = props;
     const accessLogsExpireDays = props.accessLogsExpireDays ?? 365;
     if (!Number.isInteger(accessLogsExpireDays) || accessLogsExpireDays < 1) {
-      throw new Error(`DataLake: accessLogsExpireDays must be a whole number of days >= 1, got ${accessLogsExpireDays}.`);
+      throw new Error(
+        `DataLake: accessLogsExpireDays must be a whole number of days >= 1, got ${accessLogsExpireDays}.`,
+      );
     }
     if (lifecycle.rawToIaDays < 30) {
       throw new Error(
@@ -64,7 +66,11 @@ export class DataLake extends Construct {
       removalPolicy,
       autoDeleteObjects: destroy,
     });
-    acknowledgeNag(accessLogs, 'This is the access-log bucket itself; logging it into itself would loop.', 'AwsSolutions-S1');
+    acknowledgeNag(
+      accessLogs,
+      'This is the access-log bucket itself; logging it into itself would loop.',
+      'AwsSolutions-S1',
+    );
 
     const days = Duration.days;
     this.bucket = new s3.Bucket(this, 'Bucket', {
@@ -111,7 +117,9 @@ export class DataLake extends Construct {
     });
 
     // eventBridgeEnabled adds the CDK's stack-wide BucketNotificationsHandler function.
-    for (const handler of Stack.of(this).node.children.filter((c) => c.node.id.startsWith('BucketNotificationsHandler'))) {
+    for (const handler of Stack.of(this).node.children.filter((c) =>
+      c.node.id.startsWith('BucketNotificationsHandler'),
+    )) {
       acknowledgeNag(
         handler,
         'CDK-provided handler that turns on EventBridge notifications for the bucket; it only needs basic Lambda logging.',

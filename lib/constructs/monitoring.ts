@@ -43,10 +43,14 @@ export class Monitoring extends Construct {
     super(scope, id);
     const { pipeline, alarms: thresholds } = props;
     if (!Number.isInteger(props.slaMinutes) || props.slaMinutes < 1) {
-      throw new Error(`Monitoring: slaMinutes must be a whole number of minutes >= 1, got ${props.slaMinutes}.`);
+      throw new Error(
+        `Monitoring: slaMinutes must be a whole number of minutes >= 1, got ${props.slaMinutes}.`,
+      );
     }
     if (thresholds.evaluationPeriods < 1 || thresholds.failedExecutionsThreshold < 1) {
-      throw new Error('Monitoring: alarms.evaluationPeriods and alarms.failedExecutionsThreshold must be >= 1.');
+      throw new Error(
+        'Monitoring: alarms.evaluationPeriods and alarms.failedExecutionsThreshold must be >= 1.',
+      );
     }
 
     this.topic = new sns.Topic(this, 'AlertTopic', {
@@ -75,7 +79,11 @@ export class Monitoring extends Construct {
     notify.addEnvironment(HANDLER_ENV.topicArn, this.topic.topicArn);
 
     const action = new SnsAction(this.topic);
-    const alarm = (id: string, metric: cloudwatch.Metric, options: Partial<cloudwatch.CreateAlarmOptions> = {}) => {
+    const alarm = (
+      id: string,
+      metric: cloudwatch.Metric,
+      options: Partial<cloudwatch.CreateAlarmOptions> = {},
+    ) => {
       const created = metric.createAlarm(this, id, {
         threshold: 1,
         evaluationPeriods: thresholds.evaluationPeriods,
@@ -145,10 +153,14 @@ export class Monitoring extends Construct {
       alarmDescription: `The last good load is older than ${thresholds.freshnessMinutes} minutes.`,
     });
     if (props.deadLetterQueue) {
-      alarm('TriggerDeadLetters', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period }), {
-        evaluationPeriods: 1,
-        alarmDescription: 'EventBridge could not start a pipeline; the event is in the trigger DLQ.',
-      });
+      alarm(
+        'TriggerDeadLetters',
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period }),
+        {
+          evaluationPeriods: 1,
+          alarmDescription: 'EventBridge could not start a pipeline; the event is in the trigger DLQ.',
+        },
+      );
     }
 
     const functions = Object.values(pipeline.functions);
@@ -175,7 +187,9 @@ export class Monitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Lambda duration p99 (ms)',
-        left: functions.map((fn) => fn.metricDuration({ label: fn.node.id, statistic: cloudwatch.Stats.p(99) })),
+        left: functions.map((fn) =>
+          fn.metricDuration({ label: fn.node.id, statistic: cloudwatch.Stats.p(99) }),
+        ),
         width: 8,
       }),
       new cloudwatch.GraphWidget({

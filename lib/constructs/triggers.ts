@@ -40,10 +40,14 @@ export class Triggers extends Construct {
     const catalogPrefix = props.catalogPrefix ?? CATALOG_LANDING_PREFIX;
     const retryAttempts = props.retryAttempts ?? 3;
     if (!catalogPrefix.endsWith('/') || catalogPrefix.startsWith('/')) {
-      throw new Error(`Triggers: catalogPrefix "${catalogPrefix}" must be relative and end with '/', e.g. 'landing/catalog/'.`);
+      throw new Error(
+        `Triggers: catalogPrefix "${catalogPrefix}" must be relative and end with '/', e.g. 'landing/catalog/'.`,
+      );
     }
     if (!Number.isInteger(retryAttempts) || retryAttempts < 0 || retryAttempts > 185) {
-      throw new Error(`Triggers: retryAttempts ${retryAttempts} must be an integer from 0 to 185 (EventBridge limit).`);
+      throw new Error(
+        `Triggers: retryAttempts ${retryAttempts} must be an integer from 0 to 185 (EventBridge limit).`,
+      );
     }
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
@@ -52,8 +56,16 @@ export class Triggers extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    acknowledgeNag(this.deadLetterQueue, 'This queue is the dead-letter queue of the EventBridge targets.', 'AwsSolutions-SQS3');
-    const targetOptions = { deadLetterQueue: this.deadLetterQueue, retryAttempts, maxEventAge: Duration.hours(6) };
+    acknowledgeNag(
+      this.deadLetterQueue,
+      'This queue is the dead-letter queue of the EventBridge targets.',
+      'AwsSolutions-SQS3',
+    );
+    const targetOptions = {
+      deadLetterQueue: this.deadLetterQueue,
+      retryAttempts,
+      maxEventAge: Duration.hours(6),
+    };
 
     this.scheduleRule = new events.Rule(this, 'DailySchedule', {
       description: 'Starts the daily cartflow batch run',

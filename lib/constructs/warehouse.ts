@@ -73,7 +73,9 @@ export class Warehouse extends Construct {
       throw new Error(`Warehouse: baseCapacityRpu ${baseCapacity} must be 8 to 512 in steps of 8.`);
     }
     if (!curatedPrefix.endsWith('/') || curatedPrefix.startsWith('/')) {
-      throw new Error(`Warehouse: curatedPrefix "${curatedPrefix}" must be relative and end with '/', e.g. 'curated/'.`);
+      throw new Error(
+        `Warehouse: curatedPrefix "${curatedPrefix}" must be relative and end with '/', e.g. 'curated/'.`,
+      );
     }
     const removalPolicy = props.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 

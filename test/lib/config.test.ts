@@ -63,14 +63,34 @@ describe('validateConfig', () => {
   const cases: Array<[string, (cfg: EnvironmentConfig) => void, string, RegExp]> = [
     ['threshold above 1', (c) => (c.qualityThreshold = 1.5), 'qualityThreshold', /1\.5.*from 0 to 1/],
     ['negative threshold', (c) => (c.qualityThreshold = -0.1), 'qualityThreshold', /from 0 to 1/],
-    ['RPU off the 8-step', (c) => (c.redshift.baseCapacityRpu = 12), 'redshift.baseCapacityRpu', /8 to 512 in steps of 8/],
+    [
+      'RPU off the 8-step',
+      (c) => (c.redshift.baseCapacityRpu = 12),
+      'redshift.baseCapacityRpu',
+      /8 to 512 in steps of 8/,
+    ],
     ['5-field cron', (c) => (c.scheduleCron = 'cron(0 3 * * *)'), 'scheduleCron', /EventBridge expression/],
     ['cron without ?', (c) => (c.scheduleCron = 'cron(0 3 * * * *)'), 'scheduleCron', /'\?'/],
-    ['retention not a RetentionDays', (c) => (c.logRetentionDays = 42 as RetentionDays), 'logRetentionDays', /365/],
+    [
+      'retention not a RetentionDays',
+      (c) => (c.logRetentionDays = 42 as RetentionDays),
+      'logRetentionDays',
+      /365/,
+    ],
     ['backoff of 1 (no backoff)', (c) => (c.retry.backoffRate = 1), 'retry.backoffRate', /above 1/],
-    ['Lambda timeout past the SLA', (c) => Object.assign(c, { slaMinutes: 10, lambdaTimeoutSeconds: 900 }), 'lambdaTimeoutSeconds', /less than the SLA/],
+    [
+      'Lambda timeout past the SLA',
+      (c) => Object.assign(c, { slaMinutes: 10, lambdaTimeoutSeconds: 900 }),
+      'lambdaTimeoutSeconds',
+      /less than the SLA/,
+    ],
     ['IA before 30 days', (c) => (c.lifecycle.rawToIaDays = 10), 'lifecycle.rawToIaDays', /from 30/],
-    ['bad database name', (c) => (c.redshift.databaseName = 'Cart-Flow'), 'redshift.databaseName', /lower-case/],
+    [
+      'bad database name',
+      (c) => (c.redshift.databaseName = 'Cart-Flow'),
+      'redshift.databaseName',
+      /lower-case/,
+    ],
   ];
   for (const [name, change, field, allowed] of cases) {
     test(`rejects ${name}, naming ${field}`, () => {

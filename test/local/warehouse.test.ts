@@ -53,7 +53,12 @@ describe('SqlWarehouse on PGlite', () => {
   let warehouse: SqlWarehouse;
 
   const load = (table: TableDef, prefix: string) =>
-    loadPartitionStatements({ table, s3Uri: `s3://${lake.bucket}/${prefix}`, iamRoleArn: ROLE, businessDate: '2024-03-10' });
+    loadPartitionStatements({
+      table,
+      s3Uri: `s3://${lake.bucket}/${prefix}`,
+      iamRoleArn: ROLE,
+      businessDate: '2024-03-10',
+    });
 
   before(async () => {
     warehouse = new SqlWarehouse(await openDatabase({}), lake);
@@ -64,7 +69,11 @@ describe('SqlWarehouse on PGlite', () => {
 
   it('rolls the whole batch back and names the failing statement', async () => {
     // Prepare
-    const statements = ['CREATE TABLE ops.scratch (id INTEGER)', 'INSERT INTO ops.scratch VALUES (1)', 'SELEC oops'];
+    const statements = [
+      'CREATE TABLE ops.scratch (id INTEGER)',
+      'INSERT INTO ops.scratch VALUES (1)',
+      'SELEC oops',
+    ];
 
     // Act + Assess
     await assert.rejects(warehouse.executeBatch(statements), {
@@ -78,12 +87,20 @@ describe('SqlWarehouse on PGlite', () => {
   it('copies every part under the prefix by position', async () => {
     // Prepare
     const rows = fixture.rows.fact_order_item;
-    await lake.put('curated/fact_order_item/dt=2024-03-10/part-00000.parquet', encodeParquet(TABLES.fact_order_item, rows.slice(0, 2)));
-    await lake.put('curated/fact_order_item/dt=2024-03-10/part-00001.parquet', encodeParquet(TABLES.fact_order_item, rows.slice(2)));
+    await lake.put(
+      'curated/fact_order_item/dt=2024-03-10/part-00000.parquet',
+      encodeParquet(TABLES.fact_order_item, rows.slice(0, 2)),
+    );
+    await lake.put(
+      'curated/fact_order_item/dt=2024-03-10/part-00001.parquet',
+      encodeParquet(TABLES.fact_order_item, rows.slice(2)),
+    );
 
     // Act
     await warehouse.executeBatch(load(TABLES.fact_order_item, 'curated/fact_order_item/dt=2024-03-10/'));
-    const loaded = await warehouse.query('SELECT order_id, line_no, unit_price FROM analytics.fact_order_item ORDER BY 1, 2');
+    const loaded = await warehouse.query(
+      'SELECT order_id, line_no, unit_price FROM analytics.fact_order_item ORDER BY 1, 2',
+    );
 
     // Assess
     assert.deepEqual(loaded, [
@@ -95,10 +112,13 @@ describe('SqlWarehouse on PGlite', () => {
   });
 
   it('fails a COPY whose prefix matches no object, like Redshift', async () => {
-    await assert.rejects(warehouse.executeBatch(load(TABLES.fact_order, 'curated/fact_order/dt=1999-01-01/')), {
-      name: PermanentError.name,
-      message: /no objects under s3:\/\/memory-lake\/curated\/fact_order\/dt=1999-01-01\//,
-    });
+    await assert.rejects(
+      warehouse.executeBatch(load(TABLES.fact_order, 'curated/fact_order/dt=1999-01-01/')),
+      {
+        name: PermanentError.name,
+        message: /no objects under s3:\/\/memory-lake\/curated\/fact_order\/dt=1999-01-01\//,
+      },
+    );
   });
 
   it('fails a COPY whose column types do not line up, naming the column', async () => {
@@ -106,7 +126,9 @@ describe('SqlWarehouse on PGlite', () => {
     const shifted: TableDef = {
       ...TABLES.fact_order,
       columns: TABLES.fact_order.columns.map((c) =>
-        c.name === 'status' ? { name: 'status_code', field: 'item_count', kind: 'int32', nullable: false } : c,
+        c.name === 'status'
+          ? { name: 'status_code', field: 'item_count', kind: 'int32', nullable: false }
+          : c,
       ),
     };
     await lake.put('curated/bad/part-00000.parquet', encodeParquet(shifted, fixture.rows.fact_order));
@@ -114,7 +136,8 @@ describe('SqlWarehouse on PGlite', () => {
     // Act + Assess
     await assert.rejects(warehouse.executeBatch(load(TABLES.fact_order, 'curated/bad/')), {
       name: CopyMismatchError.name,
-      message: /column 5 is int32 'status_code' in the file but character varying\(32\) 'status' in the table/,
+      message:
+        /column 5 is int32 'status_code' in the file but character varying\(32\) 'status' in the table/,
     });
   });
 
@@ -174,7 +197,11 @@ describe('embedded PostgreSQL', () => {
     updated_at: ts,
     ...extra,
   });
-  const item = (id: string | null, line: number | null, extra: Partial<SourceOrderItem> = {}): SourceOrderItem => ({
+  const item = (
+    id: string | null,
+    line: number | null,
+    extra: Partial<SourceOrderItem> = {},
+  ): SourceOrderItem => ({
     order_id: id,
     line_no: line,
     product_id: 'P-1',
@@ -211,8 +238,20 @@ describe('embedded PostgreSQL', () => {
 
     // Assess
     assert.deepEqual(orders, [
-      { order_id: 'A2', status: 'paid', currency: 'USD', total_amount: '10.00', order_ts: new Date('2024-03-10T09:00:00Z') },
-      { order_id: 'B', status: 'paid', currency: 'USD', total_amount: '10.00', order_ts: new Date('2024-03-11T00:00:00Z') },
+      {
+        order_id: 'A2',
+        status: 'paid',
+        currency: 'USD',
+        total_amount: '10.00',
+        order_ts: new Date('2024-03-10T09:00:00Z'),
+      },
+      {
+        order_id: 'B',
+        status: 'paid',
+        currency: 'USD',
+        total_amount: '10.00',
+        order_ts: new Date('2024-03-11T00:00:00Z'),
+      },
     ]);
     // The orphan item (null order_id) belongs to no date and stays.
     assert.deepEqual(items, [

@@ -14,7 +14,10 @@ export interface TestLake {
 export async function startTestLake(bucket = 'cartflow-test'): Promise<TestLake> {
   const directory = await mkdtemp(join(tmpdir(), 'cartflow-s3-'));
   const server = await startS3Server({ directory, bucket });
-  const client = createS3Client({ credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } }, server.endpoint);
+  const client = createS3Client(
+    { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+    server.endpoint,
+  );
   return {
     lake: new S3LakeStore(client, bucket),
     endpoint: server.endpoint,

@@ -272,7 +272,12 @@ function minuteWindows(events: readonly ClickEvent[]): {
       const id = `${minute}\u0000${service}\u0000${errorCode}`;
       const row = errors.get(id);
       if (row === undefined) {
-        errors.set(id, { window_start: new Date(minute * MINUTE_MS), service, error_code: errorCode, errors: 1 });
+        errors.set(id, {
+          window_start: new Date(minute * MINUTE_MS),
+          service,
+          error_code: errorCode,
+          errors: 1,
+        });
       } else {
         row.errors++;
       }
@@ -282,7 +287,8 @@ function minuteWindows(events: readonly ClickEvent[]): {
   for (const minute of [...counts.keys()].sort((a, b) => a - b)) {
     const slots = counts.get(minute)!;
     slots.forEach((events, i) => {
-      if (events > 0) eventRows.push({ window_start: new Date(minute * MINUTE_MS), event_type: EVENT_TYPES[i], events });
+      if (events > 0)
+        eventRows.push({ window_start: new Date(minute * MINUTE_MS), event_type: EVENT_TYPES[i], events });
     });
   }
   const errorRows = [...errors.values()].sort(

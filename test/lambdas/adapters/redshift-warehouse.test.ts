@@ -51,7 +51,11 @@ describe('RedshiftDataWarehouse', () => {
     // Assess
     assert.deepEqual(calls[0], {
       command: 'BatchExecuteStatement',
-      input: { WorkgroupName: 'cartflow-dev', Database: 'analytics', Sqls: ['CREATE TEMP TABLE s (LIKE t)', 'DROP TABLE s'] },
+      input: {
+        WorkgroupName: 'cartflow-dev',
+        Database: 'analytics',
+        Sqls: ['CREATE TEMP TABLE s (LIKE t)', 'DROP TABLE s'],
+      },
     });
     assert.deepEqual(
       calls.slice(1).map((c) => [c.command, c.input.Id]),
@@ -72,7 +76,12 @@ describe('RedshiftDataWarehouse', () => {
         Error: 'ERROR: Spectrum Scan Error',
         SubStatements: [
           { Id: 'b-2:1', Status: 'FINISHED', QueryString: 'CREATE TEMP TABLE s (LIKE t)' },
-          { Id: 'b-2:2', Status: 'FAILED', Error: 'Spectrum Scan Error', QueryString: "COPY s FROM 's3://b/p/'" },
+          {
+            Id: 'b-2:2',
+            Status: 'FAILED',
+            Error: 'Spectrum Scan Error',
+            QueryString: "COPY s FROM 's3://b/p/'",
+          },
           { Id: 'b-2:3', Status: 'ABORTED', QueryString: 'DROP TABLE s' },
         ],
       }),
@@ -89,7 +98,10 @@ describe('RedshiftDataWarehouse', () => {
     // Prepare
     const conflict = fakeDataApi({
       BatchExecuteStatement: () => ({ Id: 'b-3' }),
-      DescribeStatement: () => ({ Status: 'FAILED', Error: 'ERROR: 1023 DETAIL: Serializable isolation violation on table' }),
+      DescribeStatement: () => ({
+        Status: 'FAILED',
+        Error: 'ERROR: 1023 DETAIL: Serializable isolation violation on table',
+      }),
     });
     const busy = fakeDataApi({
       BatchExecuteStatement: () => {
@@ -179,10 +191,28 @@ describe('RedshiftDataWarehouse', () => {
     const rows = await warehouseOver(client).query('SELECT * FROM analytics.fact_order');
 
     // Assess
-    assert.deepEqual(calls[0].input, { WorkgroupName: 'cartflow-dev', Database: 'analytics', Sql: 'SELECT * FROM analytics.fact_order' });
+    assert.deepEqual(calls[0].input, {
+      WorkgroupName: 'cartflow-dev',
+      Database: 'analytics',
+      Sql: 'SELECT * FROM analytics.fact_order',
+    });
     assert.deepEqual(rows, [
-      { order_id: 'O-1', total_amount: '-1.50', order_ts: new Date('2024-03-10T12:34:56.789Z'), order_date: '2024-03-10', n: 3, ok: true },
-      { order_id: 'O-2', total_amount: null, order_ts: new Date('2024-03-10T00:00:00.000Z'), order_date: '2024-03-10', n: 0, ok: false },
+      {
+        order_id: 'O-1',
+        total_amount: '-1.50',
+        order_ts: new Date('2024-03-10T12:34:56.789Z'),
+        order_date: '2024-03-10',
+        n: 3,
+        ok: true,
+      },
+      {
+        order_id: 'O-2',
+        total_amount: null,
+        order_ts: new Date('2024-03-10T00:00:00.000Z'),
+        order_date: '2024-03-10',
+        n: 0,
+        ok: false,
+      },
     ]);
   });
 

@@ -35,7 +35,10 @@ describe('S3LakeStore against s3rver', () => {
 
   it('lists past 1000 keys and deletes them in batches', async () => {
     // Prepare
-    const keys = Array.from({ length: 1105 }, (_, i) => `events/dt=2024-03-10/part-${String(i).padStart(5, '0')}`);
+    const keys = Array.from(
+      { length: 1105 },
+      (_, i) => `events/dt=2024-03-10/part-${String(i).padStart(5, '0')}`,
+    );
     for (let i = 0; i < keys.length; i += 100) {
       await Promise.all(keys.slice(i, i + 100).map((key) => s3.lake.put(key, 'x')));
     }
@@ -67,9 +70,13 @@ describe('S3 errors and client settings', () => {
       Object.assign(new Error('internal'), { name: 'Unknown', $metadata: { httpStatusCode: 500 } }),
       Object.assign(new Error('reset'), { code: 'ECONNRESET' }),
     ];
-    const permanent = Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    const permanent = Object.assign(new Error('denied'), {
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+    });
 
-    for (const error of transient) assert.equal(classifyS3Error(error, 'put s3://b/k').name, TransientError.name);
+    for (const error of transient)
+      assert.equal(classifyS3Error(error, 'put s3://b/k').name, TransientError.name);
     const denied = classifyS3Error(permanent, 'put s3://b/k');
     assert.equal(denied.name, PermanentError.name);
     assert.equal(denied.message, 'S3 put s3://b/k: denied');

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { InputFormatError } from '../../../lambdas/core/errors';
-import { decodeParquet, encodeParquet, formatDecimal, readParquetColumns } from '../../../lambdas/core/parquet';
+import {
+  decodeParquet,
+  encodeParquet,
+  formatDecimal,
+  readParquetColumns,
+} from '../../../lambdas/core/parquet';
 import { TABLES, type ColumnDef, type TableDef } from '../../../lambdas/core/tables';
 import { loadCuratedFixture } from '../../support/warehouse-fixtures';
 
@@ -13,7 +18,7 @@ import { loadCuratedFixture } from '../../support/warehouse-fixtures';
 function samples(column: ColumnDef): unknown[] {
   switch (column.kind) {
     case 'string':
-      return ['plain', '', "O'Brien \"quoted\" \\ back", 'Zoë ☕ 日本', 'x'.repeat(300)];
+      return ['plain', '', 'O\'Brien "quoted" \\ back', 'Zoë ☕ 日本', 'x'.repeat(300)];
     case 'int32':
       return [0, -1, 2 ** 31 - 1, -(2 ** 31), 42];
     case 'int64':
@@ -25,9 +30,12 @@ function samples(column: ColumnDef): unknown[] {
       return [0n, -1n, max, -max, 123456n, 5n];
     }
     case 'timestamp':
-      return ['2024-03-10T12:34:56.789Z', '1970-01-01T00:00:00.000Z', '1969-12-31T23:59:59.999Z', '2099-12-31T23:59:59.001Z'].map(
-        (s) => new Date(s),
-      );
+      return [
+        '2024-03-10T12:34:56.789Z',
+        '1970-01-01T00:00:00.000Z',
+        '1969-12-31T23:59:59.999Z',
+        '2099-12-31T23:59:59.001Z',
+      ].map((s) => new Date(s));
     case 'date':
       return ['2024-02-29', '1970-01-01', '1969-12-31', '2099-12-31'];
   }
@@ -95,7 +103,9 @@ describe('parquet', () => {
         c.kind === 'timestamp' ? `epoch_ms("${c.name}")::VARCHAR` : `"${c.name}"::VARCHAR`,
       );
       const types = def.columns.map((c) => `typeof("${c.name}")`);
-      const reader = await duck.runAndReadAll(`SELECT ${[...exprs, ...types].join(', ')} FROM read_parquet('${file}')`);
+      const reader = await duck.runAndReadAll(
+        `SELECT ${[...exprs, ...types].join(', ')} FROM read_parquet('${file}')`,
+      );
       const duckRows = reader.getRowsJS();
 
       // Assess
@@ -163,7 +173,10 @@ describe('parquet', () => {
       name: InputFormatError.name,
       message: /fact_order\.total_amount \(row 1, field total_amount_cents\): expected a bigint/,
     });
-    assert.throws(() => encodeParquet(TABLES.fact_order, missingKey), /fact_order\.order_id \(row 2.*non-null/);
+    assert.throws(
+      () => encodeParquet(TABLES.fact_order, missingKey),
+      /fact_order\.order_id \(row 2.*non-null/,
+    );
     assert.throws(() => encodeParquet(TABLES.fact_order, badDate), /calendar day, got "2024-02-30"/);
   });
 

@@ -28,11 +28,21 @@ describe('warehouse SQL', () => {
   const fixture = loadCuratedFixture();
 
   /** Writes a table's rows as the curated Parquet of the date and returns the load statements. */
-  async function stage(table: TableDef, rows: object[], businessDate = fixture.businessDate, prefix?: string) {
+  async function stage(
+    table: TableDef,
+    rows: object[],
+    businessDate = fixture.businessDate,
+    prefix?: string,
+  ) {
     const key = prefix ?? layout.curatedPrefix(table.name as BatchTable, businessDate);
     await s3.lake.deletePrefix(key);
     await s3.lake.put(`${key}part-00000.parquet`, encodeParquet(table, rows));
-    return loadPartitionStatements({ table, s3Uri: `s3://${s3.lake.bucket}/${key}`, iamRoleArn: ROLE, businessDate });
+    return loadPartitionStatements({
+      table,
+      s3Uri: `s3://${s3.lake.bucket}/${key}`,
+      iamRoleArn: ROLE,
+      businessDate,
+    });
   }
 
   const snapshot = (table: TableDef) =>
@@ -95,9 +105,20 @@ describe('warehouse SQL', () => {
   });
 
   it('refuses a business date, URI or role that is not safe to interpolate', () => {
-    const base = { table: TABLES.fact_order, s3Uri: 's3://lake-bucket/x/', iamRoleArn: ROLE, businessDate: '2024-03-10' };
-    assert.throws(() => loadPartitionStatements({ ...base, businessDate: "2024-03-10' OR '1'='1" }), /YYYY-MM-DD/);
-    assert.throws(() => loadPartitionStatements({ ...base, s3Uri: "s3://lake-bucket/x' --" }), /s3:\/\/bucket/);
+    const base = {
+      table: TABLES.fact_order,
+      s3Uri: 's3://lake-bucket/x/',
+      iamRoleArn: ROLE,
+      businessDate: '2024-03-10',
+    };
+    assert.throws(
+      () => loadPartitionStatements({ ...base, businessDate: "2024-03-10' OR '1'='1" }),
+      /YYYY-MM-DD/,
+    );
+    assert.throws(
+      () => loadPartitionStatements({ ...base, s3Uri: "s3://lake-bucket/x' --" }),
+      /s3:\/\/bucket/,
+    );
     assert.throws(() => loadPartitionStatements({ ...base, iamRoleArn: 'role' }), /IAM role ARN/);
   });
 
@@ -172,7 +193,10 @@ describe('warehouse SQL', () => {
     const before = await snapshot(TABLES.fact_order);
     const wider: TableDef = {
       ...TABLES.fact_order,
-      columns: [...TABLES.fact_order.columns, { name: 'coupon', field: 'coupon', kind: 'string', nullable: true }],
+      columns: [
+        ...TABLES.fact_order.columns,
+        { name: 'coupon', field: 'coupon', kind: 'string', nullable: true },
+      ],
     };
     const changed = fixture.rows.fact_order.map((r) => ({ ...r, status: 'cancelled' }));
     const statements = await stage(wider, changed, fixture.businessDate, 'curated/fact_order/dt=2024-03-10/');
@@ -180,7 +204,10 @@ describe('warehouse SQL', () => {
     // Act + Assess
     await assert.rejects(warehouse.executeBatch(statements), (error: Error) => {
       assert.equal(error.name, CopyMismatchError.name);
-      assert.match(error.message, /s3:\/\/cartflow-test\/curated\/fact_order\/dt=2024-03-10\/part-00000\.parquet/);
+      assert.match(
+        error.message,
+        /s3:\/\/cartflow-test\/curated\/fact_order\/dt=2024-03-10\/part-00000\.parquet/,
+      );
       assert.match(error.message, /has 9 columns, the table has 8/);
       assert.match(error.message, /stage_fact_order/);
       return true;
@@ -193,7 +220,9 @@ describe('warehouse SQL', () => {
     await warehouse.executeBatch(await stage(TABLES.fact_order_item, fixture.rows.fact_order_item));
 
     // Act
-    const [partition] = await warehouse.query(partitionCountSql(TABLES.fact_order_item, '2024-03-10', { rows: 99 }));
+    const [partition] = await warehouse.query(
+      partitionCountSql(TABLES.fact_order_item, '2024-03-10', { rows: 99 }),
+    );
     const [byKey] = await warehouse.query(partitionCountSql(TABLES.dim_product, '2024-03-10', { rows: 3 }));
 
     // Assess
@@ -216,8 +245,23 @@ describe('warehouse SQL', () => {
       },
     ];
     const checks: CheckResult[] = [
-      { dataset: 'orders', check: 'not_null', column: 'order_id', passed: false, failedRows: 2, severity: 'quarantine', example: '{"order_id":null,"note":"a\\\\b \'q\'"}' },
-      { dataset: 'orders', check: 'not_null', column: 'customer_id', passed: true, failedRows: 0, severity: 'quarantine' },
+      {
+        dataset: 'orders',
+        check: 'not_null',
+        column: 'order_id',
+        passed: false,
+        failedRows: 2,
+        severity: 'quarantine',
+        example: '{"order_id":null,"note":"a\\\\b \'q\'"}',
+      },
+      {
+        dataset: 'orders',
+        check: 'not_null',
+        column: 'customer_id',
+        passed: true,
+        failedRows: 0,
+        severity: 'quarantine',
+      },
       { dataset: 'orders', check: 'total_matches_lines', passed: false, failedRows: 1, severity: 'report' },
     ];
     const run = {
@@ -235,9 +279,11 @@ describe('warehouse SQL', () => {
     await warehouse.executeBatch(recordRunStatements(run));
     const runs = await warehouse.query('SELECT * FROM ops.pipeline_run');
     const loads = await warehouse.query('SELECT * FROM ops.dataset_load');
-    const results = await warehouse.query<{ check_name: string; column_name: string; example: string | null }>(
-      'SELECT check_name, column_name, example FROM ops.quality_result ORDER BY check_name, column_name',
-    );
+    const results = await warehouse.query<{
+      check_name: string;
+      column_name: string;
+      example: string | null;
+    }>('SELECT check_name, column_name, example FROM ops.quality_result ORDER BY check_name, column_name');
 
     // Assess
     assert.deepEqual(runs, [
@@ -251,7 +297,14 @@ describe('warehouse SQL', () => {
       },
     ]);
     assert.deepEqual(loads, [
-      { run_id: run.runId, business_date: '2024-03-10', dataset: 'orders', rows_in: 100, rows_loaded: 97, rows_quarantined: 3 },
+      {
+        run_id: run.runId,
+        business_date: '2024-03-10',
+        dataset: 'orders',
+        rows_in: 100,
+        rows_loaded: 97,
+        rows_quarantined: 3,
+      },
     ]);
     assert.deepEqual(results, [
       { check_name: 'not_null', column_name: 'customer_id', example: null },
@@ -265,7 +318,9 @@ describe('warehouse SQL', () => {
     const text = "it's a \\ back'slash\\";
 
     // Act
-    const [row] = await warehouse.query(`SELECT ${literal(text)} AS ${ident('rows')}, ${literal('')} AS ${ident('Mixed')}`);
+    const [row] = await warehouse.query(
+      `SELECT ${literal(text)} AS ${ident('rows')}, ${literal('')} AS ${ident('Mixed')}`,
+    );
 
     // Assess
     assert.equal(literal(text), `'it''s a ' || CHR(92) || ' back''slash' || CHR(92) || ''`);

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { ENV_NAMES, loadConfig, type EnvName } from '../../lib/config';
+import { synthesizeDefinitions, type AslDefinition } from '../../local/synth-definitions';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
+type State = Record<string, any>;
+
+/** Every state, including those inside Parallel branches and Map item processors. */
+function allStates(definition: { States: Record<string, unknown> }): Array<[string, State]> {
+  return Object.entries(definition.States).flatMap(([name, state]) => {
+    const s = state as State;
+    const nested = [...(s.Branches ?? []), ...(s.ItemProcessor ? [s.ItemProcessor] : [])] as AslDefinition[];
+    return [[name, s] as [string, State], ...nested.flatMap(allStates)];
+  });
+}
+
+describe('batch state machine (synthesized ASL)', () => {
+  const batch = {} as Record<EnvName, AslDefinition>;
+  before(async () => {
+    for (const envName of ENV_NAMES) batch[envName] = (await synthesizeDefinitions(envName)).batch;
+  });
+
+  test('TimeoutSeconds is the SLA of each environment', () => {
+    for (const envName of ENV_NAMES) {
+      assert.equal(batch[envName].TimeoutSeconds, loadConfig(envName).slaMinutes * 60);
+    }
+  });
+
+  test('every Task retries TransientError and Lambda service errors with full jitter and backoff from config', () => {
+    for (const envName of ENV_NAMES) {
+      // Prepare
+      const { retry } = loadConfig(envName);
+      // Act
+      const taskStates = allStates(batch[envName]).filter(([, s]) => s.Type === 'Task');
+      // Assess
+      assert.equal(taskStates.length, 10);
+      for (const [name, state] of taskStates) {
+        assert.equal(state.Retry?.length, 1, `${name} has no Retry`);
+        const [retrier] = state.Retry;
+        assert.ok(retrier.ErrorEquals.includes('TransientError'), name);
+        assert.ok(retrier.ErrorEquals.includes('Lambda.TooManyRequestsException'), name);
+        assert.equal(retrier.JitterStrategy, 'FULL', name);
+        assert.ok(retrier.BackoffRate > 1, name);
+        assert.equal(retrier.MaxAttempts, retry.maxAttempts);
+        assert.equal(retrier.IntervalSeconds, retry.intervalSeconds);
+        assert.equal(retrier.MaxDelaySeconds, retry.maxDelaySeconds);
+      }
+    }
+  });
+
+  test('the main path catches everything into NotifyFailure with ResultPath $.error', () => {
+    // Prepare
+    const states = batch.dev.States as Record<string, State>;
+    // Assess
+    for (const name of [
+      'ResolveRun',
+      'Extract',
+      'Transform',
+      'Validate',
+      'LoadTables',
+      'RecordRun',
+      'NotifySuccess',
+    ]) {
+      assert.deepEqual(
+        states[name].Catch,
+        [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' }],
+        name,
+      );
+    }
+    // Tasks inside Parallel / Map only retry; their container catches.
+    for (const [name, state] of allStates(batch.dev)) {
+      if (['ExtractOrders', 'ExtractProducts', 'LoadTable'].includes(name))
+        assert.equal(state.Catch, undefined, name);
+    }
+  });
+
+  test('the failure path notifies, cleans up and fails even when a step of it fails', () => {
+    const states = batch.dev.States as Record<string, State>;
+    assert.equal(states.NotifyFailure.Next, 'Cleanup');
+    assert.equal(states.NotifyFailure.Catch[0].Next, 'Cleanup');
+    assert.equal(states.Cleanup.Next, 'RunFailed');
+    assert.equal(states.Cleanup.Catch[0].Next, 'RunFailed');
+    assert.equal(states.RunFailed.Type, 'Fail');
+    assert.equal(states.RunFailed.Error, 'RunFailed');
+  });
+
+  test('QualityGate is a Choice on $.validation.passed; LoadTables is a Map over $.validation.tables', () => {
+    // Prepare
+    const states = batch.prod.States as Record<string, State>;
+    // Assess
+    assert.equal(states.QualityGate.Type, 'Choice');
+    assert.deepEqual(states.QualityGate.Choices, [
+      { Variable: '$.validation.passed', BooleanEquals: true, Next: 'LoadTables' },
+    ]);
+    assert.equal(states.QualityGate.Default, 'NotifyFailure');
+    assert.equal(states.LoadTables.Type, 'Map');
+    assert.equal(states.LoadTables.ItemsPath, '$.validation.tables');
+    assert.deepEqual(states.LoadTables.ItemSelector, { 'run.$': '$.run', 'item.$': '$$.Map.Item.Value' });
+    assert.equal(states.LoadTables.MaxConcurrency, loadConfig('prod').loadMaxConcurrency);
+    assert.equal(states.LoadTables.ItemProcessor.StartAt, 'LoadTable');
+  });
+
+  test('the order and ResultPaths are the contract the handlers rely on', () => {
+    // Prepare
+    const states = batch.dev.States as Record<string, State>;
+    // Assess
+    assert.equal(batch.dev.StartAt, 'ResolveRun');
+    const path: Array<[string, string | undefined, string]> = [
+      ['ResolveRun', '$.run', 'Extract'],
+      ['Extract', '$.extract', 'Transform'],
+      ['Transform', '$.transform', 'Validate'],
+      ['Validate', '$.validation', 'QualityGate'],
+      ['LoadTables', '$.loads', 'RecordRun'],
+      ['RecordRun', '$.record', 'NotifySuccess'],
+      ['NotifySuccess', '$.notify', 'Succeeded'],
+      ['NotifyFailure', '$.notify', 'Cleanup'],
+      ['Cleanup', '$.cleanup', 'RunFailed'],
+    ];
+    for (const [name, resultPath, next] of path) {
+      assert.equal(states[name].ResultPath, resultPath, name);
+      assert.equal(states[name].Next, next, name);
+    }
+    assert.equal(states.Succeeded.Type, 'Succeed');
+    // Tasks get the whole state and their return value lands at ResultPath (no Payload wrapper).
+    for (const [name, state] of allStates(batch.dev).filter(([, s]) => s.Type === 'Task')) {
+      assert.match(state.Resource, /^arn:aws:lambda:/, name);
+      assert.equal(state.Parameters, undefined, name);
+    }
+  });
+});

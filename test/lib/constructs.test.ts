@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Stack } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { loadConfig } from '../../lib/config';
+import { BatchPipeline } from '../../lib/constructs/batch-pipeline';
+import { DataLake } from '../../lib/constructs/data-lake';
+import { Triggers } from '../../lib/constructs/triggers';
+import { Warehouse } from '../../lib/constructs/warehouse';
+import { testApp } from './synth';
+
+/** A stack with a bucket and a key to hang one construct under test on. */
+function scaffold() {
+  const stack = new Stack(testApp(), 'Test');
+  const key = new kms.Key(stack, 'Key');
+  const bucket = new s3.Bucket(stack, 'Bucket');
+  return { stack, key, bucket };
+}
+
+describe('construct props validation', () => {
+  test('DataLake rejects a Standard-IA transition before 30 days and says what to set', () => {
+    // Prepare
+    const { stack } = scaffold();
+    const lifecycle = { ...loadConfig('dev').lifecycle, rawToIaDays: 10 };
+    // Act + Assess
+    assert.throws(
+      () => new DataLake(stack, 'Lake', { lifecycle }),
+      /rawToIaDays is 10.*set it to 30 or more/,
+    );
+  });
+
+  test('Warehouse rejects a base capacity off the 8-RPU step', () => {
+    // Prepare
+    const { stack, key, bucket } = scaffold();
+    // Act + Assess
+    assert.throws(
+      () => new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, baseCapacityRpu: 12 }),
+      /baseCapacityRpu 12 must be 8 to 512 in steps of 8/,
+    );
+  });
+
+  test('Warehouse rejects a name Redshift would refuse', () => {
+    const { stack, key, bucket } = scaffold();
+    assert.throws(
+      () => new Warehouse(stack, 'Warehouse', { name: 'Cartflow_Dev', bucket, key }),
+      /lower-case/,
+    );
+  });
+
+  test('BatchPipeline names the missing handler file', () => {
+    // Prepare
+    const { stack, key, bucket } = scaffold();
+    const warehouse = new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key });
+    const sourceSecret = new secretsmanager.Secret(stack, 'Source');
+    // Act + Assess
+    assert.throws(
+      () =>
+        new BatchPipeline(stack, 'Pipeline', {
+          config: loadConfig('dev'),
+          bucket,
+          warehouse,
+          sourceSecret,
+          handlersDir: '/nonexistent',
+        }),
+      /\/nonexistent\/resolve-run\.ts is missing/,
+    );
+  });
+
+  test('Triggers rejects a catalog prefix without a trailing slash', () => {
+    // Prepare
+    const { stack, key, bucket } = scaffold();
+    const warehouse = new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key });
+    const pipeline = new BatchPipeline(stack, 'Pipeline', {
+      config: loadConfig('dev'),
+      bucket,
+      warehouse,
+      sourceSecret: new secretsmanager.Secret(stack, 'Source'),
+    });
+    // Act + Assess
+    assert.throws(
+      () =>
+        new Triggers(stack, 'Triggers', {
+          batchStateMachine: pipeline.stateMachine,
+          catalogStateMachine: pipeline.catalogStateMachine,
+          bucket,
+          scheduleExpression: 'cron(0 3 * * ? *)',
+          catalogPrefix: 'landing/catalog',
+        }),
+      /must be relative and end with '\/'/,
+    );
+  });
+});

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+// Promise.withResolvers for aws-local-stepfunctions' Parallel on Node 20.
+import '../../local/polyfills';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { BATCH_STEPS, CATALOG_STEPS } from '../../lambdas/steps';
+import { synthesizeDefinitions, type SynthesizedDefinitions } from '../../local/synth-definitions';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
+type Json = any;
+
+/** The execution ended in the Fail state RunFailed. */
+const failedWithRunFailed = (error: Json) => error?.cause?.name === 'RunFailed';
+
+/** Names of all states, nested ones included. */
+function stateNames(definition: { States: Record<string, unknown> }): string[] {
+  return Object.entries(definition.States).flatMap(([name, state]) => {
+    const s = state as Json;
+    return [
+      name,
+      ...[...(s.Branches ?? []), ...(s.ItemProcessor ? [s.ItemProcessor] : [])].flatMap(stateNames),
+    ];
+  });
+}
+
+const RUN = { runId: 'run-1', businessDate: '2024-05-01', startedAt: '2024-05-02T03:00:00Z' };
+const TABLES = [
+  { table: 'dim_product', prefix: 'curated/dim_product/dt=2024-05-01/', rows: 3 },
+  { table: 'fact_order', prefix: 'curated/fact_order/dt=2024-05-01/', rows: 5 },
+];
+
+/** Stub handlers returning what the contracts say each step returns; `calls` records every input. */
+function stubHandlers(overrides: Record<string, (input: Json) => Json> = {}) {
+  const calls: Array<[string, Json]> = [];
+  const results: Record<string, (input: Json) => Json> = {
+    ResolveRun: () => RUN,
+    ExtractOrders: () => [{ dataset: 'orders', keys: ['raw/orders/x'], rows: 5 }],
+    ExtractProducts: () => [{ dataset: 'products', keys: ['raw/products/x'], rows: 3 }],
+    Transform: () => ({ staged: {}, rows: {} }),
+    Validate: () => ({ passed: true, reportKey: 'quality/x.json', datasets: [], checks: [], tables: TABLES }),
+    LoadTable: (input) => ({ table: input.item.table, rowsLoaded: input.item.rows }),
+    RecordRun: () => ({ recorded: true }),
+    NotifySuccess: () => ({ status: 'SUCCEEDED', summary: 'ok' }),
+    NotifyFailure: () => ({ status: 'FAILED', summary: 'failed' }),
+    Cleanup: () => ({ deleted: 1 }),
+    ...overrides,
+  };
+  const handlers = Object.fromEntries(
+    Object.entries(results).map(([name, fn]) => [
+      name,
+      async (input: Json) => {
+        calls.push([name, input]);
+        return fn(input);
+      },
+    ]),
+  );
+  return { handlers, calls };
+}
+
+describe('synthesizeDefinitions', () => {
+  let synthesized: SynthesizedDefinitions;
+  before(async () => {
+    synthesized = await synthesizeDefinitions('dev');
+  });
+
+  test('returns the batch and catalog ASL with the state names of lambdas/steps.ts', () => {
+    // Assess
+    const batchNames = stateNames(synthesized.batch);
+    for (const name of Object.keys(BATCH_STEPS)) assert.ok(batchNames.includes(name), `batch lacks ${name}`);
+    for (const name of ['Extract', 'QualityGate', 'LoadTables', 'Succeeded', 'RunFailed']) {
+      assert.ok(batchNames.includes(name), `batch lacks ${name}`);
+    }
+    assert.deepEqual(Object.keys(synthesized.catalog.States).slice(0, 2), Object.keys(CATALOG_STEPS));
+    assert.equal(synthesized.batch.StartAt, 'ResolveRun');
+    assert.equal(synthesized.catalog.StartAt, 'RefreshCatalog');
+    assert.ok('Resources' in synthesized.template);
+  });
+
+  test('Lambda ARNs are resolved to local placeholders', () => {
+    const resource = (synthesized.batch.States.ResolveRun as Json).Resource as string;
+    assert.match(
+      resource,
+      /^arn:aws:lambda:us-east-1:000000000000:function:PipelineResolveRunFunction[0-9A-F]{8}$/,
+    );
+  });
+
+  test('a day that passes the gate runs every step and ends Succeeded', async () => {
+    // Prepare
+    const { handlers, calls } = stubHandlers();
+    const machine = new StateMachine(synthesized.batch as Json);
+    // Act
+    const output = (await machine.run(
+      { time: '2024-05-02T03:00:00Z' },
+      { overrides: { taskResourceLocalHandlers: handlers } },
+    ).result) as Json;
+    // Assess
+    assert.deepEqual(output.run, RUN);
+    assert.equal(output.extract.length, 2);
+    assert.equal(output.extract[0][0].dataset, 'orders');
+    assert.equal(output.validation.passed, true);
+    assert.deepEqual(output.loads, [
+      { table: 'dim_product', rowsLoaded: 3 },
+      { table: 'fact_order', rowsLoaded: 5 },
+    ]);
+    assert.equal(output.notify.status, 'SUCCEEDED');
+    const loadInputs = calls.filter(([name]) => name === 'LoadTable').map(([, input]) => input);
+    assert.deepEqual(loadInputs[0], { run: RUN, item: TABLES[0] });
+    assert.equal(calls.find(([name]) => name === 'ResolveRun')?.[1].time, '2024-05-02T03:00:00Z');
+    assert.ok(!calls.some(([name]) => name === 'NotifyFailure' || name === 'Cleanup'));
+  });
+
+  test('a failed quality gate notifies with $.validation.failureReason, cleans up and fails RunFailed', async () => {
+    // Prepare
+    const { handlers, calls } = stubHandlers({
+      Validate: () => ({
+        passed: false,
+        reportKey: 'q',
+        datasets: [],
+        checks: [],
+        tables: [],
+        failureReason: 'orders: unique',
+      }),
+    });
+    const machine = new StateMachine(synthesized.batch as Json);
+    // Act + Assess
+    await assert.rejects(
+      machine.run({}, { overrides: { taskResourceLocalHandlers: handlers } }).result,
+      failedWithRunFailed,
+    );
+    const notifyInput = calls.find(([name]) => name === 'NotifyFailure')?.[1];
+    assert.equal(notifyInput.validation.failureReason, 'orders: unique');
+    assert.equal(notifyInput.error, undefined);
+    assert.ok(calls.some(([name]) => name === 'Cleanup'));
+    assert.ok(!calls.some(([name]) => name === 'LoadTable'));
+  });
+
+  test('a TransientError is retried; a permanent error goes to NotifyFailure with $.error', async () => {
+    // Prepare
+    let attempts = 0;
+    class TransientError extends Error {
+      name = 'TransientError';
+    }
+    class PermanentError extends Error {
+      name = 'PermanentError';
+    }
+    const { handlers, calls } = stubHandlers({
+      Transform: () => {
+        attempts += 1;
+        if (attempts < 3) throw new TransientError('source busy');
+        return { staged: {}, rows: {} };
+      },
+      RecordRun: () => {
+        throw new PermanentError('bad row');
+      },
+    });
+    const machine = new StateMachine(synthesized.batch as Json);
+    // Act
+    const run = machine.run(
+      {},
+      { overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: { Transform: 0 } } },
+    );
+    // Assess
+    await assert.rejects(run.result, failedWithRunFailed);
+    assert.equal(attempts, 3);
+    const notifyInput = calls.find(([name]) => name === 'NotifyFailure')?.[1];
+    assert.equal(notifyInput.error.Error, 'PermanentError');
+    assert.ok(calls.some(([name]) => name === 'Cleanup'));
+  });
+
+  test('the catalog refresh passes run and key to RefreshCatalog, then its result to LoadCatalog', async () => {
+    // Prepare
+    const loadInput = { run: RUN, item: TABLES[0] };
+    const { handlers, calls } = stubHandlers({
+      RefreshCatalog: () => loadInput,
+      LoadCatalog: () => ({ table: 'dim_product', rowsLoaded: 3 }),
+    });
+    const event = {
+      time: '2024-05-01T10:15:00Z',
+      detail: { object: { key: 'landing/catalog/products.csv' } },
+    };
+    const machine = new StateMachine(synthesized.catalog as Json);
+    // Act
+    const output = (await machine.run(event, {
+      overrides: { taskResourceLocalHandlers: handlers },
+      context: { Execution: { Name: 'exec-1' } } as Json,
+    }).result) as Json;
+    // Assess
+    const [name, refreshInput] = calls[0];
+    assert.equal(name, 'RefreshCatalog');
+    assert.deepEqual(refreshInput.run.runId, 'exec-1');
+    assert.deepEqual(refreshInput.run.businessDate, '2024-05-01');
+    assert.ok(!Number.isNaN(Date.parse(refreshInput.run.startedAt)));
+    assert.equal(refreshInput.catalogKey, 'landing/catalog/products.csv');
+    assert.deepEqual(calls[1], ['LoadCatalog', loadInput]);
+    assert.deepEqual(output.load, { table: 'dim_product', rowsLoaded: 3 });
+  });
+
+  test('is fast enough for every local run', async () => {
+    // Act
+    const started = Date.now();
+    await synthesizeDefinitions('prod');
+    // Assess
+    assert.ok(Date.now() - started < 5000);
+  });
+});
