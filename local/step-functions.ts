@@ -75,9 +75,9 @@ export async function runStateMachine(
       entered.set(key, event.timestamp);
       return;
     }
-    const status = ({ StateExited: 'ok', StateFailed: 'failed', StateRetried: 'retried', StateCaught: 'caught' } as const)[
-      event.type as 'StateExited' | 'StateFailed' | 'StateRetried' | 'StateCaught'
-    ];
+    const status = (
+      { StateExited: 'ok', StateFailed: 'failed', StateRetried: 'retried', StateCaught: 'caught' } as const
+    )[event.type as 'StateExited' | 'StateFailed' | 'StateRetried' | 'StateCaught'];
     // A caught failure still "exits" the state; that exit is not a success.
     if (!status || (status === 'ok' && caught.delete(key))) return;
     if (status === 'caught') caught.add(key);

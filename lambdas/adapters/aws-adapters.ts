@@ -9,7 +9,10 @@ import { S3LakeStore, createS3Client } from './s3-lake';
 
 export function requireEnv(name: string): string {
   const value = process.env[name];
-  if (!value) throw new ConfigurationError(`Environment variable ${name} is not set; the stack sets it on every function.`);
+  if (!value)
+    throw new ConfigurationError(
+      `Environment variable ${name} is not set; the stack sets it on every function.`,
+    );
   return value;
 }
 
@@ -33,7 +36,9 @@ class SecretSourceDatabase implements SourceDatabase {
     try {
       await client.connect();
     } catch (error) {
-      throw new TransientError(`Cannot connect to the source database: ${(error as Error).message}`, { cause: error });
+      throw new TransientError(`Cannot connect to the source database: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return Object.assign(client, { release: () => client.end() });
   }
@@ -43,7 +48,8 @@ class SecretSourceDatabase implements SourceDatabase {
     const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: this.secretArn }));
     const secret = JSON.parse(SecretString ?? '{}') as Partial<SourceSecret>;
     for (const field of ['host', 'dbname', 'username', 'password'] as const) {
-      if (!secret[field]) throw new ConfigurationError(`Source database secret ${this.secretArn} has no "${field}".`);
+      if (!secret[field])
+        throw new ConfigurationError(`Source database secret ${this.secretArn} has no "${field}".`);
     }
     return {
       host: secret.host,
@@ -63,7 +69,9 @@ class SnsAlerts implements Alerts {
 
   async publish(subject: string, message: string): Promise<void> {
     // SNS subjects are limited to 100 characters.
-    await this.sns.send(new PublishCommand({ TopicArn: this.topicArn, Subject: subject.slice(0, 100), Message: message }));
+    await this.sns.send(
+      new PublishCommand({ TopicArn: this.topicArn, Subject: subject.slice(0, 100), Message: message }),
+    );
   }
 }
 

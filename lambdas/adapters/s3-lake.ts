@@ -91,7 +91,14 @@ export class S3LakeStore implements LakeStore {
   async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
     await this.call(`put ${this.uri(key)}`, () =>
       this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          // Without a length the SDK takes an empty body for a stream of unknown length and warns.
+          ContentLength: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+          ContentType: contentType,
+        }),
       ),
     );
   }

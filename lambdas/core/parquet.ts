@@ -30,7 +30,7 @@ export interface EncodeOptions {
   rowGroupSize?: number;
 }
 
-const DEFAULT_ROW_GROUP_SIZE = 500_000;
+const DEFAULT_ROW_GROUP_SIZE = 200_000; // measured: larger groups only slow the writer down
 const DAY_MS = 86_400_000;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const INT32_MIN = -(2 ** 31);

@@ -2,7 +2,12 @@ import type { ExtractResult, PipelineState } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
 import { layout } from '../core/layout';
 import type { Dataset } from '../core/model';
-import { orderFromSource, orderItemFromSource, orderItemsCursorSql, ordersCursorSql } from '../core/source-rows';
+import {
+  orderFromSource,
+  orderItemFromSource,
+  orderItemsCursorSql,
+  ordersCursorSql,
+} from '../core/source-rows';
 import { TABLES, type TableDef } from '../core/tables';
 import { adapters } from '../adapters/context';
 import { writeParquet } from '../adapters/lake-tables';

@@ -30,7 +30,8 @@ export const handler = async (state: PipelineState): Promise<ExtractResult[] | L
     : utcDate(new Date(state.run.startedAt ?? Date.now()));
   const { lake } = adapters();
   const files = (await lake.list(CATALOG_LANDING_PREFIX)).sort(
-    (a, b) => (a.lastModified?.getTime() ?? 0) - (b.lastModified?.getTime() ?? 0) || a.key.localeCompare(b.key),
+    (a, b) =>
+      (a.lastModified?.getTime() ?? 0) - (b.lastModified?.getTime() ?? 0) || a.key.localeCompare(b.key),
   );
   const candidates: ProductCandidate[] = [];
   const rejections: Rejection[] = [];
@@ -40,7 +41,8 @@ export const handler = async (state: PipelineState): Promise<ExtractResult[] | L
       for (const error of errors) rejections.push({ dataset: 'products', file: file.key, ...errorOf(error) });
       records.forEach((record, index) => {
         const { row, issues } = conformProduct(record);
-        if (issues.length) rejections.push({ dataset: 'products', file: file.key, line: index + 1, reasons: issues });
+        if (issues.length)
+          rejections.push({ dataset: 'products', file: file.key, line: index + 1, reasons: issues });
         else candidates.push(row);
       });
     } catch (error) {
@@ -54,7 +56,11 @@ export const handler = async (state: PipelineState): Promise<ExtractResult[] | L
   await lake.deletePrefix(layout.rawPrefix('products', businessDate));
   await writeParquet(lake, key, TABLES.products, snapshot);
   await writeJsonLines(lake, layout.unparseable('products', businessDate), rejections);
-  logger.info('catalog extracted', { files: files.length, products: snapshot.length, rejected: rejections.length });
+  logger.info('catalog extracted', {
+    files: files.length,
+    products: snapshot.length,
+    rejected: rejections.length,
+  });
 
   if (state.catalogKey !== undefined) {
     return { run: state.run, item: await publishCatalog(lake, state.run, snapshot, rejections.length) };

@@ -20,7 +20,9 @@ export const handler = async (input: LoadTableInput): Promise<LoadResult> => {
       businessDate,
     }),
   );
-  const [{ rows }] = await warehouse.query<{ rows: number | string }>(partitionCountSql(table, businessDate, input.item));
+  const [{ rows }] = await warehouse.query<{ rows: number | string }>(
+    partitionCountSql(table, businessDate, input.item),
+  );
   logger.info('loaded', { table: table.name, rows });
   return { table: input.item.table, rowsLoaded: Number(rows) };
 };

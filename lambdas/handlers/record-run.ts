@@ -18,6 +18,8 @@ export const handler = async (state: PipelineState): Promise<{ finishedAt: strin
     }),
   );
   metrics.addMetric('RunSucceeded', MetricUnit.Count, 1);
+  // The freshness alarm treats a missing datapoint as stale: each good load reports a fresh lake.
+  metrics.addMetric('MinutesSinceLastLoad', MetricUnit.Count, 0);
   metrics.publishStoredMetrics();
   return { finishedAt };
 };

@@ -13,7 +13,11 @@ export const handler = async (state: PipelineState): Promise<TransformResult> =>
   const { lake } = adapters();
   const [orders, items, products] = await Promise.all([
     readParquetPrefix<OrderCandidate>(lake, TABLES.raw_orders, layout.rawPrefix('orders', businessDate)),
-    readParquetPrefix<OrderItemCandidate>(lake, TABLES.raw_order_items, layout.rawPrefix('order_items', businessDate)),
+    readParquetPrefix<OrderItemCandidate>(
+      lake,
+      TABLES.raw_order_items,
+      layout.rawPrefix('order_items', businessDate),
+    ),
     readParquetPrefix<ProductCandidate>(lake, TABLES.products, layout.rawPrefix('products', businessDate)),
   ]);
   const catalog = new Map<string, { category: string }>();
@@ -29,7 +33,11 @@ export const handler = async (state: PipelineState): Promise<TransformResult> =>
     writeParquet(lake, layout.staged('order_items', businessDate), TABLES.staged_order_items, stagedItems),
     writeParquet(lake, layout.staged('products', businessDate), TABLES.products, products),
   ]);
-  logger.info('transformed', { orders: stagedOrders.length, items: stagedItems.length, products: products.length });
+  logger.info('transformed', {
+    orders: stagedOrders.length,
+    items: stagedItems.length,
+    products: products.length,
+  });
   return {
     staged: {
       orders: layout.staged('orders', businessDate),

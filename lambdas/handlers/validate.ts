@@ -4,7 +4,11 @@ import type { CheckResult, PipelineState, TableToLoad, ValidationResult } from '
 import { buildOrderFacts, toDimProduct } from '../core/facts';
 import { layout } from '../core/layout';
 import type { OrderCandidate, OrderItemCandidate, ProductCandidate } from '../core/model';
-import { evaluateDataset, ordersWithAllItemsQuarantined, reconcileOrderTotals } from '../core/quality/evaluate';
+import {
+  evaluateDataset,
+  ordersWithAllItemsQuarantined,
+  reconcileOrderTotals,
+} from '../core/quality/evaluate';
 import { decideGate } from '../core/quality/gate';
 import { resolveRules } from '../core/quality/rules';
 import { TABLES } from '../core/tables';
@@ -24,7 +28,11 @@ export const handler = async (state: PipelineState): Promise<ValidationResult> =
   const [products, orders, items] = await Promise.all([
     readParquet<ProductCandidate>(lake, TABLES.products, layout.staged('products', businessDate)),
     readParquet<OrderCandidate>(lake, TABLES.staged_orders, layout.staged('orders', businessDate)),
-    readParquet<OrderItemCandidate>(lake, TABLES.staged_order_items, layout.staged('order_items', businessDate)),
+    readParquet<OrderItemCandidate>(
+      lake,
+      TABLES.staged_order_items,
+      layout.staged('order_items', businessDate),
+    ),
   ]);
   const rules = resolveRules({ threshold: qualityThreshold() });
   const now = new Date();
@@ -36,7 +44,11 @@ export const handler = async (state: PipelineState): Promise<ValidationResult> =
   const itemResult = evaluateDataset(items, rules.order_items, { businessDate, catalog, validOrderIds, now });
 
   const rejectedProducts = (state.extract ?? []).flat().find((e) => e.dataset === 'products')?.rejected ?? 0;
-  const datasets = [withRejected(productResult.quality, rejectedProducts), orderResult.quality, itemResult.quality];
+  const datasets = [
+    withRejected(productResult.quality, rejectedProducts),
+    orderResult.quality,
+    itemResult.quality,
+  ];
   const checks: CheckResult[] = [
     ...productResult.checks,
     ...orderResult.checks,
@@ -66,7 +78,9 @@ export const handler = async (state: PipelineState): Promise<ValidationResult> =
   }
 
   for (const dataset of datasets) {
-    metrics.addMetric(`Quarantined_${dataset.dataset}`, MetricUnit.Count, dataset.rowsQuarantined);
+    const metric = metrics.singleMetric();
+    metric.addDimension('dataset', dataset.dataset);
+    metric.addMetric('QuarantinedRows', MetricUnit.Count, dataset.rowsQuarantined);
   }
   metrics.addMetric('QualityGateFailed', MetricUnit.Count, gate.passed ? 0 : 1);
   metrics.publishStoredMetrics();

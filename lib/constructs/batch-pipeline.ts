@@ -1,15 +1,12 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { acknowledgeNag, nagArnRef, s3GrantFindings, type S3GrantKind } from '../nag';
+import { acknowledgeNag, nagArnRef, type S3GrantKind } from '../nag';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
 import {
@@ -20,6 +17,7 @@ import {
   type HandlerEntry,
 } from '../../lambdas/steps';
 import type { EnvironmentConfig } from '../config';
+import { cartflowFunction, grantLake, requireHandlerFile } from './lambda-function';
 import type { Warehouse } from './warehouse';
 
 /** Construct ids of the two state machines (local/synth-definitions.ts finds them by these). */
@@ -34,7 +32,7 @@ const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ];
 
-const DEFAULT_HANDLERS_DIR = fileURLToPath(new URL('../../lambdas/handlers', import.meta.url));
+export const DEFAULT_HANDLERS_DIR = fileURLToPath(new URL('../../lambdas/handlers', import.meta.url));
 
 export interface BatchPipelineProps {
   readonly config: EnvironmentConfig;
@@ -64,20 +62,13 @@ export class BatchPipeline extends Construct {
     const handlersDir = props.handlersDir ?? DEFAULT_HANDLERS_DIR;
     const entries = [...new Set(Object.values(BATCH_STEPS))];
     for (const entry of entries) {
-      if (!existsSync(join(handlersDir, `${entry}.ts`))) {
-        throw new Error(
-          `BatchPipeline: ${join(handlersDir, `${entry}.ts`)} is missing; create it (exporting \`handler\`) or fix BATCH_STEPS in lambdas/steps.ts.`,
-        );
-      }
+      requireHandlerFile('BatchPipeline', handlersDir, entry, 'fix BATCH_STEPS in lambdas/steps.ts');
     }
-    const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
     const environment: Record<string, string> = {
       [HANDLER_ENV.bucket]: bucket.bucketName,
       [HANDLER_ENV.sourceSecretArn]: sourceSecret.secretArn,
-      [HANDLER_ENV.workgroup]: warehouse.workgroupName,
-      [HANDLER_ENV.database]: warehouse.databaseName,
-      [HANDLER_ENV.copyRoleArn]: warehouse.copyRole.roleArn,
+      ...warehouse.dataApiEnvironment(),
       [HANDLER_ENV.environment]: config.envName,
       [HANDLER_ENV.qualityThreshold]: String(config.qualityThreshold),
       [HANDLER_ENV.extractChunkRows]: String(config.extractChunkRows),
@@ -88,52 +79,13 @@ export class BatchPipeline extends Construct {
 
     const functions = {} as Record<HandlerEntry, NodejsFunction>;
     for (const entry of entries) {
-      const name = entry.replace(/(^|-)(\w)/g, (_, _dash: string, c: string) => c.toUpperCase());
-      functions[entry] = new NodejsFunction(this, `${name}Function`, {
-        entry: join(handlersDir, `${entry}.ts`),
-        handler: 'handler',
-        runtime: lambda.Runtime.NODEJS_22_X,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: config.lambdaMemoryMb,
-        timeout: Duration.seconds(config.lambdaTimeoutSeconds),
-        tracing: lambda.Tracing.ACTIVE,
-        environment,
-        description: `cartflow ${config.envName}: ${entry}`,
-        logGroup: new logs.LogGroup(this, `${name}Logs`, {
-          retention: config.logRetentionDays,
-          removalPolicy,
-        }),
-        bundling: {
-          format: OutputFormat.ESM,
-          minify: true,
-          // Retry/Catch match on error names (TransientError, ...); minifying must not rename classes.
-          keepNames: true,
-          sourceMap: true,
-          target: 'node22',
-          mainFields: ['module', 'main'],
-          // CommonJS dependencies call require(); ESM output has none unless we create it.
-          banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
-          // Bundle the AWS SDK v3 too, so its version is the one the tests ran against.
-          externalModules: [],
-          forceDockerBundling: false,
-        },
-      });
+      functions[entry] = cartflowFunction(this, { config, handlersDir, entry, environment });
     }
     this.functions = functions;
 
     // Least privilege: each step gets only the lake zones it reads and writes.
-    const grant = (entry: HandlerEntry, kind: S3GrantKind, ...patterns: string[]) => {
-      for (const pattern of patterns) {
-        if (kind === 'read') bucket.grantRead(functions[entry], pattern);
-        else if (kind === 'readWrite') bucket.grantReadWrite(functions[entry], pattern);
-        else bucket.grantDelete(functions[entry], pattern);
-        acknowledgeNag(
-          functions[entry],
-          `CDK S3 grant scoped to the ${pattern} zone of the lake (objects are partitioned below it), with the matching KMS data-key actions on the lake key.`,
-          ...s3GrantFindings(bucket, pattern, kind),
-        );
-      }
-    };
+    const grant = (entry: HandlerEntry, kind: S3GrantKind, ...patterns: string[]) =>
+      grantLake(functions[entry], bucket, kind, ...patterns);
     grant('extract-orders', 'readWrite', 'raw/*');
     sourceSecret.grantRead(functions['extract-orders']);
     grant('extract-products', 'read', 'landing/*');
@@ -149,23 +101,6 @@ export class BatchPipeline extends Construct {
     // resolve-run registers the run in ops.pipeline_run; cleanup drops the run's staging tables.
     for (const entry of ['resolve-run', 'load-table', 'record-run', 'cleanup'] as const) {
       warehouse.grantDataApi(functions[entry]);
-    }
-    for (const fn of Object.values(functions)) {
-      acknowledgeNag(
-        fn,
-        'Pinned to Node.js 22 (LTS) on purpose: the esbuild target and the tests use it; runtime upgrades are deliberate.',
-        'AwsSolutions-L1',
-      );
-      acknowledgeNag(
-        fn,
-        'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
-        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      );
-      acknowledgeNag(
-        fn,
-        'X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource "*".',
-        'AwsSolutions-IAM5[Resource::*]',
-      );
     }
 
     this.stateMachine = this.buildBatchStateMachine();

@@ -19,10 +19,18 @@ const cents = (decimal: string): bigint => {
   return sign * (BigInt(whole.replace('-', '')) * 100n + BigInt(fraction.padEnd(2, '0')));
 };
 
-async function seed(runtime: LocalRuntime, date: string, orders: number, dirty: DirtySpec = {}): Promise<GeneratedDay> {
+async function seed(
+  runtime: LocalRuntime,
+  date: string,
+  orders: number,
+  dirty: DirtySpec = {},
+): Promise<GeneratedDay> {
   const day = generateDay({ date, orders, seed: 7, dirty });
   await seedSourceDatabase(runtime.source, { orders: day.orders, items: day.items }, date);
-  await runtime.lake.put(`${CATALOG_LANDING_PREFIX}products.jsonl`, day.catalog.map((p) => JSON.stringify(p)).join('\n'));
+  await runtime.lake.put(
+    `${CATALOG_LANDING_PREFIX}products.jsonl`,
+    day.catalog.map((p) => JSON.stringify(p)).join('\n'),
+  );
   return day;
 }
 
@@ -50,9 +58,16 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
 
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'cartflow-e2e-'));
-      runtime = await startLocalRuntime({ dataDir, sourceDatabaseUrl: urls.source, warehouseDatabaseUrl: urls.warehouse });
+      runtime = await startLocalRuntime({
+        dataDir,
+        sourceDatabaseUrl: urls.source,
+        warehouseDatabaseUrl: urls.warehouse,
+      });
       // Servers outlive a test run; start from empty schemas so counts are this run's alone.
-      await runtime.warehouse.executeBatch(['DROP SCHEMA IF EXISTS analytics CASCADE', 'DROP SCHEMA IF EXISTS ops CASCADE']);
+      await runtime.warehouse.executeBatch([
+        'DROP SCHEMA IF EXISTS analytics CASCADE',
+        'DROP SCHEMA IF EXISTS ops CASCADE',
+      ]);
       await runtime.source.query('DROP TABLE IF EXISTS order_items, orders');
     });
 
@@ -66,18 +81,51 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
       const date = '2026-03-01';
       const day = await seed(runtime, date, 300);
       const expectedTotal = day.orders.reduce((sum, o) => sum + cents(o.total_amount!), 0n);
-      const expectedLines = day.items.reduce((sum, i) => sum + BigInt(i.quantity!) * cents(i.unit_price!), 0n);
+      const expectedLines = day.items.reduce(
+        (sum, i) => sum + BigInt(i.quantity!) * cents(i.unit_price!),
+        0n,
+      );
 
       // Act
       const outcome = await runtime.runBatch({ businessDate: date });
 
       // Assess
       assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
-      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`), String(day.orders.length));
-      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.fact_order_item WHERE order_date = '${date}'`), String(day.items.length));
-      assert.equal(cents(await scalar(runtime, `SELECT sum(total_amount) FROM analytics.fact_order WHERE order_date = '${date}'`)), expectedTotal);
-      assert.equal(cents(await scalar(runtime, `SELECT sum(line_amount) FROM analytics.fact_order_item WHERE order_date = '${date}'`)), expectedLines);
-      assert.equal(cents(await scalar(runtime, `SELECT sum(revenue) FROM analytics.agg_daily_sales WHERE order_date = '${date}'`)), expectedLines);
+      assert.equal(
+        await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`),
+        String(day.orders.length),
+      );
+      assert.equal(
+        await scalar(runtime, `SELECT count(*) FROM analytics.fact_order_item WHERE order_date = '${date}'`),
+        String(day.items.length),
+      );
+      assert.equal(
+        cents(
+          await scalar(
+            runtime,
+            `SELECT sum(total_amount) FROM analytics.fact_order WHERE order_date = '${date}'`,
+          ),
+        ),
+        expectedTotal,
+      );
+      assert.equal(
+        cents(
+          await scalar(
+            runtime,
+            `SELECT sum(line_amount) FROM analytics.fact_order_item WHERE order_date = '${date}'`,
+          ),
+        ),
+        expectedLines,
+      );
+      assert.equal(
+        cents(
+          await scalar(
+            runtime,
+            `SELECT sum(revenue) FROM analytics.agg_daily_sales WHERE order_date = '${date}'`,
+          ),
+        ),
+        expectedLines,
+      );
     });
 
     test('running the same date again leaves identical tables and balanced ops.dataset_load rows', async () => {
@@ -94,18 +142,33 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
       const runs = await runtime.warehouse.query<{ status: string }>(
         `SELECT status FROM ops.pipeline_run WHERE business_date = '${date}'`,
       );
-      assert.deepEqual(runs.map((r) => r.status), ['SUCCEEDED', 'SUCCEEDED']);
+      assert.deepEqual(
+        runs.map((r) => r.status),
+        ['SUCCEEDED', 'SUCCEEDED'],
+      );
       const unbalanced = await runtime.warehouse.query(
         `SELECT * FROM ops.dataset_load WHERE business_date = '${date}' AND rows_in <> rows_loaded + rows_quarantined`,
       );
       assert.deepEqual(unbalanced, []);
-      assert.equal(await scalar(runtime, `SELECT count(*) FROM ops.dataset_load WHERE business_date = '${date}'`), '6');
+      assert.equal(
+        await scalar(runtime, `SELECT count(*) FROM ops.dataset_load WHERE business_date = '${date}'`),
+        '6',
+      );
     });
 
     test('planted bad rows are quarantined with their reasons while the good rows load', async () => {
       // Prepare
       const date = '2026-03-02';
-      const dirty = { nullOrderId: 2, duplicateOrderId: 2, negativeTotal: 2, badCurrency: 2, missingCustomer: 2, zeroQuantity: 2, unknownProduct: 2, totalMismatch: 2 };
+      const dirty = {
+        nullOrderId: 2,
+        duplicateOrderId: 2,
+        negativeTotal: 2,
+        badCurrency: 2,
+        missingCustomer: 2,
+        zeroQuantity: 2,
+        unknownProduct: 2,
+        totalMismatch: 2,
+      };
       const day = await seed(runtime, date, 400, dirty);
       const badOrders = 2 + 2 + 2 + 2 + 2;
 
@@ -117,7 +180,10 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
       const orders = outcome.state!.validation!.datasets.find((d) => d.dataset === 'orders')!;
       assert.equal(orders.rowsIn, day.orders.length);
       assert.equal(orders.rowsQuarantined, badOrders);
-      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`), String(day.orders.length - badOrders));
+      assert.equal(
+        await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`),
+        String(day.orders.length - badOrders),
+      );
       const quarantined = (await runtime.lake.getText(layout.quarantine('orders', date)))
         .trim()
         .split('\n')
@@ -130,7 +196,9 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
       const items = await runtime.lake.getText(layout.quarantine('order_items', date));
       assert.match(items, /quantity/);
       assert.match(items, /product_id/);
-      const mismatch = outcome.state!.validation!.checks.find((c) => c.check === 'total_amount matches lines')!;
+      const mismatch = outcome.state!.validation!.checks.find(
+        (c) => c.check === 'total_amount matches lines',
+      )!;
       assert.equal(mismatch.failedRows, 2);
       assert.equal(mismatch.severity, 'report');
     });
@@ -146,9 +214,18 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
       // Assess
       assert.equal(outcome.status, 'FAILED');
       assert.equal(outcome.error?.name, 'RunFailed');
-      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`), '0');
-      assert.equal(await scalar(runtime, `SELECT count(*) FROM analytics.agg_daily_sales WHERE order_date = '${date}'`), '0');
-      assert.equal(await scalar(runtime, `SELECT status FROM ops.pipeline_run WHERE business_date = '${date}'`), 'FAILED');
+      assert.equal(
+        await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`),
+        '0',
+      );
+      assert.equal(
+        await scalar(runtime, `SELECT count(*) FROM analytics.agg_daily_sales WHERE order_date = '${date}'`),
+        '0',
+      );
+      assert.equal(
+        await scalar(runtime, `SELECT status FROM ops.pipeline_run WHERE business_date = '${date}'`),
+        'FAILED',
+      );
       const alert = runtime.alerts.published.at(-1)!;
       assert.match(alert.subject, /FAILED/);
       assert.match(alert.message, /orders/);
@@ -166,8 +243,14 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
 
       // Assess
       assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
-      assert.equal(await scalar(runtime, `SELECT name FROM analytics.dim_product WHERE product_id = 'P-0001'`), 'Classic Lamp, refreshed');
-      assert.equal(await scalar(runtime, `SELECT price FROM analytics.dim_product WHERE product_id = 'P-9999'`), '5.00');
+      assert.equal(
+        await scalar(runtime, `SELECT name FROM analytics.dim_product WHERE product_id = 'P-0001'`),
+        'Classic Lamp, refreshed',
+      );
+      assert.equal(
+        await scalar(runtime, `SELECT price FROM analytics.dim_product WHERE product_id = 'P-9999'`),
+        '5.00',
+      );
       const today = new Date().toISOString().slice(0, 10);
       assert.match(await runtime.lake.getText(layout.unparseable('products', today)), /not-a-price/);
     });

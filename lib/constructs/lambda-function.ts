@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config';
+import { acknowledgeNag, s3GrantFindings, type S3GrantKind } from '../nag';
+
+export interface CartflowFunctionProps {
+  readonly config: EnvironmentConfig;
+  /** Directory holding `<entry>.ts`. */
+  readonly handlersDir: string;
+  /** Handler entry, e.g. `stream-to-parquet` (file `<handlersDir>/<entry>.ts`, export `handler`). */
+  readonly entry: string;
+  readonly environment: Record<string, string>;
+  /**
+   * @default config.lambdaTimeoutSeconds
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default config.lambdaMemoryMb
+   */
+  readonly memorySize?: number;
+  /**
+   * Private subnets to attach the function to.
+   * @default not in a VPC
+   */
+  readonly vpc?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.SubnetSelection; readonly securityGroups: ec2.ISecurityGroup[] };
+}
+
+/** `stream-to-parquet` → `StreamToParquet`: the construct id prefix of an entry's function and log group. */
+export const pascalCase = (entry: string): string =>
+  entry.replace(/(^|-)(\w)/g, (_, _dash: string, c: string) => c.toUpperCase());
+
+/** Throws naming the missing file, so a wrong entry fails synth before esbuild does. */
+export function requireHandlerFile(owner: string, handlersDir: string, entry: string, fix: string): void {
+  const file = join(handlersDir, `${entry}.ts`);
+  if (!existsSync(file)) {
+    throw new Error(`${owner}: ${file} is missing; create it (exporting \`handler\`) or ${fix}.`);
+  }
+}
+
+/**
+ * The one place that decides how a cartflow handler is built and run: Node.js 22 on arm64, esbuild ESM
+ * bundle (AWS SDK included), X-Ray, its own log group. Construct ids are `<Entry>Function` and `<Entry>Logs`.
+ */
+export function cartflowFunction(scope: Construct, props: CartflowFunctionProps): NodejsFunction {
+  const { config, entry } = props;
+  const name = pascalCase(entry);
+  const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+  const fn = new NodejsFunction(scope, `${name}Function`, {
+    entry: join(props.handlersDir, `${entry}.ts`),
+    handler: 'handler',
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: props.memorySize ?? config.lambdaMemoryMb,
+    timeout: props.timeout ?? Duration.seconds(config.lambdaTimeoutSeconds),
+    tracing: lambda.Tracing.ACTIVE,
+    environment: props.environment,
+    description: `cartflow ${config.envName}: ${entry}`,
+    logGroup: new logs.LogGroup(scope, `${name}Logs`, { retention: config.logRetentionDays, removalPolicy }),
+    vpc: props.vpc?.vpc,
+    vpcSubnets: props.vpc?.subnets,
+    securityGroups: props.vpc?.securityGroups,
+    bundling: {
+      format: OutputFormat.ESM,
+      minify: true,
+      // Retry/Catch match on error names (TransientError, ...); minifying must not rename classes.
+      keepNames: true,
+      sourceMap: true,
+      target: 'node22',
+      mainFields: ['module', 'main'],
+      // CommonJS dependencies call require(); ESM output has none unless we create it.
+      banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+      // Bundle the AWS SDK v3 too, so its version is the one the tests ran against.
+      externalModules: [],
+      forceDockerBundling: false,
+    },
+  });
+  acknowledgeNag(
+    fn,
+    'Pinned to Node.js 22 (LTS) on purpose: the esbuild target and the tests use it; runtime upgrades are deliberate.',
+    'AwsSolutions-L1',
+  );
+  acknowledgeNag(
+    fn,
+    'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+  );
+  if (props.vpc) {
+    acknowledgeNag(
+      fn,
+      'AWSLambdaVPCAccessExecutionRole only manages the network interfaces a VPC-attached function needs.',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+    );
+  }
+  acknowledgeNag(
+    fn,
+    'X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource "*".',
+    'AwsSolutions-IAM5[Resource::*]',
+  );
+  return fn;
+}
+
+/** A CDK S3 grant on one lake zone, with the nag findings it produces acknowledged. */
+export function grantLake(fn: NodejsFunction, bucket: s3.IBucket, kind: S3GrantKind, ...patterns: string[]): void {
+  for (const pattern of patterns) {
+    if (kind === 'read') bucket.grantRead(fn, pattern);
+    else if (kind === 'readWrite') bucket.grantReadWrite(fn, pattern);
+    else bucket.grantDelete(fn, pattern);
+    acknowledgeNag(
+      fn,
+      `CDK S3 grant scoped to the ${pattern} zone of the lake (objects are partitioned below it), with the matching KMS data-key actions on the lake key.`,
+      ...s3GrantFindings(bucket, pattern, kind),
+    );
+  }
+}
