@@ -25,6 +25,18 @@ export const CATALOG_STEPS = {
   LoadCatalog: 'load-table',
 } as const;
 
+/**
+ * Clickstream handlers (not Step Functions states): the MSK event-source mapping target, the scheduled
+ * micro-batch that loads new event objects into Redshift, and the custom resource that creates the topic.
+ */
+export const STREAM_HANDLERS = {
+  StreamToParquet: 'stream-to-parquet',
+  LoadEvents: 'load-events',
+  CreateTopic: 'create-topic',
+} as const;
+
+export type StreamHandlerEntry = (typeof STREAM_HANDLERS)[keyof typeof STREAM_HANDLERS];
+
 /** Environment variables the handlers read (set by the stack on AWS, by the local runner on a laptop). */
 export const HANDLER_ENV = {
   bucket: 'LAKE_BUCKET',
@@ -34,8 +46,12 @@ export const HANDLER_ENV = {
   workgroup: 'REDSHIFT_WORKGROUP',
   database: 'REDSHIFT_DATABASE',
   copyRoleArn: 'REDSHIFT_COPY_ROLE_ARN',
+  /** The namespace's Redshift-managed admin secret: the Data API's SecretArn, so every function is one database user. */
+  warehouseSecretArn: 'REDSHIFT_SECRET_ARN',
   topicArn: 'ALERT_TOPIC_ARN',
   environment: 'CARTFLOW_ENV',
   qualityThreshold: 'QUALITY_THRESHOLD',
   extractChunkRows: 'EXTRACT_CHUNK_ROWS',
+  /** Kafka topic the stream functions read (clickstream). */
+  kafkaTopic: 'KAFKA_TOPIC',
 } as const;

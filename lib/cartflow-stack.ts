@@ -6,6 +6,8 @@ import { validateConfig, type EnvironmentConfig } from './config';
 import { BatchPipeline } from './constructs/batch-pipeline';
 import { DataLake } from './constructs/data-lake';
 import { Monitoring } from './constructs/monitoring';
+import { Network } from './constructs/network';
+import { StreamIngest } from './constructs/stream-ingest';
 import { Triggers } from './constructs/triggers';
 import { Warehouse } from './constructs/warehouse';
 
@@ -21,11 +23,13 @@ export interface CartflowStackProps extends StackProps {
 
 /** One cartflow environment. Environment-agnostic: synth needs no account, region or lookups. */
 export class CartflowStack extends Stack {
+  readonly network: Network;
   readonly dataLake: DataLake;
   readonly warehouse: Warehouse;
   readonly pipeline: BatchPipeline;
   readonly monitoring: Monitoring;
   readonly triggers: Triggers;
+  readonly stream: StreamIngest;
 
   constructor(scope: Construct, id: string, props: CartflowStackProps) {
     super(scope, id, props);
@@ -61,13 +65,21 @@ export class CartflowStack extends Stack {
       'AwsSolutions-SMG4',
     );
 
+    // One VPC for the environment: the warehouse and the stream ingest share its private subnets.
+    this.network = new Network(this, 'Network', {
+      flowLogRetention: config.logRetentionDays,
+      removalPolicy: config.removalPolicy,
+    });
+    const { vpc, privateSubnets } = this.network;
+
     this.warehouse = new Warehouse(this, 'Warehouse', {
       name: `cartflow-${config.envName}`,
       bucket,
       key,
+      vpc,
+      subnets: privateSubnets,
       databaseName: config.redshift.databaseName,
       baseCapacityRpu: config.redshift.baseCapacityRpu,
-      flowLogRetention: config.logRetentionDays,
       removalPolicy: config.removalPolicy,
     });
 
@@ -86,6 +98,16 @@ export class CartflowStack extends Stack {
       scheduleExpression: config.scheduleCron,
     });
 
+    this.stream = new StreamIngest(this, 'Stream', {
+      config,
+      vpc,
+      subnets: privateSubnets,
+      bucket,
+      warehouse: this.warehouse,
+      deadLetterQueue: this.triggers.deadLetterQueue,
+      handlersDir: props.handlersDir,
+    });
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       envName: config.envName,
       pipeline: this.pipeline,
@@ -93,6 +115,8 @@ export class CartflowStack extends Stack {
       slaMinutes: config.slaMinutes,
       alarms: config.alarms,
       deadLetterQueue: this.triggers.deadLetterQueue,
+      stream: this.stream,
+      offsetLagThreshold: config.stream.offsetLagThreshold,
     });
 
     Tags.of(this).add('project', 'cartflow');
@@ -106,5 +130,8 @@ export class CartflowStack extends Stack {
     new CfnOutput(this, 'WorkgroupName', { value: this.warehouse.workgroupName });
     new CfnOutput(this, 'AlertTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'SourceDatabaseSecretArn', { value: sourceSecret.secretArn });
+    new CfnOutput(this, 'WarehouseAdminSecretArn', { value: this.warehouse.adminSecretArn });
+    new CfnOutput(this, 'KafkaClusterArn', { value: this.stream.clusterArn });
+    new CfnOutput(this, 'KafkaTopic', { value: this.stream.topicName });
   }
 }

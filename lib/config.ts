@@ -47,6 +47,29 @@ export interface LifecycleConfig {
   noncurrentExpireDays: number;
 }
 
+export const STARTING_POSITIONS = ['LATEST', 'TRIM_HORIZON'] as const;
+
+export interface StreamConfig {
+  /** Kafka topic of the clickstream (created by the stack's custom resource). */
+  topic: string;
+  /** Partitions of the topic; raising it adds partitions on deploy, Kafka never removes any. */
+  partitions: number;
+  /** Largest number of records per invocation of stream-to-parquet (event-source mapping BatchSize, 1..10000). */
+  batchSize: number;
+  /** How long the mapping gathers records before invoking (MaximumBatchingWindowInSeconds, 0..300). */
+  maxBatchingWindowSeconds: number;
+  /** Where a new mapping starts reading; keys are offset-based, so TRIM_HORIZON replays without duplicates. */
+  startingPosition: (typeof STARTING_POSITIONS)[number];
+  /** load-events runs every this many minutes. */
+  eventsLoadIntervalMinutes: number;
+  /** The consumer-lag alarm fires when OffsetLag (records) passes this. */
+  offsetLagThreshold: number;
+  /** Retries of a failed batch before it goes to the on-failure destination (needs provisioned pollers). */
+  retryAttempts: number;
+  /** Provisioned event pollers of the mapping: Kafka retry controls exist only in provisioned mode. */
+  pollers: { minimum: number; maximum: number };
+}
+
 export interface EnvironmentConfig {
   envName: EnvName;
   /** EventBridge schedule expression for the daily batch, e.g. `cron(0 3 * * ? *)` (UTC). */
@@ -69,6 +92,7 @@ export interface EnvironmentConfig {
   redshift: RedshiftConfig;
   alarms: AlarmConfig;
   lifecycle: LifecycleConfig;
+  stream: StreamConfig;
 }
 
 /** A config field is invalid; the message names the field, the value and what is allowed. */
@@ -108,6 +132,17 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       quarantineExpireDays: 30,
       noncurrentExpireDays: 7,
     },
+    stream: {
+      topic: 'clickstream',
+      partitions: 3,
+      batchSize: 500,
+      maxBatchingWindowSeconds: 10,
+      startingPosition: 'LATEST',
+      eventsLoadIntervalMinutes: 15,
+      offsetLagThreshold: 10_000,
+      retryAttempts: 3,
+      pollers: { minimum: 1, maximum: 1 },
+    },
   },
   staging: {
     envName: 'staging',
@@ -131,6 +166,17 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       quarantineExpireDays: 90,
       noncurrentExpireDays: 14,
     },
+    stream: {
+      topic: 'clickstream',
+      partitions: 6,
+      batchSize: 1_000,
+      maxBatchingWindowSeconds: 20,
+      startingPosition: 'TRIM_HORIZON',
+      eventsLoadIntervalMinutes: 10,
+      offsetLagThreshold: 50_000,
+      retryAttempts: 5,
+      pollers: { minimum: 1, maximum: 3 },
+    },
   },
   prod: {
     envName: 'prod',
@@ -152,6 +198,17 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       stagedExpireDays: 7,
       quarantineExpireDays: 365,
       noncurrentExpireDays: 30,
+    },
+    stream: {
+      topic: 'clickstream',
+      partitions: 12,
+      batchSize: 5_000,
+      maxBatchingWindowSeconds: 30,
+      startingPosition: 'TRIM_HORIZON',
+      eventsLoadIntervalMinutes: 5,
+      offsetLagThreshold: 100_000,
+      retryAttempts: 10,
+      pollers: { minimum: 1, maximum: 6 },
     },
   },
 };
@@ -188,6 +245,7 @@ function requireNumber(field: string, value: number, min: number, max: number, m
 const CRON = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/;
 const RATE = /^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/;
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const RETENTION_VALUES = Object.values(RetentionDays).filter((v): v is number => typeof v === 'number');
 
 /** Throws a ConfigError for the first invalid field. */
@@ -262,4 +320,30 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   requireInteger('lifecycle.stagedExpireDays', lc.stagedExpireDays, 1, 365);
   requireInteger('lifecycle.quarantineExpireDays', lc.quarantineExpireDays, 1, 36_500);
   requireInteger('lifecycle.noncurrentExpireDays', lc.noncurrentExpireDays, 1, 3650);
+
+  validateStream(cfg.stream);
+}
+
+function validateStream(st: StreamConfig): void {
+  if (typeof st.topic !== 'string' || !TOPIC_NAME.test(st.topic) || st.topic === '.' || st.topic === '..') {
+    throw new ConfigError('stream.topic', st.topic, "1-249 characters from a-z, A-Z, 0-9, '.', '_' and '-'");
+  }
+  // MSK Serverless allows at most 120 partitions per topic.
+  requireInteger('stream.partitions', st.partitions, 1, 120);
+  requireInteger('stream.batchSize', st.batchSize, 1, 10_000);
+  requireInteger('stream.maxBatchingWindowSeconds', st.maxBatchingWindowSeconds, 0, 300);
+  if (!(STARTING_POSITIONS as readonly string[]).includes(st.startingPosition)) {
+    throw new ConfigError('stream.startingPosition', st.startingPosition, STARTING_POSITIONS.join(' or '));
+  }
+  requireInteger('stream.eventsLoadIntervalMinutes', st.eventsLoadIntervalMinutes, 1, 24 * 60);
+  requireInteger('stream.offsetLagThreshold', st.offsetLagThreshold, 1, 1_000_000_000);
+  requireInteger('stream.retryAttempts', st.retryAttempts, 0, 10_000);
+  requireInteger('stream.pollers.minimum', st.pollers.minimum, 1, Math.min(200, st.partitions));
+  // A poller reads whole partitions: more pollers than partitions would stay idle.
+  requireInteger(
+    'stream.pollers.maximum',
+    st.pollers.maximum,
+    st.pollers.minimum,
+    Math.min(2000, st.partitions),
+  );
 }

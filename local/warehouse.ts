@@ -1,16 +1,18 @@
 /**
  * The warehouse on a laptop: PostgreSQL (PGlite or a server) running the very SQL sent to Redshift.
- * The one statement PostgreSQL cannot run, COPY … FROM 's3://…' FORMAT AS PARQUET, is done here
- * with Redshift's rules: columns by position, equal column counts, compatible types, all objects
- * under the prefix, and a prefix that matches nothing is an error.
+ * The one statement PostgreSQL cannot run, COPY … FROM 's3://…' FORMAT AS PARQUET [MANIFEST], is done
+ * here with Redshift's rules: columns by position, equal column counts, compatible types, all objects
+ * under the prefix, and a prefix that matches nothing is an error; with MANIFEST, exactly the listed
+ * objects, each with its meta.content_length, and a mandatory one that is missing fails the COPY.
  */
 import type { LakeStore, Warehouse } from '../lambdas/adapters/ports';
 import { CartflowError, CopyMismatchError, PermanentError, TransientError } from '../lambdas/core/errors';
 import { readParquetColumns, type ParquetColumns } from '../lambdas/core/parquet';
 import { openDatabase, type Database, type DatabaseOptions } from './embedded-postgres';
 
+// MANIFEST may stand before or after FORMAT AS PARQUET, as Redshift takes its options in any order.
 const COPY_PARQUET =
-  /^\s*COPY\s+("?[\w.]+"?)\s+FROM\s+'s3:\/\/([^/']+)\/([^']*)'\s+IAM_ROLE\s+'[^']*'\s+FORMAT\s+AS\s+PARQUET\s*;?\s*$/i;
+  /^\s*COPY\s+("?[\w.]+"?)\s+FROM\s+'s3:\/\/([^/']+)\/([^']*)'\s+IAM_ROLE\s+'[^']*'\s+(MANIFEST\s+)?FORMAT\s+AS\s+PARQUET(\s+MANIFEST)?\s*;?\s*$/i;
 
 /** Which PostgreSQL column types take which Parquet column kind (format_type names). */
 const ACCEPTS: Record<ParquetColumns['kinds'][number], RegExp> = {
@@ -70,7 +72,9 @@ export class SqlWarehouse implements Warehouse {
       for (let i = 0; i < statements.length; i++) {
         try {
           const copy = COPY_PARQUET.exec(statements[i]);
-          if (copy) await this.copyParquet(copy[1], copy[2], copy[3]);
+          if (copy && (copy[4] ?? copy[5]) !== undefined) {
+            await this.copyManifest(copy[1], copy[2], copy[3]);
+          } else if (copy) await this.copyParquet(copy[1], copy[2], copy[3]);
           else await this.db.query(statements[i]);
         } catch (error) {
           await this.db.query('ROLLBACK').catch(() => undefined);
@@ -114,6 +118,56 @@ export class SqlWarehouse implements Warehouse {
     }
   }
 
+  /**
+   * COPY … MANIFEST: the manifest object lists the files (`{"entries":[{"url","mandatory","meta":
+   * {"content_length"}}]}`). Like Redshift: Parquet needs every entry's content_length; a mandatory
+   * entry whose object is missing fails the COPY (CopyMismatchError naming the url), an optional one is
+   * skipped; the column rules apply to each file. Nothing is inserted before every entry is checked.
+   */
+  private async copyManifest(table: string, bucket: string, key: string): Promise<void> {
+    const uri = `s3://${bucket}/${key}`;
+    if (bucket !== this.lake.bucket) {
+      throw new PermanentError(`COPY ${table}: manifest ${uri} is outside the lake bucket ${this.lake.bucket}`);
+    }
+    const entries = parseManifest(table, uri, await this.lake.getText(key));
+    const keys = entries.map((entry) => {
+      const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(entry.url);
+      if (match === null || match[1] !== this.lake.bucket) {
+        throw new PermanentError(`COPY ${table}: manifest entry ${entry.url} is not an object in ${this.lake.bucket}`);
+      }
+      return match[2];
+    });
+    // One LIST per folder of the entries (an hour of the stream), not one request per entry.
+    const sizes = new Map<string, number>();
+    for (const folder of new Set(keys.map((k) => k.slice(0, k.lastIndexOf('/') + 1)))) {
+      for (const o of await this.lake.list(folder)) sizes.set(o.key, o.size);
+    }
+    const present: string[] = [];
+    entries.forEach((entry, i) => {
+      const size = sizes.get(keys[i]);
+      if (size === undefined) {
+        if (entry.mandatory) {
+          throw new CopyMismatchError(
+            `COPY ${table} FROM ${uri}: the mandatory manifest entry ${entry.url} does not exist`,
+          );
+        }
+        return;
+      }
+      if (size !== entry.meta.content_length) {
+        throw new CopyMismatchError(
+          `COPY ${table} FROM ${uri}: ${entry.url} is ${size} bytes, the manifest says content_length ${entry.meta.content_length}`,
+        );
+      }
+      present.push(keys[i]);
+    });
+    const target = await this.columnsOf(table);
+    for (const objectKey of present) {
+      const file = await readParquetColumns(await this.lake.get(objectKey));
+      checkColumns(table, `s3://${bucket}/${objectKey}`, file, target);
+      await this.db.insertRows(table, file.rows);
+    }
+  }
+
   /** The table's columns in order; resolves temp tables (pg_temp) like any other name. */
   private async columnsOf(table: string): Promise<TargetColumn[]> {
     const { rows } = await this.db.query<{ name: string; type: string; scale: number | null }>(
@@ -124,6 +178,38 @@ export class SqlWarehouse implements Warehouse {
     );
     return rows;
   }
+}
+
+interface ManifestEntry {
+  url: string;
+  mandatory: boolean;
+  meta: { content_length: number };
+}
+
+function parseManifest(table: string, uri: string, text: string): ManifestEntry[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new PermanentError(`COPY ${table}: manifest ${uri} is not JSON: ${(error as Error).message}`);
+  }
+  const entries = (json as { entries?: unknown } | null)?.entries;
+  if (!Array.isArray(entries) || entries.length === 0) {
+    throw new PermanentError(`COPY ${table}: manifest ${uri} has no "entries"`);
+  }
+  return entries.map((raw: unknown, i) => {
+    const entry = raw as Partial<ManifestEntry> | null;
+    if (typeof entry?.url !== 'string') {
+      throw new PermanentError(`COPY ${table}: manifest ${uri} entry ${i + 1} has no "url"`);
+    }
+    const length = entry.meta?.content_length;
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
+      throw new CopyMismatchError(
+        `COPY ${table}: manifest ${uri} entry ${entry.url} has no meta.content_length, which COPY FORMAT AS PARQUET requires`,
+      );
+    }
+    return { url: entry.url, mandatory: entry.mandatory === true, meta: { content_length: length } };
+  });
 }
 
 function checkColumns(table: string, uri: string, file: ParquetColumns, target: TargetColumn[]): void {

@@ -16,6 +16,12 @@ import type { Warehouse } from './ports';
 export interface RedshiftDataWarehouseOptions {
   workgroupName: string;
   database: string;
+  /**
+   * Secrets Manager secret with the database user's credentials, passed as `SecretArn` on every
+   * ExecuteStatement / BatchExecuteStatement. Absent: the Data API maps the caller's IAM identity to a
+   * database user (Serverless), as before.
+   */
+  secretArn?: string;
   client?: RedshiftDataClient;
   /** First wait between DescribeStatement polls; grows ×1.5 up to `maxPollIntervalMs`. */
   pollIntervalMs?: number;
@@ -82,11 +88,16 @@ function fieldValue(field: Field, column: ColumnMetadata | undefined): unknown {
 
 export class RedshiftDataWarehouse implements Warehouse {
   private readonly client: RedshiftDataClient;
-  private readonly target: { WorkgroupName: string; Database: string };
+  private readonly target: { WorkgroupName: string; Database: string; SecretArn?: string };
 
   constructor(private readonly options: RedshiftDataWarehouseOptions) {
     this.client = options.client ?? new RedshiftDataClient({});
-    this.target = { WorkgroupName: options.workgroupName, Database: options.database };
+    this.target = {
+      WorkgroupName: options.workgroupName,
+      Database: options.database,
+      // Only when given: an undefined SecretArn key would still be part of the request shape.
+      ...(options.secretArn ? { SecretArn: options.secretArn } : {}),
+    };
   }
 
   private async send<T>(what: string, call: () => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@
  * Primary keys are declared for documentation and the planner; Redshift does not enforce them, so
  * idempotence comes from the DELETE-then-INSERT below, never from the keys.
  */
+import { CLICKSTREAM_TABLES } from './clickstream/tables';
 import type { CheckResult, DatasetQuality } from './contracts';
 import { assertBusinessDate } from './dates';
 import { ConfigurationError } from './errors';
@@ -65,17 +66,59 @@ export function createTableSql(table: TableDef): string {
   return `CREATE TABLE IF NOT EXISTS ${qualifiedName(table)} (\n${columns.join(',\n')}\n)`;
 }
 
+/**
+ * ops.event_load_ledger: which lake object (key + ETag) the events loader has loaded, so a scheduled
+ * run loads only new or rewritten objects. The key is (object_key, etag) as the design says, but the
+ * loader keeps one row per object_key: a rewritten object (new ETag) replaces its entry.
+ * Declared here rather than in core/tables.ts because it is no Parquet dataset of the pipeline; its
+ * rows reach the warehouse by a COPY of the Parquet file the loader writes (core/clickstream/load.ts).
+ */
+export const EVENT_LOAD_LEDGER: TableDef = {
+  name: 'event_load_ledger',
+  schema: 'ops',
+  columns: [
+    { name: 'object_key', field: 'object_key', kind: 'string', nullable: false, length: 1024 },
+    { name: 'etag', field: 'etag', kind: 'string', nullable: false, length: 128 },
+    { name: 'rows', field: 'rows', kind: 'int64', nullable: true },
+    { name: 'load_id', field: 'load_id', kind: 'string', nullable: false, length: 64 },
+    { name: 'loaded_at', field: 'loaded_at', kind: 'timestamp', nullable: false },
+  ],
+  primaryKey: ['object_key', 'etag'],
+};
+
 /** Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. */
 export function warehouseDdl(): string[] {
   return [
     'CREATE SCHEMA IF NOT EXISTS analytics',
     'CREATE SCHEMA IF NOT EXISTS ops',
     ...WAREHOUSE_TABLES.map(createTableSql),
+    ...Object.values(CLICKSTREAM_TABLES).map(createTableSql),
+    createTableSql(EVENT_LOAD_LEDGER),
   ];
 }
 
 const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^'\\\s]*$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+
+export interface CopySource {
+  /** A key prefix (every object under it is loaded) or, with `manifest`, the manifest object. */
+  s3Uri: string;
+  iamRoleArn: string;
+  /**
+   * `s3Uri` names a COPY manifest listing exactly the objects to load. For Parquet every entry needs
+   * `meta.content_length` (Redshift reads the footer by offset), see core/clickstream/load.ts.
+   */
+  manifest?: boolean;
+}
+
+/** `COPY <target> FROM 's3://…' IAM_ROLE '…' FORMAT AS PARQUET [MANIFEST]`, its inputs checked before interpolation. */
+export function copyParquetSql(target: string, { s3Uri, iamRoleArn, manifest = false }: CopySource): string {
+  if (!S3_URI.test(s3Uri))
+    throw new ConfigurationError(`COPY source must be an s3://bucket/prefix URI, got ${s3Uri}`);
+  if (!ROLE_ARN.test(iamRoleArn))
+    throw new ConfigurationError(`COPY needs an IAM role ARN, got ${iamRoleArn}`);
+  return `COPY ${target} FROM '${s3Uri}' IAM_ROLE '${iamRoleArn}' FORMAT AS PARQUET${manifest ? ' MANIFEST' : ''}`;
+}
 
 export interface LoadPartition {
   table: TableDef;
@@ -93,17 +136,14 @@ export interface LoadPartition {
  */
 export function loadPartitionStatements({ table, s3Uri, iamRoleArn, businessDate }: LoadPartition): string[] {
   const date = assertBusinessDate(businessDate, 'businessDate');
-  if (!S3_URI.test(s3Uri))
-    throw new ConfigurationError(`COPY source must be an s3://bucket/prefix URI, got ${s3Uri}`);
-  if (!ROLE_ARN.test(iamRoleArn))
-    throw new ConfigurationError(`COPY needs an IAM role ARN, got ${iamRoleArn}`);
   const target = qualifiedName(table);
   const stage = ident(`stage_${table.name}`);
+  const copy = copyParquetSql(stage, { s3Uri, iamRoleArn });
   const keyMatch = table.primaryKey.map((k) => `${target}.${ident(k)} = ${stage}.${ident(k)}`).join(' AND ');
   if (keyMatch === '') throw new ConfigurationError(`${table.name} has no primary key to replace rows by`);
   return [
     `CREATE TEMP TABLE ${stage} (LIKE ${target})`,
-    `COPY ${stage} FROM '${s3Uri}' IAM_ROLE '${iamRoleArn}' FORMAT AS PARQUET`,
+    copy,
     ...(table.partitionColumn
       ? [`DELETE FROM ${target} WHERE ${ident(table.partitionColumn)} = '${date}'`]
       : []),

@@ -20,6 +20,12 @@ export interface DataLakeProps {
   readonly accessLogsExpireDays?: number;
 }
 
+/**
+ * Where Lambda writes the on-failure records of an event-source mapping with an S3 destination:
+ * `aws/lambda/<mapping UUID>/<partition>/YYYY/MM/DD/...`. Lambda chooses the prefix; it cannot be set.
+ */
+export const ESM_ON_FAILURE_PREFIX = 'aws/lambda/';
+
 /** One bucket, one prefix per zone (lambdas/core/layout.ts), encrypted with a customer key that rotates. */
 export class DataLake extends Construct {
   readonly bucket: s3.Bucket;
@@ -106,8 +112,9 @@ export class DataLake extends Construct {
           expiration: lifecycle.rawExpireDays === undefined ? undefined : days(lifecycle.rawExpireDays),
         })),
         { id: 'staged-expiry', prefix: 'staged/', expiration: days(lifecycle.stagedExpireDays) },
-        ...['quarantine/', 'quality/'].map((prefix) => ({
-          id: `${prefix.slice(0, -1)}-retention`,
+        // Batches the stream mapping gave up on: full payloads, kept as long as quarantined rows.
+        ...['quarantine/', 'quality/', ESM_ON_FAILURE_PREFIX].map((prefix) => ({
+          id: `${prefix.slice(0, -1).replace('/', '-')}-retention`,
           prefix,
           expiration: days(lifecycle.quarantineExpireDays),
         })),

@@ -29,7 +29,11 @@ export interface CartflowFunctionProps {
    * Private subnets to attach the function to.
    * @default not in a VPC
    */
-  readonly vpc?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.SubnetSelection; readonly securityGroups: ec2.ISecurityGroup[] };
+  readonly vpc?: {
+    readonly vpc: ec2.IVpc;
+    readonly subnets: ec2.SubnetSelection;
+    readonly securityGroups: ec2.ISecurityGroup[];
+  };
 }
 
 /** `stream-to-parquet` → `StreamToParquet`: the construct id prefix of an entry's function and log group. */
@@ -107,7 +111,12 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
 }
 
 /** A CDK S3 grant on one lake zone, with the nag findings it produces acknowledged. */
-export function grantLake(fn: NodejsFunction, bucket: s3.IBucket, kind: S3GrantKind, ...patterns: string[]): void {
+export function grantLake(
+  fn: NodejsFunction,
+  bucket: s3.IBucket,
+  kind: S3GrantKind,
+  ...patterns: string[]
+): void {
   for (const pattern of patterns) {
     if (kind === 'read') bucket.grantRead(fn, pattern);
     else if (kind === 'readWrite') bucket.grantReadWrite(fn, pattern);

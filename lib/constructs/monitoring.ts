@@ -1,6 +1,8 @@
 import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -10,6 +12,7 @@ import { HANDLER_ENV } from '../../lambdas/steps';
 import type { AlarmConfig, EnvName } from '../config';
 import { acknowledgeNag } from '../nag';
 import type { BatchPipeline } from './batch-pipeline';
+import type { StreamIngest } from './stream-ingest';
 
 /** Namespace and metric names the handlers publish as EMF (lambdas/adapters/observability.ts). */
 export const CUSTOM_METRICS = {
@@ -31,6 +34,16 @@ export interface MonitoringProps {
    * @default no DLQ alarm
    */
   readonly deadLetterQueue?: sqs.IQueue;
+  /**
+   * The clickstream ingest: consumer-lag, function-error and on-failure-object alarms, and a dashboard row.
+   * @default no stream alarms
+   */
+  readonly stream?: StreamIngest;
+  /**
+   * OffsetLag (records) above which the consumer-lag alarm fires; required with `stream`.
+   * @default none
+   */
+  readonly offsetLagThreshold?: number;
 }
 
 /** The alert topic, the alarms (each notifies the topic) and a dashboard. */
@@ -124,6 +137,8 @@ export class Monitoring extends Construct {
       });
     }
 
+    const streamWidgets = props.stream ? this.streamAlarms(props, alarm) : [];
+
     // Powertools Metrics adds the service dimension to the handlers' default environment dimension.
     const dimensionsMap = { service: 'cartflow', environment: props.envName };
     const qualityGateFailed = new cloudwatch.Metric({
@@ -203,7 +218,111 @@ export class Monitoring extends Construct {
         right: [minutesSinceLastLoad],
         width: 12,
       }),
+      ...streamWidgets,
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),
     );
+  }
+
+  /** Stream alarms; returns the stream's dashboard widgets. */
+  private streamAlarms(
+    props: MonitoringProps,
+    alarm: (
+      id: string,
+      metric: cloudwatch.Metric,
+      options?: Partial<cloudwatch.CreateAlarmOptions>,
+    ) => cloudwatch.Alarm,
+  ): cloudwatch.IWidget[] {
+    const stream = props.stream!;
+    const threshold = props.offsetLagThreshold;
+    if (threshold === undefined || !Number.isInteger(threshold) || threshold < 1) {
+      throw new Error(
+        `Monitoring: offsetLagThreshold must be a whole number >= 1 with a stream, got ${threshold}.`,
+      );
+    }
+    const period = Duration.minutes(5);
+    // OffsetLag: AWS/Lambda, dimension FunctionName, emitted for every Kafka (MSK or self-managed)
+    // event-source mapping of the function without extra configuration: records written to the topic
+    // and not yet processed by the mapping's consumer group. Maximum, so one lagging partition counts.
+    const offsetLag = stream.streamFunction.metric('OffsetLag', {
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period,
+    });
+    alarm('StreamOffsetLag', offsetLag, {
+      threshold,
+      // Pollers scale on lag within ~3 minutes; 15 minutes above the threshold is a real backlog.
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      alarmDescription: `The clickstream consumer is more than ${threshold} records behind the topic for 15 minutes.`,
+    });
+    const functions = [
+      ['stream-to-parquet', stream.streamFunction],
+      ['load-events', stream.loadEventsFunction],
+    ] as const;
+    for (const [entry, fn] of functions) {
+      alarm(`${fn.node.id}Errors`, fn.metricErrors({ period }), {
+        alarmDescription: `Lambda ${entry} returned errors (the mapping or the schedule retries; see its logs).`,
+      });
+      alarm(`${fn.node.id}Throttles`, fn.metricThrottles({ period }), {
+        alarmDescription: `Lambda ${entry} was throttled.`,
+      });
+    }
+
+    // On-failure objects. Lambda's own per-mapping counters (ESM MetricsConfig ErrorCount) are opt-in,
+    // billed and keyed by the mapping UUID; the objects themselves are the ground truth. The lake sends
+    // S3 events to EventBridge, so the rule matching the on-failure prefix sends each object's key to the
+    // topic, and its TriggeredRules metric (AWS/Events, RuleName; one per matched event with a target)
+    // drives an alarm that stays visible on the dashboard.
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgePublishToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+    );
+    stream.onFailureRule.addTarget(
+      new targets.SnsTopic(this.topic, {
+        message: events.RuleTargetInput.fromText(
+          `cartflow ${props.envName}: the clickstream mapping gave up on a batch; its records are in s3://${events.EventField.fromPath('$.detail.bucket.name')}/${events.EventField.fromPath('$.detail.object.key')}`,
+        ),
+      }),
+    );
+    const onFailureObjects = new cloudwatch.Metric({
+      namespace: 'AWS/Events',
+      metricName: 'TriggeredRules',
+      dimensionsMap: { RuleName: stream.onFailureRule.ruleName },
+      statistic: cloudwatch.Stats.SUM,
+      period,
+    });
+    alarm('StreamOnFailureObjects', onFailureObjects, {
+      evaluationPeriods: 1,
+      alarmDescription: `The clickstream mapping wrote discarded batches under ${stream.onFailurePrefix} of the lake.`,
+    });
+
+    return [
+      new cloudwatch.GraphWidget({
+        title: 'Clickstream consumer lag (records)',
+        left: [offsetLag],
+        leftAnnotations: [{ value: threshold, label: 'alarm' }],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Clickstream functions: invocations and errors',
+        left: functions.map(([entry, fn]) => fn.metricInvocations({ label: entry, period })),
+        right: [
+          ...functions.map(([entry, fn]) => fn.metricErrors({ label: `${entry} errors`, period })),
+          onFailureObjects.with({ label: 'on-failure objects' }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Clickstream functions: duration p99 (ms)',
+        left: functions.map(([entry, fn]) =>
+          fn.metricDuration({ label: entry, statistic: cloudwatch.Stats.p(99), period }),
+        ),
+        width: 8,
+      }),
+    ];
   }
 }

@@ -1,12 +1,13 @@
-import { Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import * as redshiftserverless from 'aws-cdk-lib/aws-redshiftserverless';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledgeNag, s3GrantFindings } from '../nag';
 import { Construct } from 'constructs';
+import { HANDLER_ENV } from '../../lambdas/steps';
 
 export interface WarehouseProps {
   /** Namespace and workgroup name: 3-64 characters, lower-case letters, digits and '-'. */
@@ -30,16 +31,13 @@ export interface WarehouseProps {
    * @default 'curated/'
    */
   readonly curatedPrefix?: string;
+  /** The VPC (lib/constructs/network.ts) whose private subnets the workgroup uses. */
+  readonly vpc: ec2.IVpc;
   /**
-   * CIDR of the VPC the workgroup lives in.
-   * @default '10.40.0.0/16'
+   * Subnets of `vpc` for the workgroup: three AZs at least.
+   * @default the VPC's private isolated subnets
    */
-  readonly vpcCidr?: string;
-  /**
-   * Retention of the VPC flow logs.
-   * @default RetentionDays.ONE_MONTH
-   */
-  readonly flowLogRetention?: logs.RetentionDays;
+  readonly subnets?: ec2.SubnetSelection;
   /**
    * `destroy` deletes the namespace (and its data) with the stack.
    * @default 'retain'
@@ -47,14 +45,19 @@ export interface WarehouseProps {
   readonly removalPolicy?: 'retain' | 'destroy';
 }
 
-/** Redshift Serverless in private isolated subnets, reached only through the Data API. */
+/** Redshift Serverless in private subnets, reached only through the Data API as the namespace admin. */
 export class Warehouse extends Construct {
   readonly workgroupName: string;
   readonly workgroupArn: string;
   readonly databaseName: string;
   /** The role the namespace assumes for COPY … IAM_ROLE default. */
   readonly copyRole: iam.Role;
-  readonly vpc: ec2.Vpc;
+  /**
+   * ARN of the admin secret Redshift manages for the namespace (username + password). Every Data API call
+   * passes it as SecretArn, so all functions act as the same database user and own the same tables.
+   */
+  readonly adminSecretArn: string;
+  private readonly key: kms.IKey;
 
   constructor(scope: Construct, id: string, props: WarehouseProps) {
     super(scope, id);
@@ -79,27 +82,8 @@ export class Warehouse extends Construct {
     }
     const removalPolicy = props.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
-    // Redshift Serverless needs subnets in three AZs. The stack is environment-agnostic, so the AZs
-    // are resolved at deploy time (Fn::GetAZs) and synth needs no account lookup.
-    this.vpc = new ec2.Vpc(this, 'Vpc', {
-      ipAddresses: ec2.IpAddresses.cidr(props.vpcCidr ?? '10.40.0.0/16'),
-      availabilityZones: [0, 1, 2].map((i) => Fn.select(i, Fn.getAzs())),
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'warehouse', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
-      // With enhanced VPC routing, COPY reaches S3 through this endpoint.
-      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
-    });
-    this.vpc.addFlowLog('FlowLog', {
-      destination: ec2.FlowLogDestination.toCloudWatchLogs(
-        new logs.LogGroup(this, 'FlowLogs', {
-          retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH,
-          removalPolicy,
-        }),
-      ),
-    });
-
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc: this.vpc,
+      vpc: props.vpc,
       description: 'cartflow Redshift Serverless workgroup; no ingress, reached through the Data API',
       // Isolated subnets: the only route out is the S3 gateway endpoint.
       allowAllOutbound: true,
@@ -141,7 +125,8 @@ export class Warehouse extends Construct {
       baseCapacity,
       enhancedVpcRouting: true,
       publiclyAccessible: false,
-      subnetIds: this.vpc.isolatedSubnets.map((s) => s.subnetId),
+      subnetIds: props.vpc.selectSubnets(props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED })
+        .subnetIds,
       securityGroupIds: [securityGroup.securityGroupId],
       configParameters: [
         { parameterKey: 'require_ssl', parameterValue: 'true' },
@@ -153,11 +138,51 @@ export class Warehouse extends Construct {
     this.workgroupName = props.name;
     this.workgroupArn = workgroup.attrWorkgroupWorkgroupArn;
     this.databaseName = databaseName;
+    this.key = props.key;
+
+    // CloudFormation does not return the managed admin secret's ARN (CfnNamespace has no
+    // attrNamespaceAdminPasswordSecretArn: aws/aws-cdk#29930, waiting on CloudFormation), and its name ends
+    // in a random suffix. GetNamespace returns it; the call runs on every deploy, so a rotated or
+    // re-created secret is picked up.
+    const getNamespace: cr.AwsSdkCall = {
+      service: 'redshift-serverless',
+      action: 'GetNamespace',
+      parameters: { namespaceName: namespace.attrNamespaceNamespaceName },
+      physicalResourceId: cr.PhysicalResourceId.of(`${props.name}-admin-secret`),
+      outputPaths: ['namespace.adminPasswordSecretArn'],
+    };
+    const adminSecret = new cr.AwsCustomResource(this, 'AdminSecretArn', {
+      onCreate: getNamespace,
+      onUpdate: getNamespace,
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [namespace.attrNamespaceNamespaceArn] }),
+      installLatestAwsSdk: false,
+    });
+    this.adminSecretArn = adminSecret.getResponseField('namespace.adminPasswordSecretArn');
+    // AwsCustomResource runs in a stack-wide singleton function (id AWS679f53fac002430cb0da5b7982bd2287).
+    for (const singleton of Stack.of(this).node.children.filter((c) =>
+      c.node.id.startsWith('AWS679f53fac'),
+    )) {
+      acknowledgeNag(
+        singleton,
+        'CDK AwsCustomResource singleton: AWSLambdaBasicExecutionRole only writes its logs; its policy allows redshift-serverless:GetNamespace on this namespace only.',
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      );
+    }
+  }
+
+  /** The environment variables a function needs to reach the warehouse through the Data API. */
+  dataApiEnvironment(): Record<string, string> {
+    return {
+      [HANDLER_ENV.workgroup]: this.workgroupName,
+      [HANDLER_ENV.database]: this.databaseName,
+      [HANDLER_ENV.copyRoleArn]: this.copyRole.roleArn,
+      [HANDLER_ENV.warehouseSecretArn]: this.adminSecretArn,
+    };
   }
 
   /**
-   * Lets `grantee` run SQL through the Redshift Data API with temporary IAM credentials
-   * (database user `IAMR:<role name>`), on this workgroup only.
+   * Lets `grantee` run SQL through the Redshift Data API on this workgroup as the namespace admin: it may
+   * read the managed admin secret (and decrypt it with the namespace key, through Secrets Manager only).
    */
   grantDataApi(grantee: iam.IGrantable): void {
     const principal = grantee.grantPrincipal;
@@ -168,6 +193,25 @@ export class Warehouse extends Construct {
         resources: [this.workgroupArn],
       }),
     );
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'RedshiftAdminSecret',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [this.adminSecretArn],
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'RedshiftAdminSecretKey',
+        actions: ['kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+        },
+      }),
+    );
+    // Transition only: temporary IAM credentials (database user IAMR:<role>) until the Data API adapter
+    // passes SecretArn everywhere; remove this statement then.
     principal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'RedshiftServerlessCredentials',

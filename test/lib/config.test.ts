@@ -31,6 +31,15 @@ describe('loadConfig', () => {
     assert.equal(loadConfig('dev').removalPolicy, 'destroy');
   });
 
+  test('every environment reads the clickstream topic with a valid mapping', () => {
+    for (const envName of ENV_NAMES) {
+      const { stream } = loadConfig(envName);
+      assert.equal(stream.topic, 'clickstream');
+      assert.ok(stream.batchSize >= 1 && stream.batchSize <= 10_000);
+      assert.ok(stream.pollers.maximum <= stream.partitions);
+    }
+  });
+
   test('the quality threshold defaults to 5 %', () => {
     for (const envName of ENV_NAMES) assert.equal(loadConfig(envName).qualityThreshold, 0.05);
   });
@@ -90,6 +99,41 @@ describe('validateConfig', () => {
       (c) => (c.redshift.databaseName = 'Cart-Flow'),
       'redshift.databaseName',
       /lower-case/,
+    ],
+    ['batch size above 10000', (c) => (c.stream.batchSize = 20_000), 'stream.batchSize', /from 1 to 10000/],
+    ['batch size of 0', (c) => (c.stream.batchSize = 0), 'stream.batchSize', /from 1 to 10000/],
+    [
+      'batching window above 300 s',
+      (c) => (c.stream.maxBatchingWindowSeconds = 301),
+      'stream.maxBatchingWindowSeconds',
+      /from 0 to 300/,
+    ],
+    [
+      'starting position AT_TIMESTAMP',
+      (c) => (c.stream.startingPosition = 'AT_TIMESTAMP' as 'LATEST'),
+      'stream.startingPosition',
+      /LATEST or TRIM_HORIZON/,
+    ],
+    ['topic with a space', (c) => (c.stream.topic = 'click stream'), 'stream.topic', /1-249 characters/],
+    ['zero partitions', (c) => (c.stream.partitions = 0), 'stream.partitions', /from 1 to 120/],
+    [
+      'load interval of 0 minutes',
+      (c) => (c.stream.eventsLoadIntervalMinutes = 0),
+      'stream.eventsLoadIntervalMinutes',
+      /from 1 to 1440/,
+    ],
+    [
+      'fractional lag threshold',
+      (c) => (c.stream.offsetLagThreshold = 0.5),
+      'stream.offsetLagThreshold',
+      /an integer/,
+    ],
+    ['negative retries', (c) => (c.stream.retryAttempts = -1), 'stream.retryAttempts', /from 0 to 10000/],
+    [
+      'more pollers than partitions',
+      (c) => Object.assign(c.stream, { partitions: 2, pollers: { minimum: 1, maximum: 3 } }),
+      'stream.pollers.maximum',
+      /from 1 to 2/,
     ],
   ];
   for (const [name, change, field, allowed] of cases) {

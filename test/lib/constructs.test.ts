@@ -8,6 +8,7 @@ import { loadConfig } from '../../lib/config';
 import { BatchPipeline } from '../../lib/constructs/batch-pipeline';
 import { DataLake } from '../../lib/constructs/data-lake';
 import { Triggers } from '../../lib/constructs/triggers';
+import { Network } from '../../lib/constructs/network';
 import { Warehouse } from '../../lib/constructs/warehouse';
 import { testApp } from './synth';
 
@@ -16,7 +17,8 @@ function scaffold() {
   const stack = new Stack(testApp(), 'Test');
   const key = new kms.Key(stack, 'Key');
   const bucket = new s3.Bucket(stack, 'Bucket');
-  return { stack, key, bucket };
+  const { vpc } = new Network(stack, 'Network');
+  return { stack, key, bucket, vpc };
 }
 
 describe('construct props validation', () => {
@@ -33,26 +35,27 @@ describe('construct props validation', () => {
 
   test('Warehouse rejects a base capacity off the 8-RPU step', () => {
     // Prepare
-    const { stack, key, bucket } = scaffold();
+    const { stack, key, bucket, vpc } = scaffold();
     // Act + Assess
     assert.throws(
-      () => new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, baseCapacityRpu: 12 }),
+      () =>
+        new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, vpc, baseCapacityRpu: 12 }),
       /baseCapacityRpu 12 must be 8 to 512 in steps of 8/,
     );
   });
 
   test('Warehouse rejects a name Redshift would refuse', () => {
-    const { stack, key, bucket } = scaffold();
+    const { stack, key, bucket, vpc } = scaffold();
     assert.throws(
-      () => new Warehouse(stack, 'Warehouse', { name: 'Cartflow_Dev', bucket, key }),
+      () => new Warehouse(stack, 'Warehouse', { name: 'Cartflow_Dev', bucket, key, vpc }),
       /lower-case/,
     );
   });
 
   test('BatchPipeline names the missing handler file', () => {
     // Prepare
-    const { stack, key, bucket } = scaffold();
-    const warehouse = new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key });
+    const { stack, key, bucket, vpc } = scaffold();
+    const warehouse = new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, vpc });
     const sourceSecret = new secretsmanager.Secret(stack, 'Source');
     // Act + Assess
     assert.throws(
@@ -70,8 +73,8 @@ describe('construct props validation', () => {
 
   test('Triggers rejects a catalog prefix without a trailing slash', () => {
     // Prepare
-    const { stack, key, bucket } = scaffold();
-    const warehouse = new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key });
+    const { stack, key, bucket, vpc } = scaffold();
+    const warehouse = new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, vpc });
     const pipeline = new BatchPipeline(stack, 'Pipeline', {
       config: loadConfig('dev'),
       bucket,

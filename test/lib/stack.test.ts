@@ -91,8 +91,9 @@ describe('CartflowStack', () => {
     const { template, config } = synth('staging');
     const entries = new Set(Object.values(BATCH_STEPS));
     // Act
+    const batchDescriptions = new Set([...entries].map((entry) => `cartflow staging: ${entry}`));
     const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter((r) =>
-      String((r as Resource).Properties.Description ?? '').startsWith('cartflow'),
+      batchDescriptions.has(String((r as Resource).Properties.Description)),
     ) as Resource[];
     // Assess
     assert.equal(functions.length, entries.size);
@@ -110,6 +111,7 @@ describe('CartflowStack', () => {
         HANDLER_ENV.workgroup,
         HANDLER_ENV.database,
         HANDLER_ENV.copyRoleArn,
+        HANDLER_ENV.warehouseSecretArn,
         HANDLER_ENV.environment,
         HANDLER_ENV.qualityThreshold,
         HANDLER_ENV.extractChunkRows,
@@ -135,8 +137,8 @@ describe('CartflowStack', () => {
     const actionsOf = (s: Record<string, Json>) => [s.Action].flat() as string[];
     const execute = statements.filter((s) => actionsOf(s).includes('redshift-data:ExecuteStatement'));
     const ownStatements = statements.filter((s) => actionsOf(s).includes('redshift-data:GetStatementResult'));
-    // Assess: resolve-run, load-table, record-run and cleanup.
-    assert.equal(execute.length, 4);
+    // Assess: resolve-run, load-table, record-run, cleanup and load-events.
+    assert.equal(execute.length, 5);
     for (const s of execute) {
       assert.deepEqual(s.Resource, workgroupArn);
       assert.ok(actionsOf(s).includes('redshift-data:BatchExecuteStatement'));
@@ -151,6 +153,44 @@ describe('CartflowStack', () => {
       credentials.length > 0 &&
         credentials.every((s) => JSON.stringify(s.Resource) === JSON.stringify(workgroupArn)),
     );
+  });
+
+  test('every Data API user reads the namespace admin secret (one database identity) and decrypts it via Secrets Manager', () => {
+    // Prepare
+    const { stack, template } = synth('prod');
+    const secretArn = stack.resolve(stack.warehouse.adminSecretArn);
+    // Act
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+    const dataApiPolicies = policies.filter((p) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes('redshift-data:ExecuteStatement'),
+    );
+    // Assess
+    assert.equal(dataApiPolicies.length, 5);
+    for (const policy of dataApiPolicies) {
+      const statements = policy.Properties.PolicyDocument.Statement as Array<Record<string, Json>>;
+      const secret = statements.find((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+      assert.ok(secret, `${JSON.stringify(policy.Properties.Roles)} cannot read the admin secret`);
+      assert.deepEqual(secret.Resource, secretArn);
+      const decrypt = statements.find(
+        (s) => [s.Action].flat().includes('kms:Decrypt') && s.Condition?.StringEquals?.['kms:ViaService'],
+      );
+      assert.ok(decrypt, 'kms:Decrypt through Secrets Manager is missing');
+    }
+    // The ARN comes from GetNamespace (CloudFormation does not return it).
+    const lookups = Object.values(template.findResources('Custom::AWS')).map((r) =>
+      JSON.stringify((r as Resource).Properties.Create),
+    );
+    assert.ok(
+      lookups.some((create) => create.includes('redshift-serverless') && create.includes('GetNamespace')),
+    );
+    // Every warehouse function gets the secret ARN in its environment.
+    const withWorkgroup = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (f) => HANDLER_ENV.workgroup in (((f as Resource).Properties.Environment?.Variables ?? {}) as object),
+    ) as Resource[];
+    assert.ok(withWorkgroup.length >= 10);
+    for (const fn of withWorkgroup) {
+      assert.deepEqual(fn.Properties.Environment.Variables[HANDLER_ENV.warehouseSecretArn], secretArn);
+    }
   });
 
   test('Redshift Serverless: private, enhanced VPC routing, 3 subnets, no password in the template', () => {
@@ -195,7 +235,8 @@ describe('CartflowStack', () => {
     // Act
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Resource[];
     // Assess
-    assert.ok(alarms.length >= 4 + 2 * new Set(Object.values(BATCH_STEPS)).size);
+    // 4 batch alarms, errors + throttles per function (batch and stream), freshness, quality, lag, on-failure.
+    assert.ok(alarms.length >= 4 + 2 * (new Set(Object.values(BATCH_STEPS)).size + 2) + 2);
     for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Cartflow',

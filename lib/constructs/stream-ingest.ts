@@ -1,0 +1,359 @@
+import { Arn, ArnFormat, CustomResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { ManagedKafkaEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as msk from 'aws-cdk-lib/aws-msk';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { HANDLER_ENV, STREAM_HANDLERS } from '../../lambdas/steps';
+import type { EnvironmentConfig } from '../config';
+import { acknowledgeNag, nagArnRef } from '../nag';
+import { DEFAULT_HANDLERS_DIR } from './batch-pipeline';
+import { ESM_ON_FAILURE_PREFIX } from './data-lake';
+import { cartflowFunction, grantLake, requireHandlerFile } from './lambda-function';
+import type { Warehouse } from './warehouse';
+
+/** The port of MSK's SASL/IAM (TLS) listener. */
+export const MSK_IAM_PORT = 9098;
+
+export interface StreamIngestProps {
+  /** The environment's validated config; `stream` holds the topic, mapping and schedule settings. */
+  readonly config: EnvironmentConfig;
+  /** The environment's VPC (lib/constructs/network.ts): the cluster and the VPC-attached functions live in it. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the cluster and the functions: two AZs at least, private.
+   * @default the VPC's private isolated subnets
+   */
+  readonly subnets?: ec2.SubnetSelection;
+  /** The data lake: Parquet under events/, bad records under quarantine/clickstream/, on-failure batches. */
+  readonly bucket: s3.IBucket;
+  /** load-events loads events/ into Redshift through the Data API. */
+  readonly warehouse: Warehouse;
+  /**
+   * MSK Serverless cluster name: 1-64 letters, digits and '-', starting with a letter.
+   * @default `cartflow-<envName>`
+   */
+  readonly clusterName?: string;
+  /**
+   * Kafka consumer group of the event-source mapping (scopes the group permissions to one ARN).
+   * @default `cartflow-<envName>-stream-to-parquet`
+   */
+  readonly consumerGroupId?: string;
+  /**
+   * Dead-letter queue for schedule events EventBridge could not deliver to load-events.
+   * @default no DLQ
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
+  /**
+   * Directory holding the stream handler entries (lambdas/steps.ts STREAM_HANDLERS).
+   * @default lambdas/handlers of this repository
+   */
+  readonly handlersDir?: string;
+}
+
+/**
+ * The ESM's S3 on-failure destination, least-privilege. CDK's S3OnFailureDestination (it exists in 2.276)
+ * grants read/write on the whole bucket, i.e. on every zone of the lake; Lambda writes these objects with
+ * the function's role under ESM_ON_FAILURE_PREFIX only, and needs s3:PutObject there plus s3:ListBucket.
+ */
+class LakeOnFailureDestination implements lambda.IEventSourceDlq {
+  constructor(private readonly bucket: s3.IBucket) {}
+
+  bind(_target: lambda.IEventSourceMapping, targetHandler: lambda.IFunction): lambda.DlqDestinationConfig {
+    this.bucket.grantPut(targetHandler, `${ESM_ON_FAILURE_PREFIX}*`);
+    targetHandler.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${ESM_ON_FAILURE_PREFIX}*`] } },
+      }),
+    );
+    return { destination: this.bucket.bucketArn };
+  }
+}
+
+/**
+ * Clickstream ingest: MSK Serverless (IAM auth, TLS) in the private subnets, the topic (custom resource),
+ * the event-source mapping into stream-to-parquet (Parquet under events/, on-failure batches in the lake)
+ * and the scheduled load-events micro-batch into Redshift.
+ */
+export class StreamIngest extends Construct {
+  readonly cluster: msk.CfnServerlessCluster;
+  readonly clusterArn: string;
+  readonly topicName: string;
+  readonly topicArn: string;
+  readonly consumerGroupId: string;
+  /** Attached to the cluster; the mapping's pollers use it too. */
+  readonly clusterSecurityGroup: ec2.SecurityGroup;
+  /** Attached to the functions that talk to the brokers. */
+  readonly clientSecurityGroup: ec2.SecurityGroup;
+  readonly streamFunction: NodejsFunction;
+  readonly loadEventsFunction: NodejsFunction;
+  readonly eventSourceMapping: lambda.EventSourceMapping;
+  readonly loadSchedule: events.Rule;
+  /** Matches every object Lambda writes to the on-failure prefix (Monitoring notifies and alarms on it). */
+  readonly onFailureRule: events.Rule;
+  readonly onFailurePrefix = ESM_ON_FAILURE_PREFIX;
+
+  constructor(scope: Construct, id: string, props: StreamIngestProps) {
+    super(scope, id);
+    const { config, bucket, warehouse, vpc } = props;
+    const { stream } = config;
+    const handlersDir = props.handlersDir ?? DEFAULT_HANDLERS_DIR;
+    const clusterName = props.clusterName ?? `cartflow-${config.envName}`;
+    const consumerGroupId = props.consumerGroupId ?? `cartflow-${config.envName}-stream-to-parquet`;
+    const subnets = props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+    if (!/^[a-zA-Z][a-zA-Z0-9-]{0,63}$/.test(clusterName)) {
+      throw new Error(
+        `StreamIngest: clusterName "${clusterName}" must be 1-64 letters, digits or '-', starting with a letter.`,
+      );
+    }
+    if (!/^[a-zA-Z0-9-/*:_+=.@]{1,200}$/.test(consumerGroupId)) {
+      throw new Error(
+        `StreamIngest: consumerGroupId "${consumerGroupId}" must be 1-200 characters of a-z A-Z 0-9 - / * : _ + = . @`,
+      );
+    }
+    for (const entry of Object.values(STREAM_HANDLERS)) {
+      requireHandlerFile('StreamIngest', handlersDir, entry, 'fix STREAM_HANDLERS in lambdas/steps.ts');
+    }
+    const subnetIds = vpc.selectSubnets(subnets).subnetIds;
+    this.topicName = stream.topic;
+    this.consumerGroupId = consumerGroupId;
+
+    // --- network: 9098 reaches the brokers only from the client functions and the mapping's pollers.
+    this.clientSecurityGroup = new ec2.SecurityGroup(this, 'ClientSecurityGroup', {
+      vpc,
+      description: 'cartflow functions that connect to the MSK brokers',
+      allowAllOutbound: true,
+    });
+    this.clusterSecurityGroup = new ec2.SecurityGroup(this, 'ClusterSecurityGroup', {
+      vpc,
+      description: 'cartflow MSK Serverless cluster (SASL/IAM on 9098)',
+      allowAllOutbound: true,
+    });
+    this.clusterSecurityGroup.addIngressRule(
+      this.clientSecurityGroup,
+      ec2.Port.tcp(MSK_IAM_PORT),
+      'Kafka clients: stream and topic functions',
+    );
+    // The event-source mapping polls from network interfaces in the cluster's subnets with the cluster's
+    // security groups (not the function's), so the group must admit itself on the broker port.
+    this.clusterSecurityGroup.addIngressRule(
+      this.clusterSecurityGroup,
+      ec2.Port.tcp(MSK_IAM_PORT),
+      'Lambda event-source mapping pollers',
+    );
+    // create-topic calls kafka:GetBootstrapBrokers; with no NAT, the MSK API is reached through PrivateLink.
+    const endpointSecurityGroup = new ec2.SecurityGroup(this, 'KafkaApiEndpointSecurityGroup', {
+      vpc,
+      description: 'MSK control-plane API endpoint, HTTPS from the Kafka client functions',
+      allowAllOutbound: false,
+    });
+    endpointSecurityGroup.addIngressRule(this.clientSecurityGroup, ec2.Port.tcp(443), 'MSK API from clients');
+    vpc.addInterfaceEndpoint('KafkaApiEndpoint', {
+      service: ec2.InterfaceVpcEndpointAwsService.KAFKA,
+      subnets,
+      securityGroups: [endpointSecurityGroup],
+      open: false,
+      privateDnsEnabled: true,
+    });
+
+    // --- the cluster: MSK Serverless is TLS-only; IAM is the only client authentication.
+    this.cluster = new msk.CfnServerlessCluster(this, 'Cluster', {
+      clusterName,
+      clientAuthentication: { sasl: { iam: { enabled: true } } },
+      vpcConfigs: [{ subnetIds, securityGroups: [this.clusterSecurityGroup.securityGroupId] }],
+    });
+    this.cluster.applyRemovalPolicy(
+      config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    );
+    this.clusterArn = this.cluster.attrArn;
+    // arn:<p>:kafka:<r>:<a>:cluster/<name>/<uuid> → topic/<name>/<uuid>/<topic>, group/<name>/<uuid>/<group>
+    const clusterUuid = Fn.select(2, Fn.split('/', this.clusterArn));
+    const kafkaArn = (resource: 'topic' | 'group', name: string) =>
+      Arn.format(
+        {
+          service: 'kafka',
+          resource,
+          resourceName: `${clusterName}/${clusterUuid}/${name}`,
+          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        },
+        Stack.of(this),
+      );
+    this.topicArn = kafkaArn('topic', stream.topic);
+    const groupArn = kafkaArn('group', consumerGroupId);
+
+    const vpcPlacement = { vpc, subnets, securityGroups: [this.clientSecurityGroup] };
+
+    // --- the topic: created (or widened) on deploy, kept on delete.
+    const createTopic = cartflowFunction(this, {
+      config,
+      handlersDir,
+      entry: STREAM_HANDLERS.CreateTopic,
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      timeout: Duration.minutes(2),
+      memorySize: 256,
+      vpc: vpcPlacement,
+    });
+    createTopic.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['kafka:GetBootstrapBrokers'], resources: [this.clusterArn] }),
+    );
+    createTopic.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['kafka-cluster:Connect'], resources: [this.clusterArn] }),
+    );
+    createTopic.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:CreateTopic', 'kafka-cluster:DescribeTopic', 'kafka-cluster:AlterTopic'],
+        resources: [this.topicArn],
+      }),
+    );
+    const provider = new cr.Provider(this, 'TopicProvider', {
+      onEventHandler: createTopic,
+      logGroup: new logs.LogGroup(this, 'TopicProviderLogs', {
+        retention: config.logRetentionDays,
+        removalPolicy: config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      }),
+    });
+    acknowledgeNag(
+      provider,
+      'CDK custom-resource Provider framework function: basic logging, invoking our create-topic function (and its versions), on the runtime CDK pins.',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      `AwsSolutions-IAM5[Resource::${nagArnRef(createTopic)}:*]`,
+      'AwsSolutions-L1',
+    );
+    const topic = new CustomResource(this, 'Topic', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::KafkaTopic',
+      properties: { ClusterArn: this.clusterArn, Topic: stream.topic, Partitions: stream.partitions },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // The functions' ENIs and the endpoint must exist before the handler connects.
+    topic.node.addDependency(this.cluster);
+
+    // --- stream-to-parquet: the mapping's target.
+    this.streamFunction = cartflowFunction(this, {
+      config,
+      handlersDir,
+      entry: STREAM_HANDLERS.StreamToParquet,
+      environment: {
+        [HANDLER_ENV.bucket]: bucket.bucketName,
+        [HANDLER_ENV.environment]: config.envName,
+        [HANDLER_ENV.kafkaTopic]: stream.topic,
+        POWERTOOLS_SERVICE_NAME: 'cartflow',
+        POWERTOOLS_METRICS_NAMESPACE: 'Cartflow',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      vpc: vpcPlacement,
+    });
+    grantLake(this.streamFunction, bucket, 'readWrite', 'events/*', 'quarantine/clickstream/*');
+    // The mapping polls with the function's role (MSK IAM access control).
+    this.streamFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'],
+        resources: [this.clusterArn],
+      }),
+    );
+    this.streamFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+        resources: [this.topicArn],
+      }),
+    );
+    this.streamFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+        resources: [groupArn],
+      }),
+    );
+    this.streamFunction.addEventSource(
+      new ManagedKafkaEventSource({
+        clusterArn: this.clusterArn,
+        topic: stream.topic,
+        consumerGroupId,
+        batchSize: stream.batchSize,
+        maxBatchingWindow: Duration.seconds(stream.maxBatchingWindowSeconds),
+        startingPosition: lambda.StartingPosition[stream.startingPosition],
+        onFailure: new LakeOnFailureDestination(bucket),
+        // Kafka retry controls exist only in provisioned mode.
+        retryAttempts: stream.retryAttempts,
+        provisionedPollerConfig: {
+          minimumPollers: stream.pollers.minimum,
+          maximumPollers: stream.pollers.maximum,
+        },
+      }),
+    );
+    const mapping = this.streamFunction.node.children.find(
+      (c): c is lambda.EventSourceMapping => c instanceof lambda.EventSourceMapping,
+    );
+    if (!mapping) throw new Error('StreamIngest: the Kafka event-source mapping was not created.');
+    // A mapping on a missing topic would start polling nothing; create the topic first.
+    mapping.node.addDependency(topic);
+    this.eventSourceMapping = mapping;
+    acknowledgeNag(
+      this.streamFunction,
+      'AWSLambdaMSKExecutionRole (added by ManagedKafkaEventSource) holds the kafka:Describe*/GetBootstrapBrokers and ENI actions the mapping needs; they accept no narrower resource for ENIs.',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
+    );
+    acknowledgeNag(
+      this.streamFunction,
+      `On-failure destination: Lambda writes discarded batches under ${ESM_ON_FAILURE_PREFIX} of the lake with the function's role (CDK put grant on that prefix only).`,
+      'AwsSolutions-IAM5[Action::s3:Abort*]',
+      'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      `AwsSolutions-IAM5[Resource::${nagArnRef(bucket)}/${ESM_ON_FAILURE_PREFIX}*]`,
+    );
+
+    // --- load-events: every few minutes, new event objects into Redshift.
+    const intervalSeconds = stream.eventsLoadIntervalMinutes * 60;
+    this.loadEventsFunction = cartflowFunction(this, {
+      config,
+      handlersDir,
+      entry: STREAM_HANDLERS.LoadEvents,
+      environment: {
+        [HANDLER_ENV.bucket]: bucket.bucketName,
+        ...warehouse.dataApiEnvironment(),
+        [HANDLER_ENV.environment]: config.envName,
+        [HANDLER_ENV.kafkaTopic]: stream.topic,
+        POWERTOOLS_SERVICE_NAME: 'cartflow',
+        POWERTOOLS_METRICS_NAMESPACE: 'Cartflow',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      // A run never outlasts the interval, so runs do not pile up.
+      timeout: Duration.seconds(Math.min(config.lambdaTimeoutSeconds, intervalSeconds)),
+    });
+    grantLake(this.loadEventsFunction, bucket, 'read', 'events/*');
+    warehouse.grantDataApi(this.loadEventsFunction);
+    this.loadSchedule = new events.Rule(this, 'LoadEventsSchedule', {
+      description: `Loads new clickstream objects into Redshift every ${stream.eventsLoadIntervalMinutes} minutes`,
+      schedule: events.Schedule.rate(Duration.minutes(stream.eventsLoadIntervalMinutes)),
+      targets: [
+        new targets.LambdaFunction(this.loadEventsFunction, {
+          retryAttempts: 2,
+          // A late run is useless once the next one is due.
+          maxEventAge: Duration.seconds(Math.max(60, intervalSeconds)),
+          deadLetterQueue: props.deadLetterQueue,
+        }),
+      ],
+    });
+
+    this.onFailureRule = new events.Rule(this, 'OnFailureObjects', {
+      description: `A batch the stream mapping gave up on landed under ${ESM_ON_FAILURE_PREFIX}`,
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [bucket.bucketName] },
+          object: { key: [{ prefix: ESM_ON_FAILURE_PREFIX }] },
+        },
+      },
+    });
+  }
+}
