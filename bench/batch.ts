@@ -8,7 +8,7 @@
  * Exits non-zero when DuckDB's curated figures differ from what the pipeline loaded into the warehouse.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
@@ -258,7 +258,8 @@ try {
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   const out = [
     '',
-    `batch benchmark — ${businessDate}, ${cpus().length} cores, node ${process.version}, duckdb threads ${threads}`,
+    `batch benchmark — ${businessDate}, ${cpus().length} cores, node ${process.version}, duckdb threads ${threads}, ` +
+      `load average ${loadavg()[0].toFixed(1)} (other work on the machine skews both columns)`,
     `input: ${extracted.order_items.toLocaleString('en-US')} order lines, ${extracted.orders.toLocaleString('en-US')} orders, ` +
       `${productCount} products (${perKind} planted bad rows per kind × ${DIRTY_KINDS.length} kinds); ` +
       `raw Parquet ${mb(rawBytes)} in ${rawFiles} files`,

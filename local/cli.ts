@@ -8,11 +8,17 @@ import { CATALOG_LANDING_PREFIX } from '../lambdas/core/layout';
 import { seedSourceDatabase } from './embedded-postgres';
 import { toCsv } from './csv';
 import { startLocalRuntime, type LocalRuntime } from './runtime';
+import { generateClickEvents } from '../lambdas/core/clickstream/sample';
+import { loadConfig } from '../lib/config';
+import { produceMessages } from './kafka/producer';
+import { replayRecording, streamFromKafka, type StreamTotals, type WarehouseEventCounts } from './kafka/stream';
+import { DEFAULT_TOPIC, spreadTimestamps } from './kafka/topic';
 
 const USAGE = `Usage: cartflow <command> [options]
 
 Commands:
-  demo   [--date D] [--orders N]              seed a sample day, run the batch pipeline, print a summary
+  demo   [--date D] [--orders N] [--events N] seed a sample day, run the batch pipeline, replay a recorded
+                                              clickstream through the stream Lambda + load-events, print a summary
   seed   [--date D] [--orders N] [--seed N] [--bad-rows N]
                                               sample source rows and a catalog file for a date
   run    --date D                             run the batch state machine for one business date
@@ -21,10 +27,16 @@ Commands:
   query  "SQL"                                query the warehouse, CSV with a header
   drop   <file>                               put a catalog file into landing/ (fires the catalog refresh)
   status [--json]                             recent runs
+  produce [--events N] [--seed S] [--topic T] publish sample clickstream messages (planted duplicates and
+                                              malformed ones included) to Kafka ($KAFKA_BROKERS)
+  stream [--from ISO] [--to ISO] [--batch-size N] [--window-ms N] [--topic T]
+                                              consume Kafka like the MSK event-source mapping until idle, then
+                                              run load-events; --from/--to replays a time range (backfill)
 
 Options for every command:
   --data-dir DIR   where the local lake, source and warehouse live (default: $CARTFLOW_DATA_DIR or ./.data)
-Environment: SOURCE_DATABASE_URL, WAREHOUSE_DATABASE_URL name PostgreSQL servers to use instead of embedded PGlite.`;
+Environment: SOURCE_DATABASE_URL, WAREHOUSE_DATABASE_URL name PostgreSQL servers to use instead of embedded PGlite;
+KAFKA_BROKERS (host:port,…) names the Kafka broker of produce and stream (bash localstack/kafka/broker.sh start).`;
 
 /** A mistake in how the command was called: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
@@ -38,13 +50,21 @@ const OPTIONS = {
   from: { type: 'string' },
   to: { type: 'string' },
   concurrency: { type: 'string' },
+  events: { type: 'string' },
+  topic: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'window-ms': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+export async function main(
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
@@ -66,6 +86,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     query: (rt) => query(rt, rest, out),
     drop: (rt) => drop(rt, rest, out, err),
     status: (rt) => status(rt, values, out),
+    produce: () => produce(values, out, err),
+    stream: (rt) => stream(rt, values, out, err),
   };
   const run = commands[command];
   if (!run) {
@@ -109,7 +131,11 @@ function dateOption(values: Values, name: 'date' | 'from' | 'to', fallback?: str
   }
 }
 
-function intOption(values: Values, name: 'orders' | 'seed' | 'bad-rows' | 'concurrency', fallback: number): number {
+function intOption(
+  values: Values,
+  name: 'orders' | 'seed' | 'bad-rows' | 'concurrency' | 'events' | 'batch-size' | 'window-ms',
+  fallback: number,
+): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -194,11 +220,128 @@ async function demo(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS
   const day = await seedDay(runtime, { ...values, 'bad-rows': values['bad-rows'] ?? '10' }, date, 5000);
   err.write(`seeded ${day.orders.length} orders, ${day.items.length} order items, ${day.catalog.length} products\n`);
   const outcome = await runOne(runtime, date, err);
-  if (outcome.state) out.write(await summary(runtime, outcome.state, Date.now() - started));
+  const clickstream = await demoStream(runtime, values, date, err);
+  if (outcome.state) out.write(await summary(runtime, outcome.state, Date.now() - started, clickstream));
+  else out.write(`${clickstream.join('\n')}\n`);
   return outcome.status === 'SUCCEEDED' ? 0 : 1;
 }
 
-async function summary(runtime: LocalRuntime, state: PipelineState, wallMs: number): Promise<string> {
+/**
+ * The stream half of the demo, without a broker: an hour of sample clickstream (noon to 1 pm of the date),
+ * recorded the way the producer would place it, replayed through stream-to-parquet, then load-events.
+ */
+async function demoStream(runtime: LocalRuntime, values: Values, date: string, err: NodeJS.WritableStream) {
+  const events = intOption(values, 'events', 20_000);
+  const { stream: config } = loadConfig('dev');
+  const from = new Date(`${date}T12:00:00.000Z`);
+  const to = new Date(from.getTime() + 3_600_000);
+  const sample = generateClickEvents({ count: events, seed: intOption(values, 'seed', 42), start: from, minutes: 60 });
+  err.write(`replaying a recorded clickstream: ${events} messages over ${config.partitions} partitions …\n`);
+  const run = await replayRecording(runtime, {
+    values: sample.values,
+    topic: config.topic,
+    partitions: config.partitions,
+    batchSize: config.batchSize,
+    timestampOf: spreadTimestamps(events, from.getTime(), 3_600_000),
+    window: { from, to },
+  });
+  const { totals, after } = run;
+  const duplicates = totals.records - totals.quarantined - after.events;
+  return [
+    `clickstream ${from.toISOString().slice(0, 16)}Z +1h: ${totals.records} messages, ${totals.invocations} invocations of stream-to-parquet, ${totals.objects} objects, then load-events`,
+    `  events loaded ${after.events} · duplicates dropped ${duplicates} · quarantined ${totals.quarantined} · minutes in agg_event_minute ${after.eventMinutes}, agg_error_minute ${after.errorMinutes}`,
+  ];
+}
+
+function kafkaBrokers(): string[] {
+  const brokers = (process.env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (brokers.length === 0) {
+    throw new UsageError('KAFKA_BROKERS is not set; start a broker with: export KAFKA_BROKERS="$(bash localstack/kafka/broker.sh start)"');
+  }
+  return brokers;
+}
+
+function timeOption(values: Values, name: 'from' | 'to'): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  // A date alone is its UTC midnight; a time without an offset is UTC too (never the laptop's zone).
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : /(Z|[+-]\d{2}:?\d{2})$/i.test(raw) ? raw : `${raw}Z`;
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(iso) ? Date.parse(iso) : NaN;
+  if (!Number.isFinite(ms)) throw new UsageError(`--${name} must be an ISO-8601 time (e.g. 2026-03-01T10:00:00Z), got "${raw}"`);
+  return ms;
+}
+
+async function produce(values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+  const brokers = kafkaBrokers();
+  const count = intOption(values, 'events', 10_000);
+  const seedValue = intOption(values, 'seed', 42);
+  const topic = values.topic ?? DEFAULT_TOPIC;
+  const { stream: config } = loadConfig('dev');
+  // The last hour: events and their Kafka timestamps both spread over it, so --from/--to replays make sense.
+  const start = Date.now() - 3_600_000;
+  const sample = generateClickEvents({ count, seed: seedValue, start: new Date(start), minutes: 60 });
+  err.write(`producing ${count} messages to ${topic} on ${brokers.join(',')} …\n`);
+  const result = await produceMessages({
+    brokers,
+    topic,
+    values: sample.values,
+    partitions: config.partitions,
+    timestampOf: spreadTimestamps(count, start, 3_600_000),
+  });
+  const { valid, distinctEventIds, malformed } = sample.expected;
+  out.write(
+    `produced ${result.sent} messages to ${topic}${result.topicCreated ? ` (created with ${config.partitions} partitions)` : ''}: ` +
+      `${distinctEventIds} valid events, ${valid - distinctEventIds} duplicates, ${malformed} malformed\n` +
+      `messages in the topic by partition: ${Object.entries(result.perPartition).map(([p, n]) => `${p}=${n}`).join(' ')}\n`,
+  );
+  return 0;
+}
+
+async function stream(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+  const brokers = kafkaBrokers();
+  const { stream: config } = loadConfig('dev');
+  const topic = values.topic ?? config.topic;
+  const fromMs = timeOption(values, 'from');
+  const toMs = timeOption(values, 'to');
+  if (toMs !== undefined && fromMs === undefined) throw new UsageError('--to needs --from (a replay window)');
+  if (fromMs !== undefined && toMs !== undefined && toMs < fromMs) throw new UsageError('--to is before --from');
+  const batchSize = intOption(values, 'batch-size', config.batchSize);
+  if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be 1..10000 (the mapping\'s BatchSize range)');
+  const runtime = await rt();
+  err.write(
+    fromMs === undefined
+      ? `consuming ${topic} as the event-source mapping (group cartflow-stream) until idle …\n`
+      : `replaying ${topic} from ${new Date(fromMs).toISOString()}${toMs === undefined ? '' : ` to ${new Date(toMs).toISOString()}`} …\n`,
+  );
+  const run = await streamFromKafka(runtime, {
+    brokers,
+    topic,
+    batchSize,
+    maxBatchingWindowMs: intOption(values, 'window-ms', 1000),
+    retries: config.retryAttempts,
+    fromMs,
+    toMs,
+    onBatch: (b) => {
+      if (b.error) err.write(`  batch of ${b.records} failed after ${b.attempts} attempts (${b.error}) → ${b.onFailureKeys?.join(', ')}\n`);
+    },
+  });
+  out.write(streamSummary(run.poller.groupId, run.totals, run.before, run.after));
+  return 0;
+}
+
+function streamSummary(group: string, totals: StreamTotals, before: WarehouseEventCounts, after: WarehouseEventCounts): string {
+  return [
+    `stream (group ${group}): ${totals.records} records in ${totals.invocations} invocations → ${totals.objects} objects written`,
+    `  events written ${totals.written} · duplicates dropped in batches ${totals.records - totals.written - totals.quarantined} · quarantined ${totals.quarantined} · on-failure batches ${totals.onFailure.length}`,
+    `  load-events: events loaded ${after.events - before.events} (fact_click_event ${after.events} rows) · minutes in agg_event_minute ${after.eventMinutes}, agg_error_minute ${after.errorMinutes}`,
+    '',
+  ].join('\n');
+}
+
+async function summary(runtime: LocalRuntime, state: PipelineState, wallMs: number, extra: string[] = []): Promise<string> {
   const date = state.run.businessDate;
   const counts = await runtime.warehouse.query<{ table_name: string; rows: string; revenue: string | null }>(`
     SELECT 'dim_product' AS table_name, count(*)::text AS rows, NULL AS revenue FROM analytics.dim_product
@@ -219,6 +362,7 @@ async function summary(runtime: LocalRuntime, state: PipelineState, wallMs: numb
     lines.push('', 'checks with failures:');
     for (const c of failedChecks) lines.push(`  ${c.dataset}.${c.check}${c.column ? `(${c.column})` : ''}: ${c.failedRows} rows [${c.severity}]`);
   }
+  if (extra.length) lines.push('', ...extra);
   lines.push('', `quality report: s3://${runtime.lake.bucket}/${state.validation?.reportKey}`, `wall time: ${(wallMs / 1000).toFixed(1)} s`, '');
   return lines.join('\n');
 }

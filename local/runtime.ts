@@ -1,6 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { MSKEvent } from 'aws-lambda';
 import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
+import type { EventsLoadResult } from '../lambdas/handlers/load-events';
+import type { StreamResult } from '../lambdas/handlers/stream-to-parquet';
 import { bindAdapters } from '../lambdas/adapters/context';
 import type { LakeStore, Warehouse } from '../lambdas/adapters/ports';
 import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
@@ -37,6 +40,13 @@ export interface LocalRuntime {
   runBatch(request: RunRequest): Promise<ExecutionOutcome & { state?: PipelineState }>;
   /** The catalog-refresh state machine, as the S3 arrival rule would start it. */
   refreshCatalog(catalogKey: string): Promise<ExecutionOutcome>;
+  /** stream-to-parquet, invoked the way the MSK event-source mapping invokes it. */
+  streamToParquet(event: MSKEvent): Promise<StreamResult>;
+  /**
+   * load-events, invoked the way its EventBridge schedule invokes it, again while it reports a backlog
+   * (its per-run object cap): what the schedule would do over the next runs.
+   */
+  loadEvents(): Promise<EventsLoadResult[]>;
   close(): Promise<void>;
 }
 
@@ -76,6 +86,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     refreshCatalog(catalogKey) {
       return run(definitions.catalog, CATALOG_STEPS, catalogArrivalEvent(lake.bucket, catalogKey));
     },
+    async streamToParquet(event) {
+      const module = await import('../lambdas/handlers/stream-to-parquet');
+      return module.handler(event);
+    },
+    async loadEvents() {
+      const module = await import('../lambdas/handlers/load-events');
+      const runs: EventsLoadResult[] = [];
+      do runs.push(await module.handler(scheduledEvent()));
+      while ((runs.at(-1)!.backlog ?? 0) > 0 && runs.length < 1000);
+      return runs;
+    },
     async close() {
       await warehouse.close();
       await source.close();
@@ -110,6 +131,21 @@ function bindHandlers(steps: Record<string, string>): Record<string, LocalHandle
       },
     ]),
   );
+}
+
+/** The EventBridge "Scheduled Event" a rate/cron rule delivers (load-events runs on one). */
+function scheduledEvent() {
+  return {
+    version: '0',
+    id: 'local-schedule',
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:000000000000:rule/cartflow-local-load-events'],
+    detail: {},
+  };
 }
 
 /** The EventBridge "Object Created" event the S3 arrival rule delivers to the catalog refresh. */

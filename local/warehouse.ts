@@ -127,13 +127,17 @@ export class SqlWarehouse implements Warehouse {
   private async copyManifest(table: string, bucket: string, key: string): Promise<void> {
     const uri = `s3://${bucket}/${key}`;
     if (bucket !== this.lake.bucket) {
-      throw new PermanentError(`COPY ${table}: manifest ${uri} is outside the lake bucket ${this.lake.bucket}`);
+      throw new PermanentError(
+        `COPY ${table}: manifest ${uri} is outside the lake bucket ${this.lake.bucket}`,
+      );
     }
     const entries = parseManifest(table, uri, await this.lake.getText(key));
     const keys = entries.map((entry) => {
       const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(entry.url);
       if (match === null || match[1] !== this.lake.bucket) {
-        throw new PermanentError(`COPY ${table}: manifest entry ${entry.url} is not an object in ${this.lake.bucket}`);
+        throw new PermanentError(
+          `COPY ${table}: manifest entry ${entry.url} is not an object in ${this.lake.bucket}`,
+        );
       }
       return match[2];
     });

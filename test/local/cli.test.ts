@@ -12,7 +12,12 @@ async function cartflow(...args: string[]) {
   const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
   out.on('data', (c: Buffer) => chunks.out.push(c));
   err.on('data', (c: Buffer) => chunks.err.push(c));
-  const code = await main(args, out, err);
+  // main() takes the process's streams; a PassThrough stands in for a terminal here.
+  const code = await main(
+    args,
+    out as unknown as typeof process.stdout,
+    err as unknown as typeof process.stderr,
+  );
   return { code, out: Buffer.concat(chunks.out).toString(), err: Buffer.concat(chunks.err).toString() };
 }
 

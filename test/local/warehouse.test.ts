@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import type { LakeObject, LakeStore } from '../../lambdas/adapters/ports';
 import { CopyMismatchError, PermanentError } from '../../lambdas/core/errors';
 import type { SourceOrder, SourceOrderItem } from '../../lambdas/core/model';
 import { encodeParquet } from '../../lambdas/core/parquet';
-import { loadPartitionStatements, warehouseDdl } from '../../lambdas/core/sql';
+import { copyParquetSql, loadPartitionStatements, warehouseDdl } from '../../lambdas/core/sql';
 import { TABLES, type TableDef } from '../../lambdas/core/tables';
 import {
   PostgresSourceDatabase,
@@ -157,6 +157,108 @@ describe('SqlWarehouse on PGlite', () => {
       tstz: new Date('2024-03-10T08:00:00.000Z'),
       n: 1,
       flag: true,
+    });
+  });
+
+  describe('COPY … MANIFEST', () => {
+    const folder = 'curated/manifest-test/dt=2024-03-10/';
+    const rows = () => fixture.rows.fact_order_item;
+    const copy = (manifestKey: string) =>
+      copyParquetSql('ops.manifest_items', {
+        s3Uri: `s3://${lake.bucket}/${manifestKey}`,
+        iamRoleArn: ROLE,
+        manifest: true,
+      });
+    const entry = (key: string, mandatory = true) => ({
+      url: `s3://${lake.bucket}/${key}`,
+      mandatory,
+      meta: { content_length: lake.objects.get(key)?.length ?? 123 },
+    });
+    const putManifest = (key: string, entries: unknown[]) => lake.put(key, JSON.stringify({ entries }));
+    const loaded = () => warehouse.query('SELECT order_id, line_no FROM ops.manifest_items ORDER BY 1, 2');
+
+    before(async () => {
+      await warehouse.executeBatch([
+        `CREATE TABLE IF NOT EXISTS ops.manifest_items (LIKE analytics.fact_order_item)`,
+      ]);
+      await lake.put(`${folder}part-a.parquet`, encodeParquet(TABLES.fact_order_item, rows().slice(0, 2)));
+      await lake.put(`${folder}part-b.parquet`, encodeParquet(TABLES.fact_order_item, rows().slice(2)));
+      await lake.put(
+        `${folder}wrong-width.parquet`,
+        encodeParquet(TABLES.dim_product, fixture.rows.dim_product),
+      );
+    });
+
+    beforeEach(() => warehouse.executeBatch(['DELETE FROM ops.manifest_items']));
+
+    it('loads exactly the listed objects, not the rest of their folder', async () => {
+      // Prepare
+      await putManifest('manifests/only-a.manifest', [entry(`${folder}part-a.parquet`)]);
+
+      // Act
+      await warehouse.executeBatch([copy('manifests/only-a.manifest')]);
+
+      // Assess
+      assert.deepEqual(await loaded(), [
+        { order_id: 'O-1001', line_no: 1 },
+        { order_id: 'O-1001', line_no: 2 },
+      ]);
+    });
+
+    it('fails on a missing mandatory object, naming its url, and rolls the batch back', async () => {
+      // Prepare
+      await putManifest('manifests/missing.manifest', [
+        entry(`${folder}part-a.parquet`),
+        entry(`${folder}part-gone.parquet`),
+      ]);
+
+      // Act + Assess
+      await assert.rejects(
+        warehouse.executeBatch([
+          `INSERT INTO ops.manifest_items (order_id, line_no, product_id, category, quantity, unit_price, line_amount, order_date)
+           VALUES ('KEEP-OUT', 1, 'P', 'c', 1, 1, 1, '2024-03-10')`,
+          copy('manifests/missing.manifest'),
+        ]),
+        {
+          name: CopyMismatchError.name,
+          message: new RegExp(
+            `mandatory manifest entry s3://memory-lake/${folder}part-gone\\.parquet does not exist`,
+          ),
+        },
+      );
+      assert.deepEqual(await loaded(), []);
+    });
+
+    it('skips a missing optional object and loads the others', async () => {
+      // Prepare
+      await putManifest('manifests/optional.manifest', [
+        entry(`${folder}part-gone.parquet`, false),
+        entry(`${folder}part-b.parquet`),
+      ]);
+
+      // Act
+      await warehouse.executeBatch([copy('manifests/optional.manifest')]);
+
+      // Assess
+      assert.equal((await loaded()).length, rows().length - 2);
+    });
+
+    it('keeps the column-count rule and requires meta.content_length for Parquet', async () => {
+      // Prepare
+      await putManifest('manifests/wide.manifest', [entry(`${folder}wrong-width.parquet`)]);
+      await putManifest('manifests/no-length.manifest', [
+        { url: `s3://${lake.bucket}/${folder}part-a.parquet`, mandatory: true },
+      ]);
+
+      // Act + Assess
+      await assert.rejects(warehouse.executeBatch([copy('manifests/wide.manifest')]), {
+        name: CopyMismatchError.name,
+        message: /wrong-width\.parquet: the Parquet file has 6 columns, the table has 8/,
+      });
+      await assert.rejects(warehouse.executeBatch([copy('manifests/no-length.manifest')]), {
+        name: CopyMismatchError.name,
+        message: /meta\.content_length/,
+      });
     });
   });
 

@@ -117,7 +117,10 @@ function assertLoadId(loadId: string): string {
  * lake key and in SQL (checked by assertLoadId wherever it is used).
  */
 export function newLoadId(now: Date, suffix: string): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return assertLoadId(`events-${stamp}-${suffix}`);
 }
 

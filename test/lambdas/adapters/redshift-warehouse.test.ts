@@ -230,4 +230,38 @@ describe('RedshiftDataWarehouse', () => {
     assert.deepEqual(rows, []);
     assert.equal(calls.filter((c) => c.command === 'GetStatementResult').length, 0);
   });
+  it('passes SecretArn on every statement when a secret is given, and none otherwise', async () => {
+    // Prepare
+    const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cartflow/redshift-AbCdEf';
+    const { client, calls } = fakeDataApi({
+      BatchExecuteStatement: () => ({ Id: 'b-5' }),
+      ExecuteStatement: () => ({ Id: 'q-5' }),
+      DescribeStatement: () => ({ Status: 'FINISHED', HasResultSet: false }),
+    });
+    const withSecret = new RedshiftDataWarehouse({
+      workgroupName: 'cartflow-dev',
+      database: 'analytics',
+      secretArn,
+      client,
+      pollIntervalMs: 1,
+    });
+
+    // Act
+    await withSecret.executeBatch(['SELECT 1', 'SELECT 2']);
+    await withSecret.query('SELECT 3');
+    await warehouseOver(client).query('SELECT 4');
+
+    // Assess
+    const submitted = calls.filter((c) => c.command !== 'DescribeStatement').map((c) => c.input);
+    assert.deepEqual(submitted, [
+      {
+        WorkgroupName: 'cartflow-dev',
+        Database: 'analytics',
+        SecretArn: secretArn,
+        Sqls: ['SELECT 1', 'SELECT 2'],
+      },
+      { WorkgroupName: 'cartflow-dev', Database: 'analytics', SecretArn: secretArn, Sql: 'SELECT 3' },
+      { WorkgroupName: 'cartflow-dev', Database: 'analytics', Sql: 'SELECT 4' },
+    ]);
+  });
 });

@@ -56,7 +56,8 @@ const batchEvent = (...batches: FixtureBatch[]) =>
   );
 
 /** Generated messages dealt round-robin over two partitions; message i sits at offset ⌊i/2⌋. */
-const generatedRecords = (values: string[]) => values.map((text, i) => mskRecord(i % 2, Math.floor(i / 2), text));
+const generatedRecords = (values: string[]) =>
+  values.map((text, i) => mskRecord(i % 2, Math.floor(i / 2), text));
 
 /** Per (minute, type) counts of the distinct valid events among `values`: the oracle, computed without SQL. */
 function expectedMinutes(values: string[]): string[] {
@@ -106,9 +107,7 @@ describe('load-events handler against s3rver and PGlite', () => {
   const count = async (table: string) =>
     (await warehouse.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0].n;
   const eventMinutes = () =>
-    warehouse.query(
-      'SELECT window_start, event_type, events FROM analytics.agg_event_minute ORDER BY 1, 2',
-    );
+    warehouse.query('SELECT window_start, event_type, events FROM analytics.agg_event_minute ORDER BY 1, 2');
   const errorMinutes = () =>
     warehouse.query(
       'SELECT window_start, service, error_code, errors FROM analytics.agg_error_minute ORDER BY 1, 2, 3',
@@ -227,7 +226,11 @@ describe('load-events handler against s3rver and PGlite', () => {
     assert.deepEqual(
       manifest.entries,
       eventObjects
-        .map((o) => ({ url: `s3://${lake.bucket}/${o.key}`, mandatory: true, meta: { content_length: o.size } }))
+        .map((o) => ({
+          url: `s3://${lake.bucket}/${o.key}`,
+          mandatory: true,
+          meta: { content_length: o.size },
+        }))
         .sort((a, b) => a.url.localeCompare(b.url)),
     );
   });
@@ -259,7 +262,9 @@ describe('load-events handler against s3rver and PGlite', () => {
     assert.deepEqual(facts, { n: expected.distinctEventIds, ids: expected.distinctEventIds });
     await assertAggregatesMatchFacts();
     assert.deepEqual(
-      (await eventMinutes()).map((r) => `${(r.window_start as Date).toISOString()} ${r.event_type} ${r.events}`).sort(),
+      (await eventMinutes())
+        .map((r) => `${(r.window_start as Date).toISOString()} ${r.event_type} ${r.events}`)
+        .sort(),
       expectedMinutes(values),
     );
     assert.equal(await count('ops.event_load_ledger'), (await lake.list('events/clickstream/')).length);
@@ -327,10 +332,9 @@ describe('load-events handler against s3rver and PGlite', () => {
     );
     assert.deepEqual(await eventMinutes(), fromJson(rewrite.expected.eventMinute));
     assert.deepEqual(await errorMinutes(), fromJson(rewrite.expected.errorMinute));
-    assert.deepEqual(
-      await warehouse.query('SELECT object_key, etag, "rows" FROM ops.event_load_ledger'),
-      [{ object_key: object.key, etag: object.etag, rows: 3 }],
-    );
+    assert.deepEqual(await warehouse.query('SELECT object_key, etag, "rows" FROM ops.event_load_ledger'), [
+      { object_key: object.key, etag: object.etag, rows: 3 },
+    ]);
   });
 
   it('fails with CopyMismatchError and changes nothing when a listed object vanishes before the COPY', async () => {

@@ -97,7 +97,10 @@ describe('parseMaxObjects', () => {
     assert.equal(parseMaxObjects(''), 500);
     assert.equal(parseMaxObjects('25'), 25);
     for (const bad of ['0', '-1', '2.5', 'many']) {
-      assert.throws(() => parseMaxObjects(bad), { name: 'ConfigurationError', message: /EVENTS_LOAD_MAX_OBJECTS/ });
+      assert.throws(() => parseMaxObjects(bad), {
+        name: 'ConfigurationError',
+        message: /EVENTS_LOAD_MAX_OBJECTS/,
+      });
     }
   });
 });
@@ -110,7 +113,10 @@ describe('load ids, keys and the manifest', () => {
     // Assess
     assert.equal(id, 'events-20240501T120304Z-1a2b3c4d');
     assert.equal(eventLoadKeys.manifest(id), 'events/_manifests/events-20240501T120304Z-1a2b3c4d.manifest');
-    assert.equal(eventLoadKeys.ledger(id), 'events/_manifests/events-20240501T120304Z-1a2b3c4d.ledger.parquet');
+    assert.equal(
+      eventLoadKeys.ledger(id),
+      'events/_manifests/events-20240501T120304Z-1a2b3c4d.ledger.parquet',
+    );
     assert.throws(() => eventLoadKeys.manifest("x' OR '1'='1"), { name: 'ConfigurationError' });
   });
 
