@@ -54,4 +54,6 @@ export const HANDLER_ENV = {
   extractChunkRows: 'EXTRACT_CHUNK_ROWS',
   /** Kafka topic the stream functions read (clickstream). */
   kafkaTopic: 'KAFKA_TOPIC',
+  /** Most event objects one load-events run takes on, so a run stays bounded. */
+  eventsLoadMaxObjects: 'EVENTS_LOAD_MAX_OBJECTS',
 } as const;

@@ -7,12 +7,6 @@ import type { Adapters, Alerts, SourceDatabase } from './ports';
 import { RedshiftDataWarehouse } from './redshift-warehouse';
 import { S3LakeStore, createS3Client } from './s3-lake';
 
-/**
- * The Redshift credentials secret (optional). TODO(steps.ts owner): replace with
- * HANDLER_ENV.warehouseSecretArn once it is added to lambdas/steps.ts; the name stays REDSHIFT_SECRET_ARN.
- */
-const WAREHOUSE_SECRET_ARN_ENV = 'REDSHIFT_SECRET_ARN';
-
 export function requireEnv(name: string): string {
   const value = process.env[name];
   if (!value)
@@ -98,7 +92,7 @@ export function awsAdapters(): Adapters {
       return (warehouse ??= new RedshiftDataWarehouse({
         workgroupName: requireEnv(HANDLER_ENV.workgroup),
         database: requireEnv(HANDLER_ENV.database),
-        secretArn: process.env[WAREHOUSE_SECRET_ARN_ENV] || undefined,
+        secretArn: process.env[HANDLER_ENV.warehouseSecretArn] || undefined,
       }));
     },
     get alerts() {

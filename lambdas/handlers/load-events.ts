@@ -28,8 +28,6 @@ import { logger, metrics } from '../adapters/observability';
 import type { LakeObject, LakeStore, Warehouse } from '../adapters/ports';
 import { HANDLER_ENV } from '../steps';
 
-/** TODO(steps.ts owner): move into HANDLER_ENV (e.g. `eventsLoadMaxObjects`) and set it from config. */
-const MAX_OBJECTS_ENV = 'EVENTS_LOAD_MAX_OBJECTS';
 /** Parallel footer reads: enough to hide S3 latency, few enough to keep memory bounded. */
 const READ_CONCURRENCY = 8;
 
@@ -71,7 +69,7 @@ async function rowCounts(lake: LakeStore, objects: readonly LakeObject[]): Promi
 }
 
 export const handler = async (_event?: unknown): Promise<EventsLoadResult> => {
-  const maxObjects = parseMaxObjects(process.env[MAX_OBJECTS_ENV]);
+  const maxObjects = parseMaxObjects(process.env[HANDLER_ENV.eventsLoadMaxObjects]);
   const { lake, warehouse } = adapters();
   await ensureTables(warehouse);
 

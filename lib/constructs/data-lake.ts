@@ -112,6 +112,12 @@ export class DataLake extends Construct {
           expiration: lifecycle.rawExpireDays === undefined ? undefined : days(lifecycle.rawExpireDays),
         })),
         { id: 'staged-expiry', prefix: 'staged/', expiration: days(lifecycle.stagedExpireDays) },
+        // COPY manifests and ledger files of the events load: only needed while a load runs and for forensics.
+        {
+          id: 'events-manifests-expiry',
+          prefix: 'events/_manifests/',
+          expiration: days(lifecycle.stagedExpireDays),
+        },
         // Batches the stream mapping gave up on: full payloads, kept as long as quarantined rows.
         ...['quarantine/', 'quality/', ESM_ON_FAILURE_PREFIX].map((prefix) => ({
           id: `${prefix.slice(0, -1).replace('/', '-')}-retention`,

@@ -26,6 +26,10 @@ export interface CartflowFunctionProps {
    */
   readonly memorySize?: number;
   /**
+   * @default no reserved concurrency
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
    * Private subnets to attach the function to.
    * @default not in a VPC
    */
@@ -62,6 +66,7 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
     memorySize: props.memorySize ?? config.lambdaMemoryMb,
+    reservedConcurrentExecutions: props.reservedConcurrentExecutions,
     timeout: props.timeout ?? Duration.seconds(config.lambdaTimeoutSeconds),
     tracing: lambda.Tracing.ACTIVE,
     environment: props.environment,

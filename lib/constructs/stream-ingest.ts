@@ -16,6 +16,7 @@ import { HANDLER_ENV, STREAM_HANDLERS } from '../../lambdas/steps';
 import type { EnvironmentConfig } from '../config';
 import { acknowledgeNag, nagArnRef } from '../nag';
 import { DEFAULT_HANDLERS_DIR } from './batch-pipeline';
+import { EVENTS_PREFIX, MANIFESTS_PREFIX } from '../../lambdas/core/clickstream/load';
 import { ESM_ON_FAILURE_PREFIX } from './data-lake';
 import { cartflowFunction, grantLake, requireHandlerFile } from './lambda-function';
 import type { Warehouse } from './warehouse';
@@ -328,9 +329,15 @@ export class StreamIngest extends Construct {
       },
       // A run never outlasts the interval, so runs do not pile up.
       timeout: Duration.seconds(Math.min(config.lambdaTimeoutSeconds, intervalSeconds)),
+      // One load at a time: two overlapping runs would pick the same new objects.
+      reservedConcurrentExecutions: 1,
     });
     grantLake(this.loadEventsFunction, bucket, 'read', 'events/*');
+    // The COPY manifest and the ledger file of each load are written next to each other.
+    grantLake(this.loadEventsFunction, bucket, 'readWrite', `${MANIFESTS_PREFIX}*`);
     warehouse.grantDataApi(this.loadEventsFunction);
+    warehouse.allowCopyFrom(bucket, EVENTS_PREFIX);
+    warehouse.allowCopyFrom(bucket, MANIFESTS_PREFIX);
     this.loadSchedule = new events.Rule(this, 'LoadEventsSchedule', {
       description: `Loads new clickstream objects into Redshift every ${stream.eventsLoadIntervalMinutes} minutes`,
       schedule: events.Schedule.rate(Duration.minutes(stream.eventsLoadIntervalMinutes)),

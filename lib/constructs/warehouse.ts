@@ -180,6 +180,16 @@ export class Warehouse extends Construct {
     };
   }
 
+  /** Lets the namespace's COPY role read another prefix of the lake (beyond the curated zone). */
+  allowCopyFrom(bucket: s3.IBucket, prefix: string): void {
+    bucket.grantRead(this.copyRole, `${prefix}*`);
+    acknowledgeNag(
+      this.copyRole,
+      `COPY reads the Parquet objects and manifests under ${prefix}; the wildcards are the CDK read grant scoped to that prefix.`,
+      ...s3GrantFindings(bucket, `${prefix}*`, 'read'),
+    );
+  }
+
   /**
    * Lets `grantee` run SQL through the Redshift Data API on this workgroup as the namespace admin: it may
    * read the managed admin secret (and decrypt it with the namespace key, through Secrets Manager only).
@@ -208,15 +218,6 @@ export class Warehouse extends Construct {
         conditions: {
           StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
         },
-      }),
-    );
-    // Transition only: temporary IAM credentials (database user IAMR:<role>) until the Data API adapter
-    // passes SecretArn everywhere; remove this statement then.
-    principal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'RedshiftServerlessCredentials',
-        actions: ['redshift-serverless:GetCredentials'],
-        resources: [this.workgroupArn],
       }),
     );
     // Statement ids have no ARN; the condition limits these calls to the caller's own statements.

@@ -185,7 +185,7 @@ describe('StreamIngest', () => {
     }
   });
 
-  test('load-events runs on the configured rate, reads events/ and uses the Data API', () => {
+  test('load-events runs on the configured rate, one at a time, reads events/, writes only its manifests and uses the Data API', () => {
     // Prepare
     const { stack, template, config } = synth('prod');
     const fnId = logicalIdOf(stack, stack.stream.loadEventsFunction);
@@ -200,8 +200,10 @@ describe('StreamIngest', () => {
     assert.ok(statements.some((s) => actionsOf(s).includes('redshift-data:ExecuteStatement')));
     assert.ok(statements.some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')));
     const writes = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:Put')));
-    assert.deepEqual(writes, []);
+    assert.equal(writes.length, 1);
+    assert.match(JSON.stringify(writes[0].Resource), /\/events\/_manifests\/\*/);
     const fn = template.toJSON().Resources[fnId] as Resource;
+    assert.equal(fn.Properties.ReservedConcurrentExecutions, 1);
     assert.ok(fn.Properties.Timeout <= config.stream.eventsLoadIntervalMinutes * 60);
     for (const name of [
       'LAKE_BUCKET',
