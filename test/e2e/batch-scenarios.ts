@@ -91,41 +91,13 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
 
       // Assess
       assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
-      assert.equal(
-        await scalar(runtime, `SELECT count(*) FROM analytics.fact_order WHERE order_date = '${date}'`),
-        String(day.orders.length),
-      );
-      assert.equal(
-        await scalar(runtime, `SELECT count(*) FROM analytics.fact_order_item WHERE order_date = '${date}'`),
-        String(day.items.length),
-      );
-      assert.equal(
-        cents(
-          await scalar(
-            runtime,
-            `SELECT sum(total_amount) FROM analytics.fact_order WHERE order_date = '${date}'`,
-          ),
-        ),
-        expectedTotal,
-      );
-      assert.equal(
-        cents(
-          await scalar(
-            runtime,
-            `SELECT sum(line_amount) FROM analytics.fact_order_item WHERE order_date = '${date}'`,
-          ),
-        ),
-        expectedLines,
-      );
-      assert.equal(
-        cents(
-          await scalar(
-            runtime,
-            `SELECT sum(revenue) FROM analytics.agg_daily_sales WHERE order_date = '${date}'`,
-          ),
-        ),
-        expectedLines,
-      );
+      const ofDate = (expression: string, table: string) =>
+        scalar(runtime, `SELECT ${expression} FROM analytics.${table} WHERE order_date = '${date}'`);
+      assert.equal(await ofDate('count(*)', 'fact_order'), String(day.orders.length));
+      assert.equal(await ofDate('count(*)', 'fact_order_item'), String(day.items.length));
+      assert.equal(cents(await ofDate('sum(total_amount)', 'fact_order')), expectedTotal);
+      assert.equal(cents(await ofDate('sum(line_amount)', 'fact_order_item')), expectedLines);
+      assert.equal(cents(await ofDate('sum(revenue)', 'agg_daily_sales')), expectedLines);
     });
 
     test('running the same date again leaves identical tables and balanced ops.dataset_load rows', async () => {
