@@ -11,7 +11,12 @@ import { startLocalRuntime, type LocalRuntime } from './runtime';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { loadConfig } from '../lib/config';
 import { produceMessages } from './kafka/producer';
-import { replayRecording, streamFromKafka, type StreamTotals, type WarehouseEventCounts } from './kafka/stream';
+import {
+  replayRecording,
+  streamFromKafka,
+  type StreamTotals,
+  type WarehouseEventCounts,
+} from './kafka/stream';
 import { DEFAULT_TOPIC, spreadTimestamps } from './kafka/topic';
 
 const USAGE = `Usage: cartflow <command> [options]
@@ -91,7 +96,9 @@ export async function main(
   };
   const run = commands[command];
   if (!run) {
-    err.write(`cartflow: unknown command "${command}"; expected one of ${Object.keys(commands).join(', ')}\n`);
+    err.write(
+      `cartflow: unknown command "${command}"; expected one of ${Object.keys(commands).join(', ')}\n`,
+    );
     return 2;
   }
   let runtime: LocalRuntime | undefined;
@@ -102,7 +109,8 @@ export async function main(
       warehouseDatabaseUrl: process.env.WAREHOUSE_DATABASE_URL,
       onStep: (step) => {
         if (step.status === 'ok') err.write(`  ✓ ${step.state.padEnd(16)} ${ms(step.ms)}\n`);
-        else if (step.status !== 'caught') err.write(`  ✗ ${step.state.padEnd(16)} ${ms(step.ms)} ${step.status}: ${step.error ?? ''}\n`);
+        else if (step.status !== 'caught')
+          err.write(`  ✗ ${step.state.padEnd(16)} ${ms(step.ms)} ${step.status}: ${step.error ?? ''}\n`);
       },
     }));
   try {
@@ -139,7 +147,8 @@ function intOption(
   const raw = values[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be a whole number >= 0, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new UsageError(`--${name} must be a whole number >= 0, got "${raw}"`);
   return value;
 }
 
@@ -171,7 +180,9 @@ function plantedBadRows(count: number) {
 async function seed(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream) {
   const date = dateOption(values, 'date', previousUtcDate(new Date()));
   const day = await seedDay(await rt(), values, date, 1000);
-  out.write(`seeded ${date}: ${day.orders.length} orders, ${day.items.length} order items, ${day.catalog.length} products\n`);
+  out.write(
+    `seeded ${date}: ${day.orders.length} orders, ${day.items.length} order items, ${day.catalog.length} products\n`,
+  );
   return 0;
 }
 
@@ -186,7 +197,12 @@ async function runOne(runtime: LocalRuntime, date: string, err: NodeJS.WritableS
   return outcome;
 }
 
-async function runDate(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+async function runDate(
+  rt: () => Promise<LocalRuntime>,
+  values: Values,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+) {
   const date = dateOption(values, 'date');
   const started = Date.now();
   const runtime = await rt();
@@ -195,7 +211,12 @@ async function runDate(rt: () => Promise<LocalRuntime>, values: Values, out: Nod
   return outcome.status === 'SUCCEEDED' ? 0 : 1;
 }
 
-async function backfill(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+async function backfill(
+  rt: () => Promise<LocalRuntime>,
+  values: Values,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+) {
   const dates = dateRange(dateOption(values, 'from'), dateOption(values, 'to'));
   const concurrency = Math.max(1, intOption(values, 'concurrency', 1));
   const runtime = await rt();
@@ -208,17 +229,26 @@ async function backfill(rt: () => Promise<LocalRuntime>, values: Values, out: No
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  out.write(`backfill ${dates.length} dates: ${dates.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.sort().join(', ')})` : ''}\n`);
+  out.write(
+    `backfill ${dates.length} dates: ${dates.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.sort().join(', ')})` : ''}\n`,
+  );
   return failed.length ? 1 : 0;
 }
 
-async function demo(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+async function demo(
+  rt: () => Promise<LocalRuntime>,
+  values: Values,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+) {
   const started = Date.now();
   const date = dateOption(values, 'date', previousUtcDate(new Date()));
   const runtime = await rt();
   err.write(`seeding ${date} …\n`);
   const day = await seedDay(runtime, { ...values, 'bad-rows': values['bad-rows'] ?? '10' }, date, 5000);
-  err.write(`seeded ${day.orders.length} orders, ${day.items.length} order items, ${day.catalog.length} products\n`);
+  err.write(
+    `seeded ${day.orders.length} orders, ${day.items.length} order items, ${day.catalog.length} products\n`,
+  );
   const outcome = await runOne(runtime, date, err);
   const clickstream = await demoStream(runtime, values, date, err);
   if (outcome.state) out.write(await summary(runtime, outcome.state, Date.now() - started, clickstream));
@@ -235,7 +265,12 @@ async function demoStream(runtime: LocalRuntime, values: Values, date: string, e
   const { stream: config } = loadConfig('dev');
   const from = new Date(`${date}T12:00:00.000Z`);
   const to = new Date(from.getTime() + 3_600_000);
-  const sample = generateClickEvents({ count: events, seed: intOption(values, 'seed', 42), start: from, minutes: 60 });
+  const sample = generateClickEvents({
+    count: events,
+    seed: intOption(values, 'seed', 42),
+    start: from,
+    minutes: 60,
+  });
   err.write(`replaying a recorded clickstream: ${events} messages over ${config.partitions} partitions …\n`);
   const run = await replayRecording(runtime, {
     values: sample.values,
@@ -259,7 +294,9 @@ function kafkaBrokers(): string[] {
     .map((b) => b.trim())
     .filter(Boolean);
   if (brokers.length === 0) {
-    throw new UsageError('KAFKA_BROKERS is not set; start a broker with: export KAFKA_BROKERS="$(bash localstack/kafka/broker.sh start)"');
+    throw new UsageError(
+      'KAFKA_BROKERS is not set; start a broker with: export KAFKA_BROKERS="$(bash localstack/kafka/broker.sh start)"',
+    );
   }
   return brokers;
 }
@@ -268,9 +305,14 @@ function timeOption(values: Values, name: 'from' | 'to'): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   // A date alone is its UTC midnight; a time without an offset is UTC too (never the laptop's zone).
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : /(Z|[+-]\d{2}:?\d{2})$/i.test(raw) ? raw : `${raw}Z`;
+  const iso = /^\d{4}-\d{2}-\d{2}$/.test(raw)
+    ? `${raw}T00:00:00Z`
+    : /(Z|[+-]\d{2}:?\d{2})$/i.test(raw)
+      ? raw
+      : `${raw}Z`;
   const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(iso) ? Date.parse(iso) : NaN;
-  if (!Number.isFinite(ms)) throw new UsageError(`--${name} must be an ISO-8601 time (e.g. 2026-03-01T10:00:00Z), got "${raw}"`);
+  if (!Number.isFinite(ms))
+    throw new UsageError(`--${name} must be an ISO-8601 time (e.g. 2026-03-01T10:00:00Z), got "${raw}"`);
   return ms;
 }
 
@@ -295,21 +337,30 @@ async function produce(values: Values, out: NodeJS.WritableStream, err: NodeJS.W
   out.write(
     `produced ${result.sent} messages to ${topic}${result.topicCreated ? ` (created with ${config.partitions} partitions)` : ''}: ` +
       `${distinctEventIds} valid events, ${valid - distinctEventIds} duplicates, ${malformed} malformed\n` +
-      `messages in the topic by partition: ${Object.entries(result.perPartition).map(([p, n]) => `${p}=${n}`).join(' ')}\n`,
+      `messages in the topic by partition: ${Object.entries(result.perPartition)
+        .map(([p, n]) => `${p}=${n}`)
+        .join(' ')}\n`,
   );
   return 0;
 }
 
-async function stream(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
+async function stream(
+  rt: () => Promise<LocalRuntime>,
+  values: Values,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+) {
   const brokers = kafkaBrokers();
   const { stream: config } = loadConfig('dev');
   const topic = values.topic ?? config.topic;
   const fromMs = timeOption(values, 'from');
   const toMs = timeOption(values, 'to');
   if (toMs !== undefined && fromMs === undefined) throw new UsageError('--to needs --from (a replay window)');
-  if (fromMs !== undefined && toMs !== undefined && toMs < fromMs) throw new UsageError('--to is before --from');
+  if (fromMs !== undefined && toMs !== undefined && toMs < fromMs)
+    throw new UsageError('--to is before --from');
   const batchSize = intOption(values, 'batch-size', config.batchSize);
-  if (batchSize < 1 || batchSize > 10_000) throw new UsageError('--batch-size must be 1..10000 (the mapping\'s BatchSize range)');
+  if (batchSize < 1 || batchSize > 10_000)
+    throw new UsageError("--batch-size must be 1..10000 (the mapping's BatchSize range)");
   const runtime = await rt();
   err.write(
     fromMs === undefined
@@ -325,14 +376,22 @@ async function stream(rt: () => Promise<LocalRuntime>, values: Values, out: Node
     fromMs,
     toMs,
     onBatch: (b) => {
-      if (b.error) err.write(`  batch of ${b.records} failed after ${b.attempts} attempts (${b.error}) → ${b.onFailureKeys?.join(', ')}\n`);
+      if (b.error)
+        err.write(
+          `  batch of ${b.records} failed after ${b.attempts} attempts (${b.error}) → ${b.onFailureKeys?.join(', ')}\n`,
+        );
     },
   });
   out.write(streamSummary(run.poller.groupId, run.totals, run.before, run.after));
   return 0;
 }
 
-function streamSummary(group: string, totals: StreamTotals, before: WarehouseEventCounts, after: WarehouseEventCounts): string {
+function streamSummary(
+  group: string,
+  totals: StreamTotals,
+  before: WarehouseEventCounts,
+  after: WarehouseEventCounts,
+): string {
   return [
     `stream (group ${group}): ${totals.records} records in ${totals.invocations} invocations → ${totals.objects} objects written`,
     `  events written ${totals.written} · duplicates dropped in batches ${totals.records - totals.written - totals.quarantined} · quarantined ${totals.quarantined} · on-failure batches ${totals.onFailure.length}`,
@@ -341,7 +400,12 @@ function streamSummary(group: string, totals: StreamTotals, before: WarehouseEve
   ].join('\n');
 }
 
-async function summary(runtime: LocalRuntime, state: PipelineState, wallMs: number, extra: string[] = []): Promise<string> {
+async function summary(
+  runtime: LocalRuntime,
+  state: PipelineState,
+  wallMs: number,
+  extra: string[] = [],
+): Promise<string> {
   const date = state.run.businessDate;
   const counts = await runtime.warehouse.query<{ table_name: string; rows: string; revenue: string | null }>(`
     SELECT 'dim_product' AS table_name, count(*)::text AS rows, NULL AS revenue FROM analytics.dim_product
@@ -349,8 +413,13 @@ async function summary(runtime: LocalRuntime, state: PipelineState, wallMs: numb
     UNION ALL SELECT 'fact_order_item', count(*)::text, sum(line_amount)::text FROM analytics.fact_order_item i
       WHERE i.order_id IN (SELECT order_id FROM analytics.fact_order WHERE order_date = '${date}')
     UNION ALL SELECT 'agg_daily_sales', count(*)::text, sum(revenue)::text FROM analytics.agg_daily_sales WHERE order_date = '${date}'`);
-  const lines = [`\ncartflow run ${state.run.runId} — business date ${date}`, '', 'warehouse table      rows      amount'];
-  for (const c of counts) lines.push(`${c.table_name.padEnd(20)} ${c.rows.padStart(8)}  ${(c.revenue ?? '').padStart(12)}`);
+  const lines = [
+    `\ncartflow run ${state.run.runId} — business date ${date}`,
+    '',
+    'warehouse table      rows      amount',
+  ];
+  for (const c of counts)
+    lines.push(`${c.table_name.padEnd(20)} ${c.rows.padStart(8)}  ${(c.revenue ?? '').padStart(12)}`);
   lines.push('', 'dataset        rows in   loaded  quarantined  share   gate');
   for (const d of state.validation?.datasets ?? []) {
     lines.push(
@@ -360,22 +429,37 @@ async function summary(runtime: LocalRuntime, state: PipelineState, wallMs: numb
   const failedChecks = (state.validation?.checks ?? []).filter((c) => !c.passed);
   if (failedChecks.length) {
     lines.push('', 'checks with failures:');
-    for (const c of failedChecks) lines.push(`  ${c.dataset}.${c.check}${c.column ? `(${c.column})` : ''}: ${c.failedRows} rows [${c.severity}]`);
+    for (const c of failedChecks)
+      lines.push(
+        `  ${c.dataset}.${c.check}${c.column ? `(${c.column})` : ''}: ${c.failedRows} rows [${c.severity}]`,
+      );
   }
   if (extra.length) lines.push('', ...extra);
-  lines.push('', `quality report: s3://${runtime.lake.bucket}/${state.validation?.reportKey}`, `wall time: ${(wallMs / 1000).toFixed(1)} s`, '');
+  lines.push(
+    '',
+    `quality report: s3://${runtime.lake.bucket}/${state.validation?.reportKey}`,
+    `wall time: ${(wallMs / 1000).toFixed(1)} s`,
+    '',
+  );
   return lines.join('\n');
 }
 
 async function query(rt: () => Promise<LocalRuntime>, rest: string[], out: NodeJS.WritableStream) {
-  if (rest.length !== 1) throw new UsageError('query takes exactly one SQL string, e.g. cartflow query "SELECT 1"');
+  if (rest.length !== 1)
+    throw new UsageError('query takes exactly one SQL string, e.g. cartflow query "SELECT 1"');
   const rows = await (await rt()).warehouse.query<Record<string, unknown>>(rest[0]);
   out.write(toCsv(rows));
   return 0;
 }
 
-async function drop(rt: () => Promise<LocalRuntime>, rest: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
-  if (rest.length !== 1) throw new UsageError('drop takes one file path (.json, .jsonl or .csv catalog file)');
+async function drop(
+  rt: () => Promise<LocalRuntime>,
+  rest: string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+) {
+  if (rest.length !== 1)
+    throw new UsageError('drop takes one file path (.json, .jsonl or .csv catalog file)');
   const body = await readFile(rest[0]).catch((error: Error) => {
     throw new UsageError(`cannot read ${rest[0]}: ${error.message}`);
   });
@@ -388,16 +472,20 @@ async function drop(rt: () => Promise<LocalRuntime>, rest: string[], out: NodeJS
     err.write(`catalog refresh ${outcome.status}: ${outcome.error?.name}: ${outcome.error?.message}\n`);
     return 1;
   }
-  const [{ products }] = await runtime.warehouse.query<{ products: string }>('SELECT count(*)::text AS products FROM analytics.dim_product');
+  const [{ products }] = await runtime.warehouse.query<{ products: string }>(
+    'SELECT count(*)::text AS products FROM analytics.dim_product',
+  );
   out.write(`catalog refreshed: analytics.dim_product has ${products} products\n`);
   return 0;
 }
 
 async function status(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream) {
   const runtime = await rt();
-  const runs = await runtime.warehouse.query<Record<string, unknown>>(
-    `SELECT run_id, business_date, status, started_at, finished_at FROM ops.pipeline_run ORDER BY started_at DESC LIMIT 20`,
-  ).catch(() => []);
+  const runs = await runtime.warehouse
+    .query<Record<string, unknown>>(
+      `SELECT run_id, business_date, status, started_at, finished_at FROM ops.pipeline_run ORDER BY started_at DESC LIMIT 20`,
+    )
+    .catch(() => []);
   out.write(values.json ? `${JSON.stringify(runs, null, 2)}\n` : runs.length ? toCsv(runs) : 'no runs yet\n');
   return 0;
 }

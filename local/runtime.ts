@@ -67,7 +67,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     lake,
   });
   const alerts = new FileAlerts(join(dataDir, 'alerts.log'));
-  bindAdapters({ lake, source: new PostgresSourceDatabase(source), warehouse: warehouse as Warehouse, alerts });
+  bindAdapters({
+    lake,
+    source: new PostgresSourceDatabase(source),
+    warehouse: warehouse as Warehouse,
+    alerts,
+  });
   const definitions = await synthesizeDefinitions(options.envName ?? 'dev');
 
   const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>

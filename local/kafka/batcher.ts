@@ -131,7 +131,8 @@ export class EsmBatcher {
     if (rest > 0) {
       // A fetch that returns the same partial chunk again cannot grow (maximum fetch size): invoke it.
       const seen = this.partial.get(id);
-      const stalled = seen !== undefined && seen.first === String(records[done].offset) && seen.count === rest;
+      const stalled =
+        seen !== undefined && seen.first === String(records[done].offset) && seen.count === rest;
       if (final || stalled) {
         await this.enqueue(records.slice(done), [delivery]);
         done += rest;

@@ -75,10 +75,14 @@ export interface PollerResult<R> {
 export const replayGroupId = (fromMs: number, toMs?: number) =>
   `cartflow-replay-${new Date(fromMs).toISOString().replace(/[:.]/g, '')}${toMs === undefined ? '' : `-${new Date(toMs).toISOString().replace(/[:.]/g, '')}`}`;
 
-/** kafkajs logs retriable errors while a fresh broker creates topics; keep only what needs a human. */
+/**
+ * kafkajs logs retriable errors while a fresh broker creates topics, and logs a failed eachBatch that the
+ * poller reports to its caller anyway; keep only what needs a human.
+ */
+const QUIET = /The group is rebalancing|coordinator|leader|UNKNOWN_TOPIC|Error when calling eachBatch/i;
 const quietLogs = () => (entry: LogEntry) => {
   const { message, error } = entry.log as { message: string; error?: string };
-  if (entry.level <= logLevel.ERROR && !/The group is rebalancing|coordinator|leader|UNKNOWN_TOPIC/i.test(`${message} ${error ?? ''}`)) {
+  if (entry.level <= logLevel.ERROR && !QUIET.test(`${message} ${error ?? ''}`)) {
     process.stderr.write(`[kafkajs] ${entry.namespace}: ${message}${error ? ` (${error})` : ''}\n`);
   }
 };
@@ -103,7 +107,9 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
     try {
       const starts = await admin.fetchTopicOffsetsByTimestamp(options.topic, options.fromMs);
       await admin.setOffsets({ groupId, topic: options.topic, partitions: starts });
-      result.startOffsets = starts.map((s) => ({ partition: s.partition, offset: s.offset }));
+      result.startOffsets = starts
+        .map((s) => ({ partition: s.partition, offset: s.offset }))
+        .sort((a, b) => a.partition - b.partition);
       for (const p of await admin.fetchTopicOffsets(options.topic)) {
         endOffsets.set(p.partition, BigInt(p.high));
         const start = starts.find((s) => s.partition === p.partition);
@@ -166,7 +172,13 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
   const onAbort = () => settle();
   options.signal?.addEventListener('abort', onAbort);
 
-  const eachBatch = async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, pause }: EachBatchPayload) => {
+  const eachBatch = async ({
+    batch,
+    resolveOffset,
+    commitOffsetsIfNecessary,
+    heartbeat,
+    pause,
+  }: EachBatchPayload) => {
     if (batcher.error) throw batcher.error;
     lastActivity = Date.now();
     const { topic, partition } = batch;
@@ -222,7 +234,8 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
 
   const watchdog = setInterval(() => {
     if (batcher.error) return settle(batcher.error);
-    if (replay && endOffsets.size > 0 && donePartitions.size >= endOffsets.size && batcher.idle) return settle();
+    if (replay && endOffsets.size > 0 && donePartitions.size >= endOffsets.size && batcher.idle)
+      return settle();
     if (
       options.stopWhenIdleMs !== undefined &&
       joined &&
@@ -257,5 +270,8 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
 export async function ensureTopic(admin: Admin, topic: string, partitions: number): Promise<boolean> {
   const existing = await admin.listTopics();
   if (existing.includes(topic)) return false;
-  return admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  return admin.createTopics({
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    waitForLeaders: true,
+  });
 }

@@ -32,7 +32,8 @@ export interface MskSource {
 
 /** What a local run names its "cluster": the ARN shape of MSK, account 000000000000. */
 export const LOCAL_MSK_SOURCE: MskSource = {
-  eventSourceArn: 'arn:aws:kafka:us-east-1:000000000000:cluster/cartflow-local/00000000-0000-0000-0000-000000000000-1',
+  eventSourceArn:
+    'arn:aws:kafka:us-east-1:000000000000:cluster/cartflow-local/00000000-0000-0000-0000-000000000000-1',
   bootstrapServers: '127.0.0.1:9092',
 };
 
@@ -53,9 +54,13 @@ export function toMskRecord(record: KafkaRecord): MskRecord {
 }
 
 /** Groups the records by `<topic>-<partition>` (first-seen order of partitions, offsets ascending within one). */
-export function buildMskEvent(records: readonly KafkaRecord[], source: MskSource = LOCAL_MSK_SOURCE): MskEvent {
+export function buildMskEvent(
+  records: readonly KafkaRecord[],
+  source: MskSource = LOCAL_MSK_SOURCE,
+): MskEvent {
   const grouped: Record<string, MskRecord[]> = {};
-  for (const record of records) (grouped[`${record.topic}-${record.partition}`] ??= []).push(toMskRecord(record));
+  for (const record of records)
+    (grouped[`${record.topic}-${record.partition}`] ??= []).push(toMskRecord(record));
   for (const list of Object.values(grouped)) list.sort((a, b) => a.offset - b.offset);
   return {
     eventSource: 'aws:kafka',
@@ -108,5 +113,7 @@ export function partitionRanges(records: readonly KafkaRecord[]): PartitionRange
       range.lastTimestamp = timestamp;
     }
   }
-  return [...ranges.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  return [...ranges.values()].sort((a, b) =>
+    a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition,
+  );
 }

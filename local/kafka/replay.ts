@@ -28,7 +28,8 @@ export interface ReplayResult<R> {
  * batch, it mixes partitions, and never passes batchSize records.
  */
 export function recordedBatches(records: readonly KafkaRecord[], batchSize: number): KafkaRecord[][] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be >= 1, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batchSize must be >= 1, got ${batchSize}`);
   const logs = byPartition(records);
   if (logs.length === 0) return [];
   const slice = Math.max(1, Math.floor(batchSize / logs.length));

@@ -61,7 +61,9 @@ export async function warehouseEventCounts(
   );
   if (!ready) return { events: 0, distinctEventIds: 0, eventMinutes: 0, errorMinutes: 0 };
   const between = (column: string) =>
-    window ? `WHERE ${column} >= '${window.from.toISOString()}' AND ${column} < '${window.to.toISOString()}'` : '';
+    window
+      ? `WHERE ${column} >= '${window.from.toISOString()}' AND ${column} < '${window.to.toISOString()}'`
+      : '';
   const [row] = await runtime.warehouse.query<Record<keyof WarehouseEventCounts, string>>(`
     SELECT (SELECT count(*) FROM analytics.fact_click_event ${between('ts')})::text AS "events",
            (SELECT count(DISTINCT event_id) FROM analytics.fact_click_event ${between('ts')})::text AS "distinctEventIds",
@@ -103,7 +105,10 @@ export interface StreamRun {
 const streamHandler = (runtime: LocalRuntime) => (event: MSKEvent) => runtime.streamToParquet(event);
 
 /** Consumes the topic until idle (or, replaying, until every partition passed `to`), then loads. */
-export async function streamFromKafka(runtime: LocalRuntime, options: KafkaStreamOptions): Promise<StreamRun> {
+export async function streamFromKafka(
+  runtime: LocalRuntime,
+  options: KafkaStreamOptions,
+): Promise<StreamRun> {
   const before = await warehouseEventCounts(runtime);
   const poller = await runEsmPoller({
     brokers: options.brokers,

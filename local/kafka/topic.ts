@@ -41,7 +41,11 @@ export function messageKey(value: string, index: number): string {
 /** The partition kafkajs' default partitioner picks for a key on a topic of `partitions` partitions. */
 export function partitionFor(key: string, partitions: number, topic = DEFAULT_TOPIC): number {
   const partitioner = Partitioners.DefaultPartitioner();
-  return partitioner({ topic, partitionMetadata: partitionMetadata(partitions), message: { key, value: null } });
+  return partitioner({
+    topic,
+    partitionMetadata: partitionMetadata(partitions),
+    message: { key, value: null },
+  });
 }
 
 /** Every partition led by broker 1: the partitioner only needs the count and leaders. */
@@ -122,7 +126,9 @@ export function parseRecording(text: string): TopicRecord[] {
 }
 
 /** The records of each partition in offset order, partitions ascending. */
-export function byPartition<T extends { partition: number; offset: number | string }>(records: readonly T[]): T[][] {
+export function byPartition<T extends { partition: number; offset: number | string }>(
+  records: readonly T[],
+): T[][] {
   const logs = new Map<number, T[]>();
   for (const r of records) {
     const log = logs.get(r.partition);
