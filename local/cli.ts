@@ -430,9 +430,7 @@ async function summary(
   if (failedChecks.length) {
     lines.push('', 'checks with failures:');
     for (const c of failedChecks)
-      lines.push(
-        `  ${c.dataset}.${c.check}${c.column ? `(${c.column})` : ''}: ${c.failedRows} rows [${c.severity}]`,
-      );
+      lines.push(`  ${c.dataset}: ${c.check}: ${c.failedRows} rows [${c.severity}]`);
   }
   if (extra.length) lines.push('', ...extra);
   lines.push(
