@@ -68,12 +68,48 @@ export const normalizeOrder = (row: OrderCandidate): OrderCandidate => ({
 /** Trims an already-typed item and fills its category from the catalog (null when unknown). */
 export function enrichItem(row: OrderItemCandidate, catalog: CatalogIndex): OrderItemCandidate {
   const productId = text(row.product_id);
+  // Explicit fields rather than an object spread: a spread per row is the slow path of V8.
   return {
-    ...row,
     order_id: text(row.order_id),
+    line_no: row.line_no,
     product_id: productId,
+    quantity: row.quantity,
+    unit_price_cents: row.unit_price_cents,
     category: productId === null ? null : (catalog.get(productId)?.category ?? null),
   };
+}
+
+/**
+ * normalizeOrder, in place: for rows the caller owns (freshly decoded), so a million rows do not cost a
+ * million new objects. Returns the same row.
+ */
+export function normalizeOrderInPlace(row: OrderCandidate): OrderCandidate {
+  row.order_id = text(row.order_id);
+  row.customer_id = text(row.customer_id);
+  row.status = lower(row.status);
+  row.currency = upper(row.currency);
+  return row;
+}
+
+/**
+ * enrichItem, in place (rows the caller owns). A catalog lookup is remembered for the next row: lines of
+ * one order, or of one product, tend to follow each other.
+ */
+export function enrichItemsInPlace(rows: OrderItemCandidate[], catalog: CatalogIndex): OrderItemCandidate[] {
+  let lastProduct: string | null = null;
+  let lastCategory: string | null = null;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    const productId = text(row.product_id);
+    row.order_id = text(row.order_id);
+    row.product_id = productId;
+    if (productId !== lastProduct) {
+      lastProduct = productId;
+      lastCategory = productId === null ? null : (catalog.get(productId)?.category ?? null);
+    }
+    row.category = lastCategory;
+  }
+  return rows;
 }
 
 export function conformOrder(src: SourceOrder): Conformed<OrderCandidate> {

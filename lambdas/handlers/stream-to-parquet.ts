@@ -32,24 +32,31 @@ const WRITE_CONCURRENCY = 8;
  * quarantined with its reason while the rest of the batch goes on.
  */
 export function decodeRecords(event: MSKEvent): StreamRecord[] {
+  return [...eachRecord(event)];
+}
+
+/** decodeRecords one record at a time; the "records" object is checked before the first record. */
+function eachRecord(event: MSKEvent): Iterable<StreamRecord> {
   if (typeof event?.records !== 'object' || event.records === null) {
     throw new InputFormatError('MSK event: expected a "records" object of topic-partition → records');
   }
-  const records: StreamRecord[] = [];
-  for (const list of Object.values(event.records)) {
+  return decodeLazily(event.records);
+}
+
+function* decodeLazily(byPartition: MSKEvent['records']): Generator<StreamRecord> {
+  for (const list of Object.values(byPartition)) {
     for (const { topic, partition, offset, timestamp, value: encoded } of list) {
       let value: unknown;
       if (encoded === undefined || encoded === null || encoded === '') {
         value = new DeserializationFailure('', 'value: expected a JSON object, got an empty Kafka message');
       } else {
-        const bytes = Buffer.from(encoded, 'base64');
-        if (!isUtf8(bytes)) {
+        const text = decodeBase64Utf8(encoded);
+        if (text === undefined) {
           value = new DeserializationFailure(
             encoded,
             'value: expected UTF-8 JSON text (raw is the base64 value)',
           );
         } else {
-          const text = bytes.toString('utf8');
           try {
             value = JSON.parse(text);
           } catch (error) {
@@ -60,10 +67,25 @@ export function decodeRecords(event: MSKEvent): StreamRecord[] {
           }
         }
       }
-      records.push({ topic, partition, offset, timestamp, value });
+      yield { topic, partition, offset, timestamp, value };
     }
   }
-  return records;
+}
+
+/** Reused for every value: decoding into it allocates no Buffer per record. */
+let decoded = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * A base64 value → its UTF-8 text, or undefined when the bytes are not UTF-8. The decoder replaces
+ * every invalid sequence with U+FFFD, so only text containing U+FFFD (rare; it may also be a valid,
+ * encoded U+FFFD) needs the exact isUtf8 check of the bytes.
+ */
+function decodeBase64Utf8(encoded: string): string | undefined {
+  const bound = Math.ceil(encoded.length / 4) * 3;
+  if (bound > decoded.length) decoded = Buffer.allocUnsafe(Math.max(bound, decoded.length * 2));
+  const size = decoded.write(encoded, 0, 'base64');
+  const text = decoded.toString('utf8', 0, size);
+  return text.includes('\uFFFD') && !isUtf8(decoded.subarray(0, size)) ? undefined : text;
 }
 
 /** Runs the writes with bounded parallelism; after a failure no new write starts, and the first error is thrown. */
@@ -86,7 +108,7 @@ async function runAll(writes: (() => Promise<void>)[]): Promise<void> {
 }
 
 export const handler = async (event: MSKEvent): Promise<StreamResult> => {
-  const { objects, windows, quarantined, stats } = processBatch(decodeRecords(event));
+  const { objects, windows, quarantined, stats } = processBatch(eachRecord(event));
   const { lake } = adapters();
   const writes: { key: string; write: () => Promise<void> }[] = [
     ...objects.map((o) => ({

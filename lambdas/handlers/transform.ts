@@ -1,5 +1,5 @@
 import type { PipelineState, TransformResult } from '../core/contracts';
-import { enrichItem, normalizeOrder } from '../core/conform';
+import { enrichItemsInPlace, normalizeOrderInPlace } from '../core/conform';
 import { layout } from '../core/layout';
 import type { OrderCandidate, OrderItemCandidate, ProductCandidate } from '../core/model';
 import { TABLES } from '../core/tables';
@@ -26,8 +26,10 @@ export const handler = async (state: PipelineState): Promise<TransformResult> =>
       catalog.set(product.product_id, { category: product.category });
     }
   }
-  const stagedOrders = orders.map(normalizeOrder);
-  const stagedItems = items.map((item) => enrichItem(item, catalog));
+  // The decoded rows are ours: normalized in place rather than copied (a million rows, a million objects).
+  for (let i = 0; i < orders.length; i++) normalizeOrderInPlace(orders[i]);
+  const stagedOrders = orders;
+  const stagedItems = enrichItemsInPlace(items, catalog);
   await Promise.all([
     writeParquet(lake, layout.staged('orders', businessDate), TABLES.staged_orders, stagedOrders),
     writeParquet(lake, layout.staged('order_items', businessDate), TABLES.staged_order_items, stagedItems),

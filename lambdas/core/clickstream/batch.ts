@@ -124,8 +124,11 @@ const rawText = (value: unknown): string =>
  * Validates, deduplicates and groups a batch. Duplicates by event_id keep the lowest offset (the
  * first occurrence on a tie). Offset ranges cover every record of a topic-partition in the batch,
  * quarantined ones included, so the keys depend only on which records were delivered.
+ *
+ * `records` may be lazy (the handler decodes while this validates), so a record's deserialized value
+ * can be dropped as soon as it is validated instead of living until the whole batch is decoded.
  */
-export function processBatch(records: readonly StreamRecord[]): BatchResult {
+export function processBatch(records: Iterable<StreamRecord>): BatchResult {
   const partitions = new Map<string, PartitionState>();
   // Kept events as parallel arrays: no wrapper object per record.
   const kept: ClickEvent[] = [];
@@ -134,10 +137,12 @@ export function processBatch(records: readonly StreamRecord[]): BatchResult {
   const byId = new Map<string, number>();
   let duplicates = 0;
   let quarantined = 0;
+  let count = 0;
 
   // Records arrive grouped by topic-partition: look the state up only when it changes.
   let state: PartitionState | undefined;
   for (const record of records) {
+    count++;
     const offset = offsetOf(record);
     if (!Number.isFinite(record.timestamp)) {
       throw new InputFormatError(
@@ -241,7 +246,7 @@ export function processBatch(records: readonly StreamRecord[]): BatchResult {
     windows,
     quarantined: quarantine,
     stats: {
-      records: records.length,
+      records: count,
       events: kept.length,
       duplicates,
       quarantined,

@@ -74,44 +74,135 @@ function rangeTest(column: string, min: Bound | undefined, max: Bound | undefine
   };
 }
 
+/** Dense ids of one column's values, compared as String(value) like a composite key; -1 for null. */
+function internColumn(rows: readonly Row[], column: string, ids: Int32Array, nullKey: Uint8Array): number {
+  const seen = new Map<string, number>();
+  let previous: string | undefined;
+  let previousId = -1;
+  for (let i = 0; i < rows.length; i++) {
+    if (nullKey[i] === 1) continue;
+    const value = rows[i][column];
+    if (value === null || value === undefined) {
+      nullKey[i] = 1;
+      continue;
+    }
+    const key = typeof value === 'string' ? value : String(value);
+    if (key !== previous) {
+      let id = seen.get(key);
+      if (id === undefined) seen.set(key, (id = seen.size));
+      previous = key;
+      previousId = id;
+    }
+    ids[i] = previousId;
+  }
+  return seen.size;
+}
+
+/**
+ * One number per row for its key (values compared as String(value), column by column), or -1 when a key
+ * column is null. Built from per-column dense ids, so no composite string is made per row; the ids are
+ * combined as mixed-radix numbers while that stays exact, and renumbered pairwise otherwise.
+ */
+function keyIds(rows: readonly Row[], columns: string[]): { keys: Float64Array; space: number } {
+  const n = rows.length;
+  const nullKey = new Uint8Array(n);
+  const keys = new Float64Array(n);
+  let space = 1;
+  const ids = new Int32Array(n);
+  for (let c = 0; c < columns.length; c++) {
+    const cardinality = internColumn(rows, columns[c], ids, nullKey);
+    if (space * cardinality <= Number.MAX_SAFE_INTEGER) {
+      for (let i = 0; i < n; i++) keys[i] = keys[i] * cardinality + ids[i];
+      space *= cardinality;
+    } else {
+      // Renumber (key so far, this column) pairs densely: at most n distinct keys.
+      const pairs = new Map<number, Map<number, number>>();
+      let next = 0;
+      for (let i = 0; i < n; i++) {
+        if (nullKey[i] === 1) continue;
+        let inner = pairs.get(keys[i]);
+        if (inner === undefined) pairs.set(keys[i], (inner = new Map()));
+        let id = inner.get(ids[i]);
+        if (id === undefined) inner.set(ids[i], (id = next++));
+        keys[i] = id;
+      }
+      space = next;
+    }
+  }
+  for (let i = 0; i < n; i++) if (nullKey[i] === 1) keys[i] = -1;
+  return { keys, space };
+}
+
 /** Keys that appear more than once: every row index except the kept copy's fails. */
 function uniqueTest(rows: readonly Row[], columns: string[], keepLatestBy: string | undefined): RowTest {
-  const keyOf = (row: Row): string | null => {
-    let key = '';
-    for (let c = 0; c < columns.length; c++) {
-      const value = row[columns[c]];
-      if (value === null || value === undefined) return null;
-      key = c === 0 ? String(value) : `${key}\u0000${String(value)}`;
-    }
-    return key;
-  };
   const rank = (row: Row): number => {
     const value = keepLatestBy === undefined ? null : row[keepLatestBy];
     if (value instanceof Date) return value.getTime();
     return isNumeric(value) ? Number(value) : -Infinity;
   };
-  const keys = rows.map(keyOf);
-  const kept = new Map<string, number>();
-  keys.forEach((key, index) => {
-    if (key === null) return;
-    const current = kept.get(key);
-    if (current === undefined || rank(rows[index]) > rank(rows[current])) kept.set(key, index);
-  });
+  const { keys, space } = keyIds(rows, columns);
+  // The kept row per key: a dense array when the key space is small, else a Map.
+  const dense = space <= 4 * rows.length + 1024 ? new Int32Array(space).fill(-1) : undefined;
+  const sparse = dense === undefined ? new Map<number, number>() : undefined;
+  const ranks = keepLatestBy === undefined ? undefined : new Float64Array(rows.length);
+  let duplicates = 0;
+  for (let index = 0; index < rows.length; index++) {
+    const key = keys[index];
+    if (key < 0) continue;
+    const current = dense !== undefined ? dense[key] : (sparse!.get(key) ?? -1);
+    if (current >= 0) duplicates++;
+    if (ranks !== undefined) ranks[index] = rank(rows[index]);
+    // Without keepLatestBy every rank is -Infinity: the first copy stays.
+    if (current < 0 || (ranks !== undefined && ranks[index] > ranks[current])) {
+      if (dense !== undefined) dense[key] = index;
+      else sparse!.set(key, index);
+    }
+  }
   const policy =
     keepLatestBy === undefined
       ? 'the first copy is kept'
       : `the copy with the latest ${keepLatestBy} is kept`;
   const what = columns.length === 1 ? columns[0] : `(${columns.join(', ')})`;
   return (row, index) => {
+    if (duplicates === 0) return null;
     const key = keys[index];
-    if (key === null || kept.get(key) === index) return null;
+    if (key < 0) return null;
+    const kept = dense !== undefined ? dense[key] : sparse!.get(key);
+    if (kept === index) return null;
     const value = columns.map((column) => display(column, row[column])).join(', ');
     return `duplicate ${what} ${columns.length === 1 ? value : `(${value})`}: ${policy}`;
   };
 }
 
-/** Sum of quantity × unit price per order id; lines missing either value are left out. */
-function lineTotals(lines: readonly OrderItemCandidate[]): Map<string, bigint> {
+/**
+ * Sum of quantity × unit price per order id; lines missing either value are left out. Summed in number
+ * cents while every product and sum stays a safe integer (exact), in bigint otherwise.
+ */
+function lineTotals(lines: readonly OrderItemCandidate[]): Map<string, bigint | number> {
+  const totals = new Map<string, number>();
+  let previousId: string | null = null;
+  let previousSum = 0;
+  const flush = () => {
+    if (previousId !== null) totals.set(previousId, previousSum);
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.order_id === null || line.quantity === null || line.unit_price_cents === null) continue;
+    const amount = line.quantity * Number(line.unit_price_cents);
+    if (!Number.isSafeInteger(amount) || !Number.isSafeInteger(line.quantity)) return lineTotalsExact(lines);
+    if (line.order_id !== previousId) {
+      flush();
+      previousId = line.order_id;
+      previousSum = totals.get(previousId) ?? 0;
+    }
+    previousSum += amount;
+    if (!Number.isSafeInteger(previousSum)) return lineTotalsExact(lines);
+  }
+  flush();
+  return totals;
+}
+
+function lineTotalsExact(lines: readonly OrderItemCandidate[]): Map<string, bigint> {
   const totals = new Map<string, bigint>();
   for (const line of lines) {
     if (line.order_id === null || line.quantity === null || line.unit_price_cents === null) continue;
@@ -127,7 +218,13 @@ function reconcileTest(lines: readonly OrderItemCandidate[], toleranceCents: num
   return (row) => {
     const total = row.total_amount_cents;
     if (typeof total !== 'bigint') return 'total_amount is null';
-    const sum = totals.get(row.order_id as string) ?? 0n;
+    const found = totals.get(row.order_id as string) ?? 0;
+    if (typeof found === 'number') {
+      const totalNumber = Number(total);
+      // Both exact as numbers: compare without bigints.
+      if (Number.isSafeInteger(totalNumber) && Math.abs(totalNumber - found) <= toleranceCents) return null;
+    }
+    const sum = BigInt(found);
     const gap = total > sum ? total - sum : sum - total;
     if (gap <= tolerance) return null;
     return `total_amount ${formatCents(total)} differs from the sum of its lines ${formatCents(sum)} by more than ${formatCents(tolerance)}`;
@@ -163,12 +260,17 @@ function rowTest(check: Check, rows: readonly Row[], context: EvaluationContext)
         throw new ConfigurationError(`check '${check.name}' needs the valid order ids in its context`);
       }
       const where = check.target === 'catalog' ? 'not found in the catalog' : 'is not a valid order';
+      // Rows referencing the same id tend to follow each other: the last answer is remembered.
+      let lastKnown: unknown;
       return (row) => {
         const value = row[check.column];
         if (value === null || value === undefined) return `${label(check.column)} is null`;
-        return typeof value === 'string' && known.has(value)
-          ? null
-          : `${label(check.column)} ${display(check.column, value)} ${where}`;
+        if (value === lastKnown) return null;
+        if (typeof value === 'string' && known.has(value)) {
+          lastKnown = value;
+          return null;
+        }
+        return `${label(check.column)} ${display(check.column, value)} ${where}`;
       };
     }
     case 'within_date': {
@@ -315,12 +417,19 @@ export function ordersWithAllItemsQuarantined(
   items: readonly OrderItemCandidate[],
   validItems: readonly OrderItemCandidate[],
 ): CheckResult {
-  const withValidLine = new Set(validItems.map((item) => item.order_id));
+  const withValidLine = new Set<string | null>();
+  let previous: string | null | undefined;
+  for (let i = 0; i < validItems.length; i++) {
+    const id = validItems[i].order_id;
+    if (id !== previous) withValidLine.add((previous = id));
+  }
   const lineCounts = new Map<string, number>();
-  for (const item of items) {
-    if (item.order_id !== null && !withValidLine.has(item.order_id)) {
-      lineCounts.set(item.order_id, (lineCounts.get(item.order_id) ?? 0) + 1);
-    }
+  let lastValid: string | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const id = items[i].order_id;
+    if (id === null || id === lastValid) continue;
+    if (withValidLine.has(id)) lastValid = id;
+    else lineCounts.set(id, (lineCounts.get(id) ?? 0) + 1);
   }
   const result: CheckResult = {
     dataset: 'orders',

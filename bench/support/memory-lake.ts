@@ -1,0 +1,55 @@
+/**
+ * A LakeStore that keeps the objects in memory: the benchmarks bind it when they measure the handlers'
+ * own work, so S3 (or s3rver) I/O is not part of the figure.
+ */
+import type { LakeObject, LakeStore } from '../../lambdas/adapters/ports';
+
+export class MemoryLakeStore implements LakeStore {
+  readonly bucket: string;
+  readonly objects = new Map<string, Uint8Array>();
+
+  constructor(bucket = 'cartflow-bench') {
+    this.bucket = bucket;
+  }
+
+  put(key: string, body: Uint8Array | string): Promise<void> {
+    this.objects.set(key, typeof body === 'string' ? Buffer.from(body) : body);
+    return Promise.resolve();
+  }
+
+  get(key: string): Promise<Uint8Array> {
+    const body = this.objects.get(key);
+    return body === undefined ? Promise.reject(new Error(`NoSuchKey: ${key}`)) : Promise.resolve(body);
+  }
+
+  async getText(key: string): Promise<string> {
+    return Buffer.from(await this.get(key)).toString('utf8');
+  }
+
+  list(prefix: string): Promise<LakeObject[]> {
+    const found: LakeObject[] = [];
+    for (const [key, body] of this.objects) {
+      if (key.startsWith(prefix)) found.push({ key, etag: '', size: body.byteLength });
+    }
+    found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return Promise.resolve(found);
+  }
+
+  deletePrefix(prefix: string): Promise<number> {
+    let deleted = 0;
+    for (const key of [...this.objects.keys()]) {
+      if (key.startsWith(prefix)) {
+        this.objects.delete(key);
+        deleted++;
+      }
+    }
+    return Promise.resolve(deleted);
+  }
+
+  /** Total bytes held under a prefix. */
+  bytes(prefix = ''): number {
+    let total = 0;
+    for (const [key, body] of this.objects) if (key.startsWith(prefix)) total += body.byteLength;
+    return total;
+  }
+}
