@@ -10,7 +10,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type {
@@ -34,6 +33,7 @@ import {
   referenceValidate,
   type Totals,
 } from './support/duckdb-reference';
+import { log, markdownTable, startProfile } from './support/report';
 import { startBenchRuntime } from './support/runtime';
 
 const { values: args } = parseArgs({
@@ -57,7 +57,6 @@ type Handler<I, O> = (input: I) => Promise<O>;
 const handler = async <I, O>(name: string): Promise<Handler<I, O>> =>
   ((await import(`../lambdas/handlers/${name}.ts`)) as { handler: Handler<I, O> }).handler;
 
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 const seconds = (ms: number) => ms / 1000;
 async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const start = performance.now();
@@ -125,12 +124,7 @@ try {
 
   // ---- cartflow, timed: the handlers the state machine runs ----
   const stages: Stage[] = [];
-  const profiler = args.profile === undefined ? undefined : new Session();
-  if (profiler) {
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.start');
-  }
+  const stopProfile = await startProfile(args.profile);
   const transformed = await timed(() => transform(state));
   state.transform = transformed.value;
   stages.push({
@@ -158,12 +152,7 @@ try {
     log(`cartflow load ${item.table} ${seconds(loaded.ms).toFixed(1)} s`);
   }
   const cartflowRssKb = process.resourceUsage().maxRSS;
-  if (profiler && args.profile) {
-    const { profile } = await profiler.post('Profiler.stop');
-    await writeFile(args.profile, JSON.stringify(profile));
-    profiler.disconnect();
-    log(`CPU profile of the cartflow stages written to ${args.profile}`);
-  }
+  await stopProfile('the cartflow stages');
 
   const [warehouse] = await runtime.warehouse.query<Record<string, string | number>>(`SELECT
     (SELECT count(*) FROM analytics.fact_order WHERE order_date = '${businessDate}') AS orders,
@@ -252,9 +241,6 @@ try {
     rate(s.rows, s.duckdbMs),
     `${(s.cartflowMs / s.duckdbMs).toFixed(1)}x`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   const out = [
     '',
@@ -264,9 +250,7 @@ try {
       `${productCount} products (${perKind} planted bad rows per kind × ${DIRTY_KINDS.length} kinds); ` +
       `raw Parquet ${mb(rawBytes)} in ${rawFiles} files`,
     '',
-    line(header),
-    `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
-    ...body.map(line),
+    ...markdownTable(header, body),
     '',
     'ratio = cartflow time / duckdb time (lower is better); transform/validate rows = orders + lines + products in,',
     'load rows = rows loaded, total rows = order lines.',

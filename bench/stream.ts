@@ -11,14 +11,15 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { MSKEvent, MSKRecord } from 'aws-lambda';
+import type { MSKEvent } from 'aws-lambda';
 import type { Adapters } from '../lambdas/adapters/ports';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { EVENT_TYPES } from '../lambdas/core/clickstream/event';
+import { asLambdaEvent, buildMskEvent } from '../local/kafka/msk-event';
 import { MemoryLakeStore } from './support/memory-lake';
+import { log, markdownTable, startProfile } from './support/report';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,7 +50,6 @@ Object.assign(process.env, {
 const { handler } = await import('../lambdas/handlers/stream-to-parquet');
 const { bindAdapters } = await import('../lambdas/adapters/context');
 
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const START = Date.parse('2024-05-01T12:00:00Z');
 const TOPIC = 'clickstream';
@@ -61,29 +61,24 @@ function partitionOf(text: string): number {
   return (h >>> 0) % partitionCount;
 }
 
-/** One MSK event-source-mapping event: records grouped by topic-partition, offsets from 0, base64 values. */
+/** One MSK event-source-mapping event: messages keyed to partitions by content, offsets from 0. */
 function mskEvent(values: readonly string[]): MSKEvent {
-  const records: Record<string, MSKRecord[]> = {};
   const next = new Array<number>(partitionCount).fill(0);
-  values.forEach((text, i) => {
-    const partition = partitionOf(text);
-    (records[`${TOPIC}-${partition}`] ??= []).push({
-      topic: TOPIC,
-      partition,
-      offset: next[partition]++,
-      timestamp: START + i,
-      timestampType: 'CREATE_TIME',
-      key: '',
-      value: Buffer.from(text).toString('base64'),
-      headers: [],
-    });
-  });
-  return {
-    eventSource: 'aws:kafka',
-    eventSourceArn: 'arn:aws:kafka:us-east-1:000000000000:cluster/cartflow/bench',
-    bootstrapServers: 'localhost:9092',
-    records,
-  };
+  return asLambdaEvent(
+    buildMskEvent(
+      values.map((text, i) => {
+        const partition = partitionOf(text);
+        return {
+          topic: TOPIC,
+          partition,
+          offset: next[partition]++,
+          timestamp: START + i,
+          key: '',
+          value: text,
+        };
+      }),
+    ),
+  );
 }
 
 const unused = () => {
@@ -199,22 +194,12 @@ try {
   await handler(warmup);
   const lake = new MemoryLakeStore();
   bindLake(lake);
-  const profiler = args.profile === undefined ? undefined : new Session();
-  if (profiler) {
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.start');
-  }
+  const stopProfile = await startProfile(args.profile);
   t = performance.now();
   const result = await handler(event);
   const handlerMs = performance.now() - t;
   const handlerRss = process.resourceUsage().maxRSS * 1024;
-  if (profiler && args.profile) {
-    const { profile } = await profiler.post('Profiler.stop');
-    await writeFile(args.profile, JSON.stringify(profile));
-    profiler.disconnect();
-    log(`CPU profile of the handler call written to ${args.profile}`);
-  }
+  await stopProfile('the handler call');
   log(
     `handler ${(handlerMs / 1000).toFixed(2)} s: ${result.written} written, ${result.quarantined} quarantined`,
   );
@@ -300,9 +285,6 @@ try {
     `${(reference / l.ms).toFixed(2)}x`,
     mb(l.peakRss),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   const out = [
     '',
     `stream benchmark — ${cpus().length} cores, node ${process.version}, load average ${loadavg()[0].toFixed(1)} ` +
@@ -312,9 +294,7 @@ try {
       `${(sample.expected.valid - expected).toLocaleString('en-US')} duplicates, ` +
       `${expected.toLocaleString('en-US')} distinct events`,
     '',
-    line(header),
-    `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
-    ...body.map(line),
+    ...markdownTable(header, body),
     '',
     'events/s = messages in / seconds; ratio = throughput / duckdb(1 thread) throughput (higher is better).',
     `handler: decode + validate + dedupe + group + Parquet encode (events, minute aggregates, quarantine) into an ` +

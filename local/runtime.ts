@@ -9,33 +9,41 @@ import type { LakeStore, Warehouse } from '../lambdas/adapters/ports';
 import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
 import { BATCH_STEPS, CATALOG_STEPS, HANDLER_ENV } from '../lambdas/steps';
 import { FileAlerts } from './console-alerts';
-import { openDatabase, PostgresSourceDatabase } from './embedded-postgres';
+import { openDatabase, PostgresSourceDatabase, type Database } from './embedded-postgres';
 import { startS3Server } from './s3-server';
 import { runStateMachine, type ExecutionOutcome, type LocalHandler } from './step-functions';
-import { synthesizeDefinitions, type AslDefinition } from './synth-definitions';
+import type { AslDefinition } from './synth-definitions';
 import { SqlWarehouse } from './warehouse';
 
 export const LOCAL_BUCKET = 'cartflow-lake';
 const LOCAL_COPY_ROLE = 'arn:aws:iam::000000000000:role/cartflow-local-copy';
 
-export interface LocalRuntimeOptions {
+export interface LocalServicesOptions {
   /** Where s3rver, PGlite and the alert log keep their data. */
   dataDir: string;
   /** A PostgreSQL server for the source instead of embedded PGlite (SOURCE_DATABASE_URL). */
   sourceDatabaseUrl?: string;
   /** A PostgreSQL server for the warehouse instead of embedded PGlite (WAREHOUSE_DATABASE_URL). */
   warehouseDatabaseUrl?: string;
+}
+
+export interface LocalRuntimeOptions extends LocalServicesOptions {
   /** Config environment whose synthesized definitions run locally. @default 'dev' */
   envName?: string;
   onStep?: (step: ExecutionOutcome['steps'][number]) => void;
 }
 
-export interface LocalRuntime {
+/** The local stand-ins for the AWS services, bound as the handlers' adapters. */
+export interface LocalServices {
   readonly dataDir: string;
   readonly lake: LakeStore;
   readonly warehouse: SqlWarehouse;
-  readonly source: Awaited<ReturnType<typeof openDatabase>>;
+  readonly source: Database;
   readonly alerts: FileAlerts;
+  close(): Promise<void>;
+}
+
+export interface LocalRuntime extends LocalServices {
   /** The batch state machine, as synthesized, for one business date. */
   runBatch(request: RunRequest): Promise<ExecutionOutcome & { state?: PipelineState }>;
   /** The catalog-refresh state machine, as the S3 arrival rule would start it. */
@@ -47,14 +55,13 @@ export interface LocalRuntime {
    * (its per-run object cap): what the schedule would do over the next runs.
    */
   loadEvents(): Promise<EventsLoadResult[]>;
-  close(): Promise<void>;
 }
 
 /**
  * Starts the laptop edition of the AWS parts: s3rver for the lake, PGlite (or the given servers)
  * for the source and the warehouse, and binds the handlers' adapters to them.
  */
-export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const s3 = await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET });
@@ -73,23 +80,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     warehouse: warehouse as Warehouse,
     alerts,
   });
-  const definitions = await synthesizeDefinitions(options.envName ?? 'dev');
-
-  const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>
-    runStateMachine(definition, input, { handlers: bindHandlers(steps), onStep: options.onStep });
-
   return {
     dataDir,
     lake,
     warehouse,
     source,
     alerts,
+    async close() {
+      await warehouse.close();
+      await source.close();
+      await s3.close();
+    },
+  };
+}
+
+/** The local services plus the state machines as synthesized from the CDK stack, and the stream handlers. */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const services = await startLocalServices(options);
+  // Imported here, not at the top: it loads the CDK app, which startLocalServices' users (the benchmark) do without.
+  const { synthesizeDefinitions } = await import('./synth-definitions');
+  const definitions = await synthesizeDefinitions(options.envName ?? 'dev');
+
+  const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>
+    runStateMachine(definition, input, { handlers: bindHandlers(steps), onStep: options.onStep });
+
+  return {
+    ...services,
     async runBatch(request) {
       const outcome = await run(definitions.batch, BATCH_STEPS, request);
       return { ...outcome, state: outcome.output as PipelineState | undefined };
     },
     refreshCatalog(catalogKey) {
-      return run(definitions.catalog, CATALOG_STEPS, catalogArrivalEvent(lake.bucket, catalogKey));
+      return run(definitions.catalog, CATALOG_STEPS, catalogArrivalEvent(services.lake.bucket, catalogKey));
     },
     async streamToParquet(event) {
       const module = await import('../lambdas/handlers/stream-to-parquet');
@@ -101,11 +123,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       do runs.push(await module.handler(scheduledEvent()));
       while ((runs.at(-1)!.backlog ?? 0) > 0 && runs.length < 1000);
       return runs;
-    },
-    async close() {
-      await warehouse.close();
-      await source.close();
-      await s3.close();
     },
   };
 }

@@ -11,6 +11,7 @@ import {
   type Field,
 } from '@aws-sdk/client-redshift-data';
 import { CartflowError, PermanentError, TransientError } from '../core/errors';
+import { classifyAwsError, type AwsError } from './aws-errors';
 import type { Warehouse } from './ports';
 
 export interface RedshiftDataWarehouseOptions {
@@ -45,23 +46,8 @@ const TRANSIENT_SQL_ERROR =
 
 function classifyApiError(error: unknown, what: string): Error {
   if (error instanceof CartflowError) return error;
-  const e = error as {
-    name?: string;
-    code?: string;
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-  };
-  const status = e.$metadata?.httpStatusCode;
-  const transient =
-    TRANSIENT_NAMES.has(e.name ?? '') ||
-    NETWORK_CODES.has(e.code ?? '') ||
-    e.$retryable !== undefined ||
-    status === 429 ||
-    (status !== undefined && status >= 500);
-  const message = `Redshift Data API ${what}: ${e.name ?? 'Error'}: ${(error as Error).message}`;
-  return transient
-    ? new TransientError(message, { cause: error })
-    : new PermanentError(message, { cause: error });
+  const message = `Redshift Data API ${what}: ${(error as AwsError).name ?? 'Error'}: ${(error as Error).message}`;
+  return classifyAwsError(error, message, TRANSIENT_NAMES, NETWORK_CODES);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,6 +8,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { CartflowError, PermanentError, TransientError } from '../core/errors';
+import { classifyAwsError, type AwsError } from './aws-errors';
 import type { LakeObject, LakeStore } from './ports';
 
 /**
@@ -41,31 +42,19 @@ const TRANSIENT_NAMES = new Set([
 ]);
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
 
-interface AwsError {
-  name?: string;
-  code?: string;
-  $metadata?: { httpStatusCode?: number };
-  $retryable?: unknown;
-}
-
 /** Throttling, 5xx and network failures are worth a retry; anything else is not. */
 export function classifyS3Error(error: unknown, what: string): Error {
   if (error instanceof CartflowError) return error;
   const e = error as AwsError;
-  const status = e.$metadata?.httpStatusCode;
-  const message = `S3 ${what}: ${(error as Error).message || e.name}`;
   if (e.name === 'NoSuchKey' || e.name === 'NotFound') {
     return new PermanentError(`S3 ${what}: no such object`, { cause: error });
   }
-  const transient =
-    TRANSIENT_NAMES.has(e.name ?? '') ||
-    NETWORK_CODES.has(e.code ?? '') ||
-    e.$retryable !== undefined ||
-    status === 429 ||
-    (status !== undefined && status >= 500);
-  return transient
-    ? new TransientError(message, { cause: error })
-    : new PermanentError(message, { cause: error });
+  return classifyAwsError(
+    error,
+    `S3 ${what}: ${(error as Error).message || e.name}`,
+    TRANSIENT_NAMES,
+    NETWORK_CODES,
+  );
 }
 
 const DELETE_BATCH = 1000; // DeleteObjects' limit

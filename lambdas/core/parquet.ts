@@ -358,6 +358,22 @@ const physicalType = (column: ColumnDef): EncodedChunk['type'] =>
         ? 'INT32'
         : 'INT64';
 
+/** A data page v2 header; writePage fills in the sizes. */
+const dataPageHeader = (rows: number, nulls: number, encoding: 'PLAIN' | 'RLE_DICTIONARY'): PageHeader => ({
+  type: 'DATA_PAGE_V2',
+  uncompressed_page_size: 0,
+  compressed_page_size: 0,
+  data_page_header_v2: {
+    num_values: rows,
+    num_nulls: nulls,
+    num_rows: rows,
+    encoding,
+    definition_levels_byte_length: 0,
+    repetition_levels_byte_length: 0,
+    is_compressed: true,
+  },
+});
+
 /**
  * Whether the non-null values of a sample spread over rows[start, end) repeat enough for a dictionary
  * to pay: at most DICTIONARY_SAMPLE non-null values, from at most four times as many probes.
@@ -424,6 +440,33 @@ function encodeChunk(
   let pageNulls = 0;
   let bits = 0; // bool bit packing: the byte being filled and how many values it holds
   let bitCount = 0;
+  // Shared by the PLAIN data pages and the dictionary page: value into scratch, statistics updated.
+  const putString = (s: string) => {
+    reserve(pos + 4 + s.length * 3);
+    const bytes = writeUtf8(s, pos + 4);
+    view.setUint32(pos, bytes, true);
+    pos += 4 + bytes;
+    if (bytes !== s.length) ascii = false;
+    if (min === undefined) min = max = s;
+    else if (s < (min as string)) min = s;
+    else if (s > (max as string)) max = s;
+  };
+  const putInt32 = (n: number) => {
+    reserve(pos + 4);
+    view.setInt32(pos, n, true);
+    pos += 4;
+    if (min === undefined) min = max = n;
+    else if (n < (min as number)) min = n;
+    else if (n > (max as number)) max = n;
+  };
+  const putIndex = (s: string) => {
+    let index = dictionary!.get(s);
+    if (index === undefined) {
+      index = dictionary!.size;
+      dictionary!.set(s, index);
+    }
+    indexes![indexCount++] = index;
+  };
   const flush = (pageEnd: number) => {
     if (kind === 'bool' && bitCount > 0) {
       scratch[pos++] = bits;
@@ -433,20 +476,7 @@ function encodeChunk(
     const offset = out.offset;
     uncompressedSize += writePage(
       out,
-      {
-        type: 'DATA_PAGE_V2',
-        uncompressed_page_size: 0,
-        compressed_page_size: 0,
-        data_page_header_v2: {
-          num_values: pageEnd - pageStart,
-          num_nulls: pageNulls,
-          num_rows: pageEnd - pageStart,
-          encoding: 'PLAIN',
-          definition_levels_byte_length: 0,
-          repetition_levels_byte_length: 0,
-          is_compressed: true,
-        },
-      },
+      dataPageHeader(pageEnd - pageStart, pageNulls, 'PLAIN'),
       defs && encodeLevels(defs.subarray(pageStart - start, pageEnd - start)),
       scratchBytes.subarray(0, pos),
     );
@@ -468,24 +498,11 @@ function encodeChunk(
     switch (kind) {
       case 'string': {
         if (typeof value !== 'string') reject(i, value, 'a string');
-        const s = value as string;
         if (dictionary) {
-          let index = dictionary.get(s);
-          if (index === undefined) {
-            index = dictionary.size;
-            dictionary.set(s, index);
-          }
-          indexes![indexCount++] = index;
+          putIndex(value as string);
           continue;
         }
-        reserve(pos + 4 + s.length * 3);
-        const bytes = writeUtf8(s, pos + 4);
-        view.setUint32(pos, bytes, true);
-        pos += 4 + bytes;
-        if (bytes !== s.length) ascii = false;
-        if (min === undefined) min = max = s;
-        else if (s < (min as string)) min = s;
-        else if (s > (max as string)) max = s;
+        putString(value as string);
         break;
       }
       case 'int32':
@@ -506,21 +523,11 @@ function encodeChunk(
           if (days === undefined) reject(i, value, "a 'YYYY-MM-DD' calendar day");
           n = days!;
           if (dictionary) {
-            let index = dictionary.get(value as string);
-            if (index === undefined) {
-              index = dictionary.size;
-              dictionary.set(value as string, index);
-            }
-            indexes![indexCount++] = index;
+            putIndex(value as string);
             continue;
           }
         }
-        reserve(pos + 4);
-        view.setInt32(pos, n, true);
-        pos += 4;
-        if (min === undefined) min = max = n;
-        else if (n < (min as number)) min = n;
-        else if (n > (max as number)) max = n;
+        putInt32(n);
         break;
       }
       case 'int64':
@@ -586,24 +593,8 @@ function encodeChunk(
     // Dictionary page (PLAIN strings), then one data page of bit-packed indexes.
     const entries = [...dictionary.keys()];
     for (const s of entries) {
-      if (kind === 'date') {
-        const n = dayCache.get(s)!;
-        reserve(pos + 4);
-        view.setInt32(pos, n, true);
-        pos += 4;
-        if (min === undefined) min = max = n;
-        else if (n < (min as number)) min = n;
-        else if (n > (max as number)) max = n;
-        continue;
-      }
-      reserve(pos + 4 + s.length * 3);
-      const bytes = writeUtf8(s, pos + 4);
-      view.setUint32(pos, bytes, true);
-      pos += 4 + bytes;
-      if (bytes !== s.length) ascii = false;
-      if (min === undefined) min = max = s;
-      else if (s < (min as string)) min = s;
-      else if (s > (max as string)) max = s;
+      if (kind === 'date') putInt32(dayCache.get(s)!);
+      else putString(s);
     }
     dictionaryPageOffset = 0;
     uncompressedSize += writePage(
@@ -624,20 +615,7 @@ function encodeChunk(
     dataPageOffset = out.offset;
     uncompressedSize += writePage(
       out,
-      {
-        type: 'DATA_PAGE_V2',
-        uncompressed_page_size: 0,
-        compressed_page_size: 0,
-        data_page_header_v2: {
-          num_values: end - start,
-          num_nulls: nulls,
-          num_rows: end - start,
-          encoding: 'RLE_DICTIONARY',
-          definition_levels_byte_length: 0,
-          repetition_levels_byte_length: 0,
-          is_compressed: true,
-        },
-      },
+      dataPageHeader(end - start, nulls, 'RLE_DICTIONARY'),
       defs && encodeLevels(defs),
       packed.getBytes(),
     );

@@ -39,25 +39,46 @@ export interface TableDef {
   partitionColumn?: string;
 }
 
-const str = (name: string, length: number, nullable = false): ColumnDef => ({
+// Column builders, shared with clickstream/tables.ts: `field` is the column name unless said otherwise.
+export const str = (name: string, length: number, nullable = false): ColumnDef => ({
   name,
   field: name,
   kind: 'string',
   nullable,
   length,
 });
-const int32 = (name: string, nullable = false): ColumnDef => ({ name, field: name, kind: 'int32', nullable });
-const int64 = (name: string, nullable = false): ColumnDef => ({ name, field: name, kind: 'int64', nullable });
-const bool = (name: string, nullable = false): ColumnDef => ({ name, field: name, kind: 'bool', nullable });
-const date = (name: string, nullable = false): ColumnDef => ({ name, field: name, kind: 'date', nullable });
-const timestamp = (name: string, nullable = false): ColumnDef => ({
+export const int32 = (name: string, nullable = false): ColumnDef => ({
+  name,
+  field: name,
+  kind: 'int32',
+  nullable,
+});
+export const int64 = (name: string, nullable = false): ColumnDef => ({
+  name,
+  field: name,
+  kind: 'int64',
+  nullable,
+});
+export const bool = (name: string, nullable = false): ColumnDef => ({
+  name,
+  field: name,
+  kind: 'bool',
+  nullable,
+});
+export const date = (name: string, nullable = false): ColumnDef => ({
+  name,
+  field: name,
+  kind: 'date',
+  nullable,
+});
+export const timestamp = (name: string, nullable = false): ColumnDef => ({
   name,
   field: name,
   kind: 'timestamp',
   nullable,
 });
 /** NUMERIC(12,2) in the warehouse, `<name>_cents` (bigint) in the row. */
-const money = (name: string, nullable = false, precision = 12): ColumnDef => ({
+export const money = (name: string, nullable = false, precision = 12): ColumnDef => ({
   name,
   field: `${name}_cents`,
   kind: 'decimal',

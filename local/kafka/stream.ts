@@ -5,8 +5,7 @@
 import type { MSKEvent } from 'aws-lambda';
 import type { StreamResult } from '../../lambdas/handlers/stream-to-parquet';
 import type { LocalRuntime } from '../runtime';
-import type { Batch } from './batcher';
-import { runEsmPoller, type BatchInfo, type PollerResult } from './esm-poller';
+import { runEsmPoller, type EsmPollerOptions, type PollerResult } from './esm-poller';
 import { replayRecordedTopic, type ReplayResult } from './replay';
 import type { RecordTopicOptions, TopicRecord } from './topic';
 
@@ -77,20 +76,11 @@ export async function warehouseEventCounts(
   };
 }
 
-export interface KafkaStreamOptions {
-  brokers: string[];
-  topic: string;
-  batchSize?: number;
-  maxBatchingWindowMs?: number;
-  retries?: number;
-  retryBackoffMs?: number;
-  /** @default 2000 */
-  stopWhenIdleMs?: number;
-  fromMs?: number;
-  toMs?: number;
-  groupId?: string;
-  afterHandlerBeforeCommit?: (batch: Batch) => Promise<void>;
-  onBatch?: (info: BatchInfo<StreamResult>) => void;
+/** The poller's options but those the runtime supplies (handler, on-failure lake); stopWhenIdleMs defaults to 2000. */
+export interface KafkaStreamOptions extends Omit<
+  EsmPollerOptions<StreamResult>,
+  'handler' | 'lake' | 'signal' | 'clientId' | 'source'
+> {
   /** Run load-events once the topic is drained. @default true */
   load?: boolean;
 }
@@ -109,24 +99,15 @@ export async function streamFromKafka(
   runtime: LocalRuntime,
   options: KafkaStreamOptions,
 ): Promise<StreamRun> {
+  const { load = true, ...pollerOptions } = options;
   const before = await warehouseEventCounts(runtime);
   const poller = await runEsmPoller({
-    brokers: options.brokers,
-    topic: options.topic,
+    ...pollerOptions,
     handler: streamHandler(runtime),
     lake: runtime.lake,
-    groupId: options.groupId,
-    batchSize: options.batchSize,
-    maxBatchingWindowMs: options.maxBatchingWindowMs,
-    retries: options.retries,
-    retryBackoffMs: options.retryBackoffMs,
     stopWhenIdleMs: options.stopWhenIdleMs ?? 2000,
-    fromMs: options.fromMs,
-    toMs: options.toMs,
-    afterHandlerBeforeCommit: options.afterHandlerBeforeCommit,
-    onBatch: options.onBatch,
   });
-  if (options.load ?? true) await runtime.loadEvents();
+  if (load) await runtime.loadEvents();
   return { poller, totals: streamTotals(poller), before, after: await warehouseEventCounts(runtime) };
 }
 

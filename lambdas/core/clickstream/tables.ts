@@ -3,22 +3,8 @@
  * so the DDL and the Parquet schemas derive from them. The Parquet objects the stream writes have
  * exactly these columns in this order: Redshift's COPY maps Parquet columns by position.
  */
-import type { ColumnDef, TableDef } from '../tables';
+import { date, int64, money, str, timestamp, type TableDef } from '../tables';
 import { ID_LENGTH, NAME_LENGTH } from './event';
-
-const str = (name: string, length: number, nullable = false): ColumnDef => ({
-  name,
-  field: name,
-  kind: 'string',
-  nullable,
-  length,
-});
-const column = (name: string, kind: 'timestamp' | 'date' | 'int64'): ColumnDef => ({
-  name,
-  field: name,
-  kind,
-  nullable: false,
-});
 
 const EVENT_TYPE_LENGTH = 32;
 
@@ -31,11 +17,11 @@ const factClickEvent: TableDef = {
     str('user_id', ID_LENGTH, true),
     str('session_id', ID_LENGTH, true),
     str('product_id', ID_LENGTH, true),
-    column('ts', 'timestamp'),
-    column('event_date', 'date'),
+    timestamp('ts'),
+    date('event_date'),
     // Appended after the contract's columns ("columns may grow"): never reorder the ones above.
     str('order_id', ID_LENGTH, true),
-    { name: 'price', field: 'price_cents', kind: 'decimal', nullable: true, precision: 12, scale: 2 },
+    money('price', true),
     str('service', NAME_LENGTH, true),
     str('error_code', NAME_LENGTH, true),
   ],
@@ -50,11 +36,7 @@ const factClickEvent: TableDef = {
 const aggEventMinute: TableDef = {
   name: 'agg_event_minute',
   schema: 'analytics',
-  columns: [
-    column('window_start', 'timestamp'),
-    str('event_type', EVENT_TYPE_LENGTH),
-    column('events', 'int64'),
-  ],
+  columns: [timestamp('window_start'), str('event_type', EVENT_TYPE_LENGTH), int64('events')],
   primaryKey: ['window_start', 'event_type'],
 };
 
@@ -63,10 +45,10 @@ const aggErrorMinute: TableDef = {
   name: 'agg_error_minute',
   schema: 'analytics',
   columns: [
-    column('window_start', 'timestamp'),
+    timestamp('window_start'),
     str('service', NAME_LENGTH),
     str('error_code', NAME_LENGTH),
-    column('errors', 'int64'),
+    int64('errors'),
   ],
   primaryKey: ['window_start', 'service', 'error_code'],
 };

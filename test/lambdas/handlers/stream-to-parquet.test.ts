@@ -8,32 +8,25 @@ import type { MSKEvent } from 'aws-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Adapters, LakeStore } from '../../../lambdas/adapters/ports';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
+import { asLambdaEvent, buildMskEvent } from '../../../local/kafka/msk-event';
 import { startS3Server, type S3Server } from '../../../local/s3-server';
 
 const BUCKET = 'cartflow-stream-test';
 
 /** An MSK event-source-mapping event: messages dealt round-robin over partitions, offsets from 1000. */
 function mskEvent(values: string[], partitions: number): MSKEvent {
-  const records: MSKEvent['records'] = {};
-  values.forEach((text, i) => {
-    const partition = i % partitions;
-    (records[`clickstream-${partition}`] ??= []).push({
-      topic: 'clickstream',
-      partition,
-      offset: 1000 + Math.floor(i / partitions),
-      timestamp: Date.parse('2024-05-01T12:00:00Z') + i,
-      timestampType: 'CREATE_TIME',
-      key: '',
-      value: Buffer.from(text).toString('base64'),
-      headers: [],
-    });
-  });
-  return {
-    eventSource: 'aws:kafka',
-    eventSourceArn: 'arn:aws:kafka:us-east-1:000000000000:cluster/cartflow/local',
-    bootstrapServers: 'localhost:9092',
-    records,
-  };
+  return asLambdaEvent(
+    buildMskEvent(
+      values.map((text, i) => ({
+        topic: 'clickstream',
+        partition: i % partitions,
+        offset: 1000 + Math.floor(i / partitions),
+        timestamp: Date.parse('2024-05-01T12:00:00Z') + i,
+        key: '',
+        value: text,
+      })),
+    ),
+  );
 }
 
 const unused = () => {
