@@ -87,6 +87,20 @@ const quietLogs = () => (entry: LogEntry) => {
   }
 };
 
+/** COORDINATOR_LOAD_IN_PROGRESS / COORDINATOR_NOT_AVAILABLE: the group coordinator is not ready yet. */
+const COORDINATOR_WARMUP = new Set(['COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE']);
+
+function isCoordinatorWarmingUp(error: Error): boolean {
+  for (
+    let e: unknown = error;
+    e instanceof Error;
+    e = (e as Error & { originalError?: unknown }).originalError ?? e.cause
+  ) {
+    if (COORDINATOR_WARMUP.has((e as Error & { type?: string }).type ?? '')) return true;
+  }
+  return false;
+}
+
 export function kafkaClient(brokers: string[], clientId = 'cartflow-local'): Kafka {
   return new Kafka({ clientId, brokers, logLevel: logLevel.ERROR, logCreator: quietLogs });
 }
@@ -148,8 +162,9 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
 
   const consumer: Consumer = kafka.consumer({
     groupId,
-    // A crash must end this poller, not restart it behind the caller's back.
-    retry: { retries: 5, restartOnFailure: async () => false },
+    // A crash must end this poller, not restart it behind the caller's back — except a group coordinator
+    // that is still loading (a broker that just started): the ESM keeps polling through that too.
+    retry: { retries: 5, restartOnFailure: async (error) => isCoordinatorWarmingUp(error) },
     // Room for a whole batch in one fetch, so replay chunks fill from a single fetch.
     maxBytesPerPartition: Math.max(1 << 20, batchSize * 2048),
     maxBytes: Math.max(10 << 20, batchSize * 2048 * 4),
@@ -168,7 +183,9 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
     joined = true;
     lastActivity = Date.now();
   });
-  consumer.on(consumer.events.CRASH, (event) => settle(event.payload.error));
+  consumer.on(consumer.events.CRASH, (event) => {
+    if (!event.payload.restart) settle(event.payload.error);
+  });
   const onAbort = () => settle();
   options.signal?.addEventListener('abort', onAbort);
 
