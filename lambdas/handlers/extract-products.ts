@@ -2,7 +2,7 @@ import type { ExtractResult, LoadTableInput, PipelineState } from '../core/contr
 import { latestByProduct } from '../core/catalog-snapshot';
 import { parseCatalogFile } from '../core/catalog';
 import { conformProduct } from '../core/conform';
-import { assertBusinessDate, utcDate } from '../core/dates';
+import { assertBusinessDate } from '../core/dates';
 import { InputFormatError } from '../core/errors';
 import { CATALOG_LANDING_PREFIX, layout } from '../core/layout';
 import type { ProductCandidate } from '../core/model';
@@ -15,7 +15,10 @@ import { publishCatalog } from '../adapters/publish';
 interface Rejection {
   dataset: 'products';
   file: string;
+  /** The file's line, for a line that did not parse. */
   line?: number;
+  /** The record's position in the file, for a record whose values did not conform. */
+  record?: number;
   reasons: string[];
 }
 
@@ -25,9 +28,8 @@ interface Rejection {
  * dim_product to the load step.
  */
 export const handler = async (state: PipelineState): Promise<ExtractResult[] | LoadTableInput> => {
-  const businessDate = state.run.businessDate
-    ? assertBusinessDate(state.run.businessDate, 'run.businessDate')
-    : utcDate(new Date(state.run.startedAt ?? Date.now()));
+  // Both state machines set it: the batch run from ResolveRun, the catalog refresh from the event's time.
+  const businessDate = assertBusinessDate(state.run.businessDate, 'run.businessDate');
   const { lake } = adapters();
   const files = (await lake.list(CATALOG_LANDING_PREFIX)).sort(
     (a, b) =>
@@ -38,11 +40,13 @@ export const handler = async (state: PipelineState): Promise<ExtractResult[] | L
   for (const file of files) {
     try {
       const { records, errors } = parseCatalogFile(file.key, await lake.getText(file.key));
-      for (const error of errors) rejections.push({ dataset: 'products', file: file.key, ...errorOf(error) });
+      for (const { line, reason } of errors) {
+        rejections.push({ dataset: 'products', file: file.key, line, reasons: [reason] });
+      }
       records.forEach((record, index) => {
         const { row, issues } = conformProduct(record);
         if (issues.length)
-          rejections.push({ dataset: 'products', file: file.key, line: index + 1, reasons: issues });
+          rejections.push({ dataset: 'products', file: file.key, record: index + 1, reasons: issues });
         else candidates.push(row);
       });
     } catch (error) {
@@ -75,7 +79,3 @@ export const handler = async (state: PipelineState): Promise<ExtractResult[] | L
     },
   ];
 };
-
-function errorOf(error: { line: number; reason: string }): { line: number; reasons: string[] } {
-  return { line: error.line, reasons: [error.reason] };
-}

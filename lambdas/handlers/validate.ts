@@ -10,12 +10,11 @@ import {
   reconcileOrderTotals,
 } from '../core/quality/evaluate';
 import { decideGate } from '../core/quality/gate';
-import { resolveRules } from '../core/quality/rules';
 import { TABLES } from '../core/tables';
 import { adapters } from '../adapters/context';
 import { readParquet, writeJson } from '../adapters/lake-tables';
 import { logger, metrics } from '../adapters/observability';
-import { qualityThreshold, writeCurated, writeQuarantine } from '../adapters/publish';
+import { evaluateProducts, pipelineRules, writeCurated, writeQuarantine } from '../adapters/publish';
 
 /**
  * The declarative quality rules over staged/: bad rows to quarantine/ with their reasons, a JSON
@@ -34,10 +33,10 @@ export const handler = async (state: PipelineState): Promise<ValidationResult> =
       layout.staged('order_items', businessDate),
     ),
   ]);
-  const rules = resolveRules({ threshold: qualityThreshold() });
+  const rules = pipelineRules();
   const now = new Date();
 
-  const productResult = evaluateDataset(products, rules.products, { businessDate, catalog: new Set(), now });
+  const productResult = evaluateProducts(products, rules, businessDate, now);
   const catalog = new Set(productResult.valid.map((p) => p.product_id!));
   const orderResult = evaluateDataset(orders, rules.orders, { businessDate, catalog, now });
   const validOrderIds = new Set(orderResult.valid.map((o) => o.order_id!));
