@@ -1,8 +1,8 @@
-import { CfnOutput, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { acknowledgeNag } from './nag';
 import type { Construct } from 'constructs';
-import { validateConfig, type EnvironmentConfig } from './config';
+import { removalPolicyOf, validateConfig, type EnvironmentConfig } from './config';
 import { BatchPipeline } from './constructs/batch-pipeline';
 import { DataLake } from './constructs/data-lake';
 import { Monitoring } from './constructs/monitoring';
@@ -35,7 +35,6 @@ export class CartflowStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     validateConfig(config);
-    const destroy = config.removalPolicy === 'destroy';
 
     this.dataLake = new DataLake(this, 'DataLake', {
       lifecycle: config.lifecycle,
@@ -57,7 +56,7 @@ export class CartflowStack extends Stack {
         generateStringKey: 'password',
         excludePunctuation: true,
       },
-      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      removalPolicy: removalPolicyOf(config.removalPolicy),
     });
     acknowledgeNag(
       sourceSecret,

@@ -2,6 +2,7 @@
  * Every difference between environments lives here: one typed config per environment,
  * validated before any construct reads it, so a bad value fails `cdk synth` with a clear message.
  */
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 
 export const ENV_NAMES = ['dev', 'staging', 'prod'] as const;
@@ -70,6 +71,13 @@ export interface StreamConfig {
   pollers: { minimum: number; maximum: number };
 }
 
+/** `destroy` deletes stateful resources with the stack (dev only); `retain` keeps them. */
+export type RemovalChoice = 'retain' | 'destroy';
+
+/** The CDK removal policy of a choice; undefined means retain. */
+export const removalPolicyOf = (choice: RemovalChoice | undefined): RemovalPolicy =>
+  choice === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
 export interface EnvironmentConfig {
   envName: EnvName;
   /** EventBridge schedule expression for the daily batch, e.g. `cron(0 3 * * ? *)` (UTC). */
@@ -88,7 +96,7 @@ export interface EnvironmentConfig {
   /** CloudWatch Logs retention for functions, the state machines and VPC flow logs. */
   logRetentionDays: RetentionDays;
   /** What happens to stateful resources (bucket, key, log groups) when the stack is deleted. */
-  removalPolicy: 'retain' | 'destroy';
+  removalPolicy: RemovalChoice;
   redshift: RedshiftConfig;
   alarms: AlarmConfig;
   lifecycle: LifecycleConfig;

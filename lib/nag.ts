@@ -10,6 +10,25 @@ export function acknowledgeNag(scope: IConstruct, reason: string, ...ids: string
   Validations.of(scope).acknowledge(...ids.map((id) => ({ id, reason })));
 }
 
+/** The IAM4 finding of a Lambda role with the AWS managed AWSLambdaBasicExecutionRole policy. */
+export const LAMBDA_BASIC_EXECUTION_FINDING =
+  'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
+
+/**
+ * Acknowledges findings on the stack-wide singletons CDK adds directly under the stack (e.g. the
+ * BucketNotificationsHandler or the AwsCustomResource function), found by the start of their construct id.
+ */
+export function acknowledgeStackSingletons(
+  scope: IConstruct,
+  idPrefix: string,
+  reason: string,
+  ...ids: string[]
+): void {
+  for (const singleton of Stack.of(scope).node.children.filter((c) => c.node.id.startsWith(idPrefix))) {
+    acknowledgeNag(singleton, reason, ...ids);
+  }
+}
+
 /** How cdk-nag names a resource's ARN in IAM5 findings: `<LogicalId.Arn>`. */
 export function nagArnRef(resource: IConstruct): string {
   const cfn = (resource.node.defaultChild ?? resource) as CfnElement;

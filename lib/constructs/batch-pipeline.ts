@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -16,8 +16,8 @@ import {
   type BatchStateName,
   type HandlerEntry,
 } from '../../lambdas/steps';
-import type { EnvironmentConfig } from '../config';
-import { cartflowFunction, grantLake, requireHandlerFile } from './lambda-function';
+import { removalPolicyOf, type EnvironmentConfig } from '../config';
+import { cartflowFunction, grantLake, POWERTOOLS_ENVIRONMENT, requireHandlerFile } from './lambda-function';
 import type { Warehouse } from './warehouse';
 
 /** Construct ids of the two state machines (local/synth-definitions.ts finds them by these). */
@@ -72,9 +72,7 @@ export class BatchPipeline extends Construct {
       [HANDLER_ENV.environment]: config.envName,
       [HANDLER_ENV.qualityThreshold]: String(config.qualityThreshold),
       [HANDLER_ENV.extractChunkRows]: String(config.extractChunkRows),
-      POWERTOOLS_SERVICE_NAME: 'cartflow',
-      POWERTOOLS_METRICS_NAMESPACE: 'Cartflow',
-      NODE_OPTIONS: '--enable-source-maps',
+      ...POWERTOOLS_ENVIRONMENT,
     };
 
     const functions = {} as Record<HandlerEntry, NodejsFunction>;
@@ -211,7 +209,7 @@ export class BatchPipeline extends Construct {
       // The vendedlogs prefix keeps CloudWatch Logs resource policies small.
       logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${kind}`,
       retention: config.logRetentionDays,
-      removalPolicy: config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      removalPolicy: removalPolicyOf(config.removalPolicy),
     });
     const stateMachine = new sfn.StateMachine(this, id, {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),

@@ -1,9 +1,9 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { acknowledgeNag } from '../nag';
+import { acknowledgeNag, acknowledgeStackSingletons, LAMBDA_BASIC_EXECUTION_FINDING } from '../nag';
 import { Construct } from 'constructs';
-import type { LifecycleConfig } from '../config';
+import { removalPolicyOf, type LifecycleConfig, type RemovalChoice } from '../config';
 
 export interface DataLakeProps {
   /** Per-zone lifecycle (days) from the environment config. */
@@ -12,7 +12,7 @@ export interface DataLakeProps {
    * `destroy` deletes the bucket, its objects and the key with the stack (dev only).
    * @default 'retain'
    */
-  readonly removalPolicy?: 'retain' | 'destroy';
+  readonly removalPolicy?: RemovalChoice;
   /**
    * Days the server access logs are kept.
    * @default 365
@@ -53,7 +53,7 @@ export class DataLake extends Construct {
     }
 
     const destroy = props.removalPolicy === 'destroy';
-    const removalPolicy = destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const removalPolicy = removalPolicyOf(props.removalPolicy);
 
     this.key = new kms.Key(this, 'Key', {
       description: 'cartflow data lake, alerts and secrets',
@@ -130,14 +130,11 @@ export class DataLake extends Construct {
     });
 
     // eventBridgeEnabled adds the CDK's stack-wide BucketNotificationsHandler function.
-    for (const handler of Stack.of(this).node.children.filter((c) =>
-      c.node.id.startsWith('BucketNotificationsHandler'),
-    )) {
-      acknowledgeNag(
-        handler,
-        'CDK-provided handler that turns on EventBridge notifications for the bucket; it only needs basic Lambda logging.',
-        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      );
-    }
+    acknowledgeStackSingletons(
+      this,
+      'BucketNotificationsHandler',
+      'CDK-provided handler that turns on EventBridge notifications for the bucket; it only needs basic Lambda logging.',
+      LAMBDA_BASIC_EXECUTION_FINDING,
+    );
   }
 }

@@ -1,14 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../config';
-import { acknowledgeNag, s3GrantFindings, type S3GrantKind } from '../nag';
+import { removalPolicyOf, type EnvironmentConfig } from '../config';
+import { acknowledgeNag, LAMBDA_BASIC_EXECUTION_FINDING, s3GrantFindings, type S3GrantKind } from '../nag';
+import { CUSTOM_METRICS } from './monitoring';
 
 export interface CartflowFunctionProps {
   readonly config: EnvironmentConfig;
@@ -16,7 +17,11 @@ export interface CartflowFunctionProps {
   readonly handlersDir: string;
   /** Handler entry, e.g. `stream-to-parquet` (file `<handlersDir>/<entry>.ts`, export `handler`). */
   readonly entry: string;
-  readonly environment: Record<string, string>;
+  /**
+   * The handler's variables; NODE_OPTIONS (source maps) is always added.
+   * @default none beyond NODE_OPTIONS
+   */
+  readonly environment?: Record<string, string>;
   /**
    * @default config.lambdaTimeoutSeconds
    */
@@ -44,6 +49,12 @@ export interface CartflowFunctionProps {
 export const pascalCase = (entry: string): string =>
   entry.replace(/(^|-)(\w)/g, (_, _dash: string, c: string) => c.toUpperCase());
 
+/** Powertools settings of the handlers that log and publish EMF metrics (Monitoring alarms on them). */
+export const POWERTOOLS_ENVIRONMENT: Record<string, string> = {
+  POWERTOOLS_SERVICE_NAME: 'cartflow',
+  POWERTOOLS_METRICS_NAMESPACE: CUSTOM_METRICS.namespace,
+};
+
 /** Throws naming the missing file, so a wrong entry fails synth before esbuild does. */
 export function requireHandlerFile(owner: string, handlersDir: string, entry: string, fix: string): void {
   const file = join(handlersDir, `${entry}.ts`);
@@ -59,7 +70,7 @@ export function requireHandlerFile(owner: string, handlersDir: string, entry: st
 export function cartflowFunction(scope: Construct, props: CartflowFunctionProps): NodejsFunction {
   const { config, entry } = props;
   const name = pascalCase(entry);
-  const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+  const removalPolicy = removalPolicyOf(config.removalPolicy);
   const fn = new NodejsFunction(scope, `${name}Function`, {
     entry: join(props.handlersDir, `${entry}.ts`),
     handler: 'handler',
@@ -69,7 +80,8 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
     reservedConcurrentExecutions: props.reservedConcurrentExecutions,
     timeout: props.timeout ?? Duration.seconds(config.lambdaTimeoutSeconds),
     tracing: lambda.Tracing.ACTIVE,
-    environment: props.environment,
+    // The bundle carries a source map; this makes stack traces point at the TypeScript.
+    environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
     description: `cartflow ${config.envName}: ${entry}`,
     logGroup: new logs.LogGroup(scope, `${name}Logs`, { retention: config.logRetentionDays, removalPolicy }),
     vpc: props.vpc?.vpc,
@@ -98,7 +110,7 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
   acknowledgeNag(
     fn,
     'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
-    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    LAMBDA_BASIC_EXECUTION_FINDING,
   );
   if (props.vpc) {
     acknowledgeNag(

@@ -46,6 +46,26 @@ export interface MonitoringProps {
   readonly offsetLagThreshold?: number;
 }
 
+/** Creates an alarm on `metric` that notifies the alert topic; `options` override the defaults. */
+type CreateAlarm = (
+  id: string,
+  metric: cloudwatch.Metric,
+  options?: Partial<cloudwatch.CreateAlarmOptions>,
+) => cloudwatch.Alarm;
+
+/** Lets an AWS service (in this account) publish to the topic encrypted with `key`. */
+function allowTopicKeyUse(key: kms.IKey, sid: string, servicePrincipal: string): void {
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid,
+      principals: [new iam.ServicePrincipal(servicePrincipal)],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+    }),
+  );
+}
+
 /** The alert topic, the alarms (each notifies the topic) and a dashboard. */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
@@ -60,10 +80,10 @@ export class Monitoring extends Construct {
         `Monitoring: slaMinutes must be a whole number of minutes >= 1, got ${props.slaMinutes}.`,
       );
     }
-    if (thresholds.evaluationPeriods < 1 || thresholds.failedExecutionsThreshold < 1) {
-      throw new Error(
-        'Monitoring: alarms.evaluationPeriods and alarms.failedExecutionsThreshold must be >= 1.',
-      );
+    for (const field of ['evaluationPeriods', 'failedExecutionsThreshold'] as const) {
+      if (!Number.isInteger(thresholds[field]) || thresholds[field] < 1) {
+        throw new Error(`Monitoring: alarms.${field} must be a whole number >= 1, got ${thresholds[field]}.`);
+      }
     }
 
     this.topic = new sns.Topic(this, 'AlertTopic', {
@@ -72,15 +92,7 @@ export class Monitoring extends Construct {
       enforceSSL: true,
     });
     // CloudWatch alarms publish to the encrypted topic with this key.
-    props.key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-      }),
-    );
+    allowTopicKeyUse(props.key, 'CloudWatchAlarmsPublishToEncryptedTopic', 'cloudwatch.amazonaws.com');
     // Only the notify step publishes run summaries.
     const notify = pipeline.functions.notify;
     this.topic.grantPublish(notify);
@@ -92,11 +104,7 @@ export class Monitoring extends Construct {
     notify.addEnvironment(HANDLER_ENV.topicArn, this.topic.topicArn);
 
     const action = new SnsAction(this.topic);
-    const alarm = (
-      id: string,
-      metric: cloudwatch.Metric,
-      options: Partial<cloudwatch.CreateAlarmOptions> = {},
-    ) => {
+    const alarm: CreateAlarm = (id, metric, options = {}) => {
       const created = metric.createAlarm(this, id, {
         threshold: 1,
         evaluationPeriods: thresholds.evaluationPeriods,
@@ -224,14 +232,7 @@ export class Monitoring extends Construct {
   }
 
   /** Stream alarms; returns the stream's dashboard widgets. */
-  private streamAlarms(
-    props: MonitoringProps,
-    alarm: (
-      id: string,
-      metric: cloudwatch.Metric,
-      options?: Partial<cloudwatch.CreateAlarmOptions>,
-    ) => cloudwatch.Alarm,
-  ): cloudwatch.IWidget[] {
+  private streamAlarms(props: MonitoringProps, alarm: CreateAlarm): cloudwatch.IWidget[] {
     const stream = props.stream!;
     const threshold = props.offsetLagThreshold;
     if (threshold === undefined || !Number.isInteger(threshold) || threshold < 1) {
@@ -272,15 +273,7 @@ export class Monitoring extends Construct {
     // S3 events to EventBridge, so the rule matching the on-failure prefix sends each object's key to the
     // topic, and its TriggeredRules metric (AWS/Events, RuleName; one per matched event with a target)
     // drives an alarm that stays visible on the dashboard.
-    props.key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'EventBridgePublishToEncryptedTopic',
-        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-      }),
-    );
+    allowTopicKeyUse(props.key, 'EventBridgePublishToEncryptedTopic', 'events.amazonaws.com');
     stream.onFailureRule.addTarget(
       new targets.SnsTopic(this.topic, {
         message: events.RuleTargetInput.fromText(

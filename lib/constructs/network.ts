@@ -1,7 +1,8 @@
-import { Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { Fn } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { removalPolicyOf, type RemovalChoice } from '../config';
 
 export interface NetworkProps {
   /**
@@ -18,7 +19,7 @@ export interface NetworkProps {
    * `destroy` deletes the flow log group with the stack.
    * @default 'retain'
    */
-  readonly removalPolicy?: 'retain' | 'destroy';
+  readonly removalPolicy?: RemovalChoice;
 }
 
 /**
@@ -50,7 +51,7 @@ export class Network extends Construct {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(
         new logs.LogGroup(this, 'FlowLogs', {
           retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH,
-          removalPolicy: props.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+          removalPolicy: removalPolicyOf(props.removalPolicy),
         }),
       ),
     });

@@ -13,12 +13,12 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { HANDLER_ENV, STREAM_HANDLERS } from '../../lambdas/steps';
-import type { EnvironmentConfig } from '../config';
-import { acknowledgeNag, nagArnRef } from '../nag';
+import { removalPolicyOf, type EnvironmentConfig } from '../config';
+import { acknowledgeNag, LAMBDA_BASIC_EXECUTION_FINDING, nagArnRef } from '../nag';
 import { DEFAULT_HANDLERS_DIR } from './batch-pipeline';
 import { EVENTS_PREFIX, MANIFESTS_PREFIX } from '../../lambdas/core/clickstream/load';
 import { ESM_ON_FAILURE_PREFIX } from './data-lake';
-import { cartflowFunction, grantLake, requireHandlerFile } from './lambda-function';
+import { cartflowFunction, grantLake, POWERTOOLS_ENVIRONMENT, requireHandlerFile } from './lambda-function';
 import type { Warehouse } from './warehouse';
 
 /** The port of MSK's SASL/IAM (TLS) listener. */
@@ -173,9 +173,7 @@ export class StreamIngest extends Construct {
       clientAuthentication: { sasl: { iam: { enabled: true } } },
       vpcConfigs: [{ subnetIds, securityGroups: [this.clusterSecurityGroup.securityGroupId] }],
     });
-    this.cluster.applyRemovalPolicy(
-      config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-    );
+    this.cluster.applyRemovalPolicy(removalPolicyOf(config.removalPolicy));
     this.clusterArn = this.cluster.attrArn;
     // arn:<p>:kafka:<r>:<a>:cluster/<name>/<uuid> → topic/<name>/<uuid>/<topic>, group/<name>/<uuid>/<group>
     const clusterUuid = Fn.select(2, Fn.split('/', this.clusterArn));
@@ -199,7 +197,6 @@ export class StreamIngest extends Construct {
       config,
       handlersDir,
       entry: STREAM_HANDLERS.CreateTopic,
-      environment: { NODE_OPTIONS: '--enable-source-maps' },
       timeout: Duration.minutes(2),
       memorySize: 256,
       vpc: vpcPlacement,
@@ -220,13 +217,13 @@ export class StreamIngest extends Construct {
       onEventHandler: createTopic,
       logGroup: new logs.LogGroup(this, 'TopicProviderLogs', {
         retention: config.logRetentionDays,
-        removalPolicy: config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+        removalPolicy: removalPolicyOf(config.removalPolicy),
       }),
     });
     acknowledgeNag(
       provider,
       'CDK custom-resource Provider framework function: basic logging, invoking our create-topic function (and its versions), on the runtime CDK pins.',
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      LAMBDA_BASIC_EXECUTION_FINDING,
       `AwsSolutions-IAM5[Resource::${nagArnRef(createTopic)}:*]`,
       'AwsSolutions-L1',
     );
@@ -248,9 +245,7 @@ export class StreamIngest extends Construct {
         [HANDLER_ENV.bucket]: bucket.bucketName,
         [HANDLER_ENV.environment]: config.envName,
         [HANDLER_ENV.kafkaTopic]: stream.topic,
-        POWERTOOLS_SERVICE_NAME: 'cartflow',
-        POWERTOOLS_METRICS_NAMESPACE: 'Cartflow',
-        NODE_OPTIONS: '--enable-source-maps',
+        ...POWERTOOLS_ENVIRONMENT,
       },
       vpc: vpcPlacement,
     });
@@ -323,9 +318,7 @@ export class StreamIngest extends Construct {
         ...warehouse.dataApiEnvironment(),
         [HANDLER_ENV.environment]: config.envName,
         [HANDLER_ENV.kafkaTopic]: stream.topic,
-        POWERTOOLS_SERVICE_NAME: 'cartflow',
-        POWERTOOLS_METRICS_NAMESPACE: 'Cartflow',
-        NODE_OPTIONS: '--enable-source-maps',
+        ...POWERTOOLS_ENVIRONMENT,
       },
       // A run never outlasts the interval, so runs do not pile up.
       timeout: Duration.seconds(Math.min(config.lambdaTimeoutSeconds, intervalSeconds)),

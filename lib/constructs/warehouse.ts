@@ -1,13 +1,19 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import * as redshiftserverless from 'aws-cdk-lib/aws-redshiftserverless';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import { acknowledgeNag, s3GrantFindings } from '../nag';
+import {
+  acknowledgeNag,
+  acknowledgeStackSingletons,
+  LAMBDA_BASIC_EXECUTION_FINDING,
+  s3GrantFindings,
+} from '../nag';
 import { Construct } from 'constructs';
 import { HANDLER_ENV } from '../../lambdas/steps';
+import { removalPolicyOf, type RemovalChoice } from '../config';
 
 export interface WarehouseProps {
   /** Namespace and workgroup name: 3-64 characters, lower-case letters, digits and '-'. */
@@ -42,7 +48,7 @@ export interface WarehouseProps {
    * `destroy` deletes the namespace (and its data) with the stack.
    * @default 'retain'
    */
-  readonly removalPolicy?: 'retain' | 'destroy';
+  readonly removalPolicy?: RemovalChoice;
 }
 
 /** Redshift Serverless in private subnets, reached only through the Data API as the namespace admin. */
@@ -80,7 +86,7 @@ export class Warehouse extends Construct {
         `Warehouse: curatedPrefix "${curatedPrefix}" must be relative and end with '/', e.g. 'curated/'.`,
       );
     }
-    const removalPolicy = props.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const removalPolicy = removalPolicyOf(props.removalPolicy);
 
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -96,13 +102,7 @@ export class Warehouse extends Construct {
       ),
       description: 'Assumed by the cartflow Redshift namespace for COPY from the curated zone',
     });
-    // Also grants kms:Decrypt on the lake key.
-    props.bucket.grantRead(this.copyRole, `${curatedPrefix}*`);
-    acknowledgeNag(
-      this.copyRole,
-      `COPY reads every Parquet part under ${curatedPrefix} (one prefix per table and date); the wildcards are the CDK read grant scoped to that prefix.`,
-      ...s3GrantFindings(props.bucket, `${curatedPrefix}*`, 'read'),
-    );
+    this.allowCopyFrom(props.bucket, curatedPrefix);
 
     const namespace = new redshiftserverless.CfnNamespace(this, 'Namespace', {
       namespaceName: props.name,
@@ -159,15 +159,12 @@ export class Warehouse extends Construct {
     });
     this.adminSecretArn = adminSecret.getResponseField('namespace.adminPasswordSecretArn');
     // AwsCustomResource runs in a stack-wide singleton function (id AWS679f53fac002430cb0da5b7982bd2287).
-    for (const singleton of Stack.of(this).node.children.filter((c) =>
-      c.node.id.startsWith('AWS679f53fac'),
-    )) {
-      acknowledgeNag(
-        singleton,
-        'CDK AwsCustomResource singleton: AWSLambdaBasicExecutionRole only writes its logs; its policy allows redshift-serverless:GetNamespace on this namespace only.',
-        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      );
-    }
+    acknowledgeStackSingletons(
+      this,
+      'AWS679f53fac',
+      'CDK AwsCustomResource singleton: AWSLambdaBasicExecutionRole only writes its logs; its policy allows redshift-serverless:GetNamespace on this namespace only.',
+      LAMBDA_BASIC_EXECUTION_FINDING,
+    );
   }
 
   /** The environment variables a function needs to reach the warehouse through the Data API. */
@@ -180,12 +177,13 @@ export class Warehouse extends Construct {
     };
   }
 
-  /** Lets the namespace's COPY role read another prefix of the lake (beyond the curated zone). */
+  /** Lets the namespace's COPY role read a prefix of the lake (the curated zone always; others on request). */
   allowCopyFrom(bucket: s3.IBucket, prefix: string): void {
+    // Also grants kms:Decrypt on the lake key.
     bucket.grantRead(this.copyRole, `${prefix}*`);
     acknowledgeNag(
       this.copyRole,
-      `COPY reads the Parquet objects and manifests under ${prefix}; the wildcards are the CDK read grant scoped to that prefix.`,
+      `COPY reads the Parquet objects (and manifests) under ${prefix}; the wildcards are the CDK read grant scoped to that prefix.`,
       ...s3GrantFindings(bucket, `${prefix}*`, 'read'),
     );
   }

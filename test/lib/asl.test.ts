@@ -3,17 +3,7 @@ import { before, describe, test } from 'node:test';
 import { ENV_NAMES, loadConfig, type EnvName } from '../../lib/config';
 import { synthesizeDefinitions, type AslDefinition } from '../../local/synth-definitions';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
-type State = Record<string, any>;
-
-/** Every state, including those inside Parallel branches and Map item processors. */
-function allStates(definition: { States: Record<string, unknown> }): Array<[string, State]> {
-  return Object.entries(definition.States).flatMap(([name, state]) => {
-    const s = state as State;
-    const nested = [...(s.Branches ?? []), ...(s.ItemProcessor ? [s.ItemProcessor] : [])] as AslDefinition[];
-    return [[name, s] as [string, State], ...nested.flatMap(allStates)];
-  });
-}
+import { allStates, type AslState as State } from './synth';
 
 describe('batch state machine (synthesized ASL)', () => {
   const batch = {} as Record<EnvName, AslDefinition>;

@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Stack } from 'aws-cdk-lib';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { loadConfig } from '../../lib/config';
 import { BatchPipeline } from '../../lib/constructs/batch-pipeline';
 import { DataLake } from '../../lib/constructs/data-lake';
 import { Triggers } from '../../lib/constructs/triggers';
-import { Network } from '../../lib/constructs/network';
 import { Warehouse } from '../../lib/constructs/warehouse';
-import { testApp } from './synth';
-
-/** A stack with a bucket and a key to hang one construct under test on. */
-function scaffold() {
-  const stack = new Stack(testApp(), 'Test');
-  const key = new kms.Key(stack, 'Key');
-  const bucket = new s3.Bucket(stack, 'Bucket');
-  const { vpc } = new Network(stack, 'Network');
-  return { stack, key, bucket, vpc };
-}
+import { scaffold } from './synth';
 
 describe('construct props validation', () => {
   test('DataLake rejects a Standard-IA transition before 30 days and says what to set', () => {

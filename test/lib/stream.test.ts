@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import { ENV_NAMES, loadConfig } from '../../lib/config';
-import { Network } from '../../lib/constructs/network';
 import { StreamIngest } from '../../lib/constructs/stream-ingest';
 import { Warehouse } from '../../lib/constructs/warehouse';
-import { logicalIdOf, synth, testApp } from './synth';
+import { logicalIdOf, scaffold, synth } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
 type Json = any;
@@ -255,10 +251,7 @@ describe('StreamIngest', () => {
 
   test('rejects a cluster name MSK would refuse', () => {
     // Prepare
-    const stack = new Stack(testApp(), 'Test');
-    const key = new kms.Key(stack, 'Key');
-    const bucket = new s3.Bucket(stack, 'Bucket');
-    const { vpc } = new Network(stack, 'Network');
+    const { stack, key, bucket, vpc } = scaffold();
     const warehouse = new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, vpc });
     // Act + Assess
     assert.throws(

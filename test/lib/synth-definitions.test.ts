@@ -5,6 +5,7 @@ import '../../local/polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { BATCH_STEPS, CATALOG_STEPS } from '../../lambdas/steps';
 import { synthesizeDefinitions, type SynthesizedDefinitions } from '../../local/synth-definitions';
+import { allStates } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
 type Json = any;
@@ -13,15 +14,8 @@ type Json = any;
 const failedWithRunFailed = (error: Json) => error?.cause?.name === 'RunFailed';
 
 /** Names of all states, nested ones included. */
-function stateNames(definition: { States: Record<string, unknown> }): string[] {
-  return Object.entries(definition.States).flatMap(([name, state]) => {
-    const s = state as Json;
-    return [
-      name,
-      ...[...(s.Branches ?? []), ...(s.ItemProcessor ? [s.ItemProcessor] : [])].flatMap(stateNames),
-    ];
-  });
-}
+const stateNames = (definition: { States: Record<string, unknown> }): string[] =>
+  allStates(definition).map(([name]) => name);
 
 const RUN = { runId: 'run-1', businessDate: '2024-05-01', startedAt: '2024-05-02T03:00:00Z' };
 const TABLES = [

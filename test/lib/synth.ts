@@ -1,10 +1,14 @@
 /** Shared synthesis for the infrastructure tests: one App per environment, esbuild skipped. */
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CartflowStack } from '../../lib/cartflow-stack';
 import { cdkJsonContext } from '../../lib/cdk-context';
 import { loadConfig, type EnvName, type EnvironmentConfig } from '../../lib/config';
+import { Network } from '../../lib/constructs/network';
+import type { AslDefinition } from '../../local/synth-definitions';
 
 export interface Synthesized {
   app: App;
@@ -18,6 +22,27 @@ const cache = new Map<EnvName, Synthesized>();
 /** A fresh App with the cdk.json feature flags; bundling skipped (the real esbuild run is `cdk synth`). */
 export function testApp(): App {
   return new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+}
+
+/** A stack with a bucket, a key and the VPC to hang one construct under test on. */
+export function scaffold() {
+  const stack = new Stack(testApp(), 'Test');
+  const key = new kms.Key(stack, 'Key');
+  const bucket = new s3.Bucket(stack, 'Bucket');
+  const { vpc } = new Network(stack, 'Network');
+  return { stack, key, bucket, vpc };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized ASL, asserted field by field
+export type AslState = Record<string, any>;
+
+/** Every state of an ASL definition, including those inside Parallel branches and Map item processors. */
+export function allStates(definition: { States: Record<string, unknown> }): Array<[string, AslState]> {
+  return Object.entries(definition.States).flatMap(([name, state]) => {
+    const s = state as AslState;
+    const nested = [...(s.Branches ?? []), ...(s.ItemProcessor ? [s.ItemProcessor] : [])] as AslDefinition[];
+    return [[name, s] as [string, AslState], ...nested.flatMap(allStates)];
+  });
 }
 
 export function synth(envName: EnvName): Synthesized {
