@@ -110,12 +110,10 @@ export class SqlWarehouse implements Warehouse {
     // Like Redshift, the prefix matches keys, not folders; and it must match something.
     const objects = (await this.lake.list(prefix)).filter((o) => o.size > 0);
     if (objects.length === 0) throw new PermanentError(`COPY ${table}: no objects under ${uri}`);
-    const target = await this.columnsOf(table);
-    for (const object of objects) {
-      const file = await readParquetColumns(await this.lake.get(object.key));
-      checkColumns(table, `s3://${bucket}/${object.key}`, file, target);
-      await this.db.insertRows(table, file.rows);
-    }
+    await this.insertObjects(
+      table,
+      objects.map((o) => o.key),
+    );
   }
 
   /**
@@ -164,10 +162,15 @@ export class SqlWarehouse implements Warehouse {
       }
       present.push(keys[i]);
     });
+    await this.insertObjects(table, present);
+  }
+
+  /** Each Parquet object's rows into `table`, by position, after checking its columns against the table's. */
+  private async insertObjects(table: string, keys: readonly string[]): Promise<void> {
     const target = await this.columnsOf(table);
-    for (const objectKey of present) {
-      const file = await readParquetColumns(await this.lake.get(objectKey));
-      checkColumns(table, `s3://${bucket}/${objectKey}`, file, target);
+    for (const key of keys) {
+      const file = await readParquetColumns(await this.lake.get(key));
+      checkColumns(table, `s3://${this.lake.bucket}/${key}`, file, target);
       await this.db.insertRows(table, file.rows);
     }
   }

@@ -10,7 +10,7 @@ import {
   type DescribeStatementResponse,
   type Field,
 } from '@aws-sdk/client-redshift-data';
-import { CartflowError, PermanentError, TransientError } from '../core/errors';
+import { PermanentError, TransientError } from '../core/errors';
 import { classifyAwsError, type AwsError } from './aws-errors';
 import type { Warehouse } from './ports';
 
@@ -45,7 +45,6 @@ const TRANSIENT_SQL_ERROR =
   /serializable isolation violation|deadlock|conflict with concurrent transaction|connection/i;
 
 function classifyApiError(error: unknown, what: string): Error {
-  if (error instanceof CartflowError) return error;
   const message = `Redshift Data API ${what}: ${(error as AwsError).name ?? 'Error'}: ${(error as Error).message}`;
   return classifyAwsError(error, message, TRANSIENT_NAMES, NETWORK_CODES);
 }

@@ -7,7 +7,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { CartflowError, PermanentError, TransientError } from '../core/errors';
+import { PermanentError, TransientError } from '../core/errors';
 import { classifyAwsError, type AwsError } from './aws-errors';
 import type { LakeObject, LakeStore } from './ports';
 
@@ -44,7 +44,6 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE
 
 /** Throttling, 5xx and network failures are worth a retry; anything else is not. */
 export function classifyS3Error(error: unknown, what: string): Error {
-  if (error instanceof CartflowError) return error;
   const e = error as AwsError;
   if (e.name === 'NoSuchKey' || e.name === 'NotFound') {
     return new PermanentError(`S3 ${what}: no such object`, { cause: error });

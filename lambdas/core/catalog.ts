@@ -1,6 +1,6 @@
-/** Catalog landing files (JSON array, JSON Lines, CSV) → raw product records, and the catalog merge. */
+/** Catalog landing files (JSON array, JSON Lines, CSV) → raw product records (the merge is core/catalog-snapshot.ts). */
 import { InputFormatError } from './errors';
-import type { CatalogProduct, DimProduct } from './model';
+import type { CatalogProduct } from './model';
 
 export const CATALOG_COLUMNS = ['product_id', 'name', 'category', 'price', 'currency', 'updated_at'] as const;
 
@@ -185,20 +185,4 @@ export function parseCatalogFile(fileName: string, text: string): CatalogParseRe
     default:
       throw new InputFormatError(`unsupported catalog file '${fileName}': expected ${EXPECTED_FORMATS}`);
   }
-}
-
-/** Latest updated_at wins per product_id (ties go to `incoming`); sorted by product_id. */
-export function mergeCatalog(current: readonly DimProduct[], incoming: readonly DimProduct[]): DimProduct[] {
-  const byId = new Map<string, DimProduct>();
-  for (const product of current) {
-    const kept = byId.get(product.product_id);
-    if (kept === undefined || product.updated_at > kept.updated_at) byId.set(product.product_id, product);
-  }
-  for (const product of incoming) {
-    const kept = byId.get(product.product_id);
-    if (kept === undefined || product.updated_at >= kept.updated_at) byId.set(product.product_id, product);
-  }
-  return [...byId.values()].sort((a, b) =>
-    a.product_id < b.product_id ? -1 : a.product_id > b.product_id ? 1 : 0,
-  );
 }

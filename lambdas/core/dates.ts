@@ -1,7 +1,7 @@
 /** Business dates (YYYY-MM-DD, UTC days), instants and exact money (integer cents). */
 import { ConfigurationError, InputFormatError } from './errors';
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const INSTANT_RE =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
@@ -89,9 +89,12 @@ export function parseCents(s: string): bigint {
   return m[1] === '-' ? -cents : cents;
 }
 
-/** Integer cents → '12.34' (always two fraction digits, '-' for negatives). */
-export function formatCents(cents: bigint): string {
-  const abs = cents < 0n ? -cents : cents;
-  const fraction = String(abs % 100n).padStart(2, '0');
-  return `${cents < 0n ? '-' : ''}${abs / 100n}.${fraction}`;
+/** Unscaled integer → exact decimal text ('-12.34'). */
+export function formatDecimal(unscaled: bigint, scale: number): string {
+  if (scale === 0) return unscaled.toString();
+  const digits = (unscaled < 0n ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  return `${unscaled < 0n ? '-' : ''}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
 }
+
+/** Integer cents → '12.34' (always two fraction digits, '-' for negatives). */
+export const formatCents = (cents: bigint): string => formatDecimal(cents, 2);

@@ -3,7 +3,7 @@
  * optional planted bad rows. Planted rows are ADDED after the good rows and drawn from their own
  * random stream, so the good rows are identical with and without dirt and tests can predict counts.
  */
-import { assertBusinessDate, dayBounds, previousUtcDate } from './dates';
+import { DAY_MS, assertBusinessDate, dayBounds, previousUtcDate } from './dates';
 import { CURRENCIES, ORDER_STATUSES } from './model';
 import type { CatalogProduct, SourceOrder, SourceOrderItem } from './model';
 import { createRandom } from './random';
@@ -60,7 +60,6 @@ export interface GeneratedDay {
   planted: Record<DirtyKind, number>;
 }
 
-const DAY_MS = 86_400_000;
 const ADJECTIVES = [
   'Classic',
   'Compact',

@@ -1,9 +1,6 @@
 /** Where every object lives in the data lake: one bucket, one prefix per zone, Hive partitions. */
 import type { BatchTable, Dataset } from './model';
 
-export const ZONES = ['landing', 'raw', 'staged', 'curated', 'events', 'quarantine', 'quality'] as const;
-export type Zone = (typeof ZONES)[number];
-
 export const CATALOG_LANDING_PREFIX = 'landing/catalog/';
 
 export const partition = (businessDate: string): string => `dt=${businessDate}`;

@@ -26,6 +26,7 @@ import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { writeIndexes } from 'hyparquet-writer/src/indexes.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
+import { DAY_MS, formatDecimal } from './dates';
 import { InputFormatError, PermanentError } from './errors';
 import type { ColumnDef, ColumnKind, TableDef } from './tables';
 
@@ -35,7 +36,6 @@ export interface EncodeOptions {
 }
 
 const DEFAULT_ROW_GROUP_SIZE = 200_000; // measured: larger groups only slow the writer down
-const DAY_MS = 86_400_000;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -845,13 +845,6 @@ function convertColumn(column: ReadColumn, values: unknown[]): void {
       values[j] = s;
     }
   }
-}
-
-/** Unscaled integer → exact decimal text ('-12.34'). */
-export function formatDecimal(unscaled: bigint, scale: number): string {
-  if (scale === 0) return unscaled.toString();
-  const digits = (unscaled < 0n ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
-  return `${unscaled < 0n ? '-' : ''}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** What a finished run records in ops.* and tells the alert topic. */
 import type { DatasetQuality, PipelineState } from './contracts';
 import type { BatchTable, Dataset } from './model';
+import { percent } from './summary';
 
 /** The table whose rows count as "loaded" for a dataset. */
 export const TABLE_OF_DATASET: Record<Dataset, BatchTable> = {
@@ -35,7 +36,7 @@ export function describeRun(state: PipelineState): {
   for (const d of validation?.datasets ?? []) {
     lines.push(
       `${d.dataset}: ${d.rowsIn} in, ${d.rowsValid} valid, ${d.rowsQuarantined} quarantined ` +
-        `(${(d.quarantineShare * 100).toFixed(2)}% of ${(d.threshold * 100).toFixed(2)}% allowed)`,
+        `(${percent(d.quarantineShare)} of ${percent(d.threshold)} allowed)`,
     );
   }
   for (const load of state.loads ?? []) lines.push(`loaded ${load.table}: ${load.rowsLoaded} rows`);

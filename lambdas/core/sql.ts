@@ -9,10 +9,9 @@
  */
 import { CLICKSTREAM_TABLES } from './clickstream/tables';
 import type { CheckResult, DatasetQuality } from './contracts';
-import { assertBusinessDate } from './dates';
+import { assertBusinessDate, formatDecimal } from './dates';
 import { ConfigurationError } from './errors';
-import { formatDecimal } from './parquet';
-import { TABLES, WAREHOUSE_TABLES, type ColumnDef, type TableDef } from './tables';
+import { TABLES, WAREHOUSE_TABLES, int64, str, timestamp, type ColumnDef, type TableDef } from './tables';
 
 const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 // Reserved in Redshift or PostgreSQL and plausible as a column name: these get quoted.
@@ -77,11 +76,11 @@ export const EVENT_LOAD_LEDGER: TableDef = {
   name: 'event_load_ledger',
   schema: 'ops',
   columns: [
-    { name: 'object_key', field: 'object_key', kind: 'string', nullable: false, length: 1024 },
-    { name: 'etag', field: 'etag', kind: 'string', nullable: false, length: 128 },
-    { name: 'rows', field: 'rows', kind: 'int64', nullable: true },
-    { name: 'load_id', field: 'load_id', kind: 'string', nullable: false, length: 64 },
-    { name: 'loaded_at', field: 'loaded_at', kind: 'timestamp', nullable: false },
+    str('object_key', 1024),
+    str('etag', 128),
+    int64('rows', true),
+    str('load_id', 64),
+    timestamp('loaded_at'),
   ],
   primaryKey: ['object_key', 'etag'],
 };

@@ -13,7 +13,8 @@ export interface RunSummaryInput {
 }
 
 const count = (n: number): string => n.toLocaleString('en-US');
-const percent = (share: number): string => `${(share * 100).toFixed(2)}%`;
+/** A share (0..1) as '12.34%'. */
+export const percent = (share: number): string => `${(share * 100).toFixed(2)}%`;
 
 /** Left-aligns the first column, right-aligns the others. */
 function table(header: string[], rows: string[][]): string[] {

@@ -47,36 +47,15 @@ export const str = (name: string, length: number, nullable = false): ColumnDef =
   nullable,
   length,
 });
-export const int32 = (name: string, nullable = false): ColumnDef => ({
-  name,
-  field: name,
-  kind: 'int32',
-  nullable,
-});
-export const int64 = (name: string, nullable = false): ColumnDef => ({
-  name,
-  field: name,
-  kind: 'int64',
-  nullable,
-});
-export const bool = (name: string, nullable = false): ColumnDef => ({
-  name,
-  field: name,
-  kind: 'bool',
-  nullable,
-});
-export const date = (name: string, nullable = false): ColumnDef => ({
-  name,
-  field: name,
-  kind: 'date',
-  nullable,
-});
-export const timestamp = (name: string, nullable = false): ColumnDef => ({
-  name,
-  field: name,
-  kind: 'timestamp',
-  nullable,
-});
+/** A column whose kind says all: `field` is the column name. */
+const plain =
+  (kind: Exclude<ColumnKind, 'string' | 'decimal'>) =>
+  (name: string, nullable = false): ColumnDef => ({ name, field: name, kind, nullable });
+export const int32 = plain('int32');
+export const int64 = plain('int64');
+export const bool = plain('bool');
+export const date = plain('date');
+export const timestamp = plain('timestamp');
 /** NUMERIC(12,2) in the warehouse, `<name>_cents` (bigint) in the row. */
 export const money = (name: string, nullable = false, precision = 12): ColumnDef => ({
   name,
@@ -250,8 +229,6 @@ export const TABLES = {
     ].map(nullable),
   ),
 } satisfies Record<string, TableDef> & Record<BatchTable, TableDef>;
-
-export type TableName = keyof typeof TABLES;
 
 /** Tables that exist in the warehouse, in creation order. */
 export const WAREHOUSE_TABLES: TableDef[] = Object.values(TABLES).filter(

@@ -2,6 +2,7 @@
  * The clickstream event contract (design.md, "Clickstream events"): one JSON object per Kafka
  * message, validated into the row shape of analytics.fact_click_event.
  */
+import { DAY_MS } from '../dates';
 
 export const EVENT_TYPES = [
   'page_view',
@@ -48,7 +49,6 @@ const TS_MIN = Date.UTC(2000, 0, 1);
 const TS_MAX = Date.UTC(2100, 0, 1);
 /** NUMERIC(12,2): at most 10 integer digits. */
 const PRICE_LIMIT_CENTS = 1e12;
-const DAY_MS = 86_400_000;
 
 // ISO-8601 date-time; seconds and the offset are optional (no offset means UTC, as on Lambda).
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;

@@ -59,8 +59,6 @@ export const CLICKSTREAM_TABLES = {
   agg_error_minute: aggErrorMinute,
 } satisfies Record<string, TableDef>;
 
-export type ClickstreamTable = keyof typeof CLICKSTREAM_TABLES;
-
 /** Row shapes of the two aggregate tables. */
 export interface EventMinuteRow {
   window_start: Date;

@@ -3,14 +3,13 @@
  * threshold (exactly 5 % of 5 % passes), or when a dataset-level quarantine-severity check failed.
  */
 import type { CheckResult, DatasetQuality } from '../contracts';
+import { percent } from '../summary';
 
 export interface GateDecision {
   passed: boolean;
   /** Names each failing dataset, its worst check and an example row. */
   failureReason?: string;
 }
-
-const percent = (share: number): string => `${(share * 100).toFixed(2)}%`;
 
 /** Failed dataset-level checks are the only failed checks without failed rows (see evaluateDataset). */
 const isDatasetLevelFailure = (c: CheckResult): boolean =>

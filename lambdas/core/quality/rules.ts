@@ -36,7 +36,6 @@ export type Check = { name: string; severity: Severity } & (
   | { kind: 'reconcile_total'; tolerance_cents: number; severity: 'report' }
 );
 
-export type CheckKind = Check['kind'];
 export type ReconcileTotalCheck = Extract<Check, { kind: 'reconcile_total' }>;
 
 export interface DatasetRules {

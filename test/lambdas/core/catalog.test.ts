@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { mergeCatalog, parseCatalogFile } from '../../../lambdas/core/catalog';
+import { parseCatalogFile } from '../../../lambdas/core/catalog';
 import { InputFormatError } from '../../../lambdas/core/errors';
-import type { DimProduct } from '../../../lambdas/core/model';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../../fixtures/catalog/${name}`, import.meta.url), 'utf8');
@@ -150,45 +149,5 @@ describe('parseCatalogFile', () => {
       /wrong\.ndjson: no line holds a product object \(line 1/,
     );
     assert.throws(() => parseCatalogFile('empty.csv', ''), /empty\.csv has no readable CSV header/);
-  });
-});
-
-describe('mergeCatalog', () => {
-  const product = (id: string, name: string, updated: string): DimProduct => ({
-    product_id: id,
-    name,
-    category: 'home',
-    price_cents: 100n,
-    currency: 'USD',
-    updated_at: new Date(updated),
-  });
-
-  it('keeps the latest updated_at per product, lets incoming win ties and sorts by product_id', () => {
-    // Prepare
-    const current = [
-      product('P-3', 'old three', '2024-01-01T00:00:00Z'),
-      product('P-1', 'newer one', '2024-01-05T00:00:00Z'),
-      product('P-2', 'tied two', '2024-01-02T00:00:00Z'),
-    ];
-    const incoming = [
-      product('P-1', 'stale one', '2024-01-03T00:00:00Z'),
-      product('P-2', 'incoming two', '2024-01-02T00:00:00Z'),
-      product('P-3', 'new three', '2024-01-04T00:00:00Z'),
-      product('P-0', 'brand new', '2024-01-04T00:00:00Z'),
-    ];
-
-    // Act
-    const merged = mergeCatalog(current, incoming);
-
-    // Assess
-    assert.deepEqual(
-      merged.map((p) => [p.product_id, p.name]),
-      [
-        ['P-0', 'brand new'],
-        ['P-1', 'newer one'],
-        ['P-2', 'incoming two'],
-        ['P-3', 'new three'],
-      ],
-    );
   });
 });

@@ -5,12 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { InputFormatError } from '../../../lambdas/core/errors';
-import {
-  decodeParquet,
-  encodeParquet,
-  formatDecimal,
-  readParquetColumns,
-} from '../../../lambdas/core/parquet';
+import { formatDecimal } from '../../../lambdas/core/dates';
+import { decodeParquet, encodeParquet, readParquetColumns } from '../../../lambdas/core/parquet';
 import { TABLES, type ColumnDef, type TableDef } from '../../../lambdas/core/tables';
 import { loadCuratedFixture } from '../../support/warehouse-fixtures';
 
