@@ -25,7 +25,11 @@ import type {
 import { DIRTY_KINDS, generateDay, type DirtySpec } from '../lambdas/core/generator';
 import { CATALOG_LANDING_PREFIX, layout } from '../lambdas/core/layout';
 import type { BatchTable, Dataset } from '../lambdas/core/model';
+import { parseCents } from '../lambdas/core/dates';
 import { seedSourceDatabase } from '../local/embedded-postgres';
+// The adapters without the state machines: the benchmark calls the handlers itself, so it skips
+// startLocalRuntime's CDK synthesis (which also keeps it runnable while lib/ is being edited).
+import { startLocalServices } from '../local/runtime';
 import {
   referenceLoad,
   referenceTotals,
@@ -34,7 +38,6 @@ import {
   type Totals,
 } from './support/duckdb-reference';
 import { log, markdownTable, startProfile } from './support/report';
-import { startBenchRuntime } from './support/runtime';
 
 const { values: args } = parseArgs({
   options: {
@@ -64,15 +67,6 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
   return { value, ms: performance.now() - start };
 }
 
-/** '123.45' → cents, exactly. */
-function cents(decimal: string | number | null | undefined): bigint {
-  const text = String(decimal ?? '0');
-  const negative = text.startsWith('-');
-  const [whole, fraction = ''] = text.replace('-', '').split('.');
-  const value = BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0').slice(0, 2));
-  return negative ? -value : value;
-}
-
 interface Stage {
   name: string;
   rows: number;
@@ -81,7 +75,7 @@ interface Stage {
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'cartflow-bench-'));
-const runtime = await startBenchRuntime(dataDir);
+const runtime = await startLocalServices({ dataDir });
 let failed = false;
 try {
   // ---- setup (not timed): generate, seed the source, land the catalog, extract to raw/ ----
@@ -124,32 +118,21 @@ try {
 
   // ---- cartflow, timed: the handlers the state machine runs ----
   const stages: Stage[] = [];
+  /** Times one cartflow stage and records it (its DuckDB time is filled in later). */
+  const stage = async <T>(name: string, rows: number, work: () => Promise<T>): Promise<T> => {
+    const { value, ms } = await timed(work);
+    stages.push({ name, rows, cartflowMs: ms, duckdbMs: NaN });
+    log(`cartflow ${name} ${seconds(ms).toFixed(1)} s`);
+    return value;
+  };
+  const rowsIn = extracted.orders + extracted.order_items + extracted.products;
   const stopProfile = await startProfile(args.profile);
-  const transformed = await timed(() => transform(state));
-  state.transform = transformed.value;
-  stages.push({
-    name: 'transform',
-    rows: extracted.orders + extracted.order_items + extracted.products,
-    cartflowMs: transformed.ms,
-    duckdbMs: NaN,
-  });
-  log(`cartflow transform ${seconds(transformed.ms).toFixed(1)} s`);
-  const validated = await timed(() => validate(state));
-  state.validation = validated.value;
+  state.transform = await stage('transform', rowsIn, () => transform(state));
+  state.validation = await stage('validate', rowsIn, () => validate(state));
   if (!state.validation.passed) throw new Error(`quality gate failed: ${state.validation.failureReason}`);
-  stages.push({
-    name: 'validate',
-    rows: extracted.orders + extracted.order_items + extracted.products,
-    cartflowMs: validated.ms,
-    duckdbMs: NaN,
-  });
-  log(`cartflow validate ${seconds(validated.ms).toFixed(1)} s`);
   state.loads = [];
   for (const item of state.validation.tables) {
-    const loaded = await timed(() => loadTable({ run, item }));
-    state.loads.push(loaded.value);
-    stages.push({ name: `load ${item.table}`, rows: item.rows, cartflowMs: loaded.ms, duckdbMs: NaN });
-    log(`cartflow load ${item.table} ${seconds(loaded.ms).toFixed(1)} s`);
+    state.loads.push(await stage(`load ${item.table}`, item.rows, () => loadTable({ run, item })));
   }
   const cartflowRssKb = process.resourceUsage().maxRSS;
   await stopProfile('the cartflow stages');
@@ -211,9 +194,9 @@ try {
       mismatches.push(`${what}: warehouse ${String(ours)}, duckdb ${String(reference)}`);
   };
   expect('fact_order rows', loadedTotals.orders, refTotals.orders);
-  expect('fact_order revenue', cents(loadedTotals.orderRevenue), cents(refTotals.orderRevenue));
+  expect('fact_order revenue', parseCents(loadedTotals.orderRevenue), parseCents(refTotals.orderRevenue));
   expect('fact_order_item rows', loadedTotals.lines, refTotals.lines);
-  expect('agg_daily_sales revenue', cents(loadedTotals.aggRevenue), cents(refTotals.aggRevenue));
+  expect('agg_daily_sales revenue', parseCents(loadedTotals.aggRevenue), parseCents(refTotals.aggRevenue));
   for (const quality of state.validation.datasets) {
     expect(
       `${quality.dataset} quarantined`,

@@ -18,6 +18,7 @@ import type { Adapters } from '../lambdas/adapters/ports';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { EVENT_TYPES } from '../lambdas/core/clickstream/event';
 import { asLambdaEvent, buildMskEvent } from '../local/kafka/msk-event';
+import { recordTopic } from '../local/kafka/topic';
 import { MemoryLakeStore } from './support/memory-lake';
 import { log, markdownTable, startProfile } from './support/report';
 
@@ -52,34 +53,12 @@ const { bindAdapters } = await import('../lambdas/adapters/context');
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const START = Date.parse('2024-05-01T12:00:00Z');
-const TOPIC = 'clickstream';
 
-/** FNV-1a of the message: a keyed producer sends a retried (identical) message to the same partition. */
-function partitionOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % partitionCount;
-}
-
-/** One MSK event-source-mapping event: messages keyed to partitions by content, offsets from 0. */
-function mskEvent(values: readonly string[]): MSKEvent {
-  const next = new Array<number>(partitionCount).fill(0);
-  return asLambdaEvent(
-    buildMskEvent(
-      values.map((text, i) => {
-        const partition = partitionOf(text);
-        return {
-          topic: TOPIC,
-          partition,
-          offset: next[partition]++,
-          timestamp: START + i,
-          key: '',
-          value: text,
-        };
-      }),
-    ),
+/** One MSK event-source-mapping event: the messages placed on the partitions as `cartflow produce` places them. */
+const mskEvent = (values: readonly string[]): MSKEvent =>
+  asLambdaEvent(
+    buildMskEvent(recordTopic(values, { partitions: partitionCount, timestampOf: (i) => START + i })),
   );
-}
 
 const unused = () => {
   throw new Error('the stream handler must not use this adapter');

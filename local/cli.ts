@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PipelineState } from '../lambdas/core/contracts';
-import { assertBusinessDate, dateRange, previousUtcDate } from '../lambdas/core/dates';
+import { assertBusinessDate, dateRange, parseInstant, previousUtcDate } from '../lambdas/core/dates';
 import { generateDay } from '../lambdas/core/generator';
 import { CATALOG_LANDING_PREFIX } from '../lambdas/core/layout';
 import { seedSourceDatabase } from './embedded-postgres';
@@ -10,6 +10,7 @@ import { toCsv } from './csv';
 import { startLocalRuntime, type LocalRuntime } from './runtime';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { loadConfig } from '../lib/config';
+import { STREAM_GROUP } from './kafka/esm-poller';
 import { produceMessages } from './kafka/producer';
 import {
   replayRecording,
@@ -17,7 +18,7 @@ import {
   type StreamTotals,
   type WarehouseEventCounts,
 } from './kafka/stream';
-import { DEFAULT_TOPIC, spreadTimestamps } from './kafka/topic';
+import { spreadTimestamps } from './kafka/topic';
 
 const USAGE = `Usage: cartflow <command> [options]
 
@@ -305,23 +306,19 @@ function timeOption(values: Values, name: 'from' | 'to'): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   // A date alone is its UTC midnight; a time without an offset is UTC too (never the laptop's zone).
-  const iso = /^\d{4}-\d{2}-\d{2}$/.test(raw)
-    ? `${raw}T00:00:00Z`
-    : /(Z|[+-]\d{2}:?\d{2})$/i.test(raw)
-      ? raw
-      : `${raw}Z`;
-  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(iso) ? Date.parse(iso) : NaN;
-  if (!Number.isFinite(ms))
-    throw new UsageError(`--${name} must be an ISO-8601 time (e.g. 2026-03-01T10:00:00Z), got "${raw}"`);
-  return ms;
+  try {
+    return parseInstant(raw).getTime();
+  } catch (error) {
+    throw new UsageError(`--${name}: ${(error as Error).message}`);
+  }
 }
 
 async function produce(values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream) {
   const brokers = kafkaBrokers();
   const count = intOption(values, 'events', 10_000);
   const seedValue = intOption(values, 'seed', 42);
-  const topic = values.topic ?? DEFAULT_TOPIC;
   const { stream: config } = loadConfig('dev');
+  const topic = values.topic ?? config.topic;
   // The last hour: events and their Kafka timestamps both spread over it, so --from/--to replays make sense.
   const start = Date.now() - 3_600_000;
   const sample = generateClickEvents({ count, seed: seedValue, start: new Date(start), minutes: 60 });
@@ -357,14 +354,16 @@ async function stream(
   const toMs = timeOption(values, 'to');
   if (toMs !== undefined && fromMs === undefined) throw new UsageError('--to needs --from (a replay window)');
   if (fromMs !== undefined && toMs !== undefined && toMs < fromMs)
-    throw new UsageError('--to is before --from');
+    throw new UsageError(
+      `--to (${new Date(toMs).toISOString()}) is before --from (${new Date(fromMs).toISOString()})`,
+    );
   const batchSize = intOption(values, 'batch-size', config.batchSize);
   if (batchSize < 1 || batchSize > 10_000)
-    throw new UsageError("--batch-size must be 1..10000 (the mapping's BatchSize range)");
+    throw new UsageError(`--batch-size must be 1..10000 (the mapping's BatchSize range), got ${batchSize}`);
   const runtime = await rt();
   err.write(
     fromMs === undefined
-      ? `consuming ${topic} as the event-source mapping (group cartflow-stream) until idle …\n`
+      ? `consuming ${topic} as the event-source mapping (group ${STREAM_GROUP}) until idle …\n`
       : `replaying ${topic} from ${new Date(fromMs).toISOString()}${toMs === undefined ? '' : ` to ${new Date(toMs).toISOString()}`} …\n`,
   );
   const run = await streamFromKafka(runtime, {
@@ -479,11 +478,15 @@ async function drop(
 
 async function status(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream) {
   const runtime = await rt();
-  const runs = await runtime.warehouse
-    .query<Record<string, unknown>>(
-      `SELECT run_id, business_date, status, started_at, finished_at FROM ops.pipeline_run ORDER BY started_at DESC LIMIT 20`,
-    )
-    .catch(() => []);
+  // Before the first run the table does not exist yet; any other failure is an error worth showing.
+  const [{ exists }] = await runtime.warehouse.query<{ exists: boolean }>(
+    `SELECT to_regclass('ops.pipeline_run') IS NOT NULL AS exists`,
+  );
+  const runs = exists
+    ? await runtime.warehouse.query<Record<string, unknown>>(
+        `SELECT run_id, business_date, status, started_at, finished_at FROM ops.pipeline_run ORDER BY started_at DESC LIMIT 20`,
+      )
+    : [];
   out.write(values.json ? `${JSON.stringify(runs, null, 2)}\n` : runs.length ? toCsv(runs) : 'no runs yet\n');
   return 0;
 }

@@ -5,7 +5,7 @@ import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
 import type { EventsLoadResult } from '../lambdas/handlers/load-events';
 import type { StreamResult } from '../lambdas/handlers/stream-to-parquet';
 import { bindAdapters } from '../lambdas/adapters/context';
-import type { LakeStore, Warehouse } from '../lambdas/adapters/ports';
+import type { LakeStore } from '../lambdas/adapters/ports';
 import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
 import { BATCH_STEPS, CATALOG_STEPS, HANDLER_ENV } from '../lambdas/steps';
 import { FileAlerts } from './console-alerts';
@@ -15,7 +15,7 @@ import { runStateMachine, type ExecutionOutcome, type LocalHandler } from './ste
 import type { AslDefinition } from './synth-definitions';
 import { SqlWarehouse } from './warehouse';
 
-export const LOCAL_BUCKET = 'cartflow-lake';
+const LOCAL_BUCKET = 'cartflow-lake';
 const LOCAL_COPY_ROLE = 'arn:aws:iam::000000000000:role/cartflow-local-copy';
 
 export interface LocalServicesOptions {
@@ -77,7 +77,7 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   bindAdapters({
     lake,
     source: new PostgresSourceDatabase(source),
-    warehouse: warehouse as Warehouse,
+    warehouse,
     alerts,
   });
   return {
@@ -120,8 +120,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     async loadEvents() {
       const module = await import('../lambdas/handlers/load-events');
       const runs: EventsLoadResult[] = [];
+      // Each run takes a bounded slice of the backlog; go on while there is one and the last run made progress.
       do runs.push(await module.handler(scheduledEvent()));
-      while ((runs.at(-1)!.backlog ?? 0) > 0 && runs.length < 1000);
+      while ((runs.at(-1)!.backlog ?? 0) > 0 && runs.at(-1)!.objects > 0);
       return runs;
     },
   };

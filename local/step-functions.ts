@@ -27,9 +27,6 @@ export interface RunOptions {
   handlers: Record<string, LocalHandler>;
   /** Called as each Task state finishes, for progress output. */
   onStep?: (step: ExecutionOutcome['steps'][number]) => void;
-  /** Milliseconds to wait between retries, instead of the definition's seconds-long backoff. */
-  retryIntervalMs?: number;
-  executionName?: string;
 }
 
 /** Runs a synthesized state machine definition with the ASL interpreter, each Task bound to its local handler. */
@@ -39,12 +36,13 @@ export async function runStateMachine(
   options: RunOptions,
 ): Promise<ExecutionOutcome> {
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  // 50 ms between retries instead of the definition's seconds-long backoff.
   const retryIntervalOverrides = Object.fromEntries(
-    Object.keys(options.handlers).map((state) => [state, options.retryIntervalMs ?? 50]),
+    Object.keys(options.handlers).map((state) => [state, 50]),
   );
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: options.handlers as never, retryIntervalOverrides },
-    context: { Execution: { Name: options.executionName ?? `local-${Date.now()}` } },
+    context: { Execution: { Name: `local-${Date.now()}` } },
   });
   const steps: ExecutionOutcome['steps'] = [];
   const entered = new Map<string, number>();

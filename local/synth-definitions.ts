@@ -30,7 +30,7 @@ interface CfnTemplate {
 }
 
 /** A Lambda ARN that names the function's logical id, so a binding by ARN stays readable. */
-export const localLambdaArn = (logicalId: string): string =>
+const localLambdaArn = (logicalId: string): string =>
   `arn:aws:lambda:us-east-1:000000000000:function:${logicalId}`;
 
 /** Synthesizes `Cartflow-<envName>` in memory and returns both ASL definitions. */

@@ -72,7 +72,7 @@ export interface PollerResult<R> {
 }
 
 /** Replay groups are named by the window, so rerunning a replay reuses (and re-seeks) its own group. */
-export const replayGroupId = (fromMs: number, toMs?: number) =>
+const replayGroupId = (fromMs: number, toMs?: number) =>
   `cartflow-replay-${new Date(fromMs).toISOString().replace(/[:.]/g, '')}${toMs === undefined ? '' : `-${new Date(toMs).toISOString().replace(/[:.]/g, '')}`}`;
 
 /**
@@ -199,7 +199,7 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
     if (batcher.error) throw batcher.error;
     lastActivity = Date.now();
     const { topic, partition } = batch;
-    let records: KafkaRecord[] = batch.messages.map((m) => ({
+    const records: KafkaRecord[] = batch.messages.map((m) => ({
       topic,
       partition,
       offset: m.offset,
@@ -239,7 +239,6 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
       kept.push(r);
     }
     if (kept.length > 0 && BigInt(kept[kept.length - 1].offset) + 1n >= end) final = true;
-    records = kept;
     delivery.records = kept;
     await batcher.deliverAligned(delivery, final);
     lastActivity = Date.now();

@@ -8,9 +8,9 @@ import type { LakeStore } from '../../lambdas/adapters/ports';
 import {
   asLambdaEvent,
   buildMskEvent,
-  LOCAL_MSK_SOURCE,
   partitionRanges,
   type KafkaRecord,
+  type MskEvent,
   type MskSource,
 } from './msk-event';
 
@@ -41,24 +41,22 @@ export async function invokeBatch<R>(
   records: readonly KafkaRecord[],
   options: InvokeOptions<R>,
 ): Promise<BatchOutcome<R>> {
-  const source = options.source ?? LOCAL_MSK_SOURCE;
   const sleep = options.sleep ?? defaultSleep;
-  const event = buildMskEvent(records, source);
+  const event = buildMskEvent(records, options.source);
   let lastError: Error | undefined;
-  let attempts = 0;
   for (let attempt = 0; attempt <= options.retries; attempt++) {
     if (attempt > 0) await sleep(Math.min(30_000, options.backoffMs * 2 ** (attempt - 1)));
-    attempts++;
     try {
       // A fresh copy each time: a handler that mutates its event must not change the retry's input.
       const result = await options.handler(asLambdaEvent(structuredClone(event)));
-      return { status: 'ok', attempts, result };
+      return { status: 'ok', attempts: attempt + 1, result };
     } catch (error) {
       lastError = error instanceof Error ? error : new Error(String(error));
     }
   }
   if (!options.lake) throw lastError!;
-  const onFailureKeys = await writeOnFailure(options.lake, records, source, lastError!, attempts);
+  const attempts = options.retries + 1;
+  const onFailureKeys = await writeOnFailure(options.lake, records, event, lastError!, attempts);
   return { status: 'failed', attempts, error: lastError!, onFailureKeys };
 }
 
@@ -67,14 +65,13 @@ export async function invokeBatch<R>(
  * overwrites instead of adding. The body follows the mapping's on-failure record: request/response
  * context, KafkaBatchInfo with every partition's range, and the payload (that partition's records).
  */
-export async function writeOnFailure(
+async function writeOnFailure(
   lake: LakeStore,
   records: readonly KafkaRecord[],
-  source: MskSource,
+  event: MskEvent,
   error: Error,
   attempts: number,
 ): Promise<string[]> {
-  const event = buildMskEvent(records, source);
   const ranges = partitionRanges(records);
   const payloadSize = Buffer.byteLength(JSON.stringify(event));
   const recordsInfo = Object.fromEntries(
@@ -103,8 +100,8 @@ export async function writeOnFailure(
       timestamp: new Date().toISOString(),
       KafkaBatchInfo: {
         batchSize: records.length,
-        eventSourceArn: source.eventSourceArn,
-        bootstrapServers: source.bootstrapServers,
+        eventSourceArn: event.eventSourceArn,
+        bootstrapServers: event.bootstrapServers,
         payloadSize,
         recordsInfo,
       },

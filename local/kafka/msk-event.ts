@@ -31,7 +31,7 @@ export interface MskSource {
 }
 
 /** What a local run names its "cluster": the ARN shape of MSK, account 000000000000. */
-export const LOCAL_MSK_SOURCE: MskSource = {
+const LOCAL_MSK_SOURCE: MskSource = {
   eventSourceArn:
     'arn:aws:kafka:us-east-1:000000000000:cluster/cartflow-local/00000000-0000-0000-0000-000000000000-1',
   bootstrapServers: '127.0.0.1:9092',
@@ -40,7 +40,7 @@ export const LOCAL_MSK_SOURCE: MskSource = {
 const base64 = (bytes: Buffer | string): string =>
   (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes).toString('base64');
 
-export function toMskRecord(record: KafkaRecord): MskRecord {
+function toMskRecord(record: KafkaRecord): MskRecord {
   return {
     topic: record.topic,
     partition: record.partition,

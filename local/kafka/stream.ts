@@ -6,8 +6,7 @@ import type { MSKEvent } from 'aws-lambda';
 import type { StreamResult } from '../../lambdas/handlers/stream-to-parquet';
 import type { LocalRuntime } from '../runtime';
 import { runEsmPoller, type EsmPollerOptions, type PollerResult } from './esm-poller';
-import { replayRecordedTopic, type ReplayResult } from './replay';
-import type { RecordTopicOptions, TopicRecord } from './topic';
+import { replayRecordedTopic, type ReplayOptions, type ReplayResult } from './replay';
 
 export interface StreamTotals {
   records: number;
@@ -120,13 +119,9 @@ export interface RecordingRun {
 /** Replays a recorded topic through stream-to-parquet, then runs load-events. */
 export async function replayRecording(
   runtime: LocalRuntime,
-  options: RecordTopicOptions & {
-    records?: readonly TopicRecord[];
-    values?: readonly string[];
-    batchSize?: number;
+  options: Omit<ReplayOptions<StreamResult>, 'handler'> & {
     /** Counts in the warehouse for events with ts in this window. */
     window?: { from: Date; to: Date };
-    onBatch?: (done: number, total: number) => void;
   },
 ): Promise<RecordingRun> {
   const replay = await replayRecordedTopic({ ...options, handler: streamHandler(runtime) });

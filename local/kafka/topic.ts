@@ -38,16 +38,6 @@ export function messageKey(value: string, index: number): string {
   return `msg-${index}`;
 }
 
-/** The partition kafkajs' default partitioner picks for a key on a topic of `partitions` partitions. */
-export function partitionFor(key: string, partitions: number, topic = DEFAULT_TOPIC): number {
-  const partitioner = Partitioners.DefaultPartitioner();
-  return partitioner({
-    topic,
-    partitionMetadata: partitionMetadata(partitions),
-    message: { key, value: null },
-  });
-}
-
 /** Every partition led by broker 1: the partitioner only needs the count and leaders. */
 const partitionMetadata = (partitions: number) =>
   Array.from({ length: partitions }, (_, partitionId) => ({

@@ -8,16 +8,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parseCents as cents } from '../../lambdas/core/dates';
 import { CATALOG_LANDING_PREFIX, layout } from '../../lambdas/core/layout';
 import { generateDay, type DirtySpec, type GeneratedDay } from '../../lambdas/core/generator';
 import { seedSourceDatabase } from '../../local/embedded-postgres';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
-
-const cents = (decimal: string): bigint => {
-  const [whole, fraction = ''] = decimal.split('.');
-  const sign = whole.startsWith('-') ? -1n : 1n;
-  return sign * (BigInt(whole.replace('-', '')) * 100n + BigInt(fraction.padEnd(2, '0')));
-};
 
 async function seed(
   runtime: LocalRuntime,
