@@ -21,6 +21,7 @@ import { asLambdaEvent, buildMskEvent } from '../local/kafka/msk-event';
 import { recordTopic } from '../local/kafka/topic';
 import { MemoryLakeStore } from './support/memory-lake';
 import { log, markdownTable, startProfile } from './support/report';
+import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
 
 const { values: args } = parseArgs({
   options: {
@@ -69,6 +70,8 @@ function bindLake(lake: MemoryLakeStore): void {
     source: { connect: unused },
     warehouse: { executeBatch: unused, query: unused },
     alerts: { publish: unused },
+    logger: localLogger({}),
+    metrics: new RecordedMetrics(),
   };
   bindAdapters(bound);
 }

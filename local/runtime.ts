@@ -5,7 +5,8 @@ import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
 import type { EventsLoadResult } from '../lambdas/handlers/load-events';
 import type { StreamResult } from '../lambdas/handlers/stream-to-parquet';
 import { bindAdapters } from '../lambdas/adapters/context';
-import type { LakeStore } from '../lambdas/adapters/ports';
+import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
+import type { Adapters, Env, LakeStore, Step } from '../lambdas/adapters/ports';
 import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
 import { BATCH_STEPS, CATALOG_STEPS, HANDLER_ENV } from '../lambdas/steps';
 import { FileAlerts } from './console-alerts';
@@ -40,6 +41,12 @@ export interface LocalServices {
   readonly warehouse: SqlWarehouse;
   readonly source: Database;
   readonly alerts: FileAlerts;
+  /** What the handlers are built over: the stand-ins above, a quiet logger and per-run metrics. */
+  readonly adapters: Adapters & { metrics: RecordedMetrics };
+  /** The environment the stack would give the functions, pointing at the stand-ins. */
+  readonly env: Env;
+  /** A step's handler, built as its Lambda entry builds it, over the local adapters. */
+  build<S, I, O>(step: Step<S, I, O>): (input: I) => Promise<O>;
   close(): Promise<void>;
 }
 
@@ -66,7 +73,8 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   await mkdir(dataDir, { recursive: true });
   const s3 = await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET });
   configureHandlerEnvironment(s3.endpoint);
-  const lake = new S3LakeStore(createS3Client(), LOCAL_BUCKET);
+  const env: Env = { ...process.env, ...localHandlerEnvironment() };
+  const lake = new S3LakeStore(createS3Client({}, s3.endpoint), LOCAL_BUCKET);
   const source = await openDatabase({ url: options.sourceDatabaseUrl, dataDir: join(dataDir, 'source') });
   const warehouse = await SqlWarehouse.open({
     url: options.warehouseDatabaseUrl,
@@ -74,18 +82,24 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
     lake,
   });
   const alerts = new FileAlerts(join(dataDir, 'alerts.log'));
-  bindAdapters({
+  const adapters = {
     lake,
     source: new PostgresSourceDatabase(source),
     warehouse,
     alerts,
-  });
+    logger: localLogger(env),
+    metrics: new RecordedMetrics(),
+  };
+  bindAdapters(adapters);
   return {
     dataDir,
     lake,
     warehouse,
     source,
     alerts,
+    adapters,
+    env,
+    build: (step) => step.make(adapters, step.settings(env)),
     async close() {
       await warehouse.close();
       await source.close();
@@ -102,7 +116,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const definitions = await synthesizeDefinitions(options.envName ?? 'dev');
 
   const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>
-    runStateMachine(definition, input, { handlers: bindHandlers(steps), onStep: options.onStep });
+    runStateMachine(definition, input, { handlers: bindHandlers(services, steps), onStep: options.onStep });
 
   return {
     ...services,
@@ -128,6 +142,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   };
 }
 
+/** What the stack sets on every function, for the local stand-ins. */
+function localHandlerEnvironment(): Record<string, string> {
+  return {
+    [HANDLER_ENV.bucket]: LOCAL_BUCKET,
+    [HANDLER_ENV.copyRoleArn]: LOCAL_COPY_ROLE,
+    [HANDLER_ENV.environment]: 'local',
+  };
+}
+
 function configureHandlerEnvironment(s3Endpoint: string) {
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_S3: s3Endpoint,
@@ -143,17 +166,30 @@ function configureHandlerEnvironment(s3Endpoint: string) {
   });
 }
 
-/** Each Task state bound to the handler module the stack deploys for it. */
-function bindHandlers(steps: Record<string, string>): Record<string, LocalHandler> {
+/** Each Task state bound to the step the stack deploys for it, built once over the local adapters. */
+function bindHandlers(services: LocalServices, steps: Record<string, string>): Record<string, LocalHandler> {
+  const built = new Map<string, Promise<LocalHandler>>();
+  const handlerOf = (entry: string) => {
+    let handler = built.get(entry);
+    if (!handler) {
+      handler = import(`../lambdas/handlers/${entry}.ts`).then((module: HandlerModule) =>
+        module.step ? services.build(module.step) : module.handler,
+      );
+      built.set(entry, handler);
+    }
+    return handler;
+  };
   return Object.fromEntries(
     Object.entries(steps).map(([state, entry]) => [
       state,
-      async (input: unknown) => {
-        const module = (await import(`../lambdas/handlers/${entry}.ts`)) as { handler: LocalHandler };
-        return module.handler(input);
-      },
+      async (input: unknown) => (await handlerOf(entry))(input),
     ]),
   );
+}
+
+interface HandlerModule {
+  step?: Step<unknown, unknown, unknown>;
+  handler: LocalHandler;
 }
 
 /** The EventBridge "Scheduled Event" a rate/cron rule delivers (load-events runs on one). */

@@ -2,6 +2,7 @@
  * A LakeStore that keeps the objects in memory: the benchmarks bind it when they measure the handlers'
  * own work, so S3 (or s3rver) I/O is not part of the figure.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import type { LakeObject, LakeStore } from '../../lambdas/adapters/ports';
 
 export class MemoryLakeStore implements LakeStore {
@@ -33,6 +34,14 @@ export class MemoryLakeStore implements LakeStore {
     }
     found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return Promise.resolve(found);
+  }
+
+  async download(key: string, path: string): Promise<void> {
+    await writeFile(path, await this.get(key));
+  }
+
+  async upload(key: string, path: string): Promise<void> {
+    this.objects.set(key, await readFile(path));
   }
 
   deletePrefix(prefix: string): Promise<number> {

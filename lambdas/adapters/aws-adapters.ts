@@ -3,18 +3,10 @@ import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
 import pg from 'pg';
 import { ConfigurationError, TransientError } from '../core/errors';
 import { HANDLER_ENV } from '../steps';
-import type { Adapters, Alerts, SourceDatabase } from './ports';
+import { requireEnv, type Env } from '../core/settings';
+import type { Adapters, Alerts, Log, MetricSink, SourceDatabase } from './ports';
 import { RedshiftDataWarehouse } from './redshift-warehouse';
 import { S3LakeStore, createS3Client } from './s3-lake';
-
-export function requireEnv(name: string): string {
-  const value = process.env[name];
-  if (!value)
-    throw new ConfigurationError(
-      `Environment variable ${name} is not set; the stack sets it on every function.`,
-    );
-  return value;
-}
 
 interface SourceSecret {
   host: string;
@@ -76,27 +68,28 @@ class SnsAlerts implements Alerts {
 }
 
 /** Adapters for a function deployed by the stack; each is built on first use so a step pays only for what it touches. */
-export function awsAdapters(): Adapters {
+export function awsAdapters(env: Env, observability: { logger: Log; metrics: MetricSink }): Adapters {
   let source: SourceDatabase | undefined;
   let warehouse: RedshiftDataWarehouse | undefined;
   let alerts: Alerts | undefined;
   let lake: S3LakeStore | undefined;
   return {
+    ...observability,
     get lake() {
-      return (lake ??= new S3LakeStore(createS3Client(), requireEnv(HANDLER_ENV.bucket)));
+      return (lake ??= new S3LakeStore(createS3Client(), requireEnv(env, HANDLER_ENV.bucket)));
     },
     get source() {
-      return (source ??= new SecretSourceDatabase(requireEnv(HANDLER_ENV.sourceSecretArn)));
+      return (source ??= new SecretSourceDatabase(requireEnv(env, HANDLER_ENV.sourceSecretArn)));
     },
     get warehouse() {
       return (warehouse ??= new RedshiftDataWarehouse({
-        workgroupName: requireEnv(HANDLER_ENV.workgroup),
-        database: requireEnv(HANDLER_ENV.database),
-        secretArn: process.env[HANDLER_ENV.warehouseSecretArn] || undefined,
+        workgroupName: requireEnv(env, HANDLER_ENV.workgroup),
+        database: requireEnv(env, HANDLER_ENV.database),
+        secretArn: env[HANDLER_ENV.warehouseSecretArn] || undefined,
       }));
     },
     get alerts() {
-      return (alerts ??= new SnsAlerts(requireEnv(HANDLER_ENV.topicArn)));
+      return (alerts ??= new SnsAlerts(requireEnv(env, HANDLER_ENV.topicArn)));
     },
   };
 }

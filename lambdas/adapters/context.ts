@@ -1,4 +1,5 @@
 import { awsAdapters } from './aws-adapters';
+import { emfMetricSink, logger, metrics } from './observability';
 import type { Adapters } from './ports';
 
 let bound: Adapters | undefined;
@@ -8,7 +9,7 @@ let bound: Adapters | undefined;
  * the local runtime binds its own (s3rver, PGlite, console) before invoking any handler.
  */
 export function adapters(): Adapters {
-  return (bound ??= awsAdapters());
+  return (bound ??= awsAdapters(process.env, { logger, metrics: emfMetricSink(metrics) }));
 }
 
 export function bindAdapters(local: Adapters): void {

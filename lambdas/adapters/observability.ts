@@ -1,12 +1,67 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Env, Log, MetricSink } from './ports';
 
 export const METRICS_NAMESPACE = 'Cartflow';
+const SERVICE = 'cartflow';
 
-/** One logger and one EMF metrics buffer per Lambda runtime; the service name comes from POWERTOOLS_SERVICE_NAME. */
-export const logger = new Logger({ serviceName: 'cartflow' });
-export const metrics = new Metrics({
-  namespace: METRICS_NAMESPACE,
-  serviceName: 'cartflow',
-  defaultDimensions: { environment: process.env.CARTFLOW_ENV ?? 'local' },
-});
+export function createLogger(env: Env, logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'): Logger {
+  return new Logger({ serviceName: SERVICE, logLevel: logLevel ?? (env.POWERTOOLS_LOG_LEVEL as never) });
+}
+
+/** Powertools Metrics (EMF on stdout) for one function; the environment is a default dimension. */
+export function createMetrics(env: Env): Metrics {
+  return new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: SERVICE,
+    defaultDimensions: { environment: env.CARTFLOW_ENV ?? 'local' },
+  });
+}
+
+/** The MetricSink port over Powertools Metrics: a datapoint with dimensions of its own is a single metric. */
+export function emfMetricSink(metrics: Metrics): MetricSink {
+  return {
+    count(name, value, dimensions) {
+      if (!dimensions) {
+        metrics.addMetric(name, MetricUnit.Count, value);
+        return;
+      }
+      const single = metrics.singleMetric();
+      for (const [key, dimension] of Object.entries(dimensions)) single.addDimension(key, dimension);
+      single.addMetric(name, MetricUnit.Count, value);
+    },
+    flush() {
+      metrics.publishStoredMetrics();
+    },
+  };
+}
+
+export interface RecordedMetric {
+  name: string;
+  value: number;
+  dimensions?: Readonly<Record<string, string>>;
+}
+
+/** A MetricSink that keeps the datapoints in memory: the local runtime's per-run metrics. */
+export class RecordedMetrics implements MetricSink {
+  readonly datapoints: RecordedMetric[] = [];
+
+  count(name: string, value: number, dimensions?: Readonly<Record<string, string>>): void {
+    this.datapoints.push({ name, value, dimensions });
+  }
+
+  flush(): void {}
+
+  /** The sum of a metric's datapoints. */
+  total(name: string): number {
+    return this.datapoints.filter((d) => d.name === name).reduce((sum, d) => sum + d.value, 0);
+  }
+}
+
+/** A quiet Powertools Logger for the laptop: errors only, unless POWERTOOLS_LOG_LEVEL says otherwise. */
+export const localLogger = (env: Env): Log =>
+  createLogger(env, (env.POWERTOOLS_LOG_LEVEL as never) ?? 'ERROR');
+
+// Transition: the handlers not yet built as steps still log through these.
+export const logger = createLogger(process.env);
+export const metrics = createMetrics(process.env);

@@ -1,3 +1,6 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Env } from '../core/settings';
+
 /**
  * The edges the handlers talk through. On AWS they are backed by S3, PostgreSQL, the Redshift
  * Data API and SNS; on a laptop by s3rver, PGlite and a console. Handlers never know which.
@@ -19,6 +22,10 @@ export interface LakeStore {
   /** All objects under a prefix, following pagination. */
   list(prefix: string): Promise<LakeObject[]>;
   deletePrefix(prefix: string): Promise<number>;
+  /** Streams an object to a local file (the engine reads files, never whole objects in memory). */
+  download(key: string, path: string): Promise<void>;
+  /** Streams a local file to an object. */
+  upload(key: string, path: string, contentType?: string): Promise<void>;
 }
 
 /** The common subset of node-postgres' Client and PGlite. */
@@ -42,9 +49,33 @@ export interface Alerts {
   publish(subject: string, message: string): Promise<void>;
 }
 
+/** Structured logs: Powertools' Logger on AWS, the same class at a quieter level on a laptop. */
+export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
+/** Counts a step reports (EMF through Powertools Metrics on AWS; recorded per run on a laptop). */
+export interface MetricSink {
+  /** One datapoint of `name` (a METRIC name), with optional dimensions of its own. */
+  count(name: string, value: number, dimensions?: Readonly<Record<string, string>>): void;
+  /** Emits what was counted since the last flush. */
+  flush(): void;
+}
+
 export interface Adapters {
   lake: LakeStore;
   source: SourceDatabase;
   warehouse: Warehouse;
   alerts: Alerts;
+  logger: Log;
+  metrics: MetricSink;
+}
+
+/**
+ * A step: settings parsed and validated once from the environment, and a factory that makes the handler
+ * over injected adapters. The AWS entry (aws-entry.ts) and the local runtime build the same step.
+ */
+export type { Env };
+
+export interface Step<S, I, O> {
+  settings(env: Env): S;
+  make(adapters: Adapters, settings: S): (input: I) => Promise<O>;
 }

@@ -7,6 +7,10 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { PermanentError, TransientError } from '../core/errors';
 import { classifyAwsError, type AwsError } from './aws-errors';
 import type { LakeObject, LakeStore } from './ports';
@@ -97,6 +101,30 @@ export class S3LakeStore implements LakeStore {
       if (!Body) throw new PermanentError(`S3 get ${this.uri(key)}: empty response body`);
       return Body.transformToByteArray();
     });
+  }
+
+  async download(key: string, path: string): Promise<void> {
+    await this.call(`get ${this.uri(key)}`, async () => {
+      const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if (!(Body instanceof Readable))
+        throw new PermanentError(`S3 get ${this.uri(key)}: no response stream`);
+      await pipeline(Body, createWriteStream(path));
+    });
+  }
+
+  async upload(key: string, path: string, contentType?: string): Promise<void> {
+    const { size } = await stat(path);
+    await this.call(`put ${this.uri(key)}`, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: createReadStream(path),
+          ContentLength: size,
+          ContentType: contentType,
+        }),
+      ),
+    );
   }
 
   async getText(key: string): Promise<string> {

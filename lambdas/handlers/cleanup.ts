@@ -1,35 +1,41 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { PipelineState } from '../core/contracts';
 import { layout } from '../core/layout';
 import { DATASETS } from '../core/model';
 import { datasetLoads } from '../core/run-record';
 import { recordRunStatements } from '../core/sql';
-import { adapters } from '../adapters/context';
-import { logger, metrics } from '../adapters/observability';
+import { awsHandler } from '../adapters/aws-entry';
+import type { Adapters, Step } from '../adapters/ports';
 
 /**
  * The failure path's "ALL_DONE" step: drops the run's intermediate staged/ data and records the
  * run as FAILED with whatever quality results it got to, so ops tables show why.
  */
-export const handler = async (state: PipelineState): Promise<{ deletedObjects: number }> => {
-  const { lake, warehouse } = adapters();
-  let deletedObjects = 0;
-  if (state.run?.businessDate) {
-    for (const dataset of DATASETS) {
-      deletedObjects += await lake.deletePrefix(layout.staged(dataset, state.run.businessDate));
+export function makeCleanup({ lake, warehouse, metrics, logger }: Adapters) {
+  return async (state: PipelineState): Promise<{ deletedObjects: number }> => {
+    let deletedObjects = 0;
+    if (state.run?.businessDate) {
+      for (const dataset of DATASETS) {
+        deletedObjects += await lake.deletePrefix(layout.staged(dataset, state.run.businessDate));
+      }
+      await warehouse.executeBatch(
+        recordRunStatements({
+          ...state.run,
+          status: 'FAILED',
+          finishedAt: new Date().toISOString(),
+          datasets: datasetLoads(state),
+          checks: state.validation?.checks ?? [],
+        }),
+      );
     }
-    await warehouse.executeBatch(
-      recordRunStatements({
-        ...state.run,
-        status: 'FAILED',
-        finishedAt: new Date().toISOString(),
-        datasets: datasetLoads(state),
-        checks: state.validation?.checks ?? [],
-      }),
-    );
-  }
-  metrics.addMetric('RunFailed', MetricUnit.Count, 1);
-  metrics.publishStoredMetrics();
-  logger.warn('run failed', { run: state.run, error: state.error, gate: state.validation?.failureReason });
-  return { deletedObjects };
+    metrics.count('RunFailed', 1);
+    metrics.flush();
+    logger.warn('run failed', { run: state.run, error: state.error, gate: state.validation?.failureReason });
+    return { deletedObjects };
+  };
+}
+
+export const step: Step<void, PipelineState, { deletedObjects: number }> = {
+  settings: () => undefined,
+  make: makeCleanup,
 };
+export const handler = awsHandler(step);

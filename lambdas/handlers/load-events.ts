@@ -22,7 +22,7 @@ import {
 } from '../core/clickstream/load';
 import { EVENT_LOAD_LEDGER, warehouseDdl } from '../core/sql';
 import { adapters } from '../adapters/context';
-import { requireEnv } from '../adapters/aws-adapters';
+import { requireEnv } from '../core/settings';
 import { writeParquet } from '../adapters/lake-tables';
 import { logger, metrics } from '../adapters/observability';
 import type { LakeObject, LakeStore, Warehouse } from '../adapters/ports';
@@ -103,7 +103,7 @@ export const handler = async (_event?: unknown): Promise<EventsLoadResult> => {
     eventLoadStatements({
       bucket: lake.bucket,
       loadId,
-      iamRoleArn: requireEnv(HANDLER_ENV.copyRoleArn),
+      iamRoleArn: requireEnv(process.env, HANDLER_ENV.copyRoleArn),
     }),
   );
 

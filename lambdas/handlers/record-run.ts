@@ -1,25 +1,32 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { PipelineState } from '../core/contracts';
 import { datasetLoads } from '../core/run-record';
 import { recordRunStatements } from '../core/sql';
-import { adapters } from '../adapters/context';
-import { metrics } from '../adapters/observability';
+import { awsHandler } from '../adapters/aws-entry';
+import type { Adapters, Step } from '../adapters/ports';
 
 /** Writes the run's outcome to ops.pipeline_run, ops.dataset_load and ops.quality_result in one transaction. */
-export const handler = async (state: PipelineState): Promise<{ finishedAt: string }> => {
-  const finishedAt = new Date().toISOString();
-  await adapters().warehouse.executeBatch(
-    recordRunStatements({
-      ...state.run,
-      status: 'SUCCEEDED',
-      finishedAt,
-      datasets: datasetLoads(state),
-      checks: state.validation?.checks ?? [],
-    }),
-  );
-  metrics.addMetric('RunSucceeded', MetricUnit.Count, 1);
-  // The freshness alarm treats a missing datapoint as stale: each good load reports a fresh lake.
-  metrics.addMetric('MinutesSinceLastLoad', MetricUnit.Count, 0);
-  metrics.publishStoredMetrics();
-  return { finishedAt };
+export function makeRecordRun({ warehouse, metrics }: Adapters) {
+  return async (state: PipelineState): Promise<{ finishedAt: string }> => {
+    const finishedAt = new Date().toISOString();
+    await warehouse.executeBatch(
+      recordRunStatements({
+        ...state.run,
+        status: 'SUCCEEDED',
+        finishedAt,
+        datasets: datasetLoads(state),
+        checks: state.validation?.checks ?? [],
+      }),
+    );
+    metrics.count('RunSucceeded', 1);
+    // The freshness alarm treats a missing datapoint as stale: each good load reports a fresh lake.
+    metrics.count('MinutesSinceLastLoad', 0);
+    metrics.flush();
+    return { finishedAt };
+  };
+}
+
+export const step: Step<void, PipelineState, { finishedAt: string }> = {
+  settings: () => undefined,
+  make: makeRecordRun,
 };
+export const handler = awsHandler(step);

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { LakeObject, LakeStore } from '../../lambdas/adapters/ports';
+import { MemoryLakeStore } from '../../bench/support/memory-lake';
 import { CopyMismatchError, PermanentError } from '../../lambdas/core/errors';
 import type { SourceOrder, SourceOrderItem } from '../../lambdas/core/model';
 import { encodeParquet } from '../../lambdas/core/parquet';
@@ -20,35 +20,8 @@ import { loadCuratedFixture } from '../support/warehouse-fixtures';
 
 const ROLE = 'arn:aws:iam::000000000000:role/local';
 
-/** The lake as a map: these tests are about the warehouse, the S3 adapter has its own. */
-class MemoryLake implements LakeStore {
-  readonly bucket = 'memory-lake';
-  readonly objects = new Map<string, Uint8Array>();
-  async put(key: string, body: Uint8Array | string) {
-    this.objects.set(key, typeof body === 'string' ? new TextEncoder().encode(body) : body);
-  }
-  async get(key: string) {
-    const body = this.objects.get(key);
-    if (!body) throw new PermanentError(`no ${key}`);
-    return body;
-  }
-  async getText(key: string) {
-    return new TextDecoder().decode(await this.get(key));
-  }
-  async list(prefix: string): Promise<LakeObject[]> {
-    return [...this.objects]
-      .filter(([key]) => key.startsWith(prefix))
-      .map(([key, body]) => ({ key, etag: '', size: body.length }));
-  }
-  async deletePrefix(prefix: string) {
-    const keys = (await this.list(prefix)).map((o) => o.key);
-    keys.forEach((key) => this.objects.delete(key));
-    return keys.length;
-  }
-}
-
 describe('SqlWarehouse on PGlite', () => {
-  const lake = new MemoryLake();
+  const lake = new MemoryLakeStore('memory-lake');
   const fixture = loadCuratedFixture();
   let warehouse: SqlWarehouse;
 

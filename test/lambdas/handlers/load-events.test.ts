@@ -10,6 +10,7 @@ import { warehouseDdl } from '../../../lambdas/core/sql';
 import { openDatabase } from '../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../local/warehouse';
 import { startTestLake, type TestLake } from '../../support/s3';
+import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
 
 const COPY_ROLE = 'arn:aws:iam::000000000000:role/cartflow-local-copy';
 
@@ -100,6 +101,8 @@ describe('load-events handler against s3rver and PGlite', () => {
       source: { connect: unused },
       warehouse: wh,
       alerts: { publish: unused },
+      logger: localLogger({}),
+      metrics: new RecordedMetrics(),
     };
     bindAdapters(adapters);
   };

@@ -10,6 +10,7 @@ import type { Adapters, LakeStore } from '../../../lambdas/adapters/ports';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
 import { asLambdaEvent, buildMskEvent } from '../../../local/kafka/msk-event';
 import { startS3Server, type S3Server } from '../../../local/s3-server';
+import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
 
 const BUCKET = 'cartflow-stream-test';
 
@@ -52,6 +53,8 @@ describe('stream-to-parquet handler against s3rver', () => {
       source: { connect: unused },
       warehouse: { executeBatch: unused, query: unused },
       alerts: { publish: unused },
+      logger: localLogger({}),
+      metrics: new RecordedMetrics(),
     };
     bindAdapters(adapters);
   };

@@ -1,31 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MSKEvent } from 'aws-lambda';
-import type { LakeObject, LakeStore } from '../../../lambdas/adapters/ports';
+import { MemoryLakeStore } from '../../../bench/support/memory-lake';
 import { invokeBatch } from '../../../local/kafka/invoke';
 import type { KafkaRecord } from '../../../local/kafka/msk-event';
-
-class MemoryLake implements LakeStore {
-  readonly bucket = 'memory';
-  readonly objects = new Map<string, string>();
-  async put(key: string, body: Uint8Array | string) {
-    this.objects.set(key, typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
-  }
-  async get(key: string) {
-    return Buffer.from(this.objects.get(key)!);
-  }
-  async getText(key: string) {
-    return this.objects.get(key)!;
-  }
-  async list(prefix: string): Promise<LakeObject[]> {
-    return [...this.objects.keys()]
-      .filter((k) => k.startsWith(prefix))
-      .map((key) => ({ key, etag: '', size: 1 }));
-  }
-  async deletePrefix() {
-    return 0;
-  }
-}
 
 const records: KafkaRecord[] = [
   {
@@ -79,7 +57,7 @@ describe('invoking the stream handler like the event-source mapping', () => {
 
   it('after the last retry writes each partition of the batch to the on-failure destination, with the error', async () => {
     // Prepare
-    const lake = new MemoryLake();
+    const lake = new MemoryLakeStore();
     const handler = async (): Promise<never> => {
       throw new TypeError('cannot write Parquet');
     };
@@ -100,7 +78,7 @@ describe('invoking the stream handler like the event-source mapping', () => {
       'events/_onfailure/clickstream-1-40-41.json',
       'events/_onfailure/clickstream-2-7-7.json',
     ]);
-    const body = JSON.parse(lake.objects.get('events/_onfailure/clickstream-1-40-41.json')!) as {
+    const body = JSON.parse(await lake.getText('events/_onfailure/clickstream-1-40-41.json')) as {
       requestContext: { condition: string; approximateInvokeCount: number };
       errorType: string;
       errorMessage: string;

@@ -1,0 +1,115 @@
+/**
+ * DuckDB, the data engine of the steps: reads and writes Parquet natively, runs the transform and the
+ * quality rules as SQL, and spills to `tempDirectory` past `memoryLimitMb`, so a day of any size runs
+ * within a function's memory. One Engine per invocation; nothing is shared between invocations.
+ */
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { ConfigurationError } from '../errors';
+
+export interface EngineSettings {
+  /** DuckDB's memory_limit; past it, operators spill to `tempDirectory`. */
+  memoryLimitMb: number;
+  /** Where spilled data and the step's working files live (Lambda: under /tmp). */
+  tempDirectory: string;
+  /** Worker threads: a Lambda gets one vCPU per 1,769 MB. */
+  threads: number;
+}
+
+/** The share of the function's memory DuckDB may take: the rest is Node, the binding and S3 buffers. */
+const ENGINE_MEMORY_SHARE = 0.6;
+const MB_PER_VCPU = 1769;
+
+/**
+ * Engine settings from a function's environment: memory from AWS_LAMBDA_FUNCTION_MEMORY_SIZE (Lambda sets
+ * it) or `CARTFLOW_ENGINE_MEMORY_MB`, spill directory from TMPDIR, threads from the vCPUs that memory buys.
+ */
+export function engineSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): EngineSettings {
+  const explicit = env.CARTFLOW_ENGINE_MEMORY_MB;
+  const functionMemory = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
+  let memoryLimitMb: number;
+  if (explicit !== undefined && explicit !== '') {
+    memoryLimitMb = Number(explicit);
+    if (!(Number.isInteger(memoryLimitMb) && memoryLimitMb >= 64)) {
+      throw new ConfigurationError(
+        `CARTFLOW_ENGINE_MEMORY_MB="${explicit}" must be a whole number of megabytes, at least 64.`,
+      );
+    }
+  } else {
+    const total = functionMemory ? Number(functionMemory) : 2048;
+    memoryLimitMb = Math.max(64, Math.floor(total * ENGINE_MEMORY_SHARE));
+  }
+  const threads = functionMemory
+    ? Math.max(1, Math.min(6, Math.floor(Number(functionMemory) / MB_PER_VCPU)))
+    : 2;
+  return { memoryLimitMb, tempDirectory: `${env.TMPDIR || '/tmp'}/cartflow-duckdb`, threads };
+}
+
+/** A string as an SQL literal: single quotes doubled. */
+export const sqlLiteral = (value: string): string => `'${value.replaceAll("'", "''")}'`;
+
+/** A list of files as DuckDB's list literal, for read_parquet([...]) / read_json([...]). */
+export const fileList = (paths: readonly string[]): string => `[${paths.map(sqlLiteral).join(', ')}]`;
+
+export interface ParquetWriteOptions {
+  /** Rows per row group (DuckDB's default is 122,880). */
+  rowGroupSize?: number;
+}
+
+export class Engine {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    readonly settings: EngineSettings,
+  ) {}
+
+  static async open(settings: EngineSettings): Promise<Engine> {
+    const instance = await DuckDBInstance.create(':memory:', {
+      memory_limit: `${settings.memoryLimitMb}MB`,
+      temp_directory: settings.tempDirectory,
+      threads: String(settings.threads),
+      // Results in insertion order: deterministic files, and the "first copy wins" rules stay exact.
+      preserve_insertion_order: 'true',
+      // No extension is ever downloaded: parquet and json are linked into the binding.
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      TimeZone: 'UTC',
+    });
+    const connection = await instance.connect();
+    return new Engine(instance, connection, settings);
+  }
+
+  /** Runs statements (separated by ';'); returns nothing. */
+  async run(sql: string, params?: DuckDBValue[]): Promise<void> {
+    await this.connection.run(sql, params);
+  }
+
+  /** Rows as plain JS objects (BIGINT → bigint, DECIMAL → number-like via getRowObjectsJS, TIMESTAMP → Date). */
+  async rows<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]> {
+    const reader = await this.connection.runAndReadAll(sql, params);
+    return reader.getRowObjectsJS() as T[];
+  }
+
+  /** The first column of the first row. */
+  async scalar<T>(sql: string, params?: DuckDBValue[]): Promise<T> {
+    const reader = await this.connection.runAndReadAll(sql, params);
+    return reader.getRowsJS()[0]?.[0] as T;
+  }
+
+  /**
+   * Writes a query's result to one Parquet file, the way Redshift's COPY reads it: format v1 data pages
+   * (PARQUET_VERSION V1, DuckDB's default, as Spark and pyarrow write by default), Snappy pages, DECIMAL(p≤18)
+   * on INT64 and TIMESTAMP as INT64 micros. Returns the rows written.
+   */
+  async writeParquet(select: string, path: string, options: ParquetWriteOptions = {}): Promise<number> {
+    const groups = options.rowGroupSize ? `, ROW_GROUP_SIZE ${options.rowGroupSize}` : '';
+    const reader = await this.connection.runAndReadAll(
+      `COPY (${select}) TO ${sqlLiteral(path)} (FORMAT PARQUET, COMPRESSION SNAPPY, PARQUET_VERSION V1${groups})`,
+    );
+    return Number(reader.getRowsJS()[0]?.[0] ?? 0);
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
