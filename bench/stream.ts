@@ -1,8 +1,9 @@
 /**
- * Stream benchmark: the stream-to-parquet handler's own work on one core — base64/JSON decode, validate,
- * dedupe, group by partition and hour, Parquet encode — over one MSK batch, against DuckDB turning the
- * same JSON Lines into hour-partitioned Parquet in the same run. The lake is an in-memory LakeStore, so
- * S3 I/O is not measured. Prints one table; results are ratios.
+ * Stream benchmark: the stream-to-parquet handler (DuckDB inside: base64/JSON decode, validate, dedupe,
+ * group by partition and hour, minute windows, Parquet) over MSK batches of realistic size (an MSK
+ * invocation carries at most 6 MB), against DuckDB alone turning the same JSON of each batch into
+ * hour-partitioned Parquet with the same threads. The lake is an in-memory LakeStore, so S3 I/O is not
+ * measured. Prints one table, then one JSON line with the figures.
  *
  *   npm run bench:stream -- [--events 1000000] [--partitions 4] [--seed 7] [--profile out.cpuprofile] [--keep]
  *
@@ -13,7 +14,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { MSKEvent } from 'aws-lambda';
 import type { Adapters } from '../lambdas/adapters/ports';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { EVENT_TYPES } from '../lambdas/core/clickstream/event';
@@ -49,23 +49,17 @@ Object.assign(process.env, {
   POWERTOOLS_METRICS_DISABLED: 'true',
   POWERTOOLS_DEV: 'false',
 });
-const { handler } = await import('../lambdas/handlers/stream-to-parquet');
-const { bindAdapters } = await import('../lambdas/adapters/context');
+const { step } = await import('../lambdas/handlers/stream-to-parquet');
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const START = Date.parse('2024-05-01T12:00:00Z');
 
-/** One MSK event-source-mapping event: the messages placed on the partitions as `cartflow produce` places them. */
-const mskEvent = (values: readonly string[]): MSKEvent =>
-  asLambdaEvent(
-    buildMskEvent(recordTopic(values, { partitions: partitionCount, timestampOf: (i) => START + i })),
-  );
-
 const unused = () => {
   throw new Error('the stream handler must not use this adapter');
 };
-function bindLake(lake: MemoryLakeStore): void {
-  const bound: Adapters = {
+const settings = step.settings(process.env);
+function handlerOver(lake: MemoryLakeStore) {
+  const adapters: Adapters = {
     lake,
     source: { connect: unused },
     warehouse: { executeBatch: unused, query: unused },
@@ -73,7 +67,28 @@ function bindLake(lake: MemoryLakeStore): void {
     logger: localLogger({}),
     metrics: new RecordedMetrics(),
   };
-  bindAdapters(bound);
+  return step.make(adapters, settings);
+}
+
+/** An MSK invocation's payload limit; each record also carries ~170 bytes of JSON around its base64 value. */
+const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+const RECORD_OVERHEAD = 170;
+function batchesOf(values: readonly string[]): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let bytes = 0;
+  for (const v of values) {
+    const size = Math.ceil(Buffer.byteLength(v) / 3) * 4 + RECORD_OVERHEAD;
+    if (bytes + size > MAX_EVENT_BYTES && current.length > 0) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(v);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 /** Samples the process RSS while async work (DuckDB's own threads) runs; returns the peak seen. */
@@ -154,46 +169,70 @@ const dataDir = await mkdtemp(join(tmpdir(), 'cartflow-bench-stream-'));
 let failed = false;
 try {
   // ---- setup (not timed) ----
-  let t = performance.now();
-  const sample = generateClickEvents({
-    count: eventCount,
-    seed,
-    start: new Date(START),
-    minutes,
+  const t = performance.now();
+  const sample = generateClickEvents({ count: eventCount, seed, start: new Date(START), minutes });
+  const batches = batchesOf(sample.values);
+  let offset = 0;
+  const events = batches.map((values) => {
+    // Each batch continues the topic where the last one stopped (offsets and timestamps go on).
+    const from = offset;
+    offset += values.length;
+    return asLambdaEvent(
+      buildMskEvent(
+        recordTopic(values, { partitions: partitionCount, timestampOf: (i) => START + from + i }).map(
+          (r) => ({
+            ...r,
+            offset: r.offset + Math.floor(from / partitionCount),
+          }),
+        ),
+      ),
+    );
   });
-  const event = mskEvent(sample.values);
-  const warmup = mskEvent(sample.values.slice(0, Math.min(20_000, eventCount)));
-  const jsonl = join(dataDir, 'events.jsonl');
-  await writeFile(jsonl, `${sample.values.join('\n')}\n`);
+  const eventBytes = events.map((e) => Buffer.byteLength(JSON.stringify(e)));
+  const jsonls = await Promise.all(
+    batches.map(async (values, i) => {
+      const path = join(dataDir, `batch-${i}.jsonl`);
+      await writeFile(path, `${values.join('\n')}\n`);
+      return path;
+    }),
+  );
   const inputBytes = sample.values.reduce((sum, v) => sum + Buffer.byteLength(v), 0);
   log(
-    `generated ${eventCount.toLocaleString('en-US')} messages (${mb(inputBytes)} of JSON) ` +
-      `in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    `generated ${eventCount.toLocaleString('en-US')} messages (${mb(inputBytes)} of JSON) in ${batches.length} MSK ` +
+      `events of at most ${mb(Math.max(...eventBytes))} in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
 
-  // ---- the handler: a warm-up batch (JIT), then the timed batch on the main thread ----
-  bindLake(new MemoryLakeStore());
-  await handler(warmup);
+  // ---- the handler: a warm-up batch, then every batch in turn ----
+  await handlerOver(new MemoryLakeStore())(events[0]);
   const lake = new MemoryLakeStore();
-  bindLake(lake);
+  const handler = handlerOver(lake);
   const stopProfile = await startProfile(args.profile);
-  t = performance.now();
-  const result = await handler(event);
-  const handlerMs = performance.now() - t;
-  const handlerRss = process.resourceUsage().maxRSS * 1024;
-  await stopProfile('the handler call');
+  const handled = await peakRss(async () => {
+    const start = performance.now();
+    let written = 0;
+    let quarantined = 0;
+    for (const event of events) {
+      const r = await handler(event);
+      written += r.written;
+      quarantined += r.quarantined;
+    }
+    return { ms: performance.now() - start, written, quarantined };
+  });
+  await stopProfile('the handler calls');
   log(
-    `handler ${(handlerMs / 1000).toFixed(2)} s: ${result.written} written, ${result.quarantined} quarantined`,
+    `handler ${(handled.value.ms / 1000).toFixed(2)} s: ${handled.value.written} written, ${handled.value.quarantined} quarantined`,
   );
 
   // The handler's event objects, counted by DuckDB (not timed).
   const handlerDir = join(dataDir, 'handler');
   await mkdir(handlerDir, { recursive: true });
-  let eventObjects = 0;
-  for (const object of await lake.list('events/clickstream/')) {
-    await writeFile(join(handlerDir, `${eventObjects++}.parquet`), await lake.get(object.key));
+  const eventObjects = await lake.list('events/clickstream/');
+  for (const [i, object] of eventObjects.entries()) {
+    await writeFile(join(handlerDir, `${i}.parquet`), await lake.get(object.key));
   }
   const handlerParquetBytes = lake.bytes('events/clickstream/');
+  const allObjects = lake.objects.size;
+  const allBytes = lake.bytes('');
 
   const count = async (db: DuckDBConnection, glob: string) => {
     const [row] = (
@@ -208,89 +247,93 @@ try {
   const checker = await DuckDBInstance.create(':memory:');
   const check = await checker.connect();
   lines.push({
-    system: 'cartflow handler (node, 1 thread)',
-    ms: handlerMs,
-    peakRss: handlerRss,
+    system: `cartflow handler (duckdb, ${settings.engine.threads} threads)`,
+    ms: handled.value.ms,
+    peakRss: handled.peak,
     ...(await count(check, join(handlerDir, '*.parquet'))),
   });
 
-  // ---- DuckDB: one thread (the reference), then every core ----
-  const references: { name: string; threads: number }[] = [
-    { name: 'duckdb (1 thread)', threads: 1 },
-    { name: `duckdb (${cpus().length} threads)`, threads: cpus().length },
-  ];
-  let duckdbParquetBytes = 0;
-  for (const [i, ref] of references.entries()) {
-    const out = join(dataDir, `duckdb-${i}`);
-    const instance = await DuckDBInstance.create(':memory:', { threads: String(ref.threads) });
-    const db = await instance.connect();
-    const run = await peakRss(async () => {
-      const start = performance.now();
-      await duckdbReference(db, jsonl, out);
-      return performance.now() - start;
-    });
-    db.closeSync();
-    instance.closeSync();
-    log(`${ref.name} ${(run.value / 1000).toFixed(2)} s`);
-    lines.push({
-      system: ref.name,
-      ms: run.value,
-      peakRss: run.peak,
-      ...(await count(check, join(out, '**', '*.parquet'))),
-    });
-    if (i === 0) {
-      const [row] = (
-        await check.runAndReadAll(
-          `SELECT sum(total_compressed_size) AS b FROM parquet_metadata(${sqlPath(join(out, '**', '*.parquet'))})`,
-        )
-      ).getRowObjectsJS();
-      duckdbParquetBytes = Number(row.b);
-    }
-  }
+  // ---- DuckDB alone, batch by batch, with the handler's threads ----
+  const out = join(dataDir, 'duckdb');
+  for (let i = 0; i < jsonls.length; i++) await mkdir(join(out, String(i)), { recursive: true });
+  const instance = await DuckDBInstance.create(':memory:', { threads: String(settings.engine.threads) });
+  const db = await instance.connect();
+  const reference = await peakRss(async () => {
+    const start = performance.now();
+    for (const [i, jsonl] of jsonls.entries()) await duckdbReference(db, jsonl, join(out, String(i)));
+    return performance.now() - start;
+  });
+  db.closeSync();
+  instance.closeSync();
+  log(`duckdb ${(reference.value / 1000).toFixed(2)} s`);
+  lines.push({
+    system: `duckdb alone (${settings.engine.threads} threads)`,
+    ms: reference.value,
+    peakRss: reference.peak,
+    ...(await count(check, join(out, '**', '*.parquet'))),
+  });
+  const [row] = (
+    await check.runAndReadAll(
+      `SELECT count(DISTINCT file_name) AS files, sum(total_compressed_size) AS b FROM parquet_metadata(${sqlPath(join(out, '**', '*.parquet'))})`,
+    )
+  ).getRowObjectsJS();
+  const duckdbFiles = Number(row.files);
+  const duckdbParquetBytes = Number(row.b);
   check.closeSync();
   checker.closeSync();
 
-  // ---- correctness: the same distinct events on every line, and what the generator planted ----
+  // ---- correctness: the same distinct events, and the same rows (each batch deduplicates on its own) ----
   const expected = sample.expected.distinctEventIds;
   const mismatches = lines
-    .filter((l) => l.distinct !== expected || l.rows !== expected)
+    .filter((l) => l.distinct !== expected || l.rows !== lines[1].rows)
     .map((l) => `${l.system}: ${l.rows} rows, ${l.distinct} distinct event_ids (expected ${expected})`);
-  if (result.written !== expected) mismatches.push(`handler reported ${result.written} written`);
 
   // ---- the table ----
-  const reference = lines[1].ms;
-  const header = ['system', 'seconds', 'events/s', 'ratio to duckdb(1 thread)', 'peak RSS'];
-  const body = lines.map((l) => [
+  const speed = reference.value / handled.value.ms;
+  const header = ['system', 'seconds', 'events/s', 'speed vs duckdb', 'peak RSS', 'event files', 'mean file'];
+  const body = lines.map((l, i) => [
     l.system,
     (l.ms / 1000).toFixed(2),
     Math.round(eventCount / (l.ms / 1000)).toLocaleString('en-US'),
-    `${(reference / l.ms).toFixed(2)}x`,
+    `${(reference.value / l.ms).toFixed(2)}x`,
     mb(l.peakRss),
+    String(i === 0 ? eventObjects.length : duckdbFiles),
+    `${((i === 0 ? handlerParquetBytes / eventObjects.length : duckdbParquetBytes / duckdbFiles) / 1024).toFixed(0)} KB`,
   ]);
-  const out = [
+  const report = [
     '',
-    `stream benchmark — ${cpus().length} cores, node ${process.version}, load average ${loadavg()[0].toFixed(1)} ` +
-      '(other work on the machine skews both sides)',
-    `input: ${eventCount.toLocaleString('en-US')} messages (${mb(inputBytes)} JSON) in one MSK batch over ` +
-      `${partitionCount} partitions, seed ${seed}: ${sample.expected.malformed.toLocaleString('en-US')} malformed, ` +
-      `${(sample.expected.valid - expected).toLocaleString('en-US')} duplicates, ` +
-      `${expected.toLocaleString('en-US')} distinct events`,
+    `stream benchmark — ${cpus().length} cores, node ${process.version}, load average ${loadavg()[0].toFixed(1)}`,
+    `input: ${eventCount.toLocaleString('en-US')} messages (${mb(inputBytes)} JSON) in ${batches.length} MSK events ` +
+      `(≤ 6 MB each) over ${partitionCount} partitions, seed ${seed}: ${sample.expected.malformed.toLocaleString('en-US')} malformed, ` +
+      `${(sample.expected.valid - expected).toLocaleString('en-US')} duplicates, ${expected.toLocaleString('en-US')} distinct events`,
     '',
     ...markdownTable(header, body),
     '',
-    'events/s = messages in / seconds; ratio = throughput / duckdb(1 thread) throughput (higher is better).',
-    `handler: decode + validate + dedupe + group + Parquet encode (events, minute aggregates, quarantine) into an ` +
-      `in-memory lake; ${eventObjects} event objects, ${mb(handlerParquetBytes)} of event Parquet.`,
-    `duckdb: read_ndjson_objects + json_transform (explicit columns) + filter + DISTINCT ON event_id + COPY … PARTITION_BY (event_date, hour); ` +
-      `${mb(duckdbParquetBytes)} of Parquet.`,
-    'peak RSS is the whole process, input batch included: the handler line is maxRSS after its call, the ' +
-      'duckdb lines the highest RSS sampled during their run.',
+    `handler: every object written: ${allObjects} objects (events, minute aggregates, quarantine, arrival notices), ` +
+      `mean ${(allBytes / allObjects / 1024).toFixed(0)} KB; event objects ${eventObjects.length}, mean ` +
+      `${(handlerParquetBytes / eventObjects.length / 1024).toFixed(0)} KB (load-events compacts them per hour before COPY).`,
+    'duckdb alone: read_ndjson_objects + json_transform + filter + DISTINCT ON event_id + COPY … PARTITION_BY (event_date, hour), per batch.',
+    'peak RSS: the whole process, highest sampled during the run (inputs of every batch included).',
     mismatches.length === 0
-      ? `check: OK — ${expected.toLocaleString('en-US')} distinct events written by every system`
+      ? `check: OK — ${expected.toLocaleString('en-US')} distinct events, the same rows on both lines`
       : `check: MISMATCH\n  ${mismatches.join('\n  ')}`,
     '',
   ];
-  process.stdout.write(out.join('\n'));
+  process.stdout.write(report.join('\n'));
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'stream',
+      events: eventCount,
+      batches: batches.length,
+      handler_s: Number((handled.value.ms / 1000).toFixed(2)),
+      duckdb_s: Number((reference.value / 1000).toFixed(2)),
+      speed_vs_duckdb: Number(speed.toFixed(2)),
+      event_objects: eventObjects.length,
+      mean_event_object_kb: Math.round(handlerParquetBytes / eventObjects.length / 1024),
+      objects_written: allObjects,
+      peak_rss_mb: Math.round(handled.peak / 1024 / 1024),
+    })}\n`,
+  );
   failed = mismatches.length > 0;
 } catch (error) {
   failed = true;

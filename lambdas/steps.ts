@@ -10,6 +10,7 @@ export const BATCH_STEPS = {
   Transform: 'transform',
   Validate: 'validate',
   LoadTable: 'load-table',
+  PublishDate: 'publish-date',
   RecordRun: 'record-run',
   NotifySuccess: 'notify',
   NotifyFailure: 'notify',
@@ -19,10 +20,11 @@ export const BATCH_STEPS = {
 export type BatchStateName = keyof typeof BATCH_STEPS;
 export type HandlerEntry = (typeof BATCH_STEPS)[BatchStateName];
 
-/** Catalog refresh (S3 object-created on landing/catalog/): extract the catalog, then load dim_product. */
+/** Catalog refresh (S3 object-created on landing/catalog/): extract the catalog, then stage and publish dim_product. */
 export const CATALOG_STEPS = {
   RefreshCatalog: 'extract-products',
   LoadCatalog: 'load-table',
+  PublishCatalog: 'publish-date',
 } as const;
 
 /**
@@ -56,4 +58,8 @@ export const HANDLER_ENV = {
   kafkaTopic: 'KAFKA_TOPIC',
   /** Most event objects one load-events run takes on, so a run stays bounded. */
   eventsLoadMaxObjects: 'EVENTS_LOAD_MAX_OBJECTS',
+  /** Size a compacted hour file reaches before the next one starts (MB). */
+  eventsCompactTargetMb: 'EVENTS_COMPACT_TARGET_MB',
+  /** How old an arrival notice must be before the load watermark may pass it (seconds). */
+  eventsArrivalSettleSeconds: 'EVENTS_ARRIVAL_SETTLE_SECONDS',
 } as const;

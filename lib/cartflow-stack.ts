@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { removalPolicyOf, validateConfig, type EnvironmentConfig } from './config';
 import { BatchPipeline } from './constructs/batch-pipeline';
 import { DataLake } from './constructs/data-lake';
+import { DuckDbLayer } from './constructs/duckdb-layer';
 import { Monitoring } from './constructs/monitoring';
 import { Network } from './constructs/network';
 import { StreamIngest } from './constructs/stream-ingest';
@@ -30,6 +31,7 @@ export class CartflowStack extends Stack {
   readonly monitoring: Monitoring;
   readonly triggers: Triggers;
   readonly stream: StreamIngest;
+  readonly duckdb: DuckDbLayer;
 
   constructor(scope: Construct, id: string, props: CartflowStackProps) {
     super(scope, id, props);
@@ -82,8 +84,12 @@ export class CartflowStack extends Stack {
       removalPolicy: config.removalPolicy,
     });
 
+    // One layer with DuckDB's native binding, shared by every function that runs the engine.
+    this.duckdb = new DuckDbLayer(this, 'DuckDb');
+
     this.pipeline = new BatchPipeline(this, 'Pipeline', {
       config,
+      engine: this.duckdb,
       bucket,
       warehouse: this.warehouse,
       sourceSecret,
@@ -99,6 +105,7 @@ export class CartflowStack extends Stack {
 
     this.stream = new StreamIngest(this, 'Stream', {
       config,
+      engine: this.duckdb,
       vpc,
       subnets: privateSubnets,
       bucket,

@@ -71,6 +71,14 @@ export interface StreamConfig {
   pollers: { minimum: number; maximum: number };
 }
 
+/** The functions that run DuckDB (transform, validate, the extracts, stream-to-parquet, load-events). */
+export interface EngineConfig {
+  /** Their memory; DuckDB's memory_limit is a share of it (the engine reads AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */
+  memoryMb: number;
+  /** Their /tmp, where DuckDB spills past memory_limit and the step's files are downloaded (512..10240 MB). */
+  ephemeralStorageMb: number;
+}
+
 /** `destroy` deletes stateful resources with the stack (dev only); `retain` keeps them. */
 export type RemovalChoice = 'retain' | 'destroy';
 
@@ -90,6 +98,7 @@ export interface EnvironmentConfig {
   extractChunkRows: number;
   lambdaMemoryMb: number;
   lambdaTimeoutSeconds: number;
+  engine: EngineConfig;
   retry: RetryConfig;
   /** How many tables the LoadTables Map loads at once. */
   loadMaxConcurrency: number;
@@ -126,6 +135,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     extractChunkRows: 50_000,
     lambdaMemoryMb: 1024,
     lambdaTimeoutSeconds: 300,
+    engine: { memoryMb: 2048, ephemeralStorageMb: 2048 },
     retry: { maxAttempts: 3, intervalSeconds: 5, backoffRate: 2, maxDelaySeconds: 60 },
     loadMaxConcurrency: 2,
     logRetentionDays: RetentionDays.ONE_WEEK,
@@ -160,6 +170,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     extractChunkRows: 100_000,
     lambdaMemoryMb: 1536,
     lambdaTimeoutSeconds: 600,
+    engine: { memoryMb: 3072, ephemeralStorageMb: 4096 },
     retry: { maxAttempts: 4, intervalSeconds: 5, backoffRate: 2, maxDelaySeconds: 120 },
     loadMaxConcurrency: 2,
     logRetentionDays: RetentionDays.ONE_MONTH,
@@ -194,6 +205,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     extractChunkRows: 200_000,
     lambdaMemoryMb: 2048,
     lambdaTimeoutSeconds: 900,
+    engine: { memoryMb: 4096, ephemeralStorageMb: 10_240 },
     retry: { maxAttempts: 6, intervalSeconds: 10, backoffRate: 2, maxDelaySeconds: 300 },
     loadMaxConcurrency: 4,
     logRetentionDays: RetentionDays.ONE_YEAR,
@@ -281,6 +293,8 @@ export function validateConfig(cfg: EnvironmentConfig): void {
       `less than the SLA (slaMinutes * 60 = ${cfg.slaMinutes * 60})`,
     );
   }
+  requireInteger('engine.memoryMb', cfg.engine.memoryMb, 128, 10_240);
+  requireInteger('engine.ephemeralStorageMb', cfg.engine.ephemeralStorageMb, 512, 10_240);
 
   requireInteger('retry.maxAttempts', cfg.retry.maxAttempts, 0, 10);
   requireInteger('retry.intervalSeconds', cfg.retry.intervalSeconds, 1, 3600);

@@ -2,8 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { MSKEvent } from 'aws-lambda';
 import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
-import type { EventsLoadResult } from '../lambdas/handlers/load-events';
-import type { StreamResult } from '../lambdas/handlers/stream-to-parquet';
+import { step as loadEventsStep, type EventsLoadResult } from '../lambdas/handlers/load-events';
+import { step as streamToParquetStep, type StreamResult } from '../lambdas/handlers/stream-to-parquet';
 import { bindAdapters } from '../lambdas/adapters/context';
 import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
 import type { Adapters, Env, LakeStore, Step } from '../lambdas/adapters/ports';
@@ -115,6 +115,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const { synthesizeDefinitions } = await import('./synth-definitions');
   const definitions = await synthesizeDefinitions(options.envName ?? 'dev');
 
+  const streamToParquet = services.build(streamToParquetStep);
+  const loadEvents = services.build(loadEventsStep);
   const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>
     runStateMachine(definition, input, { handlers: bindHandlers(services, steps), onStep: options.onStep });
 
@@ -127,15 +129,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     refreshCatalog(catalogKey) {
       return run(definitions.catalog, CATALOG_STEPS, catalogArrivalEvent(services.lake.bucket, catalogKey));
     },
-    async streamToParquet(event) {
-      const module = await import('../lambdas/handlers/stream-to-parquet');
-      return module.handler(event);
-    },
+    streamToParquet: (event) => streamToParquet(event),
     async loadEvents() {
-      const module = await import('../lambdas/handlers/load-events');
       const runs: EventsLoadResult[] = [];
       // Each run takes a bounded slice of the backlog; go on while there is one and the last run made progress.
-      do runs.push(await module.handler(scheduledEvent()));
+      do runs.push(await loadEvents(scheduledEvent()));
       while ((runs.at(-1)!.backlog ?? 0) > 0 && runs.at(-1)!.objects > 0);
       return runs;
     },

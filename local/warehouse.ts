@@ -4,18 +4,55 @@
  * here with Redshift's rules: columns by position, equal column counts, compatible types, all objects
  * under the prefix, and a prefix that matches nothing is an error; with MANIFEST, exactly the listed
  * objects, each with its meta.content_length, and a mandatory one that is missing fails the COPY.
+ * The files are read with DuckDB, as the steps write them; VARCHAR(n) limits count UTF-8 bytes, as
+ * Redshift's do (COPY FROM PARQUET has no TRUNCATECOLUMNS: one value too long fails the whole COPY).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LakeStore, Warehouse } from '../lambdas/adapters/ports';
 import { CartflowError, CopyMismatchError, PermanentError, TransientError } from '../lambdas/core/errors';
-import { readParquetColumns, type ParquetColumns } from '../lambdas/core/parquet';
+import { Engine, sqlLiteral } from '../lambdas/core/engine/engine';
+import { quoteIdent } from '../lambdas/core/engine/table-io';
+import type { ColumnKind } from '../lambdas/core/tables';
 import { openDatabase, type Database, type DatabaseOptions } from './embedded-postgres';
 
 // MANIFEST may stand before or after FORMAT AS PARQUET, as Redshift takes its options in any order.
 const COPY_PARQUET =
   /^\s*COPY\s+("?[\w.]+"?)\s+FROM\s+'s3:\/\/([^/']+)\/([^']*)'\s+IAM_ROLE\s+'[^']*'\s+(MANIFEST\s+)?FORMAT\s+AS\s+PARQUET(\s+MANIFEST)?\s*;?\s*$/i;
 
+type FileKind = ColumnKind | 'other';
+
+/** A Parquet file's columns as COPY sees them: by position, with their kinds and decimal scales. */
+interface FileColumn {
+  name: string;
+  kind: FileKind;
+  scale: number;
+}
+
+/** DuckDB's type of a Parquet column → its kind (DECIMAL carries its scale). */
+function fileColumn(name: string, duckType: string): FileColumn {
+  const decimal = /^DECIMAL\(\d+,(\d+)\)$/.exec(duckType);
+  if (decimal) return { name, kind: 'decimal', scale: Number(decimal[1]) };
+  const kinds: Record<string, FileKind> = {
+    VARCHAR: 'string',
+    TINYINT: 'int32',
+    SMALLINT: 'int32',
+    INTEGER: 'int32',
+    BIGINT: 'int64',
+    BOOLEAN: 'bool',
+    DATE: 'date',
+    TIMESTAMP: 'timestamp',
+    TIMESTAMP_MS: 'timestamp',
+    TIMESTAMP_NS: 'timestamp',
+    TIMESTAMP_S: 'timestamp',
+    'TIMESTAMP WITH TIME ZONE': 'timestamp',
+  };
+  return { name, kind: kinds[duckType] ?? 'other', scale: 0 };
+}
+
 /** Which PostgreSQL column types take which Parquet column kind (format_type names). */
-const ACCEPTS: Record<ParquetColumns['kinds'][number], RegExp> = {
+const ACCEPTS: Record<FileKind, RegExp> = {
   string: /^(character varying|character|text)\b/,
   int32: /^(smallint|integer|bigint)$/,
   int64: /^bigint$/,
@@ -165,13 +202,39 @@ export class SqlWarehouse implements Warehouse {
     await this.insertObjects(table, present);
   }
 
-  /** Each Parquet object's rows into `table`, by position, after checking its columns against the table's. */
+  /**
+   * Each Parquet object's rows into `table`, by position, after checking its columns and string lengths
+   * against the table's. Every file is checked before the first row is inserted.
+   */
   private async insertObjects(table: string, keys: readonly string[]): Promise<void> {
     const target = await this.columnsOf(table);
-    for (const key of keys) {
-      const file = await readParquetColumns(await this.lake.get(key));
-      checkColumns(table, `s3://${this.lake.bucket}/${key}`, file, target);
-      await this.db.insertRows(table, file.rows);
+    const directory = await mkdtemp(join(tmpdir(), 'cartflow-copy-'));
+    const engine = await Engine.open({
+      memoryLimitMb: 512,
+      tempDirectory: join(directory, 'spill'),
+      threads: 1,
+    });
+    try {
+      const files: { path: string; columns: FileColumn[] }[] = [];
+      for (const [i, key] of keys.entries()) {
+        const uri = `s3://${this.lake.bucket}/${key}`;
+        const path = join(directory, `${i}.parquet`);
+        await this.lake.download(key, path);
+        const columns = await describeParquet(engine, uri, path);
+        checkColumns(table, uri, columns, target);
+        await checkByteLengths(engine, table, uri, path, columns, target);
+        files.push({ path, columns });
+      }
+      for (const { path, columns } of files) {
+        const rows = await engine.rows(insertSelect(path, columns));
+        await this.db.insertRows(
+          table,
+          rows.map((row) => Object.values(row)),
+        );
+      }
+    } finally {
+      engine.close();
+      await rm(directory, { recursive: true, force: true });
     }
   }
 
@@ -219,22 +282,77 @@ function parseManifest(table: string, uri: string, text: string): ManifestEntry[
   });
 }
 
-function checkColumns(table: string, uri: string, file: ParquetColumns, target: TargetColumn[]): void {
-  if (file.names.length !== target.length) {
+async function describeParquet(engine: Engine, uri: string, path: string): Promise<FileColumn[]> {
+  try {
+    const described = await engine.rows<{ column_name: string; column_type: string }>(
+      `DESCRIBE SELECT * FROM read_parquet(${sqlLiteral(path)})`,
+    );
+    return described.map((c) => fileColumn(c.column_name, c.column_type));
+  } catch (error) {
+    throw new CopyMismatchError(`${uri} is not a Parquet file COPY can read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Values as the warehouse connection takes them: decimals, dates and timestamps as exact text. */
+function insertSelect(path: string, columns: FileColumn[]): string {
+  const exactText = new Set<FileKind>(['decimal', 'date', 'timestamp']);
+  // Aliased c_0, c_1…: positional, and never integer-like keys, which objects would reorder.
+  const list = columns.map((c, i) => {
+    const value = exactText.has(c.kind) ? `CAST(${quoteIdent(c.name)} AS VARCHAR)` : quoteIdent(c.name);
+    return `${value} AS c_${i}`;
+  });
+  return `SELECT ${list.join(', ')} FROM read_parquet(${sqlLiteral(path)})`;
+}
+
+function checkColumns(table: string, uri: string, file: FileColumn[], target: TargetColumn[]): void {
+  if (file.length !== target.length) {
     throw new CopyMismatchError(
-      `COPY ${table} FROM ${uri}: the Parquet file has ${file.names.length} columns, the table has ${target.length}; ` +
+      `COPY ${table} FROM ${uri}: the Parquet file has ${file.length} columns, the table has ${target.length}; ` +
         'COPY FROM PARQUET maps columns by position and needs equal counts',
     );
   }
   target.forEach((column, i) => {
-    const kind = file.kinds[i];
-    const scaleDiffers = kind === 'decimal' && column.scale !== null && column.scale !== file.scales[i];
+    const { kind, scale, name } = file[i];
+    const scaleDiffers = kind === 'decimal' && column.scale !== null && column.scale !== scale;
     if (!ACCEPTS[kind].test(column.type) || scaleDiffers) {
-      const parquetType = kind === 'decimal' ? `decimal(scale ${file.scales[i]})` : kind;
+      const parquetType = kind === 'decimal' ? `decimal(scale ${scale})` : kind;
       throw new CopyMismatchError(
-        `COPY ${table} FROM ${uri}: column ${i + 1} is ${parquetType} '${file.names[i]}' in the file ` +
+        `COPY ${table} FROM ${uri}: column ${i + 1} is ${parquetType} '${name}' in the file ` +
           `but ${column.type} '${column.name}' in the table`,
       );
     }
   });
+}
+
+/**
+ * Redshift's CHAR(n)/VARCHAR(n) hold n bytes, not n characters (PostgreSQL counts characters), and COPY
+ * FROM PARQUET cannot truncate: the first value whose UTF-8 length exceeds its column fails the COPY.
+ */
+async function checkByteLengths(
+  engine: Engine,
+  table: string,
+  uri: string,
+  path: string,
+  file: FileColumn[],
+  target: TargetColumn[],
+): Promise<void> {
+  for (const [i, column] of target.entries()) {
+    const limit = /^character(?: varying)?\((\d+)\)$/.exec(column.type);
+    if (limit === null || file[i].kind !== 'string') continue;
+    const name = quoteIdent(file[i].name);
+    const [over] = await engine.rows<{ row: bigint; bytes: bigint; chars: bigint }>(
+      `SELECT file_row_number AS row, strlen(${name}) AS bytes, length(${name}) AS chars
+       FROM read_parquet(${sqlLiteral(path)}, file_row_number = true)
+       WHERE strlen(${name}) > ${Number(limit[1])} ORDER BY file_row_number LIMIT 1`,
+    );
+    if (over !== undefined) {
+      throw new CopyMismatchError(
+        `COPY ${table} FROM ${uri}: row ${over.row} column ${i + 1} '${column.name}' is ${over.bytes} bytes of UTF-8 ` +
+          `(${over.chars} characters), longer than ${column.type}, whose limit is ${limit[1]} bytes on Redshift ` +
+          '(COPY FROM PARQUET has no TRUNCATECOLUMNS)',
+      );
+    }
+  }
 }

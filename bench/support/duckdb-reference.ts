@@ -1,7 +1,8 @@
 /**
- * The outside reference for bench/batch.ts: DuckDB doing the batch pipeline's work on the same raw
- * Parquet files — conform + catalog join (transform), the main quality rules + curated tables written
- * as Parquet (validate), and the curated Parquet read into tables (load, the reference for COPY).
+ * The outside reference for bench/batch.ts: DuckDB alone doing the batch steps' work on the same raw
+ * Parquet files, written by hand and independently of the rule compiler — conform + catalog join in input
+ * order (transform), the default quality rules with every reason per row, the quarantine as JSON lines and
+ * the curated tables as Parquet (validate).
  */
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -33,14 +34,15 @@ export async function referenceTransform(db: DuckDBConnection, { raw, out }: Ref
   ) TO ${path(stagedFile(out, 'orders'))} (FORMAT PARQUET)`);
   await db.run(`COPY (
     WITH catalog AS (
-      SELECT product_id, category FROM read_parquet(${glob(raw.products)})
-      WHERE product_id IS NOT NULL AND category IS NOT NULL
+      SELECT product_id, any_value(category) AS category FROM read_parquet(${glob(raw.products)})
+      WHERE product_id IS NOT NULL AND category IS NOT NULL GROUP BY product_id
     ), items AS (
       SELECT NULLIF(trim(order_id), '') AS order_id, line_no, NULLIF(trim(product_id), '') AS product_id,
-             quantity, unit_price
-      FROM read_parquet(${glob(raw.order_items)})
+             quantity, unit_price, filename, file_row_number
+      FROM read_parquet(${glob(raw.order_items)}, filename = true, file_row_number = true)
     )
-    SELECT items.*, catalog.category FROM items LEFT JOIN catalog USING (product_id)
+    SELECT items.* EXCLUDE (filename, file_row_number), catalog.category
+    FROM items LEFT JOIN catalog USING (product_id) ORDER BY filename, file_row_number
   ) TO ${path(stagedFile(out, 'order_items'))} (FORMAT PARQUET)`);
   await db.run(
     `COPY (SELECT * FROM read_parquet(${glob(raw.products)})) TO ${path(stagedFile(out, 'products'))} (FORMAT PARQUET)`,
@@ -50,6 +52,12 @@ export async function referenceTransform(db: DuckDBConnection, { raw, out }: Ref
 /** Reasons list of the rules that fail, like evaluateDataset's per-row reasons. */
 const reasons = (cases: string[]) =>
   `list_filter([${cases.map((c) => `CASE WHEN ${c}`).join(',\n      ')}], x -> x IS NOT NULL)`;
+
+/** VARCHAR(n) counts bytes: one reason per column whose value is longer. */
+const tooLong = (limits: Record<string, number>) =>
+  Object.entries(limits).map(
+    ([column, bytes]) => `strlen(${column}) > ${bytes} THEN '${column} longer than ${bytes} bytes' END`,
+  );
 
 export interface ReferenceQuality {
   quarantined: Record<'products' | 'orders' | 'order_items', number>;
@@ -77,6 +85,7 @@ export async function referenceValidate(
       `category IS NULL THEN 'category is null' END`,
       `currency IS NULL THEN 'currency is null' END`,
       `updated_at IS NULL THEN 'updated_at is null' END`,
+      ...tooLong({ product_id: 128, name: 1024, category: 256, currency: 3 }),
     ])} AS reasons
     FROM (SELECT *, row_number() OVER (PARTITION BY product_id ORDER BY updated_at DESC NULLS LAST, file_row_number) AS copy
           FROM ${staged('products')})`);
@@ -89,6 +98,7 @@ export async function referenceValidate(
       `currency IS NULL OR currency NOT IN (${sqlList(CURRENCIES)}) THEN 'currency not accepted' END`,
       `status IS NULL OR status NOT IN (${sqlList(ORDER_STATUSES)}) THEN 'status not accepted' END`,
       `order_ts IS NULL OR order_ts < ${ts(start)} OR order_ts >= ${ts(end)} THEN 'order_ts outside the date' END`,
+      ...tooLong({ order_id: 128, customer_id: 128, status: 32, currency: 3 }),
     ])} AS reasons
     FROM (SELECT *, row_number() OVER (PARTITION BY order_id ORDER BY updated_at DESC NULLS LAST, file_row_number) AS copy
           FROM ${staged('orders')})`);
@@ -100,6 +110,7 @@ export async function referenceValidate(
       `order_id IS NULL OR order_id NOT IN (SELECT order_id FROM o WHERE len(reasons) = 0) THEN 'parent order not valid' END`,
       `line_no IS NULL THEN 'line_no is null' END`,
       `order_id IS NOT NULL AND line_no IS NOT NULL AND copy > 1 THEN 'duplicate order line' END`,
+      ...tooLong({ order_id: 128, product_id: 128, category: 256 }),
     ])} AS reasons
     FROM (SELECT *, row_number() OVER (PARTITION BY order_id, line_no ORDER BY file_row_number) AS copy
           FROM ${staged('order_items')})`);
@@ -121,7 +132,8 @@ export async function referenceValidate(
     ['order_items', 'i'],
   ]) {
     await db.run(
-      `COPY (SELECT reasons, * EXCLUDE (reasons) FROM ${table} WHERE len(reasons) > 0) TO ${path(join(out, 'quarantine', `${name}.jsonl`))} (FORMAT JSON)`,
+      `COPY (SELECT 'bench' AS "runId", '${name}' AS dataset, reasons, struct_pack(*COLUMNS(* EXCLUDE (reasons))) AS "row"
+        FROM ${table} WHERE len(reasons) > 0) TO ${path(join(out, 'quarantine', `${name}.jsonl`))} (FORMAT JSON)`,
     );
   }
 
@@ -156,36 +168,17 @@ export async function referenceValidate(
   };
 }
 
-/** The reference for the warehouse COPY: one curated Parquet file read into a table. */
-export async function referenceLoad(db: DuckDBConnection, out: string, table: BatchTable): Promise<number> {
-  await db.run(
-    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_parquet(${path(curatedFile(out, table))})`,
-  );
-  const [row] = (await db.runAndReadAll(`SELECT count(*) AS n FROM ${table}`)).getRowObjectsJS();
-  return Number(row.n);
-}
-
-/** fact_order count + revenue, fact_order_item count, agg revenue — the figures compared with the warehouse. */
-export async function referenceTotals(db: DuckDBConnection): Promise<Totals> {
-  const [row] = (
-    await db.runAndReadAll(`SELECT
-      (SELECT count(*) FROM fact_order) AS orders,
-      (SELECT CAST(sum(total_amount) AS VARCHAR) FROM fact_order) AS order_revenue,
-      (SELECT count(*) FROM fact_order_item) AS lines,
-      (SELECT CAST(sum(revenue) AS VARCHAR) FROM agg_daily_sales) AS agg_revenue`)
-  ).getRowObjectsJS();
-  return {
-    orders: Number(row.orders),
-    orderRevenue: String(row.order_revenue),
-    lines: Number(row.lines),
-    aggRevenue: String(row.agg_revenue),
-  };
-}
+/** fact_order count + revenue, fact_order_item count, agg revenue of curated files (read_parquet lists). */
+export const totalsSql = (factOrder: string, factOrderItem: string, agg: string): string => `SELECT
+  (SELECT count(*) FROM read_parquet(${factOrder})) AS orders,
+  (SELECT CAST(sum(total_amount) AS VARCHAR) FROM read_parquet(${factOrder})) AS order_revenue,
+  (SELECT count(*) FROM read_parquet(${factOrderItem})) AS lines,
+  (SELECT CAST(sum(revenue) AS VARCHAR) FROM read_parquet(${agg})) AS agg_revenue`;
 
 export interface Totals {
-  orders: number;
+  orders: bigint;
   /** Decimal text, e.g. '123.45'. */
-  orderRevenue: string;
-  lines: number;
-  aggRevenue: string;
+  order_revenue: string;
+  lines: bigint;
+  agg_revenue: string;
 }

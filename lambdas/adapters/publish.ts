@@ -1,75 +1,296 @@
-/** Writes validation outcomes to the lake: quarantined rows with their reasons, and curated tables. */
-import type { RunContext, TableToLoad } from '../core/contracts';
+/**
+ * The batch data steps' shared engine work: the quality rules run as SQL over a dataset (compile-sql.ts),
+ * quarantined rows written as JSON Lines with their reasons, curated tables written as Parquet, and the
+ * bucket a step may be restricted to. The rows stay in DuckDB (spilling to disk past its memory limit):
+ * JavaScript only sees counts and one example row per failed check.
+ */
+import { dirname, join } from 'node:path';
+import type { Bucket, CheckResult, DatasetQuality, RunContext, TableToLoad } from '../core/contracts';
 import { withRejected } from '../core/catalog-snapshot';
+import { engineSettingsFromEnv, sqlLiteral, type Engine, type EngineSettings } from '../core/engine/engine';
+import { castSelect, quoteIdent } from '../core/engine/table-io';
 import { ConfigurationError, QualityGateError } from '../core/errors';
 import { layout } from '../core/layout';
+import type { BatchTable, Dataset } from '../core/model';
+import {
+  checkResult,
+  compileDataset,
+  datasetLevelFailure,
+  DUCKDB_DIALECT,
+  ROW_NUMBER,
+  type CompiledDataset,
+  type ReferenceTarget,
+} from '../core/quality/compile-sql';
 import { decideGate } from '../core/quality/gate';
-import type { BatchTable, Dataset, ProductCandidate } from '../core/model';
-import { evaluateDataset, type DatasetEvaluation } from '../core/quality/evaluate';
 import { resolveRules, type DatasetRules } from '../core/quality/rules';
-import { toDimProduct } from '../core/facts';
-import { TABLES } from '../core/tables';
+import type { Env } from '../core/settings';
+import { TABLES, type TableDef } from '../core/tables';
 import { HANDLER_ENV } from '../steps';
-import { writeJsonLines, writeParquet } from './lake-tables';
+import type { LakeWorkspace } from './lake-workspace';
 import type { LakeStore } from './ports';
 
-/** The quality rules in force: design.md's defaults with the environment's threshold. */
-export function pipelineRules(): Record<Dataset, DatasetRules> {
-  const raw = process.env[HANDLER_ENV.qualityThreshold];
-  if (raw === undefined || raw === '') return resolveRules();
-  const threshold = Number(raw);
-  if (!(threshold >= 0 && threshold <= 1)) {
-    throw new ConfigurationError(
-      `${HANDLER_ENV.qualityThreshold}="${raw}" must be a share between 0 and 1 (0.05 for 5 %); set it in lib/config.ts (qualityThreshold).`,
-    );
+export interface EngineStepSettings {
+  engine: EngineSettings;
+  /** Where the step's input and output files live while it runs (next to DuckDB's spill directory). */
+  workDirectory: string;
+}
+
+export interface QualityStepSettings extends EngineStepSettings {
+  /** The quality rules in force: design.md's defaults with the environment's threshold. */
+  rules: Record<Dataset, DatasetRules>;
+}
+
+export function engineStepSettings(env: Env): EngineStepSettings {
+  const engine = engineSettingsFromEnv(env);
+  return { engine, workDirectory: join(dirname(engine.tempDirectory), 'cartflow-work') };
+}
+
+export function qualityStepSettings(env: Env): QualityStepSettings {
+  const raw = env[HANDLER_ENV.qualityThreshold];
+  let rules: Record<Dataset, DatasetRules>;
+  if (raw === undefined || raw === '') rules = resolveRules();
+  else {
+    const threshold = Number(raw);
+    if (!(threshold >= 0 && threshold <= 1)) {
+      throw new ConfigurationError(
+        `${HANDLER_ENV.qualityThreshold}="${raw}" must be a share between 0 and 1 (0.05 for 5 %); set it in lib/config.ts (qualityThreshold).`,
+      );
+    }
+    rules = resolveRules({ threshold });
   }
-  return resolveRules({ threshold });
+  return { ...engineStepSettings(env), rules };
 }
 
-/** Products reference nothing, so they are judged on their own, in the batch run and on a catalog refresh alike. */
-export function evaluateProducts(
-  products: readonly ProductCandidate[],
-  rules: Record<Dataset, DatasetRules>,
-  businessDate: string,
-  now: Date,
-): DatasetEvaluation<ProductCandidate> {
-  return evaluateDataset(products, rules.products, { businessDate, catalog: new Set(), now });
+/** A bucket's own object next to the whole day's: `rejected.jsonl` → `rejected.bucket-00003-of-00016.jsonl`. */
+export function bucketKey(key: string, bucket: Bucket | undefined): string {
+  if (bucket === undefined) return key;
+  const dot = key.lastIndexOf('.');
+  const tag = `bucket-${String(bucket.index).padStart(5, '0')}-of-${String(bucket.count).padStart(5, '0')}`;
+  return `${key.slice(0, dot)}.${tag}${key.slice(dot)}`;
 }
 
-export async function writeQuarantine<T>(
-  lake: LakeStore,
-  run: RunContext,
-  dataset: Dataset,
-  quarantined: { row: T; reasons: string[] }[],
-) {
-  await writeJsonLines(
-    lake,
-    layout.quarantine(dataset, run.businessDate),
-    quarantined.map(({ row, reasons }) => ({ runId: run.runId, dataset, reasons, row })),
+/** True for the rows of `bucket`: a hash of the (trimmed) order id, so an order and its lines agree. */
+export function bucketFilter(orderId: string, bucket: Bucket | undefined): string {
+  if (bucket === undefined) return 'TRUE';
+  if (!(
+    Number.isInteger(bucket.count) &&
+    bucket.count >= 1 &&
+    bucket.index >= 0 &&
+    bucket.index < bucket.count
+  )) {
+    throw new ConfigurationError(`bucket ${JSON.stringify(bucket)} must have 0 <= index < count`);
+  }
+  return `hash(${orderId}) % ${bucket.count} = ${bucket.index}`;
+}
+
+const MAX_SAFE = '9007199254740991';
+
+/**
+ * A row of `def` as the JSON object the quarantine and the report examples show: keyed by field (money in
+ * cents), timestamps ISO-8601, integers as numbers while exact and as strings beyond 2^53.
+ */
+function rowJson(def: TableDef, alias: string): string {
+  const members = def.columns.map((c) => {
+    const value = `${alias}.${quoteIdent(c.name)}`;
+    let json: string;
+    if (c.kind === 'timestamp') json = `to_json(${DUCKDB_DIALECT.isoTimestamp(value)})`;
+    else if (c.kind === 'decimal' || c.kind === 'int64') {
+      const whole = c.kind === 'decimal' ? `CAST(${value} * ${10 ** (c.scale ?? 0)} AS BIGINT)` : value;
+      json = `CASE WHEN abs(${whole}) <= ${MAX_SAFE} THEN to_json(${whole}) ELSE to_json(CAST(${whole} AS VARCHAR)) END`;
+    } else json = `to_json(${value})`;
+    return `${sqlLiteral(c.field)}: ${json}`;
+  });
+  return `{${members.join(', ')}}`;
+}
+
+export interface CheckedDataset {
+  dataset: Dataset;
+  def: TableDef;
+  /** The table of every row with its reason columns and ROW_NUMBER. */
+  table: string;
+  /** A view of the rows that passed. */
+  valid: string;
+  compiled: CompiledDataset;
+  checks: CheckResult[];
+  quality: DatasetQuality;
+}
+
+export interface CheckSpec {
+  dataset: Dataset;
+  rules: DatasetRules;
+  def: TableDef;
+  /** A relation of the dataset's rows (columns of `def`) with ROW_NUMBER, their input order. */
+  source: string;
+  businessDate: string;
+  references?: Partial<Record<'catalog' | 'orders', ReferenceTarget>>;
+  now: Date;
+}
+
+/**
+ * Runs a dataset's declared checks (all but reconcile_total) in the engine. Every check sees every row;
+ * a row failing any quarantine-severity check is quarantined with all its reasons. Dataset-level checks
+ * report `failedRows: 0` and describe the failure in `example`; the gate relies on this.
+ */
+export async function checkDataset(engine: Engine, spec: CheckSpec): Promise<CheckedDataset> {
+  const compiled = compileDataset(spec.rules, {
+    def: spec.def,
+    businessDate: spec.businessDate,
+    dialect: DUCKDB_DIALECT,
+    references: spec.references,
+  });
+  const table = `${spec.dataset}_checked`;
+  const valid = `${spec.dataset}_valid`;
+  await engine.run(`CREATE OR REPLACE TABLE ${table} AS ${compiled.select(spec.source)}`);
+  await engine.run(
+    `CREATE OR REPLACE VIEW ${valid} AS SELECT * FROM ${table} WHERE NOT (${compiled.quarantined})`,
   );
+  const figures = [
+    'count(*) AS rows_in',
+    `sum(CASE WHEN ${compiled.quarantined} THEN 1 ELSE 0 END) AS quarantined`,
+    ...compiled.rowChecks.flatMap(({ column }) => [
+      `count(${column}) AS ${column}_failed`,
+      `min(CASE WHEN ${column} IS NOT NULL THEN ${ROW_NUMBER} END) AS ${column}_first`,
+    ]),
+    ...compiled.aggregateChecks.map((a) => `${a.expression} AS ${a.column}`),
+  ];
+  const [totals] = await engine.rows<Record<string, unknown>>(`SELECT ${figures.join(', ')} FROM ${table}`);
+  const firsts = compiled.rowChecks
+    .map(({ column }) => totals[`${column}_first`])
+    .filter((v) => v !== null && v !== undefined);
+  const examples = await exampleRows(engine, table, spec.def, firsts);
+
+  let datasetLevelFailed = false;
+  const checks: CheckResult[] = [];
+  let row = 0;
+  let aggregate = 0;
+  for (const check of spec.rules.checks) {
+    if (check.kind === 'reconcile_total') continue;
+    const result = checkResult(spec.dataset, check);
+    if (check.kind === 'row_count' || check.kind === 'freshness') {
+      const compiledCheck = compiled.aggregateChecks[aggregate++];
+      const failure = datasetLevelFailure(compiledCheck.check, totals[compiledCheck.column], spec.now);
+      if (failure !== null) {
+        Object.assign(result, { passed: false, example: failure });
+        datasetLevelFailed ||= check.severity === 'quarantine';
+      }
+    } else {
+      const { column } = compiled.rowChecks[row++];
+      result.failedRows = Number(totals[`${column}_failed`]);
+      result.passed = result.failedRows === 0;
+      if (!result.passed) result.example = examples.get(String(totals[`${column}_first`]));
+    }
+    checks.push(result);
+  }
+  const rowsIn = Number(totals.rows_in);
+  const rowsQuarantined = Number(totals.quarantined ?? 0);
+  const share = rowsIn === 0 ? 0 : rowsQuarantined / rowsIn;
+  const quality: DatasetQuality = {
+    dataset: spec.dataset,
+    rowsIn,
+    rowsValid: rowsIn - rowsQuarantined,
+    rowsQuarantined,
+    quarantineShare: share,
+    threshold: spec.rules.quarantineThreshold,
+    passed: share <= spec.rules.quarantineThreshold && !datasetLevelFailed,
+  };
+  return { dataset: spec.dataset, def: spec.def, table, valid, compiled, checks, quality };
 }
 
-export async function writeCurated<T extends object>(
+/** The rows at the given positions as report examples (JSON text), by position. */
+export async function exampleRows(
+  engine: Engine,
+  relation: string,
+  def: TableDef,
+  positions: readonly unknown[],
+): Promise<Map<string, string>> {
+  if (positions.length === 0) return new Map();
+  const rows = await engine.rows<{ position: unknown; example: string }>(
+    `SELECT ${ROW_NUMBER} AS position, CAST(to_json(${rowJson(def, 't')}) AS VARCHAR) AS example
+     FROM ${relation} t WHERE ${ROW_NUMBER} IN (${positions.map(String).join(', ')})`,
+  );
+  return new Map(rows.map((r) => [String(r.position), r.example]));
+}
+
+/**
+ * The quarantined rows as JSON Lines, in input order: `{runId, dataset, reasons, row}` (reasons of every
+ * failed quarantine-severity check, in check order). An empty file when nothing was quarantined.
+ */
+export async function writeQuarantine(
+  engine: Engine,
+  workspace: LakeWorkspace,
+  run: RunContext,
+  checked: CheckedDataset,
+  bucket?: Bucket,
+): Promise<void> {
+  const reasons = checked.compiled.rowChecks
+    .filter((c) => c.check.severity === 'quarantine')
+    .map((c) => c.column);
+  const list = `list_filter([${reasons.join(', ')}]::VARCHAR[], x -> x IS NOT NULL)`;
+  const path = workspace.path(`quarantine-${checked.dataset}.jsonl`);
+  await engine.run(
+    `COPY (SELECT ${sqlLiteral(run.runId)} AS "runId", ${sqlLiteral(checked.dataset)} AS dataset,
+       ${list} AS reasons, ${rowJson(checked.def, 't')} AS "row"
+     FROM ${checked.table} t WHERE ${checked.compiled.quarantined} ORDER BY ${ROW_NUMBER})
+     TO ${sqlLiteral(path)} (FORMAT JSON)`,
+  );
+  const key = bucketKey(layout.quarantine(checked.dataset, run.businessDate), bucket);
+  await workspace.publish(path, key, 'application/x-ndjson');
+}
+
+/**
+ * One curated table of the date as Parquet, columns in warehouse order. The whole day replaces the
+ * table's partition prefix; a bucket writes its own part (the Map's caller clears the prefix first).
+ */
+export async function writeCurated(
+  engine: Engine,
+  workspace: LakeWorkspace,
   lake: LakeStore,
   table: BatchTable,
+  select: string,
   businessDate: string,
-  rows: T[],
+  bucket?: Bucket,
 ): Promise<TableToLoad> {
-  await lake.deletePrefix(layout.curatedPrefix(table, businessDate));
-  await writeParquet(lake, layout.curated(table, businessDate), TABLES[table], rows);
-  return { table, prefix: layout.curatedPrefix(table, businessDate), rows: rows.length };
+  const path = workspace.path(`${table}.parquet`);
+  const rows = await engine.writeParquet(castSelect(TABLES[table], `(${select}) s`), path);
+  const prefix = layout.curatedPrefix(table, businessDate);
+  let key = layout.curated(table, businessDate);
+  if (bucket === undefined) await lake.deletePrefix(prefix);
+  else key = `${prefix}part-${String(bucket.index).padStart(5, '0')}.parquet`;
+  await workspace.publish(path, key);
+  return { table, prefix, rows };
 }
 
-/** Catalog refresh: validate the merged snapshot on its own and publish dim_product. */
+/** dim_product from the valid products, sorted by product_id. */
+export const dimProductSql = (validProducts: string): string =>
+  `SELECT product_id, name, category, price, currency, updated_at FROM ${validProducts} ORDER BY product_id`;
+
+/** Catalog refresh: the merged snapshot validated on its own, its quarantine written, dim_product published. */
 export async function publishCatalog(
+  engine: Engine,
+  workspace: LakeWorkspace,
   lake: LakeStore,
   run: RunContext,
-  snapshot: ProductCandidate[],
+  source: string,
   rejected: number,
+  rules: DatasetRules,
 ): Promise<TableToLoad> {
-  const result = evaluateProducts(snapshot, pipelineRules(), run.businessDate, new Date());
-  await writeQuarantine(lake, run, 'products', result.quarantined);
-  const gate = decideGate([withRejected(result.quality, rejected)], result.checks);
+  const products = await checkDataset(engine, {
+    dataset: 'products',
+    rules,
+    def: TABLES.products,
+    source,
+    businessDate: run.businessDate,
+    now: new Date(),
+  });
+  await writeQuarantine(engine, workspace, run, products);
+  const gate = decideGate([withRejected(products.quality, rejected)], products.checks);
   if (!gate.passed) throw new QualityGateError(gate.failureReason ?? 'products failed the quality gate');
-  return writeCurated(lake, 'dim_product', run.businessDate, toDimProduct(result.valid));
+  return writeCurated(
+    engine,
+    workspace,
+    lake,
+    'dim_product',
+    dimProductSql(products.valid),
+    run.businessDate,
+  );
 }

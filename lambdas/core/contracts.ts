@@ -89,12 +89,29 @@ export interface LoadTableInput {
 
 export interface LoadResult {
   table: BatchTable;
+  /** Rows staged, which PublishDate then inserts whole. */
   rowsLoaded: number;
+}
+
+/** ResultPath `$.publish`. */
+export interface PublishResult {
+  tables: BatchTable[];
+}
+
+/**
+ * One slice of a day too big for one function: the rows whose order_id hashes to `index` modulo `count`
+ * (an order and its lines share a bucket, so per-order rules stay exact).
+ */
+export interface Bucket {
+  index: number;
+  count: number;
 }
 
 /** The whole state the tasks receive. */
 export interface PipelineState {
   run: RunContext;
+  /** Set by the volume Map: Transform and Validate then work on this bucket of the day only. */
+  bucket?: Bucket;
   /** Set on a catalog refresh (S3 object-created on landing/catalog/): the file that arrived. */
   catalogKey?: string;
   /** The Extract parallel's output: one list per branch (orders + order_items, products). */

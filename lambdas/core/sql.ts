@@ -7,6 +7,7 @@
  * Primary keys are declared for documentation and the planner; Redshift does not enforce them, so
  * idempotence comes from the DELETE-then-INSERT below, never from the keys.
  */
+import { createHash } from 'node:crypto';
 import { CLICKSTREAM_TABLES } from './clickstream/tables';
 import type { CheckResult, DatasetQuality } from './contracts';
 import { assertBusinessDate, formatDecimal } from './dates';
@@ -90,6 +91,7 @@ export function warehouseDdl(): string[] {
   return [
     'CREATE SCHEMA IF NOT EXISTS analytics',
     'CREATE SCHEMA IF NOT EXISTS ops',
+    `CREATE SCHEMA IF NOT EXISTS ${STAGING_SCHEMA}`,
     ...WAREHOUSE_TABLES.map(createTableSql),
     ...Object.values(CLICKSTREAM_TABLES).map(createTableSql),
     createTableSql(EVENT_LOAD_LEDGER),
@@ -119,47 +121,79 @@ export function copyParquetSql(target: string, { s3Uri, iamRoleArn, manifest = f
   return `COPY ${target} FROM '${s3Uri}' IAM_ROLE '${iamRoleArn}' FORMAT AS PARQUET${manifest ? ' MANIFEST' : ''}`;
 }
 
-export interface LoadPartition {
+/** Where a run's tables wait between their COPY and the publish of the date; readers never look here. */
+export const STAGING_SCHEMA = 'staging';
+
+/**
+ * The run's staging table for `table`. Persistent, not TEMP: the Data API runs every call in a session of
+ * its own, so a temp table would be gone before the publish. Named per run (a digest of the run id keeps
+ * the name short: PostgreSQL cuts identifiers at 63 bytes), so runs of different dates never share one.
+ */
+export function stageTableName(table: TableDef, runId: string): string {
+  const digest = createHash('sha256').update(runId).digest('hex').slice(0, 16);
+  return `${STAGING_SCHEMA}.${ident(`${table.name}_${digest}`)}`;
+}
+
+export interface StageTable {
   table: TableDef;
+  runId: string;
   /** The table's Parquet prefix for the date, e.g. s3://bucket/curated/fact_order/dt=2024-01-15/ */
   s3Uri: string;
   iamRoleArn: string;
-  businessDate: string;
 }
 
 /**
- * COPY into a staging table, then replace the partition: drop the date's rows, drop any row whose
- * key is in the stage (a key that moved to this date is not duplicated), insert the stage.
- * Run as ONE transaction (Warehouse.executeBatch), so readers see the old or the new partition.
- * A table without a partition column (dim_product) is replaced by key only.
+ * COPY one table's Parquet into the run's staging table, re-created first so a retried load starts over.
+ * One transaction; the published tables are not touched (see publishStatements).
  */
-export function loadPartitionStatements({ table, s3Uri, iamRoleArn, businessDate }: LoadPartition): string[] {
-  const date = assertBusinessDate(businessDate, 'businessDate');
-  const target = qualifiedName(table);
-  const stage = ident(`stage_${table.name}`);
-  const copy = copyParquetSql(stage, { s3Uri, iamRoleArn });
-  const keyMatch = table.primaryKey.map((k) => `${target}.${ident(k)} = ${stage}.${ident(k)}`).join(' AND ');
-  if (keyMatch === '') throw new ConfigurationError(`${table.name} has no primary key to replace rows by`);
+export function stageTableStatements({ table, runId, s3Uri, iamRoleArn }: StageTable): string[] {
+  const stage = stageTableName(table, runId);
   return [
-    `CREATE TEMP TABLE ${stage} (LIKE ${target})`,
-    copy,
-    ...(table.partitionColumn
-      ? [`DELETE FROM ${target} WHERE ${ident(table.partitionColumn)} = '${date}'`]
-      : []),
-    `DELETE FROM ${target} USING ${stage} WHERE ${keyMatch}`,
-    `INSERT INTO ${target} SELECT * FROM ${stage}`,
-    `DROP TABLE ${stage}`,
+    `DROP TABLE IF EXISTS ${stage}`,
+    `CREATE TABLE ${stage} (LIKE ${qualifiedName(table)})`,
+    copyParquetSql(stage, { s3Uri, iamRoleArn }),
   ];
 }
 
+/** `SELECT … AS rows`: the rows staged for a table, which the publish inserts whole. */
+export function stagedCountSql(table: TableDef, runId: string): string {
+  return `SELECT COUNT(*) AS ${ident('rows')} FROM ${stageTableName(table, runId)}`;
+}
+
 /**
- * `SELECT … AS rows`: the rows a load left in the warehouse — the date's partition, or for a table
- * replaced by key only (dim_product) the rows staged, since every staged row was inserted.
+ * Replaces the date in every staged table at once: per table, drop the date's rows, drop any row whose key
+ * is in the stage (a key that moved to this date is not duplicated), insert the stage, drop the stage.
+ * Run as ONE transaction (Warehouse.executeBatch), so readers see every table of the date from the old run
+ * or every table from the new one, never a mix. A table without a partition column (dim_product) is
+ * replaced by key only.
  */
-export function partitionCountSql(table: TableDef, businessDate: string, item: { rows: number }): string {
+export function publishStatements(
+  tables: readonly TableDef[],
+  runId: string,
+  businessDate: string,
+): string[] {
   const date = assertBusinessDate(businessDate, 'businessDate');
-  if (!table.partitionColumn) return `SELECT ${Math.trunc(item.rows)} AS ${ident('rows')}`;
-  return `SELECT COUNT(*) AS ${ident('rows')} FROM ${qualifiedName(table)} WHERE ${ident(table.partitionColumn)} = '${date}'`;
+  return tables.flatMap((table) => {
+    const target = qualifiedName(table);
+    const stage = stageTableName(table, runId);
+    const keyMatch = table.primaryKey
+      .map((k) => `${target}.${ident(k)} = ${stage}.${ident(k)}`)
+      .join(' AND ');
+    if (keyMatch === '') throw new ConfigurationError(`${table.name} has no primary key to replace rows by`);
+    return [
+      ...(table.partitionColumn
+        ? [`DELETE FROM ${target} WHERE ${ident(table.partitionColumn)} = '${date}'`]
+        : []),
+      `DELETE FROM ${target} USING ${stage} WHERE ${keyMatch}`,
+      `INSERT INTO ${target} SELECT * FROM ${stage}`,
+      `DROP TABLE ${stage}`,
+    ];
+  });
+}
+
+/** Drops whatever staging tables the run left (a failed run's cleanup); a no-op for tables never staged. */
+export function dropStageStatements(tables: readonly TableDef[], runId: string): string[] {
+  return tables.map((table) => `DROP TABLE IF EXISTS ${stageTableName(table, runId)}`);
 }
 
 function valueSql(column: ColumnDef, value: unknown): string {

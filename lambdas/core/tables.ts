@@ -1,6 +1,6 @@
 /**
- * The one definition of every table: the warehouse DDL (core/sql.ts) and the Parquet schemas
- * (core/parquet.ts) both derive from it, so the column order of a curated Parquet file always equals
+ * The one definition of every table: the warehouse DDL (core/sql.ts) and the DuckDB types the Parquet
+ * files are written with (core/engine/table-io.ts) both derive from it, so the column order of a curated Parquet file always equals
  * the column order of its warehouse table — Redshift's COPY FROM PARQUET maps columns by position and
  * refuses a file whose column count differs.
  *

@@ -1,14 +1,15 @@
 import type { PipelineState } from '../core/contracts';
 import { layout } from '../core/layout';
-import { DATASETS } from '../core/model';
+import { BATCH_TABLES, DATASETS } from '../core/model';
 import { datasetLoads } from '../core/run-record';
-import { recordRunStatements } from '../core/sql';
+import { dropStageStatements, recordRunStatements } from '../core/sql';
+import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
 
 /**
- * The failure path's "ALL_DONE" step: drops the run's intermediate staged/ data and records the
- * run as FAILED with whatever quality results it got to, so ops tables show why.
+ * The failure path's "ALL_DONE" step: drops the run's intermediate staged/ data and warehouse staging
+ * tables (the date was never published, so readers still see the previous run) and records the run as FAILED with whatever quality results it got to, so ops tables show why.
  */
 export function makeCleanup({ lake, warehouse, metrics, logger }: Adapters) {
   return async (state: PipelineState): Promise<{ deletedObjects: number }> => {
@@ -17,15 +18,19 @@ export function makeCleanup({ lake, warehouse, metrics, logger }: Adapters) {
       for (const dataset of DATASETS) {
         deletedObjects += await lake.deletePrefix(layout.staged(dataset, state.run.businessDate));
       }
-      await warehouse.executeBatch(
-        recordRunStatements({
+      await warehouse.executeBatch([
+        ...dropStageStatements(
+          BATCH_TABLES.map((t) => TABLES[t]),
+          state.run.runId,
+        ),
+        ...recordRunStatements({
           ...state.run,
           status: 'FAILED',
           finishedAt: new Date().toISOString(),
           datasets: datasetLoads(state),
           checks: state.validation?.checks ?? [],
         }),
-      );
+      ]);
     }
     metrics.count('RunFailed', 1);
     metrics.flush();

@@ -1,7 +1,11 @@
+import { rm } from 'node:fs/promises';
 import type { ExtractResult, PipelineState } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
+import { Engine, engineSettingsFromEnv, type EngineSettings } from '../core/engine/engine';
+import { writeRowsParquet } from '../core/engine/table-io';
 import { layout } from '../core/layout';
 import type { Dataset } from '../core/model';
+import { integerEnv, type Env } from '../core/settings';
 import {
   orderFromSource,
   orderItemFromSource,
@@ -9,57 +13,67 @@ import {
   ordersCursorSql,
 } from '../core/source-rows';
 import { TABLES, type TableDef } from '../core/tables';
-import { adapters } from '../adapters/context';
-import { writeParquet } from '../adapters/lake-tables';
-import { logger } from '../adapters/observability';
-import type { SqlClient } from '../adapters/ports';
+import { awsHandler } from '../adapters/aws-entry';
+import { LakeWorkspace } from '../adapters/lake-workspace';
+import type { Adapters, SqlClient, Step } from '../adapters/ports';
 import { HANDLER_ENV } from '../steps';
 
 const DEFAULT_CHUNK_ROWS = 50_000;
 
+export interface ExtractOrdersSettings {
+  /** Rows per cursor fetch, and so per raw/ part: bounds the memory the extract holds at once. */
+  chunkRows: number;
+  engine: EngineSettings;
+  /** Where the parts are written before upload (Lambda: under /tmp). */
+  workDirectory: string;
+}
+
+export const extractOrdersSettings = (env: Env): ExtractOrdersSettings => ({
+  chunkRows: integerEnv(env, HANDLER_ENV.extractChunkRows, DEFAULT_CHUNK_ROWS),
+  engine: engineSettingsFromEnv(env),
+  workDirectory: `${env.TMPDIR || '/tmp'}/cartflow-work`,
+});
+
 /**
- * Source orders and their items for the business date → raw/ Parquet, one part per chunk read
- * through a server-side cursor, so the day never sits in memory whole.
+ * Source orders and their items for the business date → raw/ Parquet, one part per chunk read through a
+ * server-side cursor and handed to DuckDB's appender, so the day never sits in memory whole.
  */
-export const handler = async (state: PipelineState): Promise<ExtractResult[]> => {
-  const businessDate = assertBusinessDate(state.run.businessDate, 'run.businessDate');
-  const chunkRows = Number(process.env[HANDLER_ENV.extractChunkRows] ?? DEFAULT_CHUNK_ROWS);
-  const { lake, source } = adapters();
-  const connection = await source.connect();
-  try {
-    await connection.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const orders = await extractDataset(connection, {
-      dataset: 'orders',
-      sql: ordersCursorSql(businessDate),
-      def: TABLES.raw_orders,
-      toRow: orderFromSource,
-      businessDate,
-      chunkRows,
-    });
-    const items = await extractDataset(connection, {
-      dataset: 'order_items',
-      sql: orderItemsCursorSql(businessDate),
-      def: TABLES.raw_order_items,
-      toRow: orderItemFromSource,
-      businessDate,
-      chunkRows,
-    });
-    await connection.query('COMMIT');
-    return [orders, items];
-  } finally {
-    await connection.release();
-  }
+export function makeExtractOrders({ lake, source, logger }: Adapters, settings: ExtractOrdersSettings) {
+  return async (state: PipelineState): Promise<ExtractResult[]> => {
+    const businessDate = assertBusinessDate(state.run.businessDate, 'run.businessDate');
+    const engine = await Engine.open(settings.engine);
+    const workspace = await LakeWorkspace.open(lake, settings.workDirectory);
+    const connection = await source.connect();
+    try {
+      await connection.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const orders = await extractDataset(connection, engine, workspace, {
+        dataset: 'orders',
+        sql: ordersCursorSql(businessDate),
+        def: TABLES.raw_orders,
+        toRow: orderFromSource,
+        businessDate,
+      });
+      const items = await extractDataset(connection, engine, workspace, {
+        dataset: 'order_items',
+        sql: orderItemsCursorSql(businessDate),
+        def: TABLES.raw_order_items,
+        toRow: orderItemFromSource,
+        businessDate,
+      });
+      await connection.query('COMMIT');
+      return [orders, items];
+    } finally {
+      await connection.release();
+      engine.close();
+      await workspace.dispose();
+    }
+  };
 
   async function extractDataset<S, T extends object>(
     db: SqlClient,
-    spec: {
-      dataset: Dataset;
-      sql: string;
-      def: TableDef;
-      toRow: (row: S) => T;
-      businessDate: string;
-      chunkRows: number;
-    },
+    engine: Engine,
+    workspace: LakeWorkspace,
+    spec: { dataset: Dataset; sql: string; def: TableDef; toRow: (row: S) => T; businessDate: string },
   ): Promise<ExtractResult> {
     // Parts of an earlier run of this date would otherwise linger if this run writes fewer.
     await lake.deletePrefix(layout.rawPrefix(spec.dataset, spec.businessDate));
@@ -68,16 +82,26 @@ export const handler = async (state: PipelineState): Promise<ExtractResult[]> =>
     const keys: string[] = [];
     let rows = 0;
     for (;;) {
-      const chunk = await db.query<S>(`FETCH FORWARD ${spec.chunkRows} FROM ${cursor}`);
+      const chunk = await db.query<S>(`FETCH FORWARD ${settings.chunkRows} FROM ${cursor}`);
+      // An empty day still gets one (empty) part, so the next steps always find the dataset's schema.
       if (chunk.rows.length === 0 && keys.length > 0) break;
       const key = layout.rawPart(spec.dataset, spec.businessDate, keys.length);
-      await writeParquet(lake, key, spec.def, chunk.rows.map(spec.toRow));
+      const path = workspace.path(`${spec.dataset}-${keys.length}.parquet`);
+      await writeRowsParquet(engine, spec.def, chunk.rows.map(spec.toRow), path);
+      await workspace.publish(path, key);
+      await rm(path);
       keys.push(key);
       rows += chunk.rows.length;
-      if (chunk.rows.length < spec.chunkRows) break;
+      if (chunk.rows.length < settings.chunkRows) break;
     }
     await db.query(`CLOSE ${cursor}`);
     logger.info('extracted', { dataset: spec.dataset, rows, parts: keys.length });
     return { dataset: spec.dataset, keys, rows };
   }
+}
+
+export const step: Step<ExtractOrdersSettings, PipelineState, ExtractResult[]> = {
+  settings: extractOrdersSettings,
+  make: makeExtractOrders,
 };
+export const handler = awsHandler(step);

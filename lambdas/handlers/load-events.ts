@@ -1,35 +1,50 @@
 /**
  * Scheduled micro-batch (EventBridge): the stream's event objects → the warehouse, exactly once.
- * Lists events/clickstream/, compares with the ledger (key + ETag), writes a COPY manifest of the new
- * or rewritten objects and a ledger file, and runs ONE transaction that copies, deduplicates by
- * event_id, recounts the touched minutes and records the objects (core/clickstream/load.ts).
- * A failed run changes nothing; the next run finds the same work again.
+ * Reads the arrival notices after its watermark (no listing of events/clickstream/), looks only those
+ * objects up in the ledger (key + ETag), compacts each hour's new objects into files of at least
+ * 64 MB (or the whole hour's new objects), writes a COPY manifest of the compacted files and a ledger
+ * file, and runs ONE transaction that copies, deduplicates by event_id, recounts the touched minutes
+ * and records the objects (core/clickstream/load.ts). A failed run changes nothing and its retry
+ * rewrites the same compacted files; a run with nothing new makes no warehouse call.
  */
 import { randomUUID } from 'node:crypto';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { stat } from 'node:fs/promises';
 import {
-  EVENTS_PREFIX,
+  ARRIVALS_STATE_KEY,
+  DEFAULT_COMPACT_TARGET_MB,
+  DEFAULT_MAX_OBJECTS,
+  DEFAULT_SETTLE_SECONDS,
+  LEDGER_LOOKUP_KEYS,
+  START_STATE,
+  advanceArrivals,
+  arrivalPrefixes,
   copyManifest,
   eventLoadKeys,
   eventLoadStatements,
   ledgerSelectSql,
+  newArrivals,
   newLoadId,
-  parquetRowCount,
-  parseMaxObjects,
+  parseArrivalNotice,
+  parseArrivalState,
+  parsePositive,
+  planCompaction,
   planEventLoad,
+  type ArrivalState,
   type LedgerEntry,
-  type LedgerRow,
 } from '../core/clickstream/load';
-import { EVENT_LOAD_LEDGER, warehouseDdl } from '../core/sql';
-import { adapters } from '../adapters/context';
-import { requireEnv } from '../core/settings';
-import { writeParquet } from '../adapters/lake-tables';
-import { logger, metrics } from '../adapters/observability';
-import type { LakeObject, LakeStore, Warehouse } from '../adapters/ports';
+import {
+  Engine,
+  engineSettingsFromEnv,
+  fileList,
+  sqlLiteral,
+  type EngineSettings,
+} from '../core/engine/engine';
+import { requireEnv, type Env } from '../core/settings';
+import { warehouseDdl } from '../core/sql';
+import { awsHandler } from '../adapters/aws-entry';
+import { LakeWorkspace } from '../adapters/lake-workspace';
+import type { Adapters, LakeObject, LakeStore, Step, Warehouse } from '../adapters/ports';
 import { HANDLER_ENV } from '../steps';
-
-/** Parallel footer reads: enough to hide S3 latency, few enough to keep memory bounded. */
-const READ_CONCURRENCY = 8;
 
 export interface EventsLoadResult {
   /** Objects loaded by this run (0: nothing new). */
@@ -37,12 +52,63 @@ export interface EventsLoadResult {
   /** Rows in those objects (before deduplication across objects). */
   events?: number;
   loadId?: string;
+  /** Compacted files the run's COPY read. */
+  files?: number;
   /** New or changed objects left for the next runs by EVENTS_LOAD_MAX_OBJECTS. */
   backlog?: number;
 }
 
+export interface LoadEventsSettings {
+  copyRoleArn: string;
+  maxObjects: number;
+  compactTargetBytes: number;
+  settleMs: number;
+  engine: EngineSettings;
+}
+
+export const loadEventsSettings = (env: Env): LoadEventsSettings => ({
+  copyRoleArn: requireEnv(env, HANDLER_ENV.copyRoleArn),
+  maxObjects: parsePositive(
+    env[HANDLER_ENV.eventsLoadMaxObjects],
+    HANDLER_ENV.eventsLoadMaxObjects,
+    DEFAULT_MAX_OBJECTS,
+  ),
+  compactTargetBytes:
+    parsePositive(
+      env[HANDLER_ENV.eventsCompactTargetMb],
+      HANDLER_ENV.eventsCompactTargetMb,
+      DEFAULT_COMPACT_TARGET_MB,
+    ) *
+    1024 *
+    1024,
+  settleMs:
+    parsePositive(
+      env[HANDLER_ENV.eventsArrivalSettleSeconds],
+      HANDLER_ENV.eventsArrivalSettleSeconds,
+      DEFAULT_SETTLE_SECONDS,
+    ) * 1000,
+  engine: engineSettingsFromEnv(env),
+});
+
+/** Parallel small reads (notices, listings, ledger lookups). */
+const CONCURRENCY = 8;
+
+async function mapBounded<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  return out;
+}
+
 // The loader runs on its own schedule, possibly before any batch run created the tables: the
-// (idempotent) DDL runs once per warehouse connection, i.e. once per Lambda container.
+// (idempotent) DDL runs once per warehouse connection, i.e. once per Lambda container, and only
+// when there is something to load.
 const prepared = new WeakMap<Warehouse, Promise<void>>();
 function ensureTables(warehouse: Warehouse): Promise<void> {
   let ready = prepared.get(warehouse);
@@ -54,63 +120,146 @@ function ensureTables(warehouse: Warehouse): Promise<void> {
   return ready;
 }
 
-/** Rows per object from the Parquet footers, with bounded parallelism. */
-async function rowCounts(lake: LakeStore, objects: readonly LakeObject[]): Promise<number[]> {
-  const counts = new Array<number>(objects.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < objects.length) {
-      const i = next++;
-      counts[i] = parquetRowCount(await lake.get(objects[i].key), objects[i].key);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, objects.length) }, worker));
-  return counts;
+async function readState(lake: LakeStore): Promise<ArrivalState> {
+  const [found] = await lake.list(ARRIVALS_STATE_KEY);
+  return found?.key === ARRIVALS_STATE_KEY
+    ? parseArrivalState(await lake.getText(ARRIVALS_STATE_KEY))
+    : START_STATE;
 }
 
-export const handler = async (_event?: unknown): Promise<EventsLoadResult> => {
-  const maxObjects = parseMaxObjects(process.env[HANDLER_ENV.eventsLoadMaxObjects]);
-  const { lake, warehouse } = adapters();
-  await ensureTables(warehouse);
+/** `clock` is the run's notion of now (injected by tests). */
+export function makeLoadEvents(
+  { lake, warehouse, logger, metrics }: Adapters,
+  settings: LoadEventsSettings,
+  clock: () => Date = () => new Date(),
+) {
+  return async (_event?: unknown): Promise<EventsLoadResult> => {
+    const now = clock();
+    const state = await readState(lake);
+    const listed = (await mapBounded(arrivalPrefixes(state, now), (p) => lake.list(p))).flat();
+    const fresh = newArrivals(
+      listed.map((o) => o.key),
+      state,
+    );
+    if (fresh.length === 0) {
+      const idle = advanceArrivals(state, [], [], now, settings.settleMs);
+      // The watermark follows the clock hour by hour, so an idle loader keeps listing one or two hours.
+      if (
+        idle.watermark.slice(0, idle.watermark.lastIndexOf('/')) !==
+        state.watermark.slice(0, state.watermark.lastIndexOf('/'))
+      ) {
+        await lake.put(ARRIVALS_STATE_KEY, JSON.stringify(idle), 'application/json');
+      }
+      logger.info('no new event objects', { watermark: state.watermark });
+      return { objects: 0 };
+    }
 
-  const [listed, ledger] = await Promise.all([
-    lake.list(EVENTS_PREFIX),
-    warehouse.query<LedgerEntry>(ledgerSelectSql()),
-  ]);
-  const { objects, backlog } = planEventLoad(listed, ledger, maxObjects);
-  if (objects.length === 0) {
-    logger.info('no new event objects', { listed: listed.length, ledger: ledger.length });
-    return { objects: 0 };
+    const notices = await mapBounded(fresh, async (key) => ({
+      key,
+      objects: parseArrivalNotice(key, await lake.getText(key)),
+    }));
+    const named = [...new Set(notices.flatMap((n) => n.objects))];
+    // Current ETag and size of the named objects: one listing per event hour they fall in.
+    const folders = [...new Set(named.map((k) => k.slice(0, k.lastIndexOf('/') + 1)))];
+    const wanted = new Set(named);
+    const candidates = (await mapBounded(folders, (f) => lake.list(f)))
+      .flat()
+      .filter((o) => wanted.has(o.key));
+
+    let plan: { objects: LakeObject[]; rest: LakeObject[] } = { objects: [], rest: [] };
+    if (candidates.length > 0) {
+      await ensureTables(warehouse);
+      const chunks: string[][] = [];
+      for (let i = 0; i < candidates.length; i += LEDGER_LOOKUP_KEYS) {
+        chunks.push(candidates.slice(i, i + LEDGER_LOOKUP_KEYS).map((o) => o.key));
+      }
+      const ledger = (
+        await mapBounded(chunks, (keys) => warehouse.query<LedgerEntry>(ledgerSelectSql(keys)))
+      ).flat();
+      plan = planEventLoad(candidates, ledger, settings.maxObjects);
+    }
+
+    let result: EventsLoadResult = { objects: 0 };
+    if (plan.objects.length > 0) result = await load(plan.objects, plan.rest.length);
+
+    // A notice is done when none of its objects waits in the backlog.
+    const waiting = new Set(plan.rest.map((o) => o.key));
+    const pending = notices.filter((n) => n.objects.some((k) => waiting.has(k))).map((n) => n.key);
+    const pendingSet = new Set(pending);
+    const processed = notices.map((n) => n.key).filter((k) => !pendingSet.has(k));
+    await lake.put(
+      ARRIVALS_STATE_KEY,
+      JSON.stringify(advanceArrivals(state, processed, pending, now, settings.settleMs)),
+      'application/json',
+    );
+    return result;
+  };
+
+  async function load(objects: LakeObject[], backlog: number): Promise<EventsLoadResult> {
+    const now = clock();
+    const loadId = newLoadId(now, randomUUID().slice(0, 8));
+    const workspace = await LakeWorkspace.open(lake, settings.engine.tempDirectory);
+    const engine = await Engine.open(settings.engine);
+    try {
+      const paths = await workspace.fetch(objects.map((o) => o.key));
+      const pathOf = new Map(objects.map((o, i) => [o.key, paths[i]]));
+      const counted = await engine.rows<{ file_name: string; num_rows: bigint }>(
+        `SELECT file_name, num_rows FROM parquet_file_metadata(${fileList(paths)})`,
+      );
+      const rowsOf = new Map(counted.map((r) => [r.file_name, Number(r.num_rows)]));
+
+      // Compaction: each part is written once per work set (its name is a digest of the work), so a
+      // retried run rewrites the same files with the same bytes.
+      const files: { key: string; size: number }[] = [];
+      for (const [i, part] of planCompaction(objects, settings.compactTargetBytes).entries()) {
+        const path = workspace.path(`compacted-${i}.parquet`);
+        await engine.writeParquet(
+          `SELECT * FROM read_parquet(${fileList(part.objects.map((o) => pathOf.get(o.key)!))})`,
+          path,
+        );
+        await workspace.publish(path, part.key);
+        files.push({ key: part.key, size: (await stat(path)).size });
+      }
+
+      const ledgerPath = workspace.path('ledger.parquet');
+      const values = objects
+        .map(
+          (o) =>
+            `(${sqlLiteral(o.key)}, ${sqlLiteral(o.etag)}, ${rowsOf.get(pathOf.get(o.key)!) ?? 0}, ` +
+            `${sqlLiteral(loadId)}, TIMESTAMP ${sqlLiteral(now.toISOString().replace('T', ' ').replace('Z', ''))})`,
+        )
+        .join(', ');
+      await engine.writeParquet(
+        `SELECT CAST(k AS VARCHAR) AS object_key, CAST(e AS VARCHAR) AS etag, CAST(n AS BIGINT) AS "rows",
+                CAST(l AS VARCHAR) AS load_id, CAST(t AS TIMESTAMP) AS loaded_at
+         FROM (VALUES ${values}) AS v(k, e, n, l, t)`,
+        ledgerPath,
+      );
+      await lake.put(
+        eventLoadKeys.manifest(loadId),
+        JSON.stringify(copyManifest(lake.bucket, files)),
+        'application/json',
+      );
+      await workspace.publish(ledgerPath, eventLoadKeys.ledger(loadId));
+      await warehouse.executeBatch(
+        eventLoadStatements({ bucket: lake.bucket, loadId, iamRoleArn: settings.copyRoleArn }),
+      );
+
+      const events = objects.reduce((sum, o) => sum + (rowsOf.get(pathOf.get(o.key)!) ?? 0), 0);
+      metrics.count('EventsLoaded', events);
+      metrics.count('ObjectsLoaded', objects.length);
+      metrics.flush();
+      logger.info('events loaded', { loadId, objects: objects.length, files: files.length, events, backlog });
+      return { objects: objects.length, events, loadId, files: files.length, backlog };
+    } finally {
+      engine.close();
+      await workspace.dispose();
+    }
   }
+}
 
-  const now = new Date();
-  const loadId = newLoadId(now, randomUUID().slice(0, 8));
-  const counts = await rowCounts(lake, objects);
-  const ledgerRows: LedgerRow[] = objects.map((o, i) => ({
-    object_key: o.key,
-    etag: o.etag,
-    rows: counts[i],
-    load_id: loadId,
-    loaded_at: now,
-  }));
-  await lake.put(
-    eventLoadKeys.manifest(loadId),
-    JSON.stringify(copyManifest(lake.bucket, objects)),
-    'application/json',
-  );
-  await writeParquet(lake, eventLoadKeys.ledger(loadId), EVENT_LOAD_LEDGER, ledgerRows);
-  await warehouse.executeBatch(
-    eventLoadStatements({
-      bucket: lake.bucket,
-      loadId,
-      iamRoleArn: requireEnv(process.env, HANDLER_ENV.copyRoleArn),
-    }),
-  );
-
-  const events = counts.reduce((sum, n) => sum + n, 0);
-  metrics.addMetric('EventsLoaded', MetricUnit.Count, events);
-  metrics.addMetric('ObjectsLoaded', MetricUnit.Count, objects.length);
-  metrics.publishStoredMetrics();
-  logger.info('events loaded', { loadId, objects: objects.length, events, backlog });
-  return { objects: objects.length, events, loadId, backlog };
+export const step: Step<LoadEventsSettings, unknown, EventsLoadResult> = {
+  settings: loadEventsSettings,
+  make: makeLoadEvents,
 };
+export const handler = awsHandler(step);

@@ -1,7 +1,7 @@
 import type { LoadResult, LoadTableInput } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
 import { requireEnv, type Env } from '../core/settings';
-import { loadPartitionStatements, partitionCountSql } from '../core/sql';
+import { stagedCountSql, stageTableStatements } from '../core/sql';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
@@ -16,23 +16,26 @@ export const loadTableSettings = (env: Env): LoadTableSettings => ({
   copyRoleArn: requireEnv(env, HANDLER_ENV.copyRoleArn),
 });
 
-/** One curated table of the date → warehouse: COPY into a stage, then one transaction that replaces the partition. */
+/**
+ * One curated table of the date → the run's staging table (COPY, in parallel with the other tables).
+ * Nothing readers see changes here: PublishDate replaces the date in every table in one transaction.
+ */
 export function makeLoadTable({ lake, warehouse, logger }: Adapters, settings: LoadTableSettings) {
   return async (input: LoadTableInput): Promise<LoadResult> => {
-    const businessDate = assertBusinessDate(input.run.businessDate, 'run.businessDate');
+    assertBusinessDate(input.run.businessDate, 'run.businessDate');
     const table = TABLES[input.item.table];
     await warehouse.executeBatch(
-      loadPartitionStatements({
+      stageTableStatements({
         table,
+        runId: input.run.runId,
         s3Uri: `s3://${lake.bucket}/${input.item.prefix}`,
         iamRoleArn: settings.copyRoleArn,
-        businessDate,
       }),
     );
     const [{ rows }] = await warehouse.query<{ rows: number | string }>(
-      partitionCountSql(table, businessDate, input.item),
+      stagedCountSql(table, input.run.runId),
     );
-    logger.info('loaded', { table: table.name, rows });
+    logger.info('staged', { table: table.name, rows });
     return { table: input.item.table, rowsLoaded: Number(rows) };
   };
 }

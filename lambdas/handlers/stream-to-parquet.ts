@@ -2,93 +2,43 @@
  * MSK event-source mapping → Parquet in the lake, exactly once: object keys are derived from the
  * batch's offset ranges (core/clickstream/batch.ts), so when a write fails the handler throws, the
  * mapping redelivers the whole batch, and the retry overwrites the same objects.
+ *
+ * No JavaScript runs per record: each topic-partition's record list is serialized as it arrived (one
+ * native JSON.stringify) into the workspace, and DuckDB decodes, validates, deduplicates, groups and
+ * writes the Parquet. Last, an arrival notice names the event objects written, so load-events finds
+ * new objects without listing events/clickstream/.
  */
-import { isUtf8 } from 'node:buffer';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { writeFile } from 'node:fs/promises';
 import type { MSKEvent } from 'aws-lambda';
-import { DeserializationFailure, processBatch, type StreamRecord } from '../core/clickstream/batch';
-import { CLICKSTREAM_TABLES } from '../core/clickstream/tables';
+import { arrivalKey } from '../core/clickstream/load';
+import { processBatch } from '../core/clickstream/batch';
+import { Engine, engineSettingsFromEnv, type EngineSettings } from '../core/engine/engine';
 import { InputFormatError } from '../core/errors';
-import { adapters } from '../adapters/context';
-import { writeJsonLines, writeParquet } from '../adapters/lake-tables';
-import { logger, metrics } from '../adapters/observability';
+import type { Env } from '../core/settings';
+import { awsHandler } from '../adapters/aws-entry';
+import { LakeWorkspace } from '../adapters/lake-workspace';
+import type { Adapters, Step } from '../adapters/ports';
 
 export interface StreamResult {
   /** Events written (valid, duplicates dropped). */
   written: number;
   quarantined: number;
-  /** Every key written, sorted. */
+  /** Every data key written (events, minute aggregates, quarantine), sorted. */
   objects: string[];
+  /** The arrival notice of this delivery (absent for an empty batch). */
+  arrival?: string;
 }
+
+export interface StreamSettings {
+  engine: EngineSettings;
+}
+
+export const streamSettings = (env: Env): StreamSettings => ({ engine: engineSettingsFromEnv(env) });
 
 /** Parallel PUTs per invocation: enough to hide S3 latency, few enough to keep the memory bounded. */
 const WRITE_CONCURRENCY = 8;
 
-/**
- * Base64 values → JSON, record by record. Not Powertools' kafkaConsumer: its deserialization is lazy
- * per record, but its JSON deserializer swallows a parse error, console.error()s the whole payload and
- * returns the text instead, so the reason is lost and a poisoned topic floods the logs; its getters also
- * decode again on every access. Here a record that is not UTF-8 JSON becomes a DeserializationFailure,
- * quarantined with its reason while the rest of the batch goes on.
- */
-export function decodeRecords(event: MSKEvent): StreamRecord[] {
-  return [...eachRecord(event)];
-}
-
-/** decodeRecords one record at a time; the "records" object is checked before the first record. */
-function eachRecord(event: MSKEvent): Iterable<StreamRecord> {
-  if (typeof event?.records !== 'object' || event.records === null) {
-    throw new InputFormatError('MSK event: expected a "records" object of topic-partition → records');
-  }
-  return decodeLazily(event.records);
-}
-
-function* decodeLazily(byPartition: MSKEvent['records']): Generator<StreamRecord> {
-  for (const list of Object.values(byPartition)) {
-    for (const { topic, partition, offset, timestamp, value: encoded } of list) {
-      let value: unknown;
-      if (encoded === undefined || encoded === null || encoded === '') {
-        value = new DeserializationFailure('', 'value: expected a JSON object, got an empty Kafka message');
-      } else {
-        const text = decodeBase64Utf8(encoded);
-        if (text === undefined) {
-          value = new DeserializationFailure(
-            encoded,
-            'value: expected UTF-8 JSON text (raw is the base64 value)',
-          );
-        } else {
-          try {
-            value = JSON.parse(text);
-          } catch (error) {
-            value = new DeserializationFailure(
-              text,
-              `value: expected JSON text (${(error as Error).message})`,
-            );
-          }
-        }
-      }
-      yield { topic, partition, offset, timestamp, value };
-    }
-  }
-}
-
-/** Reused for every value: decoding into it allocates no Buffer per record. */
-let decoded = Buffer.allocUnsafe(64 * 1024);
-
-/**
- * A base64 value → its UTF-8 text, or undefined when the bytes are not UTF-8. The decoder replaces
- * every invalid sequence with U+FFFD, so only text containing U+FFFD (rare; it may also be a valid,
- * encoded U+FFFD) needs the exact isUtf8 check of the bytes.
- */
-function decodeBase64Utf8(encoded: string): string | undefined {
-  const bound = Math.ceil(encoded.length / 4) * 3;
-  if (bound > decoded.length) decoded = Buffer.allocUnsafe(Math.max(bound, decoded.length * 2));
-  const size = decoded.write(encoded, 0, 'base64');
-  const text = decoded.toString('utf8', 0, size);
-  return text.includes('\uFFFD') && !isUtf8(decoded.subarray(0, size)) ? undefined : text;
-}
-
-/** Runs the writes with bounded parallelism; after a failure no new write starts, and the first error is thrown. */
+/** Runs the uploads with bounded parallelism; after a failure no new one starts, and the first error is thrown. */
 async function runAll(writes: (() => Promise<void>)[]): Promise<void> {
   let next = 0;
   let failed = false;
@@ -107,32 +57,57 @@ async function runAll(writes: (() => Promise<void>)[]): Promise<void> {
   if (rejected) throw rejected.reason;
 }
 
-export const handler = async (event: MSKEvent): Promise<StreamResult> => {
-  const { objects, windows, quarantined, stats } = processBatch(eachRecord(event));
-  const { lake } = adapters();
-  const writes: { key: string; write: () => Promise<void> }[] = [
-    ...objects.map((o) => ({
-      key: o.key,
-      write: () => writeParquet(lake, o.key, CLICKSTREAM_TABLES[o.table], o.rows),
-    })),
-    ...windows.map((w) => ({
-      key: w.key,
-      write: () => writeParquet<object>(lake, w.key, CLICKSTREAM_TABLES[w.table], w.rows),
-    })),
-    ...quarantined.map((q) => ({ key: q.key, write: () => writeJsonLines(lake, q.key, q.records) })),
-  ];
-  // A failed write fails the invocation: the mapping retries the batch and the same keys are overwritten.
-  await runAll(writes.map((w) => w.write));
+/** `clock` dates the arrival notice (injected by tests). */
+export function makeStreamToParquet(
+  { lake, logger, metrics }: Adapters,
+  settings: StreamSettings,
+  clock: () => Date = () => new Date(),
+) {
+  return async (event: MSKEvent): Promise<StreamResult> => {
+    if (typeof event?.records !== 'object' || event.records === null) {
+      throw new InputFormatError('MSK event: expected a "records" object of topic-partition → records');
+    }
+    const workspace = await LakeWorkspace.open(lake, settings.engine.tempDirectory);
+    const engine = await Engine.open(settings.engine);
+    try {
+      const inputs: string[] = [];
+      for (const list of Object.values(event.records)) {
+        if (!Array.isArray(list) || list.length === 0) continue;
+        // Zero-padded: the file names order the partitions' records (the tie-break of equal offsets).
+        const path = workspace.path(`records-${String(inputs.length).padStart(6, '0')}.json`);
+        await writeFile(path, JSON.stringify(list));
+        inputs.push(path);
+      }
+      const { files, eventKeys, ranges, stats } = await processBatch(engine, inputs, workspace.directory);
+      // A failed upload fails the invocation: the mapping retries the batch and the same keys are overwritten.
+      await runAll(files.map((f) => () => workspace.publish(f.path, f.key, f.contentType)));
+      // The notice goes last: it names only objects that exist, and a retried batch notifies again.
+      let arrival: string | undefined;
+      if (ranges.length > 0) {
+        arrival = arrivalKey(clock(), ranges[0]);
+        await lake.put(arrival, JSON.stringify({ objects: eventKeys }), 'application/json');
+      }
 
-  metrics.addMetric('EventsWritten', MetricUnit.Count, stats.events);
-  metrics.addMetric('EventsQuarantined', MetricUnit.Count, stats.quarantined);
-  metrics.addMetric('DuplicatesDropped', MetricUnit.Count, stats.duplicates);
-  metrics.publishStoredMetrics();
-  logger.info('stream batch written', { ...stats, objects: writes.length });
-
-  return {
-    written: stats.events,
-    quarantined: stats.quarantined,
-    objects: writes.map((w) => w.key).sort(),
+      metrics.count('EventsWritten', stats.events);
+      metrics.count('EventsQuarantined', stats.quarantined);
+      metrics.count('DuplicatesDropped', stats.duplicates);
+      metrics.flush();
+      logger.info('stream batch written', { ...stats, objects: files.length });
+      return {
+        written: stats.events,
+        quarantined: stats.quarantined,
+        objects: files.map((f) => f.key).sort(),
+        ...(arrival === undefined ? {} : { arrival }),
+      };
+    } finally {
+      engine.close();
+      await workspace.dispose();
+    }
   };
+}
+
+export const step: Step<StreamSettings, MSKEvent, StreamResult> = {
+  settings: streamSettings,
+  make: makeStreamToParquet,
 };
+export const handler = awsHandler(step);

@@ -1,50 +1,108 @@
 import type { PipelineState, TransformResult } from '../core/contracts';
-import { enrichItemsInPlace, normalizeOrderInPlace } from '../core/conform';
+import { assertBusinessDate } from '../core/dates';
+import { Engine, fileList } from '../core/engine/engine';
+import { castSelect, createTableSql } from '../core/engine/table-io';
 import { layout } from '../core/layout';
-import type { OrderCandidate, OrderItemCandidate, ProductCandidate } from '../core/model';
-import { TABLES } from '../core/tables';
-import { adapters } from '../adapters/context';
-import { readParquetPrefix, writeParquet } from '../adapters/lake-tables';
-import { logger } from '../adapters/observability';
+import type { Dataset } from '../core/model';
+import { TABLES, type TableDef } from '../core/tables';
+import { awsHandler } from '../adapters/aws-entry';
+import { LakeWorkspace } from '../adapters/lake-workspace';
+import type { Adapters, Step } from '../adapters/ports';
+import { bucketFilter, bucketKey, engineStepSettings, type EngineStepSettings } from '../adapters/publish';
 
-/** raw/ → staged/: orders normalized, items enriched with their product's category from the catalog snapshot. */
-export const handler = async (state: PipelineState): Promise<TransformResult> => {
-  const { businessDate } = state.run;
-  const { lake } = adapters();
-  const [orders, items, products] = await Promise.all([
-    readParquetPrefix<OrderCandidate>(lake, TABLES.raw_orders, layout.rawPrefix('orders', businessDate)),
-    readParquetPrefix<OrderItemCandidate>(
-      lake,
-      TABLES.raw_order_items,
-      layout.rawPrefix('order_items', businessDate),
-    ),
-    readParquetPrefix<ProductCandidate>(lake, TABLES.products, layout.rawPrefix('products', businessDate)),
-  ]);
-  const catalog = new Map<string, { category: string }>();
-  for (const product of products) {
-    if (product.product_id !== null && product.category !== null) {
-      catalog.set(product.product_id, { category: product.category });
-    }
+/** Trimmed text, '' as NULL: what the source's padding and empty strings mean. */
+const text = (column: string) => `NULLIF(trim(${column}), '')`;
+
+/**
+ * The raw parts of a dataset as one relation in input order (`__part`, `__line`), or an empty relation of
+ * the dataset's columns when there are none.
+ */
+async function rawSource(engine: Engine, def: TableDef, paths: readonly string[]): Promise<string> {
+  if (paths.length === 0) {
+    await engine.run(createTableSql(def, `${def.name}_none`));
+    return `(SELECT *, 0 AS __part, 0 AS __line FROM "${def.name}_none")`;
   }
-  // The decoded rows are ours: normalized in place rather than copied (a million rows, a million objects).
-  for (const order of orders) normalizeOrderInPlace(order);
-  const stagedItems = enrichItemsInPlace(items, catalog);
-  await Promise.all([
-    writeParquet(lake, layout.staged('orders', businessDate), TABLES.staged_orders, orders),
-    writeParquet(lake, layout.staged('order_items', businessDate), TABLES.staged_order_items, stagedItems),
-    writeParquet(lake, layout.staged('products', businessDate), TABLES.products, products),
-  ]);
-  logger.info('transformed', {
-    orders: orders.length,
-    items: stagedItems.length,
-    products: products.length,
-  });
-  return {
-    staged: {
-      orders: layout.staged('orders', businessDate),
-      order_items: layout.staged('order_items', businessDate),
-      products: layout.staged('products', businessDate),
-    },
-    rows: { orders: orders.length, order_items: stagedItems.length, products: products.length },
+  const files = fileList(paths);
+  return `(SELECT *, list_position(${files}, filename) AS __part, file_row_number AS __line
+    FROM read_parquet(${files}, filename = true, file_row_number = true))`;
+}
+
+/**
+ * raw/ → staged/: orders trimmed and cased, items trimmed and given their product's category from the
+ * catalog snapshot, products as they are. DuckDB reads and writes the files; the rows never enter
+ * JavaScript. With `state.bucket`, only that bucket's orders and lines are staged, under bucket keys.
+ */
+export function makeTransform({ lake, logger }: Adapters, settings: EngineStepSettings) {
+  return async (state: PipelineState): Promise<TransformResult> => {
+    const businessDate = assertBusinessDate(state.run.businessDate, 'run.businessDate');
+    const { bucket } = state;
+    const workspace = await LakeWorkspace.open(lake, settings.workDirectory);
+    const engine = await Engine.open(settings.engine);
+    try {
+      // One fetch for all three: the workspace names files by their position in the call.
+      const keys = await Promise.all(
+        (['orders', 'order_items', 'products'] as const).map(async (dataset) =>
+          (await lake.list(layout.rawPrefix(dataset, businessDate)))
+            .map((o) => o.key)
+            .filter((key) => key.endsWith('.parquet'))
+            .sort(),
+        ),
+      );
+      const paths = await workspace.fetch(keys.flat());
+      const orders = paths.slice(0, keys[0].length);
+      const items = paths.slice(keys[0].length, keys[0].length + keys[1].length);
+      const products = paths.slice(keys[0].length + keys[1].length);
+      const rawOrders = await rawSource(engine, TABLES.raw_orders, orders);
+      const rawItems = await rawSource(engine, TABLES.raw_order_items, items);
+      const rawProducts = await rawSource(engine, TABLES.products, products);
+
+      const stagedOrders = `SELECT ${text('order_id')} AS order_id, ${text('customer_id')} AS customer_id,
+          order_ts, lower(${text('status')}) AS status, upper(${text('currency')}) AS currency,
+          total_amount, updated_at
+        FROM ${rawOrders} o WHERE ${bucketFilter(text('order_id'), bucket)}`;
+      // One category per product id (the snapshot holds each id once; the latest row would win otherwise).
+      const stagedItems = `WITH catalog AS (
+          SELECT product_id, arg_max(category, (__part, __line)) AS category FROM ${rawProducts} p
+          WHERE product_id IS NOT NULL AND category IS NOT NULL GROUP BY product_id
+        )
+        SELECT i.order_id, i.line_no, i.product_id, i.quantity, i.unit_price, catalog.category
+        FROM (
+          SELECT ${text('order_id')} AS order_id, line_no, ${text('product_id')} AS product_id, quantity,
+            unit_price, __part, __line
+          FROM ${rawItems} r WHERE ${bucketFilter(text('order_id'), bucket)}
+        ) i LEFT JOIN catalog ON catalog.product_id = i.product_id
+        ORDER BY i.__part, i.__line`; // a join does not keep the input order; scans and filters do
+      const stagedProducts = `SELECT * FROM ${rawProducts} p`;
+
+      const outputs: [Dataset, TableDef, string][] = [
+        ['orders', TABLES.staged_orders, stagedOrders],
+        ['order_items', TABLES.staged_order_items, stagedItems],
+        ['products', TABLES.products, stagedProducts],
+      ];
+      const result: TransformResult = { staged: {}, rows: {} };
+      for (const [dataset, def, select] of outputs) {
+        const path = workspace.path(`staged-${dataset}.parquet`);
+        const rows = await engine.writeParquet(castSelect(def, `(${select}) s`), path);
+        // Products are not bucketed: every bucket stages the same snapshot under the day's key.
+        const key =
+          dataset === 'products'
+            ? layout.staged(dataset, businessDate)
+            : bucketKey(layout.staged(dataset, businessDate), bucket);
+        await workspace.publish(path, key);
+        result.staged[dataset] = key;
+        result.rows[dataset] = rows;
+      }
+      logger.info('transformed', { ...result.rows, bucket });
+      return result;
+    } finally {
+      engine.close();
+      await workspace.dispose();
+    }
   };
+}
+
+export const step: Step<EngineStepSettings, PipelineState, TransformResult> = {
+  settings: engineStepSettings,
+  make: makeTransform,
 };
+export const handler = awsHandler(step);

@@ -1,88 +1,242 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { withRejected } from '../core/catalog-snapshot';
-import type { CheckResult, PipelineState, TableToLoad, ValidationResult } from '../core/contracts';
-import { buildOrderFacts, toDimProduct } from '../core/facts';
+import type {
+  CheckResult,
+  PipelineState,
+  TableToLoad,
+  TransformResult,
+  ValidationResult,
+} from '../core/contracts';
+import { assertBusinessDate } from '../core/dates';
+import { Engine, sqlLiteral } from '../core/engine/engine';
+import { PermanentError } from '../core/errors';
 import { layout } from '../core/layout';
-import type { OrderCandidate, OrderItemCandidate, ProductCandidate } from '../core/model';
+import type { BatchTable, Dataset } from '../core/model';
 import {
-  evaluateDataset,
-  ordersWithAllItemsQuarantined,
-  reconcileOrderTotals,
-} from '../core/quality/evaluate';
+  checkResult,
+  ordersWithAllItemsQuarantinedSql,
+  reconcileTotalSql,
+  ROW_NUMBER,
+} from '../core/quality/compile-sql';
 import { decideGate } from '../core/quality/gate';
+import type { Check, ReconcileTotalCheck } from '../core/quality/rules';
 import { TABLES } from '../core/tables';
-import { adapters } from '../adapters/context';
-import { readParquet, writeJson } from '../adapters/lake-tables';
-import { logger, metrics } from '../adapters/observability';
-import { evaluateProducts, pipelineRules, writeCurated, writeQuarantine } from '../adapters/publish';
+import { awsHandler } from '../adapters/aws-entry';
+import { LakeWorkspace } from '../adapters/lake-workspace';
+import type { Adapters, LakeStore, Step } from '../adapters/ports';
+import {
+  bucketKey,
+  checkDataset,
+  dimProductSql,
+  exampleRows,
+  qualityStepSettings,
+  writeCurated,
+  writeQuarantine,
+  type CheckedDataset,
+  type QualityStepSettings,
+} from '../adapters/publish';
+
+function stagedKey(transform: TransformResult | undefined, dataset: Dataset): string {
+  const key = transform?.staged[dataset];
+  if (key === undefined) throw new PermanentError(`validate needs transform.staged.${dataset}`);
+  return key;
+}
 
 /**
- * The declarative quality rules over staged/: bad rows to quarantine/ with their reasons, a JSON
- * report to quality/, and — only when the gate passes — the curated tables built from the good rows.
+ * The declarative quality rules over staged/, as SQL in DuckDB: bad rows to quarantine/ with all their
+ * reasons, a JSON report to quality/, and — only when the gate passes — the curated tables built from the
+ * good rows. With `state.bucket`, the staged files are that bucket's and the outputs are its own parts.
  */
-export const handler = async (state: PipelineState): Promise<ValidationResult> => {
-  const { run } = state;
-  const { businessDate } = run;
-  const { lake } = adapters();
-  const [products, orders, items] = await Promise.all([
-    readParquet<ProductCandidate>(lake, TABLES.products, layout.staged('products', businessDate)),
-    readParquet<OrderCandidate>(lake, TABLES.staged_orders, layout.staged('orders', businessDate)),
-    readParquet<OrderItemCandidate>(
-      lake,
-      TABLES.staged_order_items,
-      layout.staged('order_items', businessDate),
-    ),
-  ]);
-  const rules = pipelineRules();
-  const now = new Date();
+export function makeValidate({ lake, logger, metrics }: Adapters, settings: QualityStepSettings) {
+  return async (state: PipelineState): Promise<ValidationResult> => {
+    const { run, bucket } = state;
+    const businessDate = assertBusinessDate(run.businessDate, 'run.businessDate');
+    const { rules } = settings;
+    const now = new Date();
+    const workspace = await LakeWorkspace.open(lake, settings.workDirectory);
+    const engine = await Engine.open(settings.engine);
+    try {
+      const datasets = ['products', 'orders', 'order_items'] as const;
+      const paths = await workspace.fetch(datasets.map((d) => stagedKey(state.transform, d)));
+      const staged = (i: number) =>
+        `(SELECT *, file_row_number AS ${ROW_NUMBER} FROM read_parquet(${sqlLiteral(paths[i])}, file_row_number = true))`;
 
-  const productResult = evaluateProducts(products, rules, businessDate, now);
-  const catalog = new Set(productResult.valid.map((p) => p.product_id!));
-  const orderResult = evaluateDataset(orders, rules.orders, { businessDate, catalog, now });
-  const validOrderIds = new Set(orderResult.valid.map((o) => o.order_id!));
-  const itemResult = evaluateDataset(items, rules.order_items, { businessDate, catalog, validOrderIds, now });
+      const common = { businessDate, now };
+      const products = await checkDataset(engine, {
+        ...common,
+        dataset: 'products',
+        rules: rules.products,
+        def: TABLES.products,
+        source: staged(0),
+      });
+      const orders = await checkDataset(engine, {
+        ...common,
+        dataset: 'orders',
+        rules: rules.orders,
+        def: TABLES.staged_orders,
+        source: staged(1),
+      });
+      const items = await checkDataset(engine, {
+        ...common,
+        dataset: 'order_items',
+        rules: rules.order_items,
+        def: TABLES.staged_order_items,
+        source: staged(2),
+        references: {
+          catalog: { relation: products.valid, column: 'product_id' },
+          orders: { relation: orders.valid, column: 'order_id' },
+        },
+      });
 
-  const rejectedProducts = (state.extract ?? []).flat().find((e) => e.dataset === 'products')?.rejected ?? 0;
-  const datasets = [
-    withRejected(productResult.quality, rejectedProducts),
-    orderResult.quality,
-    itemResult.quality,
-  ];
-  const checks: CheckResult[] = [
-    ...productResult.checks,
-    ...orderResult.checks,
-    ...itemResult.checks,
-    reconcileOrderTotals(orderResult.valid, items),
-    ordersWithAllItemsQuarantined(orderResult.valid, items, itemResult.valid),
-  ];
-  const gate = decideGate(datasets, checks);
+      const rejectedProducts =
+        (state.extract ?? []).flat().find((e) => e.dataset === 'products')?.rejected ?? 0;
+      const qualities = [withRejected(products.quality, rejectedProducts), orders.quality, items.quality];
+      const checks: CheckResult[] = [
+        ...products.checks,
+        ...orders.checks,
+        ...items.checks,
+        ...(await crossDatasetChecks(engine, orders, items, rules.orders.checks)),
+      ];
+      const gate = decideGate(qualities, checks);
 
-  await Promise.all([
-    writeQuarantine(lake, run, 'products', productResult.quarantined),
-    writeQuarantine(lake, run, 'orders', orderResult.quarantined),
-    writeQuarantine(lake, run, 'order_items', itemResult.quarantined),
-  ]);
-  const reportKey = layout.qualityReport(businessDate, run.runId);
-  await writeJson(lake, reportKey, { run, gate, datasets, checks });
+      for (const checked of [products, orders, items]) {
+        await writeQuarantine(engine, workspace, run, checked, bucket);
+      }
+      const reportKey = bucketKey(layout.qualityReport(businessDate, run.runId), bucket);
+      await lake.put(
+        reportKey,
+        JSON.stringify({ run, bucket, gate, datasets: qualities, checks }, null, 2),
+        'application/json',
+      );
 
-  let tables: TableToLoad[] = [];
-  if (gate.passed) {
-    const facts = buildOrderFacts(orderResult.valid, itemResult.valid, businessDate);
-    tables = await Promise.all([
-      writeCurated(lake, 'dim_product', businessDate, toDimProduct(productResult.valid)),
-      writeCurated(lake, 'fact_order', businessDate, facts.factOrder),
-      writeCurated(lake, 'fact_order_item', businessDate, facts.factOrderItem),
-      writeCurated(lake, 'agg_daily_sales', businessDate, facts.aggDailySales),
-    ]);
+      let tables: TableToLoad[] = [];
+      if (gate.passed) {
+        tables = await writeFacts(engine, workspace, lake, state, {
+          orders: orders.valid,
+          items: items.valid,
+          products: products.valid,
+          itemsOfValidOrders: rules.order_items.checks.some(
+            (c) => c.kind === 'references' && c.target === 'orders' && c.severity === 'quarantine',
+          ),
+        });
+      }
+
+      for (const quality of qualities) {
+        metrics.count('QuarantinedRows', quality.rowsQuarantined, { dataset: quality.dataset });
+      }
+      metrics.count('QualityGateFailed', gate.passed ? 0 : 1);
+      metrics.flush();
+      logger.info('validated', { passed: gate.passed, reason: gate.failureReason, bucket });
+      return {
+        passed: gate.passed,
+        failureReason: gate.failureReason,
+        reportKey,
+        datasets: qualities,
+        checks,
+        tables,
+      };
+    } finally {
+      engine.close();
+      await workspace.dispose();
+    }
+  };
+
+  /** The report-only checks across orders and their lines. */
+  async function crossDatasetChecks(
+    engine: Engine,
+    orders: CheckedDataset,
+    items: CheckedDataset,
+    orderChecks: readonly Check[],
+  ): Promise<CheckResult[]> {
+    const results: CheckResult[] = [];
+    const reconcile = orderChecks.find((c): c is ReconcileTotalCheck => c.kind === 'reconcile_total');
+    if (reconcile !== undefined) {
+      const [found] = await engine.rows<{ failed: bigint; first: unknown }>(
+        `SELECT count(reason) AS failed, min(CASE WHEN reason IS NOT NULL THEN ${ROW_NUMBER} END) AS first
+         FROM (${reconcileTotalSql(reconcile, orders.valid, items.table)}) r`,
+      );
+      const result = checkResult('orders', reconcile);
+      result.failedRows = Number(found.failed);
+      result.passed = result.failedRows === 0;
+      if (!result.passed) {
+        const examples = await exampleRows(engine, orders.table, orders.def, [found.first]);
+        result.example = examples.get(String(found.first));
+      }
+      results.push(result);
+    }
+    const allQuarantined = await engine.rows<{ failed: bigint; order_id: string; quarantined_lines: bigint }>(
+      `SELECT count(*) OVER () AS failed, order_id, quarantined_lines
+       FROM (${ordersWithAllItemsQuarantinedSql(orders.valid, items.table, items.compiled.quarantined)}) a
+       ORDER BY ${ROW_NUMBER} LIMIT 1`,
+    );
+    const first = allQuarantined[0];
+    results.push({
+      dataset: 'orders',
+      check: 'order has a valid line',
+      column: 'order_id',
+      passed: first === undefined,
+      failedRows: first === undefined ? 0 : Number(first.failed),
+      severity: 'report',
+      ...(first && {
+        example: JSON.stringify({
+          order_id: first.order_id,
+          quarantinedLines: Number(first.quarantined_lines),
+        }),
+      }),
+    });
+    return results;
   }
+}
 
-  for (const dataset of datasets) {
-    const metric = metrics.singleMetric();
-    metric.addDimension('dataset', dataset.dataset);
-    metric.addMetric('QuarantinedRows', MetricUnit.Count, dataset.rowsQuarantined);
+/**
+ * The curated tables from the valid rows: fact_order (item_count = valid lines), fact_order_item (lines of
+ * valid orders, line_amount = quantity × unit_price), agg_daily_sales per category and dim_product. A
+ * bucket other than the first leaves dim_product to the first: products are the same in every bucket.
+ */
+async function writeFacts(
+  engine: Engine,
+  workspace: LakeWorkspace,
+  lake: LakeStore,
+  state: PipelineState,
+  valid: { orders: string; items: string; products: string; itemsOfValidOrders: boolean },
+): Promise<TableToLoad[]> {
+  const { run, bucket } = state;
+  const { orders: validOrders, items: validItems, products: validProducts } = valid;
+  const date = `DATE ${sqlLiteral(run.businessDate)}`;
+  // The default rules already quarantine lines of invalid orders; rules without that check still get
+  // only lines of valid orders, then materialized once for the three tables that read them.
+  const ofValidOrders = `EXISTS (SELECT 1 FROM ${validOrders} o WHERE o.order_id = i.order_id)`;
+  await engine.run(`CREATE OR REPLACE ${valid.itemsOfValidOrders ? 'VIEW' : 'TABLE'} fact_items AS
+    SELECT i.${ROW_NUMBER}, i.order_id, i.line_no, i.product_id, i.category, i.quantity, i.unit_price,
+      i.quantity * i.unit_price AS line_amount, ${date} AS order_date
+    FROM ${validItems} i WHERE ${valid.itemsOfValidOrders ? 'TRUE' : ofValidOrders}`);
+  const curated: [BatchTable, string][] = [
+    [
+      'fact_order',
+      `SELECT o.order_id, o.customer_id, o.order_ts, ${date} AS order_date, o.status, o.currency,
+        o.total_amount, coalesce(n.item_count, 0) AS item_count
+      FROM ${validOrders} o LEFT JOIN (SELECT order_id, count(*) AS item_count FROM fact_items GROUP BY order_id) n
+        ON n.order_id = o.order_id
+      ORDER BY o.${ROW_NUMBER}`,
+    ],
+    ['fact_order_item', `SELECT * FROM fact_items ORDER BY ${ROW_NUMBER}`],
+    [
+      'agg_daily_sales',
+      `SELECT ${date} AS order_date, category, count(DISTINCT order_id) AS orders, sum(quantity) AS units,
+        sum(line_amount) AS revenue
+      FROM fact_items GROUP BY category ORDER BY category`,
+    ],
+  ];
+  if (bucket === undefined || bucket.index === 0)
+    curated.unshift(['dim_product', dimProductSql(validProducts)]);
+  const tables: TableToLoad[] = [];
+  for (const [table, select] of curated) {
+    tables.push(await writeCurated(engine, workspace, lake, table, select, run.businessDate, bucket));
   }
-  metrics.addMetric('QualityGateFailed', MetricUnit.Count, gate.passed ? 0 : 1);
-  metrics.publishStoredMetrics();
-  logger.info('validated', { passed: gate.passed, reason: gate.failureReason });
-  return { passed: gate.passed, failureReason: gate.failureReason, reportKey, datasets, checks, tables };
+  return tables;
+}
+
+export const step: Step<QualityStepSettings, PipelineState, ValidationResult> = {
+  settings: qualityStepSettings,
+  make: makeValidate,
 };
+export const handler = awsHandler(step);

@@ -17,6 +17,7 @@ import {
   type HandlerEntry,
 } from '../../lambdas/steps';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
+import type { DuckDbLayer } from './duckdb-layer';
 import { cartflowFunction, grantLake, POWERTOOLS_ENVIRONMENT, requireHandlerFile } from './lambda-function';
 import type { Warehouse } from './warehouse';
 
@@ -34,8 +35,18 @@ const LAMBDA_SERVICE_ERRORS = [
 
 export const DEFAULT_HANDLERS_DIR = fileURLToPath(new URL('../../lambdas/handlers', import.meta.url));
 
+/** The steps that run DuckDB: they get the engine layer, memory and /tmp (cartflowFunction `engine`). */
+export const ENGINE_ENTRIES: ReadonlySet<HandlerEntry> = new Set([
+  'extract-orders',
+  'extract-products',
+  'transform',
+  'validate',
+]);
+
 export interface BatchPipelineProps {
   readonly config: EnvironmentConfig;
+  /** DuckDB's native binding, for the ENGINE_ENTRIES functions. */
+  readonly engine: DuckDbLayer;
   /** The data lake bucket (lambdas/core/layout.ts decides the keys). */
   readonly bucket: s3.IBucket;
   readonly warehouse: Warehouse;
@@ -77,7 +88,8 @@ export class BatchPipeline extends Construct {
 
     const functions = {} as Record<HandlerEntry, NodejsFunction>;
     for (const entry of entries) {
-      functions[entry] = cartflowFunction(this, { config, handlersDir, entry, environment });
+      const engine = ENGINE_ENTRIES.has(entry) ? props.engine : undefined;
+      functions[entry] = cartflowFunction(this, { config, handlersDir, entry, environment, engine });
     }
     this.functions = functions;
 
@@ -97,7 +109,7 @@ export class BatchPipeline extends Construct {
     grant('cleanup', 'read', 'staged/*');
     grant('cleanup', 'delete', 'staged/*');
     // resolve-run registers the run in ops.pipeline_run; cleanup drops the run's staging tables.
-    for (const entry of ['resolve-run', 'load-table', 'record-run', 'cleanup'] as const) {
+    for (const entry of ['resolve-run', 'load-table', 'publish-date', 'record-run', 'cleanup'] as const) {
       warehouse.grantDataApi(functions[entry]);
     }
 
@@ -159,10 +171,21 @@ export class BatchPipeline extends Construct {
       maxConcurrency: this.config.loadMaxConcurrency,
       resultPath: '$.loads',
     }).itemProcessor(step('LoadTable'));
+    // The Map only stages; this one transaction makes every table of the date visible at once.
+    const publishDate = step('PublishDate', { resultPath: '$.publish' });
     const recordRun = step('RecordRun', { resultPath: '$.record' });
     const notifySuccess = step('NotifySuccess', { resultPath: '$.notify' });
 
-    for (const state of [resolveRun, extract, transform, validate, loadTables, recordRun, notifySuccess]) {
+    for (const state of [
+      resolveRun,
+      extract,
+      transform,
+      validate,
+      loadTables,
+      publishDate,
+      recordRun,
+      notifySuccess,
+    ]) {
       state.addCatch(notifyFailure, toFailure);
     }
 
@@ -170,7 +193,7 @@ export class BatchPipeline extends Construct {
       .when(sfn.Condition.booleanEquals('$.validation.passed', true), loadTables)
       // A failed gate has no $.error: NotifyFailure reads $.validation.failureReason.
       .otherwise(notifyFailure);
-    loadTables.next(recordRun).next(notifySuccess).next(new sfn.Succeed(this, 'Succeeded'));
+    loadTables.next(publishDate).next(recordRun).next(notifySuccess).next(new sfn.Succeed(this, 'Succeeded'));
 
     const definition = resolveRun.next(extract).next(transform).next(validate).next(qualityGate);
     return this.createStateMachine(BATCH_STATE_MACHINE_ID, 'batch', definition);
@@ -198,9 +221,14 @@ export class BatchPipeline extends Construct {
       inputPath: '$.refresh',
       resultPath: '$.load',
     });
-    for (const state of [refresh, load])
+    // LoadCatalog stages dim_product; PublishCatalog replaces it (one table, one transaction).
+    const publish = this.task('PublishCatalog', CATALOG_STEPS.PublishCatalog, {
+      inputPath: '$.refresh',
+      resultPath: '$.publish',
+    });
+    for (const state of [refresh, load, publish])
       state.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
-    return this.createStateMachine(CATALOG_STATE_MACHINE_ID, 'catalog', refresh.next(load));
+    return this.createStateMachine(CATALOG_STATE_MACHINE_ID, 'catalog', refresh.next(load).next(publish));
   }
 
   private createStateMachine(id: string, kind: string, definition: sfn.IChainable): sfn.StateMachine {

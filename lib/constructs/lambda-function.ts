@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Size } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -9,6 +9,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import { acknowledgeNag, LAMBDA_BASIC_EXECUTION_FINDING, s3GrantFindings, type S3GrantKind } from '../nag';
+import type { DuckDbLayer } from './duckdb-layer';
 import { CUSTOM_METRICS } from './monitoring';
 
 export interface CartflowFunctionProps {
@@ -27,9 +28,15 @@ export interface CartflowFunctionProps {
    */
   readonly timeout?: Duration;
   /**
-   * @default config.lambdaMemoryMb
+   * @default config.engine.memoryMb for a DuckDB function, else config.lambdaMemoryMb
    */
   readonly memorySize?: number;
+  /**
+   * Set for a handler that runs DuckDB: the function gets the layer with the native binding, the
+   * binding's architecture, config.engine memory and ephemeral storage (DuckDB spills to /tmp).
+   * @default no DuckDB: arm64, no layer, 512 MB of /tmp
+   */
+  readonly engine?: DuckDbLayer;
   /**
    * @default no reserved concurrency
    */
@@ -64,19 +71,22 @@ export function requireHandlerFile(owner: string, handlersDir: string, entry: st
 }
 
 /**
- * The one place that decides how a cartflow handler is built and run: Node.js 22 on arm64, esbuild ESM
- * bundle (AWS SDK included), X-Ray, its own log group. Construct ids are `<Entry>Function` and `<Entry>Logs`.
+ * The one place that decides how a cartflow handler is built and run: Node.js 22 on arm64 (on the DuckDB
+ * layer's architecture when `engine` is set), esbuild ESM bundle (AWS SDK included), X-Ray, its own log
+ * group. Construct ids are `<Entry>Function` and `<Entry>Logs`.
  */
 export function cartflowFunction(scope: Construct, props: CartflowFunctionProps): NodejsFunction {
-  const { config, entry } = props;
+  const { config, entry, engine } = props;
   const name = pascalCase(entry);
   const removalPolicy = removalPolicyOf(config.removalPolicy);
   const fn = new NodejsFunction(scope, `${name}Function`, {
     entry: join(props.handlersDir, `${entry}.ts`),
     handler: 'handler',
     runtime: lambda.Runtime.NODEJS_22_X,
-    architecture: lambda.Architecture.ARM_64,
-    memorySize: props.memorySize ?? config.lambdaMemoryMb,
+    architecture: engine?.architecture ?? lambda.Architecture.ARM_64,
+    layers: engine ? [engine.layer] : undefined,
+    memorySize: props.memorySize ?? (engine ? config.engine.memoryMb : config.lambdaMemoryMb),
+    ephemeralStorageSize: engine ? Size.mebibytes(config.engine.ephemeralStorageMb) : undefined,
     reservedConcurrentExecutions: props.reservedConcurrentExecutions,
     timeout: props.timeout ?? Duration.seconds(config.lambdaTimeoutSeconds),
     tracing: lambda.Tracing.ACTIVE,
@@ -97,8 +107,9 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
       mainFields: ['module', 'main'],
       // CommonJS dependencies call require(); ESM output has none unless we create it.
       banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
-      // Bundle the AWS SDK v3 too, so its version is the one the tests ran against.
-      externalModules: [],
+      // Bundle the AWS SDK v3 too, so its version is the one the tests ran against; only DuckDB's native
+      // binding, which esbuild cannot bundle, is left to the layer.
+      externalModules: engine ? [...engine.externalModules] : [],
       forceDockerBundling: false,
     },
   });

@@ -18,6 +18,7 @@ import { acknowledgeNag, LAMBDA_BASIC_EXECUTION_FINDING, nagArnRef } from '../na
 import { DEFAULT_HANDLERS_DIR } from './batch-pipeline';
 import { EVENTS_PREFIX, MANIFESTS_PREFIX } from '../../lambdas/core/clickstream/load';
 import { ESM_ON_FAILURE_PREFIX } from './data-lake';
+import type { DuckDbLayer } from './duckdb-layer';
 import { cartflowFunction, grantLake, POWERTOOLS_ENVIRONMENT, requireHandlerFile } from './lambda-function';
 import type { Warehouse } from './warehouse';
 
@@ -27,6 +28,8 @@ export const MSK_IAM_PORT = 9098;
 export interface StreamIngestProps {
   /** The environment's validated config; `stream` holds the topic, mapping and schedule settings. */
   readonly config: EnvironmentConfig;
+  /** DuckDB's native binding: stream-to-parquet and load-events run the engine. */
+  readonly engine: DuckDbLayer;
   /** The environment's VPC (lib/constructs/network.ts): the cluster and the VPC-attached functions live in it. */
   readonly vpc: ec2.IVpc;
   /**
@@ -241,6 +244,7 @@ export class StreamIngest extends Construct {
       config,
       handlersDir,
       entry: STREAM_HANDLERS.StreamToParquet,
+      engine: props.engine,
       environment: {
         [HANDLER_ENV.bucket]: bucket.bucketName,
         [HANDLER_ENV.environment]: config.envName,
@@ -313,6 +317,7 @@ export class StreamIngest extends Construct {
       config,
       handlersDir,
       entry: STREAM_HANDLERS.LoadEvents,
+      engine: props.engine,
       environment: {
         [HANDLER_ENV.bucket]: bucket.bucketName,
         ...warehouse.dataApiEnvironment(),

@@ -62,6 +62,7 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
       await runtime.warehouse.executeBatch([
         'DROP SCHEMA IF EXISTS analytics CASCADE',
         'DROP SCHEMA IF EXISTS ops CASCADE',
+        'DROP SCHEMA IF EXISTS staging CASCADE',
       ]);
       await runtime.source.query('DROP TABLE IF EXISTS order_items, orders');
     });
@@ -197,6 +198,45 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
       assert.match(alert.subject, /FAILED/);
       assert.match(alert.message, /orders/);
       assert.match(alert.message, /currency/);
+    });
+
+    test('a date becomes visible all at once: when the last table fails to load, every table keeps the previous run', async () => {
+      // Prepare: a loaded day, then a different day's worth of source rows for the same date
+      const date = '2026-03-04';
+      await seed(runtime, date, 150);
+      const first = await runtime.runBatch({ businessDate: date });
+      assert.equal(first.status, 'SUCCEEDED', JSON.stringify(first.error));
+      const before = await tableDump(runtime, date);
+      await seed(runtime, date, 90);
+      // A column the Parquet lacks: the COPY of agg_daily_sales (the last table) fails, the others stage.
+      await runtime.warehouse.executeBatch([
+        'ALTER TABLE analytics.agg_daily_sales ADD COLUMN unexpected INTEGER',
+      ]);
+
+      // Act
+      const outcome = await runtime.runBatch({ businessDate: date });
+
+      // Assess
+      await runtime.warehouse.executeBatch(['ALTER TABLE analytics.agg_daily_sales DROP COLUMN unexpected']);
+      assert.equal(outcome.status, 'FAILED');
+      const load = outcome.steps.find((s) => s.state === 'LoadTable' && s.status !== 'ok');
+      assert.match(load?.error ?? '', /CopyMismatchError/);
+      assert.ok(!outcome.steps.some((s) => s.state === 'PublishDate'));
+      assert.equal(await tableDump(runtime, date), before);
+      assert.equal(
+        await scalar(
+          runtime,
+          `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'staging'`,
+        ),
+        '0',
+      );
+      assert.equal(
+        await scalar(
+          runtime,
+          `SELECT status FROM ops.pipeline_run WHERE business_date = '${date}' ORDER BY started_at DESC LIMIT 1`,
+        ),
+        'FAILED',
+      );
     });
 
     test('a dropped catalog file refreshes dim_product and quarantines its unreadable line', async () => {

@@ -24,7 +24,7 @@ describe('batch state machine (synthesized ASL)', () => {
       // Act
       const taskStates = allStates(batch[envName]).filter(([, s]) => s.Type === 'Task');
       // Assess
-      assert.equal(taskStates.length, 10);
+      assert.equal(taskStates.length, 11);
       for (const [name, state] of taskStates) {
         assert.equal(state.Retry?.length, 1, `${name} has no Retry`);
         const [retrier] = state.Retry;
@@ -49,6 +49,7 @@ describe('batch state machine (synthesized ASL)', () => {
       'Transform',
       'Validate',
       'LoadTables',
+      'PublishDate',
       'RecordRun',
       'NotifySuccess',
     ]) {
@@ -101,7 +102,8 @@ describe('batch state machine (synthesized ASL)', () => {
       ['Extract', '$.extract', 'Transform'],
       ['Transform', '$.transform', 'Validate'],
       ['Validate', '$.validation', 'QualityGate'],
-      ['LoadTables', '$.loads', 'RecordRun'],
+      ['LoadTables', '$.loads', 'PublishDate'],
+      ['PublishDate', '$.publish', 'RecordRun'],
       ['RecordRun', '$.record', 'NotifySuccess'],
       ['NotifySuccess', '$.notify', 'Succeeded'],
       ['NotifyFailure', '$.notify', 'Cleanup'],

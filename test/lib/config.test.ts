@@ -93,6 +93,13 @@ describe('validateConfig', () => {
       'lambdaTimeoutSeconds',
       /less than the SLA/,
     ],
+    [
+      'DuckDB /tmp below the Lambda minimum',
+      (c) => (c.engine.ephemeralStorageMb = 256),
+      'engine.ephemeralStorageMb',
+      /from 512 to 10240/,
+    ],
+    ['DuckDB memory past 10 GB', (c) => (c.engine.memoryMb = 12_288), 'engine.memoryMb', /from 128 to 10240/],
     ['IA before 30 days', (c) => (c.lifecycle.rawToIaDays = 10), 'lifecycle.rawToIaDays', /from 30/],
     [
       'bad database name',

@@ -4,6 +4,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { loadConfig } from '../../lib/config';
 import { BatchPipeline } from '../../lib/constructs/batch-pipeline';
 import { DataLake } from '../../lib/constructs/data-lake';
+import { DuckDbLayer } from '../../lib/constructs/duckdb-layer';
 import { Triggers } from '../../lib/constructs/triggers';
 import { Warehouse } from '../../lib/constructs/warehouse';
 import { scaffold } from './synth';
@@ -52,6 +53,7 @@ describe('construct props validation', () => {
           bucket,
           warehouse,
           sourceSecret,
+          engine: new DuckDbLayer(stack, 'DuckDb'),
           handlersDir: '/nonexistent',
         }),
       /\/nonexistent\/resolve-run\.ts is missing/,
@@ -67,6 +69,7 @@ describe('construct props validation', () => {
       bucket,
       warehouse,
       sourceSecret: new secretsmanager.Secret(stack, 'Source'),
+      engine: new DuckDbLayer(stack, 'DuckDb'),
     });
     // Act + Assess
     assert.throws(

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV_NAMES, loadConfig } from '../../lib/config';
+import { DuckDbLayer } from '../../lib/constructs/duckdb-layer';
 import { StreamIngest } from '../../lib/constructs/stream-ingest';
 import { Warehouse } from '../../lib/constructs/warehouse';
 import { logicalIdOf, scaffold, synth } from './synth';
@@ -261,6 +262,7 @@ describe('StreamIngest', () => {
           vpc,
           bucket,
           warehouse,
+          engine: new DuckDbLayer(stack, 'DuckDb'),
           clusterName: '1-bad_name',
         }),
       /clusterName "1-bad_name" must be 1-64 letters/,

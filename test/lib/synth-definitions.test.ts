@@ -33,6 +33,7 @@ function stubHandlers(overrides: Record<string, (input: Json) => Json> = {}) {
     Transform: () => ({ staged: {}, rows: {} }),
     Validate: () => ({ passed: true, reportKey: 'quality/x.json', datasets: [], checks: [], tables: TABLES }),
     LoadTable: (input) => ({ table: input.item.table, rowsLoaded: input.item.rows }),
+    PublishDate: (input) => ({ tables: input.validation.tables.map((t: Json) => t.table) }),
     RecordRun: () => ({ recorded: true }),
     NotifySuccess: () => ({ status: 'SUCCEEDED', summary: 'ok' }),
     NotifyFailure: () => ({ status: 'FAILED', summary: 'failed' }),
@@ -64,7 +65,7 @@ describe('synthesizeDefinitions', () => {
     for (const name of ['Extract', 'QualityGate', 'LoadTables', 'Succeeded', 'RunFailed']) {
       assert.ok(batchNames.includes(name), `batch lacks ${name}`);
     }
-    assert.deepEqual(Object.keys(synthesized.catalog.States).slice(0, 2), Object.keys(CATALOG_STEPS));
+    assert.deepEqual(Object.keys(synthesized.catalog.States).slice(0, 3), Object.keys(CATALOG_STEPS));
     assert.equal(synthesized.batch.StartAt, 'ResolveRun');
     assert.equal(synthesized.catalog.StartAt, 'RefreshCatalog');
     assert.ok('Resources' in synthesized.template);
@@ -96,7 +97,11 @@ describe('synthesizeDefinitions', () => {
       { table: 'dim_product', rowsLoaded: 3 },
       { table: 'fact_order', rowsLoaded: 5 },
     ]);
+    assert.deepEqual(output.publish, { tables: ['dim_product', 'fact_order'] });
     assert.equal(output.notify.status, 'SUCCEEDED');
+    const names = calls.map(([name]) => name);
+    assert.ok(names.lastIndexOf('LoadTable') < names.indexOf('PublishDate'), 'publish after every load');
+    assert.ok(names.indexOf('PublishDate') < names.indexOf('RecordRun'));
     const loadInputs = calls.filter(([name]) => name === 'LoadTable').map(([, input]) => input);
     assert.deepEqual(loadInputs[0], { run: RUN, item: TABLES[0] });
     assert.equal(calls.find(([name]) => name === 'ResolveRun')?.[1].time, '2024-05-02T03:00:00Z');
@@ -125,7 +130,28 @@ describe('synthesizeDefinitions', () => {
     assert.equal(notifyInput.validation.failureReason, 'orders: unique');
     assert.equal(notifyInput.error, undefined);
     assert.ok(calls.some(([name]) => name === 'Cleanup'));
-    assert.ok(!calls.some(([name]) => name === 'LoadTable'));
+    assert.ok(!calls.some(([name]) => name === 'LoadTable' || name === 'PublishDate'));
+  });
+
+  test('a table that fails to stage skips PublishDate and goes to NotifyFailure and Cleanup', async () => {
+    // Prepare
+    class CopyMismatchError extends Error {
+      name = 'CopyMismatchError';
+    }
+    const { handlers, calls } = stubHandlers({
+      LoadTable: (input) => {
+        if (input.item.table === 'fact_order') throw new CopyMismatchError('column count');
+        return { table: input.item.table, rowsLoaded: input.item.rows };
+      },
+    });
+    const machine = new StateMachine(synthesized.batch as Json);
+    // Act + Assess
+    await assert.rejects(
+      machine.run({}, { overrides: { taskResourceLocalHandlers: handlers } }).result,
+      failedWithRunFailed,
+    );
+    assert.ok(!calls.some(([name]) => name === 'PublishDate'));
+    assert.ok(calls.some(([name]) => name === 'Cleanup'));
   });
 
   test('a TransientError is retried; a permanent error goes to NotifyFailure with $.error', async () => {
@@ -161,12 +187,13 @@ describe('synthesizeDefinitions', () => {
     assert.ok(calls.some(([name]) => name === 'Cleanup'));
   });
 
-  test('the catalog refresh passes run and key to RefreshCatalog, then its result to LoadCatalog', async () => {
+  test('the catalog refresh passes run and key to RefreshCatalog, then its result to LoadCatalog and PublishCatalog', async () => {
     // Prepare
     const loadInput = { run: RUN, item: TABLES[0] };
     const { handlers, calls } = stubHandlers({
       RefreshCatalog: () => loadInput,
       LoadCatalog: () => ({ table: 'dim_product', rowsLoaded: 3 }),
+      PublishCatalog: () => ({ tables: ['dim_product'] }),
     });
     const event = {
       time: '2024-05-01T10:15:00Z',
@@ -187,6 +214,8 @@ describe('synthesizeDefinitions', () => {
     assert.equal(refreshInput.catalogKey, 'landing/catalog/products.csv');
     assert.deepEqual(calls[1], ['LoadCatalog', loadInput]);
     assert.deepEqual(output.load, { table: 'dim_product', rowsLoaded: 3 });
+    assert.deepEqual(calls[2], ['PublishCatalog', loadInput]);
+    assert.deepEqual(output.publish, { tables: ['dim_product'] });
   });
 
   test('is fast enough for every local run', async () => {

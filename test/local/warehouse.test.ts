@@ -6,8 +6,12 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { MemoryLakeStore } from '../../bench/support/memory-lake';
 import { CopyMismatchError, PermanentError } from '../../lambdas/core/errors';
 import type { SourceOrder, SourceOrderItem } from '../../lambdas/core/model';
-import { encodeParquet } from '../../lambdas/core/parquet';
-import { copyParquetSql, loadPartitionStatements, warehouseDdl } from '../../lambdas/core/sql';
+import {
+  copyParquetSql,
+  publishStatements,
+  stageTableStatements,
+  warehouseDdl,
+} from '../../lambdas/core/sql';
 import { TABLES, type TableDef } from '../../lambdas/core/tables';
 import {
   PostgresSourceDatabase,
@@ -16,6 +20,7 @@ import {
   type Database,
 } from '../../local/embedded-postgres';
 import { SqlWarehouse } from '../../local/warehouse';
+import { putParquet } from '../support/parquet';
 import { loadCuratedFixture } from '../support/warehouse-fixtures';
 
 const ROLE = 'arn:aws:iam::000000000000:role/local';
@@ -25,13 +30,15 @@ describe('SqlWarehouse on PGlite', () => {
   const fixture = loadCuratedFixture();
   let warehouse: SqlWarehouse;
 
-  const load = (table: TableDef, prefix: string) =>
-    loadPartitionStatements({
+  const load = (table: TableDef, prefix: string) => [
+    ...stageTableStatements({
       table,
+      runId: 'run-1',
       s3Uri: `s3://${lake.bucket}/${prefix}`,
       iamRoleArn: ROLE,
-      businessDate: '2024-03-10',
-    });
+    }),
+    ...publishStatements([table], 'run-1', '2024-03-10'),
+  ];
 
   before(async () => {
     warehouse = new SqlWarehouse(await openDatabase({}), lake);
@@ -60,13 +67,17 @@ describe('SqlWarehouse on PGlite', () => {
   it('copies every part under the prefix by position', async () => {
     // Prepare
     const rows = fixture.rows.fact_order_item;
-    await lake.put(
+    await putParquet(
+      lake,
       'curated/fact_order_item/dt=2024-03-10/part-00000.parquet',
-      encodeParquet(TABLES.fact_order_item, rows.slice(0, 2)),
+      TABLES.fact_order_item,
+      rows.slice(0, 2),
     );
-    await lake.put(
+    await putParquet(
+      lake,
       'curated/fact_order_item/dt=2024-03-10/part-00001.parquet',
-      encodeParquet(TABLES.fact_order_item, rows.slice(2)),
+      TABLES.fact_order_item,
+      rows.slice(2),
     );
 
     // Act
@@ -104,7 +115,7 @@ describe('SqlWarehouse on PGlite', () => {
           : c,
       ),
     };
-    await lake.put('curated/bad/part-00000.parquet', encodeParquet(shifted, fixture.rows.fact_order));
+    await putParquet(lake, 'curated/bad/part-00000.parquet', shifted, fixture.rows.fact_order);
 
     // Act + Assess
     await assert.rejects(warehouse.executeBatch(load(TABLES.fact_order, 'curated/bad/')), {
@@ -112,6 +123,39 @@ describe('SqlWarehouse on PGlite', () => {
       message:
         /column 5 is int32 'status_code' in the file but character varying\(32\) 'status' in the table/,
     });
+  });
+
+  it('counts VARCHAR lengths in bytes as Redshift does: a multi-byte value over the limit fails the COPY', async () => {
+    // Prepare: 'ü' is 2 bytes, '日' 3 — 3 characters fit a VARCHAR(3) of PostgreSQL, not of Redshift.
+    const dated = (currency: string, i: number) => ({ ...fixture.rows.fact_order[i], currency });
+    await putParquet(lake, 'curated/bytes-ok/part-00000.parquet', TABLES.fact_order, [
+      dated('EUR', 0),
+      dated('€', 1),
+    ]);
+    await putParquet(lake, 'curated/bytes-over/part-00000.parquet', TABLES.fact_order, [
+      dated('EUR', 0),
+      dated('日ü', 1),
+    ]);
+
+    // Act
+    await warehouse.executeBatch(load(TABLES.fact_order, 'curated/bytes-ok/'));
+
+    // Assess
+    const currencies = await warehouse.query(`SELECT currency FROM analytics.fact_order ORDER BY order_id`);
+    assert.deepEqual(
+      currencies.map((r) => r.currency),
+      ['EUR', '€'],
+    );
+    await assert.rejects(warehouse.executeBatch(load(TABLES.fact_order, 'curated/bytes-over/')), {
+      name: CopyMismatchError.name,
+      message:
+        /^warehouse statement \d+\/\d+ failed: COPY \S*fact_order\S* FROM s3:\/\/memory-lake\/curated\/bytes-over\/part-00000\.parquet: row 1 column 6 'currency' is 5 bytes of UTF-8 \(2 characters\), longer than character varying\(3\), whose limit is 3 bytes/,
+    });
+    const after = await warehouse.query(`SELECT currency FROM analytics.fact_order ORDER BY order_id`);
+    assert.deepEqual(
+      after.map((r) => r.currency),
+      ['EUR', '€'],
+    );
   });
 
   it('returns NUMERIC as exact text, DATE as text, TIMESTAMP as a UTC Date and BIGINT as a number', async () => {
@@ -154,12 +198,9 @@ describe('SqlWarehouse on PGlite', () => {
       await warehouse.executeBatch([
         `CREATE TABLE IF NOT EXISTS ops.manifest_items (LIKE analytics.fact_order_item)`,
       ]);
-      await lake.put(`${folder}part-a.parquet`, encodeParquet(TABLES.fact_order_item, rows().slice(0, 2)));
-      await lake.put(`${folder}part-b.parquet`, encodeParquet(TABLES.fact_order_item, rows().slice(2)));
-      await lake.put(
-        `${folder}wrong-width.parquet`,
-        encodeParquet(TABLES.dim_product, fixture.rows.dim_product),
-      );
+      await putParquet(lake, `${folder}part-a.parquet`, TABLES.fact_order_item, rows().slice(0, 2));
+      await putParquet(lake, `${folder}part-b.parquet`, TABLES.fact_order_item, rows().slice(2));
+      await putParquet(lake, `${folder}wrong-width.parquet`, TABLES.dim_product, fixture.rows.dim_product);
     });
 
     beforeEach(() => warehouse.executeBatch(['DELETE FROM ops.manifest_items']));

@@ -1,31 +1,14 @@
 /**
- * One MSK batch → the lake objects it becomes, with no I/O. Every key is a function of the batch
- * alone (topic, partition, offset range, event hour), so a redelivered batch overwrites the objects of
- * its first delivery instead of adding new ones: that is what makes the stream exactly once in S3.
+ * One MSK batch → the lake files it becomes, in SQL: the batch's records are read by DuckDB in bulk,
+ * validated (event.ts), deduplicated by event_id, split by topic-partition and event hour, and counted
+ * in 1-minute windows. Every key is a function of the batch alone (topic, partition, offset range,
+ * event hour), so a redelivered batch overwrites the objects of its first delivery instead of adding
+ * new ones: that is what makes the stream exactly once in S3.
  */
+import { fileList, sqlLiteral, type Engine } from '../engine/engine';
 import { InputFormatError } from '../errors';
-import { EVENT_TYPES, EVENT_TYPE_INDEX, parseClickEvent, type ClickEvent } from './event';
-import type { ErrorMinuteRow, EventMinuteRow } from './tables';
-
-/** One Kafka record of the batch, its value already deserialized. */
-export interface StreamRecord {
-  topic: string;
-  partition: number;
-  /** Kafka offsets are int64; JSON delivers them as numbers, some clients as strings. */
-  offset: number | string;
-  /** Kafka record timestamp, epoch milliseconds. */
-  timestamp: number;
-  /** The deserialized JSON value, or a DeserializationFailure when the bytes were not JSON. */
-  value: unknown;
-}
-
-/** Marks a record whose bytes could not be deserialized; it is quarantined with its raw text. */
-export class DeserializationFailure {
-  constructor(
-    readonly raw: string,
-    readonly reason: string,
-  ) {}
-}
+import { EVENT_TYPES, validateEventsSql } from './event';
+import { CLICKSTREAM_TABLES } from './tables';
 
 /** The records of one topic-partition in a batch: the lowest and highest offsets seen. */
 export interface OffsetRange {
@@ -33,30 +16,6 @@ export interface OffsetRange {
   partition: number;
   first: number;
   last: number;
-}
-
-export interface QuarantinedRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  reason: string;
-  raw: string;
-}
-
-export interface EventObject {
-  key: string;
-  table: 'fact_click_event';
-  rows: ClickEvent[];
-}
-
-export type WindowObject =
-  | { key: string; table: 'agg_event_minute'; rows: EventMinuteRow[] }
-  | { key: string; table: 'agg_error_minute'; rows: ErrorMinuteRow[] };
-
-/** The rejected records of one topic-partition, written as one JSON Lines object. */
-export interface QuarantineObject {
-  key: string;
-  records: QuarantinedRecord[];
 }
 
 export interface BatchStats {
@@ -68,20 +27,30 @@ export interface BatchStats {
   partitions: number;
 }
 
+/** A file the batch wrote in the workspace, and the lake key it goes to. */
+export interface BatchFile {
+  key: string;
+  path: string;
+  contentType: string;
+}
+
 export interface BatchResult {
-  objects: EventObject[];
-  windows: WindowObject[];
-  quarantined: QuarantineObject[];
+  /** Event objects first, then minute aggregates, then quarantine, each in key order. */
+  files: BatchFile[];
+  /** The keys of the event objects (what load-events loads). */
+  eventKeys: string[];
+  /** The batch's offset ranges, by topic then partition. */
+  ranges: OffsetRange[];
   stats: BatchStats;
 }
 
-const MINUTE_MS = 60_000;
-const HOUR_MS = 3_600_000;
 /** Stands in for a missing service or error code in the error aggregate's key. */
 export const UNKNOWN = 'unknown';
+export const PARQUET = 'application/vnd.apache.parquet';
+const JSON_LINES = 'application/x-ndjson';
 
-const rangeName = (r: OffsetRange) => `${r.topic}-${r.partition}-${r.first}-${r.last}`;
-const hourPath = (hour: Date) => {
+export const rangeName = (r: OffsetRange) => `${r.topic}-${r.partition}-${r.first}-${r.last}`;
+export const hourPath = (hour: Date) => {
   const iso = hour.toISOString();
   return `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}`;
 };
@@ -99,210 +68,164 @@ export const clickstreamKeys = {
     `quarantine/clickstream/dt=${at.toISOString().slice(0, 10)}/${rangeName(range)}.jsonl`,
 } as const;
 
-interface PartitionState extends OffsetRange {
-  firstTimestamp: number;
-  quarantined: QuarantinedRecord[];
-  /** Hours since the epoch (a small integer: a fast Map key) → the kept events of that hour. */
-  hours: Map<number, ClickEvent[]>;
+const FACT_COLUMNS = CLICKSTREAM_TABLES.fact_click_event.columns.map((c) => `"${c.name}"`).join(', ');
+const SAFE_OFFSET = Number.MAX_SAFE_INTEGER;
+
+/** The record fields read from each input file (a JSON array of MSK records); others are ignored. */
+const RECORD_COLUMNS = `{topic: 'VARCHAR', partition: 'BIGINT', "offset": 'VARCHAR', "timestamp": 'VARCHAR', value: 'VARCHAR'}`;
+
+interface PartitionRow {
+  topic: string;
+  partition: number;
+  first: number;
+  last: number;
+  first_ts: number;
+  quarantined: number;
 }
 
-function offsetOf(record: StreamRecord): number {
-  const { offset } = record;
-  const n = typeof offset === 'string' && /^\d+$/.test(offset) ? Number(offset) : offset;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-    throw new InputFormatError(
-      `record ${record.topic}-${record.partition}: offset expected a non-negative integer, got ${JSON.stringify(offset)}`,
-    );
-  }
-  return n;
+interface GroupRow {
+  topic: string;
+  partition: number;
+  hour: Date;
+  errors: number;
 }
-
-const rawText = (value: unknown): string =>
-  value instanceof DeserializationFailure ? value.raw : (JSON.stringify(value) ?? '');
 
 /**
- * Validates, deduplicates and groups a batch. Duplicates by event_id keep the lowest offset (the
- * first occurrence on a tie). Offset ranges cover every record of a topic-partition in the batch,
- * quarantined ones included, so the keys depend only on which records were delivered.
- *
- * `records` may be lazy (the handler decodes while this validates), so a record's deserialized value
- * can be dropped as soon as it is validated instead of living until the whole batch is decoded.
+ * Validates, deduplicates and groups a batch. `inputs` are JSON files, each an array of MSK records
+ * (topic, partition, offset, timestamp, base64 value), in delivery order. Duplicates by event_id keep
+ * the lowest offset (the first delivered on a tie). Offset ranges cover every record of a
+ * topic-partition, quarantined ones included, so the keys depend only on which records were delivered.
+ * The files are written under `dir`.
  */
-export function processBatch(records: Iterable<StreamRecord>): BatchResult {
-  const partitions = new Map<string, PartitionState>();
-  // Kept events as parallel arrays: no wrapper object per record.
-  const kept: ClickEvent[] = [];
-  const keptOffset: number[] = [];
-  const keptPartition: PartitionState[] = [];
-  const byId = new Map<string, number>();
-  let duplicates = 0;
-  let quarantined = 0;
-  let count = 0;
-
-  // Records arrive grouped by topic-partition: look the state up only when it changes.
-  let state: PartitionState | undefined;
-  for (const record of records) {
-    count++;
-    const offset = offsetOf(record);
-    if (!Number.isFinite(record.timestamp)) {
-      throw new InputFormatError(
-        `record ${record.topic}-${record.partition}@${offset}: timestamp expected epoch milliseconds, got ${JSON.stringify(record.timestamp)}`,
-      );
-    }
-    if (state === undefined || state.topic !== record.topic || state.partition !== record.partition) {
-      const id = `${record.topic}\u0000${record.partition}`;
-      state = partitions.get(id);
-      if (state === undefined) {
-        state = {
-          topic: record.topic,
-          partition: record.partition,
-          first: offset,
-          last: offset,
-          firstTimestamp: record.timestamp,
-          quarantined: [],
-          hours: new Map(),
-        };
-        partitions.set(id, state);
-      }
-    }
-    if (offset < state.first) {
-      state.first = offset;
-      state.firstTimestamp = record.timestamp;
-    } else if (offset > state.last) {
-      state.last = offset;
-    }
-
-    const { value } = record;
-    const parsed =
-      value instanceof DeserializationFailure ? { reason: value.reason } : parseClickEvent(value);
-    if ('reason' in parsed) {
-      state.quarantined.push({
-        topic: record.topic,
-        partition: record.partition,
-        offset,
-        reason: parsed.reason,
-        raw: rawText(value),
-      });
-      quarantined++;
-      continue;
-    }
-    const { event } = parsed;
-    const seen = byId.get(event.event_id);
-    if (seen === undefined) {
-      byId.set(event.event_id, kept.length);
-      kept.push(event);
-      keptOffset.push(offset);
-      keptPartition.push(state);
-    } else {
-      duplicates++;
-      if (offset < keptOffset[seen]) {
-        kept[seen] = event;
-        keptOffset[seen] = offset;
-        keptPartition[seen] = state;
-      }
-    }
+export async function processBatch(
+  engine: Engine,
+  inputs: readonly string[],
+  dir: string,
+): Promise<BatchResult> {
+  if (inputs.length === 0) {
+    return { files: [], eventKeys: [], ranges: [], stats: emptyStats() };
   }
-
-  for (let i = 0; i < kept.length; i++) {
-    const event = kept[i];
-    const hour = Math.floor(event.ts.getTime() / HOUR_MS);
-    const { hours } = keptPartition[i];
-    const rows = hours.get(hour);
-    if (rows === undefined) hours.set(hour, [event]);
-    else rows.push(event);
-  }
-
-  const objects: EventObject[] = [];
-  const windows: WindowObject[] = [];
-  const quarantine: QuarantineObject[] = [];
-  const ordered = [...partitions.values()].sort(
-    (a, b) => compare(a.topic, b.topic) || a.partition - b.partition,
+  // The Kafka value is base64: DuckDB decodes it; TRY leaves NULL where the bytes are not UTF-8. `seq`
+  // (input file, then offset) is the delivery order: inputs are one topic-partition each, in order.
+  await engine.run(`CREATE OR REPLACE TEMP TABLE records AS
+    SELECT filename AS seq, topic, partition, "offset" AS off_text, "timestamp" AS ts_text, value
+    FROM read_json(${fileList(inputs)}, format = 'array', columns = ${RECORD_COLUMNS}, filename = true)`);
+  await assertRecordFields(engine);
+  await engine.run(
+    `CREATE OR REPLACE TEMP TABLE checked AS ${validateEventsSql(
+      `(SELECT seq, topic, partition, CAST(off_text AS BIGINT) AS off, CAST(ts_text AS DOUBLE) AS kafka_ts, value,
+             TRY(decode(from_base64(value))) AS text FROM records)`,
+    )}`,
   );
-  for (const p of ordered) {
-    for (const hourIndex of [...p.hours.keys()].sort((a, b) => a - b)) {
-      const hour = new Date(hourIndex * HOUR_MS);
-      const rows = p.hours.get(hourIndex)!;
-      objects.push({ key: clickstreamKeys.events(hour, p), table: 'fact_click_event', rows });
-      const { eventRows, errorRows } = minuteWindows(rows);
-      windows.push({ key: clickstreamKeys.eventMinute(hour, p), table: 'agg_event_minute', rows: eventRows });
-      if (errorRows.length > 0) {
-        windows.push({
-          key: clickstreamKeys.errorMinute(hour, p),
-          table: 'agg_error_minute',
-          rows: errorRows,
-        });
-      }
-    }
-    if (p.quarantined.length > 0) {
-      quarantine.push({
-        key: clickstreamKeys.quarantine(new Date(p.firstTimestamp), p),
-        records: p.quarantined,
-      });
+  // Kept events (DISTINCT ON: the lowest offset of each event_id), in object order: each object's rows
+  // are one contiguous, offset-ordered run of the table.
+  await engine.run(`CREATE OR REPLACE TEMP TABLE kept AS
+    SELECT * FROM (
+      SELECT DISTINCT ON (event_id) *, date_trunc('hour', ts) AS hour
+      FROM checked WHERE reason IS NULL ORDER BY event_id, off, seq
+    ) ORDER BY topic, partition, hour, off, seq`);
+
+  const partitions = (
+    await engine.rows<PartitionRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition,
+      CAST(min(off) AS DOUBLE) AS first, CAST(max(off) AS DOUBLE) AS last, arg_min(kafka_ts, (off, seq)) AS first_ts,
+      CAST(count(*) FILTER (WHERE reason IS NOT NULL) AS INTEGER) AS quarantined
+      FROM checked GROUP BY ALL ORDER BY topic, partition`)
+  ).map((p) => ({ ...p, first: Number(p.first), last: Number(p.last) }));
+  const groups = await engine.rows<GroupRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition, hour,
+      CAST(count(*) FILTER (WHERE event_type = 'error') AS INTEGER) AS errors
+      FROM kept GROUP BY ALL ORDER BY ALL`);
+  const [counts] = await engine.rows<{ records: number; valid: number; kept: number }>(`SELECT
+      CAST((SELECT count(*) FROM checked) AS INTEGER) AS records,
+      CAST((SELECT count(*) FROM checked WHERE reason IS NULL) AS INTEGER) AS valid,
+      CAST((SELECT count(*) FROM kept) AS INTEGER) AS kept`);
+
+  const rangeOf = new Map(partitions.map((p) => [`${p.topic}\u0000${p.partition}`, p]));
+  const events: BatchFile[] = [];
+  const windows: BatchFile[] = [];
+  const quarantine: BatchFile[] = [];
+  let n = 0;
+  const file = (key: string, contentType = PARQUET) => ({ key, path: `${dir}/out-${n++}`, contentType });
+  for (const group of groups) {
+    const range = rangeOf.get(`${group.topic}\u0000${group.partition}`)!;
+    const where = `FROM kept WHERE topic = ${sqlLiteral(group.topic)} AND partition = ${group.partition}
+      AND hour = epoch_ms(${group.hour.getTime()})`;
+    const fact = file(clickstreamKeys.events(group.hour, range));
+    await engine.writeParquet(`SELECT ${FACT_COLUMNS} ${where} ORDER BY off, seq`, fact.path);
+    events.push(fact);
+    const minute = file(clickstreamKeys.eventMinute(group.hour, range));
+    await engine.writeParquet(
+      `SELECT date_trunc('minute', ts) AS window_start, event_type, count(*) AS events ${where}
+       GROUP BY window_start, event_type ORDER BY window_start, list_position(${typeList}, event_type)`,
+      minute.path,
+    );
+    windows.push(minute);
+    if (group.errors > 0) {
+      const errors = file(clickstreamKeys.errorMinute(group.hour, range));
+      await engine.writeParquet(
+        `SELECT date_trunc('minute', ts) AS window_start, coalesce(service, '${UNKNOWN}') AS service,
+                coalesce(error_code, '${UNKNOWN}') AS error_code, count(*) AS errors
+         ${where} AND event_type = 'error' GROUP BY ALL ORDER BY ALL`,
+        errors.path,
+      );
+      windows.push(errors);
     }
   }
+  for (const p of partitions) {
+    if (p.quarantined === 0) continue;
+    const rejected = file(clickstreamKeys.quarantine(new Date(p.first_ts), p), JSON_LINES);
+    await engine.run(`COPY (
+      SELECT topic, partition, off AS "offset", reason, raw FROM checked
+      WHERE reason IS NOT NULL AND topic = ${sqlLiteral(p.topic)} AND partition = ${p.partition} ORDER BY seq
+    ) TO ${sqlLiteral(rejected.path)} (FORMAT JSON)`);
+    quarantine.push(rejected);
+  }
 
+  const quarantined = counts.records - counts.valid;
   return {
-    objects,
-    windows,
-    quarantined: quarantine,
+    files: [...events, ...windows, ...quarantine],
+    eventKeys: events.map((f) => f.key),
+    ranges: partitions.map(({ topic, partition, first, last }) => ({ topic, partition, first, last })),
     stats: {
-      records: count,
-      events: kept.length,
-      duplicates,
+      records: counts.records,
+      events: counts.kept,
+      duplicates: counts.valid - counts.kept,
       quarantined,
-      partitions: partitions.size,
+      partitions: partitions.length,
     },
   };
 }
 
-/** 1-minute tumbling windows: events per (minute, type) and errors per (minute, service, code), sorted. */
-function minuteWindows(events: readonly ClickEvent[]): {
-  eventRows: EventMinuteRow[];
-  errorRows: ErrorMinuteRow[];
-} {
-  // Minutes since the epoch → one counter per event type (by EVENT_TYPES position): no key string per event.
-  const counts = new Map<number, number[]>();
-  const errors = new Map<string, ErrorMinuteRow>();
-  for (const event of events) {
-    const minute = Math.floor(event.ts.getTime() / MINUTE_MS);
-    let slots = counts.get(minute);
-    if (slots === undefined) {
-      slots = new Array<number>(EVENT_TYPES.length).fill(0);
-      counts.set(minute, slots);
-    }
-    slots[EVENT_TYPE_INDEX.get(event.event_type)!]++;
-    if (event.event_type === 'error') {
-      const service = event.service ?? UNKNOWN;
-      const errorCode = event.error_code ?? UNKNOWN;
-      const id = `${minute}\u0000${service}\u0000${errorCode}`;
-      const row = errors.get(id);
-      if (row === undefined) {
-        errors.set(id, {
-          window_start: new Date(minute * MINUTE_MS),
-          service,
-          error_code: errorCode,
-          errors: 1,
-        });
-      } else {
-        row.errors++;
-      }
-    }
-  }
-  const eventRows: EventMinuteRow[] = [];
-  for (const minute of [...counts.keys()].sort((a, b) => a - b)) {
-    const slots = counts.get(minute)!;
-    slots.forEach((events, i) => {
-      if (events > 0)
-        eventRows.push({ window_start: new Date(minute * MINUTE_MS), event_type: EVENT_TYPES[i], events });
-    });
-  }
-  const errorRows = [...errors.values()].sort(
-    (a, b) =>
-      a.window_start.getTime() - b.window_start.getTime() ||
-      compare(a.service, b.service) ||
-      compare(a.error_code, b.error_code),
-  );
-  return { eventRows, errorRows };
-}
+const typeList = `[${EVENT_TYPES.map((t) => `'${t}'`).join(', ')}]`;
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const emptyStats = (): BatchStats => ({
+  records: 0,
+  events: 0,
+  duplicates: 0,
+  quarantined: 0,
+  partitions: 0,
+});
+
+/** A record without a whole offset or a numeric timestamp is no MSK record: the batch fails, it is not quarantined. */
+async function assertRecordFields(engine: Engine): Promise<void> {
+  const [bad] = await engine.rows<{
+    topic: string;
+    partition: number;
+    off_text: string | null;
+    ts_text: string | null;
+    field: string;
+  }>(`
+    SELECT topic, CAST(partition AS INTEGER) AS partition, off_text, ts_text,
+           CASE WHEN NOT coalesce(regexp_full_match(off_text, '[0-9]+') AND TRY_CAST(off_text AS DOUBLE) <= ${SAFE_OFFSET}, false)
+                THEN 'offset' ELSE 'timestamp' END AS field
+    FROM records
+    WHERE NOT coalesce(regexp_full_match(off_text, '[0-9]+') AND TRY_CAST(off_text AS DOUBLE) <= ${SAFE_OFFSET}, false)
+       OR NOT coalesce(isfinite(TRY_CAST(ts_text AS DOUBLE)), false)
+    ORDER BY seq LIMIT 1`);
+  if (bad === undefined) return;
+  const where = `record ${bad.topic}-${bad.partition}`;
+  throw new InputFormatError(
+    bad.field === 'offset'
+      ? `${where}: offset expected a non-negative integer, got ${bad.off_text ?? 'null'}`
+      : `${where}@${bad.off_text}: timestamp expected epoch milliseconds, got ${bad.ts_text ?? 'null'}`,
+  );
+}

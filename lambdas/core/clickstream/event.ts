@@ -1,8 +1,8 @@
 /**
- * The clickstream event contract (design.md, "Clickstream events"): one JSON object per Kafka
- * message, validated into the row shape of analytics.fact_click_event.
+ * The clickstream event contract (design.md, "Clickstream events"): one JSON object per Kafka message,
+ * validated into the row shape of analytics.fact_click_event. The rules are SQL over the decoded
+ * message text (DuckDB's JSON functions), so a batch is validated in bulk with no JavaScript per record.
  */
-import { DAY_MS } from '../dates';
 
 export const EVENT_TYPES = [
   'page_view',
@@ -16,27 +16,6 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** Position of each type in EVENT_TYPES: lets aggregations count into a fixed-size array. */
-export const EVENT_TYPE_INDEX: ReadonlyMap<string, number> = new Map(EVENT_TYPES.map((t, i) => [t, i]));
-
-export interface ClickEvent {
-  event_id: string;
-  event_type: EventType;
-  user_id: string | null;
-  session_id: string | null;
-  product_id: string | null;
-  order_id: string | null;
-  /** The price in integer cents (NUMERIC(12,2) `price` in the table). */
-  price_cents: bigint | null;
-  ts: Date;
-  /** UTC date of `ts`, 'YYYY-MM-DD'. */
-  event_date: string;
-  service: string | null;
-  error_code: string | null;
-}
-
-export type ParsedClickEvent = { event: ClickEvent } | { reason: string };
-
 /** VARCHAR byte lengths of the string columns (clickstream/tables.ts): longer text would fail the COPY. */
 export const ID_LENGTH = 128;
 export const NAME_LENGTH = 64;
@@ -45,112 +24,26 @@ export const NAME_LENGTH = 64;
  * Events outside this window are rejected: a wrong unit (epoch seconds read as milliseconds lands in
  * January 1970) or a broken clock would otherwise create stray partitions.
  */
-const TS_MIN = Date.UTC(2000, 0, 1);
-const TS_MAX = Date.UTC(2100, 0, 1);
-/** NUMERIC(12,2): at most 10 integer digits. */
-const PRICE_LIMIT_CENTS = 1e12;
+const TS_MIN_MS = Date.UTC(2000, 0, 1);
+const TS_MAX_MS = Date.UTC(2100, 0, 1);
 
-// ISO-8601 date-time; seconds and the offset are optional (no offset means UTC, as on Lambda).
-const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
-const DECIMAL_RE = /^(-?)(\d{1,10})(?:\.(\d{1,2}))?$/;
+/** The message fields the rules read, in the order of the lists `types` and `texts` below. */
+const FIELDS = [
+  'event_id',
+  'event_type',
+  'ts',
+  'price',
+  'user_id',
+  'session_id',
+  'product_id',
+  'order_id',
+  'service',
+  'error_code',
+] as const;
+type Field = (typeof FIELDS)[number];
 
-const describe = (value: unknown): string => {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return `a ${typeof value}`;
-};
-
-const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-
-/** The digits value[at, at + length) as a number, or -1 when one is not an ASCII digit. */
-function digits(value: string, at: number, length: number): number {
-  let n = 0;
-  for (let i = at; i < at + length; i++) {
-    const d = value.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/**
- * Fast path for what Date.prototype.toISOString writes — 'YYYY-MM-DDTHH:MM:SS.sssZ', the form nearly
- * every producer sends: the same milliseconds as the general path, without the regular expression and
- * Date.parse. Anything else (other forms, impossible fields) is undefined and takes the general path.
- */
-function canonicalIso(value: string): number | undefined {
-  if (
-    value.length !== 24 ||
-    value.charCodeAt(4) !== 45 || // -
-    value.charCodeAt(7) !== 45 ||
-    value.charCodeAt(10) !== 84 || // T
-    value.charCodeAt(13) !== 58 || // :
-    value.charCodeAt(16) !== 58 ||
-    value.charCodeAt(19) !== 46 || // .
-    value.charCodeAt(23) !== 90 // Z
-  ) {
-    return undefined;
-  }
-  const year = digits(value, 0, 4);
-  const month = digits(value, 5, 2);
-  const day = digits(value, 8, 2);
-  const hour = digits(value, 11, 2);
-  const minute = digits(value, 14, 2);
-  const second = digits(value, 17, 2);
-  const millis = digits(value, 20, 3);
-  if (year < 1000 || month < 1 || month > 12 || hour < 0 || hour > 23 || minute < 0 || minute > 59) {
-    return undefined;
-  }
-  if (second < 0 || second > 59 || millis < 0) return undefined;
-  const monthDays = month === 2 && isLeap(year) ? 29 : MONTH_DAYS[month - 1];
-  if (day < 1 || day > monthDays) return undefined;
-  return Date.UTC(year, month - 1, day, hour, minute, second, millis);
-}
-
-/** Milliseconds since the epoch, or undefined when `value` is neither ISO-8601 text nor epoch millis. */
-function parseTs(value: unknown): number | undefined {
-  let t: number;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value)) return undefined;
-    t = value;
-  } else if (typeof value === 'string') {
-    const canonical = canonicalIso(value);
-    if (canonical !== undefined) return canonical >= TS_MIN && canonical < TS_MAX ? canonical : undefined;
-    const m = ISO_RE.exec(value);
-    if (m === null) return undefined;
-    const year = Number(m[1]);
-    const month = Number(m[2]);
-    const day = Number(m[3]);
-    // Date.parse rolls 02-30 over to 03-01; refuse impossible calendar fields instead.
-    const monthDays = month === 2 && isLeap(year) ? 29 : MONTH_DAYS[month - 1];
-    if (monthDays === undefined || day < 1 || day > monthDays || Number(m[4]) > 23 || Number(m[5]) > 59) {
-      return undefined;
-    }
-    t = Date.parse(m[7] === undefined ? `${value}Z` : value);
-  } else {
-    return undefined;
-  }
-  return t >= TS_MIN && t < TS_MAX ? t : undefined;
-}
-
-/** A decimal amount (JSON number or string) → exact cents, or undefined when it is not one. */
-function parseCents(value: number | string): bigint | undefined {
-  if (typeof value === 'number') {
-    // x has at most two decimals exactly when the double nearest to round(x·100)/100 is x itself.
-    const cents = Math.round(value * 100);
-    return cents / 100 === value && Math.abs(cents) < PRICE_LIMIT_CENTS ? BigInt(cents) : undefined;
-  }
-  const m = DECIMAL_RE.exec(value.trim());
-  if (m === null) return undefined;
-  const cents = BigInt(m[2]) * 100n + BigInt((m[3] ?? '').padEnd(2, '0'));
-  return m[1] === '-' ? -cents : cents;
-}
-
-const INVALID = Symbol('invalid');
-const TEXT_FIELDS: [string, number][] = [
+/** The optional text fields, in the order their reasons are reported, with their byte lengths. */
+const TEXT_FIELDS: [Field, number][] = [
   ['user_id', ID_LENGTH],
   ['session_id', ID_LENGTH],
   ['product_id', ID_LENGTH],
@@ -159,106 +52,145 @@ const TEXT_FIELDS: [string, number][] = [
   ['error_code', NAME_LENGTH],
 ];
 
-/** An optional text field: absent or null → null; anything but a string of the column's length is INVALID. */
-function optionalText(
-  v: Record<string, unknown>,
-  field: string,
-  bytes: number,
-): string | null | typeof INVALID {
-  const s = v[field];
-  if (s === undefined || s === null) return null;
-  return typeof s === 'string' && fits(s, bytes) ? s : INVALID;
+const at = (field: Field) => FIELDS.indexOf(field) + 1;
+const typeOf = (field: Field) => `types[${at(field)}]`;
+const textOf = (field: Field) => `texts[${at(field)}]`;
+const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+// ISO-8601 date-time; seconds and the offset are optional (no offset means UTC, as on Lambda).
+const ISO_RE =
+  '^(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d+))?)?(Z|[+-]\\d{2}:?\\d{2})?$';
+const DECIMAL_RE = '-?[0-9]{1,10}([.][0-9]{1,2})?';
+/** What JavaScript's String.prototype.trim removes: an id of only these is empty. */
+const BLANK_RE = '[\\s\\p{Z}\\x{FEFF}\\x{000B}]*';
+
+/**
+ * How a reason shows the offending value, as JSON would print it: text quoted (first 40 characters),
+ * numbers and booleans as written, `null`, `an array`, `a object`, and `a undefined` when absent.
+ */
+function describe(type: string, text: string): string {
+  return (
+    `CASE WHEN ${type} IS NULL THEN 'a undefined' WHEN ${type} = 'NULL' THEN 'null' ` +
+    `WHEN ${type} = 'ARRAY' THEN 'an array' WHEN ${type} = 'OBJECT' THEN 'a object' ` +
+    `WHEN ${type} = 'VARCHAR' THEN CAST(to_json(CASE WHEN length(${text}) > 40 THEN left(${text}, 40) || '…' ` +
+    `ELSE ${text} END) AS VARCHAR) ELSE ${text} END`
+  );
 }
+const describeField = (field: Field) => describe(typeOf(field), textOf(field));
 
-/** Redshift VARCHAR lengths count bytes; only long text needs the exact UTF-8 count. */
-const fits = (s: string, bytes: number) => s.length * 3 <= bytes || Buffer.byteLength(s) <= bytes;
-
-// The last day seen: events of a batch mostly share it, so event_date costs no toISOString.
-let lastDay = NaN;
-let lastDate = '';
-function utcDateOf(t: number): string {
-  const day = Math.floor(t / DAY_MS);
-  if (day !== lastDay) {
-    lastDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
-    lastDay = day;
-  }
-  return lastDate;
+/** `ts` → epoch milliseconds, NULL when it is neither an ISO-8601 date-time nor whole epoch milliseconds. */
+function tsMillis(): string {
+  const type = typeOf('ts');
+  const text = textOf('ts');
+  const part = (name: string) => `TRY_CAST(iso.${name} AS INTEGER)`;
+  // Milliseconds of the fraction: its first three digits, as Date.parse truncates.
+  const fraction = `coalesce(TRY_CAST(rpad(left(iso.f, 3), 3, '0') AS INTEGER), 0)`;
+  const zone = `replace(iso.z, ':', '')`;
+  const zoneHours = `TRY_CAST(substr(${zone}, 2, 2) AS INTEGER)`;
+  const zoneMinutes = `TRY_CAST(substr(${zone}, 4, 2) AS INTEGER)`;
+  const offsetMinutes =
+    `CASE WHEN iso.z = '' OR upper(iso.z) = 'Z' THEN 0 ` +
+    `WHEN ${zoneHours} <= 23 AND ${zoneMinutes} <= 59 THEN ` +
+    `(CASE WHEN left(iso.z, 1) = '-' THEN -1 ELSE 1 END) * (${zoneHours} * 60 + ${zoneMinutes}) END`;
+  // TRY_CAST of the fields as a timestamp refuses impossible calendar days (02-30), as the contract does.
+  const civil = `TRY_CAST(printf('%s-%s-%s %s:%s:%s', iso.y, iso.mo, iso.d, iso.h, iso.mi, CASE WHEN iso.s = '' THEN '00' ELSE iso.s END) AS TIMESTAMP)`;
+  const fromIso =
+    `CASE WHEN iso.y <> '' AND ${part('h')} <= 23 AND ${part('mi')} <= 59 AND coalesce(${part('s')}, 0) <= 59 ` +
+    `THEN epoch_ms(${civil}) + ${fraction} - ${offsetMinutes} * 60000 END`;
+  const double = `TRY_CAST(${text} AS DOUBLE)`;
+  return (
+    `CASE WHEN ${type} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(${text} AS BIGINT) ` +
+    `WHEN ${type} = 'DOUBLE' AND ${double} = floor(${double}) AND abs(${double}) < 1e16 THEN CAST(${double} AS BIGINT) ` +
+    `WHEN ${type} = 'VARCHAR' THEN ${fromIso} END`
+  );
 }
 
 /**
- * Validates one deserialized Kafka message value. Rules (design.md): event_id present, event_type
- * accepted, ts parseable; the optional fields must have their contract types. The reason names the
- * field and what was expected.
+ * `price` → exact DECIMAL(12,2), NULL when absent; `price_ok` is false when it is present but not a
+ * decimal with at most 2 fraction digits and 10 integer digits (a JSON number, or the same as text).
  */
-export function parseClickEvent(value: unknown): ParsedClickEvent {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { reason: `value: expected a JSON object, got ${describe(value)}` };
-  }
-  const v = value as Record<string, unknown>;
-
-  const eventId = v.event_id;
-  if (typeof eventId !== 'string' || eventId.trim() === '' || !fits(eventId, ID_LENGTH)) {
-    return {
-      reason: `event_id: expected a non-empty string of at most ${ID_LENGTH} bytes, got ${describe(eventId)}`,
-    };
-  }
-  const eventType = v.event_type;
-  if (typeof eventType !== 'string' || !EVENT_TYPE_INDEX.has(eventType)) {
-    return { reason: `event_type: expected one of ${EVENT_TYPES.join('|')}, got ${describe(eventType)}` };
-  }
-  const t = parseTs(v.ts);
-  if (t === undefined) {
-    return {
-      reason:
-        `ts: expected an ISO-8601 date-time or epoch milliseconds between 2000-01-01 and 2100-01-01, ` +
-        `got ${describe(v.ts)}`,
-    };
-  }
-
-  let priceCents: bigint | null = null;
-  const price = v.price;
-  if (price !== undefined && price !== null) {
-    const cents = typeof price === 'number' || typeof price === 'string' ? parseCents(price) : undefined;
-    if (cents === undefined) {
-      return {
-        reason: `price: expected a decimal with at most 2 fraction digits and 10 integer digits, got ${describe(price)}`,
-      };
-    }
-    priceCents = cents;
-  }
-
-  const userId = optionalText(v, 'user_id', ID_LENGTH);
-  const sessionId = optionalText(v, 'session_id', ID_LENGTH);
-  const productId = optionalText(v, 'product_id', ID_LENGTH);
-  const orderId = optionalText(v, 'order_id', ID_LENGTH);
-  const service = optionalText(v, 'service', NAME_LENGTH);
-  const errorCode = optionalText(v, 'error_code', NAME_LENGTH);
-  if (
-    userId === INVALID ||
-    sessionId === INVALID ||
-    productId === INVALID ||
-    orderId === INVALID ||
-    service === INVALID ||
-    errorCode === INVALID
-  ) {
-    const [field, bytes] = TEXT_FIELDS.find(([f, n]) => optionalText(v, f, n) === INVALID)!;
-    return {
-      reason: `${field}: expected a string of at most ${bytes} bytes or null, got ${describe(v[field])}`,
-    };
-  }
+function price(): { value: string; ok: string } {
+  const type = typeOf('price');
+  const text = textOf('price');
+  const double = `TRY_CAST(${text} AS DOUBLE)`;
+  const cents = `round(${double} * 100)`;
+  const numberOk = `(${cents} / 100 = ${double} AND abs(${cents}) < 1e12)`;
+  const textOk = `regexp_full_match(trim(${text}), '${DECIMAL_RE}')`;
   return {
-    event: {
-      event_id: eventId,
-      event_type: eventType as EventType,
-      user_id: userId,
-      session_id: sessionId,
-      product_id: productId,
-      order_id: orderId,
-      price_cents: priceCents,
-      ts: new Date(t),
-      event_date: utcDateOf(t),
-      service,
-      error_code: errorCode,
-    },
+    ok:
+      `CASE WHEN ${type} IS NULL OR ${type} = 'NULL' THEN true ` +
+      `WHEN ${type} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN coalesce(${numberOk}, false) ` +
+      `WHEN ${type} = 'VARCHAR' THEN ${textOk} ELSE false END`,
+    // Cents × 0.01 in DECIMAL arithmetic: exact, no binary fraction reaches the column.
+    value:
+      `CASE WHEN ${type} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(CAST(CAST(${cents} AS BIGINT) AS DECIMAL(18, 0)) * 0.01 AS DECIMAL(12, 2)) ` +
+      `WHEN ${type} = 'VARCHAR' THEN TRY_CAST(trim(${text}) AS DECIMAL(12, 2)) END`,
   };
+}
+
+const textOk = (field: Field, bytes: number) =>
+  `(${typeOf(field)} IS NULL OR ${typeOf(field)} = 'NULL' OR (${typeOf(field)} = 'VARCHAR' AND strlen(${textOf(field)}) <= ${bytes}))`;
+const textValue = (field: Field) => `CASE WHEN ${typeOf(field)} = 'VARCHAR' THEN ${textOf(field)} END`;
+
+/**
+ * SQL that validates decoded messages. `source` has the columns seq, topic, partition, off, kafka_ts,
+ * value (the base64 Kafka value) and text (its UTF-8 text; NULL when the bytes are not UTF-8). The
+ * result keeps those and adds `reason` (NULL for a valid event: the first rule it breaks, naming the
+ * field and what was expected, otherwise), `raw` (what a quarantined record keeps: the text, or the
+ * base64 value when there is no text) and the columns of fact_click_event.
+ */
+export function validateEventsSql(source: string): string {
+  const paths = `[${FIELDS.map((f) => quote(`$.${f}`)).join(', ')}]`;
+  const { value: priceValue, ok: priceOk } = price();
+  const tsOk = `(ts_ms IS NOT NULL AND ts_ms >= ${TS_MIN_MS} AND ts_ms < ${TS_MAX_MS})`;
+  const textReasons = TEXT_FIELDS.map(
+    ([field, bytes]) =>
+      `WHEN NOT ${textOk(field, bytes)} THEN '${field}: expected a string of at most ${bytes} bytes or null, got ' || ${describeField(field)}`,
+  ).join(' ');
+  return `
+    WITH decoded AS (
+      SELECT seq, topic, partition, off, kafka_ts, value, text,
+             CASE WHEN value IS NULL OR value = '' THEN 'empty' WHEN text IS NULL THEN 'utf8'
+                  WHEN NOT json_valid(text) THEN 'json' END AS failure
+      FROM ${source}
+    ), fields AS (
+      SELECT *,
+             CASE WHEN failure IS NULL THEN json_type(text) END AS value_type,
+             CASE WHEN failure IS NULL THEN json_type(text, ${paths}) END AS types,
+             CASE WHEN failure IS NULL THEN json_extract_string(text, ${paths}) END AS texts
+      FROM decoded
+    ), parsed AS (
+      SELECT *, ${tsMillis()} AS ts_ms
+      FROM (SELECT *, regexp_extract(${textOf('ts')}, '${ISO_RE}', ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z'], 'i') AS iso FROM fields)
+    )
+    SELECT seq, topic, partition, off, kafka_ts,
+           CASE
+             WHEN failure = 'empty' THEN 'value: expected a JSON object, got an empty Kafka message'
+             WHEN failure = 'utf8' THEN 'value: expected UTF-8 JSON text (raw is the base64 value)'
+             WHEN failure = 'json' THEN 'value: expected JSON text (not valid JSON)'
+             WHEN value_type <> 'OBJECT' THEN 'value: expected a JSON object, got ' || ${describe('value_type', "json_extract_string(text, '$')")}
+             WHEN ${typeOf('event_id')} IS DISTINCT FROM 'VARCHAR' OR regexp_full_match(${textOf('event_id')}, '${BLANK_RE}')
+                  OR strlen(${textOf('event_id')}) > ${ID_LENGTH}
+               THEN 'event_id: expected a non-empty string of at most ${ID_LENGTH} bytes, got ' || ${describeField('event_id')}
+             WHEN ${typeOf('event_type')} IS DISTINCT FROM 'VARCHAR' OR ${textOf('event_type')} NOT IN (${EVENT_TYPES.map(quote).join(', ')})
+               THEN 'event_type: expected one of ${EVENT_TYPES.join('|')}, got ' || ${describeField('event_type')}
+             WHEN NOT ${tsOk}
+               THEN 'ts: expected an ISO-8601 date-time or epoch milliseconds between 2000-01-01 and 2100-01-01, got ' || ${describeField('ts')}
+             WHEN NOT ${priceOk}
+               THEN 'price: expected a decimal with at most 2 fraction digits and 10 integer digits, got ' || ${describeField('price')}
+             ${textReasons}
+           END AS reason,
+           CASE WHEN failure = 'empty' THEN '' WHEN failure = 'utf8' THEN value ELSE text END AS raw,
+           ${textOf('event_id')} AS event_id,
+           ${textOf('event_type')} AS event_type,
+           ${textValue('user_id')} AS user_id,
+           ${textValue('session_id')} AS session_id,
+           ${textValue('product_id')} AS product_id,
+           CASE WHEN ${tsOk} THEN epoch_ms(ts_ms) END AS ts,
+           CASE WHEN ${tsOk} THEN CAST(epoch_ms(ts_ms) AS DATE) END AS event_date,
+           ${textValue('order_id')} AS order_id,
+           CASE WHEN ${priceOk} THEN ${priceValue} END AS price,
+           ${textValue('service')} AS service,
+           ${textValue('error_code')} AS error_code
+    FROM parsed`;
 }

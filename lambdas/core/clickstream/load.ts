@@ -1,11 +1,17 @@
 /**
- * The events micro-batch load (handlers/load-events.ts), without I/O: which lake objects are the
- * work of a run, the COPY manifest that names them, and the one transaction that loads them.
+ * The events micro-batch load (handlers/load-events.ts), without I/O: how new objects are found, which
+ * of them are the work of a run, how they are compacted, the COPY manifest that names the compacted
+ * files, and the one transaction that loads them.
+ *
+ * Finding new objects without listing events/clickstream/: each stream delivery writes an arrival
+ * notice under a time-ordered key (`events/_arrivals/dt=…/hour=…/<UTC stamp>-<range>.json`) naming its
+ * event objects. The loader keeps a watermark in the lake and lists only the arrival hours after it,
+ * so its cost follows the new data, not the history; an idle run reads the lake and nothing else.
  *
  * Idempotent by design, at two levels:
- * - the ledger (ops.event_load_ledger) remembers each loaded object by key + ETag, so a run loads
- *   only objects that are new or were rewritten (a redelivered stream batch overwrites its key with
- *   new bytes, hence a new ETag);
+ * - the ledger (ops.event_load_ledger) remembers each loaded object by key + ETag, and only the
+ *   candidate keys are looked up in it, so a run loads only objects that are new or were rewritten (a
+ *   redelivered stream batch overwrites its key with new bytes, hence a new ETag);
  * - and even when an object is loaded again, or two objects with different batch boundaries carry
  *   the same events, the fact keeps one row per event_id (DELETE … USING + INSERT of the ranked
  *   stage), and every minute the load touches is RECOUNTED from the deduplicated fact. Adding the
@@ -13,23 +19,131 @@
  *   could never correct itself; a recount is exact however the events were split into objects.
  *   Those partials stay lake-side (for Athena-style reads) and are not loaded.
  */
-import { parquetMetadata } from 'hyparquet';
+import { createHash } from 'node:crypto';
 import { ConfigurationError, InputFormatError } from '../errors';
 import { EVENT_LOAD_LEDGER, copyParquetSql, ident, qualifiedName } from '../sql';
-import { UNKNOWN } from './batch';
+import { UNKNOWN, hourPath, rangeName, type OffsetRange } from './batch';
 import { CLICKSTREAM_TABLES } from './tables';
 
 /** Where the stream handler writes event objects (core/clickstream/batch.ts, `clickstreamKeys.events`). */
 export const EVENTS_PREFIX = 'events/clickstream/';
-/** Manifests and ledger files of each load; outside EVENTS_PREFIX so they are never taken for events. */
+/** The loader's own area: manifests, ledger files, compacted files and its watermark. */
 export const MANIFESTS_PREFIX = 'events/_manifests/';
+/** Arrival notices of the stream handler, under time-ordered keys. */
+export const ARRIVALS_PREFIX = 'events/_arrivals/';
+/** Hour-compacted event files: what COPY reads. */
+export const COMPACTED_PREFIX = `${MANIFESTS_PREFIX}compacted/`;
+/** The loader's watermark over the arrival notices. */
+export const ARRIVALS_STATE_KEY = `${MANIFESTS_PREFIX}state/arrivals.json`;
 /** Objects per run when EVENTS_LOAD_MAX_OBJECTS is not set: one run's COPY and recount stay bounded. */
 export const DEFAULT_MAX_OBJECTS = 500;
+/** Compacted files are at least this big, or the whole of an hour's new objects (Firehose buffers 64–128 MB). */
+export const DEFAULT_COMPACT_TARGET_MB = 64;
+/**
+ * How long an arrival notice may take between the writer reading its clock and the notice being listable
+ * (PUT latency, clock skew between functions): the watermark never passes a notice younger than this.
+ */
+export const DEFAULT_SETTLE_SECONDS = 120;
 
 export const eventLoadKeys = {
   manifest: (loadId: string) => `${MANIFESTS_PREFIX}${assertLoadId(loadId)}.manifest`,
   ledger: (loadId: string) => `${MANIFESTS_PREFIX}${assertLoadId(loadId)}.ledger.parquet`,
 } as const;
+
+const HOUR_MS = 3_600_000;
+
+/** `20240501T120000123Z`: sorts as time does. */
+const stamp = (at: Date) => at.toISOString().replace(/[-:.]/g, '');
+const arrivalHour = (at: Date) => `${ARRIVALS_PREFIX}${hourPath(at)}/`;
+
+/** The arrival notice of a delivery, dated by the writer's clock when the delivery's objects are written. */
+export const arrivalKey = (at: Date, range: OffsetRange): string =>
+  `${arrivalHour(at)}${stamp(at)}-${rangeName(range)}.json`;
+
+const ARRIVAL_RE = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z[^/]*$/;
+
+/** The time an arrival key (or a watermark) stands for. */
+export function arrivalTime(key: string): number {
+  const m = ARRIVAL_RE.exec(key);
+  if (m === null) throw new InputFormatError(`${key} is not an arrival key (…/<yyyymmddThhmmssSSSZ>-…)`);
+  const [y, mo, d, h, mi, s, ms] = m.slice(1).map(Number);
+  return Date.UTC(y, mo - 1, d, h, mi, s, ms);
+}
+
+/** The loader's position: every notice up to `watermark` is done, and so are those in `recent`. */
+export interface ArrivalState {
+  watermark: string;
+  recent: string[];
+}
+
+export const START_STATE: ArrivalState = { watermark: '', recent: [] };
+
+export function parseArrivalState(text: string): ArrivalState {
+  const json = JSON.parse(text) as Partial<ArrivalState>;
+  if (typeof json.watermark !== 'string' || !Array.isArray(json.recent)) {
+    throw new InputFormatError(`${ARRIVALS_STATE_KEY}: expected {"watermark": string, "recent": string[]}`);
+  }
+  return { watermark: json.watermark, recent: json.recent.map(String) };
+}
+
+/**
+ * The prefixes to list for new notices: each arrival hour from the watermark's to the hour after `now`
+ * (a writer's clock may run ahead), or the whole arrivals prefix before the first watermark.
+ */
+export function arrivalPrefixes(state: ArrivalState, now: Date): string[] {
+  if (state.watermark === '') return [ARRIVALS_PREFIX];
+  const prefixes: string[] = [];
+  const from = Math.floor(arrivalTime(state.watermark) / HOUR_MS);
+  const to = Math.floor(now.getTime() / HOUR_MS) + 1;
+  for (let hour = from; hour <= to; hour++) prefixes.push(arrivalHour(new Date(hour * HOUR_MS)));
+  return prefixes;
+}
+
+/** Listed notices not yet done, in arrival order. */
+export function newArrivals(listed: readonly string[], state: ArrivalState): string[] {
+  const done = new Set(state.recent);
+  return listed
+    .filter(
+      (k) => k.startsWith(ARRIVALS_PREFIX) && k.endsWith('.json') && k > state.watermark && !done.has(k),
+    )
+    .sort();
+}
+
+/**
+ * The state after a run that finished `processed` and left `pending` for later. The watermark moves up to
+ * the newest done notice that is older than the settle time and older than every pending one (or to
+ * the settle time itself when nothing is left, so idle runs keep listing one or two hours); done notices
+ * above it are remembered in `recent` until it passes them.
+ */
+export function advanceArrivals(
+  state: ArrivalState,
+  processed: readonly string[],
+  pending: readonly string[],
+  now: Date,
+  settleMs: number,
+): ArrivalState {
+  const settled = new Date(now.getTime() - settleMs);
+  let limit = `${arrivalHour(settled)}${stamp(settled)}`;
+  const firstPending = [...pending].sort()[0];
+  if (firstPending !== undefined && firstPending < limit) limit = firstPending;
+  const done = [...new Set([...state.recent, ...processed])].sort();
+  let watermark = state.watermark;
+  if (firstPending === undefined) {
+    watermark = limit > watermark ? limit : watermark;
+  } else {
+    for (const key of done) if (key < limit && key > watermark) watermark = key;
+  }
+  return { watermark, recent: done.filter((k) => k > watermark) };
+}
+
+/** A notice's body: the event object keys of one delivery. */
+export function parseArrivalNotice(key: string, text: string): string[] {
+  const json = JSON.parse(text) as { objects?: unknown };
+  if (!Array.isArray(json.objects) || json.objects.some((o) => typeof o !== 'string')) {
+    throw new InputFormatError(`${key}: expected {"objects": [event object keys]}`);
+  }
+  return json.objects as string[];
+}
 
 /** A listed lake object (structurally adapters/ports.ts LakeObject: core does not import the adapters). */
 export interface LakeObject {
@@ -44,44 +158,39 @@ export interface LedgerEntry {
   etag: string;
 }
 
-/** A row of ops.event_load_ledger as written (EVENT_LOAD_LEDGER's fields). */
-export interface LedgerRow extends LedgerEntry {
-  rows: number | null;
-  load_id: string;
-  loaded_at: Date;
-}
-
 export interface EventLoadPlan<T extends LakeObject = LakeObject> {
   /** The objects of this run, oldest hour first, at most `maxObjects`. */
   objects: T[];
   /** New or changed objects left for the next runs by the cap. */
-  backlog: number;
+  rest: T[];
 }
 
-/** Selects the ledger as it is compared in memory (one query, however many objects it holds). */
-export const ledgerSelectSql = (): string =>
-  `SELECT object_key, etag FROM ${qualifiedName(EVENT_LOAD_LEDGER)}`;
+/** Keys per ledger lookup: the statement stays far below the Data API's 100 KB. */
+export const LEDGER_LOOKUP_KEYS = 500;
+
+/** Selects the ledger entries of some candidate keys (never the whole ledger). */
+export const ledgerSelectSql = (keys: readonly string[]): string =>
+  `SELECT object_key, etag FROM ${qualifiedName(EVENT_LOAD_LEDGER)} WHERE object_key IN (${keys
+    .map((k) => `'${k.replaceAll("'", "''")}'`)
+    .join(', ')})`;
 
 // Key and ETag joined by a character neither can contain (ETags are quoted hex, keys have no NUL).
 const entryId = (key: string, etag: string) => `${key}\u0000${etag}`;
 
 /**
- * The work of a run: Parquet objects under EVENTS_PREFIX whose key + ETag is not in the ledger (new
- * objects, and rewritten ones: same key, another ETag). A Set of key + ETag makes the comparison
- * O(objects + ledger) with one ledger query. Key order is oldest hour first (`dt=…/hour=…`), so a
- * backlog drains in time order; empty objects are skipped (COPY cannot read a 0-byte Parquet file).
+ * The work of a run among the candidates: Parquet objects under EVENTS_PREFIX whose key + ETag is not
+ * in the ledger (new objects, and rewritten ones: same key, another ETag). Key order is oldest hour
+ * first (`dt=…/hour=…`), so a backlog drains in time order; empty objects are skipped (COPY cannot
+ * read a 0-byte Parquet file).
  */
 export function planEventLoad<T extends LakeObject>(
-  listed: readonly T[],
+  candidates: readonly T[],
   ledger: readonly LedgerEntry[],
   maxObjects: number,
 ): EventLoadPlan<T> {
-  if (!Number.isSafeInteger(maxObjects) || maxObjects < 1) {
-    throw new ConfigurationError(`max objects per load must be a positive integer, got ${maxObjects}`);
-  }
   const loaded = new Set<string>();
   for (const entry of ledger) loaded.add(entryId(entry.object_key, entry.etag));
-  const work = listed
+  const work = candidates
     .filter(
       (o) =>
         o.key.startsWith(EVENTS_PREFIX) &&
@@ -90,12 +199,70 @@ export function planEventLoad<T extends LakeObject>(
         !loaded.has(entryId(o.key, o.etag)),
     )
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { objects: work.slice(0, maxObjects), backlog: Math.max(0, work.length - maxObjects) };
+  return { objects: work.slice(0, maxObjects), rest: work.slice(maxObjects) };
 }
 
-/** EVENTS_LOAD_MAX_OBJECTS → a positive integer; unset or empty means DEFAULT_MAX_OBJECTS. */
-export function parseMaxObjects(value: string | undefined, name = 'EVENTS_LOAD_MAX_OBJECTS'): number {
-  if (value === undefined || value.trim() === '') return DEFAULT_MAX_OBJECTS;
+/** A compacted file: the objects it gathers (in key order) and its deterministic key. */
+export interface CompactionPart<T extends LakeObject = LakeObject> {
+  key: string;
+  objects: T[];
+}
+
+/** `dt=…/hour=…` of an event object key. */
+const hourOf = (key: string) => key.slice(EVENTS_PREFIX.length, key.lastIndexOf('/'));
+
+/**
+ * The compacted files of a run: per event hour, the hour's objects of this run in key order, cut into
+ * parts of at least `targetBytes` (the last part joins the one before when it is smaller, so a part
+ * is either that big or all of the hour's objects). The name carries a digest of the hour's object keys
+ * and ETags: a retry of the same work rewrites the same files, and other work never overwrites them.
+ */
+export function planCompaction<T extends LakeObject>(
+  objects: readonly T[],
+  targetBytes: number,
+): CompactionPart<T>[] {
+  const byHour = new Map<string, T[]>();
+  for (const o of [...objects].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+    const hour = hourOf(o.key);
+    const list = byHour.get(hour);
+    if (list === undefined) byHour.set(hour, [o]);
+    else list.push(o);
+  }
+  const parts: CompactionPart<T>[] = [];
+  for (const [hour, list] of byHour) {
+    const digest = createHash('sha256')
+      .update(list.map((o) => `${o.key}\u0000${o.etag}`).join('\n'))
+      .digest('hex')
+      .slice(0, 16);
+    const groups: T[][] = [];
+    let current: T[] = [];
+    let bytes = 0;
+    for (const o of list) {
+      current.push(o);
+      bytes += o.size;
+      if (bytes >= targetBytes) {
+        groups.push(current);
+        current = [];
+        bytes = 0;
+      }
+    }
+    if (current.length > 0) {
+      if (groups.length > 0) groups[groups.length - 1].push(...current);
+      else groups.push(current);
+    }
+    groups.forEach((group, i) =>
+      parts.push({
+        key: `${COMPACTED_PREFIX}${hour}/${digest}-${String(i).padStart(3, '0')}.parquet`,
+        objects: group,
+      }),
+    );
+  }
+  return parts;
+}
+
+/** A positive whole number from the environment; unset or empty means `fallback`. */
+export function parsePositive(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined || value.trim() === '') return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) {
     throw new ConfigurationError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
@@ -117,11 +284,11 @@ function assertLoadId(loadId: string): string {
  * lake key and in SQL (checked by assertLoadId wherever it is used).
  */
 export function newLoadId(now: Date, suffix: string): string {
-  const stamp = now
+  const compact = now
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  return assertLoadId(`events-${stamp}-${suffix}`);
+  return assertLoadId(`events-${compact}-${suffix}`);
 }
 
 export interface CopyManifest {
@@ -129,29 +296,19 @@ export interface CopyManifest {
 }
 
 /**
- * The Redshift COPY manifest of the objects: exactly these are loaded, nothing else under the prefix.
- * `mandatory`: a listed object that vanished fails the COPY rather than loading a partial set the
- * ledger would then record as complete. `meta.content_length` is required for Parquet (Redshift
- * splits the scan and reads the footer by offset).
+ * The Redshift COPY manifest of the files: exactly these are loaded, nothing else under the prefix.
+ * `mandatory`: a file that vanished fails the COPY rather than loading a partial set the ledger would
+ * then record as complete. `meta.content_length` is required for Parquet (Redshift splits the scan and
+ * reads the footer by offset).
  */
-export function copyManifest(bucket: string, objects: readonly LakeObject[]): CopyManifest {
+export function copyManifest(bucket: string, files: readonly { key: string; size: number }[]): CopyManifest {
   return {
-    entries: objects.map((o) => ({
+    entries: files.map((o) => ({
       url: `s3://${bucket}/${o.key}`,
       mandatory: true,
       meta: { content_length: o.size },
     })),
   };
-}
-
-/** Rows of a Parquet file from its footer alone (the ledger's `rows`, the EventsLoaded metric). */
-export function parquetRowCount(bytes: Uint8Array, key: string): number {
-  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  try {
-    return Number(parquetMetadata(file).num_rows);
-  } catch (error) {
-    throw new InputFormatError(`${key} is not a Parquet file: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 export interface EventLoadStatements {

@@ -3,7 +3,12 @@
  * quality rules as SQL, and spills to `tempDirectory` past `memoryLimitMb`, so a day of any size runs
  * within a function's memory. One Engine per invocation; nothing is shared between invocations.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBInstance,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 import { ConfigurationError } from '../errors';
 
 export interface EngineSettings {
@@ -72,9 +77,10 @@ export class Engine {
       // No extension is ever downloaded: parquet and json are linked into the binding.
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
-      TimeZone: 'UTC',
     });
     const connection = await instance.connect();
+    // ICU (linked in) registers TimeZone only once loaded, so it is not a creation option: set it here.
+    await connection.run("SET TimeZone = 'UTC'");
     return new Engine(instance, connection, settings);
   }
 
@@ -106,6 +112,11 @@ export class Engine {
       `COPY (${select}) TO ${sqlLiteral(path)} (FORMAT PARQUET, COMPRESSION SNAPPY, PARQUET_VERSION V1${groups})`,
     );
     return Number(reader.getRowsJS()[0]?.[0] ?? 0);
+  }
+
+  /** DuckDB's appender on a table: rows from JS go in without SQL text (core/engine/table-io.ts). */
+  async appender(table: string): Promise<DuckDBAppender> {
+    return this.connection.createAppender(table);
   }
 
   close(): void {

@@ -11,7 +11,7 @@ export interface GateDecision {
   failureReason?: string;
 }
 
-/** Failed dataset-level checks are the only failed checks without failed rows (see evaluateDataset). */
+/** Failed dataset-level checks are the only failed checks without failed rows (see checkDataset in adapters/publish.ts). */
 const isDatasetLevelFailure = (c: CheckResult): boolean =>
   c.severity === 'quarantine' && !c.passed && c.failedRows === 0;
 

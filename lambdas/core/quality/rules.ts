@@ -6,7 +6,8 @@
  */
 import { ConfigurationError } from '../errors';
 import { CURRENCIES, DATASETS, ORDER_STATUSES } from '../model';
-import type { Dataset } from '../model';
+import type { BatchTable, Dataset } from '../model';
+import { TABLES } from '../tables';
 
 export type Severity = 'quarantine' | 'report';
 export type Bound = number | bigint;
@@ -30,8 +31,13 @@ export type Check = { name: string; severity: Severity } & (
   /** Dataset-level: the newest value of `column` is at most `maxAgeHours` older than `now`. */
   | { kind: 'freshness'; column: string; maxAgeHours: number }
   /**
+   * The value's UTF-8 byte length is at most `maxBytes`: Redshift's VARCHAR(n) counts bytes, and COPY
+   * fails the whole load on one longer value. A null passes (not_null decides about nulls).
+   */
+  | { kind: 'max_bytes'; column: string; maxBytes: number }
+  /**
    * Orders vs their lines: |total_amount − Σ quantity × unit_price| <= tolerance. Cross-dataset, so it is
-   * computed by reconcileOrderTotals (evaluate.ts), not by evaluateDataset, and is report-only.
+   * compiled on its own (compile-sql.ts reconcileTotalSql), not with the row checks, and is report-only.
    */
   | { kind: 'reconcile_total'; tolerance_cents: number; severity: 'report' }
 );
@@ -67,10 +73,35 @@ export const RECONCILE_TOTAL: ReconcileTotalCheck = {
   severity: 'report',
 };
 
+/** The curated table each dataset's valid rows end up in. */
+const CURATED: Record<Dataset, BatchTable> = {
+  orders: 'fact_order',
+  order_items: 'fact_order_item',
+  products: 'dim_product',
+};
+
+/**
+ * One max_bytes check per string column of the dataset's curated table that the dataset carries itself
+ * (derived from core/tables.ts, so a length changed there is checked here).
+ */
+function lengthChecks(dataset: Dataset, staged: readonly string[]): Check[] {
+  return TABLES[CURATED[dataset]].columns
+    .filter((c) => c.kind === 'string' && c.length !== undefined && staged.includes(c.name))
+    .map((c) => ({
+      name: `${c.name} fits VARCHAR(${c.length})`,
+      kind: 'max_bytes',
+      column: c.name,
+      maxBytes: c.length!,
+      severity: 'quarantine',
+    }));
+}
+
+const columnNames = (table: keyof typeof TABLES): string[] => TABLES[table].columns.map((c) => c.name);
+
 export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
   assertThreshold(threshold, 'threshold');
   const q = 'quarantine' as const;
-  return {
+  const rules: Record<Dataset, DatasetRules> = {
     orders: {
       dataset: 'orders',
       quarantineThreshold: threshold,
@@ -150,6 +181,10 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
       ],
     },
   };
+  rules.orders.checks.push(...lengthChecks('orders', columnNames('staged_orders')));
+  rules.order_items.checks.push(...lengthChecks('order_items', columnNames('staged_order_items')));
+  rules.products.checks.push(...lengthChecks('products', columnNames('products')));
+  return rules;
 }
 
 function assertThreshold(value: number, field: string): void {

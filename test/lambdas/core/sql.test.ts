@@ -4,31 +4,35 @@ import type { CheckResult, DatasetQuality } from '../../../lambdas/core/contract
 import { CopyMismatchError } from '../../../lambdas/core/errors';
 import { layout } from '../../../lambdas/core/layout';
 import type { BatchTable } from '../../../lambdas/core/model';
-import { encodeParquet } from '../../../lambdas/core/parquet';
 import {
+  dropStageStatements,
   ident,
   literal,
-  loadPartitionStatements,
-  partitionCountSql,
+  publishStatements,
   recordRunStatements,
+  stageTableName,
+  stageTableStatements,
+  stagedCountSql,
   warehouseDdl,
 } from '../../../lambdas/core/sql';
 import { TABLES, WAREHOUSE_TABLES, type TableDef } from '../../../lambdas/core/tables';
 import { openDatabase } from '../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../local/warehouse';
+import { putParquet } from '../../support/parquet';
 import { loadCuratedFixture } from '../../support/warehouse-fixtures';
 import { startTestLake, type TestLake } from '../../support/s3';
 
 const ROLE = 'arn:aws:iam::123456789012:role/cartflow-copy';
 const BATCH_TABLES: BatchTable[] = ['dim_product', 'fact_order', 'fact_order_item', 'agg_daily_sales'];
+const RUN = 'run-2024-03-10-a1';
 
 describe('warehouse SQL', () => {
   let s3: TestLake;
   let warehouse: SqlWarehouse;
   const fixture = loadCuratedFixture();
 
-  /** Writes a table's rows as the curated Parquet of the date and returns the load statements. */
-  async function stage(
+  /** Writes a table's rows as the curated Parquet of the date and returns the statements that stage them. */
+  async function stageOnly(
     table: TableDef,
     rows: object[],
     businessDate = fixture.businessDate,
@@ -36,13 +40,26 @@ describe('warehouse SQL', () => {
   ) {
     const key = prefix ?? layout.curatedPrefix(table.name as BatchTable, businessDate);
     await s3.lake.deletePrefix(key);
-    await s3.lake.put(`${key}part-00000.parquet`, encodeParquet(table, rows));
-    return loadPartitionStatements({
+    await putParquet(s3.lake, `${key}part-00000.parquet`, table, rows);
+    return stageTableStatements({
       table,
+      runId: RUN,
       s3Uri: `s3://${s3.lake.bucket}/${key}`,
       iamRoleArn: ROLE,
-      businessDate,
     });
+  }
+
+  /** Stage and publish one table in one batch: a whole load of that table. */
+  async function stage(
+    table: TableDef,
+    rows: object[],
+    businessDate = fixture.businessDate,
+    prefix?: string,
+  ) {
+    return [
+      ...(await stageOnly(table, rows, businessDate, prefix)),
+      ...publishStatements([table], RUN, businessDate),
+    ];
   }
 
   const snapshot = (table: TableDef) =>
@@ -82,26 +99,68 @@ describe('warehouse SQL', () => {
     }
   });
 
-  it('generates the partition replace for fact_order_item', () => {
+  it('stages a table per run and publishes the staged tables of a date together', () => {
     // Act
-    const statements = loadPartitionStatements({
+    const stage = stageTableName(TABLES.fact_order_item, RUN);
+    const staging = stageTableStatements({
       table: TABLES.fact_order_item,
+      runId: RUN,
       s3Uri: 's3://lake-bucket/curated/fact_order_item/dt=2024-03-10/',
       iamRoleArn: ROLE,
-      businessDate: '2024-03-10',
     });
+    const publish = publishStatements([TABLES.dim_product, TABLES.fact_order_item], RUN, '2024-03-10');
 
     // Assess
-    assert.deepEqual(statements, [
-      'CREATE TEMP TABLE stage_fact_order_item (LIKE analytics.fact_order_item)',
-      `COPY stage_fact_order_item FROM 's3://lake-bucket/curated/fact_order_item/dt=2024-03-10/' IAM_ROLE '${ROLE}' FORMAT AS PARQUET`,
-      `DELETE FROM analytics.fact_order_item WHERE order_date = '2024-03-10'`,
-      'DELETE FROM analytics.fact_order_item USING stage_fact_order_item WHERE ' +
-        'analytics.fact_order_item.order_id = stage_fact_order_item.order_id AND ' +
-        'analytics.fact_order_item.line_no = stage_fact_order_item.line_no',
-      'INSERT INTO analytics.fact_order_item SELECT * FROM stage_fact_order_item',
-      'DROP TABLE stage_fact_order_item',
+    assert.match(stage, /^staging\.fact_order_item_[0-9a-f]{16}$/);
+    assert.notEqual(stageTableName(TABLES.fact_order_item, 'run-2024-03-11-b2'), stage);
+    assert.deepEqual(staging, [
+      `DROP TABLE IF EXISTS ${stage}`,
+      `CREATE TABLE ${stage} (LIKE analytics.fact_order_item)`,
+      `COPY ${stage} FROM 's3://lake-bucket/curated/fact_order_item/dt=2024-03-10/' IAM_ROLE '${ROLE}' FORMAT AS PARQUET`,
     ]);
+    const products = stageTableName(TABLES.dim_product, RUN);
+    assert.deepEqual(publish, [
+      `DELETE FROM analytics.dim_product USING ${products} WHERE analytics.dim_product.product_id = ${products}.product_id`,
+      `INSERT INTO analytics.dim_product SELECT * FROM ${products}`,
+      `DROP TABLE ${products}`,
+      `DELETE FROM analytics.fact_order_item WHERE order_date = '2024-03-10'`,
+      `DELETE FROM analytics.fact_order_item USING ${stage} WHERE ` +
+        `analytics.fact_order_item.order_id = ${stage}.order_id AND ` +
+        `analytics.fact_order_item.line_no = ${stage}.line_no`,
+      `INSERT INTO analytics.fact_order_item SELECT * FROM ${stage}`,
+      `DROP TABLE ${stage}`,
+    ]);
+  });
+
+  it('publishes all staged tables or none: one table missing its stage leaves every table as it was', async () => {
+    // Prepare
+    for (const t of BATCH_TABLES) await warehouse.executeBatch(await stage(TABLES[t], fixture.rows[t]));
+    const before = await Promise.all(BATCH_TABLES.map((t) => snapshot(TABLES[t])));
+    const changed = fixture.rows.fact_order.map((r) => ({ ...r, status: 'cancelled' }));
+    await warehouse.executeBatch(await stageOnly(TABLES.dim_product, fixture.rows.dim_product.slice(0, 1)));
+    await warehouse.executeBatch(await stageOnly(TABLES.fact_order, changed));
+    await warehouse.executeBatch(await stageOnly(TABLES.fact_order_item, fixture.rows.fact_order_item));
+
+    // Act: agg_daily_sales was never staged, as when its COPY failed
+    const publish = publishStatements(
+      BATCH_TABLES.map((t) => TABLES[t]),
+      RUN,
+      fixture.businessDate,
+    );
+
+    // Assess
+    await assert.rejects(warehouse.executeBatch(publish), /agg_daily_sales_[0-9a-f]{16}/);
+    assert.deepEqual(await Promise.all(BATCH_TABLES.map((t) => snapshot(TABLES[t]))), before);
+    await warehouse.executeBatch(
+      dropStageStatements(
+        BATCH_TABLES.map((t) => TABLES[t]),
+        RUN,
+      ),
+    );
+    const left = await warehouse.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'`,
+    );
+    assert.deepEqual(left, []);
   });
 
   it('refuses a business date, URI or role that is not safe to interpolate', () => {
@@ -109,17 +168,11 @@ describe('warehouse SQL', () => {
       table: TABLES.fact_order,
       s3Uri: 's3://lake-bucket/x/',
       iamRoleArn: ROLE,
-      businessDate: '2024-03-10',
+      runId: RUN,
     };
-    assert.throws(
-      () => loadPartitionStatements({ ...base, businessDate: "2024-03-10' OR '1'='1" }),
-      /YYYY-MM-DD/,
-    );
-    assert.throws(
-      () => loadPartitionStatements({ ...base, s3Uri: "s3://lake-bucket/x' --" }),
-      /s3:\/\/bucket/,
-    );
-    assert.throws(() => loadPartitionStatements({ ...base, iamRoleArn: 'role' }), /IAM role ARN/);
+    assert.throws(() => publishStatements([base.table], RUN, "2024-03-10' OR '1'='1"), /YYYY-MM-DD/);
+    assert.throws(() => stageTableStatements({ ...base, s3Uri: "s3://lake-bucket/x' --" }), /s3:\/\/bucket/);
+    assert.throws(() => stageTableStatements({ ...base, iamRoleArn: 'role' }), /IAM role ARN/);
   });
 
   it('loads every curated table exactly, and loading the same partition twice leaves identical rows', async () => {
@@ -209,25 +262,22 @@ describe('warehouse SQL', () => {
         /s3:\/\/cartflow-test\/curated\/fact_order\/dt=2024-03-10\/part-00000\.parquet/,
       );
       assert.match(error.message, /has 9 columns, the table has 8/);
-      assert.match(error.message, /stage_fact_order/);
+      assert.match(error.message, /staging\.fact_order_[0-9a-f]{16}/);
       return true;
     });
     assert.deepEqual(await snapshot(TABLES.fact_order), before);
   });
 
-  it('counts the loaded partition', async () => {
+  it('counts the staged rows', async () => {
     // Prepare
-    await warehouse.executeBatch(await stage(TABLES.fact_order_item, fixture.rows.fact_order_item));
+    await warehouse.executeBatch(await stageOnly(TABLES.fact_order_item, fixture.rows.fact_order_item));
 
     // Act
-    const [partition] = await warehouse.query(
-      partitionCountSql(TABLES.fact_order_item, '2024-03-10', { rows: 99 }),
-    );
-    const [byKey] = await warehouse.query(partitionCountSql(TABLES.dim_product, '2024-03-10', { rows: 3 }));
+    const [staged] = await warehouse.query(stagedCountSql(TABLES.fact_order_item, RUN));
 
     // Assess
-    assert.deepEqual(partition, { rows: 4 });
-    assert.deepEqual(byKey, { rows: 3 });
+    assert.deepEqual(staged, { rows: 4 });
+    await warehouse.executeBatch(dropStageStatements([TABLES.fact_order_item], RUN));
   });
 
   it('records a run idempotently per run_id', async () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import type { MSKEvent } from 'aws-lambda';
 import type { Adapters, LakeStore, Warehouse } from '../../../lambdas/adapters/ports';
-import { parseClickEvent } from '../../../lambdas/core/clickstream/event';
+import { EVENT_TYPES } from '../../../lambdas/core/clickstream/event';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
 import { CopyMismatchError } from '../../../lambdas/core/errors';
 import { warehouseDdl } from '../../../lambdas/core/sql';
@@ -11,6 +11,16 @@ import { openDatabase } from '../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../local/warehouse';
 import { startTestLake, type TestLake } from '../../support/s3';
 import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
+import {
+  makeLoadEvents,
+  step as loadStep,
+  type EventsLoadResult,
+} from '../../../lambdas/handlers/load-events';
+import { step as streamStep, type StreamResult } from '../../../lambdas/handlers/stream-to-parquet';
+import { ARRIVALS_STATE_KEY, COMPACTED_PREFIX } from '../../../lambdas/core/clickstream/load';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const COPY_ROLE = 'arn:aws:iam::000000000000:role/cartflow-local-copy';
 
@@ -60,25 +70,31 @@ const batchEvent = (...batches: FixtureBatch[]) =>
 const generatedRecords = (values: string[]) =>
   values.map((text, i) => mskRecord(i % 2, Math.floor(i / 2), text));
 
-/** Per (minute, type) counts of the distinct valid events among `values`: the oracle, computed without SQL. */
+/**
+ * Per (minute, type) counts of the distinct valid events among `values`: the oracle, computed without
+ * SQL from the generator's rules (its malformed messages break JSON, event_id, event_type, ts or price).
+ */
 function expectedMinutes(values: string[]): string[] {
   const seen = new Set<string>();
   const counts = new Map<string, number>();
   for (const text of values) {
-    let json: unknown;
+    let json: Record<string, unknown>;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(text) as Record<string, unknown>;
     } catch {
       continue;
     }
-    const parsed = parseClickEvent(json);
-    if ('reason' in parsed || seen.has(parsed.event.event_id)) continue;
-    seen.add(parsed.event.event_id);
-    const minute = new Date(Math.floor(parsed.event.ts.getTime() / 60_000) * 60_000).toISOString();
-    const id = `${minute} ${parsed.event.event_type}`;
-    counts.set(id, (counts.get(id) ?? 0) + 1);
+    const { event_id: id, event_type: type, ts, price } = json;
+    const t = typeof ts === 'number' ? ts : Date.parse(String(ts));
+    const priceOk = price === undefined || /^-?\d+(\.\d{1,2})?$/.test(String(price));
+    const typeOk = (EVENT_TYPES as readonly unknown[]).includes(type);
+    if (typeof id !== 'string' || !typeOk || Number.isNaN(t) || !priceOk || seen.has(id)) continue;
+    seen.add(id);
+    const minute = new Date(Math.floor(t / 60_000) * 60_000).toISOString();
+    const key = `${minute} ${String(type)}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  return [...counts].map(([id, n]) => `${id} ${n}`).sort();
+  return [...counts].map(([key, n]) => `${key} ${n}`).sort();
 }
 
 const unused = () => {
@@ -89,23 +105,40 @@ describe('load-events handler against s3rver and PGlite', () => {
   let s3: TestLake;
   let lake: LakeStore;
   let warehouse: SqlWarehouse;
-  // Loaded after the environment is set: Powertools reads it when the modules create logger and metrics.
-  let loadEvents: typeof import('../../../lambdas/handlers/load-events').handler;
-  let streamToParquet: typeof import('../../../lambdas/handlers/stream-to-parquet').handler;
-  let bindAdapters: typeof import('../../../lambdas/adapters/context').bindAdapters;
-  let metrics: typeof import('../../../lambdas/adapters/observability').metrics;
+  let dir: string;
+  let metrics: RecordedMetrics;
+  let loadEvents: (event?: unknown) => Promise<EventsLoadResult>;
+  let streamToParquet: (event: MSKEvent) => Promise<StreamResult>;
 
-  const bind = (store: LakeStore, wh: Warehouse = warehouse) => {
-    const adapters: Adapters = {
-      lake: store,
-      source: { connect: unused },
-      warehouse: wh,
-      alerts: { publish: unused },
-      logger: localLogger({}),
-      metrics: new RecordedMetrics(),
+  const env = (extra: Record<string, string> = {}) => ({
+    REDSHIFT_COPY_ROLE_ARN: COPY_ROLE,
+    TMPDIR: dir,
+    ...extra,
+  });
+  const adaptersOf = (wh: Warehouse): Adapters => ({
+    lake,
+    source: { connect: unused },
+    warehouse: wh,
+    alerts: { publish: unused },
+    logger: localLogger({}),
+    metrics,
+  });
+  const buildLoader = (
+    wh: Warehouse = warehouse,
+    extra: Record<string, string> = {},
+  ): ((event?: unknown) => Promise<EventsLoadResult>) =>
+    loadStep.make(adaptersOf(wh), loadStep.settings(env(extra)));
+  /** A warehouse that records every call before passing it on. */
+  const recording = () => {
+    const calls: string[] = [];
+    const wh: Warehouse = {
+      query: (sql) => (calls.push(sql), warehouse.query(sql)),
+      executeBatch: (statements) => (calls.push(...statements), warehouse.executeBatch(statements)),
     };
-    bindAdapters(adapters);
+    return { calls, wh };
   };
+  /** The compacted files with their ETags (s3rver's are MD5s: equal ETags, equal bytes). */
+  const compacted = async () => (await lake.list(COMPACTED_PREFIX)).map((o) => `${o.key} ${o.etag}`);
 
   const count = async (table: string) =>
     (await warehouse.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0].n;
@@ -148,28 +181,15 @@ describe('load-events handler against s3rver and PGlite', () => {
   before(async () => {
     s3 = await startTestLake('cartflow-load-events');
     lake = s3.lake;
-    // As local/runtime.ts configureHandlerEnvironment sets it for the handlers.
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      LAKE_BUCKET: lake.bucket,
-      REDSHIFT_COPY_ROLE_ARN: COPY_ROLE,
-      CARTFLOW_ENV: 'local',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-    });
-    ({ handler: loadEvents } = await import('../../../lambdas/handlers/load-events'));
-    ({ handler: streamToParquet } = await import('../../../lambdas/handlers/stream-to-parquet'));
-    ({ bindAdapters } = await import('../../../lambdas/adapters/context'));
-    ({ metrics } = await import('../../../lambdas/adapters/observability'));
+    dir = mkdtempSync(join(tmpdir(), 'cartflow-load-events-'));
     warehouse = new SqlWarehouse(await openDatabase({}), lake);
     await warehouse.executeBatch(warehouseDdl());
   });
 
   beforeEach(async () => {
-    bind(lake);
+    metrics = new RecordedMetrics();
+    loadEvents = buildLoader();
+    streamToParquet = streamStep.make(adaptersOf(warehouse), streamStep.settings(env()));
     await lake.deletePrefix('');
     await warehouse.executeBatch([
       'DELETE FROM analytics.fact_click_event',
@@ -179,16 +199,13 @@ describe('load-events handler against s3rver and PGlite', () => {
     ]);
   });
 
-  afterEach(() => {
-    delete process.env.EVENTS_LOAD_MAX_OBJECTS;
-  });
-
   after(async () => {
     await warehouse.close();
     await s3.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loads each object once: a second run finds nothing and changes nothing', async (t) => {
+  it('loads each object once from one compacted file per hour: a second run finds nothing and changes nothing', async () => {
     // Prepare
     const { values, expected } = generateClickEvents({
       count: 4_000,
@@ -198,7 +215,6 @@ describe('load-events handler against s3rver and PGlite', () => {
     });
     await streamToParquet(mskEvent(generatedRecords(values)));
     const eventObjects = await lake.list('events/clickstream/');
-    const added = t.mock.method(metrics, 'addMetric');
 
     // Act
     const first = await loadEvents({ 'detail-type': 'Scheduled Event' });
@@ -217,24 +233,33 @@ describe('load-events handler against s3rver and PGlite', () => {
       eventObjects.map((o) => o.key).sort(),
     );
     assert.deepEqual(
-      added.mock.calls.map((c) => [c.arguments[0], c.arguments[2]]),
+      metrics.datapoints.filter((d) => d.name.endsWith('Loaded')).map((d) => [d.name, d.value]),
       [
         ['EventsLoaded', expected.distinctEventIds],
         ['ObjectsLoaded', eventObjects.length],
       ],
     );
+    // 10 minutes across 12:00: two event hours, so two compacted files instead of the stream's objects.
+    assert.ok(eventObjects.length > 2, `${eventObjects.length} event objects`);
+    const files = await lake.list(COMPACTED_PREFIX);
+    assert.deepEqual(
+      files.map((o) => o.key.replace(/[0-9a-f]{16}-000/, '<digest>-000')),
+      [
+        `${COMPACTED_PREFIX}dt=2024-05-01/hour=11/<digest>-000.parquet`,
+        `${COMPACTED_PREFIX}dt=2024-05-01/hour=12/<digest>-000.parquet`,
+      ],
+    );
+    assert.equal(first.files, 2);
     const manifest = JSON.parse(await lake.getText(`events/_manifests/${first.loadId}.manifest`)) as {
       entries: { url: string; mandatory: boolean; meta: { content_length: number } }[];
     };
     assert.deepEqual(
       manifest.entries,
-      eventObjects
-        .map((o) => ({
-          url: `s3://${lake.bucket}/${o.key}`,
-          mandatory: true,
-          meta: { content_length: o.size },
-        }))
-        .sort((a, b) => a.url.localeCompare(b.url)),
+      files.map((o) => ({
+        url: `s3://${lake.bucket}/${o.key}`,
+        mandatory: true,
+        meta: { content_length: o.size },
+      })),
     );
   });
 
@@ -340,25 +365,30 @@ describe('load-events handler against s3rver and PGlite', () => {
     ]);
   });
 
-  it('fails with CopyMismatchError and changes nothing when a listed object vanishes before the COPY', async () => {
-    // Prepare: one loaded batch, then a second whose object is deleted between listing and COPY.
+  it('fails with CopyMismatchError and changes nothing when a compacted file vanishes before the COPY', async () => {
+    // Prepare: one loaded batch, then a second whose compacted file is deleted before the COPY.
     const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
     await streamToParquet(batchEvent(span.first));
     await loadEvents();
     const before = await snapshot();
-    const { objects } = await streamToParquet(batchEvent(span.second));
-    const vanishing = objects.find((k) => k.startsWith('events/clickstream/'))!;
+    await streamToParquet(batchEvent(span.second));
+    let vanishing = '';
     const racing: Warehouse = {
       query: (sql) => warehouse.query(sql),
       async executeBatch(statements) {
-        if (statements.some((s) => / MANIFEST$/.test(s))) await lake.deletePrefix(vanishing);
+        const manifest = statements.find((s) => / MANIFEST$/.test(s));
+        if (manifest) {
+          const key = /'s3:\/\/[^/]+\/([^']+)'/.exec(manifest)![1];
+          const { entries } = JSON.parse(await lake.getText(key)) as { entries: { url: string }[] };
+          vanishing = entries[0].url.slice(`s3://${lake.bucket}/`.length);
+          await lake.deletePrefix(vanishing);
+        }
         return warehouse.executeBatch(statements);
       },
     };
-    bind(lake, racing);
 
     // Act + Assess
-    await assert.rejects(loadEvents(), (error: Error) => {
+    await assert.rejects(buildLoader(racing)(), (error: Error) => {
       assert.equal(error.name, CopyMismatchError.name);
       assert.ok(error.message.includes(`s3://${lake.bucket}/${vanishing}`), error.message);
       return true;
@@ -373,10 +403,10 @@ describe('load-events handler against s3rver and PGlite', () => {
     await streamToParquet(batchEvent(span.first));
     await streamToParquet(batchEvent(span.second));
     await streamToParquet(batchEvent({ ...rewrite.original, partition: 2 }));
-    process.env.EVENTS_LOAD_MAX_OBJECTS = '2';
+    const capped = buildLoader(warehouse, { EVENTS_LOAD_MAX_OBJECTS: '2' });
 
     // Act
-    const runs = [await loadEvents(), await loadEvents(), await loadEvents()];
+    const runs = [await capped(), await capped(), await capped()];
 
     // Assess
     assert.deepEqual(
@@ -391,11 +421,86 @@ describe('load-events handler against s3rver and PGlite', () => {
     await assertAggregatesMatchFacts();
   });
 
-  it('refuses an invalid EVENTS_LOAD_MAX_OBJECTS before touching anything', async () => {
-    // Prepare
-    process.env.EVENTS_LOAD_MAX_OBJECTS = 'lots';
-
+  it('refuses an invalid EVENTS_LOAD_MAX_OBJECTS when it reads its settings, before touching anything', () => {
     // Act + Assess
-    await assert.rejects(loadEvents(), { name: 'ConfigurationError', message: /EVENTS_LOAD_MAX_OBJECTS/ });
+    assert.throws(() => loadStep.settings(env({ EVENTS_LOAD_MAX_OBJECTS: 'lots' })), {
+      name: 'ConfigurationError',
+      message: /EVENTS_LOAD_MAX_OBJECTS/,
+    });
+  });
+
+  it('compacts exactly once: a retry after a failed COPY rewrites the same files with the same bytes', async () => {
+    // Prepare: the first attempt fails in the warehouse, after compaction.
+    const { values, expected } = generateClickEvents({
+      count: 2_000,
+      seed: 'compact-retry',
+      start: new Date('2024-05-01T11:50:00Z'),
+      minutes: 20,
+    });
+    await streamToParquet(mskEvent(generatedRecords(values)));
+    const failing: Warehouse = {
+      query: (sql) => warehouse.query(sql),
+      executeBatch: (statements) =>
+        statements.some((s) => / MANIFEST$/.test(s))
+          ? Promise.reject(new Error('warehouse unavailable'))
+          : warehouse.executeBatch(statements),
+    };
+    await assert.rejects(buildLoader(failing)(), /warehouse unavailable/);
+    const afterFailure = await compacted();
+
+    // Act
+    const retried = await loadEvents();
+    const tables = await snapshot();
+    const again = await loadEvents();
+
+    // Assess
+    assert.ok(afterFailure.length > 0);
+    assert.deepEqual(await compacted(), afterFailure);
+    assert.equal(retried.files, afterFailure.length);
+    assert.deepEqual(again, { objects: 0 });
+    assert.deepEqual(await snapshot(), tables);
+    assert.equal(tables.facts.length, expected.distinctEventIds);
+  });
+
+  it('does not list an arrival older than its watermark again, and an idle run makes no warehouse call', async () => {
+    // Prepare: one batch loaded, then the clock moves past the settle time.
+    const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
+    await streamToParquet(batchEvent(span.first));
+    await loadEvents();
+    const later = new Date(Date.now() + 10 * 60_000);
+    const { calls, wh } = recording();
+    const idle = makeLoadEvents(adaptersOf(wh), loadStep.settings(env()), () => later);
+
+    // Act
+    const run = await idle();
+    const state = JSON.parse(await lake.getText(ARRIVALS_STATE_KEY)) as {
+      watermark: string;
+      recent: string[];
+    };
+    const [arrival] = await lake.list('events/_arrivals/');
+
+    // Assess
+    assert.deepEqual(run, { objects: 0 });
+    assert.deepEqual(calls, []);
+    assert.ok(arrival.key <= state.watermark, `${arrival.key} after ${state.watermark}`);
+    assert.deepEqual(state.recent, []);
+  });
+
+  it('loads a redelivered batch that rewrote its object, looking up only the candidate keys in the ledger', async () => {
+    // Prepare
+    const rewrite = fixture<{ original: FixtureBatch; rewritten: FixtureBatch }>('load-rewrite.json');
+    await streamToParquet(batchEvent(rewrite.original));
+    await loadEvents();
+    await streamToParquet(batchEvent(rewrite.rewritten));
+    const { calls, wh } = recording();
+
+    // Act
+    const run = await buildLoader(wh)();
+
+    // Assess
+    assert.equal(run.objects, 1);
+    const lookups = calls.filter((c) => c.startsWith('SELECT object_key, etag FROM ops.event_load_ledger'));
+    assert.equal(lookups.length, 1);
+    assert.match(lookups[0], /WHERE object_key IN \('events\/clickstream\/[^']+'\)$/);
   });
 });

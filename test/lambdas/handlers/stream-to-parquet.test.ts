@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { MSKEvent } from 'aws-lambda';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Adapters, LakeStore } from '../../../lambdas/adapters/ports';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
+import { step, type StreamResult } from '../../../lambdas/handlers/stream-to-parquet';
 import { asLambdaEvent, buildMskEvent } from '../../../local/kafka/msk-event';
-import { startS3Server, type S3Server } from '../../../local/s3-server';
+import { startTestLake, type TestLake } from '../../support/s3';
 import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
 
 const BUCKET = 'cartflow-stream-test';
@@ -36,32 +36,32 @@ const unused = () => {
 
 describe('stream-to-parquet handler against s3rver', () => {
   let dir: string;
-  let s3: S3Server;
-  let client: S3Client;
+  let s3: TestLake;
   let lake: LakeStore;
   let duck: DuckDBConnection;
   let instance: DuckDBInstance;
   let fixture: MSKEvent;
-  // Loaded after the environment is set: Powertools reads it when the module creates its metrics.
-  let handler: typeof import('../../../lambdas/handlers/stream-to-parquet').handler;
-  let bindAdapters: typeof import('../../../lambdas/adapters/context').bindAdapters;
-  let metrics: typeof import('../../../lambdas/adapters/observability').metrics;
+  let metrics: RecordedMetrics;
+  let handler: (event: MSKEvent) => Promise<StreamResult>;
 
-  const bind = (store: LakeStore) => {
+  const build = (store: LakeStore) => {
+    metrics = new RecordedMetrics();
     const adapters: Adapters = {
       lake: store,
       source: { connect: unused },
       warehouse: { executeBatch: unused, query: unused },
       alerts: { publish: unused },
       logger: localLogger({}),
-      metrics: new RecordedMetrics(),
+      metrics,
     };
-    bindAdapters(adapters);
+    return step.make(adapters, step.settings({ TMPDIR: dir }));
   };
 
-  /** All keys in the lake with their ETags (s3rver's are MD5s: equal ETags, equal bytes). */
+  /** The data keys in the lake with their ETags (s3rver's are MD5s: equal ETags, equal bytes). */
   const listing = async () =>
-    (await lake.list('')).map((o) => `${o.key} ${o.etag}`).sort((a, b) => a.localeCompare(b));
+    (await dataObjects()).map((o) => `${o.key} ${o.etag}`).sort((a, b) => a.localeCompare(b));
+  /** Everything but the arrival notices, which each delivery adds under its own time. */
+  const dataObjects = async () => (await lake.list('')).filter((o) => !o.key.startsWith('events/_arrivals/'));
 
   /** Downloads the Parquet objects under a prefix and runs `select` over them with DuckDB. */
   const query = async (prefix: string, select: string) => {
@@ -79,21 +79,8 @@ describe('stream-to-parquet handler against s3rver', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cartflow-stream-'));
-    s3 = await startS3Server({ directory: join(dir, 's3'), bucket: BUCKET });
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-    });
-    const { S3LakeStore, createS3Client } = await import('../../../lambdas/adapters/s3-lake');
-    ({ handler } = await import('../../../lambdas/handlers/stream-to-parquet'));
-    ({ bindAdapters } = await import('../../../lambdas/adapters/context'));
-    ({ metrics } = await import('../../../lambdas/adapters/observability'));
-    client = createS3Client();
-    lake = new S3LakeStore(client, BUCKET);
+    s3 = await startTestLake(BUCKET);
+    lake = s3.lake;
     instance = await DuckDBInstance.create();
     duck = await instance.connect();
     fixture = JSON.parse(
@@ -102,30 +89,35 @@ describe('stream-to-parquet handler against s3rver', () => {
   });
 
   beforeEach(async () => {
-    bind(lake);
+    handler = build(lake);
     await lake.deletePrefix('');
   });
 
   after(async () => {
     duck.closeSync();
     instance.closeSync();
-    client.destroy();
     await s3.close();
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('writes events, minute aggregates and quarantine, and succeeds despite malformed records', async (t) => {
-    // Prepare
-    const added = t.mock.method(metrics, 'addMetric');
-
+  it('writes events, minute aggregates, quarantine and an arrival notice, and succeeds despite malformed records', async () => {
     // Act
     const result = await handler(fixture);
 
     // Assess
     assert.equal(result.written, 6);
     assert.equal(result.quarantined, 5);
-    assert.deepEqual(result.objects, (await lake.list('')).map((o) => o.key).sort());
+    assert.deepEqual(result.objects, (await dataObjects()).map((o) => o.key).sort());
     assert.equal(result.objects.length, 10);
+    assert.match(
+      result.arrival ?? '',
+      /^events\/_arrivals\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/\d{8}T\d{9}Z-clickstream-0-100-107\.json$/,
+    );
+    const notice = JSON.parse(await lake.getText(result.arrival!)) as { objects: string[] };
+    assert.deepEqual(
+      notice.objects.sort(),
+      result.objects.filter((k) => k.startsWith('events/clickstream/')),
+    );
     const [[events, distinct]] = await query(
       'events/clickstream/',
       'SELECT count(*), count(DISTINCT event_id) FROM $files',
@@ -147,7 +139,7 @@ describe('stream-to-parquet handler against s3rver', () => {
       ['0@103', '0@105', '0@107', '1@8', '1@10'],
     );
     assert.deepEqual(
-      added.mock.calls.map((c) => [c.arguments[0], c.arguments[2]]),
+      metrics.datapoints.map((d) => [d.name, d.value]),
       [
         ['EventsWritten', 6],
         ['EventsQuarantined', 5],
@@ -197,7 +189,7 @@ describe('stream-to-parquet handler against s3rver', () => {
     const second = await handler(fixture);
 
     // Assess
-    assert.deepEqual(second, first);
+    assert.deepEqual({ ...second, arrival: undefined }, { ...first, arrival: undefined });
     assert.deepEqual(await listing(), before);
   });
 
@@ -236,25 +228,26 @@ describe('stream-to-parquet handler against s3rver', () => {
   });
 
   it('fails the invocation when a write fails, and a redelivery completes the same objects', async () => {
-    // Prepare: the third PUT fails, as S3 would under throttling.
-    let puts = 0;
+    // Prepare: the third upload fails, as S3 would under throttling.
+    let uploads = 0;
     const flaky: LakeStore = Object.create(lake, {
-      put: {
-        value: async (...args: Parameters<LakeStore['put']>) => {
-          if (++puts === 3) throw new Error('SlowDown: please reduce your request rate');
-          return lake.put(...args);
+      upload: {
+        value: async (...args: Parameters<LakeStore['upload']>) => {
+          if (++uploads === 3) throw new Error('SlowDown: please reduce your request rate');
+          return lake.upload(...args);
         },
       },
     });
-    bind(flaky);
+    const failing = build(flaky);
 
     // Act
-    await assert.rejects(handler(fixture), /SlowDown/);
-    bind(lake);
+    await assert.rejects(failing(fixture), /SlowDown/);
+    const noticesAfterFailure = await lake.list('events/_arrivals/');
     const retried = await handler(fixture);
 
-    // Assess
-    assert.deepEqual(retried.objects, (await lake.list('')).map((o) => o.key).sort());
+    // Assess: no notice names objects of the failed delivery; the retry's does.
+    assert.deepEqual(noticesAfterFailure, []);
+    assert.deepEqual(retried.objects, (await dataObjects()).map((o) => o.key).sort());
     const [[rows]] = await query('events/clickstream/', 'SELECT count(*) FROM $files');
     assert.equal(rows, 6n);
   });

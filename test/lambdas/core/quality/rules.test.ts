@@ -23,6 +23,10 @@ describe('defaultRules', () => {
         ['accepted_values', 'quarantine'],
         ['within_date', 'quarantine'],
         ['reconcile_total', 'report'],
+        ['max_bytes', 'quarantine'],
+        ['max_bytes', 'quarantine'],
+        ['max_bytes', 'quarantine'],
+        ['max_bytes', 'quarantine'],
       ],
     );
     assert.deepEqual(rules.orders.checks[3], {
@@ -39,6 +43,33 @@ describe('defaultRules', () => {
       Object.values(rules).map((r) => r.quarantineThreshold),
       [0.1, 0.1, 0.1],
     );
+  });
+
+  it('derives a byte-length check from every string column of the curated tables', () => {
+    // Act
+    const rules = defaultRules();
+
+    // Assess
+    const lengths = (dataset: 'orders' | 'order_items' | 'products') =>
+      rules[dataset].checks.flatMap((c) => (c.kind === 'max_bytes' ? [[c.column, c.maxBytes]] : []));
+    assert.deepEqual(lengths('orders'), [
+      ['order_id', 128],
+      ['customer_id', 128],
+      ['status', 32],
+      ['currency', 3],
+    ]);
+    assert.deepEqual(lengths('order_items'), [
+      ['order_id', 128],
+      ['product_id', 128],
+      ['category', 256],
+    ]);
+    assert.deepEqual(lengths('products'), [
+      ['product_id', 128],
+      ['name', 1024],
+      ['category', 256],
+      ['currency', 3],
+    ]);
+    assert.equal(rules.products.checks.at(-1)?.name, 'currency fits VARCHAR(3)');
   });
 
   it('rejects a threshold outside 0..1', () => {

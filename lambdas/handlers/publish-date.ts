@@ -1,0 +1,35 @@
+import type { LoadTableInput, PipelineState, PublishResult } from '../core/contracts';
+import { assertBusinessDate } from '../core/dates';
+import { PermanentError } from '../core/errors';
+import { publishStatements } from '../core/sql';
+import { TABLES } from '../core/tables';
+import { awsHandler } from '../adapters/aws-entry';
+import type { Adapters, Step } from '../adapters/ports';
+
+/** The batch run's whole state (tables from `$.validation.tables`) or a catalog refresh's one table. */
+export type PublishInput = Pick<PipelineState, 'run' | 'validation'> | LoadTableInput;
+
+/**
+ * Makes the date visible all at once: every table the load Map staged replaces its partition of the date
+ * in ONE transaction (Data API BatchExecuteStatement), and the staging tables go with it. When a table
+ * failed to stage, this step never runs and readers keep the previous run's rows in every table.
+ */
+export function makePublishDate({ warehouse, logger }: Adapters) {
+  return async (input: PublishInput): Promise<PublishResult> => {
+    const businessDate = assertBusinessDate(input.run.businessDate, 'run.businessDate');
+    const items = 'item' in input ? [input.item] : (input.validation?.tables ?? []);
+    if (items.length === 0) {
+      throw new PermanentError(`PublishDate: no staged table to publish for run ${input.run.runId}`);
+    }
+    const tables = items.map((item) => TABLES[item.table]);
+    await warehouse.executeBatch(publishStatements(tables, input.run.runId, businessDate));
+    logger.info('published', { businessDate, tables: tables.map((t) => t.name) });
+    return { tables: items.map((item) => item.table) };
+  };
+}
+
+export const step: Step<void, PublishInput, PublishResult> = {
+  settings: () => undefined,
+  make: makePublishDate,
+};
+export const handler = awsHandler(step);

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Engine, sqlLiteral } from '../../../../lambdas/core/engine/engine';
+import { duckType } from '../../../../lambdas/core/engine/table-io';
+import type { Dataset } from '../../../../lambdas/core/model';
+import {
+  compileDataset,
+  datasetLevelFailure,
+  DUCKDB_DIALECT,
+  ordersWithAllItemsQuarantinedSql,
+  reconcileTotalSql,
+  REDSHIFT_DIALECT,
+  type CompiledDataset,
+  type ReferenceTarget,
+} from '../../../../lambdas/core/quality/compile-sql';
+import { defaultRules, RECONCILE_TOTAL, resolveRules } from '../../../../lambdas/core/quality/rules';
+import { TABLES, type TableDef } from '../../../../lambdas/core/tables';
+
+const BUSINESS_DATE = '2026-03-01';
+const fixture = (dataset: Dataset) =>
+  new URL(`../../../fixtures/batch/checks-${dataset}.jsonl`, import.meta.url).pathname;
+
+const DEFS: Record<Dataset, TableDef> = {
+  products: TABLES.products,
+  orders: TABLES.staged_orders,
+  order_items: TABLES.staged_order_items,
+};
+
+describe('compileDataset in DuckDB over fixture rows', () => {
+  let dir: string;
+  let engine: Engine;
+
+  /** Loads a fixture (the dataset's columns plus `expect`, its reasons) as table `<dataset>_src`. */
+  async function load(dataset: Dataset): Promise<string> {
+    const columns = [
+      ...DEFS[dataset].columns.map((c) => `${sqlLiteral(c.name)}: '${duckType(c)}'`),
+      `'expect': 'VARCHAR[]'`,
+    ];
+    await engine.run(
+      `CREATE OR REPLACE TABLE ${dataset}_src AS SELECT * FROM read_json(${sqlLiteral(fixture(dataset))}, format = 'newline_delimited', columns = {${columns.join(', ')}})`,
+    );
+    return `(SELECT *, rowid AS __row FROM ${dataset}_src)`;
+  }
+
+  /** Checks a dataset into `<dataset>_checked` / `<dataset>_valid`; returns every row's reasons and expectation. */
+  async function check(
+    dataset: Dataset,
+    references?: Partial<Record<'catalog' | 'orders', ReferenceTarget>>,
+  ): Promise<{ compiled: CompiledDataset; rows: { reasons: string[]; expect: string[] }[] }> {
+    const compiled = compileDataset(defaultRules()[dataset], {
+      def: DEFS[dataset],
+      businessDate: BUSINESS_DATE,
+      dialect: DUCKDB_DIALECT,
+      references,
+    });
+    await engine.run(`CREATE OR REPLACE TABLE ${dataset}_checked AS ${compiled.select(await load(dataset))}`);
+    await engine.run(
+      `CREATE OR REPLACE VIEW ${dataset}_valid AS SELECT * FROM ${dataset}_checked WHERE NOT (${compiled.quarantined})`,
+    );
+    const reasons = compiled.rowChecks.map((c) => c.column).join(', ');
+    const rows = await engine.rows<{ reasons: string[]; expect: string[] }>(
+      `SELECT list_filter([${reasons}]::VARCHAR[], x -> x IS NOT NULL) AS reasons, expect FROM ${dataset}_checked ORDER BY __row`,
+    );
+    return { compiled, rows };
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cartflow-compile-sql-'));
+    engine = await Engine.open({ memoryLimitMb: 256, tempDirectory: join(dir, 'spill'), threads: 1 });
+  });
+
+  after(async () => {
+    engine.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gives every product row all the reasons it fails, keeping the latest copy and the first on a tie', async () => {
+    // Act
+    const { rows } = await check('products');
+
+    // Assess
+    for (const [i, row] of rows.entries()) assert.deepEqual(row.reasons, row.expect, `products row ${i}`);
+  });
+
+  it('gives every order row all its reasons: nulls, ranges in money, accepted values, the business date', async () => {
+    // Act
+    const { rows } = await check('orders');
+
+    // Assess
+    for (const [i, row] of rows.entries()) assert.deepEqual(row.reasons, row.expect, `orders row ${i}`);
+  });
+
+  it('checks order lines against the valid orders and the valid catalog, and VARCHAR byte lengths', async () => {
+    // Prepare
+    await check('products');
+    await check('orders');
+
+    // Act
+    const { rows } = await check('order_items', {
+      catalog: { relation: 'products_valid', column: 'product_id' },
+      orders: { relation: 'orders_valid', column: 'order_id' },
+    });
+
+    // Assess
+    for (const [i, row] of rows.entries()) assert.deepEqual(row.reasons, row.expect, `order_items row ${i}`);
+  });
+
+  it('reconciles valid orders with all their lines and finds orders whose every line is quarantined', async () => {
+    // Prepare
+    await check('products');
+    await check('orders');
+    const { compiled } = await check('order_items', {
+      catalog: { relation: 'products_valid', column: 'product_id' },
+      orders: { relation: 'orders_valid', column: 'order_id' },
+    });
+
+    // Act
+    const mismatches = await engine.rows<{ order_id: string; reason: string }>(
+      `SELECT o.order_id, r.reason FROM (${reconcileTotalSql(RECONCILE_TOTAL, 'orders_valid', 'order_items_checked')}) r
+       JOIN orders_checked o USING (__row) WHERE r.reason IS NOT NULL ORDER BY __row`,
+    );
+    const allQuarantined = await engine.rows<{ order_id: string; quarantined_lines: bigint }>(
+      `SELECT order_id, quarantined_lines FROM (${ordersWithAllItemsQuarantinedSql('orders_valid', 'order_items_checked', compiled.quarantined)}) a`,
+    );
+
+    // Assess: O-1's lines, the duplicate and the bad one too, sum to 10 + 10 + 0 × -1 + 2 × 1; O-2 matches.
+    assert.deepEqual(mismatches, [
+      {
+        order_id: 'O-1',
+        reason: 'total_amount 12.00 differs from the sum of its lines 22.00 by more than 0.01',
+      },
+    ]);
+    assert.deepEqual(allQuarantined, [{ order_id: 'O-2', quarantined_lines: 1n }]);
+  });
+
+  it('compiles dataset-level checks to aggregates and describes their failure', async () => {
+    // Prepare
+    const rules = resolveRules({
+      datasets: {
+        orders: {
+          checks: [
+            { name: 'enough orders', kind: 'row_count', min: 100, severity: 'quarantine' },
+            { name: 'fresh', kind: 'freshness', column: 'updated_at', maxAgeHours: 24, severity: 'report' },
+          ],
+        },
+      },
+    });
+    const compiled = compileDataset(rules.orders, {
+      def: DEFS.orders,
+      businessDate: BUSINESS_DATE,
+      dialect: DUCKDB_DIALECT,
+    });
+    const source = await load('orders');
+
+    // Act
+    const [row] = await engine.rows<Record<string, unknown>>(
+      `SELECT ${compiled.aggregateChecks.map((a) => `${a.expression} AS ${a.column}`).join(', ')} FROM ${source} t`,
+    );
+    const now = new Date('2026-03-04T00:00:00Z');
+    const failures = compiled.aggregateChecks.map((a) => datasetLevelFailure(a.check, row[a.column], now));
+
+    // Assess
+    assert.deepEqual(failures, [
+      JSON.stringify({ rows: 6, min: 100 }),
+      JSON.stringify({
+        column: 'updated_at',
+        latest: '2026-03-02T00:00:00.000Z',
+        ageHours: 48,
+        maxAgeHours: 24,
+      }),
+    ]);
+  });
+
+  it('spells the engine-specific parts for Redshift without DuckDB functions', () => {
+    // Act
+    const compiled = compileDataset(defaultRules().orders, {
+      def: DEFS.orders,
+      businessDate: BUSINESS_DATE,
+      dialect: REDSHIFT_DIALECT,
+    });
+    const sql = compiled.select('staged_orders');
+
+    // Assess
+    assert.match(sql, /octet_length\(t\."order_id"\) > 128/);
+    assert.match(sql, /to_char\(t\."order_ts", 'YYYY-MM-DD"T"HH24:MI:SS\.MS"Z"'\)/);
+    assert.doesNotMatch(sql, /strftime|strlen|list_filter/);
+  });
+});
