@@ -10,6 +10,9 @@ import type { LakeStore } from './ports';
 const PARALLEL_TRANSFERS = 8;
 
 export class LakeWorkspace {
+  /** Files fetched so far: numbers every local name, so keys with equal base names never collide. */
+  private fetched = 0;
+
   private constructor(
     private readonly lake: LakeStore,
     readonly directory: string,
@@ -27,7 +30,9 @@ export class LakeWorkspace {
 
   /** Downloads the given keys; returns their local paths in the same order. */
   async fetch(keys: readonly string[]): Promise<string[]> {
-    const paths = keys.map((key, i) => this.path(`in-${i}-${key.slice(key.lastIndexOf('/') + 1)}`));
+    const first = this.fetched;
+    this.fetched += keys.length;
+    const paths = keys.map((key, i) => this.path(`in-${first + i}-${key.slice(key.lastIndexOf('/') + 1)}`));
     for (let start = 0; start < keys.length; start += PARALLEL_TRANSFERS) {
       await Promise.all(
         keys

@@ -143,10 +143,12 @@ export function makeLoadEvents(
     );
     if (fresh.length === 0) {
       const idle = advanceArrivals(state, [], [], now, settings.settleMs);
-      // The watermark follows the clock hour by hour, so an idle loader keeps listing one or two hours.
+      // The watermark follows the clock hour by hour, so an idle loader keeps listing one or two hours;
+      // it also passes the notices done by earlier runs, which then leave `recent`.
       if (
+        idle.recent.length !== state.recent.length ||
         idle.watermark.slice(0, idle.watermark.lastIndexOf('/')) !==
-        state.watermark.slice(0, state.watermark.lastIndexOf('/'))
+          state.watermark.slice(0, state.watermark.lastIndexOf('/'))
       ) {
         await lake.put(ARRIVALS_STATE_KEY, JSON.stringify(idle), 'application/json');
       }

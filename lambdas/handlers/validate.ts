@@ -218,6 +218,7 @@ async function writeFacts(
         ON n.order_id = o.order_id
       ORDER BY o.${ROW_NUMBER}`,
     ],
+    // In input order: the window functions of the checks reorder, and the same input should give the same file.
     ['fact_order_item', `SELECT * FROM fact_items ORDER BY ${ROW_NUMBER}`],
     [
       'agg_daily_sales',

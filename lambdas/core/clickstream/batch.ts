@@ -5,6 +5,8 @@
  * event hour), so a redelivered batch overwrites the objects of its first delivery instead of adding
  * new ones: that is what makes the stream exactly once in S3.
  */
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { fileList, sqlLiteral, type Engine } from '../engine/engine';
 import { InputFormatError } from '../errors';
 import { EVENT_TYPES, validateEventsSql } from './event';
@@ -74,28 +76,34 @@ const SAFE_OFFSET = Number.MAX_SAFE_INTEGER;
 /** The record fields read from each input file (a JSON array of MSK records); others are ignored. */
 const RECORD_COLUMNS = `{topic: 'VARCHAR', partition: 'BIGINT', "offset": 'VARCHAR', "timestamp": 'VARCHAR', value: 'VARCHAR'}`;
 
+/** What DuckDB writes: Parquet as Redshift's COPY reads it (engine.ts, writeParquet). */
+const PARQUET_OPTIONS = 'FORMAT PARQUET, COMPRESSION SNAPPY, PARQUET_VERSION V1';
+/** The columns that name an output's files: topic=…/partition=…/dt=…/hour=…, as in the lake keys. */
+const HOUR_PARTITIONS = 'topic, "partition", dt, "hour"';
+
 interface PartitionRow {
   topic: string;
   partition: number;
   first: number;
   last: number;
   first_ts: number;
+  records: number;
+  valid: number;
   quarantined: number;
+  /** Records without a whole offset or a numeric timestamp: no MSK records, the batch fails. */
+  malformed: number;
 }
 
-interface GroupRow {
-  topic: string;
-  partition: number;
-  hour: Date;
-  errors: number;
-}
+const recordsSource = (inputs: readonly string[]) =>
+  `read_json(${fileList(inputs)}, format = 'array', columns = ${RECORD_COLUMNS}, filename = true)`;
 
 /**
  * Validates, deduplicates and groups a batch. `inputs` are JSON files, each an array of MSK records
  * (topic, partition, offset, timestamp, base64 value), in delivery order. Duplicates by event_id keep
  * the lowest offset (the first delivered on a tie). Offset ranges cover every record of a
  * topic-partition, quarantined ones included, so the keys depend only on which records were delivered.
- * The files are written under `dir`.
+ * The files are written in a new directory under `dir`: one partitioned COPY per output, DuckDB
+ * naming the files by topic, partition and hour.
  */
 export async function processBatch(
   engine: Engine,
@@ -105,94 +113,141 @@ export async function processBatch(
   if (inputs.length === 0) {
     return { files: [], eventKeys: [], ranges: [], stats: emptyStats() };
   }
-  // The Kafka value is base64: DuckDB decodes it; TRY leaves NULL where the bytes are not UTF-8. `seq`
-  // (input file, then offset) is the delivery order: inputs are one topic-partition each, in order.
-  await engine.run(`CREATE OR REPLACE TEMP TABLE records AS
-    SELECT filename AS seq, topic, partition, "offset" AS off_text, "timestamp" AS ts_text, value
-    FROM read_json(${fileList(inputs)}, format = 'array', columns = ${RECORD_COLUMNS}, filename = true)`);
-  await assertRecordFields(engine);
-  await engine.run(
-    `CREATE OR REPLACE TEMP TABLE checked AS ${validateEventsSql(
-      `(SELECT seq, topic, partition, CAST(off_text AS BIGINT) AS off, CAST(ts_text AS DOUBLE) AS kafka_ts, value,
-             TRY(decode(from_base64(value))) AS text FROM records)`,
-    )}`,
-  );
-  // Kept events (DISTINCT ON: the lowest offset of each event_id), in object order: each object's rows
-  // are one contiguous, offset-ordered run of the table.
-  await engine.run(`CREATE OR REPLACE TEMP TABLE kept AS
-    SELECT * FROM (
-      SELECT DISTINCT ON (event_id) *, date_trunc('hour', ts) AS hour
-      FROM checked WHERE reason IS NULL ORDER BY event_id, off, seq
-    ) ORDER BY topic, partition, hour, off, seq`);
+  // One pass from the files to the checked records: DuckDB decodes the base64 value (TRY: NULL where
+  // the bytes are not UTF-8) and validates. `seq` (input file) then rowid is the delivery order. Only a
+  // rejected record keeps its text (`raw`).
+  await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
+    SELECT * EXCLUDE (raw), CASE WHEN reason IS NOT NULL THEN raw END AS raw
+    FROM (${validateEventsSql(`(
+      SELECT filename AS seq, topic, partition,
+             CASE WHEN regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}
+                  THEN CAST("offset" AS BIGINT) END AS off,
+             CASE WHEN isfinite(TRY_CAST("timestamp" AS DOUBLE)) THEN CAST("timestamp" AS DOUBLE) END AS kafka_ts,
+             value, TRY(decode(from_base64(value))) AS text
+      FROM ${recordsSource(inputs)})`)})`);
 
   const partitions = (
     await engine.rows<PartitionRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition,
-      CAST(min(off) AS DOUBLE) AS first, CAST(max(off) AS DOUBLE) AS last, arg_min(kafka_ts, (off, seq)) AS first_ts,
-      CAST(count(*) FILTER (WHERE reason IS NOT NULL) AS INTEGER) AS quarantined
+      CAST(min(off) AS DOUBLE) AS first, CAST(max(off) AS DOUBLE) AS last, arg_min(kafka_ts, (off, rowid)) AS first_ts,
+      CAST(count(*) AS INTEGER) AS records,
+      CAST(count(*) FILTER (WHERE reason IS NULL) AS INTEGER) AS valid,
+      CAST(count(*) FILTER (WHERE reason IS NOT NULL) AS INTEGER) AS quarantined,
+      CAST(count(*) FILTER (WHERE off IS NULL OR kafka_ts IS NULL) AS INTEGER) AS malformed
       FROM checked GROUP BY ALL ORDER BY topic, partition`)
   ).map((p) => ({ ...p, first: Number(p.first), last: Number(p.last) }));
-  const groups = await engine.rows<GroupRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition, hour,
-      CAST(count(*) FILTER (WHERE event_type = 'error') AS INTEGER) AS errors
-      FROM kept GROUP BY ALL ORDER BY ALL`);
-  const [counts] = await engine.rows<{ records: number; valid: number; kept: number }>(`SELECT
-      CAST((SELECT count(*) FROM checked) AS INTEGER) AS records,
-      CAST((SELECT count(*) FROM checked WHERE reason IS NULL) AS INTEGER) AS valid,
-      CAST((SELECT count(*) FROM kept) AS INTEGER) AS kept`);
+  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, inputs);
 
-  const rangeOf = new Map(partitions.map((p) => [`${p.topic}\u0000${p.partition}`, p]));
-  const events: BatchFile[] = [];
-  const windows: BatchFile[] = [];
-  const quarantine: BatchFile[] = [];
-  let n = 0;
-  const file = (key: string, contentType = PARQUET) => ({ key, path: `${dir}/out-${n++}`, contentType });
-  for (const group of groups) {
-    const range = rangeOf.get(`${group.topic}\u0000${group.partition}`)!;
-    const where = `FROM kept WHERE topic = ${sqlLiteral(group.topic)} AND partition = ${group.partition}
-      AND hour = epoch_ms(${group.hour.getTime()})`;
-    const fact = file(clickstreamKeys.events(group.hour, range));
-    await engine.writeParquet(`SELECT ${FACT_COLUMNS} ${where} ORDER BY off, seq`, fact.path);
-    events.push(fact);
-    const minute = file(clickstreamKeys.eventMinute(group.hour, range));
-    await engine.writeParquet(
-      `SELECT date_trunc('minute', ts) AS window_start, event_type, count(*) AS events ${where}
-       GROUP BY window_start, event_type ORDER BY window_start, list_position(${typeList}, event_type)`,
-      minute.path,
+  // Kept events: the lowest offset of each event_id (then the first delivered), found by a grouped
+  // arg_min and a semi-join instead of sorting the batch; rows stay in delivery order.
+  await engine.run(`CREATE OR REPLACE TEMP TABLE kept AS
+    SELECT ${FACT_COLUMNS}, topic, partition, off, strftime(ts, '%Y-%m-%d') AS dt, strftime(ts, '%H') AS "hour"
+    FROM checked
+    WHERE reason IS NULL AND rowid IN (
+      SELECT arg_min(rowid, (off, rowid)) FROM checked WHERE reason IS NULL GROUP BY event_id)`);
+
+  // A fresh directory: only this batch's files are in it when they are collected below.
+  const outputs = await mkdtemp(join(dir, 'batch-'));
+  const out = (name: string) => sqlLiteral(join(outputs, name));
+  const kept = Number(
+    await engine.scalar(
+      `COPY (SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM kept)
+       TO ${out('events')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
+    ),
+  );
+  if (kept > 0) {
+    await engine.run(
+      `COPY (SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start, event_type, count(*) AS events
+             FROM kept GROUP BY ${HOUR_PARTITIONS}, window_start, event_type
+             ORDER BY ${HOUR_PARTITIONS}, window_start, list_position(${typeList}, event_type))
+       TO ${out('event_minute')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
     );
-    windows.push(minute);
-    if (group.errors > 0) {
-      const errors = file(clickstreamKeys.errorMinute(group.hour, range));
-      await engine.writeParquet(
-        `SELECT date_trunc('minute', ts) AS window_start, coalesce(service, '${UNKNOWN}') AS service,
-                coalesce(error_code, '${UNKNOWN}') AS error_code, count(*) AS errors
-         ${where} AND event_type = 'error' GROUP BY ALL ORDER BY ALL`,
-        errors.path,
-      );
-      windows.push(errors);
-    }
+    await engine.run(
+      `COPY (SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start,
+                    coalesce(service, '${UNKNOWN}') AS service, coalesce(error_code, '${UNKNOWN}') AS error_code,
+                    count(*) AS errors
+             FROM kept WHERE event_type = 'error' GROUP BY ALL ORDER BY ALL)
+       TO ${out('error_minute')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
+    );
   }
+  // Quarantine: one JSON Lines file per topic-partition with rejected records (COPY to JSON has no
+  // PARTITION_BY); few records, few files.
+  const rejected: BatchFile[] = [];
   for (const p of partitions) {
     if (p.quarantined === 0) continue;
-    const rejected = file(clickstreamKeys.quarantine(new Date(p.first_ts), p), JSON_LINES);
+    const file = {
+      key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
+      path: join(outputs, `quarantine-${rejected.length}.jsonl`),
+      contentType: JSON_LINES,
+    };
     await engine.run(`COPY (
       SELECT topic, partition, off AS "offset", reason, raw FROM checked
-      WHERE reason IS NOT NULL AND topic = ${sqlLiteral(p.topic)} AND partition = ${p.partition} ORDER BY seq
-    ) TO ${sqlLiteral(rejected.path)} (FORMAT JSON)`);
-    quarantine.push(rejected);
+      WHERE reason IS NOT NULL AND topic = ${sqlLiteral(p.topic)} AND partition = ${p.partition} ORDER BY rowid
+    ) TO ${sqlLiteral(file.path)} (FORMAT JSON)`);
+    rejected.push(file);
   }
 
-  const quarantined = counts.records - counts.valid;
+  const rangeOf = new Map(partitions.map((p) => [`${p.topic}/${p.partition}`, p]));
+  const written = await writtenFiles(outputs);
+  const place = (kind: string, key: (hour: Date, range: OffsetRange) => string): BatchFile[] =>
+    written
+      .filter((f) => f.kind === kind)
+      .map((f) => {
+        const range = rangeOf.get(`${f.topic}/${f.partition}`);
+        if (range === undefined) throw new Error(`unexpected output ${f.path}`);
+        return { key: key(f.hour, range), path: f.path, contentType: PARQUET };
+      })
+      .sort(byKey);
+  const events = place('events', clickstreamKeys.events);
+  const windows = [
+    ...place('event_minute', clickstreamKeys.eventMinute),
+    ...place('error_minute', clickstreamKeys.errorMinute),
+  ].sort(byKey);
+  const records = partitions.reduce((sum, p) => sum + p.records, 0);
+  const quarantined = partitions.reduce((sum, p) => sum + p.quarantined, 0);
+  const valid = partitions.reduce((sum, p) => sum + p.valid, 0);
   return {
-    files: [...events, ...windows, ...quarantine],
+    files: [...events, ...windows, ...rejected.sort(byKey)],
     eventKeys: events.map((f) => f.key),
     ranges: partitions.map(({ topic, partition, first, last }) => ({ topic, partition, first, last })),
     stats: {
-      records: counts.records,
-      events: counts.kept,
-      duplicates: counts.valid - counts.kept,
+      records,
+      events: kept,
+      duplicates: valid - kept,
       quarantined,
       partitions: partitions.length,
     },
   };
+}
+
+const byKey = (a: BatchFile, b: BatchFile) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+interface WrittenFile {
+  kind: string;
+  topic: string;
+  partition: number;
+  hour: Date;
+  path: string;
+}
+
+/** `topic=…/partition=…/dt=…/hour=…/<file>` under an output's directory. */
+const WRITTEN_RE = /^topic=([^/]+)\/partition=(\d+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/[^/]+$/;
+
+/** The files the partitioned COPYs wrote under `dir`, with the topic, partition and hour their directories name. */
+async function writtenFiles(dir: string): Promise<WrittenFile[]> {
+  const found: WrittenFile[] = [];
+  for (const kind of ['events', 'event_minute', 'error_minute']) {
+    const root = join(dir, kind);
+    const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (!e.isFile()) continue;
+      const path = join(e.parentPath, e.name);
+      const m = WRITTEN_RE.exec(relative(root, path).split(sep).join('/'));
+      if (m === null) throw new Error(`unexpected output ${path}`);
+      const [, topic, partition, dt, hour] = m;
+      found.push({ kind, topic, partition: Number(partition), hour: new Date(`${dt}T${hour}:00:00Z`), path });
+    }
+  }
+  return found;
 }
 
 const typeList = `[${EVENT_TYPES.map((t) => `'${t}'`).join(', ')}]`;
@@ -206,7 +261,8 @@ const emptyStats = (): BatchStats => ({
 });
 
 /** A record without a whole offset or a numeric timestamp is no MSK record: the batch fails, it is not quarantined. */
-async function assertRecordFields(engine: Engine): Promise<void> {
+async function failOnRecordFields(engine: Engine, inputs: readonly string[]): Promise<never> {
+  const wholeOffset = `coalesce(regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}, false)`;
   const [bad] = await engine.rows<{
     topic: string;
     partition: number;
@@ -214,14 +270,11 @@ async function assertRecordFields(engine: Engine): Promise<void> {
     ts_text: string | null;
     field: string;
   }>(`
-    SELECT topic, CAST(partition AS INTEGER) AS partition, off_text, ts_text,
-           CASE WHEN NOT coalesce(regexp_full_match(off_text, '[0-9]+') AND TRY_CAST(off_text AS DOUBLE) <= ${SAFE_OFFSET}, false)
-                THEN 'offset' ELSE 'timestamp' END AS field
-    FROM records
-    WHERE NOT coalesce(regexp_full_match(off_text, '[0-9]+') AND TRY_CAST(off_text AS DOUBLE) <= ${SAFE_OFFSET}, false)
-       OR NOT coalesce(isfinite(TRY_CAST(ts_text AS DOUBLE)), false)
-    ORDER BY seq LIMIT 1`);
-  if (bad === undefined) return;
+    SELECT topic, CAST(partition AS INTEGER) AS partition, "offset" AS off_text, "timestamp" AS ts_text,
+           CASE WHEN NOT ${wholeOffset} THEN 'offset' ELSE 'timestamp' END AS field
+    FROM ${recordsSource(inputs)}
+    WHERE NOT ${wholeOffset} OR NOT coalesce(isfinite(TRY_CAST("timestamp" AS DOUBLE)), false)
+    LIMIT 1`);
   const where = `record ${bad.topic}-${bad.partition}`;
   throw new InputFormatError(
     bad.field === 'offset'

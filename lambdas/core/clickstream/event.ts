@@ -53,7 +53,8 @@ const TEXT_FIELDS: [Field, number][] = [
 ];
 
 const at = (field: Field) => FIELDS.indexOf(field) + 1;
-const typeOf = (field: Field) => `types[${at(field)}]`;
+// `types[1]` is the type of the whole value ('$'), the fields follow.
+const typeOf = (field: Field) => `types[${at(field) + 1}]`;
 const textOf = (field: Field) => `texts[${at(field)}]`;
 const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
@@ -61,7 +62,10 @@ const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const ISO_RE =
   '^(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d+))?)?(Z|[+-]\\d{2}:?\\d{2})?$';
 const DECIMAL_RE = '-?[0-9]{1,10}([.][0-9]{1,2})?';
-/** What JavaScript's String.prototype.trim removes: an id of only these is empty. */
+/**
+ * What JavaScript's String.prototype.trim removes: an id of only these is empty. An id that starts with
+ * a printable ASCII character other than space is not blank: most skip the regular expression.
+ */
 const BLANK_RE = '[\\s\\p{Z}\\x{FEFF}\\x{000B}]*';
 
 /**
@@ -140,7 +144,10 @@ const textValue = (field: Field) => `CASE WHEN ${typeOf(field)} = 'VARCHAR' THEN
  * base64 value when there is no text) and the columns of fact_click_event.
  */
 export function validateEventsSql(source: string): string {
-  const paths = `[${FIELDS.map((f) => quote(`$.${f}`)).join(', ')}]`;
+  const fieldPaths = FIELDS.map((f) => quote(`$.${f}`));
+  const paths = `[${fieldPaths.join(', ')}]`;
+  const typePaths = `['$', ${fieldPaths.join(', ')}]`;
+  const eventId = textOf('event_id');
   const { value: priceValue, ok: priceOk } = price();
   const tsOk = `(ts_ms IS NOT NULL AND ts_ms >= ${TS_MIN_MS} AND ts_ms < ${TS_MAX_MS})`;
   const textReasons = TEXT_FIELDS.map(
@@ -155,13 +162,14 @@ export function validateEventsSql(source: string): string {
       FROM ${source}
     ), fields AS (
       SELECT *,
-             CASE WHEN failure IS NULL THEN json_type(text) END AS value_type,
-             CASE WHEN failure IS NULL THEN json_type(text, ${paths}) END AS types,
+             CASE WHEN failure IS NULL THEN json_type(text, ${typePaths}) END AS types,
              CASE WHEN failure IS NULL THEN json_extract_string(text, ${paths}) END AS texts
       FROM decoded
     ), parsed AS (
       SELECT *, ${tsMillis()} AS ts_ms
-      FROM (SELECT *, regexp_extract(${textOf('ts')}, '${ISO_RE}', ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z'], 'i') AS iso FROM fields)
+      FROM (SELECT *, types[1] AS value_type,
+                   CASE WHEN ${typeOf('ts')} = 'VARCHAR' THEN regexp_extract(${textOf('ts')}, '${ISO_RE}', ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z'], 'i') END AS iso
+            FROM fields)
     )
     SELECT seq, topic, partition, off, kafka_ts,
            CASE
@@ -169,8 +177,8 @@ export function validateEventsSql(source: string): string {
              WHEN failure = 'utf8' THEN 'value: expected UTF-8 JSON text (raw is the base64 value)'
              WHEN failure = 'json' THEN 'value: expected JSON text (not valid JSON)'
              WHEN value_type <> 'OBJECT' THEN 'value: expected a JSON object, got ' || ${describe('value_type', "json_extract_string(text, '$')")}
-             WHEN ${typeOf('event_id')} IS DISTINCT FROM 'VARCHAR' OR regexp_full_match(${textOf('event_id')}, '${BLANK_RE}')
-                  OR strlen(${textOf('event_id')}) > ${ID_LENGTH}
+             WHEN ${typeOf('event_id')} IS DISTINCT FROM 'VARCHAR' OR strlen(${eventId}) > ${ID_LENGTH}
+                  OR (ascii(${eventId}) NOT BETWEEN 33 AND 126 AND regexp_full_match(${eventId}, '${BLANK_RE}'))
                THEN 'event_id: expected a non-empty string of at most ${ID_LENGTH} bytes, got ' || ${describeField('event_id')}
              WHEN ${typeOf('event_type')} IS DISTINCT FROM 'VARCHAR' OR ${textOf('event_type')} NOT IN (${EVENT_TYPES.map(quote).join(', ')})
                THEN 'event_type: expected one of ${EVENT_TYPES.join('|')}, got ' || ${describeField('event_type')}
