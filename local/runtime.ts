@@ -4,7 +4,6 @@ import type { MSKEvent } from 'aws-lambda';
 import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
 import { step as loadEventsStep, type EventsLoadResult } from '../lambdas/handlers/load-events';
 import { step as streamToParquetStep, type StreamResult } from '../lambdas/handlers/stream-to-parquet';
-import { bindAdapters } from '../lambdas/adapters/context';
 import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
 import type { Adapters, Env, LakeStore, Step } from '../lambdas/adapters/ports';
 import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
@@ -18,6 +17,7 @@ import { SqlWarehouse } from './warehouse';
 
 const LOCAL_BUCKET = 'cartflow-lake';
 const LOCAL_COPY_ROLE = 'arn:aws:iam::000000000000:role/cartflow-local-copy';
+const LOCAL_REGION = 'us-east-1';
 
 export interface LocalServicesOptions {
   /** Where s3rver, PGlite and the alert log keep their data. */
@@ -72,9 +72,15 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const s3 = await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET });
-  configureHandlerEnvironment(s3.endpoint);
   const env: Env = { ...process.env, ...localHandlerEnvironment() };
-  const lake = new S3LakeStore(createS3Client({}, s3.endpoint), LOCAL_BUCKET);
+  const lake = new S3LakeStore(
+    // s3rver's fixed local credentials; nothing leaves the machine.
+    createS3Client(
+      { region: LOCAL_REGION, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+      s3.endpoint,
+    ),
+    LOCAL_BUCKET,
+  );
   const source = await openDatabase({ url: options.sourceDatabaseUrl, dataDir: join(dataDir, 'source') });
   const warehouse = await SqlWarehouse.open({
     url: options.warehouseDatabaseUrl,
@@ -90,7 +96,6 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
     logger: localLogger(env),
     metrics: new RecordedMetrics(),
   };
-  bindAdapters(adapters);
   return {
     dataDir,
     lake,
@@ -149,21 +154,6 @@ function localHandlerEnvironment(): Record<string, string> {
   };
 }
 
-function configureHandlerEnvironment(s3Endpoint: string) {
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: s3Endpoint,
-    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-    // s3rver's fixed local credentials; nothing leaves the machine.
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    [HANDLER_ENV.bucket]: LOCAL_BUCKET,
-    [HANDLER_ENV.copyRoleArn]: LOCAL_COPY_ROLE,
-    [HANDLER_ENV.environment]: 'local',
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
-    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
-  });
-}
-
 /** Each Task state bound to the step the stack deploys for it, built once over the local adapters. */
 function bindHandlers(services: LocalServices, steps: Record<string, string>): Record<string, LocalHandler> {
   const built = new Map<string, Promise<LocalHandler>>();
@@ -171,7 +161,7 @@ function bindHandlers(services: LocalServices, steps: Record<string, string>): R
     let handler = built.get(entry);
     if (!handler) {
       handler = import(`../lambdas/handlers/${entry}.ts`).then((module: HandlerModule) =>
-        module.step ? services.build(module.step) : module.handler,
+        services.build(module.step),
       );
       built.set(entry, handler);
     }
@@ -186,8 +176,7 @@ function bindHandlers(services: LocalServices, steps: Record<string, string>): R
 }
 
 interface HandlerModule {
-  step?: Step<unknown, unknown, unknown>;
-  handler: LocalHandler;
+  step: Step<unknown, unknown, unknown>;
 }
 
 /** The EventBridge "Scheduled Event" a rate/cron rule delivers (load-events runs on one). */
@@ -199,7 +188,7 @@ function scheduledEvent() {
     source: 'aws.events',
     account: '000000000000',
     time: new Date().toISOString(),
-    region: process.env.AWS_REGION ?? 'us-east-1',
+    region: LOCAL_REGION,
     resources: ['arn:aws:events:us-east-1:000000000000:rule/cartflow-local-load-events'],
     detail: {},
   };

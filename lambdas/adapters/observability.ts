@@ -61,7 +61,3 @@ export class RecordedMetrics implements MetricSink {
 /** A quiet Powertools Logger for the laptop: errors only, unless POWERTOOLS_LOG_LEVEL says otherwise. */
 export const localLogger = (env: Env): Log =>
   createLogger(env, (env.POWERTOOLS_LOG_LEVEL as never) ?? 'ERROR');
-
-// Transition: the handlers not yet built as steps still log through these.
-export const logger = createLogger(process.env);
-export const metrics = createMetrics(process.env);

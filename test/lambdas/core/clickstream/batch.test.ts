@@ -1,32 +1,33 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { describe, it } from 'node:test';
-import type { MSKEvent } from 'aws-lambda';
-import {
-  clickstreamKeys,
-  DeserializationFailure,
-  processBatch,
-  type StreamRecord,
-} from '../../../../lambdas/core/clickstream/batch';
-import { CLICKSTREAM_TABLES } from '../../../../lambdas/core/clickstream/tables';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { MSKEvent, MSKRecord } from 'aws-lambda';
+import { clickstreamKeys, processBatch, type BatchResult } from '../../../../lambdas/core/clickstream/batch';
+import { Engine, sqlLiteral } from '../../../../lambdas/core/engine/engine';
 import { InputFormatError } from '../../../../lambdas/core/errors';
-import { encodeParquet } from '../../../../lambdas/core/parquet';
-import { decodeRecords } from '../../../../lambdas/handlers/stream-to-parquet';
 
-/** 12 records on clickstream-0 (offsets 100-107) and clickstream-1 (7-10); see the test below for what each is. */
-const fixtureRecords = (): StreamRecord[] =>
-  decodeRecords(
-    JSON.parse(
-      readFileSync(new URL('../../../fixtures/clickstream/msk-event.json', import.meta.url), 'utf8'),
-    ) as MSKEvent,
+/** 12 records on clickstream-0 (offsets 100-107) and clickstream-1 (7-10); see the tests for what each is. */
+const fixtureLists = (): MSKRecord[][] =>
+  Object.values(
+    (
+      JSON.parse(
+        readFileSync(new URL('../../../fixtures/clickstream/msk-event.json', import.meta.url), 'utf8'),
+      ) as MSKEvent
+    ).records,
   );
 
-const record = (partition: number, offset: number, value: unknown): StreamRecord => ({
+const record = (partition: number, offset: number | string, value: unknown): MSKRecord => ({
   topic: 'clickstream',
   partition,
-  offset,
+  offset: offset as number,
   timestamp: Date.parse('2024-05-01T10:00:00Z'),
-  value,
+  timestampType: 'CREATE_TIME',
+  key: '',
+  value: Buffer.from(JSON.stringify(value)).toString('base64'),
+  headers: [],
 });
 const event = (id: string, ts: string, extra: object = {}) => ({
   event_id: id,
@@ -36,91 +37,139 @@ const event = (id: string, ts: string, extra: object = {}) => ({
 });
 
 describe('processBatch', () => {
-  it('keeps valid distinct events, drops duplicates and quarantines the rest', () => {
-    // Prepare
-    const records = fixtureRecords();
+  let engine: Engine;
+  let root: string;
+  let batches = 0;
 
+  /** Writes each topic-partition's records as the handler does (one JSON array per file) and runs the batch. */
+  const run = async (lists: unknown[][]): Promise<BatchResult> => {
+    const dir = await mkdtemp(join(root, `batch-${batches++}-`));
+    const inputs = await Promise.all(
+      lists.map(async (list, i) => {
+        const path = join(dir, `records-${String(i).padStart(6, '0')}.json`);
+        await writeFile(path, JSON.stringify(list));
+        return path;
+      }),
+    );
+    return processBatch(engine, inputs, dir);
+  };
+  /** The rows of a written Parquet file, as text, in file order. */
+  const rows = async (path: string, columns: string): Promise<string[]> =>
+    (
+      await engine.rows<{ r: string }>(
+        `SELECT concat_ws(' ', ${columns}) AS r FROM read_parquet(${sqlLiteral(path)})`,
+      )
+    ).map((x) => x.r);
+  const fileOf = (result: BatchResult, key: string) => {
+    const file = result.files.find((f) => f.key === key);
+    assert.ok(file, `no file for ${key}`);
+    return file.path;
+  };
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'cartflow-batch-test-'));
+    engine = await Engine.open({ memoryLimitMb: 256, tempDirectory: join(root, 'spill'), threads: 1 });
+  });
+
+  after(async () => {
+    engine.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('keeps valid distinct events, drops duplicates and quarantines the rest', async () => {
     // Act
-    const { stats } = processBatch(records);
+    const { stats, ranges } = await run(fixtureLists());
+
+    // Assess: the ranges are each partition's whole batch, quarantined offsets included.
+    assert.deepEqual(stats, { records: 12, events: 6, duplicates: 1, quarantined: 5, partitions: 2 });
+    assert.deepEqual(ranges, [
+      { topic: 'clickstream', partition: 0, first: 100, last: 107 },
+      { topic: 'clickstream', partition: 1, first: 7, last: 10 },
+    ]);
+  });
+
+  it('writes one event object per topic, partition and UTC hour, named by the batch offset range', async () => {
+    // Act
+    const result = await run(fixtureLists());
 
     // Assess
-    assert.deepEqual(stats, { records: 12, events: 6, duplicates: 1, quarantined: 5, partitions: 2 });
-  });
-
-  it('writes one object per topic, partition and UTC hour, named by the batch offset range', () => {
-    // Prepare
-    const records = fixtureRecords();
-
-    // Act
-    const { objects } = processBatch(records);
-
-    // Assess: the range is the partition's whole batch (100-107, 7-10), quarantined offsets included.
+    assert.deepEqual(result.eventKeys, [
+      'events/clickstream/dt=2024-05-01/hour=09/clickstream-1-7-10.parquet',
+      'events/clickstream/dt=2024-05-01/hour=10/clickstream-0-100-107.parquet',
+      'events/clickstream/dt=2024-05-01/hour=11/clickstream-0-100-107.parquet',
+    ]);
+    const ids = await Promise.all(result.eventKeys.map((k) => rows(fileOf(result, k), 'event_id')));
+    assert.deepEqual(ids, [
+      ['e5', 'e6'],
+      ['e1', 'e2'],
+      ['e3', 'e4'],
+    ]);
     assert.deepEqual(
-      objects.map((o) => [o.key, o.table, o.rows.map((r) => r.event_id)]),
+      await rows(
+        fileOf(result, result.eventKeys[0]),
+        `strftime(ts, '%Y-%m-%dT%H:%M:%S.%g'), event_date, CAST(price AS VARCHAR), typeof(price), order_id`,
+      ),
       [
-        [
-          'events/clickstream/dt=2024-05-01/hour=10/clickstream-0-100-107.parquet',
-          'fact_click_event',
-          ['e1', 'e2'],
-        ],
-        [
-          'events/clickstream/dt=2024-05-01/hour=11/clickstream-0-100-107.parquet',
-          'fact_click_event',
-          ['e3', 'e4'],
-        ],
-        [
-          'events/clickstream/dt=2024-05-01/hour=09/clickstream-1-7-10.parquet',
-          'fact_click_event',
-          ['e5', 'e6'],
-        ],
+        '2024-05-01T09:15:00.000 2024-05-01 120.50 DECIMAL(12,2) o1',
+        '2024-05-01T09:20:00.000 2024-05-01 DECIMAL(12,2)',
       ],
     );
-    const e5 = objects[2].rows[0];
-    assert.equal(e5.ts.toISOString(), '2024-05-01T09:15:00.000Z');
-    assert.equal(e5.price_cents, 12050n);
   });
 
-  it('keeps the lowest offset of a repeated event_id, within and across partitions', () => {
+  it('keeps the lowest offset of a repeated event_id, within and across partitions', async () => {
     // Prepare
-    const records = [
-      record(0, 5, event('a', '2024-05-01T10:00:00Z', { user_id: 'first' })),
-      record(0, 6, event('a', '2024-05-01T10:00:00Z', { user_id: 'retry' })),
-      record(0, 7, event('b', '2024-05-01T10:01:00Z', { user_id: 'later' })),
-      record(1, 2, event('b', '2024-05-01T10:01:00Z', { user_id: 'lower offset' })),
+    const lists = [
+      [
+        record(0, 5, event('a', '2024-05-01T10:00:00Z', { user_id: 'first' })),
+        record(0, 6, event('a', '2024-05-01T10:00:00Z', { user_id: 'retry' })),
+        record(0, 7, event('b', '2024-05-01T10:01:00Z', { user_id: 'later' })),
+      ],
+      [record(1, 2, event('b', '2024-05-01T10:01:00Z', { user_id: 'lower offset' }))],
     ];
 
     // Act
-    const { objects, stats } = processBatch(records);
+    const result = await run(lists);
 
     // Assess
-    assert.equal(stats.duplicates, 2);
+    assert.equal(result.stats.duplicates, 2);
     assert.deepEqual(
-      objects.map((o) => [o.key, o.rows.map((r) => `${r.event_id}:${r.user_id}`)]),
+      await Promise.all(
+        result.eventKeys.map(async (k) => [k, await rows(fileOf(result, k), 'event_id, user_id')]),
+      ),
       [
-        ['events/clickstream/dt=2024-05-01/hour=10/clickstream-0-5-7.parquet', ['a:first']],
-        ['events/clickstream/dt=2024-05-01/hour=10/clickstream-1-2-2.parquet', ['b:lower offset']],
+        ['events/clickstream/dt=2024-05-01/hour=10/clickstream-0-5-7.parquet', ['a first']],
+        ['events/clickstream/dt=2024-05-01/hour=10/clickstream-1-2-2.parquet', ['b lower offset']],
       ],
     );
   });
 
-  it('quarantines each bad record with topic, partition, offset, reason and raw text, one object per partition', () => {
-    // Prepare
-    const records = fixtureRecords();
-
+  it('quarantines each bad record with topic, partition, offset, reason and raw text, one object per partition', async () => {
     // Act
-    const { quarantined } = processBatch(records);
+    const result = await run(fixtureLists());
 
     // Assess: dated by the Kafka timestamp of the partition's first record, not by event content.
+    const quarantine = result.files.filter((f) => f.key.startsWith('quarantine/'));
     assert.deepEqual(
-      quarantined.map((q) => q.key),
+      quarantine.map((q) => [q.key, q.contentType]),
       [
-        'quarantine/clickstream/dt=2024-05-01/clickstream-0-100-107.jsonl',
-        'quarantine/clickstream/dt=2024-05-02/clickstream-1-7-10.jsonl',
+        ['quarantine/clickstream/dt=2024-05-01/clickstream-0-100-107.jsonl', 'application/x-ndjson'],
+        ['quarantine/clickstream/dt=2024-05-02/clickstream-1-7-10.jsonl', 'application/x-ndjson'],
       ],
     );
-    const rows = quarantined.flatMap((q) => q.records);
+    const lines = (await Promise.all(quarantine.map((q) => readFile(q.path, 'utf8'))))
+      .flatMap((text) => text.trim().split('\n'))
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            topic: string;
+            partition: number;
+            offset: number;
+            reason: string;
+            raw: string;
+          },
+      );
     assert.deepEqual(
-      rows.map((r) => [r.topic, r.partition, r.offset, r.reason.split(/[:(]/)[0]]),
+      lines.map((r) => [r.topic, r.partition, r.offset, r.reason.split(/[:(]/)[0]]),
       [
         ['clickstream', 0, 103, 'value'],
         ['clickstream', 0, 105, 'event_id'],
@@ -129,38 +178,35 @@ describe('processBatch', () => {
         ['clickstream', 1, 10, 'value'],
       ],
     );
-    assert.match(rows[0].reason, /^value: expected JSON text \(/);
-    assert.equal(rows[0].raw, '{"event_id":"e9","event_type":"page_');
-    assert.equal(JSON.parse(rows[1].raw).event_type, 'page_view');
-    assert.equal(rows[2].raw, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64'));
-    assert.match(rows[3].reason, /^event_type: expected one of .*, got "click"$/);
-    assert.equal(rows[4].reason, 'value: expected a JSON object, got an empty Kafka message');
+    assert.match(lines[0].reason, /^value: expected JSON text \(/);
+    assert.equal(lines[0].raw, '{"event_id":"e9","event_type":"page_');
+    assert.equal((JSON.parse(lines[1].raw) as { event_type: string }).event_type, 'page_view');
+    assert.equal(lines[2].raw, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64'));
+    assert.match(lines[3].reason, /^event_type: expected one of .*, got "click"$/);
+    assert.equal(lines[4].reason, 'value: expected a JSON object, got an empty Kafka message');
   });
 
-  it('counts 1-minute windows per event type, and errors per service and code', () => {
-    // Prepare
-    const records = fixtureRecords();
-
+  it('counts 1-minute windows per event type, and errors per service and code', async () => {
     // Act
-    const { windows } = processBatch(records);
+    const result = await run(fixtureLists());
 
     // Assess
-    const shown = windows.map((w) => [
-      w.key,
-      w.rows.map((r) => [r.window_start.toISOString().slice(11, 16), ...Object.values(r).slice(1)].join(' ')),
-    ]);
+    const windows = result.files.filter((f) => f.key.startsWith('events/aggregates/'));
+    const shown = await Promise.all(
+      windows.map(async (w) => [
+        w.key,
+        await rows(
+          w.path,
+          w.key.includes('/error_minute/')
+            ? `strftime(window_start, '%H:%M'), service, error_code, errors`
+            : `strftime(window_start, '%H:%M'), event_type, events`,
+        ),
+      ]),
+    );
     assert.deepEqual(shown, [
-      [
-        'events/aggregates/event_minute/dt=2024-05-01/hour=10/clickstream-0-100-107.parquet',
-        ['10:59 page_view 1', '10:59 error 1'],
-      ],
       [
         'events/aggregates/error_minute/dt=2024-05-01/hour=10/clickstream-0-100-107.parquet',
         ['10:59 checkout-api E500 1'],
-      ],
-      [
-        'events/aggregates/event_minute/dt=2024-05-01/hour=11/clickstream-0-100-107.parquet',
-        ['11:00 add_to_cart 1', '11:00 error 1'],
       ],
       [
         'events/aggregates/error_minute/dt=2024-05-01/hour=11/clickstream-0-100-107.parquet',
@@ -170,90 +216,77 @@ describe('processBatch', () => {
         'events/aggregates/event_minute/dt=2024-05-01/hour=09/clickstream-1-7-10.parquet',
         ['09:15 purchase 1', '09:20 search 1'],
       ],
+      [
+        'events/aggregates/event_minute/dt=2024-05-01/hour=10/clickstream-0-100-107.parquet',
+        ['10:59 page_view 1', '10:59 error 1'],
+      ],
+      [
+        'events/aggregates/event_minute/dt=2024-05-01/hour=11/clickstream-0-100-107.parquet',
+        ['11:00 add_to_cart 1', '11:00 error 1'],
+      ],
     ]);
   });
 
-  it('sums a window over many events, the duplicates counted once', () => {
-    // Prepare
-    const records = [0, 1, 2, 3, 4, 5].map((i) =>
+  it('sums a window over many events, the duplicates counted once', async () => {
+    // Prepare: e0..e4, then e0 again at offset 5.
+    const list = [0, 1, 2, 3, 4, 5].map((i) =>
       record(0, i, event(`e${i % 5}`, `2024-05-01T10:0${i % 2}:30Z`, { event_type: 'search' })),
     );
 
     // Act
-    const { windows } = processBatch(records);
-
-    // Assess: e0..e4, then e0 again at offset 5.
-    assert.deepEqual(
-      windows[0].rows.map((r) => [r.window_start.toISOString(), 'events' in r ? r.events : r.errors]),
-      [
-        ['2024-05-01T10:00:00.000Z', 3],
-        ['2024-05-01T10:01:00.000Z', 2],
-      ],
-    );
-  });
-
-  it('derives the same keys and the same Parquet bytes from a redelivered batch', () => {
-    // Prepare: the redelivery carries its offsets as strings, as some clients do.
-    const first = fixtureRecords();
-    const again = fixtureRecords().map((r) => ({ ...r, offset: String(r.offset) }));
-
-    // Act
-    const [a, b] = [processBatch(first), processBatch(again)];
+    const result = await run([list]);
 
     // Assess
-    const keys = (r: typeof a) => [...r.objects, ...r.windows, ...r.quarantined].map((o) => o.key);
-    assert.deepEqual(keys(a), keys(b));
-    const bytes = (r: typeof a) =>
-      [...r.objects, ...r.windows].map((o) => encodeParquet(CLICKSTREAM_TABLES[o.table], o.rows as object[]));
-    assert.deepEqual(bytes(a), bytes(b));
-    assert.deepEqual(a.quarantined, b.quarantined);
-  });
-
-  it('quarantines a DeserializationFailure with its own reason and raw text', () => {
-    // Prepare
-    const records = [record(3, 9, new DeserializationFailure('not json', 'value: expected JSON text (x)'))];
-
-    // Act
-    const { objects, windows, quarantined, stats } = processBatch(records);
-
-    // Assess
-    assert.deepEqual([objects, windows], [[], []]);
-    assert.deepEqual(quarantined, [
-      {
-        key: 'quarantine/clickstream/dt=2024-05-01/clickstream-3-9-9.jsonl',
-        records: [
-          {
-            topic: 'clickstream',
-            partition: 3,
-            offset: 9,
-            reason: 'value: expected JSON text (x)',
-            raw: 'not json',
-          },
-        ],
-      },
+    const minute = result.files.find((f) => f.key.startsWith('events/aggregates/event_minute/'));
+    assert.ok(minute);
+    assert.deepEqual(await rows(minute.path, `strftime(window_start, '%H:%M'), events`), [
+      '10:00 3',
+      '10:01 2',
     ]);
-    assert.equal(stats.quarantined, 1);
   });
 
-  it('fails the batch on a record without an integer offset or a timestamp', () => {
+  it('derives the same keys and the same bytes from a redelivered batch', async () => {
+    // Prepare: the redelivery carries its offsets as strings, as some clients do.
+    const again = fixtureLists().map((list) => list.map((r) => ({ ...r, offset: String(r.offset) })));
+
+    // Act
+    const [a, b] = [await run(fixtureLists()), await run(again)];
+
+    // Assess
+    assert.deepEqual(
+      a.files.map((f) => f.key),
+      b.files.map((f) => f.key),
+    );
+    for (const [i, f] of a.files.entries()) {
+      assert.deepEqual(await readFile(f.path), await readFile(b.files[i].path), f.key);
+    }
+  });
+
+  it('fails the batch on a record without an integer offset or a numeric timestamp', async () => {
     // Prepare
     const value = event('a', '2024-05-01T10:00:00Z');
 
     // Act / Assess
-    assert.throws(() => processBatch([record(0, 1.5, value)]), InputFormatError);
-    assert.throws(() => processBatch([{ ...record(0, 1, value), offset: '12a' }]), /offset expected/);
-    assert.throws(() => processBatch([{ ...record(0, 1, value), timestamp: NaN }]), /timestamp expected/);
+    await assert.rejects(run([[record(0, 1.5, value)]]), InputFormatError);
+    await assert.rejects(
+      run([[record(0, '12a', value)]]),
+      /clickstream-0: offset expected a non-negative integer, got 12a/,
+    );
+    await assert.rejects(
+      run([[{ ...record(0, 1, value), timestamp: 'soon' }]]),
+      /clickstream-0@1: timestamp expected epoch milliseconds, got soon/,
+    );
   });
 
-  it('returns nothing to write for an empty batch', () => {
+  it('returns nothing to write for an empty batch', async () => {
     // Act
-    const result = processBatch([]);
+    const result = await processBatch(engine, [], root);
 
     // Assess
     assert.deepEqual(result, {
-      objects: [],
-      windows: [],
-      quarantined: [],
+      files: [],
+      eventKeys: [],
+      ranges: [],
       stats: { records: 0, events: 0, duplicates: 0, quarantined: 0, partitions: 0 },
     });
   });

@@ -51,7 +51,11 @@ describe('validateEventsSql', () => {
   };
 
   before(async () => {
-    engine = await Engine.open({ memoryLimitMb: 256, tempDirectory: `${tmpdir()}/cartflow-event-test`, threads: 1 });
+    engine = await Engine.open({
+      memoryLimitMb: 256,
+      tempDirectory: `${tmpdir()}/cartflow-event-test`,
+      threads: 1,
+    });
   });
 
   after(() => engine.close());

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { DeserializationFailure, processBatch } from '../../../../lambdas/core/clickstream/batch';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { processBatch, type BatchResult } from '../../../../lambdas/core/clickstream/batch';
 import { generateClickEvents, type SampleOptions } from '../../../../lambdas/core/clickstream/sample';
+import { Engine, fileList } from '../../../../lambdas/core/engine/engine';
 
 const options: SampleOptions = {
   count: 5000,
@@ -12,19 +16,34 @@ const options: SampleOptions = {
   malformedShare: 0.03,
 };
 
-/** What the handler would pass on: parsed JSON, or a failure marker for text that is not JSON. */
-const asRecords = (values: string[]) =>
-  values.map((text, offset) => {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = new DeserializationFailure(text, 'value: expected JSON text');
-    }
-    return { topic: 'clickstream', partition: 0, offset, timestamp: options.start.getTime(), value };
+describe('generateClickEvents', () => {
+  let engine: Engine;
+  let root: string;
+
+  /** The messages as one MSK topic-partition (one JSON array of records, as the handler writes it), batched. */
+  const runBatch = async (values: string[]): Promise<BatchResult> => {
+    const dir = await mkdtemp(join(root, 'batch-'));
+    const records = values.map((text, offset) => ({
+      topic: 'clickstream',
+      partition: 0,
+      offset,
+      timestamp: options.start.getTime(),
+      value: Buffer.from(text).toString('base64'),
+    }));
+    await writeFile(join(dir, 'records.json'), JSON.stringify(records));
+    return processBatch(engine, [join(dir, 'records.json')], dir);
+  };
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'cartflow-sample-test-'));
+    engine = await Engine.open({ memoryLimitMb: 256, tempDirectory: join(root, 'spill'), threads: 1 });
   });
 
-describe('generateClickEvents', () => {
+  after(async () => {
+    engine.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
   it('gives the same messages for the same options and others for another seed', () => {
     // Act
     const [a, b, c] = [
@@ -38,12 +57,12 @@ describe('generateClickEvents', () => {
     assert.notDeepEqual(a.values, c.values);
   });
 
-  it('predicts exactly what a batch keeps, drops and quarantines', () => {
+  it('predicts exactly what a batch keeps, drops and quarantines', async () => {
     // Prepare
     const { values, expected } = generateClickEvents(options);
 
     // Act
-    const { stats } = processBatch(asRecords(values));
+    const { stats } = await runBatch(values);
 
     // Assess
     assert.equal(values.length, options.count);
@@ -56,24 +75,29 @@ describe('generateClickEvents', () => {
     assert.ok(stats.duplicates > 180 && stats.duplicates < 320, `${stats.duplicates} duplicates`);
   });
 
-  it('spreads event times over the requested minutes and types over the contract', () => {
+  it('spreads event times over the requested minutes and types over the contract', async () => {
     // Prepare
     const { values } = generateClickEvents(options);
 
     // Act
-    const { objects } = processBatch(asRecords(values));
-    const events = objects.flatMap((o) => o.rows);
+    const { eventKeys, files } = await runBatch(values);
+    const paths = files.filter((f) => eventKeys.includes(f.key)).map((f) => f.path);
+    const [seen] = await engine.rows<{ first: Date; last: Date; types: number; services: number; prices: number }>(
+      `SELECT min(ts) AS first, max(ts) AS last, CAST(count(DISTINCT event_type) AS INTEGER) AS types,
+              CAST(count(service) FILTER (WHERE event_type = 'error') AS INTEGER) AS services,
+              CAST(count(price) AS INTEGER) AS prices
+       FROM read_parquet(${fileList(paths)})`,
+    );
 
     // Assess
-    const times = events.map((e) => e.ts.getTime());
     const end = options.start.getTime() + options.minutes * 60_000;
-    assert.ok(Math.min(...times) >= options.start.getTime() && Math.max(...times) < end);
+    assert.ok(seen.first.getTime() >= options.start.getTime() && seen.last.getTime() < end);
     assert.deepEqual(
-      objects.map((o) => o.key.split('/')[3]),
+      eventKeys.map((k) => k.split('/')[3]),
       ['hour=10', 'hour=11'],
     );
-    assert.equal(new Set(events.map((e) => e.event_type)).size, 8);
-    assert.ok(events.some((e) => e.event_type === 'error' && e.service !== null));
-    assert.ok(events.some((e) => e.price_cents !== null));
+    assert.equal(seen.types, 8);
+    assert.ok(seen.services > 0);
+    assert.ok(seen.prices > 0);
   });
 });

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import type { ClickEvent } from '../../../../lambdas/core/clickstream/event';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { processBatch } from '../../../../lambdas/core/clickstream/batch';
 import { CLICKSTREAM_TABLES } from '../../../../lambdas/core/clickstream/tables';
-import { decodeParquet, readParquetColumns, encodeParquet } from '../../../../lambdas/core/parquet';
+import { Engine, sqlLiteral } from '../../../../lambdas/core/engine/engine';
+import { duckType } from '../../../../lambdas/core/engine/table-io';
+import type { TableDef } from '../../../../lambdas/core/tables';
+import { describe, it } from 'node:test';
 
 describe('CLICKSTREAM_TABLES', () => {
   it('lays out fact_click_event as the contract, with the extra columns appended', () => {
@@ -52,34 +57,49 @@ describe('CLICKSTREAM_TABLES', () => {
     ]);
   });
 
-  it('round-trips click events through Parquet, money exact and in column order', async () => {
-    // Prepare
-    const event: ClickEvent = {
-      event_id: 'e1',
-      event_type: 'purchase',
-      user_id: 'u1',
-      session_id: null,
-      product_id: null,
-      order_id: 'o1',
-      price_cents: 999999999999n,
-      ts: new Date('2024-05-01T10:00:00.123Z'),
-      event_date: '2024-05-01',
-      service: null,
-      error_code: null,
-    };
-    const def = CLICKSTREAM_TABLES.fact_click_event;
-
-    // Act
-    const bytes = encodeParquet(def, [event]);
-    const [row] = await decodeParquet(def, bytes);
-    const { names, rows } = await readParquetColumns(bytes);
-
-    // Assess
-    assert.deepEqual(row, event);
-    assert.deepEqual(
-      names,
-      def.columns.map((c) => c.name),
+  it('is what the stream writes: each Parquet output has the columns of its table, in order and type', async () => {
+    // Prepare: one valid error event, so every output is written.
+    const root = await mkdtemp(join(tmpdir(), 'cartflow-tables-test-'));
+    const engine = await Engine.open({ memoryLimitMb: 256, tempDirectory: join(root, 'spill'), threads: 1 });
+    const value = { event_id: 'e1', event_type: 'error', ts: '2024-05-01T10:00:00Z', price: '1.50' };
+    const input = join(root, 'records.json');
+    await writeFile(
+      input,
+      JSON.stringify([
+        {
+          topic: 'clickstream',
+          partition: 0,
+          offset: 1,
+          timestamp: 1714557600000,
+          value: Buffer.from(JSON.stringify(value)).toString('base64'),
+        },
+      ]),
     );
-    assert.equal(rows[0][8], '9999999999.99');
+
+    try {
+      // Act
+      const { files } = await processBatch(engine, [input], root);
+      const schemas = await Promise.all(
+        files.map(async (f) => [
+          f.key.split('/')[1] === 'aggregates' ? f.key.split('/')[2] : f.key.split('/')[1],
+          (
+            await engine.rows<{ column_name: string; column_type: string }>(
+              `DESCRIBE SELECT * FROM read_parquet(${sqlLiteral(f.path)})`,
+            )
+          ).map((c) => `${c.column_name} ${c.column_type}`),
+        ]),
+      );
+
+      // Assess
+      const expected = (def: TableDef) => def.columns.map((c) => `${c.name} ${duckType(c)}`);
+      assert.deepEqual(schemas, [
+        ['clickstream', expected(CLICKSTREAM_TABLES.fact_click_event)],
+        ['error_minute', expected(CLICKSTREAM_TABLES.agg_error_minute)],
+        ['event_minute', expected(CLICKSTREAM_TABLES.agg_event_minute)],
+      ]);
+    } finally {
+      engine.close();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
