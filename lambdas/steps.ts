@@ -9,6 +9,10 @@ export const BATCH_STEPS = {
   ExtractProducts: 'extract-products',
   Transform: 'transform',
   Validate: 'validate',
+  // A day past config.volume.bucketThresholdLines: the same two steps per bucket, then one merge.
+  TransformBucket: 'transform',
+  ValidateBucket: 'validate',
+  MergeBuckets: 'merge-buckets',
   LoadTable: 'load-table',
   PublishDate: 'publish-date',
   RecordRun: 'record-run',
@@ -48,8 +52,12 @@ export const HANDLER_ENV = {
   workgroup: 'REDSHIFT_WORKGROUP',
   database: 'REDSHIFT_DATABASE',
   copyRoleArn: 'REDSHIFT_COPY_ROLE_ARN',
-  /** The namespace's Redshift-managed admin secret: the Data API's SecretArn, so every function is one database user. */
+  /** The namespace's Redshift-managed admin secret: the Data API's SecretArn of the DDL/grant step only. */
   warehouseSecretArn: 'REDSHIFT_SECRET_ARN',
+  /** Role the warehouse functions assume for the Data API, so they all are one non-admin database user. */
+  warehouseWriterRoleArn: 'REDSHIFT_WRITER_ROLE_ARN',
+  /** That database user (IAMR:<role name>), which the DDL step (resolve-run) creates and grants to. */
+  warehouseWriterUser: 'REDSHIFT_WRITER_USER',
   topicArn: 'ALERT_TOPIC_ARN',
   environment: 'CARTFLOW_ENV',
   qualityThreshold: 'QUALITY_THRESHOLD',

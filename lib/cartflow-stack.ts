@@ -30,7 +30,8 @@ export class CartflowStack extends Stack {
   readonly pipeline: BatchPipeline;
   readonly monitoring: Monitoring;
   readonly triggers: Triggers;
-  readonly stream: StreamIngest;
+  /** The clickstream ingest; undefined when `config.stream.enabled` is false. */
+  readonly stream?: StreamIngest;
   readonly duckdb: DuckDbLayer;
 
   constructor(scope: Construct, id: string, props: CartflowStackProps) {
@@ -70,6 +71,7 @@ export class CartflowStack extends Stack {
     this.network = new Network(this, 'Network', {
       flowLogRetention: config.logRetentionDays,
       removalPolicy: config.removalPolicy,
+      xrayEndpoint: config.xrayVpcEndpoint ?? false,
     });
     const { vpc, privateSubnets } = this.network;
 
@@ -103,16 +105,20 @@ export class CartflowStack extends Stack {
       scheduleExpression: config.scheduleCron,
     });
 
-    this.stream = new StreamIngest(this, 'Stream', {
-      config,
-      engine: this.duckdb,
-      vpc,
-      subnets: privateSubnets,
-      bucket,
-      warehouse: this.warehouse,
-      deadLetterQueue: this.triggers.deadLetterQueue,
-      handlersDir: props.handlersDir,
-    });
+    // Off: no MSK cluster, mapping, load-events schedule or stream alarms (and none of their cost).
+    this.stream = config.stream.enabled
+      ? new StreamIngest(this, 'Stream', {
+          config,
+          engine: this.duckdb,
+          vpc,
+          subnets: privateSubnets,
+          xrayReachable: this.network.xrayReachable,
+          bucket,
+          warehouse: this.warehouse,
+          deadLetterQueue: this.triggers.deadLetterQueue,
+          handlersDir: props.handlersDir,
+        })
+      : undefined;
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       envName: config.envName,
@@ -120,6 +126,7 @@ export class CartflowStack extends Stack {
       key,
       slaMinutes: config.slaMinutes,
       alarms: config.alarms,
+      alerts: config.alerts,
       deadLetterQueue: this.triggers.deadLetterQueue,
       stream: this.stream,
       offsetLagThreshold: config.stream.offsetLagThreshold,
@@ -137,7 +144,9 @@ export class CartflowStack extends Stack {
     new CfnOutput(this, 'AlertTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'SourceDatabaseSecretArn', { value: sourceSecret.secretArn });
     new CfnOutput(this, 'WarehouseAdminSecretArn', { value: this.warehouse.adminSecretArn });
-    new CfnOutput(this, 'KafkaClusterArn', { value: this.stream.clusterArn });
-    new CfnOutput(this, 'KafkaTopic', { value: this.stream.topicName });
+    if (this.stream) {
+      new CfnOutput(this, 'KafkaClusterArn', { value: this.stream.clusterArn });
+      new CfnOutput(this, 'KafkaTopic', { value: this.stream.topicName });
+    }
   }
 }

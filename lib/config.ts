@@ -51,6 +51,11 @@ export interface LifecycleConfig {
 export const STARTING_POSITIONS = ['LATEST', 'TRIM_HORIZON'] as const;
 
 export interface StreamConfig {
+  /**
+   * false leaves the whole clickstream out of the environment: no MSK cluster, no mapping, no load-events
+   * schedule, no stream alarms (an MSK Serverless cluster bills every hour it exists, traffic or not).
+   */
+  enabled: boolean;
   /** Kafka topic of the clickstream (created by the stack's custom resource). */
   topic: string;
   /** Partitions of the topic; raising it adds partitions on deploy, Kafka never removes any. */
@@ -71,12 +76,57 @@ export interface StreamConfig {
   pollers: { minimum: number; maximum: number };
 }
 
+/** Who the alert topic notifies besides the run summaries' readers; nothing by default. */
+export interface AlertsConfig {
+  /** E-mail subscriptions (each address confirms by mail before it receives anything). */
+  emails: string[];
+  /** One HTTPS endpoint (e.g. a chat or paging webhook) subscribed to the topic. */
+  httpsEndpoint?: string;
+}
+
 /** The functions that run DuckDB (transform, validate, the extracts, stream-to-parquet, load-events). */
 export interface EngineConfig {
   /** Their memory; DuckDB's memory_limit is a share of it (the engine reads AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */
   memoryMb: number;
   /** Their /tmp, where DuckDB spills past memory_limit and the step's files are downloaded (512..10240 MB). */
   ephemeralStorageMb: number;
+}
+
+/**
+ * The volume Choice of the batch pipeline: a day with more order lines than one Transform → Validate
+ * finishes within lambdaTimeoutSeconds is split by a hash of order_id into buckets that a Map runs in
+ * parallel (an order and its lines share a bucket, so the per-order rules stay exact).
+ */
+export interface VolumeConfig {
+  /** Order lines above which the day is split; at or below it, one Transform → Validate runs the day. */
+  bucketThresholdLines: number;
+  /** Buckets a split day gets (2..1000: States.ArrayRange builds their list, and it stops at 1000 items). */
+  bucketCount: number;
+  /** How many buckets the SplitDay Map runs at once (Map MaxConcurrency). */
+  maxConcurrency: number;
+}
+
+export const SOURCE_EGRESS = ['endpoints', 'nat'] as const;
+
+/**
+ * The network of the shop's PostgreSQL, which cartflow does not own: ExtractOrders runs in its private
+ * subnets with the security group the database admits. Imported by id (no lookups), so synth stays offline.
+ */
+export interface SourceNetworkConfig {
+  vpcId: string;
+  /** Private subnets for the extract's network interfaces (two AZs or more for availability). */
+  privateSubnetIds: string[];
+  /** The AZ of each subnet, in the same order. */
+  availabilityZones: string[];
+  /** The route table of each subnet, in the same order: needed for the S3 gateway endpoint (`endpoints`). */
+  routeTableIds?: string[];
+  /** A security group the database's inbound rules admit on its port; the extract function runs in it. */
+  securityGroupId: string;
+  /**
+   * How the extract reaches Secrets Manager and S3: `endpoints` creates a Secrets Manager interface endpoint
+   * and an S3 gateway endpoint in the VPC; `nat` relies on the VPC's NAT route (nothing is created).
+   */
+  egress: (typeof SOURCE_EGRESS)[number];
 }
 
 /** `destroy` deletes stateful resources with the stack (dev only); `retain` keeps them. */
@@ -102,6 +152,7 @@ export interface EnvironmentConfig {
   retry: RetryConfig;
   /** How many tables the LoadTables Map loads at once. */
   loadMaxConcurrency: number;
+  volume: VolumeConfig;
   /** CloudWatch Logs retention for functions, the state machines and VPC flow logs. */
   logRetentionDays: RetentionDays;
   /** What happens to stateful resources (bucket, key, log groups) when the stack is deleted. */
@@ -110,6 +161,23 @@ export interface EnvironmentConfig {
   alarms: AlarmConfig;
   lifecycle: LifecycleConfig;
   stream: StreamConfig;
+  /**
+   * Subscriptions of the alert topic.
+   * @default none
+   */
+  alerts?: AlertsConfig;
+  /**
+   * true adds an X-Ray interface endpoint to the environment's VPC, so the VPC-attached functions
+   * (private isolated subnets, no NAT) can send traces; false turns tracing off for them (their segments
+   * would have no route out). Functions outside the VPC are traced either way.
+   * @default false
+   */
+  xrayVpcEndpoint?: boolean;
+  /**
+   * Where the source database lives. Absent: ExtractOrders runs outside any VPC and reaches the database
+   * over the internet (TLS, Amazon CA bundle), which suits a publicly reachable dev database only.
+   */
+  sourceNetwork?: SourceNetworkConfig;
 }
 
 /** A config field is invalid; the message names the field, the value and what is allowed. */
@@ -138,6 +206,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     engine: { memoryMb: 2048, ephemeralStorageMb: 2048 },
     retry: { maxAttempts: 3, intervalSeconds: 5, backoffRate: 2, maxDelaySeconds: 60 },
     loadMaxConcurrency: 2,
+    volume: { bucketThresholdLines: 5_000_000, bucketCount: 4, maxConcurrency: 2 },
     logRetentionDays: RetentionDays.ONE_WEEK,
     removalPolicy: 'destroy',
     redshift: { baseCapacityRpu: 8, databaseName: 'cartflow' },
@@ -151,6 +220,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       noncurrentExpireDays: 7,
     },
     stream: {
+      enabled: true,
       topic: 'clickstream',
       partitions: 3,
       batchSize: 500,
@@ -173,6 +243,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     engine: { memoryMb: 3072, ephemeralStorageMb: 4096 },
     retry: { maxAttempts: 4, intervalSeconds: 5, backoffRate: 2, maxDelaySeconds: 120 },
     loadMaxConcurrency: 2,
+    volume: { bucketThresholdLines: 10_000_000, bucketCount: 8, maxConcurrency: 4 },
     logRetentionDays: RetentionDays.ONE_MONTH,
     removalPolicy: 'retain',
     redshift: { baseCapacityRpu: 8, databaseName: 'cartflow' },
@@ -186,6 +257,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       noncurrentExpireDays: 14,
     },
     stream: {
+      enabled: true,
       topic: 'clickstream',
       partitions: 6,
       batchSize: 1_000,
@@ -208,6 +280,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     engine: { memoryMb: 4096, ephemeralStorageMb: 10_240 },
     retry: { maxAttempts: 6, intervalSeconds: 10, backoffRate: 2, maxDelaySeconds: 300 },
     loadMaxConcurrency: 4,
+    volume: { bucketThresholdLines: 20_000_000, bucketCount: 16, maxConcurrency: 8 },
     logRetentionDays: RetentionDays.ONE_YEAR,
     removalPolicy: 'retain',
     redshift: { baseCapacityRpu: 32, databaseName: 'cartflow' },
@@ -220,6 +293,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       noncurrentExpireDays: 30,
     },
     stream: {
+      enabled: true,
       topic: 'clickstream',
       partitions: 12,
       batchSize: 5_000,
@@ -230,6 +304,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       retryAttempts: 10,
       pollers: { minimum: 1, maximum: 6 },
     },
+    xrayVpcEndpoint: true,
   },
 };
 
@@ -302,6 +377,9 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   requireInteger('retry.maxDelaySeconds', cfg.retry.maxDelaySeconds, cfg.retry.intervalSeconds, 3600);
 
   requireInteger('loadMaxConcurrency', cfg.loadMaxConcurrency, 1, 40);
+  requireInteger('volume.bucketThresholdLines', cfg.volume.bucketThresholdLines, 1, 1_000_000_000);
+  requireInteger('volume.bucketCount', cfg.volume.bucketCount, 2, 1000);
+  requireInteger('volume.maxConcurrency', cfg.volume.maxConcurrency, 1, cfg.volume.bucketCount);
   if (!RETENTION_VALUES.includes(cfg.logRetentionDays)) {
     throw new ConfigError(
       'logRetentionDays',
@@ -344,9 +422,102 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   requireInteger('lifecycle.noncurrentExpireDays', lc.noncurrentExpireDays, 1, 3650);
 
   validateStream(cfg.stream);
+  if (cfg.alerts !== undefined) validateAlerts(cfg.alerts);
+  if (cfg.xrayVpcEndpoint !== undefined && typeof cfg.xrayVpcEndpoint !== 'boolean') {
+    throw new ConfigError('xrayVpcEndpoint', cfg.xrayVpcEndpoint, 'true or false');
+  }
+  if (cfg.sourceNetwork !== undefined) validateSourceNetwork(cfg.sourceNetwork);
+}
+
+const AWS_ID = (prefix: string) => new RegExp(`^${prefix}-[0-9a-f]{8}([0-9a-f]{9})?$`);
+const AZ_NAME = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
+
+function requireIds(field: string, ids: unknown, prefix: string, count?: number): void {
+  const pattern = AWS_ID(prefix);
+  if (
+    !Array.isArray(ids) ||
+    ids.length === 0 ||
+    (count !== undefined && ids.length !== count) ||
+    !ids.every((id) => typeof id === 'string' && pattern.test(id))
+  ) {
+    const size = count === undefined ? 'a non-empty list' : `a list of ${count}`;
+    throw new ConfigError(field, ids, `${size} of ids like '${prefix}-0123456789abcdef0'`);
+  }
+}
+
+function validateSourceNetwork(net: SourceNetworkConfig): void {
+  if (typeof net.vpcId !== 'string' || !AWS_ID('vpc').test(net.vpcId)) {
+    throw new ConfigError('sourceNetwork.vpcId', net.vpcId, "a VPC id like 'vpc-0123456789abcdef0'");
+  }
+  requireIds('sourceNetwork.privateSubnetIds', net.privateSubnetIds, 'subnet');
+  const count = net.privateSubnetIds.length;
+  if (
+    !Array.isArray(net.availabilityZones) ||
+    net.availabilityZones.length !== count ||
+    !net.availabilityZones.every((az) => typeof az === 'string' && AZ_NAME.test(az))
+  ) {
+    throw new ConfigError(
+      'sourceNetwork.availabilityZones',
+      net.availabilityZones,
+      `one AZ name like 'eu-west-1a' per subnet (${count})`,
+    );
+  }
+  if (typeof net.securityGroupId !== 'string' || !AWS_ID('sg').test(net.securityGroupId)) {
+    throw new ConfigError(
+      'sourceNetwork.securityGroupId',
+      net.securityGroupId,
+      "a security group id like 'sg-0123456789abcdef0'",
+    );
+  }
+  if (!(SOURCE_EGRESS as readonly string[]).includes(net.egress)) {
+    throw new ConfigError('sourceNetwork.egress', net.egress, SOURCE_EGRESS.join(' or '));
+  }
+  // The S3 gateway endpoint is a route in each subnet's route table.
+  if (net.egress === 'endpoints' || net.routeTableIds !== undefined) {
+    requireIds('sourceNetwork.routeTableIds', net.routeTableIds, 'rtb', count);
+  }
+}
+
+// Deliberately plain: SNS sends a confirmation mail, which is the real check of an address.
+const EMAIL = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
+/** SNS allows 12,500,000 subscriptions per topic; more than a handful of mail addresses wants a list. */
+const MAX_ALERT_EMAILS = 20;
+
+function validateAlerts(alerts: AlertsConfig): void {
+  if (!Array.isArray(alerts.emails) || alerts.emails.length > MAX_ALERT_EMAILS) {
+    throw new ConfigError('alerts.emails', alerts.emails, `a list of at most ${MAX_ALERT_EMAILS} addresses`);
+  }
+  const seen = new Set<string>();
+  for (const email of alerts.emails) {
+    if (typeof email !== 'string' || !EMAIL.test(email)) {
+      throw new ConfigError('alerts.emails', email, 'e-mail addresses like ops@example.com');
+    }
+    if (seen.has(email.toLowerCase())) {
+      throw new ConfigError('alerts.emails', email, 'each address once');
+    }
+    seen.add(email.toLowerCase());
+  }
+  if (alerts.httpsEndpoint !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(alerts.httpsEndpoint);
+    } catch {
+      url = undefined;
+    }
+    if (url?.protocol !== 'https:' || url.hostname === '' || url.username !== '' || url.password !== '') {
+      throw new ConfigError(
+        'alerts.httpsEndpoint',
+        alerts.httpsEndpoint,
+        'an https:// URL without credentials (SNS confirms it with a SubscriptionConfirmation request)',
+      );
+    }
+  }
 }
 
 function validateStream(st: StreamConfig): void {
+  if (typeof st.enabled !== 'boolean') {
+    throw new ConfigError('stream.enabled', st.enabled, 'true or false');
+  }
   if (typeof st.topic !== 'string' || !TOPIC_NAME.test(st.topic) || st.topic === '.' || st.topic === '..') {
     throw new ConfigError('stream.topic', st.topic, "1-249 characters from a-z, A-Z, 0-9, '.', '_' and '-'");
   }

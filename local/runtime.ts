@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { MSKEvent } from 'aws-lambda';
+import type { EnvironmentConfig } from '../lib/config';
 import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
 import { step as loadEventsStep, type EventsLoadResult } from '../lambdas/handlers/load-events';
 import { step as streamToParquetStep, type StreamResult } from '../lambdas/handlers/stream-to-parquet';
@@ -53,6 +54,11 @@ export interface LocalServices {
 export interface LocalRuntime extends LocalServices {
   /** The batch state machine, as synthesized, for one business date. */
   runBatch(request: RunRequest): Promise<ExecutionOutcome & { state?: PipelineState }>;
+  /**
+   * runBatch of the batch state machine synthesized from the environment's config as `configure` changes
+   * it (e.g. a volume threshold that splits a small day), over the same services.
+   */
+  batchWith(configure: (config: EnvironmentConfig) => void): Promise<LocalRuntime['runBatch']>;
   /** The catalog-refresh state machine, as the S3 arrival rule would start it. */
   refreshCatalog(catalogKey: string): Promise<ExecutionOutcome>;
   /** stream-to-parquet, invoked the way the MSK event-source mapping invokes it. */
@@ -118,18 +124,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const services = await startLocalServices(options);
   // Imported here, not at the top: it loads the CDK app, which startLocalServices' users (the benchmark) do without.
   const { synthesizeDefinitions } = await import('./synth-definitions');
-  const definitions = await synthesizeDefinitions(options.envName ?? 'dev');
+  const envName = options.envName ?? 'dev';
+  const definitions = await synthesizeDefinitions(envName);
 
   const streamToParquet = services.build(streamToParquetStep);
   const loadEvents = services.build(loadEventsStep);
   const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>
     runStateMachine(definition, input, { handlers: bindHandlers(services, steps), onStep: options.onStep });
+  const batchOf = (definition: AslDefinition) => async (request: RunRequest) => {
+    const outcome = await run(definition, BATCH_STEPS, request);
+    return { ...outcome, state: outcome.output as PipelineState | undefined };
+  };
 
   return {
     ...services,
-    async runBatch(request) {
-      const outcome = await run(definitions.batch, BATCH_STEPS, request);
-      return { ...outcome, state: outcome.output as PipelineState | undefined };
+    runBatch: batchOf(definitions.batch),
+    async batchWith(configure) {
+      return batchOf((await synthesizeDefinitions(envName, configure)).batch);
     },
     refreshCatalog(catalogKey) {
       return run(definitions.catalog, CATALOG_STEPS, catalogArrivalEvent(services.lake.bucket, catalogKey));

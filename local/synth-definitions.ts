@@ -10,7 +10,7 @@ import { App, type CfnElement } from 'aws-cdk-lib';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { CartflowStack } from '../lib/cartflow-stack';
 import { cdkJsonContext } from '../lib/cdk-context';
-import { loadConfig } from '../lib/config';
+import { loadConfig, validateConfig, type EnvironmentConfig } from '../lib/config';
 
 export interface AslDefinition {
   StartAt: string;
@@ -33,8 +33,14 @@ interface CfnTemplate {
 const localLambdaArn = (logicalId: string): string =>
   `arn:aws:lambda:us-east-1:000000000000:function:${logicalId}`;
 
-/** Synthesizes `Cartflow-<envName>` in memory and returns both ASL definitions. */
-export async function synthesizeDefinitions(envName = 'dev'): Promise<SynthesizedDefinitions> {
+/**
+ * Synthesizes `Cartflow-<envName>` in memory and returns both ASL definitions; `configure` may change the
+ * environment's config first (a test's tiny volume threshold), which is validated again.
+ */
+export async function synthesizeDefinitions(
+  envName = 'dev',
+  configure?: (config: EnvironmentConfig) => void,
+): Promise<SynthesizedDefinitions> {
   const outdir = mkdtempSync(join(tmpdir(), 'cartflow-synth-'));
   try {
     const app = new App({
@@ -44,7 +50,12 @@ export async function synthesizeDefinitions(envName = 'dev'): Promise<Synthesize
       // The template-wide CloudFormation rules take seconds and are `cdk synth`'s job, not the runner's.
       builtinCloudFormationValidation: false,
     });
-    const stack = new CartflowStack(app, `Cartflow-${envName}`, { config: loadConfig(envName) });
+    const config = loadConfig(envName);
+    if (configure) {
+      configure(config);
+      validateConfig(config);
+    }
+    const stack = new CartflowStack(app, `Cartflow-${envName}`, { config });
     const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
     const definitionOf = (stateMachine: StateMachine): AslDefinition => {
       const logicalId = stack.resolve((stateMachine.node.defaultChild as CfnElement).logicalId) as string;

@@ -5,6 +5,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { awsAdapters } from './aws-adapters';
 import { createLogger, createMetrics, emfMetricSink } from './observability';
 import type { Step } from './ports';
@@ -13,9 +14,13 @@ export function awsHandler<S, I, O>(step: Step<S, I, O>) {
   const logger = createLogger(process.env);
   const metrics = createMetrics(process.env);
   let handle: ((input: I) => Promise<O>) | undefined;
-  return middy(async (input: I): Promise<O> => {
+  // The adapters outlive one invocation; the deadline they wait against is the current invocation's.
+  let invocation: Context | undefined;
+  const remainingTimeMs = () => invocation?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
+  return middy(async (input: I, context: Context): Promise<O> => {
+    invocation = context;
     handle ??= step.make(
-      awsAdapters(process.env, { logger, metrics: emfMetricSink(metrics) }),
+      awsAdapters(process.env, { logger, metrics: emfMetricSink(metrics) }, remainingTimeMs),
       step.settings(process.env),
     );
     return handle(input);

@@ -10,7 +10,7 @@ import {
   type DescribeStatementResponse,
   type Field,
 } from '@aws-sdk/client-redshift-data';
-import { PermanentError, TransientError } from '../core/errors';
+import { PermanentError, TransientError, WarehouseTimeoutError } from '../core/errors';
 import { classifyAwsError, type AwsError } from './aws-errors';
 import type { Warehouse } from './ports';
 
@@ -27,8 +27,17 @@ export interface RedshiftDataWarehouseOptions {
   /** First wait between DescribeStatement polls; grows ×1.5 up to `maxPollIntervalMs`. */
   pollIntervalMs?: number;
   maxPollIntervalMs?: number;
-  /** Give up (cancelling the statement) after this long; below the Lambda timeout. */
+  /** Give up on one statement (cancelling it) after this long, whatever time the function has left. */
   timeoutMs?: number;
+  /**
+   * The time the running function has left (Lambda's context.getRemainingTimeInMillis). A statement still
+   * running `cancelMarginMs` before that ends is cancelled and a WarehouseTimeoutError thrown, so Lambda never
+   * kills the function while Redshift works on (a retry would then race the orphaned statement).
+   * Absent (local runtime, tests): only `timeoutMs` bounds the wait.
+   */
+  remainingTimeMs?: () => number;
+  /** Time kept back for CancelStatement and the error to reach Step Functions. */
+  cancelMarginMs?: number;
 }
 
 const TRANSIENT_NAMES = new Set([
@@ -141,24 +150,33 @@ export class RedshiftDataWarehouse implements Warehouse {
     throw new PermanentError(message);
   }
 
+  /** The moment (epoch ms) a wait must give up: the statement cap or the function's end, less the margin. */
+  private deadline(): number {
+    const { timeoutMs = 13 * 60_000, remainingTimeMs, cancelMarginMs = 15_000 } = this.options;
+    const cap = Date.now() + timeoutMs;
+    return remainingTimeMs ? Math.min(cap, Date.now() + remainingTimeMs() - cancelMarginMs) : cap;
+  }
+
   /** Polls DescribeStatement with growing waits until the statement ends (FINISHED, FAILED or ABORTED). */
   private async wait(id: string): Promise<DescribeStatementResponse> {
-    const { pollIntervalMs = 250, maxPollIntervalMs = 5_000, timeoutMs = 13 * 60_000 } = this.options;
-    const deadline = Date.now() + timeoutMs;
+    const { pollIntervalMs = 250, maxPollIntervalMs = 5_000 } = this.options;
+    const deadline = this.deadline();
+    const started = Date.now();
     for (let delay = pollIntervalMs; ; delay = Math.min(delay * 1.5, maxPollIntervalMs)) {
       const status = await this.send('DescribeStatement', () =>
         this.client.send(new DescribeStatementCommand({ Id: id })),
       );
       if (status.Status === 'FINISHED' || status.Status === 'FAILED' || status.Status === 'ABORTED')
         return status;
-      if (Date.now() + delay > deadline) {
+      if (Date.now() >= deadline) {
         // A retry must not race the still-running statement.
         await this.send('CancelStatement', () => this.client.send(new CancelStatementCommand({ Id: id })));
-        throw new TransientError(
-          `Redshift statement ${id} still ${status.Status} after ${timeoutMs} ms; cancelled`,
+        throw new WarehouseTimeoutError(
+          `Redshift statement ${id} still ${status.Status} after ${Date.now() - started} ms, too close to the function's timeout; cancelled`,
         );
       }
-      await sleep(delay);
+      // Never sleep past the deadline: the last poll and the cancel happen before it.
+      await sleep(Math.max(0, Math.min(delay, deadline - Date.now())));
     }
   }
 }

@@ -107,6 +107,22 @@ export interface Bucket {
   count: number;
 }
 
+/** ResultPath `$.volume`: the buckets the volume Choice's PlanBuckets gives a day too big for one function. */
+export interface VolumePlan {
+  /** 0 .. count - 1, the SplitDay Map's items. */
+  buckets: number[];
+  count: number;
+}
+
+/**
+ * What one SplitDay iteration returns (its Validate's result, selected): keys and counts only, so the
+ * state stays small whatever the bucket count. The checks and datasets are in the bucket's report.
+ */
+export interface BucketValidation {
+  reportKey: string;
+  tables: TableToLoad[];
+}
+
 /** The whole state the tasks receive. */
 export interface PipelineState {
   run: RunContext;
@@ -116,6 +132,9 @@ export interface PipelineState {
   catalogKey?: string;
   /** The Extract parallel's output: one list per branch (orders + order_items, products). */
   extract?: ExtractResult[][];
+  volume?: VolumePlan;
+  /** The SplitDay Map's output, one per bucket in bucket order; MergeBuckets makes `validation` of them. */
+  buckets?: BucketValidation[];
   transform?: TransformResult;
   validation?: ValidationResult;
   loads?: LoadResult[];

@@ -27,5 +27,30 @@ export class QualityGateError extends PermanentError {}
 /** COPY input does not match the target table (column count or type): fails locally as on Redshift. */
 export class CopyMismatchError extends PermanentError {}
 
-/** Error names the state machine retries on (besides the Lambda service's own). */
-export const RETRYABLE_ERRORS = [TransientError.name] as const;
+/**
+ * A warehouse statement outlived the time the function had left, so it was cancelled before the function
+ * would have been killed: a fresh invocation gets its whole timeout again, so it is retried.
+ */
+export class WarehouseTimeoutError extends TransientError {}
+
+/**
+ * The source database's TLS handshake or certificate check failed: the CA bundle, the server name or the
+ * server's TLS settings are wrong, and a retry would meet the same answer.
+ */
+export class SourceTlsError extends PermanentError {}
+
+/**
+ * What Step Functions reports when a Lambda task runs out of time: `Sandbox.Timedout` when the function
+ * reaches its own timeout, `States.Timeout` when the task's TimeoutSeconds passes first.
+ */
+export const TASK_TIMEOUT_ERRORS = ['Sandbox.Timedout', 'States.Timeout'] as const;
+
+/**
+ * Error names the state machine retries on (besides the Lambda service's own). Retry matches exact names,
+ * so every retried subclass of TransientError is listed, not only its base.
+ */
+export const RETRYABLE_ERRORS = [
+  TransientError.name,
+  WarehouseTimeoutError.name,
+  ...TASK_TIMEOUT_ERRORS,
+] as const;

@@ -98,6 +98,40 @@ export function warehouseDdl(): string[] {
   ];
 }
 
+/** The schemas whose published tables the pipeline's functions fill (and read back). */
+const WRITTEN_SCHEMAS = ['analytics', 'ops'] as const;
+
+/** A database user name as an identifier, always quoted: Data API IAM users are named `IAMR:<role>`. */
+const userIdent = (user: string): string => `"${user.replace(/"/g, '""')}"`;
+
+/**
+ * What the pipeline's database user (the Data API identity of the warehouse functions, never the admin) may
+ * do: read and replace rows of the published tables, and create, fill and drop its own stage tables. It
+ * cannot create or drop schemas or published tables; only the DDL step (warehouseDdl, as the admin) can.
+ * Re-run after the DDL on every run, so a table added later is granted too. Valid in both dialects.
+ */
+export function writerGrantStatements(user: string): string[] {
+  const who = userIdent(user);
+  return [
+    ...WRITTEN_SCHEMAS.flatMap((schema) => [
+      `GRANT USAGE ON SCHEMA ${schema} TO ${who}`,
+      `GRANT SELECT, INSERT, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${who}`,
+    ]),
+    // The user owns the stage tables it creates, so it may drop them; it sees nobody else's.
+    `GRANT USAGE, CREATE ON SCHEMA ${STAGING_SCHEMA} TO ${who}`,
+  ];
+}
+
+/** `SELECT 1 …` when the database user exists (pg_user is in Redshift and PostgreSQL alike). */
+export const userExistsSql = (user: string): string =>
+  `SELECT 1 AS ${ident('exists')} FROM pg_user WHERE usename = ${literal(user)}`;
+
+/**
+ * Redshift only: the writer without a password. It logs in only through the Data API's IAM identity
+ * (Redshift Serverless maps role `R` to user `IAMR:R`); created here so the grants can precede its first login.
+ */
+export const createIamUserSql = (user: string): string => `CREATE USER ${userIdent(user)} PASSWORD DISABLE`;
+
 const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^'\\\s]*$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 

@@ -109,7 +109,8 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
       );
 
       let tables: TableToLoad[] = [];
-      if (gate.passed) {
+      // A bucket always writes its parts: MergeBuckets decides the gate over the whole day.
+      if (gate.passed || bucket !== undefined) {
         tables = await writeFacts(engine, workspace, lake, state, {
           orders: orders.valid,
           items: items.valid,
@@ -120,11 +121,14 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
         });
       }
 
-      for (const quality of qualities) {
-        metrics.count('QuarantinedRows', quality.rowsQuarantined, { dataset: quality.dataset });
+      // A bucket's figures are partial (products counted in each): MergeBuckets reports the day's.
+      if (bucket === undefined) {
+        for (const quality of qualities) {
+          metrics.count('QuarantinedRows', quality.rowsQuarantined, { dataset: quality.dataset });
+        }
+        metrics.count('QualityGateFailed', gate.passed ? 0 : 1);
+        metrics.flush();
       }
-      metrics.count('QualityGateFailed', gate.passed ? 0 : 1);
-      metrics.flush();
       logger.info('validated', { passed: gate.passed, reason: gate.failureReason, bucket });
       return {
         passed: gate.passed,

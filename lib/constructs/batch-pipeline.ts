@@ -18,7 +18,14 @@ import {
 } from '../../lambdas/steps';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import type { DuckDbLayer } from './duckdb-layer';
-import { cartflowFunction, grantLake, POWERTOOLS_ENVIRONMENT, requireHandlerFile } from './lambda-function';
+import { SourceNetwork } from './network';
+import {
+  cartflowFunction,
+  grantLake,
+  POWERTOOLS_ENVIRONMENT,
+  requireHandlerFile,
+  type CartflowFunctionProps,
+} from './lambda-function';
 import type { Warehouse } from './warehouse';
 
 /** Construct ids of the two state machines (local/synth-definitions.ts finds them by these). */
@@ -41,6 +48,7 @@ export const ENGINE_ENTRIES: ReadonlySet<HandlerEntry> = new Set([
   'extract-products',
   'transform',
   'validate',
+  'merge-buckets',
 ]);
 
 export interface BatchPipelineProps {
@@ -89,7 +97,17 @@ export class BatchPipeline extends Construct {
     const functions = {} as Record<HandlerEntry, NodejsFunction>;
     for (const entry of entries) {
       const engine = ENGINE_ENTRIES.has(entry) ? props.engine : undefined;
-      functions[entry] = cartflowFunction(this, { config, handlersDir, entry, environment, engine });
+      // resolve-run is the DDL/grant step: the one function that acts as the warehouse admin.
+      const own = entry === 'resolve-run' ? { ...environment, ...warehouse.adminEnvironment() } : environment;
+      const source = entry === 'extract-orders' ? this.sourceAccess() : undefined;
+      functions[entry] = cartflowFunction(this, {
+        config,
+        handlersDir,
+        entry,
+        environment: { ...own, ...source?.environment },
+        engine,
+        vpc: source?.vpc,
+      });
     }
     this.functions = functions;
 
@@ -105,11 +123,15 @@ export class BatchPipeline extends Construct {
     grant('transform', 'readWrite', 'staged/*');
     grant('validate', 'read', 'staged/*');
     grant('validate', 'readWrite', 'curated/*', 'quarantine/*', 'quality/*');
+    // merge-buckets reads the buckets' reports and parts, writes the day's, and deletes the parts it replaced.
+    grant('merge-buckets', 'readWrite', 'curated/*', 'quarantine/*', 'quality/*');
     // cleanup lists staged/ before deleting the run's objects.
     grant('cleanup', 'read', 'staged/*');
     grant('cleanup', 'delete', 'staged/*');
-    // resolve-run registers the run in ops.pipeline_run; cleanup drops the run's staging tables.
-    for (const entry of ['resolve-run', 'load-table', 'publish-date', 'record-run', 'cleanup'] as const) {
+    // load-table stages, publish-date replaces, record-run records, cleanup drops the run's stage tables:
+    // all as the writer user. resolve-run creates the schema and grants the writer what it needs.
+    warehouse.grantAdmin(functions['resolve-run']);
+    for (const entry of ['load-table', 'publish-date', 'record-run', 'cleanup'] as const) {
       warehouse.grantDataApi(functions[entry]);
     }
 
@@ -117,10 +139,35 @@ export class BatchPipeline extends Construct {
     this.catalogStateMachine = this.buildCatalogStateMachine();
   }
 
+  /**
+   * ExtractOrders' way to the shop database: Amazon's CA bundle, which Node.js 20+ runtimes no longer load
+   * (RDS certificates chain to it), and the database's network when config names one (else outside any VPC).
+   */
+  private sourceAccess(): { environment: Record<string, string>; vpc?: CartflowFunctionProps['vpc'] } {
+    const environment = { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' };
+    const net = this.config.sourceNetwork;
+    if (!net) return { environment };
+    const source = new SourceNetwork(this, 'SourceNetwork', net);
+    return {
+      environment,
+      vpc: {
+        vpc: source?.vpc,
+        subnets: source.subnets,
+        securityGroups: [source.securityGroup],
+        xrayReachable: source.xrayReachable,
+      },
+    };
+  }
+
   private task(
     stateName: BatchStateName | keyof typeof CATALOG_STEPS,
     entry: HandlerEntry,
-    options: { resultPath?: string; inputPath?: string; payload?: sfn.TaskInput } = {},
+    options: {
+      resultPath?: string;
+      inputPath?: string;
+      payload?: sfn.TaskInput;
+      resultSelector?: Record<string, unknown>;
+    } = {},
   ): tasks.LambdaInvoke {
     const { retry } = this.config;
     // payloadResponseOnly: the handler's return value itself lands at the ResultPath.
@@ -142,8 +189,10 @@ export class BatchPipeline extends Construct {
   }
 
   private buildBatchStateMachine(): sfn.StateMachine {
-    const step = (name: BatchStateName, options?: { resultPath?: string }) =>
-      this.task(name, BATCH_STEPS[name], options);
+    const step = (
+      name: BatchStateName,
+      options?: { resultPath?: string; resultSelector?: Record<string, unknown> },
+    ) => this.task(name, BATCH_STEPS[name], options);
     const toFailure = { errors: ['States.ALL'], resultPath: '$.error' };
 
     // Failure path ("ALL_DONE"): notify, clean up, fail — each step tolerates the previous one failing.
@@ -165,6 +214,7 @@ export class BatchPipeline extends Construct {
       .branch(step('ExtractProducts'));
     const transform = step('Transform', { resultPath: '$.transform' });
     const validate = step('Validate', { resultPath: '$.validation' });
+    const { splitDay, mergeBuckets } = this.splitDayStates(step);
     const loadTables = new sfn.Map(this, 'LoadTables', {
       itemsPath: '$.validation.tables',
       itemSelector: { 'run.$': '$.run', 'item.$': '$$.Map.Item.Value' },
@@ -181,6 +231,8 @@ export class BatchPipeline extends Construct {
       extract,
       transform,
       validate,
+      splitDay,
+      mergeBuckets,
       loadTables,
       publishDate,
       recordRun,
@@ -195,8 +247,56 @@ export class BatchPipeline extends Construct {
       .otherwise(notifyFailure);
     loadTables.next(publishDate).next(recordRun).next(notifySuccess).next(new sfn.Succeed(this, 'Succeeded'));
 
-    const definition = resolveRun.next(extract).next(transform).next(validate).next(qualityGate);
+    const { volume } = this.config;
+    const planBuckets = new sfn.Pass(this, 'PlanBuckets', {
+      parameters: {
+        buckets: sfn.JsonPath.arrayRange(0, volume.bucketCount - 1, 1),
+        count: volume.bucketCount,
+      },
+      resultPath: '$.volume',
+    });
+    // Extract's first branch returns [orders, order_items] (extract-orders.ts), so [0][1] is the lines.
+    const volumeChoice = new sfn.Choice(this, 'VolumeChoice')
+      .when(
+        sfn.Condition.numberGreaterThan('$.extract[0][1].rows', volume.bucketThresholdLines),
+        planBuckets.next(splitDay).next(mergeBuckets).next(qualityGate),
+      )
+      .otherwise(transform.next(validate).next(qualityGate));
+    const definition = resolveRun.next(extract).next(volumeChoice);
     return this.createStateMachine(BATCH_STATE_MACHINE_ID, 'batch', definition);
+  }
+
+  /**
+   * A day too big for one function: the Map runs Transform → Validate once per bucket of order_id's hash
+   * (config.volume), then MergeBuckets makes the day's one ValidationResult at `$.validation`.
+   */
+  private splitDayStates(
+    step: (
+      name: BatchStateName,
+      options?: { resultPath?: string; resultSelector?: Record<string, unknown> },
+    ) => tasks.LambdaInvoke,
+  ): { splitDay: sfn.Map; mergeBuckets: tasks.LambdaInvoke } {
+    const { volume } = this.config;
+    const splitDay = new sfn.Map(this, 'SplitDay', {
+      itemsPath: '$.volume.buckets',
+      itemSelector: {
+        'run.$': '$.run',
+        'extract.$': '$.extract',
+        bucket: { 'index.$': '$$.Map.Item.Value', 'count.$': '$.volume.count' },
+      },
+      maxConcurrency: volume.maxConcurrency,
+      resultPath: '$.buckets',
+    }).itemProcessor(
+      step('TransformBucket', { resultPath: '$.transform' }).next(
+        // The iteration's output is its result alone (no ResultPath), keys and counts only (BucketValidation),
+        // so the state stays small whatever the bucket count.
+        step('ValidateBucket', {
+          resultSelector: { 'reportKey.$': '$.reportKey', 'tables.$': '$.tables' },
+        }),
+      ),
+    );
+    const mergeBuckets = step('MergeBuckets', { resultPath: '$.validation' });
+    return { splitDay, mergeBuckets };
   }
 
   private buildCatalogStateMachine(): sfn.StateMachine {

@@ -49,6 +49,12 @@ export interface CartflowFunctionProps {
     readonly vpc: ec2.IVpc;
     readonly subnets: ec2.SubnetSelection;
     readonly securityGroups: ec2.ISecurityGroup[];
+    /**
+     * Whether the X-Ray API is reachable from these subnets (an X-Ray interface endpoint, or a NAT).
+     * Without it the function is not traced: its segments would have no route out.
+     * @default false
+     */
+    readonly xrayReachable?: boolean;
   };
 }
 
@@ -62,6 +68,13 @@ export const POWERTOOLS_ENVIRONMENT: Record<string, string> = {
   POWERTOOLS_METRICS_NAMESPACE: CUSTOM_METRICS.namespace,
 };
 
+/**
+ * Active X-Ray tracing, except for a function in subnets with no route to the X-Ray API (private isolated
+ * subnets without an X-Ray endpoint or NAT): there it is off, so no trace is silently dropped.
+ */
+export const tracingOf = (vpc: CartflowFunctionProps['vpc']): lambda.Tracing =>
+  vpc && !vpc.xrayReachable ? lambda.Tracing.DISABLED : lambda.Tracing.ACTIVE;
+
 /** Throws naming the missing file, so a wrong entry fails synth before esbuild does. */
 export function requireHandlerFile(owner: string, handlersDir: string, entry: string, fix: string): void {
   const file = join(handlersDir, `${entry}.ts`);
@@ -72,7 +85,7 @@ export function requireHandlerFile(owner: string, handlersDir: string, entry: st
 
 /**
  * The one place that decides how a cartflow handler is built and run: Node.js 22 on arm64 (on the DuckDB
- * layer's architecture when `engine` is set), esbuild ESM bundle (AWS SDK included), X-Ray, its own log
+ * layer's architecture when `engine` is set), esbuild ESM bundle (AWS SDK included), X-Ray where reachable, its own log
  * group. Construct ids are `<Entry>Function` and `<Entry>Logs`.
  */
 export function cartflowFunction(scope: Construct, props: CartflowFunctionProps): NodejsFunction {
@@ -89,7 +102,7 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
     ephemeralStorageSize: engine ? Size.mebibytes(config.engine.ephemeralStorageMb) : undefined,
     reservedConcurrentExecutions: props.reservedConcurrentExecutions,
     timeout: props.timeout ?? Duration.seconds(config.lambdaTimeoutSeconds),
-    tracing: lambda.Tracing.ACTIVE,
+    tracing: tracingOf(props.vpc),
     // The bundle carries a source map; this makes stack traces point at the TypeScript.
     environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
     description: `cartflow ${config.envName}: ${entry}`,
@@ -130,11 +143,13 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
     );
   }
-  acknowledgeNag(
-    fn,
-    'X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource "*".',
-    'AwsSolutions-IAM5[Resource::*]',
-  );
+  if (tracingOf(props.vpc) === lambda.Tracing.ACTIVE) {
+    acknowledgeNag(
+      fn,
+      'X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource "*".',
+      'AwsSolutions-IAM5[Resource::*]',
+    );
+  }
   return fn;
 }
 

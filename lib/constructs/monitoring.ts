@@ -6,10 +6,11 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { HANDLER_ENV } from '../../lambdas/steps';
-import type { AlarmConfig, EnvName } from '../config';
+import type { AlarmConfig, AlertsConfig, EnvName } from '../config';
 import { acknowledgeNag } from '../nag';
 import type { BatchPipeline } from './batch-pipeline';
 import type { StreamIngest } from './stream-ingest';
@@ -29,6 +30,11 @@ export interface MonitoringProps {
   /** The batch SLA; the duration alarm fires when a run takes this long. */
   readonly slaMinutes: number;
   readonly alarms: AlarmConfig;
+  /**
+   * E-mail and HTTPS subscriptions of the alert topic (validated by lib/config.ts).
+   * @default no subscription
+   */
+  readonly alerts?: AlertsConfig;
   /**
    * Dead-letter queue of the EventBridge triggers; any message in it raises an alarm.
    * @default no DLQ alarm
@@ -53,15 +59,35 @@ type CreateAlarm = (
   options?: Partial<cloudwatch.CreateAlarmOptions>,
 ) => cloudwatch.Alarm;
 
-/** Lets an AWS service (in this account) publish to the topic encrypted with `key`. */
-function allowTopicKeyUse(key: kms.IKey, sid: string, servicePrincipal: string): void {
+/** The ARNs of this account's CloudWatch alarms in this region: what may publish to the alert topic. */
+const alarmArnPattern = (): string =>
+  `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*`;
+
+/** The confused-deputy guard of CloudWatch's grants: only alarms of this account (and region). */
+const fromThisAccountsAlarms = () => ({
+  StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+  ArnLike: { 'aws:SourceArn': alarmArnPattern() },
+});
+
+/**
+ * Lets an AWS service publish to the topic encrypted with `key` (SNS then asks KMS for a data key on
+ * the publisher's behalf). `conditions` scope it where the service sends source keys to KMS: CloudWatch
+ * does; EventBridge does not (AWS documents aws:SourceArn/SourceAccount as unsupported in a key policy
+ * for EventBridge targets, so a condition there would drop every notification silently).
+ */
+function allowTopicKeyUse(
+  key: kms.IKey,
+  sid: string,
+  servicePrincipal: string,
+  conditions?: Record<string, Record<string, unknown>>,
+): void {
   key.addToResourcePolicy(
     new iam.PolicyStatement({
       sid,
       principals: [new iam.ServicePrincipal(servicePrincipal)],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
-      conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      conditions,
     }),
   );
 }
@@ -91,8 +117,34 @@ export class Monitoring extends Construct {
       masterKey: props.key,
       enforceSSL: true,
     });
-    // CloudWatch alarms publish to the encrypted topic with this key.
-    allowTopicKeyUse(props.key, 'CloudWatchAlarmsPublishToEncryptedTopic', 'cloudwatch.amazonaws.com');
+    // An explicit topic policy replaces SNS's default one (the EventBridge target below writes one), so
+    // every publisher must be admitted by name. CloudWatch alarms: this account's alarms only.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: fromThisAccountsAlarms(),
+      }),
+    );
+    // ... and they publish to the encrypted topic with this key.
+    allowTopicKeyUse(
+      props.key,
+      'CloudWatchAlarmsPublishToEncryptedTopic',
+      'cloudwatch.amazonaws.com',
+      fromThisAccountsAlarms(),
+    );
+    for (const email of props.alerts?.emails ?? []) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    if (props.alerts?.httpsEndpoint !== undefined) {
+      this.topic.addSubscription(
+        new subscriptions.UrlSubscription(props.alerts.httpsEndpoint, {
+          protocol: sns.SubscriptionProtocol.HTTPS,
+        }),
+      );
+    }
     // Only the notify step publishes run summaries.
     const notify = pipeline.functions.notify;
     this.topic.grantPublish(notify);
@@ -273,7 +325,8 @@ export class Monitoring extends Construct {
     // S3 events to EventBridge, so the rule matching the on-failure prefix sends each object's key to the
     // topic, and its TriggeredRules metric (AWS/Events, RuleName; one per matched event with a target)
     // drives an alarm that stays visible on the dashboard.
-    allowTopicKeyUse(props.key, 'EventBridgePublishToEncryptedTopic', 'events.amazonaws.com');
+    // The SnsTopic target admits events.amazonaws.com on the topic policy and (the topic having a key) on
+    // the key policy, without source conditions: KMS receives none from EventBridge (test/lib/alarms.test.ts).
     stream.onFailureRule.addTarget(
       new targets.SnsTopic(this.topic, {
         message: events.RuleTargetInput.fromText(

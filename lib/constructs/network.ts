@@ -2,7 +2,7 @@ import { Fn } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { removalPolicyOf, type RemovalChoice } from '../config';
+import { removalPolicyOf, type RemovalChoice, type SourceNetworkConfig } from '../config';
 
 export interface NetworkProps {
   /**
@@ -20,6 +20,11 @@ export interface NetworkProps {
    * @default 'retain'
    */
   readonly removalPolicy?: RemovalChoice;
+  /**
+   * Adds an X-Ray interface endpoint, so VPC-attached functions can send traces (the subnets have no NAT).
+   * @default false: the VPC functions are not traced
+   */
+  readonly xrayEndpoint?: boolean;
 }
 
 /**
@@ -31,6 +36,10 @@ export class Network extends Construct {
   readonly vpc: ec2.Vpc;
   /** The private subnets everything in the VPC uses. */
   readonly privateSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+  /** The X-Ray interface endpoint, when `xrayEndpoint` is set. */
+  readonly xrayEndpoint?: ec2.InterfaceVpcEndpoint;
+  /** Whether functions in `privateSubnets` reach the X-Ray API (lambda-function.ts traces them only then). */
+  readonly xrayReachable: boolean;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
@@ -47,6 +56,27 @@ export class Network extends Construct {
       subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
     });
+    if (props.xrayEndpoint) {
+      // The Lambda X-Ray daemon sends segments over HTTPS to xray.<region>.amazonaws.com.
+      const securityGroup = new ec2.SecurityGroup(this, 'XRayEndpointSecurityGroup', {
+        vpc: this.vpc,
+        description: 'X-Ray API endpoint, HTTPS from inside the VPC',
+        allowAllOutbound: false,
+      });
+      securityGroup.addIngressRule(
+        ec2.Peer.ipv4(cidr),
+        ec2.Port.tcp(443),
+        'X-Ray segments from VPC functions',
+      );
+      this.xrayEndpoint = this.vpc.addInterfaceEndpoint('XRayEndpoint', {
+        service: ec2.InterfaceVpcEndpointAwsService.XRAY,
+        subnets: this.privateSubnets,
+        securityGroups: [securityGroup],
+        open: false,
+        privateDnsEnabled: true,
+      });
+    }
+    this.xrayReachable = this.xrayEndpoint !== undefined;
     this.vpc.addFlowLog('FlowLog', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(
         new logs.LogGroup(this, 'FlowLogs', {
@@ -55,5 +85,62 @@ export class Network extends Construct {
         }),
       ),
     });
+  }
+}
+
+/**
+ * The shop database's network, imported from config by id (Vpc.fromVpcAttributes: no lookup, synth stays
+ * offline). A function placed here runs in the database's private subnets with the security group the
+ * database admits. With `egress: 'endpoints'` it reaches Secrets Manager through an interface endpoint and
+ * S3 through a gateway endpoint created here; with `nat` through the VPC's own NAT.
+ */
+export class SourceNetwork extends Construct {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  /** The group the database admits; imported immutable, so the stack never edits the shop's rules. */
+  readonly securityGroup: ec2.ISecurityGroup;
+  /** A NAT route reaches the X-Ray API too; the endpoints mode has no X-Ray endpoint, so no tracing there. */
+  readonly xrayReachable: boolean;
+
+  constructor(scope: Construct, id: string, config: SourceNetworkConfig) {
+    super(scope, id);
+    this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: config.vpcId,
+      availabilityZones: config.availabilityZones,
+      privateSubnetIds: config.privateSubnetIds,
+      privateSubnetRouteTableIds: config.routeTableIds,
+    });
+    this.subnets = { subnets: this.vpc.privateSubnets };
+    this.securityGroup = ec2.SecurityGroup.fromSecurityGroupId(
+      this,
+      'DatabaseClients',
+      config.securityGroupId,
+      {
+        mutable: false,
+      },
+    );
+    this.xrayReachable = config.egress === 'nat';
+    if (config.egress === 'endpoints') {
+      const endpointGroup = new ec2.SecurityGroup(this, 'SecretsManagerEndpointSecurityGroup', {
+        vpc: this.vpc,
+        description: 'cartflow: Secrets Manager endpoint, HTTPS from the extract function only',
+        allowAllOutbound: false,
+      });
+      endpointGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(443), 'HTTPS from the extract function');
+      new ec2.InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
+        vpc: this.vpc,
+        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        subnets: this.subnets,
+        securityGroups: [endpointGroup],
+        open: false,
+        privateDnsEnabled: true,
+      });
+      // The extract writes raw/ Parquet to the lake; a gateway endpoint is a route, free of charge.
+      new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
+        vpc: this.vpc,
+        service: ec2.GatewayVpcEndpointAwsService.S3,
+        subnets: [this.subnets],
+      });
+    }
   }
 }

@@ -25,6 +25,20 @@ import type { Warehouse } from './warehouse';
 /** The port of MSK's SASL/IAM (TLS) listener. */
 export const MSK_IAM_PORT = 9098;
 
+/**
+ * The longest function timeout an MSK event-source mapping works with: 14 minutes (Lambda's 15-minute
+ * maximum is not allowed for a function behind a Kafka mapping, which must return within the poller's
+ * session). stream-to-parquet's timeout is capped here.
+ */
+export const MSK_MAPPING_MAX_TIMEOUT_SECONDS = 14 * 60;
+
+/**
+ * What load-events' timeout leaves before the next scheduled run: EventBridge delivers a rate schedule
+ * with some seconds of delay, and a run still going when the next one arrives would be throttled by its
+ * reserved concurrency of 1.
+ */
+export const SCHEDULE_JITTER_SECONDS = 30;
+
 export interface StreamIngestProps {
   /** The environment's validated config; `stream` holds the topic, mapping and schedule settings. */
   readonly config: EnvironmentConfig;
@@ -57,10 +71,22 @@ export interface StreamIngestProps {
    */
   readonly deadLetterQueue?: sqs.IQueue;
   /**
+   * Whether the subnets reach the X-Ray API (lib/constructs/network.ts `xrayReachable`); the VPC-attached
+   * functions are traced only then.
+   * @default false
+   */
+  readonly xrayReachable?: boolean;
+  /**
    * Directory holding the stream handler entries (lambdas/steps.ts STREAM_HANDLERS).
    * @default lambdas/handlers of this repository
    */
   readonly handlersDir?: string;
+}
+
+/** load-events' timeout: within config.lambdaTimeoutSeconds, ending before the next scheduled run. */
+export function loadEventsTimeoutSeconds(config: EnvironmentConfig): number {
+  const intervalSeconds = config.stream.eventsLoadIntervalMinutes * 60;
+  return Math.min(config.lambdaTimeoutSeconds, intervalSeconds - SCHEDULE_JITTER_SECONDS);
 }
 
 /**
@@ -103,6 +129,8 @@ export class StreamIngest extends Construct {
   readonly loadEventsFunction: NodejsFunction;
   readonly eventSourceMapping: lambda.EventSourceMapping;
   readonly loadSchedule: events.Rule;
+  /** PrivateLink endpoint of the MSK control-plane API (create-topic calls GetBootstrapBrokers through it). */
+  readonly kafkaApiEndpoint: ec2.InterfaceVpcEndpoint;
   /** Matches every object Lambda writes to the on-failure prefix (Monitoring notifies and alarms on it). */
   readonly onFailureRule: events.Rule;
   readonly onFailurePrefix = ESM_ON_FAILURE_PREFIX;
@@ -162,7 +190,7 @@ export class StreamIngest extends Construct {
       allowAllOutbound: false,
     });
     endpointSecurityGroup.addIngressRule(this.clientSecurityGroup, ec2.Port.tcp(443), 'MSK API from clients');
-    vpc.addInterfaceEndpoint('KafkaApiEndpoint', {
+    this.kafkaApiEndpoint = vpc.addInterfaceEndpoint('KafkaApiEndpoint', {
       service: ec2.InterfaceVpcEndpointAwsService.KAFKA,
       subnets,
       securityGroups: [endpointSecurityGroup],
@@ -193,7 +221,12 @@ export class StreamIngest extends Construct {
     this.topicArn = kafkaArn('topic', stream.topic);
     const groupArn = kafkaArn('group', consumerGroupId);
 
-    const vpcPlacement = { vpc, subnets, securityGroups: [this.clientSecurityGroup] };
+    const vpcPlacement = {
+      vpc,
+      subnets,
+      securityGroups: [this.clientSecurityGroup],
+      xrayReachable: props.xrayReachable ?? false,
+    };
 
     // --- the topic: created (or widened) on deploy, kept on delete.
     const createTopic = cartflowFunction(this, {
@@ -236,15 +269,19 @@ export class StreamIngest extends Construct {
       properties: { ClusterArn: this.clusterArn, Topic: stream.topic, Partitions: stream.partitions },
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    // The functions' ENIs and the endpoint must exist before the handler connects.
-    topic.node.addDependency(this.cluster);
+    // The handler needs the cluster, and the MSK API endpoint to fetch the brokers (the subnets have no
+    // NAT): without this dependency CloudFormation may invoke it before the endpoint exists, and the
+    // deploy fails on a timeout of GetBootstrapBrokers.
+    topic.node.addDependency(this.cluster, this.kafkaApiEndpoint);
 
     // --- stream-to-parquet: the mapping's target.
+    const streamTimeoutSeconds = Math.min(config.lambdaTimeoutSeconds, MSK_MAPPING_MAX_TIMEOUT_SECONDS);
     this.streamFunction = cartflowFunction(this, {
       config,
       handlersDir,
       entry: STREAM_HANDLERS.StreamToParquet,
       engine: props.engine,
+      timeout: Duration.seconds(streamTimeoutSeconds),
       environment: {
         [HANDLER_ENV.bucket]: bucket.bucketName,
         [HANDLER_ENV.environment]: config.envName,
@@ -325,10 +362,18 @@ export class StreamIngest extends Construct {
         [HANDLER_ENV.kafkaTopic]: stream.topic,
         ...POWERTOOLS_ENVIRONMENT,
       },
-      // A run never outlasts the interval, so runs do not pile up.
-      timeout: Duration.seconds(Math.min(config.lambdaTimeoutSeconds, intervalSeconds)),
-      // One load at a time: two overlapping runs would pick the same new objects.
+      // A run ends before the next one is due, so runs never overlap.
+      timeout: Duration.seconds(loadEventsTimeoutSeconds(config)),
+      // One load at a time: two overlapping runs would pick the same new objects. With the timeout above
+      // and no asynchronous retries below, the schedule never needs a second instance, so the throttle
+      // alarm (lib/constructs/monitoring.ts) cannot fire by design: it fires only on an extra invocation.
       reservedConcurrentExecutions: 1,
+    });
+    // The next scheduled run is the retry: Lambda's own async retries (default 2, up to 6 hours) would
+    // overlap the schedule and be throttled by the reserved concurrency, again and again.
+    this.loadEventsFunction.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.seconds(Math.max(60, intervalSeconds)),
     });
     grantLake(this.loadEventsFunction, bucket, 'read', 'events/*');
     // The COPY manifest and the ledger file of each load are written next to each other.

@@ -51,7 +51,11 @@ export interface WarehouseProps {
   readonly removalPolicy?: RemovalChoice;
 }
 
-/** Redshift Serverless in private subnets, reached only through the Data API as the namespace admin. */
+/**
+ * Redshift Serverless in private subnets, reached only through the Data API. The pipeline's functions act as
+ * one non-admin database user: the IAM identity of a shared writer role (`IAMR:<role name>`); only the
+ * DDL/grant step reads the admin secret.
+ */
 export class Warehouse extends Construct {
   readonly workgroupName: string;
   readonly workgroupArn: string;
@@ -59,10 +63,19 @@ export class Warehouse extends Construct {
   /** The role the namespace assumes for COPY … IAM_ROLE default. */
   readonly copyRole: iam.Role;
   /**
-   * ARN of the admin secret Redshift manages for the namespace (username + password). Every Data API call
-   * passes it as SecretArn, so all functions act as the same database user and own the same tables.
+   * ARN of the admin secret Redshift manages for the namespace (username + password): the SecretArn of the
+   * DDL/grant step only (grantAdmin).
    */
   readonly adminSecretArn: string;
+  /**
+   * The role every other warehouse function assumes for the Data API (grantDataApi). With no SecretArn the
+   * Data API logs in to Redshift Serverless as the caller's IAM identity, so all of them are one database
+   * user, `writerUser`, which owns the stage tables it creates and holds only the grants of
+   * writerGrantStatements (lambdas/core/sql.ts).
+   */
+  readonly writerRole: iam.Role;
+  /** The database user of `writerRole`: `IAMR:<role name>`. */
+  readonly writerUser: string;
   private readonly key: kms.IKey;
 
   constructor(scope: Construct, id: string, props: WarehouseProps) {
@@ -70,8 +83,9 @@ export class Warehouse extends Construct {
     const databaseName = props.databaseName ?? 'cartflow';
     const baseCapacity = props.baseCapacityRpu ?? 8;
     const curatedPrefix = props.curatedPrefix ?? 'curated/';
-    if (!/^[a-z0-9-]{3,64}$/.test(props.name)) {
-      throw new Error(`Warehouse: name "${props.name}" must be 3-64 lower-case letters, digits or '-'.`);
+    // 57: the writer role is named `<name>-writer` and IAM role names stop at 64 characters.
+    if (!/^[a-z0-9-]{3,57}$/.test(props.name)) {
+      throw new Error(`Warehouse: name "${props.name}" must be 3-57 lower-case letters, digits or '-'.`);
     }
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseName)) {
       throw new Error(
@@ -140,6 +154,24 @@ export class Warehouse extends Construct {
     this.databaseName = databaseName;
     this.key = props.key;
 
+    // Named, lower-case: the database user name derives from it and the DDL step grants to it before synth
+    // could know a generated name. Trusts the account; only grantDataApi's grantees may assume it.
+    const writerRoleName = `${props.name}-writer`;
+    this.writerRole = new iam.Role(this, 'WriterRole', {
+      roleName: writerRoleName,
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: `cartflow ${props.name}: the warehouse functions' Data API identity (database user IAMR:${writerRoleName})`,
+    });
+    this.writerUser = `IAMR:${writerRoleName}`;
+    this.allowDataApi(this.writerRole);
+    this.writerRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'RedshiftServerlessIamLogin',
+        actions: ['redshift-serverless:GetCredentials'],
+        resources: [this.workgroupArn],
+      }),
+    );
+
     // CloudFormation does not return the managed admin secret's ARN (CfnNamespace has no
     // attrNamespaceAdminPasswordSecretArn: aws/aws-cdk#29930, waiting on CloudFormation), and its name ends
     // in a random suffix. GetNamespace returns it; the call runs on every deploy, so a rotated or
@@ -167,13 +199,21 @@ export class Warehouse extends Construct {
     );
   }
 
-  /** The environment variables a function needs to reach the warehouse through the Data API. */
+  /** The environment variables a function needs to reach the warehouse through the Data API as the writer. */
   dataApiEnvironment(): Record<string, string> {
     return {
       [HANDLER_ENV.workgroup]: this.workgroupName,
       [HANDLER_ENV.database]: this.databaseName,
       [HANDLER_ENV.copyRoleArn]: this.copyRole.roleArn,
+      [HANDLER_ENV.warehouseWriterRoleArn]: this.writerRole.roleArn,
+    };
+  }
+
+  /** Added to the DDL/grant step's environment: it acts as the admin and grants to the writer user. */
+  adminEnvironment(): Record<string, string> {
+    return {
       [HANDLER_ENV.warehouseSecretArn]: this.adminSecretArn,
+      [HANDLER_ENV.warehouseWriterUser]: this.writerUser,
     };
   }
 
@@ -188,19 +228,24 @@ export class Warehouse extends Construct {
     );
   }
 
-  /**
-   * Lets `grantee` run SQL through the Redshift Data API on this workgroup as the namespace admin: it may
-   * read the managed admin secret (and decrypt it with the namespace key, through Secrets Manager only).
-   */
+  /** Lets `grantee` run SQL through the Data API as the writer user: it may only assume the writer role. */
   grantDataApi(grantee: iam.IGrantable): void {
-    const principal = grantee.grantPrincipal;
-    principal.addToPrincipalPolicy(
+    grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'RedshiftDataApiOnWorkgroup',
-        actions: ['redshift-data:ExecuteStatement', 'redshift-data:BatchExecuteStatement'],
-        resources: [this.workgroupArn],
+        sid: 'AssumeWarehouseWriter',
+        actions: ['sts:AssumeRole'],
+        resources: [this.writerRole.roleArn],
       }),
     );
+  }
+
+  /**
+   * Lets `grantee` (the DDL/grant step only) run SQL as the namespace admin: it may read the managed admin
+   * secret (and decrypt it with the namespace key, through Secrets Manager only).
+   */
+  grantAdmin(grantee: iam.IGrantable): void {
+    const principal = grantee.grantPrincipal;
+    this.allowDataApi(grantee);
     principal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'RedshiftAdminSecret',
@@ -216,6 +261,18 @@ export class Warehouse extends Construct {
         conditions: {
           StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
         },
+      }),
+    );
+  }
+
+  /** The Data API on this workgroup, and on the caller's own statements. */
+  private allowDataApi(grantee: iam.IGrantable): void {
+    const principal = grantee.grantPrincipal;
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'RedshiftDataApiOnWorkgroup',
+        actions: ['redshift-data:ExecuteStatement', 'redshift-data:BatchExecuteStatement'],
+        resources: [this.workgroupArn],
       }),
     );
     // Statement ids have no ARN; the condition limits these calls to the caller's own statements.

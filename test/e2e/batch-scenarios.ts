@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCents as cents } from '../../lambdas/core/dates';
+import type { PipelineState } from '../../lambdas/core/contracts';
 import { CATALOG_LANDING_PREFIX, layout } from '../../lambdas/core/layout';
+import { DATASETS } from '../../lambdas/core/model';
 import { generateDay, type DirtySpec, type GeneratedDay } from '../../lambdas/core/generator';
 import { seedSourceDatabase } from '../../local/embedded-postgres';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
@@ -39,6 +41,16 @@ async function tableDump(runtime: LocalRuntime, date: string): Promise<string> {
   const dumps = [];
   for (const sql of queries) dumps.push(await runtime.warehouse.query(sql));
   return JSON.stringify(dumps);
+}
+
+/** Quarantined rows per dataset in the day's quarantine files (one JSON line each). */
+async function quarantineCounts(runtime: LocalRuntime, date: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const dataset of DATASETS) {
+    const text = await runtime.lake.getText(layout.quarantine(dataset, date));
+    counts[dataset] = text.split('\n').filter((line) => line.trim() !== '').length;
+  }
+  return counts;
 }
 
 async function scalar(runtime: LocalRuntime, sql: string): Promise<string> {
@@ -236,6 +248,62 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
           `SELECT status FROM ops.pipeline_run WHERE business_date = '${date}' ORDER BY started_at DESC LIMIT 1`,
         ),
         'FAILED',
+      );
+    });
+
+    test('a day the volume Choice splits into buckets loads the same tables and quarantine as one Transform', async () => {
+      // Prepare: a day with bad rows (a null order_id too) on the single path, then the split's state machine
+      const date = '2026-03-05';
+      const dirty = {
+        nullOrderId: 1,
+        duplicateOrderId: 2,
+        badCurrency: 2,
+        zeroQuantity: 2,
+        unknownProduct: 2,
+        totalMismatch: 2,
+      };
+      await seed(runtime, date, 400, dirty);
+      const single = await runtime.runBatch({ businessDate: date });
+      assert.equal(
+        single.status,
+        'SUCCEEDED',
+        JSON.stringify([
+          single.steps.filter((s) => s.status !== 'ok'),
+          single.state?.validation?.failureReason,
+        ]),
+      );
+      assert.ok(!single.steps.some((s) => s.state === 'TransformBucket'));
+      const tables = await tableDump(runtime, date);
+      const quarantine = await quarantineCounts(runtime, date);
+      const figures = ({ validation }: PipelineState) => ({
+        datasets: validation!.datasets,
+        checks: validation!.checks.map(({ dataset, check, passed, failedRows }) => ({
+          dataset,
+          check,
+          passed,
+          failedRows,
+        })),
+      });
+      const runSplit = await runtime.batchWith((config) => {
+        config.volume = { bucketThresholdLines: 1, bucketCount: 3, maxConcurrency: 2 };
+      });
+
+      // Act
+      const split = await runSplit({ businessDate: date });
+
+      // Assess
+      assert.equal(split.status, 'SUCCEEDED', JSON.stringify(split.steps.filter((s) => s.status !== 'ok')));
+      const ran = (state: string) => split.steps.filter((s) => s.state === state && s.status === 'ok').length;
+      assert.deepEqual(
+        [ran('Transform'), ran('TransformBucket'), ran('ValidateBucket'), ran('MergeBuckets')],
+        [0, 3, 3, 1],
+      );
+      assert.equal(await tableDump(runtime, date), tables);
+      assert.deepEqual(await quarantineCounts(runtime, date), quarantine);
+      assert.deepEqual(figures(split.state!), figures(single.state!));
+      assert.deepEqual(
+        (await runtime.lake.list(layout.curatedPrefix('agg_daily_sales', date))).map((o) => o.key),
+        [layout.curated('agg_daily_sales', date)],
       );
     });
 

@@ -24,12 +24,16 @@ describe('batch state machine (synthesized ASL)', () => {
       // Act
       const taskStates = allStates(batch[envName]).filter(([, s]) => s.Type === 'Task');
       // Assess
-      assert.equal(taskStates.length, 11);
+      assert.equal(taskStates.length, 14);
       for (const [name, state] of taskStates) {
         assert.equal(state.Retry?.length, 1, `${name} has no Retry`);
         const [retrier] = state.Retry;
         assert.ok(retrier.ErrorEquals.includes('TransientError'), name);
         assert.ok(retrier.ErrorEquals.includes('Lambda.TooManyRequestsException'), name);
+        // A function killed at its timeout, a task past its TimeoutSeconds, a warehouse wait cut short.
+        for (const timeout of ['Sandbox.Timedout', 'States.Timeout', 'WarehouseTimeoutError']) {
+          assert.ok(retrier.ErrorEquals.includes(timeout), `${name} does not retry ${timeout}`);
+        }
         assert.equal(retrier.JitterStrategy, 'FULL', name);
         assert.ok(retrier.BackoffRate > 1, name);
         assert.equal(retrier.MaxAttempts, retry.maxAttempts);
@@ -48,6 +52,8 @@ describe('batch state machine (synthesized ASL)', () => {
       'Extract',
       'Transform',
       'Validate',
+      'SplitDay',
+      'MergeBuckets',
       'LoadTables',
       'PublishDate',
       'RecordRun',
@@ -61,7 +67,9 @@ describe('batch state machine (synthesized ASL)', () => {
     }
     // Tasks inside Parallel / Map only retry; their container catches.
     for (const [name, state] of allStates(batch.dev)) {
-      if (['ExtractOrders', 'ExtractProducts', 'LoadTable'].includes(name))
+      if (
+        ['ExtractOrders', 'ExtractProducts', 'TransformBucket', 'ValidateBucket', 'LoadTable'].includes(name)
+      )
         assert.equal(state.Catch, undefined, name);
     }
   });
@@ -92,6 +100,68 @@ describe('batch state machine (synthesized ASL)', () => {
     assert.equal(states.LoadTables.ItemProcessor.StartAt, 'LoadTable');
   });
 
+  test('VolumeChoice splits a day past the config threshold of order lines; otherwise one Transform runs it', () => {
+    for (const envName of ENV_NAMES) {
+      // Prepare
+      const states = batch[envName].States as Record<string, State>;
+      const { volume } = loadConfig(envName);
+      // Assess
+      assert.equal(states.VolumeChoice.Type, 'Choice');
+      // Extract's first branch (ExtractOrders) returns [orders, order_items].
+      assert.deepEqual(states.VolumeChoice.Choices, [
+        {
+          Variable: '$.extract[0][1].rows',
+          NumericGreaterThan: volume.bucketThresholdLines,
+          Next: 'PlanBuckets',
+        },
+      ]);
+      assert.equal(states.VolumeChoice.Default, 'Transform');
+      assert.equal(states.PlanBuckets.Type, 'Pass');
+      assert.deepEqual(states.PlanBuckets.Parameters, {
+        'buckets.$': `States.ArrayRange(0, ${volume.bucketCount - 1}, 1)`,
+        count: volume.bucketCount,
+      });
+      assert.equal(states.PlanBuckets.ResultPath, '$.volume');
+      assert.equal(states.PlanBuckets.Next, 'SplitDay');
+    }
+  });
+
+  test('SplitDay maps Transform → Validate over the buckets at the config concurrency, then MergeBuckets', () => {
+    for (const envName of ENV_NAMES) {
+      // Prepare
+      const states = batch[envName].States as Record<string, State>;
+      // Act
+      const { ItemProcessor: processor, ...map } = states.SplitDay;
+      // Assess
+      assert.equal(map.Type, 'Map');
+      assert.equal(map.ItemsPath, '$.volume.buckets');
+      assert.equal(map.MaxConcurrency, loadConfig(envName).volume.maxConcurrency);
+      assert.deepEqual(map.ItemSelector, {
+        'run.$': '$.run',
+        'extract.$': '$.extract',
+        bucket: { 'index.$': '$$.Map.Item.Value', 'count.$': '$.volume.count' },
+      });
+      assert.equal(map.ResultPath, '$.buckets');
+      assert.equal(map.Next, 'MergeBuckets');
+      assert.equal(processor.StartAt, 'TransformBucket');
+      assert.deepEqual(Object.keys(processor.States), ['TransformBucket', 'ValidateBucket']);
+      assert.equal(processor.States.TransformBucket.ResultPath, '$.transform');
+      assert.equal(processor.States.TransformBucket.Next, 'ValidateBucket');
+      assert.deepEqual(processor.States.ValidateBucket.ResultSelector, {
+        'reportKey.$': '$.reportKey',
+        'tables.$': '$.tables',
+      });
+      // No ResultPath: the iteration's output is the selected result alone.
+      assert.equal(processor.States.ValidateBucket.ResultPath, undefined);
+      assert.equal(processor.States.ValidateBucket.End, true);
+      // The same functions as the single path.
+      assert.equal(processor.States.TransformBucket.Resource, states.Transform.Resource);
+      assert.equal(processor.States.ValidateBucket.Resource, states.Validate.Resource);
+      assert.equal(states.MergeBuckets.ResultPath, '$.validation');
+      assert.equal(states.MergeBuckets.Next, 'QualityGate');
+    }
+  });
+
   test('the order and ResultPaths are the contract the handlers rely on', () => {
     // Prepare
     const states = batch.dev.States as Record<string, State>;
@@ -99,7 +169,7 @@ describe('batch state machine (synthesized ASL)', () => {
     assert.equal(batch.dev.StartAt, 'ResolveRun');
     const path: Array<[string, string | undefined, string]> = [
       ['ResolveRun', '$.run', 'Extract'],
-      ['Extract', '$.extract', 'Transform'],
+      ['Extract', '$.extract', 'VolumeChoice'],
       ['Transform', '$.transform', 'Validate'],
       ['Validate', '$.validation', 'QualityGate'],
       ['LoadTables', '$.loads', 'PublishDate'],

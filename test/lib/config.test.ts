@@ -100,6 +100,25 @@ describe('validateConfig', () => {
       /from 512 to 10240/,
     ],
     ['DuckDB memory past 10 GB', (c) => (c.engine.memoryMb = 12_288), 'engine.memoryMb', /from 128 to 10240/],
+    ['a split into one bucket', (c) => (c.volume.bucketCount = 1), 'volume.bucketCount', /from 2 to 1000/],
+    [
+      'more buckets than States.ArrayRange builds',
+      (c) => (c.volume.bucketCount = 1001),
+      'volume.bucketCount',
+      /from 2 to 1000/,
+    ],
+    [
+      'more concurrent buckets than buckets',
+      (c) => Object.assign(c.volume, { bucketCount: 4, maxConcurrency: 5 }),
+      'volume.maxConcurrency',
+      /from 1 to 4/,
+    ],
+    [
+      'a threshold of no lines',
+      (c) => (c.volume.bucketThresholdLines = 0),
+      'volume.bucketThresholdLines',
+      /from 1/,
+    ],
     ['IA before 30 days', (c) => (c.lifecycle.rawToIaDays = 10), 'lifecycle.rawToIaDays', /from 30/],
     [
       'bad database name',

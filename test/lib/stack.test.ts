@@ -109,7 +109,7 @@ describe('CartflowStack', () => {
         HANDLER_ENV.workgroup,
         HANDLER_ENV.database,
         HANDLER_ENV.copyRoleArn,
-        HANDLER_ENV.warehouseSecretArn,
+        HANDLER_ENV.warehouseWriterRoleArn,
         HANDLER_ENV.environment,
         HANDLER_ENV.qualityThreshold,
         HANDLER_ENV.extractChunkRows,
@@ -124,7 +124,7 @@ describe('CartflowStack', () => {
     assert.ok(notify && HANDLER_ENV.topicArn in notify.Properties.Environment.Variables);
   });
 
-  test('the Data API is granted on the workgroup ARN, never on "*"', () => {
+  test('the Data API is granted on the workgroup ARN, never on "*", to the writer role and the DDL step', () => {
     // Prepare
     const { stack, template } = synth('prod');
     const workgroupArn = stack.resolve(stack.warehouse.workgroupArn);
@@ -135,45 +135,64 @@ describe('CartflowStack', () => {
     const actionsOf = (s: Record<string, Json>) => [s.Action].flat() as string[];
     const execute = statements.filter((s) => actionsOf(s).includes('redshift-data:ExecuteStatement'));
     const ownStatements = statements.filter((s) => actionsOf(s).includes('redshift-data:GetStatementResult'));
-    // Assess: resolve-run, load-table, publish-date, record-run, cleanup and load-events.
-    assert.equal(execute.length, 6);
-    for (const s of execute) {
-      assert.deepEqual(s.Resource, workgroupArn);
-      assert.ok(actionsOf(s).includes('redshift-data:BatchExecuteStatement'));
-    }
+    const login = statements.filter((s) => actionsOf(s).includes('redshift-serverless:GetCredentials'));
+    // Assess: the writer role (every warehouse function) and resolve-run (the DDL/grant step) only.
+    assert.equal(execute.length, 2);
+    for (const s of [...execute, ...login]) assert.deepEqual(s.Resource, workgroupArn);
+    for (const s of execute) assert.ok(actionsOf(s).includes('redshift-data:BatchExecuteStatement'));
     for (const s of ownStatements) {
       assert.deepEqual(s.Condition, {
         StringEquals: { 'redshift-data:statement-owner-iam-userid': '${aws:userid}' },
       });
     }
-    // Every call runs as the namespace admin through its secret, never as a per-role IAM database user.
-    assert.deepEqual(
-      statements.filter((s) => actionsOf(s).includes('redshift-serverless:GetCredentials')),
-      [],
-    );
+    // The writer logs in with its IAM identity: GetCredentials, on this workgroup only, and only there.
+    assert.equal(login.length, 1);
   });
 
-  test('every Data API user reads the namespace admin secret (one database identity) and decrypts it via Secrets Manager', () => {
+  test('functions act as the writer database user; only the DDL step reads the admin secret', () => {
     // Prepare
     const { stack, template } = synth('prod');
     const secretArn = stack.resolve(stack.warehouse.adminSecretArn);
+    const writerRoleArn = stack.resolve(stack.warehouse.writerRole.roleArn);
+    const resolveRunRole = stack.resolve(
+      (stack.pipeline.functions['resolve-run'].role!.node.defaultChild as unknown as { ref: string }).ref,
+    );
     // Act
     const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
-    const dataApiPolicies = policies.filter((p) =>
-      JSON.stringify(p.Properties.PolicyDocument).includes('redshift-data:ExecuteStatement'),
+    const statementsOf = (p: Resource) =>
+      p.Properties.PolicyDocument.Statement as Array<Record<string, Json>>;
+    const readsAdminSecret = policies.filter((p) =>
+      statementsOf(p).some(
+        (s) =>
+          [s.Action].flat().includes('secretsmanager:GetSecretValue') &&
+          JSON.stringify(s.Resource) === JSON.stringify(secretArn),
+      ),
     );
-    // Assess: resolve-run, load-table, publish-date, record-run, cleanup and load-events.
-    assert.equal(dataApiPolicies.length, 6);
-    for (const policy of dataApiPolicies) {
-      const statements = policy.Properties.PolicyDocument.Statement as Array<Record<string, Json>>;
-      const secret = statements.find((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
-      assert.ok(secret, `${JSON.stringify(policy.Properties.Roles)} cannot read the admin secret`);
-      assert.deepEqual(secret.Resource, secretArn);
-      const decrypt = statements.find(
-        (s) => [s.Action].flat().includes('kms:Decrypt') && s.Condition?.StringEquals?.['kms:ViaService'],
-      );
-      assert.ok(decrypt, 'kms:Decrypt through Secrets Manager is missing');
-    }
+    const assumesWriter = policies.filter((p) =>
+      statementsOf(p).some(
+        (s) =>
+          [s.Action].flat().includes('sts:AssumeRole') &&
+          JSON.stringify(s.Resource) === JSON.stringify(writerRoleArn),
+      ),
+    );
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
+    const withSecret = functions.filter(
+      (f) => HANDLER_ENV.warehouseSecretArn in ((f.Properties.Environment?.Variables ?? {}) as object),
+    );
+    // Assess: one reader of the admin secret, resolve-run's role, which also knows the writer's user name.
+    assert.deepEqual(
+      readsAdminSecret.map((p) => p.Properties.Roles),
+      [[resolveRunRole]],
+    );
+    assert.equal(withSecret.length, 1);
+    assert.equal(withSecret[0].Properties.Description, 'cartflow prod: resolve-run');
+    assert.equal(
+      withSecret[0].Properties.Environment.Variables[HANDLER_ENV.warehouseWriterUser],
+      'IAMR:cartflow-prod-writer',
+    );
+    // load-table, publish-date, record-run, cleanup and load-events assume the writer role.
+    assert.equal(assumesWriter.length, 5);
+    template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'cartflow-prod-writer' });
     // The ARN comes from GetNamespace (CloudFormation does not return it).
     const lookups = Object.values(template.findResources('Custom::AWS')).map((r) =>
       JSON.stringify((r as Resource).Properties.Create),
@@ -181,14 +200,6 @@ describe('CartflowStack', () => {
     assert.ok(
       lookups.some((create) => create.includes('redshift-serverless') && create.includes('GetNamespace')),
     );
-    // Every warehouse function gets the secret ARN in its environment.
-    const withWorkgroup = Object.values(template.findResources('AWS::Lambda::Function')).filter(
-      (f) => HANDLER_ENV.workgroup in (((f as Resource).Properties.Environment?.Variables ?? {}) as object),
-    ) as Resource[];
-    assert.ok(withWorkgroup.length >= 10);
-    for (const fn of withWorkgroup) {
-      assert.deepEqual(fn.Properties.Environment.Variables[HANDLER_ENV.warehouseSecretArn], secretArn);
-    }
   });
 
   test('Redshift Serverless: private, enhanced VPC routing, 3 subnets, no password in the template', () => {

@@ -28,7 +28,7 @@ describe('StreamIngest', () => {
   test('MSK Serverless with IAM client auth in the private subnets of the shared VPC', () => {
     // Prepare
     const { stack, template } = synth('prod');
-    const clusterSg = logicalIdOf(stack, stack.stream.clusterSecurityGroup);
+    const clusterSg = logicalIdOf(stack, stack.stream!.clusterSecurityGroup);
     // Act
     const cluster = Object.values(template.findResources('AWS::MSK::ServerlessCluster'))[0] as Resource;
     const workgroup = Object.values(
@@ -52,8 +52,8 @@ describe('StreamIngest', () => {
   test('9098 reaches the cluster only from the client security group and the mapping pollers', () => {
     // Prepare
     const { stack, template } = synth('dev');
-    const clusterSg = logicalIdOf(stack, stack.stream.clusterSecurityGroup);
-    const clientSg = logicalIdOf(stack, stack.stream.clientSecurityGroup);
+    const clusterSg = logicalIdOf(stack, stack.stream!.clusterSecurityGroup);
+    const clientSg = logicalIdOf(stack, stack.stream!.clientSecurityGroup);
     // Act
     const ingress = (Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[])
       .map((r) => r.Properties)
@@ -78,7 +78,7 @@ describe('StreamIngest', () => {
       const { stream } = config;
       // Assess
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-        EventSourceArn: stack.resolve(stack.stream.clusterArn),
+        EventSourceArn: stack.resolve(stack.stream!.clusterArn),
         Topics: [stream.topic],
         BatchSize: stream.batchSize,
         MaximumBatchingWindowInSeconds: stream.maxBatchingWindowSeconds,
@@ -88,7 +88,7 @@ describe('StreamIngest', () => {
           MinimumPollers: stream.pollers.minimum,
           MaximumPollers: stream.pollers.maximum,
         },
-        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: stack.stream.consumerGroupId },
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: stack.stream!.consumerGroupId },
         DestinationConfig: {
           OnFailure: {
             Destination: { 'Fn::GetAtt': [logicalIdOf(stack, stack.dataLake.bucket), 'Arn'] },
@@ -123,8 +123,8 @@ describe('StreamIngest', () => {
   test('Kafka permissions are scoped to the cluster, topic and group ARNs; none on "*"', () => {
     // Prepare
     const { stack, template } = synth('prod');
-    const roleId = logicalIdOf(stack, stack.stream.streamFunction.role!);
-    const clusterArn = stack.resolve(stack.stream.clusterArn);
+    const roleId = logicalIdOf(stack, stack.stream!.streamFunction.role!);
+    const clusterArn = stack.resolve(stack.stream!.clusterArn);
     // Act
     const allStatements = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[]).flatMap(
       (p) => p.Properties.PolicyDocument.Statement as Statement[],
@@ -159,14 +159,14 @@ describe('StreamIngest', () => {
     }
     assert.ok(JSON.stringify(granted('kafka-cluster:ReadData')[0].Resource).includes('/clickstream'));
     assert.ok(
-      JSON.stringify(granted('kafka-cluster:AlterGroup')[0].Resource).includes(stack.stream.consumerGroupId),
+      JSON.stringify(granted('kafka-cluster:AlterGroup')[0].Resource).includes(stack.stream!.consumerGroupId),
     );
   });
 
   test('stream-to-parquet writes only events/, quarantine/clickstream/ and the on-failure prefix', () => {
     // Prepare
     const { stack, template } = synth('staging');
-    const roleId = logicalIdOf(stack, stack.stream.streamFunction.role!);
+    const roleId = logicalIdOf(stack, stack.stream!.streamFunction.role!);
     const bucketArn = JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(stack, stack.dataLake.bucket), 'Arn'] });
     // Act
     const objectResources = statementsOfRole(template, roleId)
@@ -185,8 +185,8 @@ describe('StreamIngest', () => {
   test('load-events runs on the configured rate, one at a time, reads events/, writes only its manifests and uses the Data API', () => {
     // Prepare
     const { stack, template, config } = synth('prod');
-    const fnId = logicalIdOf(stack, stack.stream.loadEventsFunction);
-    const roleId = logicalIdOf(stack, stack.stream.loadEventsFunction.role!);
+    const fnId = logicalIdOf(stack, stack.stream!.loadEventsFunction);
+    const roleId = logicalIdOf(stack, stack.stream!.loadEventsFunction.role!);
     // Act
     const statements = statementsOfRole(template, roleId);
     // Assess
@@ -194,8 +194,15 @@ describe('StreamIngest', () => {
       ScheduleExpression: `rate(${config.stream.eventsLoadIntervalMinutes} minutes)`,
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] } })],
     });
-    assert.ok(statements.some((s) => actionsOf(s).includes('redshift-data:ExecuteStatement')));
-    assert.ok(statements.some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')));
+    // The Data API as the warehouse's writer user: it assumes the writer role, never reads the admin secret.
+    assert.ok(
+      statements.some(
+        (s) =>
+          actionsOf(s).includes('sts:AssumeRole') &&
+          JSON.stringify(s.Resource) === JSON.stringify(stack.resolve(stack.warehouse.writerRole.roleArn)),
+      ),
+    );
+    assert.ok(!statements.some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')));
     const writes = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:Put')));
     assert.equal(writes.length, 1);
     assert.match(JSON.stringify(writes[0].Resource), /\/events\/_manifests\/\*/);
@@ -206,7 +213,7 @@ describe('StreamIngest', () => {
       'LAKE_BUCKET',
       'REDSHIFT_WORKGROUP',
       'REDSHIFT_DATABASE',
-      'REDSHIFT_SECRET_ARN',
+      'REDSHIFT_WRITER_ROLE_ARN',
       'CARTFLOW_ENV',
     ]) {
       assert.ok(name in fn.Properties.Environment.Variables, name);
@@ -217,8 +224,8 @@ describe('StreamIngest', () => {
     // Prepare
     const { stack, template, config } = synth('prod');
     const topicRef = { Ref: logicalIdOf(stack, stack.monitoring.topic) };
-    const streamFn = { Ref: logicalIdOf(stack, stack.stream.streamFunction) };
-    const loadFn = { Ref: logicalIdOf(stack, stack.stream.loadEventsFunction) };
+    const streamFn = { Ref: logicalIdOf(stack, stack.stream!.streamFunction) };
+    const loadFn = { Ref: logicalIdOf(stack, stack.stream!.loadEventsFunction) };
     // Assess
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Lambda',
@@ -237,7 +244,7 @@ describe('StreamIngest', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Events',
       MetricName: 'TriggeredRules',
-      Dimensions: [{ Name: 'RuleName', Value: { Ref: logicalIdOf(stack, stack.stream.onFailureRule) } }],
+      Dimensions: [{ Name: 'RuleName', Value: { Ref: logicalIdOf(stack, stack.stream!.onFailureRule) } }],
       AlarmActions: [topicRef],
     });
     template.hasResourceProperties('AWS::Events::Rule', {

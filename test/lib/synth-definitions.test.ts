@@ -28,7 +28,10 @@ function stubHandlers(overrides: Record<string, (input: Json) => Json> = {}) {
   const calls: Array<[string, Json]> = [];
   const results: Record<string, (input: Json) => Json> = {
     ResolveRun: () => RUN,
-    ExtractOrders: () => [{ dataset: 'orders', keys: ['raw/orders/x'], rows: 5 }],
+    ExtractOrders: () => [
+      { dataset: 'orders', keys: ['raw/orders/x'], rows: 5 },
+      { dataset: 'order_items', keys: ['raw/order_items/x'], rows: 9 },
+    ],
     ExtractProducts: () => [{ dataset: 'products', keys: ['raw/products/x'], rows: 3 }],
     Transform: () => ({ staged: {}, rows: {} }),
     Validate: () => ({ passed: true, reportKey: 'quality/x.json', datasets: [], checks: [], tables: TABLES }),

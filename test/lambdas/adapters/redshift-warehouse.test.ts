@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RedshiftDataClient } from '@aws-sdk/client-redshift-data';
 import { RedshiftDataWarehouse } from '../../../lambdas/adapters/redshift-warehouse';
-import { PermanentError, TransientError } from '../../../lambdas/core/errors';
+import {
+  PermanentError,
+  RETRYABLE_ERRORS,
+  TransientError,
+  WarehouseTimeoutError,
+} from '../../../lambdas/core/errors';
 
 type Handler = (input: Record<string, unknown>) => unknown;
 
@@ -138,8 +143,44 @@ describe('RedshiftDataWarehouse', () => {
     });
 
     // Act + Assess
-    await assert.rejects(warehouseOver(client, 5).executeBatch(['x']), { name: TransientError.name });
+    await assert.rejects(warehouseOver(client, 5).executeBatch(['x']), { name: WarehouseTimeoutError.name });
     assert.deepEqual(calls.at(-1), { command: 'CancelStatement', input: { Id: 'b-4' } });
+  });
+
+  it("cancels before the function's remaining time runs out, with a retried error", async () => {
+    // Prepare: the function has 400 ms left; the warehouse keeps 150 ms back for the cancel.
+    const { client, calls } = fakeDataApi({
+      ExecuteStatement: () => ({ Id: 'q-9' }),
+      DescribeStatement: () => ({ Status: 'STARTED' }),
+      CancelStatement: () => ({ Status: true }),
+    });
+    const end = Date.now() + 400;
+    let remainingAtCancel = Number.NaN;
+    const warehouse = new RedshiftDataWarehouse({
+      workgroupName: 'cartflow-dev',
+      database: 'analytics',
+      client: {
+        send: (command: { constructor: { name: string } }) => {
+          if (command.constructor.name === 'CancelStatementCommand') remainingAtCancel = end - Date.now();
+          return client.send(command as never);
+        },
+      } as unknown as RedshiftDataClient,
+      pollIntervalMs: 20,
+      maxPollIntervalMs: 1_000,
+      remainingTimeMs: () => end - Date.now(),
+      cancelMarginMs: 150,
+    });
+
+    // Act + Assess
+    await assert.rejects(warehouse.query('VACUUM analytics.fact_order'), {
+      name: WarehouseTimeoutError.name,
+      message: /still STARTED .* cancelled/,
+    });
+    assert.deepEqual(calls.at(-1), { command: 'CancelStatement', input: { Id: 'q-9' } });
+    assert.ok(remainingAtCancel >= 100, `cancelled with only ${remainingAtCancel} ms left`);
+    // The state machine retries it by name (Retry matches exact names, not base classes).
+    assert.ok((RETRYABLE_ERRORS as readonly string[]).includes(WarehouseTimeoutError.name));
+    assert.ok(new WarehouseTimeoutError('x') instanceof TransientError);
   });
 
   it('reads every result page into objects typed like the local warehouse', async () => {

@@ -14,6 +14,7 @@ import {
   stageTableStatements,
   stagedCountSql,
   warehouseDdl,
+  writerGrantStatements,
 } from '../../../lambdas/core/sql';
 import { TABLES, WAREHOUSE_TABLES, type TableDef } from '../../../lambdas/core/tables';
 import { openDatabase } from '../../../local/embedded-postgres';
@@ -206,6 +207,53 @@ describe('warehouse SQL', () => {
     const [products] = first;
     assert.equal(products[1].name, "Zoë's café mug ☕ — O'Brien \\ edition");
     assert.deepEqual(products[2].updated_at, new Date('1969-12-31T23:59:59.001Z'));
+  });
+
+  it("the writer's grants suffice to stage, publish and record, but not to change the schema", async () => {
+    // Prepare: the writer as the DDL step leaves it; it acts through SET LOCAL ROLE in each batch. The COPY
+    // itself is left out: locally it is a server-side file read, on Redshift INSERT on the stage it owns.
+    const writer = 'IAMR:cartflow-test-writer';
+    await warehouse.executeBatch([
+      `CREATE ROLE "${writer}"`,
+      ...warehouseDdl(),
+      ...writerGrantStatements(writer),
+    ]);
+    const asWriter = (statements: string[]) =>
+      warehouse.executeBatch([`SET LOCAL ROLE "${writer}"`, ...statements]);
+    const tables = BATCH_TABLES.map((t) => TABLES[t]);
+    const stages = tables.map((table) =>
+      stageTableStatements({ table, runId: RUN, s3Uri: 's3://cartflow-test/x/', iamRoleArn: ROLE }).filter(
+        (sql) => !sql.startsWith('COPY'),
+      ),
+    );
+
+    // Act: stage twice (a retried load drops its own stage), publish, record the run.
+    for (const statements of [...stages, ...stages]) await asWriter(statements);
+    await asWriter(publishStatements(tables, RUN, fixture.businessDate));
+    await asWriter(
+      recordRunStatements({
+        runId: RUN,
+        businessDate: fixture.businessDate,
+        status: 'SUCCEEDED',
+        startedAt: new Date(),
+        datasets: [],
+        checks: [],
+      }),
+    );
+
+    // Assess
+    const left = await warehouse.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'`,
+    );
+    assert.deepEqual(left, []);
+    for (const forbidden of [
+      'CREATE SCHEMA IF NOT EXISTS analytics',
+      'DROP TABLE analytics.fact_order',
+      'CREATE TABLE analytics.extra (id INTEGER)',
+      'ALTER TABLE ops.pipeline_run ADD COLUMN extra INTEGER',
+    ]) {
+      await assert.rejects(asWriter([forbidden]), /permission denied|must be owner/, forbidden);
+    }
   });
 
   it('moves a key that changed date instead of duplicating it', async () => {

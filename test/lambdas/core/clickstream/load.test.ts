@@ -1,18 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  ARRIVALS_PREFIX,
+  COMPACTED_PREFIX,
   DEFAULT_MAX_OBJECTS,
+  START_STATE,
+  advanceArrivals,
+  arrivalKey,
+  arrivalPrefixes,
+  arrivalTime,
   copyManifest,
   eventLoadKeys,
   eventLoadStatements,
+  newArrivals,
   newLoadId,
-  parquetRowCount,
-  parseMaxObjects,
+  parseArrivalNotice,
+  parseArrivalState,
+  parsePositive,
+  planCompaction,
   planEventLoad,
   type LakeObject,
 } from '../../../../lambdas/core/clickstream/load';
 import { CLICKSTREAM_TABLES } from '../../../../lambdas/core/clickstream/tables';
-import { encodeParquet } from '../../../../lambdas/core/parquet';
 import { EVENT_LOAD_LEDGER, copyParquetSql, warehouseDdl } from '../../../../lambdas/core/sql';
 import { openDatabase } from '../../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../../local/warehouse';
@@ -44,7 +53,7 @@ describe('planEventLoad', () => {
       plan.objects.map((o) => o.key),
       [key('11', 'clickstream-0-0-0'), key('12', 'clickstream-0-0-4'), key('13', 'clickstream-0-5-9')],
     );
-    assert.equal(plan.backlog, 0);
+    assert.deepEqual(plan.rest, []);
   });
 
   it('caps the run and reports the rest as backlog', () => {
@@ -55,8 +64,11 @@ describe('planEventLoad', () => {
     const plan = planEventLoad(listed, [], 3);
 
     // Assess
-    assert.equal(plan.objects.length, 3);
-    assert.equal(plan.backlog, 4);
+    assert.deepEqual(
+      plan.objects.map((o) => o.key),
+      [0, 1, 2].map((i) => key('12', `clickstream-0-${i}-${i}`)),
+    );
+    assert.equal(plan.rest.length, 4);
   });
 
   it('ignores empty objects, non-Parquet keys and keys outside events/clickstream/', () => {
@@ -69,7 +81,7 @@ describe('planEventLoad', () => {
     ];
 
     // Act + Assess
-    assert.deepEqual(planEventLoad(listed, [], 10), { objects: [], backlog: 0 });
+    assert.deepEqual(planEventLoad(listed, [], 10), { objects: [], rest: [] });
   });
 
   it('compares a large listing with a large ledger in linear time', () => {
@@ -85,23 +97,174 @@ describe('planEventLoad', () => {
     // Assess
     assert.equal(plan.objects.length, 10);
   });
-
-  it('refuses a cap that is not a positive integer', () => {
-    assert.throws(() => planEventLoad([], [], 0), { name: 'ConfigurationError' });
-  });
 });
 
-describe('parseMaxObjects', () => {
-  it('defaults to 500 and accepts positive integers only', () => {
-    assert.equal(parseMaxObjects(undefined), 500);
-    assert.equal(parseMaxObjects(''), 500);
-    assert.equal(parseMaxObjects('25'), 25);
+describe('parsePositive', () => {
+  it('falls back when unset and accepts positive integers only, naming the variable', () => {
+    assert.equal(parsePositive(undefined, 'EVENTS_LOAD_MAX_OBJECTS', 500), 500);
+    assert.equal(parsePositive(' ', 'EVENTS_LOAD_MAX_OBJECTS', 500), 500);
+    assert.equal(parsePositive('25', 'EVENTS_LOAD_MAX_OBJECTS', 500), 25);
     for (const bad of ['0', '-1', '2.5', 'many']) {
-      assert.throws(() => parseMaxObjects(bad), {
+      assert.throws(() => parsePositive(bad, 'EVENTS_LOAD_MAX_OBJECTS', 500), {
         name: 'ConfigurationError',
         message: /EVENTS_LOAD_MAX_OBJECTS/,
       });
     }
+  });
+});
+
+describe('planCompaction', () => {
+  const MB = 1024 * 1024;
+
+  it('cuts each hour into parts of at least the target, the remainder joining the last part', () => {
+    // Prepare: hour 12 has 30 + 40 + 10 + 5 MB, hour 13 one small object.
+    const objects = [
+      object(key('12', 'clickstream-0-0-0'), '"a"', 30 * MB),
+      object(key('13', 'clickstream-0-9-9'), '"e"', 1 * MB),
+      object(key('12', 'clickstream-0-1-1'), '"b"', 40 * MB),
+      object(key('12', 'clickstream-0-2-2'), '"c"', 10 * MB),
+      object(key('12', 'clickstream-0-3-3'), '"d"', 5 * MB),
+    ];
+
+    // Act
+    const parts = planCompaction(objects, 64 * MB);
+
+    // Assess: 30 + 40 reaches 64 MB; 10 + 5 would be a small file, so it joins that part.
+    assert.deepEqual(
+      parts.map((p) => [p.key.replace(/[0-9a-f]{16}/, '<digest>'), p.objects.map((o) => o.etag).join('')]),
+      [
+        [`${COMPACTED_PREFIX}dt=2024-05-01/hour=12/<digest>-000.parquet`, '"a""b""c""d"'],
+        [`${COMPACTED_PREFIX}dt=2024-05-01/hour=13/<digest>-000.parquet`, '"e"'],
+      ],
+    );
+  });
+
+  it('starts a new part each time the target is reached', () => {
+    // Prepare
+    const objects = [0, 1, 2, 3, 4].map((i) =>
+      object(key('12', `clickstream-0-${i}-${i}`), `"${i}"`, 40 * MB),
+    );
+
+    // Act
+    const parts = planCompaction(objects, 64 * MB);
+
+    // Assess
+    assert.deepEqual(
+      parts.map((p) => [p.key.slice(-12), p.objects.length]),
+      [
+        ['-000.parquet', 2],
+        ['-001.parquet', 3],
+      ],
+    );
+  });
+
+  it('names the parts by the work: the same objects give the same keys, another ETag other keys', () => {
+    // Prepare
+    const objects = [object(key('12', 'clickstream-0-0-4')), object(key('12', 'clickstream-1-0-4'))];
+
+    // Act
+    const [same, reordered, rewritten] = [
+      planCompaction(objects, 64 * MB),
+      planCompaction([...objects].reverse(), 64 * MB),
+      planCompaction([objects[0], { ...objects[1], etag: '"e2"' }], 64 * MB),
+    ];
+
+    // Assess
+    assert.deepEqual(
+      same.map((p) => p.key),
+      reordered.map((p) => p.key),
+    );
+    assert.notEqual(same[0].key, rewritten[0].key);
+  });
+});
+
+describe('arrival notices and the watermark', () => {
+  const range = { topic: 'clickstream', partition: 0, first: 10, last: 12 };
+  const at = (iso: string) => new Date(iso);
+  const notice = (iso: string) => arrivalKey(at(iso), range);
+  const SETTLE = 120_000;
+
+  it('names a notice by its hour and its time to the millisecond, and reads the time back', () => {
+    // Act
+    const k = notice('2024-05-01T12:03:04.567Z');
+
+    // Assess
+    assert.equal(k, `${ARRIVALS_PREFIX}dt=2024-05-01/hour=12/20240501T120304567Z-clickstream-0-10-12.json`);
+    assert.equal(arrivalTime(k), Date.parse('2024-05-01T12:03:04.567Z'));
+    assert.throws(() => arrivalTime('events/_arrivals/x.json'), { name: 'InputFormatError' });
+  });
+
+  it('lists everything before the first watermark, then only the hours from the watermark to the next hour', () => {
+    // Prepare
+    const state = { watermark: notice('2024-05-01T10:59:00Z'), recent: [] };
+
+    // Act
+    const [first, later] = [
+      arrivalPrefixes(START_STATE, at('2024-05-01T12:30:00Z')),
+      arrivalPrefixes(state, at('2024-05-01T12:30:00Z')),
+    ];
+
+    // Assess
+    assert.deepEqual(first, [ARRIVALS_PREFIX]);
+    assert.deepEqual(
+      later,
+      ['10', '11', '12', '13'].map((h) => `${ARRIVALS_PREFIX}dt=2024-05-01/hour=${h}/`),
+    );
+  });
+
+  it('finds the notices after the watermark that are not done yet, in arrival order', () => {
+    // Prepare
+    const [old, done, fresh, fresher] = ['10:00', '10:05', '10:06', '10:07'].map((t) =>
+      notice(`2024-05-01T${t}:00Z`),
+    );
+    const state = { watermark: old, recent: [done] };
+
+    // Act
+    const found = newArrivals([fresher, 'events/_arrivals/notes.txt', old, done, fresh], state);
+
+    // Assess
+    assert.deepEqual(found, [fresh, fresher]);
+  });
+
+  it('moves the watermark no closer to now than the settle time, and remembers younger done notices', () => {
+    // Prepare
+    const older = notice('2024-05-01T12:00:00Z');
+    const young = notice('2024-05-01T12:09:30Z');
+    const now = at('2024-05-01T12:10:00Z');
+
+    // Act
+    const state = advanceArrivals(START_STATE, [older, young], [], now, SETTLE);
+
+    // Assess: nothing pending, so the watermark is the settle limit; `young` is above it.
+    assert.ok(state.watermark > older && state.watermark < young, state.watermark);
+    assert.equal(arrivalTime(state.watermark), Date.parse('2024-05-01T12:08:00Z'));
+    assert.deepEqual(state.recent, [young]);
+  });
+
+  it('stops the watermark below the first pending notice', () => {
+    // Prepare
+    const [a, pending, c] = ['12:00', '12:01', '12:02'].map((t) => notice(`2024-05-01T${t}:00Z`));
+
+    // Act
+    const state = advanceArrivals(START_STATE, [a, c], [pending], at('2024-05-01T13:00:00Z'), SETTLE);
+
+    // Assess
+    assert.deepEqual(state, { watermark: a, recent: [c] });
+  });
+
+  it('parses a notice and the state, and names a malformed one', () => {
+    assert.deepEqual(parseArrivalNotice('n.json', '{"objects":["events/clickstream/a.parquet"]}'), [
+      'events/clickstream/a.parquet',
+    ]);
+    assert.throws(() => parseArrivalNotice('n.json', '{"objects":[1]}'), {
+      name: 'InputFormatError',
+      message: /^n\.json/,
+    });
+    assert.deepEqual(parseArrivalState('{"watermark":"w","recent":["r"]}'), {
+      watermark: 'w',
+      recent: ['r'],
+    });
+    assert.throws(() => parseArrivalState('{"watermark":1}'), { name: 'InputFormatError' });
   });
 });
 
@@ -133,21 +296,6 @@ describe('load ids, keys and the manifest', () => {
           meta: { content_length: 321 },
         },
       ],
-    });
-  });
-
-  it('counts rows from the Parquet footer and names a file that is not Parquet', () => {
-    // Prepare
-    const bytes = encodeParquet(EVENT_LOAD_LEDGER, [
-      { object_key: 'k', etag: 'e', rows: 1, load_id: 'l', loaded_at: new Date() },
-      { object_key: 'k2', etag: 'e', rows: null, load_id: 'l', loaded_at: new Date() },
-    ]);
-
-    // Act + Assess
-    assert.equal(parquetRowCount(bytes, 'k.parquet'), 2);
-    assert.throws(() => parquetRowCount(new TextEncoder().encode('not parquet'), 'x.parquet'), {
-      name: 'InputFormatError',
-      message: /x\.parquet/,
     });
   });
 });

@@ -82,7 +82,13 @@ describe('generateClickEvents', () => {
     // Act
     const { eventKeys, files } = await runBatch(values);
     const paths = files.filter((f) => eventKeys.includes(f.key)).map((f) => f.path);
-    const [seen] = await engine.rows<{ first: Date; last: Date; types: number; services: number; prices: number }>(
+    const [seen] = await engine.rows<{
+      first: Date;
+      last: Date;
+      types: number;
+      services: number;
+      prices: number;
+    }>(
       `SELECT min(ts) AS first, max(ts) AS last, CAST(count(DISTINCT event_type) AS INTEGER) AS types,
               CAST(count(service) FILTER (WHERE event_type = 'error') AS INTEGER) AS services,
               CAST(count(price) AS INTEGER) AS prices

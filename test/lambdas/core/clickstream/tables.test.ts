@@ -84,7 +84,7 @@ describe('CLICKSTREAM_TABLES', () => {
           f.key.split('/')[1] === 'aggregates' ? f.key.split('/')[2] : f.key.split('/')[1],
           (
             await engine.rows<{ column_name: string; column_type: string }>(
-              `DESCRIBE SELECT * FROM read_parquet(${sqlLiteral(f.path)})`,
+              `DESCRIBE SELECT * FROM read_parquet(${sqlLiteral(f.path)}, hive_partitioning = false)`,
             )
           ).map((c) => `${c.column_name} ${c.column_type}`),
         ]),
