@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'cdk.out', '.data', 'coverage', 'localstack/**/*.js'] },
+  { ignores: ['node_modules', 'cdk.out', 'cdk.out.*', '.data', 'coverage', 'localstack/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -86,16 +86,38 @@ export const EVENT_LOAD_LEDGER: TableDef = {
   primaryKey: ['object_key', 'etag'],
 };
 
+/** Every table warehouseDdl creates. */
+const DDL_TABLES: readonly TableDef[] = [
+  ...WAREHOUSE_TABLES,
+  ...Object.values(CLICKSTREAM_TABLES),
+  EVENT_LOAD_LEDGER,
+];
+
 /** Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. */
 export function warehouseDdl(): string[] {
   return [
     'CREATE SCHEMA IF NOT EXISTS analytics',
     'CREATE SCHEMA IF NOT EXISTS ops',
     `CREATE SCHEMA IF NOT EXISTS ${STAGING_SCHEMA}`,
-    ...WAREHOUSE_TABLES.map(createTableSql),
-    ...Object.values(CLICKSTREAM_TABLES).map(createTableSql),
-    createTableSql(EVENT_LOAD_LEDGER),
+    ...DDL_TABLES.map(createTableSql),
   ];
+}
+
+/**
+ * One row `{ present, expected }`: how many of warehouseDdl's tables exist (and, given the writer user, are
+ * writable by it, with its stage schema). present = expected means the DDL and grants have nothing to do,
+ * so the DDL step is one catalog query on an existing warehouse. pg_tables and has_*_privilege are in both
+ * dialects; the user must exist (has_table_privilege fails on an unknown one).
+ */
+export function warehouseReadySql(writerUser?: string): string {
+  const names = DDL_TABLES.map((t) => literal(`${t.schema}.${t.name}`)).join(', ');
+  const who = writerUser === undefined ? undefined : literal(writerUser);
+  const writable = who
+    ? ` AND has_table_privilege(${who}, schemaname || '.' || tablename, 'INSERT')` +
+      ` AND has_schema_privilege(${who}, '${STAGING_SCHEMA}', 'CREATE')`
+    : '';
+  return `SELECT count(*) AS ${ident('present')}, ${DDL_TABLES.length} AS ${ident('expected')} FROM pg_tables
+    WHERE schemaname || '.' || tablename IN (${names})${writable}`;
 }
 
 /** The schemas whose published tables the pipeline's functions fill (and read back). */

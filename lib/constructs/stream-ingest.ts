@@ -269,10 +269,10 @@ export class StreamIngest extends Construct {
       properties: { ClusterArn: this.clusterArn, Topic: stream.topic, Partitions: stream.partitions },
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    // The handler needs the cluster, and the MSK API endpoint to fetch the brokers (the subnets have no
-    // NAT): without this dependency CloudFormation may invoke it before the endpoint exists, and the
-    // deploy fails on a timeout of GetBootstrapBrokers.
-    topic.node.addDependency(this.cluster, this.kafkaApiEndpoint);
+    // The handler needs the cluster (ordered by the ClusterArn property) and the MSK API endpoint to
+    // fetch the brokers (the subnets have no NAT): without this dependency CloudFormation may invoke it
+    // before the endpoint exists, and the deploy fails on a timeout of GetBootstrapBrokers.
+    topic.node.addDependency(this.kafkaApiEndpoint);
 
     // --- stream-to-parquet: the mapping's target.
     const streamTimeoutSeconds = Math.min(config.lambdaTimeoutSeconds, MSK_MAPPING_MAX_TIMEOUT_SECONDS);

@@ -158,7 +158,9 @@ describe('the topic custom resource and the network it needs', () => {
       assert.equal(endpoint.Properties.PrivateDnsEnabled, true);
       const dependsOn = asList<string>(topic.DependsOn);
       assert.ok(dependsOn.includes(endpointId), `DependsOn ${JSON.stringify(dependsOn)} lacks ${endpointId}`);
-      assert.ok(dependsOn.includes(stack.resolve(stream.cluster.logicalId) as string), 'and the cluster');
+      // The cluster comes first through the ClusterArn property the handler reads.
+      const clusterId = stack.resolve(stream.cluster.logicalId) as string;
+      assert.deepEqual(topic.Properties.ClusterArn, { 'Fn::GetAtt': [clusterId, 'Arn'] });
 
       // The handler runs in the subnets the endpoint serves, with a group the endpoint admits on 443.
       const createTopic = Object.values<Json>(template.findResources('AWS::Lambda::Function')).find((f) =>
