@@ -104,20 +104,21 @@ export function warehouseDdl(): string[] {
 }
 
 /**
- * One row `{ present, expected }`: how many of warehouseDdl's tables exist (and, given the writer user, are
- * writable by it, with its stage schema). present = expected means the DDL and grants have nothing to do,
- * so the DDL step is one catalog query on an existing warehouse. pg_tables and has_*_privilege are in both
- * dialects; the user must exist (has_table_privilege fails on an unknown one).
+ * One row `{ present, expected }`: how many of warehouseDdl's tables and its stage schema exist (and, given
+ * the writer user, are writable by it). present = expected means the DDL and grants have nothing to do, so
+ * the DDL step costs one catalog query on an existing warehouse. pg_tables, pg_namespace and has_*_privilege
+ * are in both dialects; the privilege functions fail on an unknown object, hence only inside CASE.
  */
 export function warehouseReadySql(writerUser?: string): string {
   const names = DDL_TABLES.map((t) => literal(`${t.schema}.${t.name}`)).join(', ');
   const who = writerUser === undefined ? undefined : literal(writerUser);
-  const writable = who
-    ? ` AND has_table_privilege(${who}, schemaname || '.' || tablename, 'INSERT')` +
-      ` AND has_schema_privilege(${who}, '${STAGING_SCHEMA}', 'CREATE')`
-    : '';
-  return `SELECT count(*) AS ${ident('present')}, ${DDL_TABLES.length} AS ${ident('expected')} FROM pg_tables
-    WHERE schemaname || '.' || tablename IN (${names})${writable}`;
+  const table = `schemaname || '.' || tablename`;
+  const tableOk = who ? `has_table_privilege(${who}, ${table}, 'INSERT')` : 'TRUE';
+  const stageOk = who ? `has_schema_privilege(${who}, nspname, 'CREATE')` : 'TRUE';
+  return `SELECT
+    (SELECT count(*) FROM pg_tables WHERE CASE WHEN ${table} IN (${names}) THEN ${tableOk} ELSE FALSE END)
+    + (SELECT count(*) FROM pg_namespace WHERE CASE WHEN nspname = '${STAGING_SCHEMA}' THEN ${stageOk} ELSE FALSE END)
+    AS ${ident('present')}, ${DDL_TABLES.length + 1} AS ${ident('expected')}`;
 }
 
 /** The schemas whose published tables the pipeline's functions fill (and read back). */

@@ -1,0 +1,64 @@
+import {
+  createIamUserSql,
+  userExistsSql,
+  warehouseDdl,
+  warehouseReadySql,
+  writerGrantStatements,
+} from '../core/sql';
+import { HANDLER_ENV } from '../steps';
+import { awsHandler } from '../adapters/aws-entry';
+import type { Adapters, Env, Step, Warehouse } from '../adapters/ports';
+
+export interface EnsureWarehouseSettings {
+  /**
+   * The database user the other warehouse functions act as (IAMR:<role> on AWS). This step is the DDL/grant
+   * step: the only one with the admin secret, it creates the schemas and tables and grants that user what it
+   * writes. Absent on a laptop, where one local user does everything.
+   */
+  writerUser?: string;
+}
+
+export interface EnsureWarehouseResult {
+  /** False when every table existed (and was granted): the step then ran one catalog query and no DDL. */
+  created: boolean;
+}
+
+/**
+ * Schemas, tables and the writer's grants, idempotent. Both state machines run it first, so a brand-new
+ * environment works from its first batch or its first catalog file; on an existing warehouse it is cheap.
+ */
+export async function ensureWarehouse(
+  warehouse: Warehouse,
+  { writerUser }: EnsureWarehouseSettings,
+): Promise<EnsureWarehouseResult> {
+  // CREATE USER has no IF NOT EXISTS (Redshift Serverless also creates the user at its first IAM login),
+  // and runs on its own: Redshift keeps some user DDL out of transaction blocks.
+  if (writerUser && (await warehouse.query(userExistsSql(writerUser))).length === 0) {
+    await warehouse.executeBatch([createIamUserSql(writerUser)]);
+  }
+  const [ready] = await warehouse.query<{ present: number | string; expected: number | string }>(
+    warehouseReadySql(writerUser),
+  );
+  if (Number(ready.present) === Number(ready.expected)) return { created: false };
+  await warehouse.executeBatch([...warehouseDdl(), ...(writerUser ? writerGrantStatements(writerUser) : [])]);
+  return { created: true };
+}
+
+export function makeEnsureWarehouse({ warehouse, logger }: Adapters, settings: EnsureWarehouseSettings) {
+  // The input (a run request, an S3 event) does not matter: the state machines discard the result.
+  return async (): Promise<EnsureWarehouseResult> => {
+    const result = await ensureWarehouse(warehouse, settings);
+    logger.info(result.created ? 'warehouse schema created or granted' : 'warehouse schema present');
+    return result;
+  };
+}
+
+export const ensureWarehouseSettings = (env: Env): EnsureWarehouseSettings => ({
+  writerUser: env[HANDLER_ENV.warehouseWriterUser] || undefined,
+});
+
+export const step: Step<EnsureWarehouseSettings, unknown, EnsureWarehouseResult> = {
+  settings: ensureWarehouseSettings,
+  make: makeEnsureWarehouse,
+};
+export const handler = awsHandler(step);
