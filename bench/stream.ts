@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '7' },
     /** Event times are spread over this many minutes from 2024-05-01T12:00Z (3 h → 3 hour partitions). */
     minutes: { type: 'string', default: '180' },
-    /** Writes a V8 CPU profile of the timed handler call only (open in Chrome DevTools). */
+    /** Writes a V8 CPU profile of the timed calls, the handler's and DuckDB alone's in turn (open in Chrome DevTools). */
     profile: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
@@ -92,18 +92,31 @@ function batchesOf(values: readonly string[]): string[][] {
   return batches;
 }
 
-/** Samples the process RSS while async work (DuckDB's own threads) runs; returns the peak seen. */
-async function peakRss<T>(work: () => Promise<T>): Promise<{ value: T; peak: number }> {
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 5);
-  try {
-    const value = await work();
-    return { value, peak: Math.max(peak, process.memoryUsage.rss()) };
-  } finally {
-    clearInterval(timer);
-  }
+/**
+ * Samples the process RSS every 5 ms (DuckDB's own threads run between the samples) and keeps the peak
+ * of each phase: the handler and DuckDB alone take turns, so each peak is seen while that one runs.
+ */
+function rssSampler() {
+  const peaks = { handler: 0, duckdb: 0 };
+  let phase: keyof typeof peaks = 'handler';
+  const sample = () => {
+    peaks[phase] = Math.max(peaks[phase], process.memoryUsage.rss());
+  };
+  const timer = setInterval(sample, 5);
+  return {
+    peaks,
+    /** Times `work` as `next`, sampling before and after it too. */
+    async time(next: keyof typeof peaks, work: () => Promise<unknown>): Promise<number> {
+      phase = next;
+      sample();
+      const start = performance.now();
+      await work();
+      const ms = performance.now() - start;
+      sample();
+      return ms;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 const sqlPath = (p: string) => `'${p.replace(/'/g, "''")}'`;
@@ -225,26 +238,49 @@ try {
       `events of at most ${mb(Math.max(...eventBytes))} in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
 
-  // ---- the handler: a warm-up batch, then every batch in turn ----
+  // ---- the handler and DuckDB alone, batch by batch in turn (each after a warm-up batch), so that both
+  // run under the same machine load; DuckDB alone keeps one instance with the handler's threads ----
+  const out = join(dataDir, 'duckdb');
+  for (let i = 0; i < referenceInputs.length; i++) await mkdir(join(out, String(i)), { recursive: true });
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: String(settings.engine.threads),
+    preserve_insertion_order: 'true',
+  });
+  const db = await instance.connect();
+  await db.run("SET TimeZone = 'UTC'");
+  const warmUp = join(dataDir, 'warm-up');
+  await mkdir(warmUp);
   await handlerOver(new MemoryLakeStore())(events[0]);
+  await duckdbReference(db, referenceInputs[0], warmUp);
+  await rm(warmUp, { recursive: true });
+
   const lake = new MemoryLakeStore();
   const handler = handlerOver(lake);
+  const rss = rssSampler();
   const stopProfile = await startProfile(args.profile);
-  const handled = await peakRss(async () => {
-    const start = performance.now();
-    let written = 0;
-    let quarantined = 0;
-    for (const event of events) {
-      const r = await handler(event);
-      written += r.written;
-      quarantined += r.quarantined;
+  let handlerMs = 0;
+  let referenceMs = 0;
+  let written = 0;
+  let quarantined = 0;
+  try {
+    for (const [i, event] of events.entries()) {
+      handlerMs += await rss.time('handler', async () => {
+        const r = await handler(event);
+        written += r.written;
+        quarantined += r.quarantined;
+      });
+      referenceMs += await rss.time('duckdb', () =>
+        duckdbReference(db, referenceInputs[i], join(out, String(i))),
+      );
     }
-    return { ms: performance.now() - start, written, quarantined };
-  });
-  await stopProfile('the handler calls');
-  log(
-    `handler ${(handled.value.ms / 1000).toFixed(2)} s: ${handled.value.written} written, ${handled.value.quarantined} quarantined`,
-  );
+  } finally {
+    rss.stop();
+  }
+  await stopProfile('the handler and DuckDB alone calls');
+  db.closeSync();
+  instance.closeSync();
+  log(`handler ${(handlerMs / 1000).toFixed(2)} s: ${written} written, ${quarantined} quarantined`);
+  log(`duckdb ${(referenceMs / 1000).toFixed(2)} s`);
 
   // The handler's event objects, counted by DuckDB (not timed).
   const handlerDir = join(dataDir, 'handler');
@@ -271,33 +307,15 @@ try {
   const check = await checker.connect();
   lines.push({
     system: `cartflow handler (duckdb, ${settings.engine.threads} threads)`,
-    ms: handled.value.ms,
-    peakRss: handled.peak,
+    ms: handlerMs,
+    peakRss: rss.peaks.handler,
     ...(await count(check, join(handlerDir, '*.parquet'))),
   });
 
-  // ---- DuckDB alone, batch by batch, with the handler's threads ----
-  const out = join(dataDir, 'duckdb');
-  for (let i = 0; i < referenceInputs.length; i++) await mkdir(join(out, String(i)), { recursive: true });
-  const instance = await DuckDBInstance.create(':memory:', {
-    threads: String(settings.engine.threads),
-    preserve_insertion_order: 'true',
-  });
-  const db = await instance.connect();
-  await db.run("SET TimeZone = 'UTC'");
-  const reference = await peakRss(async () => {
-    const start = performance.now();
-    for (const [i, inputs] of referenceInputs.entries())
-      await duckdbReference(db, inputs, join(out, String(i)));
-    return performance.now() - start;
-  });
-  db.closeSync();
-  instance.closeSync();
-  log(`duckdb ${(reference.value / 1000).toFixed(2)} s`);
   lines.push({
     system: `duckdb alone (${settings.engine.threads} threads)`,
-    ms: reference.value,
-    peakRss: reference.peak,
+    ms: referenceMs,
+    peakRss: rss.peaks.duckdb,
     ...(await count(check, join(out, '*', 'events', '**', '*.parquet'))),
   });
   const [row] = (
@@ -317,13 +335,13 @@ try {
     .map((l) => `${l.system}: ${l.rows} rows, ${l.distinct} distinct event_ids (expected ${expected})`);
 
   // ---- the table ----
-  const speed = reference.value / handled.value.ms;
+  const speed = referenceMs / handlerMs;
   const header = ['system', 'seconds', 'events/s', 'speed vs duckdb', 'peak RSS', 'event files', 'mean file'];
   const body = lines.map((l, i) => [
     l.system,
     (l.ms / 1000).toFixed(2),
     Math.round(eventCount / (l.ms / 1000)).toLocaleString('en-US'),
-    `${(reference.value / l.ms).toFixed(2)}x`,
+    `${(referenceMs / l.ms).toFixed(2)}x`,
     mb(l.peakRss),
     String(i === 0 ? eventObjects.length : duckdbFiles),
     `${((i === 0 ? handlerParquetBytes / eventObjects.length : duckdbParquetBytes / duckdbFiles) / 1024).toFixed(0)} KB`,
@@ -342,7 +360,8 @@ try {
       `${(handlerParquetBytes / eventObjects.length / 1024).toFixed(0)} KB (load-events compacts them per hour before COPY).`,
     'duckdb alone, per batch, from the same record files: read_json + base64 decode + json_transform + filter + first row per event_id (arg_min), ' +
       'then events and both minute aggregates by COPY … PARTITION_BY (topic, partition, dt, hour); no reasons, no quarantine.',
-    'peak RSS: the whole process, highest sampled during the run (inputs of every batch included).',
+    'timing: the handler and DuckDB alone take turns batch by batch, each after one warm-up batch, so both see the same machine load.',
+    "peak RSS: the whole process, highest sampled during each one's turns (inputs of every batch included).",
     mismatches.length === 0
       ? `check: OK — ${expected.toLocaleString('en-US')} distinct events, the same rows on both lines`
       : `check: MISMATCH\n  ${mismatches.join('\n  ')}`,
@@ -354,13 +373,13 @@ try {
       bench: 'stream',
       events: eventCount,
       batches: batches.length,
-      handler_s: Number((handled.value.ms / 1000).toFixed(2)),
-      duckdb_s: Number((reference.value / 1000).toFixed(2)),
+      handler_s: Number((handlerMs / 1000).toFixed(2)),
+      duckdb_s: Number((referenceMs / 1000).toFixed(2)),
       speed_vs_duckdb: Number(speed.toFixed(2)),
       event_objects: eventObjects.length,
       mean_event_object_kb: Math.round(handlerParquetBytes / eventObjects.length / 1024),
       objects_written: allObjects,
-      peak_rss_mb: Math.round(handled.peak / 1024 / 1024),
+      peak_rss_mb: Math.round(rss.peaks.handler / 1024 / 1024),
     })}\n`,
   );
   failed = mismatches.length > 0;

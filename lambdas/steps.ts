@@ -4,6 +4,8 @@
  * so this map is the single source of truth for both.
  */
 export const BATCH_STEPS = {
+  // The DDL/grant step, the warehouse admin's only function: schemas, tables and the writer's grants.
+  EnsureWarehouse: 'ensure-warehouse',
   ResolveRun: 'resolve-run',
   ExtractOrders: 'extract-orders',
   ExtractProducts: 'extract-products',
@@ -24,11 +26,17 @@ export const BATCH_STEPS = {
 export type BatchStateName = keyof typeof BATCH_STEPS;
 export type HandlerEntry = (typeof BATCH_STEPS)[BatchStateName];
 
-/** Catalog refresh (S3 object-created on landing/catalog/): extract the catalog, then stage and publish dim_product. */
+/**
+ * Catalog refresh (S3 object-created on landing/catalog/): make sure the warehouse exists, merge the file
+ * into the current catalog, then stage and publish dim_product; on failure drop the run's stage table.
+ */
 export const CATALOG_STEPS = {
+  // State names are unique across both machines (CDK construct ids in one scope).
+  PrepareWarehouse: 'ensure-warehouse',
   RefreshCatalog: 'extract-products',
   LoadCatalog: 'load-table',
   PublishCatalog: 'publish-date',
+  CleanupCatalog: 'cleanup',
 } as const;
 
 /**
@@ -56,7 +64,7 @@ export const HANDLER_ENV = {
   warehouseSecretArn: 'REDSHIFT_SECRET_ARN',
   /** Role the warehouse functions assume for the Data API, so they all are one non-admin database user. */
   warehouseWriterRoleArn: 'REDSHIFT_WRITER_ROLE_ARN',
-  /** That database user (IAMR:<role name>), which the DDL step (resolve-run) creates and grants to. */
+  /** That database user (IAMR:<role name>), which the DDL step (ensure-warehouse) creates and grants to. */
   warehouseWriterUser: 'REDSHIFT_WRITER_USER',
   topicArn: 'ALERT_TOPIC_ARN',
   environment: 'CARTFLOW_ENV',

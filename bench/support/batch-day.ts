@@ -3,7 +3,7 @@
  * size costs the benchmark process no memory and S3 I/O is not part of the figures), the raw/ parts of a
  * generated day written as the extract steps write them, and the batch steps built over that lake.
  */
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Adapters, LakeObject, LakeStore } from '../../lambdas/adapters/ports';
 import { localLogger, RecordedMetrics } from '../../lambdas/adapters/observability';
@@ -72,6 +72,11 @@ export class DirectoryLakeStore implements LakeStore {
   async upload(key: string, path: string): Promise<void> {
     await mkdir(dirname(this.file(key)), { recursive: true });
     await copyFile(path, this.file(key));
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    await mkdir(dirname(this.file(to)), { recursive: true });
+    await rename(this.file(from), this.file(to));
   }
 }
 

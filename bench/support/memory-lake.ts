@@ -55,6 +55,11 @@ export class MemoryLakeStore implements LakeStore {
     return Promise.resolve(deleted);
   }
 
+  async move(from: string, to: string): Promise<void> {
+    this.objects.set(to, await this.get(from));
+    this.objects.delete(from);
+  }
+
   /** Total bytes held under a prefix. */
   bytes(prefix = ''): number {
     let total = 0;

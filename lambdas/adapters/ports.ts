@@ -22,6 +22,8 @@ export interface LakeStore {
   /** All objects under a prefix, following pagination. */
   list(prefix: string): Promise<LakeObject[]>;
   deletePrefix(prefix: string): Promise<number>;
+  /** Moves one object to another key (copy, then delete the source). */
+  move(from: string, to: string): Promise<void>;
   /** Streams an object to a local file (the engine reads files, never whole objects in memory). */
   download(key: string, path: string): Promise<void>;
   /** Streams a local file to an object. */

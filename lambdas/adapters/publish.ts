@@ -264,33 +264,66 @@ export async function writeCurated(
 export const dimProductSql = (validProducts: string): string =>
   `SELECT product_id, name, category, price, currency, updated_at FROM ${validProducts} ORDER BY product_id`;
 
-/** Catalog refresh: the merged snapshot validated on its own, its quarantine written, dim_product published. */
+/** A catalog update's tally with the current catalog's (already valid) products added as valid input. */
+function withCurrent(quality: DatasetQuality, rows: number): DatasetQuality {
+  const rowsIn = quality.rowsIn + rows;
+  const quarantineShare = rowsIn === 0 ? 0 : quality.rowsQuarantined / rowsIn;
+  return {
+    ...quality,
+    rowsIn,
+    rowsValid: quality.rowsValid + rows,
+    quarantineShare,
+    passed: quarantineShare <= quality.threshold,
+  };
+}
+
+/** The table publishCatalog leaves behind: the current catalog merged with the update's valid rows. */
+export const CATALOG_MERGED = 'catalog_merged';
+
+/**
+ * Catalog refresh: the arrived file's rows (`source`, merged within the file) validated on their own, its
+ * quarantine written, then its valid rows merged into the current catalog (`current`: every valid product
+ * so far) by product_id, the latest updated_at winning and the update on a tie, as table CATALOG_MERGED;
+ * dim_product published from it. An invalid row never displaces a valid older version of its product.
+ */
 export async function publishCatalog(
   engine: Engine,
   workspace: LakeWorkspace,
   lake: LakeStore,
   run: RunContext,
-  source: string,
-  rejected: number,
+  update: { source: string; rejected: number },
+  current: string,
   rules: DatasetRules,
 ): Promise<TableToLoad> {
   const products = await checkDataset(engine, {
     dataset: 'products',
     rules,
     def: TABLES.products,
-    source,
+    source: update.source,
     businessDate: run.businessDate,
     now: new Date(),
   });
   await writeQuarantine(engine, workspace, run, products);
-  const gate = decideGate([withRejected(products.quality, rejected)], products.checks);
+  // The gate judges the catalog as refreshed, as the batch does: the current products count as valid input.
+  const kept = Number(await engine.scalar(`SELECT count(*) FROM ${current}`));
+  const quality = withRejected(withCurrent(products.quality, kept), update.rejected);
+  const gate = decideGate([quality], products.checks);
   if (!gate.passed) throw new QualityGateError(gate.failureReason ?? 'products failed the quality gate');
+  const columns = TABLES.products.columns.map((c) => quoteIdent(c.name)).join(', ');
+  await engine.run(
+    `CREATE OR REPLACE TABLE ${CATALOG_MERGED} AS SELECT ${columns} FROM (
+      SELECT *, row_number() OVER (
+        PARTITION BY product_id ORDER BY updated_at DESC NULLS LAST, newer DESC) AS copy
+      FROM (SELECT ${columns}, 0 AS newer FROM ${current}
+            UNION ALL SELECT ${columns}, 1 AS newer FROM ${products.valid})
+    ) WHERE copy = 1 ORDER BY product_id`,
+  );
   return writeCurated(
     engine,
     workspace,
     lake,
     'dim_product',
-    dimProductSql(products.valid),
+    dimProductSql(CATALOG_MERGED),
     run.businessDate,
   );
 }

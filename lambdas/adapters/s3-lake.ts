@@ -1,5 +1,7 @@
 /** The data lake on S3 (or any S3-compatible endpoint, e.g. the in-process s3rver on a laptop). */
 import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -169,5 +171,16 @@ export class S3LakeStore implements LakeStore {
       }
     }
     return keys.length;
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    // CopySource is "<bucket>/<key>", URL-encoded; each key segment on its own keeps the slashes.
+    const source = `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`;
+    await this.call(`copy ${this.uri(from)} to ${this.uri(to)}`, () =>
+      this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: source })),
+    );
+    await this.call(`delete ${this.uri(from)}`, () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from })),
+    );
   }
 }

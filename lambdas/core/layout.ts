@@ -2,6 +2,16 @@
 import type { BatchTable, Dataset } from './model';
 
 export const CATALOG_LANDING_PREFIX = 'landing/catalog/';
+/** Landing files already processed, kept for forensics (the lake's lifecycle tiers and expires them). */
+export const ARCHIVE_PREFIX = 'archive/';
+/** Where catalog files go once a refresh has merged them (landing/ then holds only the files not yet merged). */
+export const CATALOG_ARCHIVE_PREFIX = `${ARCHIVE_PREFIX}catalog/`;
+/**
+ * The current catalog: every valid product, the latest updated_at per product_id. Each refresh merges the
+ * file that arrived into it, and the batch reads it plus the files not yet merged. Outside raw/, whose
+ * lifecycle may expire objects: this one object must outlive any quiet spell of the catalog.
+ */
+export const CATALOG_SNAPSHOT_KEY = 'catalog/products.parquet';
 
 export const partition = (businessDate: string): string => `dt=${businessDate}`;
 
@@ -17,4 +27,7 @@ export const layout = {
   unparseable: (dataset: Dataset, date: string) =>
     `quarantine/${dataset}/${partition(date)}/unparseable.jsonl`,
   qualityReport: (date: string, runId: string) => `quality/${partition(date)}/${runId}.json`,
+  /** A merged catalog file, under the refresh that merged it (the same name may be dropped again). */
+  catalogArchive: (date: string, runId: string, landingKey: string) =>
+    `${CATALOG_ARCHIVE_PREFIX}${partition(date)}/${runId}/${landingKey.slice(landingKey.lastIndexOf('/') + 1)}`,
 } as const;

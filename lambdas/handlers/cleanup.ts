@@ -10,9 +10,22 @@ import type { Adapters, Step } from '../adapters/ports';
 /**
  * The failure path's "ALL_DONE" step: drops the run's intermediate staged/ data and warehouse staging
  * tables (the date was never published, so readers still see the previous run) and records the run as FAILED with whatever quality results it got to, so ops tables show why.
+ * A failed catalog refresh (`catalogKey`) only drops its dim_product stage table: it staged nothing in the
+ * lake, recorded no run, and its state machine's failed-executions alarm reports it.
  */
 export function makeCleanup({ lake, warehouse, metrics, logger }: Adapters) {
   return async (state: PipelineState): Promise<{ deletedObjects: number }> => {
+    if (state.catalogKey !== undefined) {
+      if (state.run?.runId) {
+        await warehouse.executeBatch(dropStageStatements([TABLES.dim_product], state.run.runId));
+      }
+      logger.warn('catalog refresh failed', {
+        run: state.run,
+        catalogKey: state.catalogKey,
+        error: state.error,
+      });
+      return { deletedObjects: 0 };
+    }
     let deletedObjects = 0;
     if (state.run?.businessDate) {
       for (const dataset of DATASETS) {

@@ -20,7 +20,9 @@ export function makeResolveRun({ warehouse, logger }: Adapters) {
       businessDate,
       startedAt: new Date().toISOString(),
     };
-    await warehouse.executeBatch(recordRunStatements({ ...run, status: 'RUNNING', datasets: [], checks: [] }));
+    await warehouse.executeBatch(
+      recordRunStatements({ ...run, status: 'RUNNING', datasets: [], checks: [] }),
+    );
     logger.info('run resolved', { ...run });
     return run;
   };

@@ -10,6 +10,11 @@ import { acknowledgeNag, nagArnRef, type S3GrantKind } from '../nag';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
 import {
+  CATALOG_ARCHIVE_PREFIX,
+  CATALOG_LANDING_PREFIX,
+  CATALOG_SNAPSHOT_KEY,
+} from '../../lambdas/core/layout';
+import {
   BATCH_STEPS,
   CATALOG_STEPS,
   HANDLER_ENV,
@@ -97,8 +102,9 @@ export class BatchPipeline extends Construct {
     const functions = {} as Record<HandlerEntry, NodejsFunction>;
     for (const entry of entries) {
       const engine = ENGINE_ENTRIES.has(entry) ? props.engine : undefined;
-      // resolve-run is the DDL/grant step: the one function that acts as the warehouse admin.
-      const own = entry === 'resolve-run' ? { ...environment, ...warehouse.adminEnvironment() } : environment;
+      // ensure-warehouse is the DDL/grant step: the one function that acts as the warehouse admin.
+      const own =
+        entry === 'ensure-warehouse' ? { ...environment, ...warehouse.adminEnvironment() } : environment;
       const source = entry === 'extract-orders' ? this.sourceAccess() : undefined;
       functions[entry] = cartflowFunction(this, {
         config,
@@ -117,8 +123,18 @@ export class BatchPipeline extends Construct {
     grant('extract-orders', 'readWrite', 'raw/*');
     sourceSecret.grantRead(functions['extract-orders']);
     grant('extract-products', 'read', 'landing/*');
-    // It quarantines unreadable catalog rows; a catalog refresh also publishes the curated dim_product it loads.
-    grant('extract-products', 'readWrite', 'raw/*', 'quarantine/products/*', 'curated/dim_product/*');
+    // It quarantines unreadable catalog rows; a catalog refresh also publishes the curated dim_product it loads,
+    // replaces the current catalog and moves the file it merged from landing/catalog/ to the archive.
+    grant(
+      'extract-products',
+      'readWrite',
+      'raw/*',
+      'quarantine/products/*',
+      'curated/dim_product/*',
+      `${CATALOG_SNAPSHOT_KEY}`,
+      `${CATALOG_ARCHIVE_PREFIX}*`,
+    );
+    grant('extract-products', 'delete', `${CATALOG_LANDING_PREFIX}*`);
     grant('transform', 'read', 'raw/*');
     grant('transform', 'readWrite', 'staged/*');
     grant('validate', 'read', 'staged/*');
@@ -128,10 +144,10 @@ export class BatchPipeline extends Construct {
     // cleanup lists staged/ before deleting the run's objects.
     grant('cleanup', 'read', 'staged/*');
     grant('cleanup', 'delete', 'staged/*');
-    // load-table stages, publish-date replaces, record-run records, cleanup drops the run's stage tables:
-    // all as the writer user. resolve-run creates the schema and grants the writer what it needs.
-    warehouse.grantAdmin(functions['resolve-run']);
-    for (const entry of ['load-table', 'publish-date', 'record-run', 'cleanup'] as const) {
+    // resolve-run and record-run record the run, load-table stages, publish-date replaces, cleanup drops the
+    // run's stage tables: all as the writer user. ensure-warehouse creates the schema and grants the writer.
+    warehouse.grantAdmin(functions['ensure-warehouse']);
+    for (const entry of ['resolve-run', 'load-table', 'publish-date', 'record-run', 'cleanup'] as const) {
       warehouse.grantDataApi(functions[entry]);
     }
 
@@ -207,7 +223,9 @@ export class BatchPipeline extends Construct {
     notifyFailure.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.notifyError' });
     notifyFailure.next(cleanup);
 
-    // ResolveRun receives the execution input (RunRequest) as it is.
+    // EnsureWarehouse (the admin) ignores its input and adds nothing; ResolveRun then receives the execution
+    // input (RunRequest) as it is.
+    const ensureWarehouse = step('EnsureWarehouse', { resultPath: sfn.JsonPath.DISCARD });
     const resolveRun = step('ResolveRun', { resultPath: '$.run' });
     const extract = new sfn.Parallel(this, 'Extract', { resultPath: '$.extract' })
       .branch(step('ExtractOrders'))
@@ -227,6 +245,7 @@ export class BatchPipeline extends Construct {
     const notifySuccess = step('NotifySuccess', { resultPath: '$.notify' });
 
     for (const state of [
+      ensureWarehouse,
       resolveRun,
       extract,
       transform,
@@ -262,7 +281,7 @@ export class BatchPipeline extends Construct {
         planBuckets.next(splitDay).next(mergeBuckets).next(qualityGate),
       )
       .otherwise(transform.next(validate).next(qualityGate));
-    const definition = resolveRun.next(extract).next(volumeChoice);
+    const definition = ensureWarehouse.next(resolveRun).next(extract).next(volumeChoice);
     return this.createStateMachine(BATCH_STATE_MACHINE_ID, 'batch', definition);
   }
 
@@ -300,10 +319,14 @@ export class BatchPipeline extends Construct {
   }
 
   private buildCatalogStateMachine(): sfn.StateMachine {
-    const failed = new sfn.Fail(this, 'CatalogRefreshFailed', { error: 'CatalogRefreshFailed' });
-    // Input: the S3 "Object Created" event from EventBridge. The business date is the event's UTC date.
-    const refresh = this.task('RefreshCatalog', CATALOG_STEPS.RefreshCatalog, {
-      payload: sfn.TaskInput.fromObject({
+    const failed = new sfn.Fail(this, 'CatalogRefreshFailed', {
+      error: 'CatalogRefreshFailed',
+      cause: 'See the $.error of the failed state',
+    });
+    // Input: the S3 "Object Created" event from EventBridge; from here on the state is the run and the key
+    // alone, so it keeps one size however many files arrived before. The business date is the event's UTC date.
+    const start = new sfn.Pass(this, 'CatalogRun', {
+      parameters: {
         run: {
           runId: sfn.JsonPath.executionName,
           businessDate: sfn.JsonPath.arrayGetItem(
@@ -313,10 +336,14 @@ export class BatchPipeline extends Construct {
           startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
         },
         catalogKey: sfn.JsonPath.stringAt('$.detail.object.key'),
-      }),
-      resultPath: '$.refresh',
+      },
+    });
+    // A brand-new environment has no schema yet: the admin step makes it (one catalog query otherwise).
+    const ensureWarehouse = this.task('PrepareWarehouse', CATALOG_STEPS.PrepareWarehouse, {
+      resultPath: sfn.JsonPath.DISCARD,
     });
     // RefreshCatalog returns a LoadTableInput ({ run, item }) for dim_product.
+    const refresh = this.task('RefreshCatalog', CATALOG_STEPS.RefreshCatalog, { resultPath: '$.refresh' });
     const load = this.task('LoadCatalog', CATALOG_STEPS.LoadCatalog, {
       inputPath: '$.refresh',
       resultPath: '$.load',
@@ -326,9 +353,17 @@ export class BatchPipeline extends Construct {
       inputPath: '$.refresh',
       resultPath: '$.publish',
     });
-    for (const state of [refresh, load, publish])
-      state.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
-    return this.createStateMachine(CATALOG_STATE_MACHINE_ID, 'catalog', refresh.next(load).next(publish));
+    // Failure path: drop the run's stage table (LoadCatalog may have made it), then fail either way.
+    const cleanup = this.task('CleanupCatalog', CATALOG_STEPS.CleanupCatalog, { resultPath: '$.cleanup' });
+    cleanup.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
+    cleanup.next(failed);
+    for (const state of [ensureWarehouse, refresh, load, publish])
+      state.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.error' });
+    return this.createStateMachine(
+      CATALOG_STATE_MACHINE_ID,
+      'catalog',
+      start.next(ensureWarehouse).next(refresh).next(load).next(publish),
+    );
   }
 
   private createStateMachine(id: string, kind: string, definition: sfn.IChainable): sfn.StateMachine {

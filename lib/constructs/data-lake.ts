@@ -4,6 +4,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledgeNag, acknowledgeStackSingletons, LAMBDA_BASIC_EXECUTION_FINDING } from '../nag';
 import { Construct } from 'constructs';
 import { removalPolicyOf, type LifecycleConfig, type RemovalChoice } from '../config';
+import { ARCHIVE_PREFIX } from '../../lambdas/core/layout';
 
 export interface DataLakeProps {
   /** Per-zone lifecycle (days) from the environment config. */
@@ -99,7 +100,9 @@ export class DataLake extends Construct {
           abortIncompleteMultipartUploadAfter: days(7),
           noncurrentVersionExpiration: days(lifecycle.noncurrentExpireDays),
         },
-        ...['raw/', 'events/'].map((prefix) => ({
+        // archive/: catalog files a refresh merged, kept as long as raw data. catalog/ (the current catalog,
+        // one object) has no rule: it must outlive any quiet spell of the catalog.
+        ...['raw/', 'events/', ARCHIVE_PREFIX].map((prefix) => ({
           id: `${prefix.slice(0, -1)}-tiering`,
           prefix,
           transitions: [

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCents as cents } from '../../lambdas/core/dates';
 import type { PipelineState } from '../../lambdas/core/contracts';
-import { CATALOG_LANDING_PREFIX, layout } from '../../lambdas/core/layout';
+import { CATALOG_ARCHIVE_PREFIX, CATALOG_LANDING_PREFIX, layout } from '../../lambdas/core/layout';
 import { DATASETS } from '../../lambdas/core/model';
 import { generateDay, type DirtySpec, type GeneratedDay } from '../../lambdas/core/generator';
 import { seedSourceDatabase } from '../../local/embedded-postgres';
@@ -328,6 +328,102 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
       );
       const today = new Date().toISOString().slice(0, 10);
       assert.match(await runtime.lake.getText(layout.unparseable('products', today)), /not-a-price/);
+    });
+
+    describe('the catalog refresh in a brand-new environment', () => {
+      const drop = async (name: string) => {
+        const key = `${CATALOG_LANDING_PREFIX}${name}`;
+        await runtime.lake.put(key, await readFile(new URL(`../fixtures/e2e/${name}`, import.meta.url)));
+        return key;
+      };
+      const stageTables = () =>
+        scalar(runtime, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'staging'`);
+      let first: Awaited<ReturnType<LocalRuntime['refreshCatalog']>>;
+      let firstKey: string;
+
+      test('the first catalog file dropped into a warehouse without a schema creates it and fills dim_product', async () => {
+        // Prepare: no schema at all, as in a new account.
+        await runtime.warehouse.executeBatch([
+          'DROP SCHEMA IF EXISTS analytics CASCADE',
+          'DROP SCHEMA IF EXISTS ops CASCADE',
+          'DROP SCHEMA IF EXISTS staging CASCADE',
+        ]);
+        firstKey = await drop('catalog-first.csv');
+
+        // Act
+        first = await runtime.refreshCatalog(firstKey);
+
+        // Assess
+        assert.equal(first.status, 'SUCCEEDED', JSON.stringify(first.error));
+        assert.equal(
+          await scalar(runtime, `SELECT name FROM analytics.dim_product WHERE product_id = 'P-7002'`),
+          'First drop chair',
+        );
+        assert.equal(await stageTables(), '0');
+      });
+
+      test('a second file is merged on its own: the first is archived and the state does not grow', async () => {
+        // Prepare
+        const key = await drop('catalog-later.csv');
+
+        // Act
+        const second = await runtime.refreshCatalog(key);
+
+        // Assess
+        assert.equal(second.status, 'SUCCEEDED', JSON.stringify(second.error));
+        // Counts and times aside (their digits), the output is the same size: no list of files in it.
+        const size = (output: unknown) => JSON.stringify(output).replace(/\d+/g, '0').length;
+        assert.equal(size(second.output), size(first.output));
+        const landing = (await runtime.lake.list(CATALOG_LANDING_PREFIX)).map((o) => o.key);
+        assert.ok(!landing.includes(firstKey) && !landing.includes(key), landing.join());
+        const archived = (await runtime.lake.list(CATALOG_ARCHIVE_PREFIX)).map((o) => o.key);
+        assert.ok(
+          archived.some((k) => k.endsWith('/catalog-first.csv')),
+          archived.join(),
+        );
+        const names = await runtime.warehouse.query<{ product_id: string; name: string }>(
+          `SELECT product_id, name FROM analytics.dim_product WHERE product_id LIKE 'P-700%' ORDER BY product_id`,
+        );
+        assert.deepEqual(names, [
+          { product_id: 'P-7001', name: 'First drop lamp' },
+          { product_id: 'P-7002', name: 'Second drop chair' },
+          { product_id: 'P-7003', name: 'Second drop rug' },
+        ]);
+      });
+
+      test('a publish that fails leaves no stage table and dim_product as it was', async () => {
+        // Prepare: a constraint the stage table (CREATE TABLE LIKE) does not copy, so only the publish fails.
+        const before = await runtime.warehouse.query(
+          'SELECT * FROM analytics.dim_product ORDER BY product_id',
+        );
+        await runtime.warehouse.executeBatch([
+          `ALTER TABLE analytics.dim_product ADD CONSTRAINT no_new_rugs CHECK (name <> 'Second drop rug, again') NOT VALID`,
+        ]);
+        const key = `${CATALOG_LANDING_PREFIX}catalog-again.csv`;
+        await runtime.lake.put(
+          key,
+          'product_id,name,category,price,currency,updated_at\nP-7003,"Second drop rug, again",home,98.00,USD,2099-04-01T00:00:00Z\n',
+        );
+
+        // Act
+        const outcome = await runtime.refreshCatalog(key);
+
+        // Assess
+        await runtime.warehouse.executeBatch([
+          'ALTER TABLE analytics.dim_product DROP CONSTRAINT no_new_rugs',
+        ]);
+        assert.equal(outcome.status, 'FAILED');
+        assert.deepEqual(
+          new Set(outcome.steps.filter((s) => s.status !== 'ok').map((s) => s.state)),
+          new Set(['PublishCatalog']),
+        );
+        assert.ok(outcome.steps.some((s) => s.state === 'CleanupCatalog' && s.status === 'ok'));
+        assert.equal(await stageTables(), '0');
+        assert.deepEqual(
+          await runtime.warehouse.query('SELECT * FROM analytics.dim_product ORDER BY product_id'),
+          before,
+        );
+      });
     });
   });
 }

@@ -24,7 +24,7 @@ describe('batch state machine (synthesized ASL)', () => {
       // Act
       const taskStates = allStates(batch[envName]).filter(([, s]) => s.Type === 'Task');
       // Assess
-      assert.equal(taskStates.length, 14);
+      assert.equal(taskStates.length, 15);
       for (const [name, state] of taskStates) {
         assert.equal(state.Retry?.length, 1, `${name} has no Retry`);
         const [retrier] = state.Retry;
@@ -48,6 +48,7 @@ describe('batch state machine (synthesized ASL)', () => {
     const states = batch.dev.States as Record<string, State>;
     // Assess
     for (const name of [
+      'EnsureWarehouse',
       'ResolveRun',
       'Extract',
       'Transform',
@@ -166,8 +167,10 @@ describe('batch state machine (synthesized ASL)', () => {
     // Prepare
     const states = batch.dev.States as Record<string, State>;
     // Assess
-    assert.equal(batch.dev.StartAt, 'ResolveRun');
-    const path: Array<[string, string | undefined, string]> = [
+    assert.equal(batch.dev.StartAt, 'EnsureWarehouse');
+    const path: Array<[string, string | null | undefined, string]> = [
+      // The DDL step's result is dropped: ResolveRun still gets the execution input.
+      ['EnsureWarehouse', null, 'ResolveRun'],
       ['ResolveRun', '$.run', 'Extract'],
       ['Extract', '$.extract', 'VolumeChoice'],
       ['Transform', '$.transform', 'Validate'],
@@ -189,5 +192,59 @@ describe('batch state machine (synthesized ASL)', () => {
       assert.match(state.Resource, /^arn:aws:lambda:/, name);
       assert.equal(state.Parameters, undefined, name);
     }
+  });
+});
+
+describe('catalog state machine (synthesized ASL)', () => {
+  let catalog: AslDefinition;
+  before(async () => {
+    catalog = (await synthesizeDefinitions('prod')).catalog;
+  });
+
+  test('the state is the run and the key, whatever the event: no per-file list can grow it', () => {
+    // Prepare
+    const states = catalog.States as Record<string, State>;
+    // Assess
+    assert.equal(catalog.StartAt, 'CatalogRun');
+    assert.equal(states.CatalogRun.Type, 'Pass');
+    // Parameters replace the whole event; nothing from it but its time and key goes on.
+    assert.equal(states.CatalogRun.ResultPath, undefined);
+    assert.deepEqual(Object.keys(states.CatalogRun.Parameters).sort(), ['catalogKey.$', 'run']);
+    assert.equal(states.CatalogRun.Parameters['catalogKey.$'], '$.detail.object.key');
+  });
+
+  test('the admin DDL step runs first and adds nothing to the state; then refresh, load, publish', () => {
+    // Prepare
+    const states = catalog.States as Record<string, State>;
+    // Assess
+    const path: Array<[string, string, string | null | undefined, string | undefined]> = [
+      ['CatalogRun', 'PrepareWarehouse', undefined, undefined],
+      ['PrepareWarehouse', 'RefreshCatalog', null, undefined],
+      ['RefreshCatalog', 'LoadCatalog', '$.refresh', undefined],
+      ['LoadCatalog', 'PublishCatalog', '$.load', '$.refresh'],
+    ];
+    for (const [name, next, resultPath, inputPath] of path) {
+      assert.equal(states[name].Next, next, name);
+      assert.equal(states[name].ResultPath, resultPath, name);
+      assert.equal(states[name].InputPath, inputPath, name);
+    }
+    assert.equal(states.PublishCatalog.End, true);
+    assert.equal(states.PublishCatalog.InputPath, '$.refresh');
+  });
+
+  test('every step catches into CleanupCatalog, which drops the stage table and fails either way', () => {
+    // Prepare
+    const states = catalog.States as Record<string, State>;
+    // Assess
+    for (const name of ['PrepareWarehouse', 'RefreshCatalog', 'LoadCatalog', 'PublishCatalog']) {
+      assert.deepEqual(
+        states[name].Catch,
+        [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CleanupCatalog' }],
+        name,
+      );
+    }
+    assert.equal(states.CleanupCatalog.Next, 'CatalogRefreshFailed');
+    assert.equal(states.CleanupCatalog.Catch[0].Next, 'CatalogRefreshFailed');
+    assert.equal(states.CatalogRefreshFailed.Type, 'Fail');
   });
 });

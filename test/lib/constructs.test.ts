@@ -56,7 +56,7 @@ describe('construct props validation', () => {
           engine: new DuckDbLayer(stack, 'DuckDb'),
           handlersDir: '/nonexistent',
         }),
-      /\/nonexistent\/resolve-run\.ts is missing/,
+      /\/nonexistent\/ensure-warehouse\.ts is missing/,
     );
   });
 

@@ -136,7 +136,7 @@ describe('CartflowStack', () => {
     const execute = statements.filter((s) => actionsOf(s).includes('redshift-data:ExecuteStatement'));
     const ownStatements = statements.filter((s) => actionsOf(s).includes('redshift-data:GetStatementResult'));
     const login = statements.filter((s) => actionsOf(s).includes('redshift-serverless:GetCredentials'));
-    // Assess: the writer role (every warehouse function) and resolve-run (the DDL/grant step) only.
+    // Assess: the writer role (every warehouse function) and ensure-warehouse (the DDL/grant step) only.
     assert.equal(execute.length, 2);
     for (const s of [...execute, ...login]) assert.deepEqual(s.Resource, workgroupArn);
     for (const s of execute) assert.ok(actionsOf(s).includes('redshift-data:BatchExecuteStatement'));
@@ -154,8 +154,9 @@ describe('CartflowStack', () => {
     const { stack, template } = synth('prod');
     const secretArn = stack.resolve(stack.warehouse.adminSecretArn);
     const writerRoleArn = stack.resolve(stack.warehouse.writerRole.roleArn);
-    const resolveRunRole = stack.resolve(
-      (stack.pipeline.functions['resolve-run'].role!.node.defaultChild as unknown as { ref: string }).ref,
+    const ddlRole = stack.resolve(
+      (stack.pipeline.functions['ensure-warehouse'].role!.node.defaultChild as unknown as { ref: string })
+        .ref,
     );
     // Act
     const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
@@ -179,19 +180,19 @@ describe('CartflowStack', () => {
     const withSecret = functions.filter(
       (f) => HANDLER_ENV.warehouseSecretArn in ((f.Properties.Environment?.Variables ?? {}) as object),
     );
-    // Assess: one reader of the admin secret, resolve-run's role, which also knows the writer's user name.
+    // Assess: one reader of the admin secret, ensure-warehouse's role, which also knows the writer's user name.
     assert.deepEqual(
       readsAdminSecret.map((p) => p.Properties.Roles),
-      [[resolveRunRole]],
+      [[ddlRole]],
     );
     assert.equal(withSecret.length, 1);
-    assert.equal(withSecret[0].Properties.Description, 'cartflow prod: resolve-run');
+    assert.equal(withSecret[0].Properties.Description, 'cartflow prod: ensure-warehouse');
     assert.equal(
       withSecret[0].Properties.Environment.Variables[HANDLER_ENV.warehouseWriterUser],
       'IAMR:cartflow-prod-writer',
     );
-    // load-table, publish-date, record-run, cleanup and load-events assume the writer role.
-    assert.equal(assumesWriter.length, 5);
+    // resolve-run, load-table, publish-date, record-run, cleanup and load-events assume the writer role.
+    assert.equal(assumesWriter.length, 6);
     template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'cartflow-prod-writer' });
     // The ARN comes from GetNamespace (CloudFormation does not return it).
     const lookups = Object.values(template.findResources('Custom::AWS')).map((r) =>

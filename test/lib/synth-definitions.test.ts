@@ -27,6 +27,8 @@ const TABLES = [
 function stubHandlers(overrides: Record<string, (input: Json) => Json> = {}) {
   const calls: Array<[string, Json]> = [];
   const results: Record<string, (input: Json) => Json> = {
+    EnsureWarehouse: () => ({ created: false }),
+    PrepareWarehouse: () => ({ created: true }),
     ResolveRun: () => RUN,
     ExtractOrders: () => [
       { dataset: 'orders', keys: ['raw/orders/x'], rows: 5 },
@@ -41,6 +43,7 @@ function stubHandlers(overrides: Record<string, (input: Json) => Json> = {}) {
     NotifySuccess: () => ({ status: 'SUCCEEDED', summary: 'ok' }),
     NotifyFailure: () => ({ status: 'FAILED', summary: 'failed' }),
     Cleanup: () => ({ deleted: 1 }),
+    CleanupCatalog: () => ({ deletedObjects: 0 }),
     ...overrides,
   };
   const handlers = Object.fromEntries(
@@ -68,9 +71,12 @@ describe('synthesizeDefinitions', () => {
     for (const name of ['Extract', 'QualityGate', 'LoadTables', 'Succeeded', 'RunFailed']) {
       assert.ok(batchNames.includes(name), `batch lacks ${name}`);
     }
-    assert.deepEqual(Object.keys(synthesized.catalog.States).slice(0, 3), Object.keys(CATALOG_STEPS));
-    assert.equal(synthesized.batch.StartAt, 'ResolveRun');
-    assert.equal(synthesized.catalog.StartAt, 'RefreshCatalog');
+    const catalogNames = stateNames(synthesized.catalog);
+    for (const name of Object.keys(CATALOG_STEPS)) {
+      assert.ok(catalogNames.includes(name), `catalog lacks ${name}`);
+    }
+    assert.equal(synthesized.batch.StartAt, 'EnsureWarehouse');
+    assert.equal(synthesized.catalog.StartAt, 'CatalogRun');
     assert.ok('Resources' in synthesized.template);
   });
 
@@ -209,16 +215,44 @@ describe('synthesizeDefinitions', () => {
       context: { Execution: { Name: 'exec-1' } } as Json,
     }).result) as Json;
     // Assess
-    const [name, refreshInput] = calls[0];
+    assert.equal(calls[0][0], 'PrepareWarehouse');
+    const [name, refreshInput] = calls[1];
     assert.equal(name, 'RefreshCatalog');
     assert.deepEqual(refreshInput.run.runId, 'exec-1');
     assert.deepEqual(refreshInput.run.businessDate, '2024-05-01');
     assert.ok(!Number.isNaN(Date.parse(refreshInput.run.startedAt)));
     assert.equal(refreshInput.catalogKey, 'landing/catalog/products.csv');
-    assert.deepEqual(calls[1], ['LoadCatalog', loadInput]);
+    // The event itself is gone from the state: run, key and the steps' small results only.
+    assert.deepEqual(Object.keys(refreshInput).sort(), ['catalogKey', 'run']);
+    assert.deepEqual(calls[2], ['LoadCatalog', loadInput]);
     assert.deepEqual(output.load, { table: 'dim_product', rowsLoaded: 3 });
-    assert.deepEqual(calls[2], ['PublishCatalog', loadInput]);
+    assert.deepEqual(calls[3], ['PublishCatalog', loadInput]);
     assert.deepEqual(output.publish, { tables: ['dim_product'] });
+    assert.ok(!calls.some(([called]) => called === 'CleanupCatalog'));
+  });
+
+  test('a failed catalog publish runs CleanupCatalog with the run and the error, then fails', async () => {
+    // Prepare
+    const { handlers, calls } = stubHandlers({
+      RefreshCatalog: () => ({ run: RUN, item: TABLES[0] }),
+      LoadCatalog: () => ({ table: 'dim_product', rowsLoaded: 3 }),
+      PublishCatalog: () => {
+        throw Object.assign(new Error('publish failed'), { name: 'PermanentError' });
+      },
+    });
+    const event = { time: '2024-05-01T10:15:00Z', detail: { object: { key: 'landing/catalog/p.csv' } } };
+    const machine = new StateMachine(synthesized.catalog as Json);
+    // Act
+    const run = machine.run(event, {
+      overrides: { taskResourceLocalHandlers: handlers },
+      context: { Execution: { Name: 'exec-2' } } as Json,
+    });
+    // Assess
+    await assert.rejects(run.result, (error: Json) => error?.cause?.name === 'CatalogRefreshFailed');
+    const cleanupInput = calls.find(([called]) => called === 'CleanupCatalog')?.[1];
+    assert.equal(cleanupInput.run.runId, 'exec-2');
+    assert.equal(cleanupInput.catalogKey, 'landing/catalog/p.csv');
+    assert.equal(cleanupInput.error.Error, 'PermanentError');
   });
 
   test('is fast enough for every local run', async () => {

@@ -95,7 +95,7 @@ interface PartitionRow {
 }
 
 const recordsSource = (inputs: readonly string[]) =>
-  `read_json(${fileList(inputs)}, format = 'array', columns = ${RECORD_COLUMNS}, filename = true)`;
+  `read_json(${fileList(inputs)}, format = 'array', columns = ${RECORD_COLUMNS})`;
 
 /**
  * Validates, deduplicates and groups a batch. `inputs` are JSON files, each an array of MSK records
@@ -114,12 +114,12 @@ export async function processBatch(
     return { files: [], eventKeys: [], ranges: [], stats: emptyStats() };
   }
   // One pass from the files to the checked records: DuckDB decodes the base64 value (TRY: NULL where
-  // the bytes are not UTF-8) and validates. `seq` (input file) then rowid is the delivery order. Only a
-  // rejected record keeps its text (`raw`).
+  // the bytes are not UTF-8) and validates. rowid is the delivery order (the inputs in turn, each file's
+  // records as written). Only a rejected record keeps its text (`raw`).
   await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
     SELECT * EXCLUDE (raw), CASE WHEN reason IS NOT NULL THEN raw END AS raw
     FROM (${validateEventsSql(`(
-      SELECT filename AS seq, topic, partition,
+      SELECT topic, partition,
              CASE WHEN regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}
                   THEN CAST("offset" AS BIGINT) END AS off,
              CASE WHEN isfinite(TRY_CAST("timestamp" AS DOUBLE)) THEN CAST("timestamp" AS DOUBLE) END AS kafka_ts,

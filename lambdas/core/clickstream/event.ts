@@ -137,7 +137,7 @@ const textOk = (field: Field, bytes: number) =>
 const textValue = (field: Field) => `CASE WHEN ${typeOf(field)} = 'VARCHAR' THEN ${textOf(field)} END`;
 
 /**
- * SQL that validates decoded messages. `source` has the columns seq, topic, partition, off, kafka_ts,
+ * SQL that validates decoded messages. `source` has the columns topic, partition, off, kafka_ts,
  * value (the base64 Kafka value) and text (its UTF-8 text; NULL when the bytes are not UTF-8). The
  * result keeps those and adds `reason` (NULL for a valid event: the first rule it breaks, naming the
  * field and what was expected, otherwise), `raw` (what a quarantined record keeps: the text, or the
@@ -156,7 +156,7 @@ export function validateEventsSql(source: string): string {
   ).join(' ');
   return `
     WITH decoded AS (
-      SELECT seq, topic, partition, off, kafka_ts, value, text,
+      SELECT topic, partition, off, kafka_ts, value, text,
              CASE WHEN value IS NULL OR value = '' THEN 'empty' WHEN text IS NULL THEN 'utf8'
                   WHEN NOT json_valid(text) THEN 'json' END AS failure
       FROM ${source}
@@ -171,7 +171,7 @@ export function validateEventsSql(source: string): string {
                    CASE WHEN ${typeOf('ts')} = 'VARCHAR' THEN regexp_extract(${textOf('ts')}, '${ISO_RE}', ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z'], 'i') END AS iso
             FROM fields)
     )
-    SELECT seq, topic, partition, off, kafka_ts,
+    SELECT topic, partition, off, kafka_ts,
            CASE
              WHEN failure = 'empty' THEN 'value: expected a JSON object, got an empty Kafka message'
              WHEN failure = 'utf8' THEN 'value: expected UTF-8 JSON text (raw is the base64 value)'

@@ -228,7 +228,6 @@ describe('extract-products step over fixture catalog files', () => {
         dataset: 'products',
         keys: [layout.rawPart('products', RUN.businessDate, 0)],
         rows: 3,
-        sources: [`${CATALOG_LANDING_PREFIX}a-catalog.jsonl`, `${CATALOG_LANDING_PREFIX}b-catalog.jsonl`],
         rejected: 1,
       },
     ]);

@@ -44,7 +44,7 @@ describe('validateEventsSql', () => {
              CAST(event_date AS VARCHAR) AS event_date, order_id,
              CAST(CAST(price * 100 AS BIGINT) AS VARCHAR) AS price_cents, service, error_code
       FROM (${validateEventsSql(`(
-        SELECT 'r' AS seq, 'clickstream' AS topic, 0 AS partition, CAST(off AS BIGINT) AS off,
+        SELECT 'clickstream' AS topic, 0 AS partition, CAST(off AS BIGINT) AS off,
                1714557600000.0 AS kafka_ts, value, TRY(decode(from_base64(value))) AS text
         FROM (VALUES ${rows.join(', ')}) AS v(off, value))`)})
       ORDER BY off`);

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { MemoryLakeStore } from '../../../bench/support/memory-lake';
+import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
+import type { Adapters, Warehouse } from '../../../lambdas/adapters/ports';
+import type { ExtractResult, LoadTableInput, RunContext } from '../../../lambdas/core/contracts';
+import { Engine, sqlLiteral } from '../../../lambdas/core/engine/engine';
+import {
+  CATALOG_ARCHIVE_PREFIX,
+  CATALOG_LANDING_PREFIX,
+  CATALOG_SNAPSHOT_KEY,
+  layout,
+} from '../../../lambdas/core/layout';
+import { warehouseDdl, writerGrantStatements } from '../../../lambdas/core/sql';
+import { step as ensureWarehouseStep } from '../../../lambdas/handlers/ensure-warehouse';
+import { step as extractProductsStep } from '../../../lambdas/handlers/extract-products';
+
+const DATE = '2026-03-02';
+const runOf = (runId: string): RunContext => ({ runId, businessDate: DATE, startedAt: `${DATE}T10:00:00Z` });
+const fixture = (name: string) => new URL(`../../fixtures/batch/landing/${name}`, import.meta.url).pathname;
+
+const unused = () => {
+  throw new Error('the catalog steps must not use this adapter');
+};
+
+describe('catalog refresh (extract-products with a catalogKey) over fixture catalog files', () => {
+  let dir: string;
+  let engine: Engine;
+  let lake: MemoryLakeStore;
+  const read: string[] = [];
+  const catalogFilesRead = () => read.filter((key) => key.startsWith(CATALOG_LANDING_PREFIX));
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cartflow-catalog-refresh-'));
+    engine = await Engine.open({ memoryLimitMb: 128, tempDirectory: join(dir, 'spill'), threads: 1 });
+    lake = new MemoryLakeStore();
+    // Which objects the step reads as text.
+    const getText = lake.getText.bind(lake);
+    lake.getText = (key: string) => {
+      read.push(key);
+      return getText(key);
+    };
+  });
+
+  after(async () => {
+    engine.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const extract = () => {
+    const adapters: Adapters = {
+      lake,
+      source: { connect: unused },
+      warehouse: { executeBatch: unused, query: unused },
+      alerts: { publish: unused },
+      logger: localLogger({}),
+      metrics: new RecordedMetrics(),
+    };
+    // Threshold 1: the fixture's unkeyed row is quarantined without failing the gate.
+    return extractProductsStep.make(
+      adapters,
+      extractProductsStep.settings({ TMPDIR: dir, QUALITY_THRESHOLD: '1' }),
+    );
+  };
+
+  const current = async () => {
+    const path = join(dir, `current-${Date.now()}.parquet`);
+    await lake.download(CATALOG_SNAPSHOT_KEY, path);
+    return engine.rows(`SELECT product_id, name FROM read_parquet(${sqlLiteral(path)}) ORDER BY product_id`);
+  };
+
+  let first: LoadTableInput;
+
+  it('merges the arrived file into an empty catalog, publishes dim_product and archives the file', async () => {
+    // Prepare
+    const key = `${CATALOG_LANDING_PREFIX}a-catalog.jsonl`;
+    await lake.upload(key, fixture('a-catalog.jsonl'));
+
+    // Act
+    first = (await extract()({ run: runOf('refresh-0001'), catalogKey: key })) as LoadTableInput;
+
+    // Assess
+    assert.deepEqual(first, {
+      run: runOf('refresh-0001'),
+      item: { table: 'dim_product', prefix: layout.curatedPrefix('dim_product', DATE), rows: 2 },
+    });
+    assert.deepEqual(await current(), [
+      { product_id: 'P-1', name: 'Lamp' },
+      { product_id: 'P-2', name: 'Chair, first file' },
+    ]);
+    assert.deepEqual(await lake.list(CATALOG_LANDING_PREFIX), []);
+    assert.deepEqual(
+      (await lake.list(CATALOG_ARCHIVE_PREFIX)).map((o) => o.key),
+      [layout.catalogArchive(DATE, 'refresh-0001', key)],
+    );
+  });
+
+  it('reads only the next file, merges it by product_id (latest updated_at, the new file on a tie) and keeps the output one size', async () => {
+    // Prepare
+    const key = `${CATALOG_LANDING_PREFIX}b-catalog.jsonl`;
+    await lake.upload(key, fixture('b-catalog.jsonl'));
+    read.length = 0;
+
+    // Act
+    const second = (await extract()({ run: runOf('refresh-0002'), catalogKey: key })) as LoadTableInput;
+
+    // Assess
+    assert.deepEqual(catalogFilesRead(), [key]);
+    assert.equal(JSON.stringify(second).length, JSON.stringify(first).length);
+    assert.deepEqual(await current(), [
+      { product_id: 'P-1', name: 'Lamp' },
+      { product_id: 'P-2', name: 'Chair, second file' },
+    ]);
+    assert.equal((await lake.list(CATALOG_ARCHIVE_PREFIX)).length, 2);
+    assert.match(await lake.getText(layout.unparseable('products', DATE)), /not-a-price/);
+  });
+
+  it('a retry after the file was archived publishes the current catalog again, reading no file', async () => {
+    // Prepare
+    read.length = 0;
+
+    // Act
+    const retried = (await extract()({
+      run: runOf('refresh-0002'),
+      catalogKey: `${CATALOG_LANDING_PREFIX}b-catalog.jsonl`,
+    })) as LoadTableInput;
+
+    // Assess
+    assert.deepEqual(catalogFilesRead(), []);
+    assert.equal(retried.item.rows, 2);
+  });
+
+  it('the batch extract reads the current catalog plus the files not merged yet', async () => {
+    // Prepare: a file dropped before the batch, its refresh not run yet.
+    await lake.upload(`${CATALOG_LANDING_PREFIX}pending.jsonl`, fixture('a-catalog.jsonl'));
+
+    // Act
+    const [result] = (await extract()({ run: runOf('batch-0001') })) as ExtractResult[];
+
+    // Assess
+    const path = join(dir, 'raw.parquet');
+    await lake.download(result.keys[0], path);
+    assert.deepEqual(await engine.rows(`SELECT product_id, name FROM read_parquet(${sqlLiteral(path)})`), [
+      { product_id: 'P-1', name: 'Lamp' },
+      // Same updated_at as the current catalog's: the later (landing) file wins.
+      { product_id: 'P-2', name: 'Chair, first file' },
+      { product_id: null, name: 'No id' },
+    ]);
+    assert.deepEqual(Object.keys(result).sort(), ['dataset', 'keys', 'rejected', 'rows']);
+  });
+});
+
+describe('ensure-warehouse step', () => {
+  /** The warehouse edge as the Data API would answer: the catalog query's one row, then the batch. */
+  function warehouse(present: number, expected: number, users: number) {
+    const batches: string[][] = [];
+    const queries: string[] = [];
+    const edge: Warehouse = {
+      executeBatch: (statements) => {
+        batches.push(statements);
+        return Promise.resolve();
+      },
+      query: <T>(sql: string) => {
+        queries.push(sql);
+        const rows = sql.includes('pg_user')
+          ? Array.from({ length: users }, () => ({ exists: 1 }))
+          : [{ present, expected }];
+        return Promise.resolve(rows as T[]);
+      },
+    };
+    return { edge, batches, queries };
+  }
+
+  const ensure = (edge: Warehouse, env: Record<string, string> = {}) =>
+    ensureWarehouseStep.make(
+      {
+        lake: new MemoryLakeStore(),
+        source: { connect: unused },
+        warehouse: edge,
+        alerts: { publish: unused },
+        logger: localLogger({}),
+        metrics: new RecordedMetrics(),
+      },
+      ensureWarehouseStep.settings(env),
+    );
+
+  it('creates the schema and grants the writer on a brand-new warehouse', async () => {
+    // Prepare
+    const { edge, batches } = warehouse(0, 20, 0);
+
+    // Act
+    const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
+
+    // Assess
+    assert.deepEqual(result, { created: true });
+    assert.deepEqual(batches, [
+      ['CREATE USER "IAMR:writer" PASSWORD DISABLE'],
+      [...warehouseDdl(), ...writerGrantStatements('IAMR:writer')],
+    ]);
+  });
+
+  it('is one catalog query and no DDL when every table exists and is granted', async () => {
+    // Prepare
+    const { edge, batches, queries } = warehouse(20, 20, 1);
+
+    // Act
+    const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
+
+    // Assess
+    assert.deepEqual(result, { created: false });
+    assert.deepEqual(batches, []);
+    assert.equal(queries.length, 2);
+  });
+});
