@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { MSKEvent } from 'aws-lambda';
 import type { EnvironmentConfig } from '../lib/config';
 import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
+import { step as ensureWarehouseStep } from '../lambdas/handlers/ensure-warehouse';
 import { step as loadEventsStep, type EventsLoadResult } from '../lambdas/handlers/load-events';
 import { step as streamToParquetStep, type StreamResult } from '../lambdas/handlers/stream-to-parquet';
 import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
@@ -127,6 +128,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const envName = options.envName ?? 'dev';
   const definitions = await synthesizeDefinitions(envName);
 
+  // What the stack's WarehouseSchema custom resource does at deploy: the stream loader never creates tables.
+  await services.build(ensureWarehouseStep)(undefined);
   const streamToParquet = services.build(streamToParquetStep);
   const loadEvents = services.build(loadEventsStep);
   const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>

@@ -40,10 +40,9 @@ import {
   type EngineSettings,
 } from '../core/engine/engine';
 import { requireEnv, type Env } from '../core/settings';
-import { warehouseDdl } from '../core/sql';
 import { awsHandler } from '../adapters/aws-entry';
 import { LakeWorkspace } from '../adapters/lake-workspace';
-import type { Adapters, LakeObject, LakeStore, Step, Warehouse } from '../adapters/ports';
+import type { Adapters, LakeObject, LakeStore, Step } from '../adapters/ports';
 import { HANDLER_ENV } from '../steps';
 
 export interface EventsLoadResult {
@@ -106,20 +105,6 @@ async function mapBounded<T, R>(items: readonly T[], work: (item: T) => Promise<
   return out;
 }
 
-// The loader runs on its own schedule, possibly before any batch run created the tables: the
-// (idempotent) DDL runs once per warehouse connection, i.e. once per Lambda container, and only
-// when there is something to load.
-const prepared = new WeakMap<Warehouse, Promise<void>>();
-function ensureTables(warehouse: Warehouse): Promise<void> {
-  let ready = prepared.get(warehouse);
-  if (ready === undefined) {
-    ready = warehouse.executeBatch(warehouseDdl());
-    ready.catch(() => prepared.delete(warehouse));
-    prepared.set(warehouse, ready);
-  }
-  return ready;
-}
-
 async function readState(lake: LakeStore): Promise<ArrivalState> {
   const [found] = await lake.list(ARRIVALS_STATE_KEY);
   return found?.key === ARRIVALS_STATE_KEY
@@ -170,7 +155,6 @@ export function makeLoadEvents(
 
     let plan: { objects: LakeObject[]; rest: LakeObject[] } = { objects: [], rest: [] };
     if (candidates.length > 0) {
-      await ensureTables(warehouse);
       const chunks: string[][] = [];
       for (let i = 0; i < candidates.length; i += LEDGER_LOOKUP_KEYS) {
         chunks.push(candidates.slice(i, i + LEDGER_LOOKUP_KEYS).map((o) => o.key));

@@ -1,14 +1,18 @@
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { acknowledgeNag, nagArnRef, type S3GrantKind } from '../nag';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
+import { warehouseDdl } from '../../lambdas/core/sql';
 import {
   CATALOG_ARCHIVE_PREFIX,
   CATALOG_LANDING_PREFIX,
@@ -151,8 +155,35 @@ export class BatchPipeline extends Construct {
       warehouse.grantDataApi(functions[entry]);
     }
 
+    this.createWarehouseSchemaOnDeploy(functions['ensure-warehouse'], warehouse);
     this.stateMachine = this.buildBatchStateMachine();
     this.catalogStateMachine = this.buildCatalogStateMachine();
+  }
+
+  /**
+   * Runs EnsureWarehouse at every deploy that changes the warehouse DDL: the clickstream loader runs on its
+   * own schedule as the writer user, which cannot create tables, possibly before any batch or catalog run.
+   */
+  private createWarehouseSchemaOnDeploy(ensure: NodejsFunction, warehouse: Warehouse): void {
+    const invoke: cr.AwsSdkCall = {
+      service: 'Lambda',
+      action: 'invoke',
+      parameters: {
+        FunctionName: ensure.functionName,
+        InvocationType: 'RequestResponse',
+        Payload: JSON.stringify({ ddl: createHash('sha256').update(warehouseDdl().join(';')).digest('hex') }),
+      },
+      physicalResourceId: cr.PhysicalResourceId.of('warehouse-schema'),
+    };
+    const schema = new cr.AwsCustomResource(this, 'WarehouseSchema', {
+      onCreate: invoke,
+      onUpdate: invoke,
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [ensure.functionArn] }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+    schema.node.addDependency(warehouse);
   }
 
   /**
