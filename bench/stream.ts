@@ -15,14 +15,15 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
 import type { Adapters } from '../lambdas/adapters/ports';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { EVENT_TYPES } from '../lambdas/core/clickstream/event';
+import { step } from '../lambdas/handlers/stream-to-parquet';
 import { asLambdaEvent, buildMskEvent } from '../local/kafka/msk-event';
 import { recordTopic } from '../local/kafka/topic';
 import { MemoryLakeStore } from './support/memory-lake';
 import { log, markdownTable, startProfile } from './support/report';
-import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,14 +44,6 @@ const minutes = Number(args.minutes);
 if (!Number.isInteger(eventCount) || eventCount < 1) throw new Error('--events must be a positive integer');
 if (!Number.isInteger(partitionCount) || partitionCount < 1) throw new Error('--partitions must be >= 1');
 if (!Number.isInteger(minutes) || minutes < 1) throw new Error('--minutes must be a positive integer');
-
-// As the handler tests configure Powertools, before the handler module creates its logger and metrics.
-Object.assign(process.env, {
-  POWERTOOLS_LOG_LEVEL: 'ERROR',
-  POWERTOOLS_METRICS_DISABLED: 'true',
-  POWERTOOLS_DEV: 'false',
-});
-const { step } = await import('../lambdas/handlers/stream-to-parquet');
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const START = Date.parse('2024-05-01T12:00:00Z');
