@@ -1,22 +1,26 @@
 /**
  * Batch benchmark: transform + validate of one day of order lines through the steps the state machine runs
  * (DuckDB inside, over a lake kept in a local directory), against DuckDB alone doing the same SQL work on
- * the same raw Parquet files in the same process. Prints one table, then one JSON line with the figures.
+ * the same raw Parquet files in the same process, and against PySpark local doing the same job when
+ * `pyspark` is importable. Prints one table, then one JSON line with the figures.
  *
  *   npm run bench:batch -- [--lines 1000000] [--dirty 0.001] [--profile out.cpuprofile] [--keep]
  *
  * The day is generated in a child process, so the peak RSS is the steps' own. Exits non-zero when
- * DuckDB's curated figures or quarantine counts differ from the steps'.
+ * DuckDB's or PySpark's curated figures or quarantine counts differ from the steps'.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { PipelineState } from '../lambdas/core/contracts';
 import { Engine, engineSettingsFromEnv, fileList } from '../lambdas/core/engine/engine';
+import { LAKE } from '../lambdas/contract';
 import { layout } from '../lambdas/core/layout';
+import { CURRENCIES, ORDER_STATUSES } from '../lambdas/core/model';
 import { step as transformStep } from '../lambdas/handlers/transform';
 import { step as validateStep } from '../lambdas/handlers/validate';
 import { benchAdapters, DirectoryLakeStore, writeRawDay } from './support/batch-day';
@@ -66,7 +70,24 @@ interface Stage {
   rows: number;
   cartflowMs: number;
   duckdbMs: number;
+  /** Absent when pyspark is not importable. */
+  pysparkMs?: number;
 }
+
+/** What bench/support/pyspark_reference.py prints. */
+interface PySparkReport {
+  spark_version: string;
+  session_start_s: number;
+  transform_s: number;
+  validate_s: number;
+  quarantined: Record<'products' | 'orders' | 'order_items', number>;
+  totals: Totals;
+}
+
+const PYTHON = 'python3';
+/** The JVM heap of the local Spark driver (which is also its executor). */
+const PYSPARK_DRIVER_MEMORY = '2g';
+const pysparkImportable = () => spawnSync(PYTHON, ['-c', 'import pyspark'], { stdio: 'ignore' }).status === 0;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'cartflow-bench-'));
 let failed = false;
@@ -131,9 +152,45 @@ try {
   const refValidate = await timed(() => referenceValidate(db, paths, businessDate));
   db.closeSync();
   instance.closeSync();
+
+  // ---- PySpark local on the same raw files, same threads; its session start is not timed ----
+  let spark: PySparkReport | undefined;
+  if (pysparkImportable()) {
+    log('pyspark reference running');
+    const stdout = execFileSync(
+      PYTHON,
+      [
+        fileURLToPath(new URL('support/pyspark_reference.py', import.meta.url)),
+        ...['--orders', raw.orders, '--order-items', raw.order_items, '--products', raw.products],
+        ...['--out', join(dataDir, 'pyspark'), '--date', businessDate],
+        ...['--currencies', CURRENCIES.join(','), '--statuses', ORDER_STATUSES.join(',')],
+        ...['--threads', String(engineSettings.threads), '--driver-memory', PYSPARK_DRIVER_MEMORY],
+      ],
+      // Spark's own log goes to stderr: shown only when the script fails (in the thrown error).
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    spark = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as PySparkReport;
+    log(
+      `pyspark transform ${spark.transform_s.toFixed(2)} s, validate ${spark.validate_s.toFixed(2)} s ` +
+        `(session start ${spark.session_start_s.toFixed(1)} s, not timed)`,
+    );
+  }
+  const sparkMs = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
   stages.push(
-    { name: 'transform', rows: rowsIn, cartflowMs: transformed.ms, duckdbMs: refTransform.ms },
-    { name: 'validate', rows: rowsIn, cartflowMs: validated.ms, duckdbMs: refValidate.ms },
+    {
+      name: 'transform',
+      rows: rowsIn,
+      cartflowMs: transformed.ms,
+      duckdbMs: refTransform.ms,
+      pysparkMs: sparkMs(spark?.transform_s),
+    },
+    {
+      name: 'validate',
+      rows: rowsIn,
+      cartflowMs: validated.ms,
+      duckdbMs: refValidate.ms,
+      pysparkMs: sparkMs(spark?.validate_s),
+    },
   );
 
   // ---- correctness, same run: the curated Parquet and the quarantine counts ----
@@ -163,6 +220,17 @@ try {
       );
     }
   }
+  if (spark !== undefined) {
+    for (const key of Object.keys(reference) as (keyof Totals)[]) {
+      if (String(spark.totals[key]) !== String(reference[key])) {
+        mismatches.push(`${key}: pyspark ${String(spark.totals[key])}, duckdb ${String(reference[key])}`);
+      }
+    }
+    for (const [dataset, count] of Object.entries(refValidate.value.quarantined)) {
+      const theirs = spark.quarantined[dataset as keyof PySparkReport['quarantined']];
+      if (theirs !== count) mismatches.push(`${dataset} quarantined: pyspark ${theirs}, duckdb ${count}`);
+    }
+  }
 
   // ---- the table ----
   const total: Stage = {
@@ -170,9 +238,11 @@ try {
     rows: day.lines,
     cartflowMs: stages.reduce((sum, s) => sum + s.cartflowMs, 0),
     duckdbMs: stages.reduce((sum, s) => sum + s.duckdbMs, 0),
+    pysparkMs: sparkMs(spark === undefined ? undefined : spark.transform_s + spark.validate_s),
   };
   const rate = (rows: number, ms: number) => Math.round(rows / seconds(ms)).toLocaleString('en-US');
-  const header = ['stage', 'rows', 'cartflow s', 'cartflow rows/s', 'duckdb s', 'duckdb rows/s', 'speed'];
+  const header = ['stage', 'rows', 'cartflow s', 'cartflow rows/s', 'duckdb s', 'duckdb rows/s', 'vs duckdb'];
+  if (spark !== undefined) header.push('pyspark s', 'pyspark rows/s', 'vs pyspark');
   const body = [...stages, total].map((s) => [
     s.name,
     s.rows.toLocaleString('en-US'),
@@ -181,9 +251,16 @@ try {
     seconds(s.duckdbMs).toFixed(2),
     rate(s.rows, s.duckdbMs),
     (s.duckdbMs / s.cartflowMs).toFixed(2),
+    ...(s.pysparkMs === undefined
+      ? []
+      : [
+          seconds(s.pysparkMs).toFixed(2),
+          rate(s.rows, s.pysparkMs),
+          (s.pysparkMs / s.cartflowMs).toFixed(2),
+        ]),
   ]);
   const mb = (bytes: number) => bytes / 1024 / 1024;
-  const rawBytes = (await lake.list('raw/')).reduce((sum, o) => sum + o.size, 0);
+  const rawBytes = (await lake.list(LAKE.raw)).reduce((sum, o) => sum + o.size, 0);
   const peakRssMb = Math.round(mb(cartflowRssKb * 1024));
   const out = [
     '',
@@ -193,15 +270,20 @@ try {
     `input: ${day.lines.toLocaleString('en-US')} order lines, ${day.orders.toLocaleString('en-US')} orders, ` +
       `${day.products} products (${day.perKind} planted bad rows per kind); raw Parquet ` +
       `${mb(rawBytes).toFixed(1)} MB`,
+    spark === undefined
+      ? `pyspark: not importable (\`${PYTHON} -c "import pyspark"\` fails), no PySpark reference`
+      : `pyspark: Spark ${spark.spark_version} local[${engineSettings.threads}], driver memory ` +
+        `${PYSPARK_DRIVER_MEMORY}, session start ${spark.session_start_s.toFixed(1)} s (not timed)`,
     '',
     ...markdownTable(header, body),
     '',
-    'speed = duckdb time / cartflow time (1.00 = as fast as DuckDB alone; higher is better); rows = orders +',
-    'lines + products in, total rows = order lines. The steps include fetching their inputs from the lake',
-    'directory and publishing their outputs; DuckDB alone reads and writes its files in place.',
+    'vs duckdb = duckdb time / cartflow time (1.00 = as fast as DuckDB alone; higher is better), vs pyspark',
+    'likewise; rows = orders + lines + products in, total rows = order lines. The steps include fetching',
+    'their inputs from the lake directory and publishing their outputs; the references read and write their',
+    'files in place.',
     `peak RSS: ${peakRssMb} MB after the cartflow stages (the day was generated in a child process)`,
     mismatches.length === 0
-      ? `check: OK — cartflow = duckdb (fact_order ${String(ours.orders)} rows, revenue ${String(ours.order_revenue)}; ` +
+      ? `check: OK — cartflow = duckdb${spark === undefined ? '' : ' = pyspark'} (fact_order ${String(ours.orders)} rows, revenue ${String(ours.order_revenue)}; ` +
         `fact_order_item ${String(ours.lines)} rows; agg revenue ${String(ours.agg_revenue)}; quarantine counts)`
       : `check: MISMATCH\n  ${mismatches.join('\n  ')}`,
     '',
@@ -209,10 +291,14 @@ try {
       bench: 'batch',
       rows: day.lines,
       speed_vs_duckdb: Number((total.duckdbMs / total.cartflowMs).toFixed(2)),
+      ...(total.pysparkMs === undefined
+        ? {}
+        : { speed_vs_pyspark: Number((total.pysparkMs / total.cartflowMs).toFixed(2)) }),
       transform_speed_vs_duckdb: Number((refTransform.ms / transformed.ms).toFixed(2)),
       validate_speed_vs_duckdb: Number((refValidate.ms / validated.ms).toFixed(2)),
       cartflow_s: Number(seconds(total.cartflowMs).toFixed(2)),
       duckdb_s: Number(seconds(total.duckdbMs).toFixed(2)),
+      ...(total.pysparkMs === undefined ? {} : { pyspark_s: Number(seconds(total.pysparkMs).toFixed(2)) }),
       peak_rss_mb: peakRssMb,
       check: mismatches.length === 0 ? 'ok' : 'mismatch',
     }),

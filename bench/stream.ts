@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
 import type { Adapters } from '../lambdas/adapters/ports';
+import { LAKE } from '../lambdas/contract';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { EVENT_TYPES } from '../lambdas/core/clickstream/event';
 import { step } from '../lambdas/handlers/stream-to-parquet';
@@ -278,11 +279,11 @@ try {
   // The handler's event objects, counted by DuckDB (not timed).
   const handlerDir = join(dataDir, 'handler');
   await mkdir(handlerDir, { recursive: true });
-  const eventObjects = await lake.list('events/clickstream/');
+  const eventObjects = await lake.list(LAKE.clickstreamEvents);
   for (const [i, object] of eventObjects.entries()) {
     await writeFile(join(handlerDir, `${i}.parquet`), await lake.get(object.key));
   }
-  const handlerParquetBytes = lake.bytes('events/clickstream/');
+  const handlerParquetBytes = lake.bytes(LAKE.clickstreamEvents);
   const allObjects = lake.objects.size;
   const allBytes = lake.bytes('');
 

@@ -50,32 +50,3 @@ export const STREAM_HANDLERS = {
 } as const;
 
 export type StreamHandlerEntry = (typeof STREAM_HANDLERS)[keyof typeof STREAM_HANDLERS];
-
-/** Environment variables the handlers read (set by the stack on AWS, by the local runner on a laptop). */
-export const HANDLER_ENV = {
-  bucket: 'LAKE_BUCKET',
-  sourceSecretArn: 'SOURCE_SECRET_ARN',
-  sourceDatabaseUrl: 'SOURCE_DATABASE_URL',
-  warehouseDatabaseUrl: 'WAREHOUSE_DATABASE_URL',
-  workgroup: 'REDSHIFT_WORKGROUP',
-  database: 'REDSHIFT_DATABASE',
-  copyRoleArn: 'REDSHIFT_COPY_ROLE_ARN',
-  /** The namespace's Redshift-managed admin secret: the Data API's SecretArn of the DDL/grant step only. */
-  warehouseSecretArn: 'REDSHIFT_SECRET_ARN',
-  /** Role the warehouse functions assume for the Data API, so they all are one non-admin database user. */
-  warehouseWriterRoleArn: 'REDSHIFT_WRITER_ROLE_ARN',
-  /** That database user (IAMR:<role name>), which the DDL step (ensure-warehouse) creates and grants to. */
-  warehouseWriterUser: 'REDSHIFT_WRITER_USER',
-  topicArn: 'ALERT_TOPIC_ARN',
-  environment: 'CARTFLOW_ENV',
-  qualityThreshold: 'QUALITY_THRESHOLD',
-  extractChunkRows: 'EXTRACT_CHUNK_ROWS',
-  /** Kafka topic the stream functions read (clickstream). */
-  kafkaTopic: 'KAFKA_TOPIC',
-  /** Most event objects one load-events run takes on, so a run stays bounded. */
-  eventsLoadMaxObjects: 'EVENTS_LOAD_MAX_OBJECTS',
-  /** Size a compacted hour file reaches before the next one starts (MB). */
-  eventsCompactTargetMb: 'EVENTS_COMPACT_TARGET_MB',
-  /** How old an arrival notice must be before the load watermark may pass it (seconds). */
-  eventsArrivalSettleSeconds: 'EVENTS_ARRIVAL_SETTLE_SECONDS',
-} as const;

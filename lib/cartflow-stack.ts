@@ -3,6 +3,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { acknowledgeNag } from './nag';
 import type { Construct } from 'constructs';
 import { removalPolicyOf, validateConfig, type EnvironmentConfig } from './config';
+import { Alerts } from './constructs/alerts';
 import { BatchPipeline } from './constructs/batch-pipeline';
 import { DataLake } from './constructs/data-lake';
 import { DuckDbLayer } from './constructs/duckdb-layer';
@@ -11,6 +12,7 @@ import { Network } from './constructs/network';
 import { StreamIngest } from './constructs/stream-ingest';
 import { Triggers } from './constructs/triggers';
 import { Warehouse } from './constructs/warehouse';
+import { STREAM_HANDLERS } from '../lambdas/steps';
 
 export interface CartflowStackProps extends StackProps {
   /** The environment's validated config (lib/config.ts `loadConfig`). */
@@ -26,6 +28,8 @@ export interface CartflowStackProps extends StackProps {
 export class CartflowStack extends Stack {
   readonly network: Network;
   readonly dataLake: DataLake;
+  /** The alert topic, created before everything that notifies it. */
+  readonly alerts: Alerts;
   readonly warehouse: Warehouse;
   readonly pipeline: BatchPipeline;
   readonly monitoring: Monitoring;
@@ -44,6 +48,10 @@ export class CartflowStack extends Stack {
       removalPolicy: config.removalPolicy,
     });
     const { bucket, key } = this.dataLake;
+
+    // First: the notify step, the stream's on-failure rule and the alarms all receive this topic.
+    this.alerts = new Alerts(this, 'Alerts', { envName: config.envName, key, alerts: config.alerts });
+    const alertTopic = this.alerts.topic;
 
     // The operator fills host/port/dbname/username/password after deploy; the template only holds the shape.
     const sourceSecret = new secretsmanager.Secret(this, 'SourceDatabaseSecret', {
@@ -95,6 +103,7 @@ export class CartflowStack extends Stack {
       bucket,
       warehouse: this.warehouse,
       sourceSecret,
+      alertTopic,
       handlersDir: props.handlersDir,
     });
 
@@ -115,21 +124,34 @@ export class CartflowStack extends Stack {
           xrayReachable: this.network.xrayReachable,
           bucket,
           warehouse: this.warehouse,
+          alertTopic,
           deadLetterQueue: this.triggers.deadLetterQueue,
           handlersDir: props.handlersDir,
         })
       : undefined;
 
+    const stream = this.stream;
     this.monitoring = new Monitoring(this, 'Monitoring', {
       envName: config.envName,
-      pipeline: this.pipeline,
-      key,
+      topic: alertTopic,
       slaMinutes: config.slaMinutes,
       alarms: config.alarms,
-      alerts: config.alerts,
+      batch: {
+        stateMachine: this.pipeline.stateMachine,
+        catalogStateMachine: this.pipeline.catalogStateMachine,
+        functions: this.pipeline.functions,
+      },
       deadLetterQueue: this.triggers.deadLetterQueue,
-      stream: this.stream,
-      offsetLagThreshold: config.stream.offsetLagThreshold,
+      stream: stream && {
+        consumer: stream.streamFunction,
+        functions: {
+          [STREAM_HANDLERS.StreamToParquet]: stream.streamFunction,
+          [STREAM_HANDLERS.LoadEvents]: stream.loadEventsFunction,
+        },
+        onFailureRule: stream.onFailureRule,
+        onFailurePrefix: stream.onFailurePrefix,
+        offsetLagThreshold: config.stream.offsetLagThreshold,
+      },
     });
 
     Tags.of(this).add('project', 'cartflow');
@@ -141,7 +163,7 @@ export class CartflowStack extends Stack {
       value: this.pipeline.catalogStateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'WorkgroupName', { value: this.warehouse.workgroupName });
-    new CfnOutput(this, 'AlertTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'AlertTopicArn', { value: alertTopic.topicArn });
     new CfnOutput(this, 'SourceDatabaseSecretArn', { value: sourceSecret.secretArn });
     new CfnOutput(this, 'WarehouseAdminSecretArn', { value: this.warehouse.adminSecretArn });
     if (this.stream) {

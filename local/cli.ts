@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { PipelineState } from '../lambdas/core/contracts';
 import { assertBusinessDate, dateRange, parseInstant, previousUtcDate } from '../lambdas/core/dates';
 import { generateDay } from '../lambdas/core/generator';
+import { HANDLER_ENV } from '../lambdas/contract';
 import { CATALOG_LANDING_PREFIX } from '../lambdas/core/layout';
 import { seedSourceDatabase } from './embedded-postgres';
 import { toCsv } from './csv';
@@ -31,7 +32,7 @@ Commands:
   backfill --from D1 --to D2 [--concurrency N]
                                               run a range of dates
   query  "SQL"                                query the warehouse, CSV with a header
-  drop   <file>                               put a catalog file into landing/ (fires the catalog refresh)
+  drop   <file>                               put a catalog file into ${CATALOG_LANDING_PREFIX} (fires the catalog refresh)
   status [--json]                             recent runs
   produce [--events N] [--seed S] [--topic T] publish sample clickstream messages (planted duplicates and
                                               malformed ones included) to Kafka ($KAFKA_BROKERS)
@@ -106,8 +107,8 @@ export async function main(
   const lazyRuntime = async () =>
     (runtime ??= await startLocalRuntime({
       dataDir: values['data-dir'] ?? process.env.CARTFLOW_DATA_DIR ?? '.data',
-      sourceDatabaseUrl: process.env.SOURCE_DATABASE_URL,
-      warehouseDatabaseUrl: process.env.WAREHOUSE_DATABASE_URL,
+      sourceDatabaseUrl: process.env[HANDLER_ENV.sourceDatabaseUrl],
+      warehouseDatabaseUrl: process.env[HANDLER_ENV.warehouseDatabaseUrl],
       onStep: (step) => {
         if (step.status === 'ok') err.write(`  ✓ ${step.state.padEnd(16)} ${ms(step.ms)}\n`);
         else if (step.status !== 'caught')

@@ -9,7 +9,8 @@ import { step as streamToParquetStep, type StreamResult } from '../lambdas/handl
 import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
 import type { Adapters, Env, LakeStore, Step } from '../lambdas/adapters/ports';
 import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
-import { BATCH_STEPS, CATALOG_STEPS, HANDLER_ENV } from '../lambdas/steps';
+import { BATCH_STEPS, CATALOG_STEPS } from '../lambdas/steps';
+import { HANDLER_ENV } from '../lambdas/contract';
 import { FileAlerts } from './console-alerts';
 import { openDatabase, PostgresSourceDatabase, type Database } from './embedded-postgres';
 import { startS3Server } from './s3-server';

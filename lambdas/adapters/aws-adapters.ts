@@ -4,7 +4,7 @@ import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import pg from 'pg';
 import { ConfigurationError, SourceTlsError, TransientError } from '../core/errors';
-import { HANDLER_ENV } from '../steps';
+import { HANDLER_ENV } from '../contract';
 import { requireEnv, type Env } from '../core/settings';
 import type { Adapters, Alerts, Log, MetricSink, SourceDatabase } from './ports';
 import { RedshiftDataWarehouse } from './redshift-warehouse';

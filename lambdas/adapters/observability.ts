@@ -1,20 +1,21 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { HANDLER_ENV, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from '../contract';
 import type { Env, Log, MetricSink } from './ports';
 
-export const METRICS_NAMESPACE = 'Cartflow';
-const SERVICE = 'cartflow';
-
 export function createLogger(env: Env, logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'): Logger {
-  return new Logger({ serviceName: SERVICE, logLevel: logLevel ?? (env.POWERTOOLS_LOG_LEVEL as never) });
+  return new Logger({
+    serviceName: METRICS_SERVICE,
+    logLevel: logLevel ?? (env[HANDLER_ENV.powertoolsLogLevel] as never),
+  });
 }
 
 /** Powertools Metrics (EMF on stdout) for one function; the environment is a default dimension. */
 export function createMetrics(env: Env): Metrics {
   return new Metrics({
     namespace: METRICS_NAMESPACE,
-    serviceName: SERVICE,
-    defaultDimensions: { environment: env.CARTFLOW_ENV ?? 'local' },
+    serviceName: METRICS_SERVICE,
+    defaultDimensions: { environment: env[HANDLER_ENV.environment] ?? 'local' },
   });
 }
 
@@ -37,7 +38,7 @@ export function emfMetricSink(metrics: Metrics): MetricSink {
 }
 
 export interface RecordedMetric {
-  name: string;
+  name: MetricName;
   value: number;
   dimensions?: Readonly<Record<string, string>>;
 }
@@ -46,7 +47,7 @@ export interface RecordedMetric {
 export class RecordedMetrics implements MetricSink {
   readonly datapoints: RecordedMetric[] = [];
 
-  count(name: string, value: number, dimensions?: Readonly<Record<string, string>>): void {
+  count(name: MetricName, value: number, dimensions?: Readonly<Record<string, string>>): void {
     this.datapoints.push({ name, value, dimensions });
   }
 
@@ -60,4 +61,4 @@ export class RecordedMetrics implements MetricSink {
 
 /** A quiet Powertools Logger for the laptop: errors only, unless POWERTOOLS_LOG_LEVEL says otherwise. */
 export const localLogger = (env: Env): Log =>
-  createLogger(env, (env.POWERTOOLS_LOG_LEVEL as never) ?? 'ERROR');
+  createLogger(env, (env[HANDLER_ENV.powertoolsLogLevel] as never) ?? 'ERROR');

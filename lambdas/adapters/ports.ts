@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { MetricName } from '../contract';
 import type { Env } from '../core/settings';
 
 /**
@@ -56,8 +57,8 @@ export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 /** Counts a step reports (EMF through Powertools Metrics on AWS; recorded per run on a laptop). */
 export interface MetricSink {
-  /** One datapoint of `name` (a METRIC name), with optional dimensions of its own. */
-  count(name: string, value: number, dimensions?: Readonly<Record<string, string>>): void;
+  /** One datapoint of `name` (lambdas/contract.ts METRIC), with optional dimensions of its own. */
+  count(name: MetricName, value: number, dimensions?: Readonly<Record<string, string>>): void;
   /** Emits what was counted since the last flush. */
   flush(): void;
 }

@@ -25,7 +25,7 @@ import { decideGate } from '../core/quality/gate';
 import { resolveRules, type DatasetRules } from '../core/quality/rules';
 import type { Env } from '../core/settings';
 import { TABLES, type TableDef } from '../core/tables';
-import { HANDLER_ENV } from '../steps';
+import { HANDLER_ENV } from '../contract';
 import type { LakeWorkspace } from './lake-workspace';
 import type { LakeStore } from './ports';
 

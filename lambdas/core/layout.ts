@@ -1,32 +1,36 @@
-/** Where every object lives in the data lake: one bucket, one prefix per zone, Hive partitions. */
+/** Where every object lives in the data lake: one bucket, one prefix per zone (lambdas/contract.ts), Hive partitions. */
+import { LAKE } from '../contract';
 import type { BatchTable, Dataset } from './model';
 
-export const CATALOG_LANDING_PREFIX = 'landing/catalog/';
+export const CATALOG_LANDING_PREFIX = LAKE.catalogLanding;
 /** Landing files already processed, kept for forensics (the lake's lifecycle tiers and expires them). */
-export const ARCHIVE_PREFIX = 'archive/';
+export const ARCHIVE_PREFIX = LAKE.archive;
 /** Where catalog files go once a refresh has merged them (landing/ then holds only the files not yet merged). */
-export const CATALOG_ARCHIVE_PREFIX = `${ARCHIVE_PREFIX}catalog/`;
+export const CATALOG_ARCHIVE_PREFIX = LAKE.catalogArchive;
 /**
  * The current catalog: every valid product, the latest updated_at per product_id. Each refresh merges the
  * file that arrived into it, and the batch reads it plus the files not yet merged. Outside raw/, whose
  * lifecycle may expire objects: this one object must outlive any quiet spell of the catalog.
  */
-export const CATALOG_SNAPSHOT_KEY = 'catalog/products.parquet';
+export const CATALOG_SNAPSHOT_KEY = LAKE.catalogSnapshotKey;
 
 export const partition = (businessDate: string): string => `dt=${businessDate}`;
 
 export const layout = {
-  rawPrefix: (dataset: Dataset, date: string) => `raw/${dataset}/${partition(date)}/`,
+  rawPrefix: (dataset: Dataset, date: string) => `${LAKE.raw}${dataset}/${partition(date)}/`,
   rawPart: (dataset: Dataset, date: string, part: number) =>
-    `raw/${dataset}/${partition(date)}/part-${String(part).padStart(5, '0')}.parquet`,
-  staged: (dataset: Dataset, date: string) => `staged/${dataset}/${partition(date)}/${dataset}.parquet`,
-  curatedPrefix: (table: BatchTable, date: string) => `curated/${table}/${partition(date)}/`,
-  curated: (table: BatchTable, date: string) => `curated/${table}/${partition(date)}/part-00000.parquet`,
-  quarantine: (dataset: Dataset, date: string) => `quarantine/${dataset}/${partition(date)}/rejected.jsonl`,
+    `${LAKE.raw}${dataset}/${partition(date)}/part-${String(part).padStart(5, '0')}.parquet`,
+  staged: (dataset: Dataset, date: string) =>
+    `${LAKE.staged}${dataset}/${partition(date)}/${dataset}.parquet`,
+  curatedPrefix: (table: BatchTable, date: string) => `${LAKE.curated}${table}/${partition(date)}/`,
+  curated: (table: BatchTable, date: string) =>
+    `${LAKE.curated}${table}/${partition(date)}/part-00000.parquet`,
+  quarantine: (dataset: Dataset, date: string) =>
+    `${LAKE.quarantine}${dataset}/${partition(date)}/rejected.jsonl`,
   /** Records that could not even be parsed (catalog lines, whole files). */
   unparseable: (dataset: Dataset, date: string) =>
-    `quarantine/${dataset}/${partition(date)}/unparseable.jsonl`,
-  qualityReport: (date: string, runId: string) => `quality/${partition(date)}/${runId}.json`,
+    `${LAKE.quarantine}${dataset}/${partition(date)}/unparseable.jsonl`,
+  qualityReport: (date: string, runId: string) => `${LAKE.quality}${partition(date)}/${runId}.json`,
   /** A merged catalog file, under the refresh that merged it (the same name may be dropped again). */
   catalogArchive: (date: string, runId: string, landingKey: string) =>
     `${CATALOG_ARCHIVE_PREFIX}${partition(date)}/${runId}/${landingKey.slice(landingKey.lastIndexOf('/') + 1)}`,

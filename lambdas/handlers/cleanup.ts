@@ -6,6 +6,7 @@ import { dropStageStatements, recordRunStatements } from '../core/sql';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
+import { METRIC } from '../contract';
 
 /**
  * The failure path's "ALL_DONE" step: drops the run's intermediate staged/ data and warehouse staging
@@ -45,7 +46,7 @@ export function makeCleanup({ lake, warehouse, metrics, logger }: Adapters) {
         }),
       ]);
     }
-    metrics.count('RunFailed', 1);
+    metrics.count(METRIC.runFailed, 1);
     metrics.flush();
     logger.warn('run failed', { run: state.run, error: state.error, gate: state.validation?.failureReason });
     return { deletedObjects };

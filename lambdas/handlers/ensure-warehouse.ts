@@ -5,7 +5,7 @@ import {
   warehouseReadySql,
   writerGrantStatements,
 } from '../core/sql';
-import { HANDLER_ENV } from '../steps';
+import { HANDLER_ENV } from '../contract';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Env, Step, Warehouse } from '../adapters/ports';
 

@@ -16,7 +16,7 @@ import { TABLES, type TableDef } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, SqlClient, Step } from '../adapters/ports';
-import { HANDLER_ENV } from '../steps';
+import { HANDLER_ENV } from '../contract';
 
 const DEFAULT_CHUNK_ROWS = 50_000;
 

@@ -43,7 +43,7 @@ import { requireEnv, type Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, LakeObject, LakeStore, Step } from '../adapters/ports';
-import { HANDLER_ENV } from '../steps';
+import { HANDLER_ENV, METRIC } from '../contract';
 
 export interface EventsLoadResult {
   /** Objects loaded by this run (0: nothing new). */
@@ -232,8 +232,8 @@ export function makeLoadEvents(
       );
 
       const events = objects.reduce((sum, o) => sum + (rowsOf.get(pathOf.get(o.key)!) ?? 0), 0);
-      metrics.count('EventsLoaded', events);
-      metrics.count('ObjectsLoaded', objects.length);
+      metrics.count(METRIC.eventsLoaded, events);
+      metrics.count(METRIC.objectsLoaded, objects.length);
       metrics.flush();
       logger.info('events loaded', { loadId, objects: objects.length, files: files.length, events, backlog });
       return { objects: objects.length, events, loadId, files: files.length, backlog };

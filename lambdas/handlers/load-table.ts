@@ -5,7 +5,7 @@ import { stagedCountSql, stageTableStatements } from '../core/sql';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
-import { HANDLER_ENV } from '../steps';
+import { HANDLER_ENV } from '../contract';
 
 export interface LoadTableSettings {
   /** The role Redshift assumes to read the lake in COPY. */

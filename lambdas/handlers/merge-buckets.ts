@@ -21,6 +21,7 @@ import { awsHandler } from '../adapters/aws-entry';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, LakeStore, Step } from '../adapters/ports';
 import { bucketKey, qualityStepSettings, writeCurated, type QualityStepSettings } from '../adapters/publish';
+import { METRIC } from '../contract';
 
 /** What a bucket's Validate wrote to its report (validate.ts). */
 export interface BucketReport {
@@ -127,9 +128,9 @@ export function makeMergeBuckets({ lake, logger, metrics }: Adapters, settings: 
       const tables = gate.passed ? await mergeTables(lake, workspace, settings, run, buckets) : [];
 
       for (const quality of datasets) {
-        metrics.count('QuarantinedRows', quality.rowsQuarantined, { dataset: quality.dataset });
+        metrics.count(METRIC.quarantinedRows, quality.rowsQuarantined, { dataset: quality.dataset });
       }
-      metrics.count('QualityGateFailed', gate.passed ? 0 : 1);
+      metrics.count(METRIC.qualityGateFailed, gate.passed ? 0 : 1);
       metrics.flush();
       logger.info('merged buckets', { buckets: count, passed: gate.passed, reason: gate.failureReason });
       return { passed: gate.passed, failureReason: gate.failureReason, reportKey, datasets, checks, tables };

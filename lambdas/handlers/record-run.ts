@@ -3,6 +3,7 @@ import { datasetLoads } from '../core/run-record';
 import { recordRunStatements } from '../core/sql';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
+import { METRIC } from '../contract';
 
 /** Writes the run's outcome to ops.pipeline_run, ops.dataset_load and ops.quality_result in one transaction. */
 export function makeRecordRun({ warehouse, metrics }: Adapters) {
@@ -17,9 +18,9 @@ export function makeRecordRun({ warehouse, metrics }: Adapters) {
         checks: state.validation?.checks ?? [],
       }),
     );
-    metrics.count('RunSucceeded', 1);
+    metrics.count(METRIC.runSucceeded, 1);
     // The freshness alarm treats a missing datapoint as stale: each good load reports a fresh lake.
-    metrics.count('MinutesSinceLastLoad', 0);
+    metrics.count(METRIC.minutesSinceLastLoad, 0);
     metrics.flush();
     return { finishedAt };
   };

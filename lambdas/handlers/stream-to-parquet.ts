@@ -18,6 +18,7 @@ import type { Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, Step } from '../adapters/ports';
+import { METRIC } from '../contract';
 
 export interface StreamResult {
   /** Events written (valid, duplicates dropped). */
@@ -97,9 +98,9 @@ export function makeStreamToParquet(
         await lake.put(arrival, JSON.stringify({ objects: eventKeys }), 'application/json');
       }
 
-      metrics.count('EventsWritten', stats.events);
-      metrics.count('EventsQuarantined', stats.quarantined);
-      metrics.count('DuplicatesDropped', stats.duplicates);
+      metrics.count(METRIC.eventsWritten, stats.events);
+      metrics.count(METRIC.eventsQuarantined, stats.quarantined);
+      metrics.count(METRIC.duplicatesDropped, stats.duplicates);
       metrics.flush();
       logger.info('stream batch written', { ...stats, objects: files.length });
       return {

@@ -34,6 +34,7 @@ import {
   type CheckedDataset,
   type QualityStepSettings,
 } from '../adapters/publish';
+import { METRIC } from '../contract';
 
 function stagedKey(transform: TransformResult | undefined, dataset: Dataset): string {
   const key = transform?.staged[dataset];
@@ -124,9 +125,9 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
       // A bucket's figures are partial (products counted in each): MergeBuckets reports the day's.
       if (bucket === undefined) {
         for (const quality of qualities) {
-          metrics.count('QuarantinedRows', quality.rowsQuarantined, { dataset: quality.dataset });
+          metrics.count(METRIC.quarantinedRows, quality.rowsQuarantined, { dataset: quality.dataset });
         }
-        metrics.count('QualityGateFailed', gate.passed ? 0 : 1);
+        metrics.count(METRIC.qualityGateFailed, gate.passed ? 0 : 1);
         metrics.flush();
       }
       logger.info('validated', { passed: gate.passed, reason: gate.failureReason, bucket });

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -13,23 +13,14 @@ import { acknowledgeNag, nagArnRef, type S3GrantKind } from '../nag';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
 import { warehouseDdl } from '../../lambdas/core/sql';
-import {
-  CATALOG_ARCHIVE_PREFIX,
-  CATALOG_LANDING_PREFIX,
-  CATALOG_SNAPSHOT_KEY,
-} from '../../lambdas/core/layout';
-import {
-  BATCH_STEPS,
-  CATALOG_STEPS,
-  HANDLER_ENV,
-  type BatchStateName,
-  type HandlerEntry,
-} from '../../lambdas/steps';
+import { BATCH_STEPS, CATALOG_STEPS, type BatchStateName, type HandlerEntry } from '../../lambdas/steps';
+import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import type { DuckDbLayer } from './duckdb-layer';
 import { SourceNetwork } from './network';
 import {
   cartflowFunction,
+  DEFAULT_HANDLERS_DIR,
   grantLake,
   POWERTOOLS_ENVIRONMENT,
   requireHandlerFile,
@@ -49,8 +40,6 @@ const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ];
 
-export const DEFAULT_HANDLERS_DIR = fileURLToPath(new URL('../../lambdas/handlers', import.meta.url));
-
 /** The steps that run DuckDB: they get the engine layer, memory and /tmp (cartflowFunction `engine`). */
 export const ENGINE_ENTRIES: ReadonlySet<HandlerEntry> = new Set([
   'extract-orders',
@@ -69,6 +58,8 @@ export interface BatchPipelineProps {
   readonly warehouse: Warehouse;
   /** Connection of the shop's PostgreSQL: JSON with host, port, dbname, username, password. */
   readonly sourceSecret: secretsmanager.ISecret;
+  /** The alert topic (lib/constructs/alerts.ts): the notify step publishes run summaries to it. */
+  readonly alertTopic: sns.ITopic;
   /**
    * Directory holding `<entry>.ts` for every entry of BATCH_STEPS.
    * @default lambdas/handlers of this repository
@@ -124,36 +115,47 @@ export class BatchPipeline extends Construct {
     // Least privilege: each step gets only the lake zones it reads and writes.
     const grant = (entry: HandlerEntry, kind: S3GrantKind, ...patterns: string[]) =>
       grantLake(functions[entry], bucket, kind, ...patterns);
-    grant('extract-orders', 'readWrite', 'raw/*');
+    const all = (prefix: string) => `${prefix}*`;
+    grant('extract-orders', 'readWrite', all(LAKE.raw));
     sourceSecret.grantRead(functions['extract-orders']);
-    grant('extract-products', 'read', 'landing/*');
+    grant('extract-products', 'read', all(LAKE.landing));
     // It quarantines unreadable catalog rows; a catalog refresh also publishes the curated dim_product it loads,
     // replaces the current catalog and moves the file it merged from landing/catalog/ to the archive.
     grant(
       'extract-products',
       'readWrite',
-      'raw/*',
-      'quarantine/products/*',
-      'curated/dim_product/*',
-      `${CATALOG_SNAPSHOT_KEY}`,
-      `${CATALOG_ARCHIVE_PREFIX}*`,
+      all(LAKE.raw),
+      all(`${LAKE.quarantine}products/`),
+      all(`${LAKE.curated}dim_product/`),
+      LAKE.catalogSnapshotKey,
+      all(LAKE.catalogArchive),
     );
-    grant('extract-products', 'delete', `${CATALOG_LANDING_PREFIX}*`);
-    grant('transform', 'read', 'raw/*');
-    grant('transform', 'readWrite', 'staged/*');
-    grant('validate', 'read', 'staged/*');
-    grant('validate', 'readWrite', 'curated/*', 'quarantine/*', 'quality/*');
+    grant('extract-products', 'delete', all(LAKE.catalogLanding));
+    grant('transform', 'read', all(LAKE.raw));
+    grant('transform', 'readWrite', all(LAKE.staged));
+    grant('validate', 'read', all(LAKE.staged));
+    grant('validate', 'readWrite', all(LAKE.curated), all(LAKE.quarantine), all(LAKE.quality));
     // merge-buckets reads the buckets' reports and parts, writes the day's, and deletes the parts it replaced.
-    grant('merge-buckets', 'readWrite', 'curated/*', 'quarantine/*', 'quality/*');
+    grant('merge-buckets', 'readWrite', all(LAKE.curated), all(LAKE.quarantine), all(LAKE.quality));
     // cleanup lists staged/ before deleting the run's objects.
-    grant('cleanup', 'read', 'staged/*');
-    grant('cleanup', 'delete', 'staged/*');
+    grant('cleanup', 'read', all(LAKE.staged));
+    grant('cleanup', 'delete', all(LAKE.staged));
     // resolve-run and record-run record the run, load-table stages, publish-date replaces, cleanup drops the
     // run's stage tables: all as the writer user. ensure-warehouse creates the schema and grants the writer.
     warehouse.grantAdmin(functions['ensure-warehouse']);
     for (const entry of ['resolve-run', 'load-table', 'publish-date', 'record-run', 'cleanup'] as const) {
       warehouse.grantDataApi(functions[entry]);
     }
+
+    // Only the notify step publishes run summaries.
+    const notify = functions.notify;
+    props.alertTopic.grantPublish(notify);
+    acknowledgeNag(
+      notify,
+      'Publishing to the KMS-encrypted alert topic needs kms:GenerateDataKey* on the topic key (CDK topic grant).',
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    );
+    notify.addEnvironment(HANDLER_ENV.topicArn, props.alertTopic.topicArn);
 
     this.createWarehouseSchemaOnDeploy(functions['ensure-warehouse'], warehouse);
     this.stateMachine = this.buildBatchStateMachine();

@@ -4,7 +4,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledgeNag, acknowledgeStackSingletons, LAMBDA_BASIC_EXECUTION_FINDING } from '../nag';
 import { Construct } from 'constructs';
 import { removalPolicyOf, type LifecycleConfig, type RemovalChoice } from '../config';
-import { ARCHIVE_PREFIX } from '../../lambdas/core/layout';
+import { LAKE } from '../../lambdas/contract';
 
 export interface DataLakeProps {
   /** Per-zone lifecycle (days) from the environment config. */
@@ -21,13 +21,7 @@ export interface DataLakeProps {
   readonly accessLogsExpireDays?: number;
 }
 
-/**
- * Where Lambda writes the on-failure records of an event-source mapping with an S3 destination:
- * `aws/lambda/<mapping UUID>/<partition>/YYYY/MM/DD/...`. Lambda chooses the prefix; it cannot be set.
- */
-export const ESM_ON_FAILURE_PREFIX = 'aws/lambda/';
-
-/** One bucket, one prefix per zone (lambdas/core/layout.ts), encrypted with a customer key that rotates. */
+/** One bucket, one prefix per zone (lambdas/contract.ts LAKE), encrypted with a customer key that rotates. */
 export class DataLake extends Construct {
   readonly bucket: s3.Bucket;
   /** Encrypts the lake; the stack reuses it for the alert topic and secrets. */
@@ -102,7 +96,7 @@ export class DataLake extends Construct {
         },
         // archive/: catalog files a refresh merged, kept as long as raw data. catalog/ (the current catalog,
         // one object) has no rule: it must outlive any quiet spell of the catalog.
-        ...['raw/', 'events/', ARCHIVE_PREFIX].map((prefix) => ({
+        ...[LAKE.raw, LAKE.events, LAKE.archive].map((prefix) => ({
           id: `${prefix.slice(0, -1)}-tiering`,
           prefix,
           transitions: [
@@ -114,15 +108,15 @@ export class DataLake extends Construct {
           ],
           expiration: lifecycle.rawExpireDays === undefined ? undefined : days(lifecycle.rawExpireDays),
         })),
-        { id: 'staged-expiry', prefix: 'staged/', expiration: days(lifecycle.stagedExpireDays) },
+        { id: 'staged-expiry', prefix: LAKE.staged, expiration: days(lifecycle.stagedExpireDays) },
         // COPY manifests and ledger files of the events load: only needed while a load runs and for forensics.
         {
           id: 'events-manifests-expiry',
-          prefix: 'events/_manifests/',
+          prefix: LAKE.eventManifests,
           expiration: days(lifecycle.stagedExpireDays),
         },
         // Batches the stream mapping gave up on: full payloads, kept as long as quarantined rows.
-        ...['quarantine/', 'quality/', ESM_ON_FAILURE_PREFIX].map((prefix) => ({
+        ...[LAKE.quarantine, LAKE.quality, LAKE.streamOnFailure].map((prefix) => ({
           id: `${prefix.slice(0, -1).replace('/', '-')}-retention`,
           prefix,
           expiration: days(lifecycle.quarantineExpireDays),

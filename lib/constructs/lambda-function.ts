@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Duration, Size } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -7,10 +8,10 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { HANDLER_ENV, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/contract';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import { acknowledgeNag, LAMBDA_BASIC_EXECUTION_FINDING, s3GrantFindings, type S3GrantKind } from '../nag';
 import type { DuckDbLayer } from './duckdb-layer';
-import { CUSTOM_METRICS } from './monitoring';
 
 export interface CartflowFunctionProps {
   readonly config: EnvironmentConfig;
@@ -64,9 +65,12 @@ export const pascalCase = (entry: string): string =>
 
 /** Powertools settings of the handlers that log and publish EMF metrics (Monitoring alarms on them). */
 export const POWERTOOLS_ENVIRONMENT: Record<string, string> = {
-  POWERTOOLS_SERVICE_NAME: 'cartflow',
-  POWERTOOLS_METRICS_NAMESPACE: CUSTOM_METRICS.namespace,
+  [HANDLER_ENV.powertoolsServiceName]: METRICS_SERVICE,
+  [HANDLER_ENV.powertoolsMetricsNamespace]: METRICS_NAMESPACE,
 };
+
+/** Where the handler entries of this repository live (BATCH_STEPS, CATALOG_STEPS, STREAM_HANDLERS). */
+export const DEFAULT_HANDLERS_DIR = fileURLToPath(new URL('../../lambdas/handlers', import.meta.url));
 
 /**
  * Active X-Ray tracing, except for a function in subnets with no route to the X-Ray API (private isolated

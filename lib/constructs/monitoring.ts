@@ -1,55 +1,55 @@
-import { Aws, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { HANDLER_ENV } from '../../lambdas/steps';
-import type { AlarmConfig, AlertsConfig, EnvName } from '../config';
-import { acknowledgeNag } from '../nag';
-import type { BatchPipeline } from './batch-pipeline';
-import type { StreamIngest } from './stream-ingest';
+import { METRIC, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/contract';
+import type { AlarmConfig, EnvName } from '../config';
 
-/** Namespace and metric names the handlers publish as EMF (lambdas/adapters/observability.ts). */
-export const CUSTOM_METRICS = {
-  namespace: 'Cartflow',
-  qualityGateFailed: 'QualityGateFailed',
-  minutesSinceLastLoad: 'MinutesSinceLastLoad',
-} as const;
+/** The batch side's metric sources: the two state machines and the step functions by handler entry. */
+export interface BatchMetricSources {
+  readonly stateMachine: sfn.IStateMachine;
+  readonly catalogStateMachine: sfn.IStateMachine;
+  /** Handler entry → function (errors and throttles alarms, dashboard graphs). */
+  readonly functions: Readonly<Record<string, lambda.IFunction>>;
+}
+
+/** The clickstream's metric sources. */
+export interface StreamMetricSources {
+  /** The event-source mapping's target: its OffsetLag is the consumer lag. */
+  readonly consumer: lambda.IFunction;
+  /** Handler entry → function (errors and throttles alarms, dashboard graphs). */
+  readonly functions: Readonly<Record<string, lambda.IFunction>>;
+  /** The rule matching every on-failure object; its TriggeredRules count them. */
+  readonly onFailureRule: events.IRule;
+  /** Where those objects land (alarm description). */
+  readonly onFailurePrefix: string;
+  /** OffsetLag (records) above which the consumer-lag alarm fires. */
+  readonly offsetLagThreshold: number;
+}
 
 export interface MonitoringProps {
   readonly envName: EnvName;
-  readonly pipeline: BatchPipeline;
-  /** Encrypts the alert topic; CloudWatch is allowed to use it for alarm notifications. */
-  readonly key: kms.IKey;
+  /** The alert topic (lib/constructs/alerts.ts): every alarm notifies it. */
+  readonly topic: sns.ITopic;
   /** The batch SLA; the duration alarm fires when a run takes this long. */
   readonly slaMinutes: number;
   readonly alarms: AlarmConfig;
-  /**
-   * E-mail and HTTPS subscriptions of the alert topic (validated by lib/config.ts).
-   * @default no subscription
-   */
-  readonly alerts?: AlertsConfig;
+  readonly batch: BatchMetricSources;
   /**
    * Dead-letter queue of the EventBridge triggers; any message in it raises an alarm.
    * @default no DLQ alarm
    */
   readonly deadLetterQueue?: sqs.IQueue;
   /**
-   * The clickstream ingest: consumer-lag, function-error and on-failure-object alarms, and a dashboard row.
+   * The clickstream: consumer-lag, function-error and on-failure-object alarms, and a dashboard row.
    * @default no stream alarms
    */
-  readonly stream?: StreamIngest;
-  /**
-   * OffsetLag (records) above which the consumer-lag alarm fires; required with `stream`.
-   * @default none
-   */
-  readonly offsetLagThreshold?: number;
+  readonly stream?: StreamMetricSources;
 }
 
 /** Creates an alarm on `metric` that notifies the alert topic; `options` override the defaults. */
@@ -59,48 +59,18 @@ type CreateAlarm = (
   options?: Partial<cloudwatch.CreateAlarmOptions>,
 ) => cloudwatch.Alarm;
 
-/** The ARNs of this account's CloudWatch alarms in this region: what may publish to the alert topic. */
-const alarmArnPattern = (): string =>
-  `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*`;
-
-/** The confused-deputy guard of CloudWatch's grants: only alarms of this account (and region). */
-const fromThisAccountsAlarms = () => ({
-  StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
-  ArnLike: { 'aws:SourceArn': alarmArnPattern() },
-});
-
 /**
- * Lets an AWS service publish to the topic encrypted with `key` (SNS then asks KMS for a data key on
- * the publisher's behalf). `conditions` scope it where the service sends source keys to KMS: CloudWatch
- * does; EventBridge does not (AWS documents aws:SourceArn/SourceAccount as unsupported in a key policy
- * for EventBridge targets, so a condition there would drop every notification silently).
+ * The alarms (each notifies the alert topic) and a dashboard, over metric sources: it depends on no other
+ * construct of lib/constructs, only on what they expose.
  */
-function allowTopicKeyUse(
-  key: kms.IKey,
-  sid: string,
-  servicePrincipal: string,
-  conditions?: Record<string, Record<string, unknown>>,
-): void {
-  key.addToResourcePolicy(
-    new iam.PolicyStatement({
-      sid,
-      principals: [new iam.ServicePrincipal(servicePrincipal)],
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-      resources: ['*'],
-      conditions,
-    }),
-  );
-}
-
-/** The alert topic, the alarms (each notifies the topic) and a dashboard. */
 export class Monitoring extends Construct {
-  readonly topic: sns.Topic;
+  readonly topic: sns.ITopic;
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const { pipeline, alarms: thresholds } = props;
+    const { batch: pipeline, alarms: thresholds } = props;
     if (!Number.isInteger(props.slaMinutes) || props.slaMinutes < 1) {
       throw new Error(
         `Monitoring: slaMinutes must be a whole number of minutes >= 1, got ${props.slaMinutes}.`,
@@ -111,49 +81,7 @@ export class Monitoring extends Construct {
         throw new Error(`Monitoring: alarms.${field} must be a whole number >= 1, got ${thresholds[field]}.`);
       }
     }
-
-    this.topic = new sns.Topic(this, 'AlertTopic', {
-      displayName: `cartflow ${props.envName} alerts`,
-      masterKey: props.key,
-      enforceSSL: true,
-    });
-    // An explicit topic policy replaces SNS's default one (the EventBridge target below writes one), so
-    // every publisher must be admitted by name. CloudWatch alarms: this account's alarms only.
-    this.topic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsPublish',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [this.topic.topicArn],
-        conditions: fromThisAccountsAlarms(),
-      }),
-    );
-    // ... and they publish to the encrypted topic with this key.
-    allowTopicKeyUse(
-      props.key,
-      'CloudWatchAlarmsPublishToEncryptedTopic',
-      'cloudwatch.amazonaws.com',
-      fromThisAccountsAlarms(),
-    );
-    for (const email of props.alerts?.emails ?? []) {
-      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
-    }
-    if (props.alerts?.httpsEndpoint !== undefined) {
-      this.topic.addSubscription(
-        new subscriptions.UrlSubscription(props.alerts.httpsEndpoint, {
-          protocol: sns.SubscriptionProtocol.HTTPS,
-        }),
-      );
-    }
-    // Only the notify step publishes run summaries.
-    const notify = pipeline.functions.notify;
-    this.topic.grantPublish(notify);
-    acknowledgeNag(
-      notify,
-      'Publishing to the KMS-encrypted alert topic needs kms:GenerateDataKey* on the topic key (CDK topic grant).',
-      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-    );
-    notify.addEnvironment(HANDLER_ENV.topicArn, this.topic.topicArn);
+    this.topic = props.topic;
 
     const action = new SnsAction(this.topic);
     const alarm: CreateAlarm = (id, metric, options = {}) => {
@@ -200,10 +128,10 @@ export class Monitoring extends Construct {
     const streamWidgets = props.stream ? this.streamAlarms(props, alarm) : [];
 
     // Powertools Metrics adds the service dimension to the handlers' default environment dimension.
-    const dimensionsMap = { service: 'cartflow', environment: props.envName };
+    const dimensionsMap = { service: METRICS_SERVICE, environment: props.envName };
     const qualityGateFailed = new cloudwatch.Metric({
-      namespace: CUSTOM_METRICS.namespace,
-      metricName: CUSTOM_METRICS.qualityGateFailed,
+      namespace: METRICS_NAMESPACE,
+      metricName: METRIC.qualityGateFailed,
       dimensionsMap,
       statistic: cloudwatch.Stats.SUM,
       period: Duration.hours(1),
@@ -213,8 +141,8 @@ export class Monitoring extends Construct {
       alarmDescription: 'A dataset passed its quarantine threshold; nothing of that date was loaded.',
     });
     const minutesSinceLastLoad = new cloudwatch.Metric({
-      namespace: CUSTOM_METRICS.namespace,
-      metricName: CUSTOM_METRICS.minutesSinceLastLoad,
+      namespace: METRICS_NAMESPACE,
+      metricName: METRIC.minutesSinceLastLoad,
       dimensionsMap,
       statistic: cloudwatch.Stats.MAXIMUM,
       period: Duration.days(1),
@@ -286,7 +214,7 @@ export class Monitoring extends Construct {
   /** Stream alarms; returns the stream's dashboard widgets. */
   private streamAlarms(props: MonitoringProps, alarm: CreateAlarm): cloudwatch.IWidget[] {
     const stream = props.stream!;
-    const threshold = props.offsetLagThreshold;
+    const threshold = stream.offsetLagThreshold;
     if (threshold === undefined || !Number.isInteger(threshold) || threshold < 1) {
       throw new Error(
         `Monitoring: offsetLagThreshold must be a whole number >= 1 with a stream, got ${threshold}.`,
@@ -296,7 +224,7 @@ export class Monitoring extends Construct {
     // OffsetLag: AWS/Lambda, dimension FunctionName, emitted for every Kafka (MSK or self-managed)
     // event-source mapping of the function without extra configuration: records written to the topic
     // and not yet processed by the mapping's consumer group. Maximum, so one lagging partition counts.
-    const offsetLag = stream.streamFunction.metric('OffsetLag', {
+    const offsetLag = stream.consumer.metric('OffsetLag', {
       statistic: cloudwatch.Stats.MAXIMUM,
       period,
     });
@@ -307,10 +235,7 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       alarmDescription: `The clickstream consumer is more than ${threshold} records behind the topic for 15 minutes.`,
     });
-    const functions = [
-      ['stream-to-parquet', stream.streamFunction],
-      ['load-events', stream.loadEventsFunction],
-    ] as const;
+    const functions = Object.entries(stream.functions);
     for (const [entry, fn] of functions) {
       alarm(`${fn.node.id}Errors`, fn.metricErrors({ period }), {
         alarmDescription: `Lambda ${entry} returned errors (the mapping or the schedule retries; see its logs).`,
@@ -322,18 +247,9 @@ export class Monitoring extends Construct {
 
     // On-failure objects. Lambda's own per-mapping counters (ESM MetricsConfig ErrorCount) are opt-in,
     // billed and keyed by the mapping UUID; the objects themselves are the ground truth. The lake sends
-    // S3 events to EventBridge, so the rule matching the on-failure prefix sends each object's key to the
-    // topic, and its TriggeredRules metric (AWS/Events, RuleName; one per matched event with a target)
-    // drives an alarm that stays visible on the dashboard.
-    // The SnsTopic target admits events.amazonaws.com on the topic policy and (the topic having a key) on
-    // the key policy, without source conditions: KMS receives none from EventBridge (test/lib/alarms.test.ts).
-    stream.onFailureRule.addTarget(
-      new targets.SnsTopic(this.topic, {
-        message: events.RuleTargetInput.fromText(
-          `cartflow ${props.envName}: the clickstream mapping gave up on a batch; its records are in s3://${events.EventField.fromPath('$.detail.bucket.name')}/${events.EventField.fromPath('$.detail.object.key')}`,
-        ),
-      }),
-    );
+    // S3 events to EventBridge, and the rule matching the on-failure prefix (StreamIngest, which also sends
+    // each object's key to the alert topic) counts them: its TriggeredRules metric (AWS/Events, RuleName;
+    // one per matched event with a target) drives an alarm that stays visible on the dashboard.
     const onFailureObjects = new cloudwatch.Metric({
       namespace: 'AWS/Events',
       metricName: 'TriggeredRules',

@@ -9,17 +9,22 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { HANDLER_ENV, STREAM_HANDLERS } from '../../lambdas/steps';
+import { STREAM_HANDLERS } from '../../lambdas/steps';
+import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import { acknowledgeNag, LAMBDA_BASIC_EXECUTION_FINDING, nagArnRef } from '../nag';
-import { DEFAULT_HANDLERS_DIR } from './batch-pipeline';
-import { EVENTS_PREFIX, MANIFESTS_PREFIX } from '../../lambdas/core/clickstream/load';
-import { ESM_ON_FAILURE_PREFIX } from './data-lake';
 import type { DuckDbLayer } from './duckdb-layer';
-import { cartflowFunction, grantLake, POWERTOOLS_ENVIRONMENT, requireHandlerFile } from './lambda-function';
+import {
+  cartflowFunction,
+  DEFAULT_HANDLERS_DIR,
+  grantLake,
+  POWERTOOLS_ENVIRONMENT,
+  requireHandlerFile,
+} from './lambda-function';
 import type { Warehouse } from './warehouse';
 
 /** The port of MSK's SASL/IAM (TLS) listener. */
@@ -55,6 +60,8 @@ export interface StreamIngestProps {
   readonly bucket: s3.IBucket;
   /** load-events loads events/ into Redshift through the Data API. */
   readonly warehouse: Warehouse;
+  /** The alert topic (lib/constructs/alerts.ts): each on-failure object's key is sent to it. */
+  readonly alertTopic: sns.ITopic;
   /**
    * MSK Serverless cluster name: 1-64 letters, digits and '-', starting with a letter.
    * @default `cartflow-<envName>`
@@ -92,18 +99,18 @@ export function loadEventsTimeoutSeconds(config: EnvironmentConfig): number {
 /**
  * The ESM's S3 on-failure destination, least-privilege. CDK's S3OnFailureDestination (it exists in 2.276)
  * grants read/write on the whole bucket, i.e. on every zone of the lake; Lambda writes these objects with
- * the function's role under ESM_ON_FAILURE_PREFIX only, and needs s3:PutObject there plus s3:ListBucket.
+ * the function's role under LAKE.streamOnFailure only, and needs s3:PutObject there plus s3:ListBucket.
  */
 class LakeOnFailureDestination implements lambda.IEventSourceDlq {
   constructor(private readonly bucket: s3.IBucket) {}
 
   bind(_target: lambda.IEventSourceMapping, targetHandler: lambda.IFunction): lambda.DlqDestinationConfig {
-    this.bucket.grantPut(targetHandler, `${ESM_ON_FAILURE_PREFIX}*`);
+    this.bucket.grantPut(targetHandler, `${LAKE.streamOnFailure}*`);
     targetHandler.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${ESM_ON_FAILURE_PREFIX}*`] } },
+        conditions: { StringLike: { 's3:prefix': [`${LAKE.streamOnFailure}*`] } },
       }),
     );
     return { destination: this.bucket.bucketArn };
@@ -133,7 +140,7 @@ export class StreamIngest extends Construct {
   readonly kafkaApiEndpoint: ec2.InterfaceVpcEndpoint;
   /** Matches every object Lambda writes to the on-failure prefix (Monitoring notifies and alarms on it). */
   readonly onFailureRule: events.Rule;
-  readonly onFailurePrefix = ESM_ON_FAILURE_PREFIX;
+  readonly onFailurePrefix = LAKE.streamOnFailure;
 
   constructor(scope: Construct, id: string, props: StreamIngestProps) {
     super(scope, id);
@@ -290,7 +297,7 @@ export class StreamIngest extends Construct {
       },
       vpc: vpcPlacement,
     });
-    grantLake(this.streamFunction, bucket, 'readWrite', 'events/*', 'quarantine/clickstream/*');
+    grantLake(this.streamFunction, bucket, 'readWrite', `${LAKE.events}*`, `${LAKE.clickstreamQuarantine}*`);
     // The mapping polls with the function's role (MSK IAM access control).
     this.streamFunction.addToRolePolicy(
       new iam.PolicyStatement({
@@ -341,11 +348,11 @@ export class StreamIngest extends Construct {
     );
     acknowledgeNag(
       this.streamFunction,
-      `On-failure destination: Lambda writes discarded batches under ${ESM_ON_FAILURE_PREFIX} of the lake with the function's role (CDK put grant on that prefix only).`,
+      `On-failure destination: Lambda writes discarded batches under ${LAKE.streamOnFailure} of the lake with the function's role (CDK put grant on that prefix only).`,
       'AwsSolutions-IAM5[Action::s3:Abort*]',
       'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
       'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-      `AwsSolutions-IAM5[Resource::${nagArnRef(bucket)}/${ESM_ON_FAILURE_PREFIX}*]`,
+      `AwsSolutions-IAM5[Resource::${nagArnRef(bucket)}/${LAKE.streamOnFailure}*]`,
     );
 
     // --- load-events: every few minutes, new event objects into Redshift.
@@ -375,12 +382,12 @@ export class StreamIngest extends Construct {
       retryAttempts: 0,
       maxEventAge: Duration.seconds(Math.max(60, intervalSeconds)),
     });
-    grantLake(this.loadEventsFunction, bucket, 'read', 'events/*');
+    grantLake(this.loadEventsFunction, bucket, 'read', `${LAKE.events}*`);
     // The COPY manifest and the ledger file of each load are written next to each other.
-    grantLake(this.loadEventsFunction, bucket, 'readWrite', `${MANIFESTS_PREFIX}*`);
+    grantLake(this.loadEventsFunction, bucket, 'readWrite', `${LAKE.eventManifests}*`);
     warehouse.grantDataApi(this.loadEventsFunction);
-    warehouse.allowCopyFrom(bucket, EVENTS_PREFIX);
-    warehouse.allowCopyFrom(bucket, MANIFESTS_PREFIX);
+    warehouse.allowCopyFrom(bucket, LAKE.clickstreamEvents);
+    warehouse.allowCopyFrom(bucket, LAKE.eventManifests);
     this.loadSchedule = new events.Rule(this, 'LoadEventsSchedule', {
       description: `Loads new clickstream objects into Redshift every ${stream.eventsLoadIntervalMinutes} minutes`,
       schedule: events.Schedule.rate(Duration.minutes(stream.eventsLoadIntervalMinutes)),
@@ -395,15 +402,25 @@ export class StreamIngest extends Construct {
     });
 
     this.onFailureRule = new events.Rule(this, 'OnFailureObjects', {
-      description: `A batch the stream mapping gave up on landed under ${ESM_ON_FAILURE_PREFIX}`,
+      description: `A batch the stream mapping gave up on landed under ${LAKE.streamOnFailure}`,
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
         detail: {
           bucket: { name: [bucket.bucketName] },
-          object: { key: [{ prefix: ESM_ON_FAILURE_PREFIX }] },
+          object: { key: [{ prefix: LAKE.streamOnFailure }] },
         },
       },
     });
+    // Each object's key goes to the alert topic. The SnsTopic target admits events.amazonaws.com on the
+    // topic policy and (the topic having a key) on the key policy, without source conditions: KMS receives
+    // none from EventBridge (test/lib/alarms.test.ts). Monitoring alarms on the rule's TriggeredRules.
+    this.onFailureRule.addTarget(
+      new targets.SnsTopic(props.alertTopic, {
+        message: events.RuleTargetInput.fromText(
+          `cartflow ${config.envName}: the clickstream mapping gave up on a batch; its records are in s3://${events.EventField.fromPath('$.detail.bucket.name')}/${events.EventField.fromPath('$.detail.object.key')}`,
+        ),
+      }),
+    );
   }
 }

@@ -6,7 +6,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { acknowledgeNag } from '../nag';
 import { Construct } from 'constructs';
-import { CATALOG_LANDING_PREFIX } from '../../lambdas/core/layout';
+import { LAKE } from '../../lambdas/contract';
 
 export interface TriggersProps {
   /** Started daily by the schedule with `{ "time": <event time> }`. */
@@ -19,7 +19,7 @@ export interface TriggersProps {
   readonly scheduleExpression: string;
   /**
    * Key prefix whose new objects start the catalog refresh.
-   * @default CATALOG_LANDING_PREFIX ('landing/catalog/')
+   * @default LAKE.catalogLanding (lambdas/contract.ts)
    */
   readonly catalogPrefix?: string;
   /**
@@ -37,11 +37,11 @@ export class Triggers extends Construct {
 
   constructor(scope: Construct, id: string, props: TriggersProps) {
     super(scope, id);
-    const catalogPrefix = props.catalogPrefix ?? CATALOG_LANDING_PREFIX;
+    const catalogPrefix = props.catalogPrefix ?? LAKE.catalogLanding;
     const retryAttempts = props.retryAttempts ?? 3;
     if (!catalogPrefix.endsWith('/') || catalogPrefix.startsWith('/')) {
       throw new Error(
-        `Triggers: catalogPrefix "${catalogPrefix}" must be relative and end with '/', e.g. 'landing/catalog/'.`,
+        `Triggers: catalogPrefix "${catalogPrefix}" must be relative and end with '/', e.g. '${LAKE.catalogLanding}'.`,
       );
     }
     if (!Number.isInteger(retryAttempts) || retryAttempts < 0 || retryAttempts > 185) {

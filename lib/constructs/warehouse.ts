@@ -12,7 +12,7 @@ import {
   s3GrantFindings,
 } from '../nag';
 import { Construct } from 'constructs';
-import { HANDLER_ENV } from '../../lambdas/steps';
+import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { removalPolicyOf, type RemovalChoice } from '../config';
 
 export interface WarehouseProps {
@@ -34,7 +34,7 @@ export interface WarehouseProps {
   readonly baseCapacityRpu?: number;
   /**
    * Prefix COPY may read; must end with '/'.
-   * @default 'curated/'
+   * @default LAKE.curated (lambdas/contract.ts)
    */
   readonly curatedPrefix?: string;
   /** The VPC (lib/constructs/network.ts) whose private subnets the workgroup uses. */
@@ -82,7 +82,7 @@ export class Warehouse extends Construct {
     super(scope, id);
     const databaseName = props.databaseName ?? 'cartflow';
     const baseCapacity = props.baseCapacityRpu ?? 8;
-    const curatedPrefix = props.curatedPrefix ?? 'curated/';
+    const curatedPrefix = props.curatedPrefix ?? LAKE.curated;
     // 57: the writer role is named `<name>-writer` and IAM role names stop at 64 characters.
     if (!/^[a-z0-9-]{3,57}$/.test(props.name)) {
       throw new Error(`Warehouse: name "${props.name}" must be 3-57 lower-case letters, digits or '-'.`);
@@ -97,7 +97,7 @@ export class Warehouse extends Construct {
     }
     if (!curatedPrefix.endsWith('/') || curatedPrefix.startsWith('/')) {
       throw new Error(
-        `Warehouse: curatedPrefix "${curatedPrefix}" must be relative and end with '/', e.g. 'curated/'.`,
+        `Warehouse: curatedPrefix "${curatedPrefix}" must be relative and end with '/', e.g. '${LAKE.curated}'.`,
       );
     }
     const removalPolicy = removalPolicyOf(props.removalPolicy);

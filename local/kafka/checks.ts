@@ -4,11 +4,15 @@
  * it touches); the lake listing (key + ETag) shows whether a replay rewrote the same objects.
  */
 import type { LakeStore, Warehouse } from '../../lambdas/adapters/ports';
-import { EVENTS_PREFIX } from '../../lambdas/core/clickstream/load';
-import { ON_FAILURE_PREFIX } from './invoke';
+import { LAKE } from '../../lambdas/contract';
 
 /** The lake prefixes the stream writes to. */
-const STREAM_PREFIXES = [EVENTS_PREFIX, 'events/aggregates/', 'quarantine/clickstream/', ON_FAILURE_PREFIX];
+const STREAM_PREFIXES = [
+  LAKE.clickstreamEvents,
+  LAKE.eventAggregates,
+  LAKE.clickstreamQuarantine,
+  LAKE.streamOnFailure,
+];
 
 /** `<key> <etag>` of every stream object, sorted (s3rver's ETags are MD5s: same ETag, same bytes). */
 export async function lakeListing(lake: LakeStore, prefixes = STREAM_PREFIXES): Promise<string[]> {

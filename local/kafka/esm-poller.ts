@@ -24,7 +24,7 @@ export interface EsmPollerOptions<R> {
   brokers: string[];
   topic: string;
   handler: StreamHandler<R>;
-  /** On-failure destination (events/_onfailure/…). */
+  /** On-failure destination (aws/lambda/…, as on AWS: lambdas/contract.ts LAKE.streamOnFailure). */
   lake: LakeStore;
   /** @default 'cartflow-stream', or `cartflow-replay-<from>-<to>` for a replay */
   groupId?: string;

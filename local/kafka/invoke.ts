@@ -5,6 +5,7 @@
  */
 import type { MSKEvent } from 'aws-lambda';
 import type { LakeStore } from '../../lambdas/adapters/ports';
+import { LAKE } from '../../lambdas/contract';
 import {
   asLambdaEvent,
   buildMskEvent,
@@ -16,8 +17,13 @@ import {
 
 export type StreamHandler<R = unknown> = (event: MSKEvent) => Promise<R>;
 
-/** Where batches that failed every attempt go (the mapping's S3 on-failure destination). */
-export const ON_FAILURE_PREFIX = 'events/_onfailure/';
+/**
+ * Where batches that failed every attempt go: the prefix Lambda writes a mapping's S3 on-failure records
+ * under on AWS (lambdas/contract.ts), so the lake, its lifecycle rule and the alarm's rule see the same keys.
+ */
+export const ON_FAILURE_PREFIX = LAKE.streamOnFailure;
+/** Stands in for the mapping's UUID, the first path segment under the prefix on AWS. */
+export const LOCAL_MAPPING_ID = 'local';
 
 export interface InvokeOptions<R> {
   handler: StreamHandler<R>;
@@ -88,7 +94,9 @@ async function writeOnFailure(
   const keys: string[] = [];
   for (const r of ranges) {
     const id = `${r.topic}-${r.partition}`;
-    const key = `${ON_FAILURE_PREFIX}${id}-${r.firstOffset}-${r.lastOffset}.json`;
+    // AWS: aws/lambda/<mapping UUID>/<partition>/YYYY/MM/DD/<time>-<uuid>; here the offset range names the
+    // object, so a redelivered failure overwrites it instead of adding one.
+    const key = `${ON_FAILURE_PREFIX}${LOCAL_MAPPING_ID}/${id}/${r.firstOffset}-${r.lastOffset}.json`;
     const body = {
       requestContext: {
         functionArn: 'local:stream-to-parquet',

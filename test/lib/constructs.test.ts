@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { loadConfig } from '../../lib/config';
 import { BatchPipeline } from '../../lib/constructs/batch-pipeline';
 import { DataLake } from '../../lib/constructs/data-lake';
@@ -53,6 +54,7 @@ describe('construct props validation', () => {
           bucket,
           warehouse,
           sourceSecret,
+          alertTopic: new sns.Topic(stack, 'Alerts'),
           engine: new DuckDbLayer(stack, 'DuckDb'),
           handlersDir: '/nonexistent',
         }),
@@ -69,6 +71,7 @@ describe('construct props validation', () => {
       bucket,
       warehouse,
       sourceSecret: new secretsmanager.Secret(stack, 'Source'),
+      alertTopic: new sns.Topic(stack, 'Alerts'),
       engine: new DuckDbLayer(stack, 'DuckDb'),
     });
     // Act + Assess

@@ -5,7 +5,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CartflowStack } from '../../lib/cartflow-stack';
 import { ENV_NAMES, loadConfig } from '../../lib/config';
-import { BATCH_STEPS, HANDLER_ENV } from '../../lambdas/steps';
+import { BATCH_STEPS } from '../../lambdas/steps';
+import { HANDLER_ENV } from '../../lambdas/contract';
 import { logicalIdOf, synth, testApp, unacknowledgedNagFindings } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
@@ -241,7 +242,7 @@ describe('CartflowStack', () => {
   test('every alarm notifies the alert topic', () => {
     // Prepare
     const { stack, template } = synth('prod');
-    const topicId = logicalIdOf(stack, stack.monitoring.topic);
+    const topicId = logicalIdOf(stack, stack.alerts.topic);
     // Act
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Resource[];
     // Assess

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { ENV_NAMES, loadConfig } from '../../lib/config';
 import { DuckDbLayer } from '../../lib/constructs/duckdb-layer';
 import { StreamIngest } from '../../lib/constructs/stream-ingest';
@@ -223,7 +224,7 @@ describe('StreamIngest', () => {
   test('stream alarms (lag, errors, on-failure objects) notify the alert topic', () => {
     // Prepare
     const { stack, template, config } = synth('prod');
-    const topicRef = { Ref: logicalIdOf(stack, stack.monitoring.topic) };
+    const topicRef = { Ref: logicalIdOf(stack, stack.alerts.topic) };
     const streamFn = { Ref: logicalIdOf(stack, stack.stream!.streamFunction) };
     const loadFn = { Ref: logicalIdOf(stack, stack.stream!.loadEventsFunction) };
     // Assess
@@ -269,6 +270,7 @@ describe('StreamIngest', () => {
           vpc,
           bucket,
           warehouse,
+          alertTopic: new sns.Topic(stack, 'Alerts'),
           engine: new DuckDbLayer(stack, 'DuckDb'),
           clusterName: '1-bad_name',
         }),

@@ -11,6 +11,7 @@ import { fileList, sqlLiteral, type Engine } from '../engine/engine';
 import { InputFormatError } from '../errors';
 import { EVENT_TYPES, validateEventsSql } from './event';
 import { CLICKSTREAM_TABLES } from './tables';
+import { LAKE } from '../../contract';
 
 /** The records of one topic-partition in a batch: the lowest and highest offsets seen. */
 export interface OffsetRange {
@@ -60,14 +61,14 @@ export const hourPath = (hour: Date) => {
 /** Lake keys of the stream (design.md: `<topic>-<partition>-<firstOffset>-<lastOffset>`). */
 export const clickstreamKeys = {
   events: (hour: Date, range: OffsetRange) =>
-    `events/clickstream/${hourPath(hour)}/${rangeName(range)}.parquet`,
+    `${LAKE.clickstreamEvents}${hourPath(hour)}/${rangeName(range)}.parquet`,
   eventMinute: (hour: Date, range: OffsetRange) =>
-    `events/aggregates/event_minute/${hourPath(hour)}/${rangeName(range)}.parquet`,
+    `${LAKE.eventAggregates}event_minute/${hourPath(hour)}/${rangeName(range)}.parquet`,
   errorMinute: (hour: Date, range: OffsetRange) =>
-    `events/aggregates/error_minute/${hourPath(hour)}/${rangeName(range)}.parquet`,
+    `${LAKE.eventAggregates}error_minute/${hourPath(hour)}/${rangeName(range)}.parquet`,
   /** `at`: the Kafka timestamp of the range's first record, so the key does not depend on event content. */
   quarantine: (at: Date, range: OffsetRange) =>
-    `quarantine/clickstream/dt=${at.toISOString().slice(0, 10)}/${rangeName(range)}.jsonl`,
+    `${LAKE.clickstreamQuarantine}dt=${at.toISOString().slice(0, 10)}/${rangeName(range)}.jsonl`,
 } as const;
 
 const FACT_COLUMNS = CLICKSTREAM_TABLES.fact_click_event.columns.map((c) => `"${c.name}"`).join(', ');

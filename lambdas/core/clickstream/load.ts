@@ -24,13 +24,14 @@ import { ConfigurationError, InputFormatError } from '../errors';
 import { EVENT_LOAD_LEDGER, copyParquetSql, ident, qualifiedName } from '../sql';
 import { UNKNOWN, hourPath, rangeName, type OffsetRange } from './batch';
 import { CLICKSTREAM_TABLES } from './tables';
+import { LAKE } from '../../contract';
 
 /** Where the stream handler writes event objects (core/clickstream/batch.ts, `clickstreamKeys.events`). */
-export const EVENTS_PREFIX = 'events/clickstream/';
+export const EVENTS_PREFIX = LAKE.clickstreamEvents;
 /** The loader's own area: manifests, ledger files, compacted files and its watermark. */
-export const MANIFESTS_PREFIX = 'events/_manifests/';
+export const MANIFESTS_PREFIX = LAKE.eventManifests;
 /** Arrival notices of the stream handler, under time-ordered keys. */
-export const ARRIVALS_PREFIX = 'events/_arrivals/';
+export const ARRIVALS_PREFIX = LAKE.eventArrivals;
 /** Hour-compacted event files: what COPY reads. */
 export const COMPACTED_PREFIX = `${MANIFESTS_PREFIX}compacted/`;
 /** The loader's watermark over the arrival notices. */

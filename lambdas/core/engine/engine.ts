@@ -10,6 +10,7 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { ConfigurationError } from '../errors';
+import { HANDLER_ENV } from '../../contract';
 
 export interface EngineSettings {
   /** DuckDB's memory_limit; past it, operators spill to `tempDirectory`. */
@@ -29,14 +30,14 @@ const MB_PER_VCPU = 1769;
  * it) or `CARTFLOW_ENGINE_MEMORY_MB`, spill directory from TMPDIR, threads from the vCPUs that memory buys.
  */
 export function engineSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): EngineSettings {
-  const explicit = env.CARTFLOW_ENGINE_MEMORY_MB;
+  const explicit = env[HANDLER_ENV.engineMemoryMb];
   const functionMemory = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
   let memoryLimitMb: number;
   if (explicit !== undefined && explicit !== '') {
     memoryLimitMb = Number(explicit);
     if (!(Number.isInteger(memoryLimitMb) && memoryLimitMb >= 64)) {
       throw new ConfigurationError(
-        `CARTFLOW_ENGINE_MEMORY_MB="${explicit}" must be a whole number of megabytes, at least 64.`,
+        `${HANDLER_ENV.engineMemoryMb}="${explicit}" must be a whole number of megabytes, at least 64.`,
       );
     }
   } else {

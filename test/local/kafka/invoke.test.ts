@@ -75,10 +75,10 @@ describe('invoking the stream handler like the event-source mapping', () => {
     assert.equal(outcome.status, 'failed');
     assert.equal(outcome.attempts, 3);
     assert.deepEqual([...lake.objects.keys()].sort(), [
-      'events/_onfailure/clickstream-1-40-41.json',
-      'events/_onfailure/clickstream-2-7-7.json',
+      'aws/lambda/local/clickstream-1/40-41.json',
+      'aws/lambda/local/clickstream-2/7-7.json',
     ]);
-    const body = JSON.parse(await lake.getText('events/_onfailure/clickstream-1-40-41.json')) as {
+    const body = JSON.parse(await lake.getText('aws/lambda/local/clickstream-1/40-41.json')) as {
       requestContext: { condition: string; approximateInvokeCount: number };
       errorType: string;
       errorMessage: string;

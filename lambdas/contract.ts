@@ -1,0 +1,125 @@
+/**
+ * The contract between the stack (lib/), the handlers (lambdas/) and the local runtime (local/): where
+ * every zone of the data lake starts, which metrics the handlers publish under which namespace, and the
+ * environment variables the handlers read. Each value is spelled here and nowhere else
+ * (test/lib/contract.test.ts fails on a lake prefix written out anywhere else). No imports: core code,
+ * CDK code and the laptop runtime all load it.
+ */
+
+/** The lake's zones: one bucket, one top-level prefix per zone (lambdas/core/layout.ts builds the keys). */
+export const LAKE_ZONES = {
+  /** Files dropped by other teams (the product catalog); an object created here starts a catalog refresh. */
+  landing: 'landing/',
+  /** Source extracts as they came, Hive-partitioned by business date. */
+  raw: 'raw/',
+  /** One run's conformed datasets, before the quality gate. */
+  staged: 'staged/',
+  /** What the warehouse loads: the tables that passed the gate. */
+  curated: 'curated/',
+  /** The clickstream: event objects, per-batch aggregates, the loader's own area and arrival notices. */
+  events: 'events/',
+  /** Rows that failed validation or could not be parsed. */
+  quarantine: 'quarantine/',
+  /** Quality reports of the runs. */
+  quality: 'quality/',
+  /** Landing files already processed, kept for forensics (the lake's lifecycle tiers and expires them). */
+  archive: 'archive/',
+  /** The current product catalog (one object, no lifecycle rule). */
+  catalog: 'catalog/',
+} as const;
+
+const Z = LAKE_ZONES;
+
+/** Every prefix of the lake below the zones, and the one fixed key. */
+export const LAKE = {
+  ...LAKE_ZONES,
+  /** Catalog files not merged yet: the catalog refresh's trigger prefix. */
+  catalogLanding: `${Z.landing}catalog/`,
+  /** Catalog files a refresh has merged. */
+  catalogArchive: `${Z.archive}catalog/`,
+  /**
+   * The current catalog: every valid product, the latest updated_at per product_id. Outside raw/, whose
+   * lifecycle may expire objects: this one object must outlive any quiet spell of the catalog.
+   */
+  catalogSnapshotKey: `${Z.catalog}products.parquet`,
+  /** Event objects of the stream handler (core/clickstream/batch.ts). */
+  clickstreamEvents: `${Z.events}clickstream/`,
+  /** Per-batch minute aggregates of the stream handler (kept lake-side, not loaded). */
+  eventAggregates: `${Z.events}aggregates/`,
+  /** The events loader's own area: manifests, ledger files, compacted files and its watermark. */
+  eventManifests: `${Z.events}_manifests/`,
+  /** Arrival notices of the stream handler, under time-ordered keys. */
+  eventArrivals: `${Z.events}_arrivals/`,
+  /** Clickstream records that could not be parsed or validated. */
+  clickstreamQuarantine: `${Z.quarantine}clickstream/`,
+  /**
+   * Where Lambda writes the on-failure records of a Kafka event-source mapping with an S3 destination:
+   * `aws/lambda/<mapping UUID>/<partition>/YYYY/MM/DD/...`. Lambda chooses the prefix; it cannot be set,
+   * so the local poller (local/kafka/invoke.ts) writes under it too.
+   */
+  streamOnFailure: 'aws/lambda/',
+} as const;
+
+export type LakePrefix = (typeof LAKE)[keyof typeof LAKE];
+
+/** The Powertools service and the CloudWatch namespace of the handlers' EMF metrics. */
+export const METRICS_SERVICE = 'cartflow';
+export const METRICS_NAMESPACE = 'Cartflow';
+
+/** The metrics the handlers publish (MetricSink.count) and Monitoring alarms or graphs on. */
+export const METRIC = {
+  /** record-run: a batch run recorded as good. */
+  runSucceeded: 'RunSucceeded',
+  /** cleanup: a batch run that ended on the failure path. */
+  runFailed: 'RunFailed',
+  /** record-run: 0 at every good load; the freshness alarm's metric (no datapoint for a day is stale). */
+  minutesSinceLastLoad: 'MinutesSinceLastLoad',
+  /** validate / merge-buckets: 1 when a dataset passed its quarantine threshold, else 0. */
+  qualityGateFailed: 'QualityGateFailed',
+  /** validate / merge-buckets: rows quarantined, per dataset dimension. */
+  quarantinedRows: 'QuarantinedRows',
+  /** stream-to-parquet. */
+  eventsWritten: 'EventsWritten',
+  eventsQuarantined: 'EventsQuarantined',
+  duplicatesDropped: 'DuplicatesDropped',
+  /** load-events. */
+  eventsLoaded: 'EventsLoaded',
+  objectsLoaded: 'ObjectsLoaded',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+/** Environment variables the handlers read (set by the stack on AWS, by the local runner on a laptop). */
+export const HANDLER_ENV = {
+  bucket: 'LAKE_BUCKET',
+  sourceSecretArn: 'SOURCE_SECRET_ARN',
+  sourceDatabaseUrl: 'SOURCE_DATABASE_URL',
+  warehouseDatabaseUrl: 'WAREHOUSE_DATABASE_URL',
+  workgroup: 'REDSHIFT_WORKGROUP',
+  database: 'REDSHIFT_DATABASE',
+  copyRoleArn: 'REDSHIFT_COPY_ROLE_ARN',
+  /** The namespace's Redshift-managed admin secret: the Data API's SecretArn of the DDL/grant step only. */
+  warehouseSecretArn: 'REDSHIFT_SECRET_ARN',
+  /** Role the warehouse functions assume for the Data API, so they all are one non-admin database user. */
+  warehouseWriterRoleArn: 'REDSHIFT_WRITER_ROLE_ARN',
+  /** That database user (IAMR:<role name>), which the DDL step (ensure-warehouse) creates and grants to. */
+  warehouseWriterUser: 'REDSHIFT_WRITER_USER',
+  topicArn: 'ALERT_TOPIC_ARN',
+  environment: 'CARTFLOW_ENV',
+  qualityThreshold: 'QUALITY_THRESHOLD',
+  extractChunkRows: 'EXTRACT_CHUNK_ROWS',
+  /** Kafka topic the stream functions read (clickstream). */
+  kafkaTopic: 'KAFKA_TOPIC',
+  /** Most event objects one load-events run takes on, so a run stays bounded. */
+  eventsLoadMaxObjects: 'EVENTS_LOAD_MAX_OBJECTS',
+  /** Size a compacted hour file reaches before the next one starts (MB). */
+  eventsCompactTargetMb: 'EVENTS_COMPACT_TARGET_MB',
+  /** How old an arrival notice must be before the load watermark may pass it (seconds). */
+  eventsArrivalSettleSeconds: 'EVENTS_ARRIVAL_SETTLE_SECONDS',
+  /** DuckDB's memory limit (MB) when it should not follow the function's memory. */
+  engineMemoryMb: 'CARTFLOW_ENGINE_MEMORY_MB',
+  /** Powertools: service name, metrics namespace and log level. */
+  powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
+  powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  powertoolsLogLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;

@@ -1,0 +1,80 @@
+import { Aws } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { AlertsConfig, EnvName } from '../config';
+
+export interface AlertsProps {
+  readonly envName: EnvName;
+  /** Encrypts the alert topic; CloudWatch is allowed to use it for alarm notifications. */
+  readonly key: kms.IKey;
+  /**
+   * E-mail and HTTPS subscriptions of the alert topic (validated by lib/config.ts).
+   * @default no subscription
+   */
+  readonly alerts?: AlertsConfig;
+}
+
+/** The ARNs of this account's CloudWatch alarms in this region: what may publish to the alert topic. */
+const alarmArnPattern = (): string =>
+  `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*`;
+
+/** The confused-deputy guard of CloudWatch's grants: only alarms of this account (and region). */
+const fromThisAccountsAlarms = () => ({
+  StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+  ArnLike: { 'aws:SourceArn': alarmArnPattern() },
+});
+
+/**
+ * The environment's alert topic, created before anything that notifies it: the notify step (BatchPipeline),
+ * the on-failure rule (StreamIngest) and the alarms (Monitoring) receive it. KMS-encrypted with the lake
+ * key; CloudWatch alarms of this account may publish; the configured subscriptions receive.
+ */
+export class Alerts extends Construct {
+  readonly topic: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: AlertsProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'AlertTopic', {
+      displayName: `cartflow ${props.envName} alerts`,
+      masterKey: props.key,
+      enforceSSL: true,
+    });
+    // An explicit topic policy replaces SNS's default one (an EventBridge target writes one), so every
+    // publisher must be admitted by name. CloudWatch alarms: this account's alarms only.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: fromThisAccountsAlarms(),
+      }),
+    );
+    // ... and they publish to the encrypted topic with this key. SNS asks KMS for a data key on the
+    // publisher's behalf; CloudWatch sends source keys to KMS, so the grant is scoped to this account's
+    // alarms. (EventBridge does not: the SnsTopic target of StreamIngest's on-failure rule adds its own
+    // unconditioned grant, test/lib/alarms.test.ts.)
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: fromThisAccountsAlarms(),
+      }),
+    );
+    for (const email of props.alerts?.emails ?? []) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    if (props.alerts?.httpsEndpoint !== undefined) {
+      this.topic.addSubscription(
+        new subscriptions.UrlSubscription(props.alerts.httpsEndpoint, {
+          protocol: sns.SubscriptionProtocol.HTTPS,
+        }),
+      );
+    }
+  }
+}
