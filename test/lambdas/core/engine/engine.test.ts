@@ -9,6 +9,8 @@ import { ConfigurationError } from '../../../../lambdas/core/errors';
 /** Thrift compact encoding of a PageHeader's first field (1: i32 type): header byte, then zigzag(type). */
 const PAGE_TYPE_FIELD = 0x15;
 const DATA_PAGE = 0x00; // zigzag(0); DATA_PAGE_V2 (3) would be 0x06
+/** The encodings of format v1 (DuckDB's PARQUET_VERSION V2 writes DELTA_BINARY_PACKED and RLE_DICTIONARY). */
+const V1_ENCODINGS = new Set(['PLAIN', 'PLAIN_DICTIONARY', 'RLE']);
 
 describe('Engine', () => {
   let dir: string;
@@ -36,11 +38,14 @@ describe('Engine', () => {
     // Assess
     assert.equal(rows, 50000);
     const file = await readFile(path);
-    const chunks = await engine.rows<{ path_in_schema: string; data_page_offset: bigint }>(
-      `SELECT path_in_schema, data_page_offset FROM parquet_metadata(${sqlLiteral(path)})`,
+    const chunks = await engine.rows<{ path_in_schema: string; data_page_offset: bigint; encodings: string }>(
+      `SELECT path_in_schema, data_page_offset, encodings FROM parquet_metadata(${sqlLiteral(path)})`,
     );
-    assert.equal(chunks.length, 5);
-    for (const { path_in_schema, data_page_offset } of chunks) {
+    assert.equal(chunks.length, 5); // one row group
+    for (const { path_in_schema, data_page_offset, encodings } of chunks) {
+      for (const encoding of encodings.split(', ')) {
+        assert.ok(V1_ENCODINGS.has(encoding), `${path_in_schema}: ${encoding} is not a format v1 encoding`);
+      }
       const at = Number(data_page_offset);
       assert.deepEqual(
         [file[at], file[at + 1]],
