@@ -10,8 +10,8 @@
  * DuckDB's or PySpark's curated figures or quarantine counts differ from the steps'.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,7 +23,7 @@ import { layout } from '../lambdas/core/layout';
 import { CURRENCIES, ORDER_STATUSES } from '../lambdas/core/model';
 import { step as transformStep } from '../lambdas/handlers/transform';
 import { step as validateStep } from '../lambdas/handlers/validate';
-import { benchAdapters, DirectoryLakeStore, writeRawDay } from './support/batch-day';
+import { DirectoryLakeStore, setupInChild, writeRawDay } from './support/batch-day';
 import {
   curatedFile,
   referenceTransform,
@@ -31,7 +31,8 @@ import {
   totalsSql,
   type Totals,
 } from './support/duckdb-reference';
-import { log, markdownTable, startProfile } from './support/report';
+import { log, markdownTable, runBench, startProfile } from './support/report';
+import { stepAdapters } from './support/step-adapters';
 
 const { values: args } = parseArgs({
   options: {
@@ -89,25 +90,14 @@ const PYTHON = 'python3';
 const PYSPARK_DRIVER_MEMORY = '2g';
 const pysparkImportable = () => spawnSync(PYTHON, ['-c', 'import pyspark'], { stdio: 'ignore' }).status === 0;
 
-const dataDir = await mkdtemp(join(tmpdir(), 'cartflow-bench-'));
-let failed = false;
-try {
+await runBench('cartflow-bench-', args.keep, async (dataDir) => {
   // ---- setup (not timed, in a child process): the raw/ parts the extract steps would write ----
   const t = performance.now();
-  const day = JSON.parse(
-    execFileSync(
-      process.execPath,
-      [...process.execArgv, process.argv[1], ...process.argv.slice(2), '--setup', dataDir],
-      {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    ),
-  ) as { orders: number; lines: number; products: number; perKind: number };
+  const day = setupInChild<{ orders: number; lines: number; products: number; perKind: number }>(dataDir);
   log(`generated the raw day (${day.lines} lines) in ${seconds(performance.now() - t).toFixed(1)} s`);
   const lake = new DirectoryLakeStore(join(dataDir, 'lake'));
   const env = { TMPDIR: join(dataDir, 'tmp') };
-  const adapters = benchAdapters(lake);
+  const adapters = stepAdapters({ lake });
   const transform = transformStep.make(adapters, transformStep.settings(env));
   const validate = validateStep.make(adapters, validateStep.settings(env));
   const engineSettings = engineSettingsFromEnv(env);
@@ -305,12 +295,5 @@ try {
     '',
   ];
   process.stdout.write(out.join('\n'));
-  failed = mismatches.length > 0;
-} catch (error) {
-  failed = true;
-  process.stderr.write(`[bench] failed: ${(error as Error).stack ?? String(error)}\n`);
-} finally {
-  if (args.keep) log(`data kept in ${dataDir}`);
-  else await rm(dataDir, { recursive: true, force: true });
-}
-process.exitCode = failed ? 1 : 0;
+  return mismatches.length === 0;
+});

@@ -9,22 +9,21 @@
  * The day is generated in a child process (a base day of at most 1M lines, multiplied with DuckDB under
  * distinct order ids), so the peak RSS is the steps' own.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PipelineState } from '../lambdas/core/contracts';
 import { step as transformStep } from '../lambdas/handlers/transform';
 import { step as validateStep } from '../lambdas/handlers/validate';
 import {
-  benchAdapters,
   DirectoryLakeStore,
   directoryBytes,
   replicateRawDay,
+  setupInChild,
   writeRawDay,
 } from './support/batch-day';
-import { log, markdownTable } from './support/report';
+import { log, markdownTable, runBench } from './support/report';
+import { stepAdapters } from './support/step-adapters';
 
 const { values: args } = parseArgs({
   options: {
@@ -79,28 +78,16 @@ function watchDirectories(dirs: readonly string[]): { stop(): Promise<number[]> 
   };
 }
 
-const dataDir = await mkdtemp(join(tmpdir(), 'cartflow-scale-'));
-let failed = false;
-try {
+await runBench('cartflow-scale-', args.keep, async (dataDir) => {
   const t = performance.now();
-  const day = JSON.parse(
-    execFileSync(
-      process.execPath,
-      [...process.execArgv, process.argv[1], ...process.argv.slice(2), '--setup', dataDir],
-      {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-        maxBuffer: 1024 * 1024,
-      },
-    ),
-  ) as { orders: number; lines: number; products: number };
+  const day = setupInChild<{ orders: number; lines: number; products: number }>(dataDir);
   log(
     `generated the raw day (${day.lines} lines in ${copies} parts) in ${seconds(performance.now() - t).toFixed(1)} s`,
   );
 
   const lake = new DirectoryLakeStore(join(dataDir, 'lake'));
   const env = { TMPDIR: join(dataDir, 'tmp'), CARTFLOW_ENGINE_MEMORY_MB: args['memory-mb'] };
-  const adapters = benchAdapters(lake);
+  const adapters = stepAdapters({ lake });
   const settings = validateStep.settings(env);
   const transform = transformStep.make(adapters, transformStep.settings(env));
   const validate = validateStep.make(adapters, settings);
@@ -156,12 +143,5 @@ try {
     '',
   ];
   process.stdout.write(out.join('\n'));
-  failed = !state.validation.passed;
-} catch (error) {
-  failed = true;
-  process.stderr.write(`[bench] failed: ${(error as Error).stack ?? String(error)}\n`);
-} finally {
-  if (args.keep) log(`data kept in ${dataDir}`);
-  else await rm(dataDir, { recursive: true, force: true });
-}
-process.exitCode = failed ? 1 : 0;
+  return state.validation.passed;
+});

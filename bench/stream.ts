@@ -10,13 +10,11 @@
  *
  * Exits non-zero when the handler and DuckDB do not write the same number of distinct events.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
-import type { Adapters } from '../lambdas/adapters/ports';
 import { LAKE } from '../lambdas/contract';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { EVENT_TYPES } from '../lambdas/core/clickstream/event';
@@ -24,7 +22,8 @@ import { step } from '../lambdas/handlers/stream-to-parquet';
 import { asLambdaEvent, buildMskEvent } from '../local/kafka/msk-event';
 import { recordTopic } from '../local/kafka/topic';
 import { MemoryLakeStore } from './support/memory-lake';
-import { log, markdownTable, startProfile } from './support/report';
+import { log, markdownTable, runBench, startProfile } from './support/report';
+import { stepAdapters } from './support/step-adapters';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,21 +48,8 @@ if (!Number.isInteger(minutes) || minutes < 1) throw new Error('--minutes must b
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const START = Date.parse('2024-05-01T12:00:00Z');
 
-const unused = () => {
-  throw new Error('the stream handler must not use this adapter');
-};
 const settings = step.settings(process.env);
-function handlerOver(lake: MemoryLakeStore) {
-  const adapters: Adapters = {
-    lake,
-    source: { connect: unused },
-    warehouse: { executeBatch: unused, query: unused },
-    alerts: { publish: unused },
-    logger: localLogger({}),
-    metrics: new RecordedMetrics(),
-  };
-  return step.make(adapters, settings);
-}
+const handlerOver = (lake: MemoryLakeStore) => step.make(stepAdapters({ lake }), settings);
 
 /** An MSK invocation's payload limit; each record also carries ~170 bytes of JSON around its base64 value. */
 const MAX_EVENT_BYTES = 6 * 1024 * 1024;
@@ -190,9 +176,7 @@ interface Line {
   rows: number;
 }
 
-const dataDir = await mkdtemp(join(tmpdir(), 'cartflow-bench-stream-'));
-let failed = false;
-try {
+await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
   // ---- setup (not timed) ----
   const t = performance.now();
   const sample = generateClickEvents({ count: eventCount, seed, start: new Date(START), minutes });
@@ -376,12 +360,5 @@ try {
       peak_rss_mb: Math.round(rss.peaks.handler / 1024 / 1024),
     })}\n`,
   );
-  failed = mismatches.length > 0;
-} catch (error) {
-  failed = true;
-  process.stderr.write(`[bench] failed: ${(error as Error).stack ?? String(error)}\n`);
-} finally {
-  if (args.keep) log(`data kept in ${dataDir}`);
-  else await rm(dataDir, { recursive: true, force: true });
-}
-process.exitCode = failed ? 1 : 0;
+  return mismatches.length === 0;
+});

@@ -1,12 +1,12 @@
 /**
  * What the batch benchmarks share: a lake kept in a local directory (objects are files, so a day of any
  * size costs the benchmark process no memory and S3 I/O is not part of the figures), the raw/ parts of a
- * generated day written as the extract steps write them, and the batch steps built over that lake.
+ * generated day written as the extract steps write them, in a child process of the benchmark.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Adapters, LakeObject, LakeStore } from '../../lambdas/adapters/ports';
-import { localLogger, RecordedMetrics } from '../../lambdas/adapters/observability';
+import type { LakeObject, LakeStore } from '../../lambdas/adapters/ports';
 import { conformProduct } from '../../lambdas/core/conform';
 import { Engine, sqlLiteral } from '../../lambdas/core/engine/engine';
 import { writeRowsParquet } from '../../lambdas/core/engine/table-io';
@@ -80,19 +80,18 @@ export class DirectoryLakeStore implements LakeStore {
   }
 }
 
-/** The adapters the batch data steps use, over `lake`; the others must not be touched. */
-export function benchAdapters(lake: LakeStore): Adapters {
-  const unused = () => {
-    throw new Error('the batch data steps must not use this adapter');
-  };
-  return {
-    lake,
-    source: { connect: unused },
-    warehouse: { executeBatch: unused, query: unused },
-    alerts: { publish: unused },
-    logger: localLogger({}),
-    metrics: new RecordedMetrics(),
-  };
+/**
+ * Runs this benchmark script again in a child process, with its arguments and `--setup dataDir`, and
+ * returns what the child printed, parsed: the day is generated there, so its memory is not in the
+ * parent's peak RSS.
+ */
+export function setupInChild<T>(dataDir: string): T {
+  const stdout = execFileSync(
+    process.execPath,
+    [...process.execArgv, process.argv[1], ...process.argv.slice(2), '--setup', dataDir],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1024 * 1024 },
+  );
+  return JSON.parse(stdout) as T;
 }
 
 /** Rows per raw part: the extract's chunks are 50,000 rows; a bigger part keeps the file count low here. */

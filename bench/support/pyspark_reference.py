@@ -169,24 +169,30 @@ def validate(spark: SparkSession, args: argparse.Namespace) -> dict:
         ]
     )
 
-    # Spark's temp tables: cached, as each is read several times below.
-    p = spark.sql(
-        f"""SELECT product_id, name, category, price, currency, updated_at, {product_reasons} AS reasons
-            FROM (SELECT *, row_number() OVER (
-                           PARTITION BY product_id ORDER BY updated_at DESC NULLS LAST, file_name, row_index
-                         ) AS copy
-                  FROM {{products}})""",
-        products=staged("products"),
-    ).cache()
-    o = spark.sql(
-        f"""SELECT order_id, customer_id, order_ts, status, currency, total_amount, updated_at,
-                   {order_reasons} AS reasons
-            FROM (SELECT *, row_number() OVER (
-                           PARTITION BY order_id ORDER BY updated_at DESC NULLS LAST, file_name, row_index
-                         ) AS copy
-                  FROM {{orders}})""",
-        orders=staged("orders"),
-    ).cache()
+    def checked(dataset: str, columns: str, key: str, row_reasons: str) -> DataFrame:
+        """The staged rows of `dataset` with their reasons, `copy` 1 on the latest of each `key` (latest
+        updated_at, then file and row order). A Spark temp table, cached: read several times below."""
+        return spark.sql(
+            f"""SELECT {columns}, {row_reasons} AS reasons
+                FROM (SELECT *, row_number() OVER (
+                               PARTITION BY {key} ORDER BY updated_at DESC NULLS LAST, file_name, row_index
+                             ) AS copy
+                      FROM {{rows}})""",
+            rows=staged(dataset),
+        ).cache()
+
+    p = checked(
+        "products",
+        "product_id, name, category, price, currency, updated_at",
+        "product_id",
+        product_reasons,
+    )
+    o = checked(
+        "orders",
+        "order_id, customer_id, order_ts, status, currency, total_amount, updated_at",
+        "order_id",
+        order_reasons,
+    )
     # NOT IN (subquery) is not allowed in a SELECT list: left joins on the valid keys instead (unique,
     # since duplicates fail a rule; a NULL key matches nothing, as NOT IN's IS NULL guard does).
     i = spark.sql(

@@ -1,8 +1,33 @@
-/** What both benchmarks print and profile the same way. */
-import { writeFile } from 'node:fs/promises';
+/** What the benchmarks run, print and profile the same way. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+/**
+ * Runs a benchmark in a fresh data directory under the OS temp directory (`prefix` names it): `body`
+ * returns whether its check passed, a throw is a failure and is printed. The directory is removed after,
+ * unless `keep`. Sets the process exit code: 0 when the check passed.
+ */
+export async function runBench(
+  prefix: string,
+  keep: boolean,
+  body: (dataDir: string) => Promise<boolean>,
+): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  let passed = false;
+  try {
+    passed = await body(dataDir);
+  } catch (error) {
+    process.stderr.write(`[bench] failed: ${(error as Error).stack ?? String(error)}\n`);
+  } finally {
+    if (keep) log(`data kept in ${dataDir}`);
+    else await rm(dataDir, { recursive: true, force: true });
+  }
+  process.exitCode = passed ? 0 : 1;
+}
 
 /**
  * Starts a V8 CPU profile when `path` is given (open it in Chrome DevTools); the returned function stops

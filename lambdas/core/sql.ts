@@ -12,7 +12,16 @@ import { CLICKSTREAM_TABLES } from './clickstream/tables';
 import type { CheckResult, DatasetQuality } from './contracts';
 import { assertBusinessDate, formatDecimal } from './dates';
 import { ConfigurationError } from './errors';
-import { TABLES, WAREHOUSE_TABLES, int64, str, timestamp, type ColumnDef, type TableDef } from './tables';
+import {
+  PLAIN_SQL_TYPES,
+  TABLES,
+  WAREHOUSE_TABLES,
+  int64,
+  str,
+  timestamp,
+  type ColumnDef,
+  type TableDef,
+} from './tables';
 
 const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 // Reserved in Redshift or PostgreSQL and plausible as a column name: these get quoted.
@@ -43,18 +52,10 @@ function sqlType(column: ColumnDef): string {
   switch (column.kind) {
     case 'string':
       return `VARCHAR(${column.length ?? 256})`;
-    case 'int32':
-      return 'INTEGER';
-    case 'int64':
-      return 'BIGINT';
-    case 'bool':
-      return 'BOOLEAN';
-    case 'date':
-      return 'DATE';
-    case 'timestamp':
-      return 'TIMESTAMP';
     case 'decimal':
       return `NUMERIC(${column.precision},${column.scale ?? 0})`;
+    default:
+      return PLAIN_SQL_TYPES[column.kind];
   }
 }
 

@@ -47,9 +47,19 @@ export const str = (name: string, length: number, nullable = false): ColumnDef =
   nullable,
   length,
 });
+/** A kind that says all: no length, precision or scale. */
+type PlainKind = Exclude<ColumnKind, 'string' | 'decimal'>;
+/** The SQL type of a plain kind, spelled alike by DuckDB, Redshift and PostgreSQL. */
+export const PLAIN_SQL_TYPES: Record<PlainKind, string> = {
+  int32: 'INTEGER',
+  int64: 'BIGINT',
+  bool: 'BOOLEAN',
+  date: 'DATE',
+  timestamp: 'TIMESTAMP',
+};
 /** A column whose kind says all: `field` is the column name. */
 const plain =
-  (kind: Exclude<ColumnKind, 'string' | 'decimal'>) =>
+  (kind: PlainKind) =>
   (name: string, nullable = false): ColumnDef => ({ name, field: name, kind, nullable });
 export const int32 = plain('int32');
 export const int64 = plain('int64');

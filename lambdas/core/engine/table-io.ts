@@ -12,7 +12,7 @@ import {
 } from '@duckdb/node-api';
 import { DAY_MS } from '../dates';
 import { InputFormatError, PermanentError } from '../errors';
-import type { ColumnDef, TableDef } from '../tables';
+import { PLAIN_SQL_TYPES, type ColumnDef, type TableDef } from '../tables';
 import { fileList, type Engine, type ParquetWriteOptions } from './engine';
 
 /** An SQL identifier, double-quoted: column names such as `orders` or `date` stay names. */
@@ -34,20 +34,12 @@ export function duckType(column: ColumnDef): string {
   switch (column.kind) {
     case 'string':
       return 'VARCHAR';
-    case 'int32':
-      return 'INTEGER';
-    case 'int64':
-      return 'BIGINT';
-    case 'bool':
-      return 'BOOLEAN';
-    case 'timestamp':
-      return 'TIMESTAMP';
-    case 'date':
-      return 'DATE';
     case 'decimal': {
       const { precision, scale } = decimalOf(column);
       return `DECIMAL(${precision},${scale})`;
     }
+    default:
+      return PLAIN_SQL_TYPES[column.kind];
   }
 }
 

@@ -1,107 +1,53 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { MemoryLakeStore } from '../../../bench/support/memory-lake';
-import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
-import type { Adapters } from '../../../lambdas/adapters/ports';
-import type { Bucket, ExtractResult, PipelineState, RunContext } from '../../../lambdas/core/contracts';
-import { Engine, sqlLiteral } from '../../../lambdas/core/engine/engine';
-import { castSelect, duckType } from '../../../lambdas/core/engine/table-io';
+import { before, describe, it } from 'node:test';
+import { stepAdapters } from '../../../bench/support/step-adapters';
+import { RecordedMetrics } from '../../../lambdas/adapters/observability';
+import type { Bucket, ExtractResult } from '../../../lambdas/core/contracts';
+import { sqlLiteral } from '../../../lambdas/core/engine/engine';
 import { CATALOG_LANDING_PREFIX, layout } from '../../../lambdas/core/layout';
-import type { Dataset } from '../../../lambdas/core/model';
-import { TABLES, type TableDef } from '../../../lambdas/core/tables';
 import { step as extractProductsStep } from '../../../lambdas/handlers/extract-products';
-import { step as transformStep } from '../../../lambdas/handlers/transform';
-import { step as validateStep } from '../../../lambdas/handlers/validate';
-
-const RUN: RunContext = { runId: 'run-1', businessDate: '2026-03-01', startedAt: '2026-03-02T01:00:00Z' };
-const fixture = (dataset: Dataset) =>
-  new URL(`../../fixtures/batch/checks-${dataset}.jsonl`, import.meta.url).pathname;
-
-/** The fixtures hold staged rows (order lines with their category). */
-const FIXTURE_DEFS: Record<Dataset, TableDef> = {
-  orders: TABLES.staged_orders,
-  order_items: TABLES.staged_order_items,
-  products: TABLES.products,
-};
-
-/** The fixture's columns as read_json's `columns`: the row of `def` plus `expect`, its expected reasons. */
-const jsonColumns = (def: TableDef) =>
-  `{${[...def.columns.map((c) => `${sqlLiteral(c.name)}: '${duckType(c)}'`), `'expect': 'VARCHAR[]'`].join(', ')}}`;
-
-const unused = () => {
-  throw new Error('the batch data steps must not use this adapter');
-};
+import {
+  FIXTURE_RUN as RUN,
+  readChecksFixture,
+  transformThenValidate,
+  writeRawFixtureDay,
+} from '../../support/checks-fixture';
+import { useWorkspace } from '../../support/workspace';
 
 describe('transform and validate steps over fixture files', () => {
-  let dir: string;
-  let engine: Engine;
-  let lake: MemoryLakeStore;
-  let metrics: RecordedMetrics;
-  const env = () => ({ TMPDIR: dir, QUALITY_THRESHOLD: '1', CARTFLOW_ENGINE_MEMORY_MB: '128' });
-
-  const adapters = (): Adapters => ({
-    lake,
-    source: { connect: unused },
-    warehouse: { executeBatch: unused, query: unused },
-    alerts: { publish: unused },
-    logger: localLogger({}),
-    metrics,
-  });
+  const workspace = useWorkspace('cartflow-batch-steps-');
+  const metrics = new RecordedMetrics();
 
   /** Transform then validate, as the state machine runs them (optionally on one bucket). */
-  async function runDay(bucket?: Bucket) {
-    const state: PipelineState = { run: RUN, bucket };
-    state.transform = await transformStep.make(adapters(), transformStep.settings(env()))(state);
-    state.validation = await validateStep.make(adapters(), validateStep.settings(env()))(state);
-    return state;
-  }
+  const runDay = (bucket?: Bucket) =>
+    transformThenValidate(stepAdapters({ lake: workspace.lake, metrics }), workspace.dir, {
+      run: RUN,
+      bucket,
+    });
 
   /** Rows of a Parquet object in the lake. */
   async function parquetRows(key: string, columns = '*'): Promise<Record<string, unknown>[]> {
-    const path = join(dir, `read-${key.replaceAll('/', '_')}`);
-    await lake.download(key, path);
-    return engine.rows(`SELECT ${columns} FROM read_parquet(${sqlLiteral(path)})`);
+    const path = join(workspace.dir, `read-${key.replaceAll('/', '_')}`);
+    await workspace.lake.download(key, path);
+    return workspace.engine.rows(`SELECT ${columns} FROM read_parquet(${sqlLiteral(path)})`);
   }
 
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cartflow-batch-steps-'));
-    engine = await Engine.open({ memoryLimitMb: 128, tempDirectory: join(dir, 'spill'), threads: 1 });
-    lake = new MemoryLakeStore();
-    metrics = new RecordedMetrics();
-    // The raw parts the extract steps would write, from the fixture rows.
-    const raw: [Dataset, TableDef][] = [
-      ['orders', TABLES.raw_orders],
-      ['order_items', TABLES.raw_order_items],
-      ['products', TABLES.products],
-    ];
-    for (const [dataset, rawDef] of raw) {
-      const path = join(dir, `raw-${dataset}.parquet`);
-      const from = `read_json(${sqlLiteral(fixture(dataset))}, format = 'newline_delimited', columns = ${jsonColumns(FIXTURE_DEFS[dataset])})`;
-      await engine.writeParquet(castSelect(rawDef, from), path);
-      await lake.upload(layout.rawPart(dataset, RUN.businessDate, 0), path);
-    }
-  });
-
-  after(async () => {
-    engine.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  // The raw parts the extract steps would write, from the fixture rows.
+  before(() => writeRawFixtureDay(workspace));
 
   it('quarantines every bad row with all its reasons and builds the curated tables from the good ones', async () => {
     // Act
     const state = await runDay();
 
     // Assess
-    const validation = state.validation!;
+    const { validation } = state;
     assert.equal(validation.passed, true, validation.failureReason);
     for (const dataset of ['products', 'orders', 'order_items'] as const) {
-      const expected = await engine.rows<{ expect: string[] }>(
-        `SELECT expect FROM read_json(${sqlLiteral(fixture(dataset))}, format = 'newline_delimited', columns = ${jsonColumns(FIXTURE_DEFS[dataset])}) WHERE len(expect) > 0`,
+      const expected = await workspace.engine.rows<{ expect: string[] }>(
+        `SELECT expect FROM ${readChecksFixture(dataset)} WHERE len(expect) > 0`,
       );
-      const quarantined = (await lake.getText(layout.quarantine(dataset, RUN.businessDate)))
+      const quarantined = (await workspace.lake.getText(layout.quarantine(dataset, RUN.businessDate)))
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as { runId: string; dataset: string; reasons: string[] });
@@ -143,7 +89,7 @@ describe('transform and validate steps over fixture files', () => {
     const mismatch = validation.checks.find((c) => c.check === 'total_amount matches lines')!;
     assert.equal(mismatch.failedRows, 1);
     assert.match(mismatch.example!, /"order_id":"O-1".*"total_amount_cents":1200/);
-    const report = JSON.parse(await lake.getText(validation.reportKey)) as { checks: unknown[] };
+    const report = JSON.parse(await workspace.lake.getText(validation.reportKey)) as { checks: unknown[] };
     assert.deepEqual(report.checks, JSON.parse(JSON.stringify(validation.checks)));
     assert.equal(metrics.total('QualityGateFailed'), 0);
   });
@@ -159,15 +105,15 @@ describe('transform and validate steps over fixture files', () => {
     const lines: unknown[] = [];
     for (const [index, state] of buckets.entries()) {
       assert.match(
-        state.transform!.staged.orders!,
+        state.transform.staged.orders!,
         new RegExp(`orders\\.bucket-0000${index}-of-00002\\.parquet$`),
       );
-      const items = state.validation!.tables.find((t) => t.table === 'fact_order_item')!;
+      const items = state.validation.tables.find((t) => t.table === 'fact_order_item')!;
       const key = `${items.prefix}part-0000${index}.parquet`;
       const orders = new Set(
         (
           await parquetRows(
-            `${state.validation!.tables.find((t) => t.table === 'fact_order')!.prefix}part-0000${index}.parquet`,
+            `${state.validation.tables.find((t) => t.table === 'fact_order')!.prefix}part-0000${index}.parquet`,
           )
         ).map((o) => o.order_id),
       );
@@ -180,44 +126,27 @@ describe('transform and validate steps over fixture files', () => {
       lines.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
       whole.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
     );
-    assert.equal(
-      buckets.filter((s) => s.validation!.tables.some((t) => t.table === 'dim_product')).length,
-      1,
-    );
+    assert.equal(buckets.filter((s) => s.validation.tables.some((t) => t.table === 'dim_product')).length, 1);
   });
 });
 
 describe('extract-products step over fixture catalog files', () => {
-  let dir: string;
-  let engine: Engine;
-  let lake: MemoryLakeStore;
+  const workspace = useWorkspace('cartflow-extract-products-');
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cartflow-extract-products-'));
-    engine = await Engine.open({ memoryLimitMb: 128, tempDirectory: join(dir, 'spill'), threads: 1 });
-    lake = new MemoryLakeStore();
     for (const name of ['a-catalog.jsonl', 'b-catalog.jsonl']) {
       const path = new URL(`../../fixtures/batch/landing/${name}`, import.meta.url).pathname;
-      await lake.upload(`${CATALOG_LANDING_PREFIX}${name}`, path);
+      await workspace.lake.upload(`${CATALOG_LANDING_PREFIX}${name}`, path);
     }
-  });
-
-  after(async () => {
-    engine.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('merges the files in SQL: the latest updated_at per product, the later file on a tie, unkeyed rows last', async () => {
     // Prepare
-    const adapters: Adapters = {
-      lake,
-      source: { connect: unused },
-      warehouse: { executeBatch: unused, query: unused },
-      alerts: { publish: unused },
-      logger: localLogger({}),
-      metrics: new RecordedMetrics(),
-    };
-    const extract = extractProductsStep.make(adapters, extractProductsStep.settings({ TMPDIR: dir }));
+    const { dir, engine, lake } = workspace;
+    const extract = extractProductsStep.make(
+      stepAdapters({ lake }),
+      extractProductsStep.settings({ TMPDIR: dir }),
+    );
 
     // Act
     const result = (await extract({ run: RUN })) as ExtractResult[];

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { MemoryLakeStore } from '../../../bench/support/memory-lake';
-import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
-import type { Adapters, Warehouse } from '../../../lambdas/adapters/ports';
+import { stepAdapters } from '../../../bench/support/step-adapters';
+import type { Warehouse } from '../../../lambdas/adapters/ports';
 import type { ExtractResult, LoadTableInput, RunContext } from '../../../lambdas/core/contracts';
-import { Engine, sqlLiteral } from '../../../lambdas/core/engine/engine';
+import { sqlLiteral } from '../../../lambdas/core/engine/engine';
 import {
   CATALOG_ARCHIVE_PREFIX,
   CATALOG_LANDING_PREFIX,
@@ -17,27 +15,20 @@ import {
 import { warehouseDdl, writerGrantStatements } from '../../../lambdas/core/sql';
 import { step as ensureWarehouseStep } from '../../../lambdas/handlers/ensure-warehouse';
 import { step as extractProductsStep } from '../../../lambdas/handlers/extract-products';
+import { useWorkspace } from '../../support/workspace';
 
 const DATE = '2026-03-02';
 const runOf = (runId: string): RunContext => ({ runId, businessDate: DATE, startedAt: `${DATE}T10:00:00Z` });
 const fixture = (name: string) => new URL(`../../fixtures/batch/landing/${name}`, import.meta.url).pathname;
 
-const unused = () => {
-  throw new Error('the catalog steps must not use this adapter');
-};
-
 describe('catalog refresh (extract-products with a catalogKey) over fixture catalog files', () => {
-  let dir: string;
-  let engine: Engine;
-  let lake: MemoryLakeStore;
+  const workspace = useWorkspace('cartflow-catalog-refresh-');
   const read: string[] = [];
   const catalogFilesRead = () => read.filter((key) => key.startsWith(CATALOG_LANDING_PREFIX));
 
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cartflow-catalog-refresh-'));
-    engine = await Engine.open({ memoryLimitMb: 128, tempDirectory: join(dir, 'spill'), threads: 1 });
-    lake = new MemoryLakeStore();
-    // Which objects the step reads as text.
+  // Which objects the step reads as text.
+  before(() => {
+    const { lake } = workspace;
     const getText = lake.getText.bind(lake);
     lake.getText = (key: string) => {
       read.push(key);
@@ -45,31 +36,19 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
     };
   });
 
-  after(async () => {
-    engine.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const extract = () => {
-    const adapters: Adapters = {
-      lake,
-      source: { connect: unused },
-      warehouse: { executeBatch: unused, query: unused },
-      alerts: { publish: unused },
-      logger: localLogger({}),
-      metrics: new RecordedMetrics(),
-    };
-    // Threshold 1: the fixture's unkeyed row is quarantined without failing the gate.
-    return extractProductsStep.make(
-      adapters,
-      extractProductsStep.settings({ TMPDIR: dir, QUALITY_THRESHOLD: '1' }),
+  // Threshold 1: the fixture's unkeyed row is quarantined without failing the gate.
+  const extract = () =>
+    extractProductsStep.make(
+      stepAdapters({ lake: workspace.lake }),
+      extractProductsStep.settings({ TMPDIR: workspace.dir, QUALITY_THRESHOLD: '1' }),
     );
-  };
 
   const current = async () => {
-    const path = join(dir, `current-${Date.now()}.parquet`);
-    await lake.download(CATALOG_SNAPSHOT_KEY, path);
-    return engine.rows(`SELECT product_id, name FROM read_parquet(${sqlLiteral(path)}) ORDER BY product_id`);
+    const path = join(workspace.dir, `current-${Date.now()}.parquet`);
+    await workspace.lake.download(CATALOG_SNAPSHOT_KEY, path);
+    return workspace.engine.rows(
+      `SELECT product_id, name FROM read_parquet(${sqlLiteral(path)}) ORDER BY product_id`,
+    );
   };
 
   let first: LoadTableInput;
@@ -77,7 +56,7 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
   it('merges the arrived file into an empty catalog, publishes dim_product and archives the file', async () => {
     // Prepare
     const key = `${CATALOG_LANDING_PREFIX}a-catalog.jsonl`;
-    await lake.upload(key, fixture('a-catalog.jsonl'));
+    await workspace.lake.upload(key, fixture('a-catalog.jsonl'));
 
     // Act
     first = (await extract()({ run: runOf('refresh-0001'), catalogKey: key })) as LoadTableInput;
@@ -91,9 +70,9 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
       { product_id: 'P-1', name: 'Lamp' },
       { product_id: 'P-2', name: 'Chair, first file' },
     ]);
-    assert.deepEqual(await lake.list(CATALOG_LANDING_PREFIX), []);
+    assert.deepEqual(await workspace.lake.list(CATALOG_LANDING_PREFIX), []);
     assert.deepEqual(
-      (await lake.list(CATALOG_ARCHIVE_PREFIX)).map((o) => o.key),
+      (await workspace.lake.list(CATALOG_ARCHIVE_PREFIX)).map((o) => o.key),
       [layout.catalogArchive(DATE, 'refresh-0001', key)],
     );
   });
@@ -101,7 +80,7 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
   it('reads only the next file, merges it by product_id (latest updated_at, the new file on a tie) and keeps the output one size', async () => {
     // Prepare
     const key = `${CATALOG_LANDING_PREFIX}b-catalog.jsonl`;
-    await lake.upload(key, fixture('b-catalog.jsonl'));
+    await workspace.lake.upload(key, fixture('b-catalog.jsonl'));
     read.length = 0;
 
     // Act
@@ -114,8 +93,8 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
       { product_id: 'P-1', name: 'Lamp' },
       { product_id: 'P-2', name: 'Chair, second file' },
     ]);
-    assert.equal((await lake.list(CATALOG_ARCHIVE_PREFIX)).length, 2);
-    assert.match(await lake.getText(layout.unparseable('products', DATE)), /not-a-price/);
+    assert.equal((await workspace.lake.list(CATALOG_ARCHIVE_PREFIX)).length, 2);
+    assert.match(await workspace.lake.getText(layout.unparseable('products', DATE)), /not-a-price/);
   });
 
   it('a retry after the file was archived publishes the current catalog again, reading no file', async () => {
@@ -135,20 +114,23 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
 
   it('the batch extract reads the current catalog plus the files not merged yet', async () => {
     // Prepare: a file dropped before the batch, its refresh not run yet.
-    await lake.upload(`${CATALOG_LANDING_PREFIX}pending.jsonl`, fixture('a-catalog.jsonl'));
+    await workspace.lake.upload(`${CATALOG_LANDING_PREFIX}pending.jsonl`, fixture('a-catalog.jsonl'));
 
     // Act
     const [result] = (await extract()({ run: runOf('batch-0001') })) as ExtractResult[];
 
     // Assess
-    const path = join(dir, 'raw.parquet');
-    await lake.download(result.keys[0], path);
-    assert.deepEqual(await engine.rows(`SELECT product_id, name FROM read_parquet(${sqlLiteral(path)})`), [
-      { product_id: 'P-1', name: 'Lamp' },
-      // Same updated_at as the current catalog's: the later (landing) file wins.
-      { product_id: 'P-2', name: 'Chair, first file' },
-      { product_id: null, name: 'No id' },
-    ]);
+    const path = join(workspace.dir, 'raw.parquet');
+    await workspace.lake.download(result.keys[0], path);
+    assert.deepEqual(
+      await workspace.engine.rows(`SELECT product_id, name FROM read_parquet(${sqlLiteral(path)})`),
+      [
+        { product_id: 'P-1', name: 'Lamp' },
+        // Same updated_at as the current catalog's: the later (landing) file wins.
+        { product_id: 'P-2', name: 'Chair, first file' },
+        { product_id: null, name: 'No id' },
+      ],
+    );
     assert.deepEqual(Object.keys(result).sort(), ['dataset', 'keys', 'rejected', 'rows']);
   });
 });
@@ -176,14 +158,7 @@ describe('ensure-warehouse step', () => {
 
   const ensure = (edge: Warehouse, env: Record<string, string> = {}) =>
     ensureWarehouseStep.make(
-      {
-        lake: new MemoryLakeStore(),
-        source: { connect: unused },
-        warehouse: edge,
-        alerts: { publish: unused },
-        logger: localLogger({}),
-        metrics: new RecordedMetrics(),
-      },
+      stepAdapters({ lake: new MemoryLakeStore(), warehouse: edge }),
       ensureWarehouseStep.settings(env),
     );
 

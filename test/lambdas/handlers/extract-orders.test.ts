@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MemoryLakeStore } from '../../../bench/support/memory-lake';
-import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
+import { stepAdapters } from '../../../bench/support/step-adapters';
+import { localLogger } from '../../../lambdas/adapters/observability';
 import type { Adapters } from '../../../lambdas/adapters/ports';
 import type { PipelineState } from '../../../lambdas/core/contracts';
 import { parseCents } from '../../../lambdas/core/dates';
@@ -39,12 +40,11 @@ describe('extract-orders', () => {
       engine: { memoryLimitMb: 256, tempDirectory: join(dir, 'spill'), threads: 1 },
       workDirectory: join(dir, 'work'),
     };
-    adapters = {
+    adapters = stepAdapters({
       lake,
       source: new PostgresSourceDatabase(source),
       logger: localLogger({ POWERTOOLS_LOG_LEVEL: 'ERROR' }),
-      metrics: new RecordedMetrics(),
-    } as unknown as Adapters;
+    });
   });
 
   after(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { MSKEvent } from 'aws-lambda';
-import type { Adapters, LakeStore, Warehouse } from '../../../lambdas/adapters/ports';
+import type { LakeStore, Warehouse } from '../../../lambdas/adapters/ports';
 import { EVENT_TYPES } from '../../../lambdas/core/clickstream/event';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
 import { CopyMismatchError } from '../../../lambdas/core/errors';
@@ -10,7 +10,8 @@ import { warehouseDdl } from '../../../lambdas/core/sql';
 import { openDatabase } from '../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../local/warehouse';
 import { startTestLake, type TestLake } from '../../support/s3';
-import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
+import { RecordedMetrics } from '../../../lambdas/adapters/observability';
+import { stepAdapters } from '../../../bench/support/step-adapters';
 import {
   makeLoadEvents,
   step as loadStep,
@@ -97,10 +98,6 @@ function expectedMinutes(values: string[]): string[] {
   return [...counts].map(([key, n]) => `${key} ${n}`).sort();
 }
 
-const unused = () => {
-  throw new Error('the events load must not use this adapter');
-};
-
 describe('load-events handler against s3rver and PGlite', () => {
   let s3: TestLake;
   let lake: LakeStore;
@@ -115,14 +112,7 @@ describe('load-events handler against s3rver and PGlite', () => {
     TMPDIR: dir,
     ...extra,
   });
-  const adaptersOf = (wh: Warehouse): Adapters => ({
-    lake,
-    source: { connect: unused },
-    warehouse: wh,
-    alerts: { publish: unused },
-    logger: localLogger({}),
-    metrics,
-  });
+  const adaptersOf = (wh: Warehouse) => stepAdapters({ lake, warehouse: wh, metrics });
   const buildLoader = (
     wh: Warehouse = warehouse,
     extra: Record<string, string> = {},

@@ -1,25 +1,25 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { MemoryLakeStore } from '../../../bench/support/memory-lake';
-import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
-import type { Adapters } from '../../../lambdas/adapters/ports';
-import type { PipelineState, RunContext, ValidationResult } from '../../../lambdas/core/contracts';
-import { Engine, fileList, sqlLiteral } from '../../../lambdas/core/engine/engine';
-import { castSelect, duckType } from '../../../lambdas/core/engine/table-io';
+import { before, describe, it } from 'node:test';
+import { stepAdapters } from '../../../bench/support/step-adapters';
+import type { PipelineState, ValidationResult } from '../../../lambdas/core/contracts';
+import { fileList } from '../../../lambdas/core/engine/engine';
 import { layout } from '../../../lambdas/core/layout';
-import { DATASETS, type BatchTable, type Dataset } from '../../../lambdas/core/model';
+import { DATASETS, type BatchTable } from '../../../lambdas/core/model';
 import { resolveRules } from '../../../lambdas/core/quality/rules';
-import { TABLES, type TableDef } from '../../../lambdas/core/tables';
 import {
   mergeBucketReports,
   step as mergeStep,
   type BucketReport,
 } from '../../../lambdas/handlers/merge-buckets';
-import { step as transformStep } from '../../../lambdas/handlers/transform';
-import { step as validateStep } from '../../../lambdas/handlers/validate';
+import {
+  FIXTURE_RUN as RUN,
+  fixtureEnv,
+  transformThenValidate,
+  writeRawFixtureDay,
+} from '../../support/checks-fixture';
+import { useWorkspace } from '../../support/workspace';
 
 const report = async (index: number) =>
   JSON.parse(
@@ -130,42 +130,15 @@ describe('mergeBucketReports', () => {
   });
 });
 
-const RUN: RunContext = { runId: 'run-1', businessDate: '2026-03-01', startedAt: '2026-03-02T01:00:00Z' };
-const fixture = (dataset: Dataset) =>
-  new URL(`../../fixtures/batch/checks-${dataset}.jsonl`, import.meta.url).pathname;
-const FIXTURE_DEFS: Record<Dataset, TableDef> = {
-  orders: TABLES.staged_orders,
-  order_items: TABLES.staged_order_items,
-  products: TABLES.products,
-};
-const jsonColumns = (def: TableDef) =>
-  `{${[...def.columns.map((c) => `${sqlLiteral(c.name)}: '${duckType(c)}'`), `'expect': 'VARCHAR[]'`].join(', ')}}`;
 const CURATED: BatchTable[] = ['dim_product', 'fact_order', 'fact_order_item', 'agg_daily_sales'];
 
-const unused = () => {
-  throw new Error('the batch data steps must not use this adapter');
-};
-
 describe('MergeBuckets over the buckets of the fixture day', () => {
-  let dir: string;
-  let engine: Engine;
-  let lake: MemoryLakeStore;
-  const env = () => ({ TMPDIR: dir, QUALITY_THRESHOLD: '1', CARTFLOW_ENGINE_MEMORY_MB: '128' });
-  const adapters = (): Adapters => ({
-    lake,
-    source: { connect: unused },
-    warehouse: { executeBatch: unused, query: unused },
-    alerts: { publish: unused },
-    logger: localLogger({}),
-    metrics: new RecordedMetrics(),
-  });
+  const workspace = useWorkspace('cartflow-merge-buckets-');
+  const adapters = () => stepAdapters({ lake: workspace.lake });
 
   /** The single path: one Transform → Validate over the whole day. */
-  async function runWhole(): Promise<ValidationResult> {
-    const state: PipelineState = { run: RUN };
-    state.transform = await transformStep.make(adapters(), transformStep.settings(env()))(state);
-    return validateStep.make(adapters(), validateStep.settings(env()))(state);
-  }
+  const runWhole = async (): Promise<ValidationResult> =>
+    (await transformThenValidate(adapters(), workspace.dir, { run: RUN })).validation;
 
   /** What the SplitDay Map and MergeBuckets do, bucket after bucket. */
   async function runSplit(count: number): Promise<ValidationResult> {
@@ -175,16 +148,19 @@ describe('MergeBuckets over the buckets of the fixture day', () => {
       buckets: [],
     };
     for (const index of state.volume!.buckets) {
-      const item: PipelineState = { run: RUN, bucket: { index, count } };
-      item.transform = await transformStep.make(adapters(), transformStep.settings(env()))(item);
-      const { reportKey, tables } = await validateStep.make(adapters(), validateStep.settings(env()))(item);
+      const item = await transformThenValidate(adapters(), workspace.dir, {
+        run: RUN,
+        bucket: { index, count },
+      });
+      const { reportKey, tables } = item.validation;
       state.buckets!.push({ reportKey, tables });
     }
-    return mergeStep.make(adapters(), mergeStep.settings(env()))(state);
+    return mergeStep.make(adapters(), mergeStep.settings(fixtureEnv(workspace.dir)))(state);
   }
 
   /** Every curated table of the day as sorted JSON rows, read from all the parts under its prefix. */
   async function curated(): Promise<Record<string, string[]>> {
+    const { dir, engine, lake } = workspace;
     const tables: Record<string, string[]> = {};
     for (const table of CURATED) {
       const keys = (await lake.list(layout.curatedPrefix(table, RUN.businessDate))).map((o) => o.key);
@@ -205,31 +181,14 @@ describe('MergeBuckets over the buckets of the fixture day', () => {
   const quarantineLines = async () =>
     Promise.all(
       DATASETS.map(async (dataset) =>
-        (await lake.getText(layout.quarantine(dataset, RUN.businessDate))).split('\n').filter(Boolean).sort(),
+        (await workspace.lake.getText(layout.quarantine(dataset, RUN.businessDate)))
+          .split('\n')
+          .filter(Boolean)
+          .sort(),
       ),
     );
 
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cartflow-merge-buckets-'));
-    engine = await Engine.open({ memoryLimitMb: 128, tempDirectory: join(dir, 'spill'), threads: 1 });
-    lake = new MemoryLakeStore();
-    const raw: [Dataset, TableDef][] = [
-      ['orders', TABLES.raw_orders],
-      ['order_items', TABLES.raw_order_items],
-      ['products', TABLES.products],
-    ];
-    for (const [dataset, rawDef] of raw) {
-      const path = join(dir, `raw-${dataset}.parquet`);
-      const from = `read_json(${sqlLiteral(fixture(dataset))}, format = 'newline_delimited', columns = ${jsonColumns(FIXTURE_DEFS[dataset])})`;
-      await engine.writeParquet(castSelect(rawDef, from), path);
-      await lake.upload(layout.rawPart(dataset, RUN.businessDate, 0), path);
-    }
-  });
-
-  after(async () => {
-    engine.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  before(() => writeRawFixtureDay(workspace));
 
   it('gives the single path’s validation, curated rows and quarantine, also after a run with more buckets', async () => {
     // Prepare: the single path's outputs, then a split into 3 buckets that leaves a part-00002
@@ -252,15 +211,19 @@ describe('MergeBuckets over the buckets of the fixture day', () => {
     assert.equal(merged.reportKey, layout.qualityReport(RUN.businessDate, RUN.runId));
     assert.deepEqual(await curated(), expectedTables);
     assert.deepEqual(await quarantineLines(), expectedQuarantine);
-    const left = (await lake.list('quarantine/')).map((o) => o.key).filter((key) => key.includes('.bucket-'));
+    const left = (await workspace.lake.list('quarantine/'))
+      .map((o) => o.key)
+      .filter((key) => key.includes('.bucket-'));
     assert.deepEqual(left, []);
     assert.deepEqual(
-      (await lake.list(layout.curatedPrefix('fact_order', RUN.businessDate))).map((o) =>
+      (await workspace.lake.list(layout.curatedPrefix('fact_order', RUN.businessDate))).map((o) =>
         o.key.split('/').at(-1),
       ),
       ['part-00000.parquet', 'part-00001.parquet'],
     );
-    const report = JSON.parse(await lake.getText(merged.reportKey)) as { gate: { passed: boolean } };
+    const report = JSON.parse(await workspace.lake.getText(merged.reportKey)) as {
+      gate: { passed: boolean };
+    };
     assert.equal(report.gate.passed, merged.passed);
   });
 });

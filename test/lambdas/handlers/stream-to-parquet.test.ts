@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { MSKEvent } from 'aws-lambda';
-import type { Adapters, LakeStore } from '../../../lambdas/adapters/ports';
+import type { LakeStore } from '../../../lambdas/adapters/ports';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
 import { step, type StreamResult } from '../../../lambdas/handlers/stream-to-parquet';
 import { asLambdaEvent, buildMskEvent } from '../../../local/kafka/msk-event';
 import { startTestLake, type TestLake } from '../../support/s3';
-import { localLogger, RecordedMetrics } from '../../../lambdas/adapters/observability';
+import { RecordedMetrics } from '../../../lambdas/adapters/observability';
+import { stepAdapters } from '../../../bench/support/step-adapters';
 
 const BUCKET = 'cartflow-stream-test';
 
@@ -30,10 +31,6 @@ function mskEvent(values: string[], partitions: number): MSKEvent {
   );
 }
 
-const unused = () => {
-  throw new Error('the stream handler must not use this adapter');
-};
-
 describe('stream-to-parquet handler against s3rver', () => {
   let dir: string;
   let s3: TestLake;
@@ -46,15 +43,7 @@ describe('stream-to-parquet handler against s3rver', () => {
 
   const build = (store: LakeStore) => {
     metrics = new RecordedMetrics();
-    const adapters: Adapters = {
-      lake: store,
-      source: { connect: unused },
-      warehouse: { executeBatch: unused, query: unused },
-      alerts: { publish: unused },
-      logger: localLogger({}),
-      metrics,
-    };
-    return step.make(adapters, step.settings({ TMPDIR: dir }));
+    return step.make(stepAdapters({ lake: store, metrics }), step.settings({ TMPDIR: dir }));
   };
 
   /** The data keys in the lake with their ETags (s3rver's are MD5s: equal ETags, equal bytes). */

@@ -3,8 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Engine, sqlLiteral } from '../../../../lambdas/core/engine/engine';
-import { duckType } from '../../../../lambdas/core/engine/table-io';
+import { Engine } from '../../../../lambdas/core/engine/engine';
 import type { Dataset } from '../../../../lambdas/core/model';
 import {
   compileDataset,
@@ -17,17 +16,9 @@ import {
   type ReferenceTarget,
 } from '../../../../lambdas/core/quality/compile-sql';
 import { defaultRules, RECONCILE_TOTAL, resolveRules } from '../../../../lambdas/core/quality/rules';
-import { TABLES, type TableDef } from '../../../../lambdas/core/tables';
+import { FIXTURE_DEFS, FIXTURE_RUN, readChecksFixture } from '../../../support/checks-fixture';
 
-const BUSINESS_DATE = '2026-03-01';
-const fixture = (dataset: Dataset) =>
-  new URL(`../../../fixtures/batch/checks-${dataset}.jsonl`, import.meta.url).pathname;
-
-const DEFS: Record<Dataset, TableDef> = {
-  products: TABLES.products,
-  orders: TABLES.staged_orders,
-  order_items: TABLES.staged_order_items,
-};
+const BUSINESS_DATE = FIXTURE_RUN.businessDate;
 
 describe('compileDataset in DuckDB over fixture rows', () => {
   let dir: string;
@@ -35,13 +26,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
 
   /** Loads a fixture (the dataset's columns plus `expect`, its reasons) as table `<dataset>_src`. */
   async function load(dataset: Dataset): Promise<string> {
-    const columns = [
-      ...DEFS[dataset].columns.map((c) => `${sqlLiteral(c.name)}: '${duckType(c)}'`),
-      `'expect': 'VARCHAR[]'`,
-    ];
-    await engine.run(
-      `CREATE OR REPLACE TABLE ${dataset}_src AS SELECT * FROM read_json(${sqlLiteral(fixture(dataset))}, format = 'newline_delimited', columns = {${columns.join(', ')}})`,
-    );
+    await engine.run(`CREATE OR REPLACE TABLE ${dataset}_src AS SELECT * FROM ${readChecksFixture(dataset)}`);
     return `(SELECT *, rowid AS __row FROM ${dataset}_src)`;
   }
 
@@ -51,7 +36,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
     references?: Partial<Record<'catalog' | 'orders', ReferenceTarget>>,
   ): Promise<{ compiled: CompiledDataset; rows: { reasons: string[]; expect: string[] }[] }> {
     const compiled = compileDataset(defaultRules()[dataset], {
-      def: DEFS[dataset],
+      def: FIXTURE_DEFS[dataset],
       businessDate: BUSINESS_DATE,
       dialect: DUCKDB_DIALECT,
       references,
@@ -149,7 +134,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
       },
     });
     const compiled = compileDataset(rules.orders, {
-      def: DEFS.orders,
+      def: FIXTURE_DEFS.orders,
       businessDate: BUSINESS_DATE,
       dialect: DUCKDB_DIALECT,
     });
@@ -177,7 +162,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
   it('spells the engine-specific parts for Redshift without DuckDB functions', () => {
     // Act
     const compiled = compileDataset(defaultRules().orders, {
-      def: DEFS.orders,
+      def: FIXTURE_DEFS.orders,
       businessDate: BUSINESS_DATE,
       dialect: REDSHIFT_DIALECT,
     });
