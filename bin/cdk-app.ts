@@ -1,5 +1,5 @@
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { CartflowStack } from '../lib/cartflow-stack';
 import { loadConfig } from '../lib/config';
 
@@ -7,5 +7,9 @@ import { loadConfig } from '../lib/config';
 const app = new App();
 const envName = (app.node.tryGetContext('env') as string | undefined) ?? 'dev';
 new CartflowStack(app, `Cartflow-${envName}`, { config: loadConfig(envName) });
-// cdk-nag v3 is a policy-validation plugin: any unacknowledged AwsSolutions finding fails synth.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+// cdk-nag v3 packs are policy-validation plugins: any unacknowledged AwsSolutions or Serverless finding
+// fails synth. Each acknowledgement sits on its resource with its reason (lib/nag.ts).
+Validations.of(app).addPlugins(
+  new AwsSolutionsChecks(app, { verbose: true }),
+  new ServerlessChecks(app, { verbose: true }),
+);

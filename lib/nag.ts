@@ -15,18 +15,44 @@ export const LAMBDA_BASIC_EXECUTION_FINDING =
   'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
 
 /**
- * Acknowledges findings on the stack-wide singletons CDK adds directly under the stack (e.g. the
- * BucketNotificationsHandler or the AwsCustomResource function), found by the start of their construct id.
+ * The stack-wide singletons CDK adds directly under the stack (e.g. the BucketNotificationsHandler or the
+ * AwsCustomResource function), found by the start of their construct id.
  */
+export function stackSingletons(scope: IConstruct, idPrefix: string): IConstruct[] {
+  return Stack.of(scope).node.children.filter((c) => c.node.id.startsWith(idPrefix));
+}
+
+/** Acknowledges findings on the stack-wide singletons whose construct id starts with `idPrefix`. */
 export function acknowledgeStackSingletons(
   scope: IConstruct,
   idPrefix: string,
   reason: string,
   ...ids: string[]
 ): void {
-  for (const singleton of Stack.of(scope).node.children.filter((c) => c.node.id.startsWith(idPrefix))) {
-    acknowledgeNag(singleton, reason, ...ids);
-  }
+  for (const singleton of stackSingletons(scope, idPrefix)) acknowledgeNag(singleton, reason, ...ids);
+}
+
+/**
+ * Memory of the functions CDK's custom-resource machinery adds (AwsCustomResource's singleton, a
+ * Provider's framework function): each makes one small API call per deployment.
+ */
+export const DEPLOY_HELPER_MEMORY_MB = 256;
+
+/**
+ * Acknowledges the Serverless findings of a function CloudFormation runs only while deploying (CDK's
+ * AwsCustomResource singleton, a custom-resource Provider's framework function).
+ */
+export function acknowledgeDeployTimeFunction(scope: IConstruct, what: string): void {
+  acknowledgeNag(
+    scope,
+    `${what} runs only during deployments: a failure is reported to CloudFormation, which fails and rolls back the deployment, so an asynchronous dead-letter queue would hold nothing to act on.`,
+    'Serverless-LambdaDLQ',
+  );
+  acknowledgeNag(
+    scope,
+    `${what} runs only during deployments and CDK offers no tracing setting for it; CloudFormation stack events and its log group record each call.`,
+    'Serverless-LambdaTracing',
+  );
 }
 
 /** How cdk-nag names a resource's ARN in IAM5 findings: `<LogicalId.Arn>`. */

@@ -7,11 +7,11 @@ import { generateDay } from '../lambdas/core/generator';
 import { HANDLER_ENV } from '../lambdas/contract';
 import { CATALOG_LANDING_PREFIX } from '../lambdas/core/layout';
 import { seedSourceDatabase } from './embedded-postgres';
-import { toCsv } from './csv';
-import { startLocalRuntime, type LocalRuntime } from './runtime';
+import { recordsToCsv, toCsv } from './csv';
+import { startLocalRuntime, startLocalServices, type LocalRuntime, type LocalServices } from './runtime';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { loadConfig } from '../lib/config';
-import { STREAM_GROUP } from './kafka/esm-poller';
+import { RECONNECT_TIMEOUT_MS, STREAM_GROUP } from './kafka/esm-poller';
 import { produceMessages } from './kafka/producer';
 import {
   replayRecording,
@@ -31,7 +31,8 @@ Commands:
   run    --date D                             run the batch state machine for one business date
   backfill --from D1 --to D2 [--concurrency N]
                                               run a range of dates
-  query  "SQL"                                query the warehouse, CSV with a header
+  query  "SQL"                                query the warehouse: RFC 4180 CSV, a header, every column in
+                                              order, LF line ends, NULL empty and the empty string ""
   drop   <file>                               put a catalog file into ${CATALOG_LANDING_PREFIX} (fires the catalog refresh)
   status [--json]                             recent runs
   produce [--events N] [--seed S] [--topic T] publish sample clickstream messages (planted duplicates and
@@ -42,7 +43,7 @@ Commands:
 
 Options for every command:
   --data-dir DIR   where the local lake, source and warehouse live (default: $CARTFLOW_DATA_DIR or ./.data)
-Environment: SOURCE_DATABASE_URL, WAREHOUSE_DATABASE_URL name PostgreSQL servers to use instead of embedded PGlite;
+Environment: SOURCE_DATABASE_URL, WAREHOUSE_DATABASE_URL name PostgreSQL servers to use instead of the embedded one;
 KAFKA_BROKERS (host:port,…) names the Kafka broker of produce and stream (bash localstack/kafka/broker.sh start).`;
 
 /** A mistake in how the command was called: printed with the usage, exit code 2. */
@@ -85,14 +86,18 @@ export async function main(
     out.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
   }
-  const commands: Record<string, (runtime: () => Promise<LocalRuntime>) => Promise<number>> = {
+  // query and status need only the services: no synthesis, no warehouse DDL that could wait on a running load.
+  const commands: Record<
+    string,
+    (runtime: () => Promise<LocalRuntime>, services: () => Promise<LocalServices>) => Promise<number>
+  > = {
     demo: (rt) => demo(rt, values, out, err),
     seed: (rt) => seed(rt, values, out),
     run: (rt) => runDate(rt, values, out, err),
     backfill: (rt) => backfill(rt, values, out, err),
-    query: (rt) => query(rt, rest, out),
+    query: (_, svc) => query(svc, rest, out),
     drop: (rt) => drop(rt, rest, out, err),
-    status: (rt) => status(rt, values, out),
+    status: (_, svc) => status(svc, values, out),
     produce: () => produce(values, out, err),
     stream: (rt) => stream(rt, values, out, err),
   };
@@ -104,11 +109,16 @@ export async function main(
     return 2;
   }
   let runtime: LocalRuntime | undefined;
+  let services: LocalServices | undefined;
+  const where = {
+    dataDir: values['data-dir'] ?? process.env.CARTFLOW_DATA_DIR ?? '.data',
+    sourceDatabaseUrl: process.env[HANDLER_ENV.sourceDatabaseUrl],
+    warehouseDatabaseUrl: process.env[HANDLER_ENV.warehouseDatabaseUrl],
+  };
+  const lazyServices = async () => (services ??= await startLocalServices(where));
   const lazyRuntime = async () =>
     (runtime ??= await startLocalRuntime({
-      dataDir: values['data-dir'] ?? process.env.CARTFLOW_DATA_DIR ?? '.data',
-      sourceDatabaseUrl: process.env[HANDLER_ENV.sourceDatabaseUrl],
-      warehouseDatabaseUrl: process.env[HANDLER_ENV.warehouseDatabaseUrl],
+      ...where,
       onStep: (step) => {
         if (step.status === 'ok') err.write(`  ✓ ${step.state.padEnd(16)} ${ms(step.ms)}\n`);
         else if (step.status !== 'caught')
@@ -116,7 +126,7 @@ export async function main(
       },
     }));
   try {
-    return await run(lazyRuntime);
+    return await run(lazyRuntime, lazyServices);
   } catch (error) {
     if (error instanceof UsageError) {
       err.write(`cartflow ${command}: ${error.message}\n\n${USAGE}\n`);
@@ -126,6 +136,7 @@ export async function main(
     return 1;
   } finally {
     await runtime?.close();
+    await services?.close();
   }
 }
 
@@ -381,6 +392,11 @@ async function stream(
           `  batch of ${b.records} failed after ${b.attempts} attempts (${b.error}) → ${b.onFailureKeys?.join(', ')}\n`,
         );
     },
+    onReconnect: (r) =>
+      err.write(
+        `  broker ${brokers.join(',')} lost (${r.error}); reconnecting in ${(r.waitMs / 1000).toFixed(1)} s ` +
+          `(attempt ${r.attempt}, down ${Math.round(r.downForMs / 1000)} s; gives up after ${RECONNECT_TIMEOUT_MS / 1000} s)\n`,
+      ),
   });
   out.write(streamSummary(run.poller.groupId, run.totals, run.before, run.after));
   return 0;
@@ -442,11 +458,12 @@ async function summary(
   return lines.join('\n');
 }
 
-async function query(rt: () => Promise<LocalRuntime>, rest: string[], out: NodeJS.WritableStream) {
+async function query(rt: () => Promise<LocalServices>, rest: string[], out: NodeJS.WritableStream) {
   if (rest.length !== 1)
     throw new UsageError('query takes exactly one SQL string, e.g. cartflow query "SELECT 1"');
-  const rows = await (await rt()).warehouse.query<Record<string, unknown>>(rest[0]);
-  out.write(toCsv(rows));
+  // By position, not by name: `SELECT 1 AS a, 2 AS a` and `SELECT count(*), count(DISTINCT x)` keep every column.
+  const { columns, rows } = await (await rt()).warehouse.queryArrays(rest[0]);
+  out.write(toCsv(columns, rows));
   return 0;
 }
 
@@ -477,7 +494,7 @@ async function drop(
   return 0;
 }
 
-async function status(rt: () => Promise<LocalRuntime>, values: Values, out: NodeJS.WritableStream) {
+async function status(rt: () => Promise<LocalServices>, values: Values, out: NodeJS.WritableStream) {
   const runtime = await rt();
   // Before the first run the table does not exist yet; any other failure is an error worth showing.
   const [{ exists }] = await runtime.warehouse.query<{ exists: boolean }>(
@@ -488,6 +505,8 @@ async function status(rt: () => Promise<LocalRuntime>, values: Values, out: Node
         `SELECT run_id, business_date, status, started_at, finished_at FROM ops.pipeline_run ORDER BY started_at DESC LIMIT 20`,
       )
     : [];
-  out.write(values.json ? `${JSON.stringify(runs, null, 2)}\n` : runs.length ? toCsv(runs) : 'no runs yet\n');
+  out.write(
+    values.json ? `${JSON.stringify(runs, null, 2)}\n` : runs.length ? recordsToCsv(runs) : 'no runs yet\n',
+  );
   return 0;
 }

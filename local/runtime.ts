@@ -11,6 +11,7 @@ import type { Adapters, Env, LakeStore, Step } from '../lambdas/adapters/ports';
 import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
 import { BATCH_STEPS, CATALOG_STEPS } from '../lambdas/steps';
 import { HANDLER_ENV } from '../lambdas/contract';
+import { assertBusinessDate, previousUtcDate } from '../lambdas/core/dates';
 import { FileAlerts } from './console-alerts';
 import { openDatabase, PostgresSourceDatabase, type Database } from './embedded-postgres';
 import { startS3Server } from './s3-server';
@@ -21,13 +22,21 @@ import { SqlWarehouse } from './warehouse';
 const LOCAL_BUCKET = 'cartflow-lake';
 const LOCAL_COPY_ROLE = 'arn:aws:iam::000000000000:role/cartflow-local-copy';
 const LOCAL_REGION = 'us-east-1';
+/** The embedded PostgreSQL server's data directory, under the data dir: databases `source` and `warehouse`. */
+const POSTGRES_DIR = 'postgres';
+
+const warehouseDatabase = (dataDir: string, options: LocalServicesOptions) => ({
+  url: options.warehouseDatabaseUrl,
+  dataDir: join(resolve(dataDir), POSTGRES_DIR),
+  database: 'warehouse',
+});
 
 export interface LocalServicesOptions {
-  /** Where s3rver, PGlite and the alert log keep their data. */
+  /** Where s3rver, the embedded PostgreSQL (`postgres/`) and the alert log keep their data. */
   dataDir: string;
-  /** A PostgreSQL server for the source instead of embedded PGlite (SOURCE_DATABASE_URL). */
+  /** A PostgreSQL server for the source instead of the embedded one (SOURCE_DATABASE_URL). */
   sourceDatabaseUrl?: string;
-  /** A PostgreSQL server for the warehouse instead of embedded PGlite (WAREHOUSE_DATABASE_URL). */
+  /** A PostgreSQL server for the warehouse instead of the embedded one (WAREHOUSE_DATABASE_URL). */
   warehouseDatabaseUrl?: string;
 }
 
@@ -73,8 +82,9 @@ export interface LocalRuntime extends LocalServices {
 }
 
 /**
- * Starts the laptop edition of the AWS parts: s3rver for the lake, PGlite (or the given servers)
- * for the source and the warehouse, and binds the handlers' adapters to them.
+ * Starts the laptop edition of the AWS parts: s3rver for the lake, the embedded PostgreSQL server over
+ * `<dataDir>/postgres` (or the given servers) for the source and the warehouse, each a database of its
+ * own, and binds the handlers' adapters to them.
  */
 export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
   const dataDir = resolve(options.dataDir);
@@ -89,10 +99,13 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
     ),
     LOCAL_BUCKET,
   );
-  const source = await openDatabase({ url: options.sourceDatabaseUrl, dataDir: join(dataDir, 'source') });
+  const source = await openDatabase({
+    url: options.sourceDatabaseUrl,
+    dataDir: join(dataDir, POSTGRES_DIR),
+    database: 'source',
+  });
   const warehouse = await SqlWarehouse.open({
-    url: options.warehouseDatabaseUrl,
-    dataDir: join(dataDir, 'warehouse'),
+    ...warehouseDatabase(dataDir, options),
     lake,
   });
   const alerts = new FileAlerts(join(dataDir, 'alerts.log'));
@@ -135,13 +148,28 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const loadEvents = services.build(loadEventsStep);
   const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>
     runStateMachine(definition, input, { handlers: bindHandlers(services, steps), onStep: options.onStep });
-  const batchOf = (definition: AslDefinition) => async (request: RunRequest) => {
-    const outcome = await run(definition, BATCH_STEPS, request);
-    return { ...outcome, state: outcome.output as PipelineState | undefined };
-  };
+  const dateLocks = new DateLocks(() => openDatabase(warehouseDatabase(options.dataDir, options)));
+  const batchOf =
+    (definition: AslDefinition) =>
+    async (request: RunRequest): Promise<ExecutionOutcome & { state?: PipelineState }> => {
+      const date =
+        request.businessDate ?? previousUtcDate(request.time ? new Date(request.time) : new Date());
+      const held = await dateLocks.tryLock(date);
+      if (!held.locked) return { status: 'FAILED', error: held.error, steps: [] };
+      try {
+        const outcome = await run(definition, BATCH_STEPS, request);
+        return { ...outcome, state: outcome.output as PipelineState | undefined };
+      } finally {
+        await held.unlock();
+      }
+    };
 
   return {
     ...services,
+    async close() {
+      await dateLocks.close();
+      await services.close();
+    },
     runBatch: batchOf(definitions.batch),
     async batchWith(configure) {
       return batchOf((await synthesizeDefinitions(envName, configure)).batch);
@@ -158,6 +186,72 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       return runs;
     },
   };
+}
+
+/** Advisory lock key space of the batch runs (the second key is the business date as YYYYMMDD). */
+const RUN_LOCK_SPACE = 0x63666c77;
+
+/**
+ * One batch run per business date at a time, across processes: a session advisory lock in the
+ * warehouse, held by the runner for the whole execution. A second run of the date (another `cartflow
+ * run`, a backfill) is refused, as Step Functions refuses StartExecution with a name already running.
+ * A killed runner's connection closes and PostgreSQL releases its lock with it.
+ */
+class DateLocks {
+  private db?: Promise<Database>;
+
+  constructor(private readonly open: () => Promise<Database>) {}
+
+  async tryLock(
+    date: string,
+  ): Promise<
+    { locked: true; unlock(): Promise<void> } | { locked: false; error: { name: string; message: string } }
+  > {
+    const db = await (this.db ??= this.open());
+    const key = Number(assertBusinessDate(date, 'businessDate').replaceAll('-', ''));
+    const unlockDb = await db.lock();
+    try {
+      const [{ locked }] = (
+        await db.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
+          RUN_LOCK_SPACE,
+          key,
+        ])
+      ).rows;
+      if (locked) {
+        return {
+          locked: true,
+          unlock: async () => {
+            const release = await db.lock();
+            try {
+              await db.query('SELECT pg_advisory_unlock($1, $2)', [RUN_LOCK_SPACE, key]);
+            } finally {
+              release();
+            }
+          },
+        };
+      }
+      const holder = (
+        await db.query<{ application_name: string }>(
+          `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2 AND l.granted`,
+          [RUN_LOCK_SPACE, key],
+        )
+      ).rows[0]?.application_name;
+      return {
+        locked: false,
+        error: {
+          name: 'ExecutionAlreadyExists',
+          message: `a run of ${date} is already in progress${holder ? ` (${holder})` : ''}; not started again — rerun it once that one has finished`,
+        },
+      };
+    } finally {
+      unlockDb();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db) await (await this.db).close();
+  }
 }
 
 /** What the stack sets on every function, for the local stand-ins. */

@@ -1,5 +1,5 @@
 /**
- * The warehouse on a laptop: PostgreSQL (PGlite or a server) running the very SQL sent to Redshift.
+ * The warehouse on a laptop: PostgreSQL (the embedded server or one named by URL) running the very SQL sent to Redshift.
  * The one statement PostgreSQL cannot run, COPY … FROM 's3://…' FORMAT AS PARQUET [MANIFEST], is done
  * here with Redshift's rules: columns by position, equal column counts, compatible types, all objects
  * under the prefix, and a prefix that matches nothing is an error; with MANIFEST, exactly the listed
@@ -70,6 +70,8 @@ interface TargetColumn {
 }
 
 // SQLSTATE classes worth a retry: connection, resources, serialization/deadlock, operator intervention.
+/** Advisory lock key that serializes the warehouse's write transactions (executeBatch) across processes. */
+const WRITE_LOCK = 0x63666c78;
 const TRANSIENT_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
 
 function wrap(error: unknown, index: number, statements: string[]): Error {
@@ -96,7 +98,7 @@ export class SqlWarehouse implements Warehouse {
     private readonly lake: LakeStore,
   ) {}
 
-  /** node-postgres when `url` (WAREHOUSE_DATABASE_URL) is given, else PGlite persisted at `dataDir`. */
+  /** node-postgres when `url` (WAREHOUSE_DATABASE_URL) is given, else the embedded server over `dataDir`. */
   static async open({ lake, ...database }: SqlWarehouseOptions): Promise<SqlWarehouse> {
     return new SqlWarehouse(await openDatabase(database), lake);
   }
@@ -106,6 +108,10 @@ export class SqlWarehouse implements Warehouse {
     const unlock = await this.db.lock();
     try {
       await this.db.query('BEGIN');
+      // Write transactions one at a time across processes, as Redshift serializes writers of a table:
+      // two publishes (dates run by two commands) would otherwise both insert the shared dim_product rows.
+      await this.db.query(`SET LOCAL lock_timeout = '300s'`);
+      await this.db.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
       for (let i = 0; i < statements.length; i++) {
         try {
           const copy = COPY_PARQUET.exec(statements[i]);
@@ -128,6 +134,18 @@ export class SqlWarehouse implements Warehouse {
     const unlock = await this.db.lock();
     try {
       return (await this.db.query<T>(sql)).rows;
+    } catch (error) {
+      throw wrap(error, 0, [sql]);
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Every column in order by position, duplicate and unnamed ones included: what `cartflow query` prints. */
+  async queryArrays(sql: string): ReturnType<Database['queryArrays']> {
+    const unlock = await this.db.lock();
+    try {
+      return await this.db.queryArrays(sql);
     } catch (error) {
       throw wrap(error, 0, [sql]);
     } finally {

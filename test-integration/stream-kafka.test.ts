@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -22,6 +22,7 @@ import { produceMessages } from '../local/kafka/producer';
 import { streamFromKafka, warehouseEventCounts, type KafkaStreamOptions } from '../local/kafka/stream';
 import { recordTopic, spreadTimestamps } from '../local/kafka/topic';
 import { startLocalRuntime, type LocalRuntime } from '../local/runtime';
+import { ownWarehouseDatabase, type OwnWarehouse } from './own-warehouse';
 
 const BROKERS = process.env.KAFKA_BROKERS;
 const HOUR = 3_600_000;
@@ -39,6 +40,7 @@ describe('clickstream through a real Kafka broker', () => {
   let dataDir: string;
   let duck: DuckDBConnection;
   let brokers: string[];
+  let warehouse: OwnWarehouse | undefined;
 
   const stream = (options: Partial<KafkaStreamOptions> = {}) =>
     streamFromKafka(runtime, {
@@ -108,14 +110,23 @@ describe('clickstream through a real Kafka broker', () => {
     brokers = BROKERS.split(',');
     dataDir = await mkdtemp(join(tmpdir(), 'cartflow-kafka-it-'));
     await mkdir(join(dataDir, 'duck'));
-    // The embedded warehouse: this suite is about the broker, and owns its tables outright.
-    runtime = await startLocalRuntime({ dataDir: join(dataDir, 'runtime') });
+    // The embedded PostgreSQL runs as its own user, which must be able to enter the data dir.
+    await chmod(dataDir, 0o755);
+    // This suite is about the broker, and owns its tables outright: a database of its own on the
+    // WAREHOUSE_DATABASE_URL server, else the embedded warehouse.
+    warehouse = await ownWarehouseDatabase(`cartflow_stream_it_${run}`);
+    runtime = await startLocalRuntime({
+      dataDir: join(dataDir, 'runtime'),
+      warehouseDatabaseUrl: warehouse.url,
+      sourceDatabaseUrl: process.env.SOURCE_DATABASE_URL,
+    });
     duck = await (await DuckDBInstance.create(':memory:')).connect();
   });
 
   after(async () => {
     duck?.closeSync();
     await runtime?.close();
+    await warehouse?.drop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -4,7 +4,7 @@ import type { Env } from '../core/settings';
 
 /**
  * The edges the handlers talk through. On AWS they are backed by S3, PostgreSQL, the Redshift
- * Data API and SNS; on a laptop by s3rver, PGlite and a console. Handlers never know which.
+ * Data API and SNS; on a laptop by s3rver, an embedded PostgreSQL and a console. Handlers never know which.
  */
 
 export interface LakeObject {
@@ -31,7 +31,7 @@ export interface LakeStore {
   upload(key: string, path: string, contentType?: string): Promise<void>;
 }
 
-/** The common subset of node-postgres' Client and PGlite. */
+/** The common subset of node-postgres' Client and the local Database. */
 export interface SqlClient {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
 }

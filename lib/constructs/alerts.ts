@@ -1,10 +1,12 @@
-import { Aws } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { AlertsConfig, EnvName } from '../config';
+import { acknowledgeNag } from '../nag';
 
 export interface AlertsProps {
   readonly envName: EnvName;
@@ -34,6 +36,8 @@ const fromThisAccountsAlarms = () => ({
  */
 export class Alerts extends Construct {
   readonly topic: sns.Topic;
+  /** Alerts SNS could not deliver to a subscription after its retries; only when there are subscriptions. */
+  readonly undeliveredQueue?: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: AlertsProps) {
     super(scope, id);
@@ -66,13 +70,31 @@ export class Alerts extends Construct {
         conditions: fromThisAccountsAlarms(),
       }),
     );
-    for (const email of props.alerts?.emails ?? []) {
-      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    const emails = props.alerts?.emails ?? [];
+    const httpsEndpoint = props.alerts?.httpsEndpoint;
+    if (emails.length === 0 && httpsEndpoint === undefined) return;
+    // An alert SNS gives up on (endpoint down past its retries, address gone) is kept here, not dropped.
+    const deadLetterQueue = new sqs.Queue(this, 'UndeliveredAlerts', {
+      // SQS-managed keys: SNS can write without a key policy grant.
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledgeNag(
+      deadLetterQueue,
+      'This queue is the dead-letter queue of the alert subscriptions: the last stop, read and redriven by an operator.',
+      'AwsSolutions-SQS3',
+      'Serverless-SQSRedrivePolicy',
+    );
+    this.undeliveredQueue = deadLetterQueue;
+    for (const email of emails) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email, { deadLetterQueue }));
     }
-    if (props.alerts?.httpsEndpoint !== undefined) {
+    if (httpsEndpoint !== undefined) {
       this.topic.addSubscription(
-        new subscriptions.UrlSubscription(props.alerts.httpsEndpoint, {
+        new subscriptions.UrlSubscription(httpsEndpoint, {
           protocol: sns.SubscriptionProtocol.HTTPS,
+          deadLetterQueue,
         }),
       );
     }

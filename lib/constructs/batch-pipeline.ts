@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import * as cr from 'aws-cdk-lib/custom-resources';
-import { acknowledgeNag, nagArnRef, type S3GrantKind } from '../nag';
+import { acknowledgeNag, DEPLOY_HELPER_MEMORY_MB, nagArnRef, type S3GrantKind } from '../nag';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
 import { warehouseDdl } from '../../lambdas/core/sql';
@@ -109,6 +109,11 @@ export class BatchPipeline extends Construct {
         engine,
         vpc: source?.vpc,
       });
+      acknowledgeNag(
+        functions[entry],
+        'Invoked only synchronously (RequestResponse) by Step Functions task states (ensure-warehouse also by the schema custom resource), whose Retry and Catch handle every failure and notify: no asynchronous event to keep.',
+        'Serverless-LambdaDLQ',
+      );
     }
     this.functions = functions;
 
@@ -184,6 +189,7 @@ export class BatchPipeline extends Construct {
         new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [ensure.functionArn] }),
       ]),
       installLatestAwsSdk: false,
+      memorySize: DEPLOY_HELPER_MEMORY_MB,
     });
     schema.node.addDependency(warehouse);
   }

@@ -134,6 +134,7 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
     fn,
     'Pinned to Node.js 22 (LTS) on purpose: the esbuild target and the tests use it; runtime upgrades are deliberate.',
     'AwsSolutions-L1',
+    'Serverless-LambdaLatestVersion',
   );
   acknowledgeNag(
     fn,
@@ -152,6 +153,12 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
       fn,
       'X-Ray PutTraceSegments/PutTelemetryRecords accept only Resource "*".',
       'AwsSolutions-IAM5[Resource::*]',
+    );
+  } else {
+    acknowledgeNag(
+      fn,
+      'Its subnets have no route to the X-Ray API (no NAT, no X-Ray endpoint), so traces would be dropped; it is traced where the network reaches X-Ray (xrayReachable).',
+      'Serverless-LambdaTracing',
     );
   }
   return fn;

@@ -16,7 +16,13 @@ import { Construct } from 'constructs';
 import { STREAM_HANDLERS } from '../../lambdas/steps';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
-import { acknowledgeNag, LAMBDA_BASIC_EXECUTION_FINDING, nagArnRef } from '../nag';
+import {
+  acknowledgeDeployTimeFunction,
+  acknowledgeNag,
+  DEPLOY_HELPER_MEMORY_MB,
+  LAMBDA_BASIC_EXECUTION_FINDING,
+  nagArnRef,
+} from '../nag';
 import type { DuckDbLayer } from './duckdb-layer';
 import {
   cartflowFunction,
@@ -244,6 +250,11 @@ export class StreamIngest extends Construct {
       memorySize: 256,
       vpc: vpcPlacement,
     });
+    acknowledgeNag(
+      createTopic,
+      'Invoked only synchronously, by the custom-resource Provider framework during deployments: a failure fails the deployment, never an asynchronous event to keep.',
+      'Serverless-LambdaDLQ',
+    );
     createTopic.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['kafka:GetBootstrapBrokers'], resources: [this.clusterArn] }),
     );
@@ -270,6 +281,11 @@ export class StreamIngest extends Construct {
       `AwsSolutions-IAM5[Resource::${nagArnRef(createTopic)}:*]`,
       'AwsSolutions-L1',
     );
+    acknowledgeDeployTimeFunction(provider, 'The Provider framework function');
+    // The Provider has no memory setting; the rule wants it explicit (Serverless-LambdaDefaultMemorySize).
+    const frameworkFunction = provider.node.findChild('framework-onEvent').node
+      .defaultChild as lambda.CfnFunction;
+    frameworkFunction.memorySize = DEPLOY_HELPER_MEMORY_MB;
     const topic = new CustomResource(this, 'Topic', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::KafkaTopic',
@@ -343,6 +359,11 @@ export class StreamIngest extends Construct {
     this.eventSourceMapping = mapping;
     acknowledgeNag(
       this.streamFunction,
+      `Invoked only synchronously, by the MSK event-source mapping: a batch that fails every retry goes to the mapping's on-failure destination (${LAKE.streamOnFailure} in the lake), never to an asynchronous dead-letter queue.`,
+      'Serverless-LambdaDLQ',
+    );
+    acknowledgeNag(
+      this.streamFunction,
       'AWSLambdaMSKExecutionRole (added by ManagedKafkaEventSource) holds the kafka:Describe*/GetBootstrapBrokers and ENI actions the mapping needs; they accept no narrower resource for ENIs.',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
     );
@@ -382,6 +403,16 @@ export class StreamIngest extends Construct {
       retryAttempts: 0,
       maxEventAge: Duration.seconds(Math.max(60, intervalSeconds)),
     });
+    acknowledgeNag(
+      this.loadEventsFunction,
+      'A failed scheduled run needs no dead-letter record: the next run loads every object this one left (its ledger says which are loaded), and the Errors alarm reports the failure.',
+      'Serverless-LambdaDLQ',
+    );
+    acknowledgeNag(
+      this.loadEventsFunction.node.findChild('EventInvokeConfig'),
+      'No on-failure destination on purpose: the next scheduled run is the retry (see above), and the Errors alarm reports the failure.',
+      'Serverless-LambdaAsyncFailureDestination',
+    );
     grantLake(this.loadEventsFunction, bucket, 'read', `${LAKE.events}*`);
     // The COPY manifest and the ledger file of each load are written next to each other.
     grantLake(this.loadEventsFunction, bucket, 'readWrite', `${LAKE.eventManifests}*`);
@@ -417,6 +448,9 @@ export class StreamIngest extends Construct {
     // none from EventBridge (test/lib/alarms.test.ts). Monitoring alarms on the rule's TriggeredRules.
     this.onFailureRule.addTarget(
       new targets.SnsTopic(props.alertTopic, {
+        // An alert EventBridge cannot deliver (topic or key policy, throttling) lands in the DLQ, which alarms.
+        deadLetterQueue: props.deadLetterQueue,
+        retryAttempts: 3,
         message: events.RuleTargetInput.fromText(
           `cartflow ${config.envName}: the clickstream mapping gave up on a batch; its records are in s3://${events.EventField.fromPath('$.detail.bucket.name')}/${events.EventField.fromPath('$.detail.object.key')}`,
         ),

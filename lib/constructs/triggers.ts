@@ -61,6 +61,11 @@ export class Triggers extends Construct {
       'This queue is the dead-letter queue of the EventBridge targets.',
       'AwsSolutions-SQS3',
     );
+    acknowledgeNag(
+      this.deadLetterQueue,
+      'This queue is itself the last stop: nothing consumes it to fail again (an operator inspects and redrives it), and Monitoring alarms on its first message.',
+      'Serverless-SQSRedrivePolicy',
+    );
     const targetOptions = {
       deadLetterQueue: this.deadLetterQueue,
       retryAttempts,

@@ -6,10 +6,13 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import * as redshiftserverless from 'aws-cdk-lib/aws-redshiftserverless';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import {
+  acknowledgeDeployTimeFunction,
   acknowledgeNag,
   acknowledgeStackSingletons,
+  DEPLOY_HELPER_MEMORY_MB,
   LAMBDA_BASIC_EXECUTION_FINDING,
   s3GrantFindings,
+  stackSingletons,
 } from '../nag';
 import { Construct } from 'constructs';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
@@ -188,6 +191,7 @@ export class Warehouse extends Construct {
       onUpdate: getNamespace,
       policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [namespace.attrNamespaceNamespaceArn] }),
       installLatestAwsSdk: false,
+      memorySize: DEPLOY_HELPER_MEMORY_MB,
     });
     this.adminSecretArn = adminSecret.getResponseField('namespace.adminPasswordSecretArn');
     // AwsCustomResource runs in a stack-wide singleton function (id AWS679f53fac002430cb0da5b7982bd2287).
@@ -197,6 +201,9 @@ export class Warehouse extends Construct {
       'CDK AwsCustomResource singleton: AWSLambdaBasicExecutionRole only writes its logs; its policy allows redshift-serverless:GetNamespace on this namespace only.',
       LAMBDA_BASIC_EXECUTION_FINDING,
     );
+    for (const singleton of stackSingletons(this, 'AWS679f53fac')) {
+      acknowledgeDeployTimeFunction(singleton, 'The CDK AwsCustomResource singleton');
+    }
   }
 
   /** The environment variables a function needs to reach the warehouse through the Data API as the writer. */

@@ -144,9 +144,14 @@ export class EsmBatcher {
     return done;
   }
 
-  /** Fails every waiting delivery (the consumer is going away). */
+  /** Fails every waiting delivery (the consumer is going away); an invocation under way is not committed. */
   abort(error: Error): void {
     this.fail(error);
+  }
+
+  /** Resolves once no invocation is running (after `abort`, before a new consumer takes over). */
+  settled(): Promise<void> {
+    return this.chain;
   }
 
   private pump(): void {
@@ -197,6 +202,9 @@ export class EsmBatcher {
       const batch: Batch = { records, commits: commitsOf(records) };
       try {
         await this.options.process(batch);
+        // Aborted while the handler ran (the consumer is gone): leave the batch uncommitted, to be
+        // redelivered to the next consumer, where the handler's keys turn it into an overwrite.
+        if (this.failure) throw this.failure;
         await this.options.afterHandlerBeforeCommit?.(batch);
         for (const c of batch.commits) {
           const owner = [...deliveries]

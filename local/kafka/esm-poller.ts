@@ -6,6 +6,11 @@
  * has succeeded. autoCommit is off: a consumer that dies between the handler and the commit gets the
  * batch again, and the handler's deterministic object keys turn the redelivery into an overwrite.
  *
+ * A lost broker (restarted, unreachable, its coordinator moving) does not end the poller, as it does not
+ * end the mapping: the consumer is dropped with its uncommitted batches, and a new one rejoins the group
+ * after a backoff (0.5 s doubling to 5 s) and resumes from the committed offsets. A broker still down
+ * after reconnectTimeoutMs (60 s) ends it with a BrokerUnavailableError saying so.
+ *
  * Replay by time (Kappa backfill): `from` seeks every partition to the first offset at or after that
  * timestamp (admin.fetchTopicOffsetsByTimestamp) in a replay group of its own, and `to` ends each
  * partition at its first record past that timestamp. Replays cut batches by record count from the seek
@@ -18,6 +23,8 @@ import { invokeBatch, type StreamHandler } from './invoke';
 import type { KafkaRecord, MskSource } from './msk-event';
 
 export const STREAM_GROUP = 'cartflow-stream';
+/** How long the poller keeps reconnecting to a lost broker before it gives up (reconnectTimeoutMs). */
+export const RECONNECT_TIMEOUT_MS = 60_000;
 
 export interface EsmPollerOptions<R> {
   /** host:port list (KAFKA_BROKERS). */
@@ -48,6 +55,17 @@ export interface EsmPollerOptions<R> {
   onBatch?: (info: BatchInfo<R>) => void;
   /** Stops the poller (like stopWhenIdle, but on demand). */
   signal?: AbortSignal;
+  /**
+   * How long the broker may stay unreachable (connection refused or lost, no coordinator) before the poller
+   * gives up with a BrokerUnavailableError; meanwhile it reconnects with backoff. @default 60000
+   */
+  reconnectTimeoutMs?: number;
+  /** First wait before reconnecting, doubled each attempt up to 5 s. @default 500 */
+  reconnectBackoffMs?: number;
+  /** Each reconnect attempt, for progress. */
+  onReconnect?: (info: ReconnectInfo) => void;
+  /** The consumer's group session timeout. @default 10000 */
+  sessionTimeoutMs?: number;
   clientId?: string;
   source?: MskSource;
 }
@@ -58,6 +76,15 @@ export interface BatchInfo<R> {
   result?: R;
   onFailureKeys?: string[];
   error?: string;
+}
+
+export interface ReconnectInfo {
+  /** 1 for the first reconnect after the broker went away. */
+  attempt: number;
+  waitMs: number;
+  /** Since the first failure of this outage. */
+  downForMs: number;
+  error: string;
 }
 
 export interface PollerResult<R> {
@@ -80,9 +107,13 @@ const replayGroupId = (fromMs: number, toMs?: number) =>
  * poller reports to its caller anyway; keep only what needs a human.
  */
 const QUIET = /The group is rebalancing|coordinator|leader|UNKNOWN_TOPIC|Error when calling eachBatch/i;
-const quietLogs = () => (entry: LogEntry) => {
+/** A lost broker: the poller says so itself, one line per reconnect attempt (onReconnect). */
+const QUIET_LOST_BROKER =
+  /Connection error|Connection timeout|Closed connection|Connection closed|ECONNREFUSED|ECONNRESET|seed broker|Crash:|Restarting the consumer|Request .* timed out|Broker .* not (found|available)/i;
+const quietLogs = (quiet: RegExp[]) => () => (entry: LogEntry) => {
   const { message, error } = entry.log as { message: string; error?: string };
-  if (entry.level <= logLevel.ERROR && !QUIET.test(`${message} ${error ?? ''}`)) {
+  const text = `${message} ${error ?? ''}`;
+  if (entry.level <= logLevel.ERROR && !quiet.some((q) => q.test(text))) {
     process.stderr.write(`[kafkajs] ${entry.namespace}: ${message}${error ? ` (${error})` : ''}\n`);
   }
 };
@@ -102,14 +133,28 @@ function isCoordinatorWarmingUp(error: Error): boolean {
 }
 
 export function kafkaClient(brokers: string[], clientId = 'cartflow-local'): Kafka {
-  return new Kafka({ clientId, brokers, logLevel: logLevel.ERROR, logCreator: quietLogs });
+  return new Kafka({ clientId, brokers, logLevel: logLevel.ERROR, logCreator: quietLogs([QUIET]) });
+}
+
+/**
+ * The poller's client: it reconnects by itself (runEsmPoller), so each attempt gives up after a few
+ * seconds instead of kafkajs' default ~10 s of retries, and lost-connection noise is left to its report.
+ */
+function pollerClient(brokers: string[], clientId = 'cartflow-local'): Kafka {
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.ERROR,
+    logCreator: quietLogs([QUIET, QUIET_LOST_BROKER]),
+    retry: { initialRetryTime: 250, maxRetryTime: 2_000, retries: 3 },
+  });
 }
 
 export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<PollerResult<R>> {
   const replay = options.fromMs !== undefined;
   const groupId = options.groupId ?? (replay ? replayGroupId(options.fromMs!, options.toMs) : STREAM_GROUP);
   const batchSize = options.batchSize ?? 500;
-  const kafka = kafkaClient(options.brokers, options.clientId);
+  const kafka = pollerClient(options.brokers, options.clientId);
   const result: PollerResult<R> = { groupId, records: 0, invocations: 0, results: [], onFailure: [] };
 
   // Replay: seek the group before it has members; end each partition at its high watermark of now.
@@ -134,37 +179,192 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
     }
   }
 
+  const invoke = async (batch: Batch) => {
+    const outcome = await invokeBatch(batch.records, {
+      handler: options.handler,
+      retries: options.retries ?? 3,
+      backoffMs: options.retryBackoffMs ?? 200,
+      lake: options.lake,
+      source: options.source,
+    });
+    result.invocations++;
+    result.records += batch.records.length;
+    if (outcome.status === 'ok') result.results.push(outcome.result);
+    else result.onFailure.push(...outcome.onFailureKeys);
+    options.onBatch?.({
+      records: batch.records.length,
+      attempts: outcome.attempts,
+      ...(outcome.status === 'ok'
+        ? { result: outcome.result }
+        : { onFailureKeys: outcome.onFailureKeys, error: outcome.error.message }),
+    });
+  };
+
+  // Like the mapping, keep polling through a broker that went away: each session is one consumer in the
+  // group; a session lost to the broker (connection refused or closed, timeouts, coordinator moves) ends
+  // with its uncommitted batches undone, and a new consumer resumes from the committed offsets after a
+  // backoff. A broker down longer than reconnectTimeoutMs ends the poller with an error saying so.
+  const reconnectTimeoutMs = options.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS;
+  const backoffMs = options.reconnectBackoffMs ?? 500;
+  let downSince: number | undefined;
+  let attempts = 0;
+  let lastError: Error | undefined;
+  let sessionJoined = false;
+  const joined = () => {
+    sessionJoined = true;
+    downSince = undefined;
+    attempts = 0;
+  };
+  for (;;) {
+    const sessionStart = Date.now();
+    sessionJoined = false;
+    try {
+      await runSession({
+        options,
+        kafka,
+        groupId,
+        batchSize,
+        replay,
+        endOffsets,
+        donePartitions,
+        invoke,
+        joined,
+      });
+      return result;
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      if (options.signal?.aborted) return result;
+      if (!isBrokerUnavailable(failure)) throw failure;
+      lastError = failure;
+      // A consumer that never got into the group: the broker was already gone when it started.
+      downSince ??= sessionJoined ? Date.now() : sessionStart;
+      const downForMs = Date.now() - downSince;
+      if (downForMs >= reconnectTimeoutMs) {
+        throw new BrokerUnavailableError(options.brokers, downForMs, attempts, lastError);
+      }
+      attempts++;
+      const waitMs = Math.min(
+        RECONNECT_BACKOFF_CAP_MS,
+        backoffMs * 2 ** (attempts - 1),
+        Math.max(0, reconnectTimeoutMs - downForMs),
+      );
+      options.onReconnect?.({ attempt: attempts, waitMs, downForMs, error: describeError(failure) });
+      if (await sleepUnlessAborted(waitMs, options.signal)) return result;
+    }
+  }
+}
+
+/** Longest wait between two reconnect attempts. */
+const RECONNECT_BACKOFF_CAP_MS = 5_000;
+
+/** The broker stayed unreachable past reconnectTimeoutMs. */
+export class BrokerUnavailableError extends Error {
+  constructor(brokers: string[], downForMs: number, attempts: number, cause: Error) {
+    super(
+      `Kafka broker ${brokers.join(',')} unreachable for ${Math.round(downForMs / 1000)} s ` +
+        `(${attempts} reconnect attempt${attempts === 1 ? '' : 's'}; last error: ${describeError(cause)}). Nothing is lost: offsets are ` +
+        'committed only after the handler succeeded, so the next `cartflow stream` resumes where this one stopped ' +
+        'once the broker is back (KAFKA_BROKERS, localstack/kafka/broker.sh status).',
+      { cause },
+    );
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
+type KafkaError = Error & { retriable?: boolean; originalError?: unknown; type?: string };
+
+/** Each error of the chain (kafkajs wraps with `cause` and `originalError`). */
+function* errorChain(error: Error): Generator<KafkaError> {
+  const seen = new Set<unknown>();
+  for (let e: unknown = error; e instanceof Error && !seen.has(e);) {
+    seen.add(e);
+    yield e as KafkaError;
+    e = (e as KafkaError).cause ?? (e as KafkaError).originalError;
+  }
+}
+
+/** kafkajs errors that mean "the broker, or the group coordinator on it, is not there right now". */
+const UNAVAILABLE = new Set([
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSLockTimeout',
+  'KafkaJSMetadataNotLoaded',
+]);
+
+/**
+ * A failure a new consumer can get past once the broker answers again: a kafkajs error that is retriable
+ * (or a retriable one after its retries ran out). Errors of the handler, of the on-failure write and of
+ * the crash-test hook are not kafkajs errors and end the poller.
+ */
+export function isBrokerUnavailable(error: Error): boolean {
+  const chain = [...errorChain(error)];
+  if (!chain[0].name.startsWith('KafkaJS')) return false;
+  return chain.some((e) => UNAVAILABLE.has(e.name) || e.retriable === true);
+}
+
+const describeError = (error: Error): string =>
+  [...errorChain(error)]
+    .map((e) => e.message)
+    .filter((m, i, all) => m && all.indexOf(m) === i)
+    .join(': ');
+
+/** Waits ms; true when the signal aborted first. */
+function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (aborted: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(aborted);
+    };
+    const onAbort = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    signal?.addEventListener('abort', onAbort);
+  });
+}
+
+interface Session<R> {
+  options: EsmPollerOptions<R>;
+  kafka: Kafka;
+  groupId: string;
+  batchSize: number;
+  replay: boolean;
+  endOffsets: Map<number, bigint>;
+  donePartitions: Set<number>;
+  invoke: (batch: Batch) => Promise<void>;
+  /** The consumer joined the group: the broker is back. */
+  joined: () => void;
+}
+
+/**
+ * One consumer, from joining the group until the topic is idle (or the replay done), the signal aborts,
+ * or a failure. On the way out nothing uncommitted is committed: the batch under way (if any) finishes
+ * its invocation, and the next consumer gets it again.
+ */
+async function runSession<R>(session: Session<R>): Promise<void> {
+  const { options, kafka, groupId, batchSize, replay, endOffsets, donePartitions } = session;
   const batcher = new EsmBatcher({
     batchSize,
     maxBatchingWindowMs: options.maxBatchingWindowMs ?? 1000,
     afterHandlerBeforeCommit: options.afterHandlerBeforeCommit,
-    process: async (batch) => {
-      const outcome = await invokeBatch(batch.records, {
-        handler: options.handler,
-        retries: options.retries ?? 3,
-        backoffMs: options.retryBackoffMs ?? 200,
-        lake: options.lake,
-        source: options.source,
-      });
-      result.invocations++;
-      result.records += batch.records.length;
-      if (outcome.status === 'ok') result.results.push(outcome.result);
-      else result.onFailure.push(...outcome.onFailureKeys);
-      options.onBatch?.({
-        records: batch.records.length,
-        attempts: outcome.attempts,
-        ...(outcome.status === 'ok'
-          ? { result: outcome.result }
-          : { onFailureKeys: outcome.onFailureKeys, error: outcome.error.message }),
-      });
-    },
+    process: session.invoke,
   });
 
   const consumer: Consumer = kafka.consumer({
     groupId,
-    // A crash must end this poller, not restart it behind the caller's back — except a group coordinator
-    // that is still loading (a broker that just started): the ESM keeps polling through that too.
+    // A crash ends this session, not restart it behind the poller's back (the poller decides whether a new
+    // consumer takes over) — except a group coordinator that is still loading (a broker that just
+    // started): kafkajs rejoins by itself then.
     retry: { retries: 5, restartOnFailure: async (error) => isCoordinatorWarmingUp(error) },
+    // A consumer lost with its broker stays a member until its session times out, and the next one's join
+    // waits for that: keep it short (the broker's minimum is 6 s). Heartbeats go out between invocations.
+    sessionTimeout: options.sessionTimeoutMs ?? 10_000,
+    heartbeatInterval: 1_000,
     // Room for a whole batch in one fetch, so replay chunks fill from a single fetch.
     maxBytesPerPartition: Math.max(1 << 20, batchSize * 2048),
     maxBytes: Math.max(10 << 20, batchSize * 2048 * 4),
@@ -172,6 +372,8 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
   });
 
   let lastActivity = Date.now();
+  // When the last fetch came back: idle means fetches kept answering with nothing, not a silent broker.
+  let lastFetch = 0;
   let joined = false;
   let settle!: (error?: Error) => void;
   const finished = new Promise<void>((resolve, reject) => {
@@ -182,11 +384,16 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
   consumer.on(consumer.events.GROUP_JOIN, () => {
     joined = true;
     lastActivity = Date.now();
+    session.joined();
+  });
+  consumer.on(consumer.events.FETCH, () => {
+    lastFetch = Date.now();
   });
   consumer.on(consumer.events.CRASH, (event) => {
     if (!event.payload.restart) settle(event.payload.error);
   });
   const onAbort = () => settle();
+  if (options.signal?.aborted) settle();
   options.signal?.addEventListener('abort', onAbort);
 
   const eachBatch = async ({
@@ -256,7 +463,8 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
       options.stopWhenIdleMs !== undefined &&
       joined &&
       batcher.idle &&
-      Date.now() - lastActivity >= options.stopWhenIdleMs
+      Date.now() - lastActivity >= options.stopWhenIdleMs &&
+      lastFetch - lastActivity >= options.stopWhenIdleMs
     ) {
       settle();
     }
@@ -273,11 +481,12 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
       eachBatch,
     });
     await finished;
-    return result;
   } finally {
     clearInterval(watchdog);
     options.signal?.removeEventListener('abort', onAbort);
     batcher.abort(new Error('poller stopped'));
+    // The invocation under way finishes (uncommitted) before the consumer leaves or a new one starts.
+    await batcher.settled();
     await consumer.disconnect().catch(() => undefined);
   }
 }

@@ -3,7 +3,7 @@
 # JVM) on 127.0.0.1 for local runs and tests. No Docker, no tarball: the jars come
 # from Maven Central through Maven, the only registry reachable here.
 #
-#   broker.sh fetch | start | stop | status | run-class <main.Class> [args...]
+#   broker.sh fetch | start | stop | restart | status | run-class <main.Class> [args...]
 #
 # See README.md beside this file for the environment variables.
 set -euo pipefail
@@ -162,22 +162,27 @@ cmd_start() {
   done
 
   local t0=$EPOCHREALTIME start=$SECONDS
-  # Fresh state each start: a stale metadata log from a crashed run has another
-  # cluster id and the broker would refuse to start.
-  rm -rf "$LOG_DIR" "$OUT_LOG" "$SERVER_LOG" "$KAFKA_DATA_DIR/tools.log" "$PID_FILE"
   mkdir -p "$KAFKA_DATA_DIR"
   write_props
-
-  # Cluster id = base64url of 16 random bytes (Kafka's Uuid format); done in bash
-  # to save a JVM start for `StorageTool random-uuid`.
-  local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-  log "formatting storage (cluster id $cluster_id)"
-  # In 4.x the formatter is still the Scala object kafka.tools.StorageTool (kafka_2.13 jar).
-  if ! run_class kafka.tools.StorageTool format --config "$PROPS" \
-      --cluster-id "$cluster_id" --ignore-formatted >"$OUT_LOG" 2>&1; then
-    broker_tail
-    die "storage format failed"
+  rm -f "$PID_FILE"
+  if [[ "${KAFKA_KEEP_DATA:-0}" == 1 && -f "$LOG_DIR/meta.properties" ]]; then
+    # A restart: same data dir, same cluster id, so topics, messages and committed offsets survive.
+    log "reusing the formatted storage in $LOG_DIR (KAFKA_KEEP_DATA=1)"
+  else
+    # Fresh state each start: a stale metadata log from a crashed run has another cluster id and the
+    # broker would refuse to start.
+    rm -rf "$LOG_DIR" "$OUT_LOG" "$SERVER_LOG" "$KAFKA_DATA_DIR/tools.log"
+    # Cluster id = base64url of 16 random bytes (Kafka's Uuid format); done in bash
+    # to save a JVM start for `StorageTool random-uuid`.
+    local cluster_id
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    log "formatting storage (cluster id $cluster_id)"
+    # In 4.x the formatter is still the Scala object kafka.tools.StorageTool (kafka_2.13 jar).
+    if ! run_class kafka.tools.StorageTool format --config "$PROPS" \
+        --cluster-id "$cluster_id" --ignore-formatted >"$OUT_LOG" 2>&1; then
+      broker_tail
+      die "storage format failed"
+    fi
   fi
 
   log "starting broker on $BOOTSTRAP"
@@ -256,6 +261,18 @@ cmd_stop() {
   fi
 }
 
+# Stop and start again on the same port and data dir, keeping topics, messages and committed offsets
+# (what a client sees when its broker restarts). KAFKA_RESTART_DOWN=<seconds> stays down that long between.
+cmd_restart() {
+  KAFKA_KEEP_DATA=1 cmd_stop
+  local down="${KAFKA_RESTART_DOWN:-0}"
+  if [[ "$down" != 0 ]]; then
+    log "staying down ${down}s"
+    sleep "$down"
+  fi
+  KAFKA_KEEP_DATA=1 cmd_start
+}
+
 cmd_status() {
   if pid_alive; then
     if port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
@@ -271,7 +288,7 @@ cmd_status() {
 
 usage() {
   cat >&2 <<EOF
-usage: $0 fetch|start|stop|status|run-class <main.Class> [args...]
+usage: $0 fetch|start|stop|restart|status|run-class <main.Class> [args...]
   e.g. $0 run-class org.apache.kafka.tools.TopicCommand --bootstrap-server $BOOTSTRAP --list
 EOF
   exit 2
@@ -281,6 +298,7 @@ case "${1:-}" in
   fetch) cmd_fetch ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
+  restart) cmd_restart ;;
   status) cmd_status ;;
   run-class)
     shift

@@ -1,3 +1,3 @@
 import { batchScenarios } from './batch-scenarios';
 
-batchScenarios('embedded PGlite and s3rver');
+batchScenarios('embedded PostgreSQL and s3rver');

@@ -1,5 +1,5 @@
 /**
- * End-to-end scenarios of the batch pipeline, shared by the embedded run (PGlite) and the
+ * End-to-end scenarios of the batch pipeline, shared by the embedded run (embedded PostgreSQL) and the
  * integration run (PostgreSQL servers named by SOURCE_DATABASE_URL / WAREHOUSE_DATABASE_URL).
  * Expected values come from the generator's source rows, computed here independently of the pipeline.
  */

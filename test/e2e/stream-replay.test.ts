@@ -1,6 +1,6 @@
 /**
  * The stream end to end without a broker: a recorded topic replayed through stream-to-parquet in the
- * exact MSK event shape, then load-events, on the embedded runtime (s3rver + PGlite). Expected values
+ * exact MSK event shape, then load-events, on the embedded runtime (s3rver + embedded PostgreSQL). Expected values
  * come from the sample generator, independently of the pipeline.
  */
 import assert from 'node:assert/strict';

@@ -138,6 +138,11 @@ describe('alert subscriptions from config', () => {
     ]);
     const topicId = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
     for (const s of subs) assert.deepEqual(s.TopicArn, { Ref: topicId });
+    // An alert SNS gives up on is kept in one dead-letter queue, not dropped (Serverless-SNSRedrivePolicy).
+    const queues = Object.keys(template.findResources('AWS::SQS::Queue'));
+    const redrive = subs.map((s) => s.RedrivePolicy?.deadLetterTargetArn?.['Fn::GetAtt']?.[0] as string);
+    assert.equal(new Set(redrive).size, 1);
+    assert.ok(queues.includes(redrive[0]), `subscriptions redrive to ${redrive[0]}`);
     assert.deepEqual(unacknowledgedNagFindings(app), []);
   });
 

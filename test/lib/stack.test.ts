@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { CartflowStack } from '../../lib/cartflow-stack';
 import { ENV_NAMES, loadConfig } from '../../lib/config';
 import { BATCH_STEPS } from '../../lambdas/steps';
@@ -15,7 +15,7 @@ type Resource = { Type: string; Properties: Record<string, Json>; DeletionPolicy
 
 describe('CartflowStack', () => {
   for (const envName of ENV_NAMES) {
-    test(`${envName}: no unacknowledged cdk-nag AwsSolutions error or warning`, () => {
+    test(`${envName}: no unacknowledged cdk-nag AwsSolutions or Serverless error or warning`, () => {
       // Prepare
       const { app } = synth(envName);
       // Act
@@ -29,7 +29,7 @@ describe('CartflowStack', () => {
     // Prepare
     const app = testApp();
     new CartflowStack(app, 'Cartflow-dev', { config: loadConfig('dev') });
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
     // Act + Assess: a violation would interrupt synthesis.
     assert.doesNotThrow(() => app.synth());
   });
@@ -286,6 +286,23 @@ describe('CartflowStack', () => {
     });
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
   });
+
+  for (const envName of ENV_NAMES) {
+    test(`${envName}: every EventBridge target has a dead-letter queue and a retry policy`, () => {
+      // Prepare
+      const { template } = synth(envName);
+      // Act
+      const targets = Object.entries<Json>(template.findResources('AWS::Events::Rule')).flatMap(
+        ([id, rule]) => (rule.Properties.Targets as Json[]).map((t) => ({ id, ...t })),
+      );
+      // Assess: a failed delivery (e.g. the nightly StartExecution) is retried, then kept, never dropped.
+      assert.ok(targets.length > 0);
+      for (const t of targets) {
+        assert.ok(t.DeadLetterConfig?.Arn, `${t.id} has no DeadLetterConfig`);
+        assert.ok(t.RetryPolicy?.MaximumRetryAttempts !== undefined, `${t.id} has no RetryPolicy`);
+      }
+    });
+  }
 
   test('state machines are STANDARD, traced and log ALL events', () => {
     // Prepare

@@ -3,7 +3,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { CartflowStack } from '../../lib/cartflow-stack';
 import { cdkJsonContext } from '../../lib/cdk-context';
 import { loadConfig, type EnvName, type EnvironmentConfig } from '../../lib/config';
@@ -57,11 +57,14 @@ export function synth(envName: EnvName): Synthesized {
   return synthesized;
 }
 
-/** Every AwsSolutions finding not acknowledged in the code, as "rule at path" lines. */
+/** Every AwsSolutions and Serverless finding not acknowledged in the code, as "rule at path" lines. */
 export function unacknowledgedNagFindings(app: App): string[] {
-  const report = new AwsSolutionsChecks(app).validateScope(app);
-  return report.violations.flatMap((v) =>
-    v.violatingResources.map((r) => `${v.severity} ${v.ruleName} at ${r.constructPath}`),
+  return [new AwsSolutionsChecks(app), new ServerlessChecks(app)].flatMap((pack) =>
+    pack
+      .validateScope(app)
+      .violations.flatMap((v) =>
+        v.violatingResources.map((r) => `${v.severity} ${v.ruleName} at ${r.constructPath}`),
+      ),
   );
 }
 

@@ -57,6 +57,12 @@ describe('cartflow command line', () => {
       '--data-dir',
       dataDir,
     );
+    const columns = await cartflow(
+      'query',
+      "SELECT 1 AS a, 2 AS a, 3, NULL AS n, '' AS e",
+      '--data-dir',
+      dataDir,
+    );
     const status = await cartflow('status', '--json', '--data-dir', dataDir);
 
     // Assess
@@ -66,6 +72,7 @@ describe('cartflow command line', () => {
     assert.match(run.err, /✓ LoadTable/);
     assert.match(run.out, /fact_order\s+50/);
     assert.equal(query.out, 'orders\n50\n');
+    assert.equal(columns.out, 'a,a,?column?,n,e\n1,2,3,,""\n', columns.err);
     const runs = JSON.parse(status.out) as { business_date: string; status: string }[];
     assert.deepEqual(
       runs.map((r) => [r.business_date, r.status]),

@@ -25,7 +25,7 @@ import { loadCuratedFixture } from '../support/warehouse-fixtures';
 
 const ROLE = 'arn:aws:iam::000000000000:role/local';
 
-describe('SqlWarehouse on PGlite', () => {
+describe('SqlWarehouse on embedded PostgreSQL', () => {
   const lake = new MemoryLakeStore('memory-lake');
   const fixture = loadCuratedFixture();
   let warehouse: SqlWarehouse;
@@ -401,7 +401,7 @@ describe('embedded PostgreSQL', () => {
     assert.deepEqual(i, { order_id: '', line_no: 1, product_id: '', quantity: -2, unit_price: null });
   });
 
-  it('persists PGlite data in its directory', async () => {
+  it('persists data in its directory across a server stop and start', async () => {
     // Act
     await db.close();
     db = await openDatabase({ dataDir: join(dir, 'source') });

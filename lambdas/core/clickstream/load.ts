@@ -330,7 +330,7 @@ const LEDGER_STAGE = 'stage_event_load_ledger';
  * readers see the fact, both aggregates and the ledger all before or all after the load, and a failure
  * anywhere (a missing object included) leaves everything as it was.
  *
- * Only SQL that Redshift and PostgreSQL (PGlite) both run the same way: no DISTINCT ON, ON CONFLICT or
+ * Only SQL that Redshift and PostgreSQL both run the same way: no DISTINCT ON, ON CONFLICT or
  * MERGE, no aliases on the DELETE target, ROW_NUMBER() in a derived table.
  * The statement count is fixed (Data API BatchExecuteStatement takes at most 40) and no statement
  * grows with the number of objects (each is limited to 100 KB): the ledger rows arrive by a COPY of

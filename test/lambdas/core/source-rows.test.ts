@@ -1,20 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
 import {
   orderFromSource,
   orderItemFromSource,
   orderItemsCursorSql,
   ordersCursorSql,
 } from '../../../lambdas/core/source-rows';
-import { SOURCE_DDL } from '../../../local/embedded-postgres';
+import { openDatabase, SOURCE_DDL } from '../../../local/embedded-postgres';
 
 describe('source extract SQL', () => {
   it('selects orders of the UTC business date, plus undated orders changed that day', async () => {
     // Prepare
-    const db = new PGlite();
-    for (const ddl of SOURCE_DDL) await db.exec(ddl);
-    await db.exec(`
+    const db = await openDatabase({});
+    for (const ddl of SOURCE_DDL) await db.query(ddl);
+    await db.query(`
       INSERT INTO orders (order_id, customer_id, order_ts, status, currency, total_amount, updated_at) VALUES
         ('in-day', 'C', '2026-03-01T00:00:00Z', 'paid', 'USD', 10.50, '2026-03-01T01:00:00Z'),
         ('late-evening-utc', 'C', '2026-03-01T23:59:59.999Z', 'paid', 'USD', 1, '2026-03-01T23:59:59Z'),

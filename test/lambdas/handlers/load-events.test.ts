@@ -98,7 +98,7 @@ function expectedMinutes(values: string[]): string[] {
   return [...counts].map(([key, n]) => `${key} ${n}`).sort();
 }
 
-describe('load-events handler against s3rver and PGlite', () => {
+describe('load-events handler against s3rver and embedded PostgreSQL', () => {
   let s3: TestLake;
   let lake: LakeStore;
   let warehouse: SqlWarehouse;

@@ -131,6 +131,40 @@ describe('EsmBatcher (event-source mapping batching and commits)', () => {
     await assert.rejects(batcher.deliver(fakeDelivery(log, 2, 0, 1)), boom);
   });
 
+  it('aborted while the handler runs (the broker went away): the invocation finishes, nothing is committed', async () => {
+    // Prepare
+    const log: string[] = [];
+    let release!: () => void;
+    const handlerRunning = new Promise<void>((started) => {
+      release = started;
+    });
+    let finish!: () => void;
+    const batcher = new EsmBatcher({
+      batchSize: 3,
+      maxBatchingWindowMs: 10,
+      process: async () => {
+        release();
+        await new Promise<void>((resolve) => (finish = resolve));
+        log.push('invoked');
+      },
+      afterHandlerBeforeCommit: async () => void log.push('hook'),
+    });
+    const delivered = batcher.deliver(fakeDelivery(log, 0, 0, 3));
+    delivered.catch(() => undefined);
+    await handlerRunning;
+
+    // Act
+    const lost = new Error('broker connection lost');
+    batcher.abort(lost);
+    finish();
+    await batcher.settled();
+
+    // Assess
+    await assert.rejects(delivered, lost);
+    assert.deepEqual(log, ['invoked']);
+    assert.ok(batcher.idle);
+  });
+
   it('a consumer killed after the handler and before the commit leaves the batch uncommitted', async () => {
     // Prepare
     const log: string[] = [];
