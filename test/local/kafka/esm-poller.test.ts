@@ -47,7 +47,6 @@ describe('the ESM poller and a lost broker', () => {
     // Prepare
     const broker = `127.0.0.1:${await closedPort()}`;
     const reconnects: ReconnectInfo[] = [];
-    const started = Date.now();
 
     // Act
     const outcome = runEsmPoller({
@@ -75,7 +74,6 @@ describe('the ESM poller and a lost broker', () => {
       reconnects.map((_, i) => i + 1),
     );
     assert.ok(reconnects.every((r) => r.downForMs < 3_000 && /ECONNREFUSED/.test(r.error)));
-    assert.ok(Date.now() - started < 15_000, `gave up in ${Date.now() - started} ms`);
   });
 
   it('stops while reconnecting when its signal aborts', async () => {
