@@ -5,6 +5,7 @@
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Engine, type EngineSettings } from '../core/engine/engine';
 import type { LakeStore } from './ports';
 
 const PARALLEL_TRANSFERS = 8;
@@ -56,5 +57,28 @@ export class LakeWorkspace {
 
   async dispose(): Promise<void> {
     await rm(this.directory, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs `work` with a fresh workspace under `directory` and an engine of its own; closes the engine and
+ * frees the disk whatever happens (also when the engine fails to open).
+ */
+export async function withEngine<T>(
+  lake: LakeStore,
+  directory: string,
+  settings: EngineSettings,
+  work: (engine: Engine, workspace: LakeWorkspace) => Promise<T>,
+): Promise<T> {
+  const workspace = await LakeWorkspace.open(lake, directory);
+  try {
+    const engine = await Engine.open(settings);
+    try {
+      return await work(engine, workspace);
+    } finally {
+      engine.close();
+    }
+  } finally {
+    await workspace.dispose();
   }
 }

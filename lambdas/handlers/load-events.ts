@@ -32,16 +32,10 @@ import {
   type ArrivalState,
   type LedgerEntry,
 } from '../core/clickstream/load';
-import {
-  Engine,
-  engineSettingsFromEnv,
-  fileList,
-  sqlLiteral,
-  type EngineSettings,
-} from '../core/engine/engine';
+import { engineSettingsFromEnv, fileList, sqlLiteral, type EngineSettings } from '../core/engine/engine';
 import { requireEnv, type Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
-import { LakeWorkspace } from '../adapters/lake-workspace';
+import { withEngine } from '../adapters/lake-workspace';
 import type { Adapters, LakeObject, LakeStore, Step } from '../adapters/ports';
 import { HANDLER_ENV, METRIC } from '../contract';
 
@@ -184,9 +178,7 @@ export function makeLoadEvents(
   async function load(objects: LakeObject[], backlog: number): Promise<EventsLoadResult> {
     const now = clock();
     const loadId = newLoadId(now, randomUUID().slice(0, 8));
-    const workspace = await LakeWorkspace.open(lake, settings.engine.tempDirectory);
-    const engine = await Engine.open(settings.engine);
-    try {
+    return withEngine(lake, settings.engine.tempDirectory, settings.engine, async (engine, workspace) => {
       const paths = await workspace.fetch(objects.map((o) => o.key));
       const pathOf = new Map(objects.map((o, i) => [o.key, paths[i]]));
       const counted = await engine.rows<{ file_name: string; num_rows: bigint }>(
@@ -237,10 +229,7 @@ export function makeLoadEvents(
       metrics.flush();
       logger.info('events loaded', { loadId, objects: objects.length, files: files.length, events, backlog });
       return { objects: objects.length, events, loadId, files: files.length, backlog };
-    } finally {
-      engine.close();
-      await workspace.dispose();
-    }
+    });
   }
 }
 

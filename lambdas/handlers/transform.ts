@@ -6,7 +6,7 @@ import { layout } from '../core/layout';
 import type { Dataset } from '../core/model';
 import { TABLES, type TableDef } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
-import { LakeWorkspace } from '../adapters/lake-workspace';
+import { withEngine } from '../adapters/lake-workspace';
 import type { Adapters, Step } from '../adapters/ports';
 import { bucketFilter, bucketKey, engineStepSettings, type EngineStepSettings } from '../adapters/publish';
 
@@ -36,9 +36,7 @@ export function makeTransform({ lake, logger }: Adapters, settings: EngineStepSe
   return async (state: PipelineState): Promise<TransformResult> => {
     const businessDate = assertBusinessDate(state.run.businessDate, 'run.businessDate');
     const { bucket } = state;
-    const workspace = await LakeWorkspace.open(lake, settings.workDirectory);
-    const engine = await Engine.open(settings.engine);
-    try {
+    return withEngine(lake, settings.workDirectory, settings.engine, async (engine, workspace) => {
       // One fetch for all three: the workspace names files by their position in the call.
       const keys = await Promise.all(
         (['orders', 'order_items', 'products'] as const).map(async (dataset) =>
@@ -94,10 +92,7 @@ export function makeTransform({ lake, logger }: Adapters, settings: EngineStepSe
       }
       logger.info('transformed', { ...result.rows, bucket });
       return result;
-    } finally {
-      engine.close();
-      await workspace.dispose();
-    }
+    });
   };
 }
 

@@ -21,7 +21,7 @@ import { decideGate } from '../core/quality/gate';
 import type { Check, ReconcileTotalCheck } from '../core/quality/rules';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
-import { LakeWorkspace } from '../adapters/lake-workspace';
+import { withEngine, type LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, LakeStore, Step } from '../adapters/ports';
 import {
   bucketKey,
@@ -53,9 +53,7 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
     const businessDate = assertBusinessDate(run.businessDate, 'run.businessDate');
     const { rules } = settings;
     const now = new Date();
-    const workspace = await LakeWorkspace.open(lake, settings.workDirectory);
-    const engine = await Engine.open(settings.engine);
-    try {
+    return withEngine(lake, settings.workDirectory, settings.engine, async (engine, workspace) => {
       const datasets = ['products', 'orders', 'order_items'] as const;
       const paths = await workspace.fetch(datasets.map((d) => stagedKey(state.transform, d)));
       const staged = (i: number) =>
@@ -139,10 +137,7 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
         checks,
         tables,
       };
-    } finally {
-      engine.close();
-      await workspace.dispose();
-    }
+    });
   };
 
   /** The report-only checks across orders and their lines. */
