@@ -172,7 +172,7 @@ export class RedshiftDataWarehouse implements Warehouse {
         // A retry must not race the still-running statement.
         await this.send('CancelStatement', () => this.client.send(new CancelStatementCommand({ Id: id })));
         throw new WarehouseTimeoutError(
-          `Redshift statement ${id} still ${status.Status} after ${Date.now() - started} ms, too close to the function's timeout; cancelled`,
+          `Redshift statement ${id} still ${status.Status} after ${Date.now() - started} ms, too close to the function's timeout; cancelled (the state machine retries it; if it recurs, raise lambdaTimeoutSeconds in lib/config.ts or lower volume.bucketThresholdLines)`,
         );
       }
       // Never sleep past the deadline: the last poll and the cancel happen before it.
