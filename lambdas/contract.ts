@@ -72,8 +72,13 @@ export const METRIC = {
   runSucceeded: 'RunSucceeded',
   /** cleanup: a batch run that ended on the failure path. */
   runFailed: 'RunFailed',
-  /** record-run: 0 at every good load; the freshness alarm's metric (no datapoint for a day is stale). */
-  minutesSinceLastLoad: 'MinutesSinceLastLoad',
+  /** record-run: rows loaded into the warehouse, per dataset dimension. */
+  rowsLoaded: 'RowsLoaded',
+  /**
+   * sla-check: minutes from what a dataset's newest load covers up to until the check (core/freshness.ts),
+   * per dataset dimension; its freshness alarm compares it with the dataset's SLA limit.
+   */
+  dataAgeMinutes: 'DataAgeMinutes',
   /** validate / merge-buckets: 1 when a dataset passed its quarantine threshold, else 0. */
   qualityGateFailed: 'QualityGateFailed',
   /** validate / merge-buckets: rows quarantined, per dataset dimension. */
@@ -105,6 +110,8 @@ export const HANDLER_ENV = {
   /** That database user (IAMR:<role name>), which the DDL step (ensure-warehouse) creates and grants to. */
   warehouseWriterUser: 'REDSHIFT_WRITER_USER',
   topicArn: 'ALERT_TOPIC_ARN',
+  /** sla-check: the freshness rules per dataset as JSON (core/freshness.ts FreshnessRules). */
+  slaRules: 'SLA_RULES',
   environment: 'CARTFLOW_ENV',
   qualityThreshold: 'QUALITY_THRESHOLD',
   extractChunkRows: 'EXTRACT_CHUNK_ROWS',
@@ -118,6 +125,11 @@ export const HANDLER_ENV = {
   eventsArrivalSettleSeconds: 'EVENTS_ARRIVAL_SETTLE_SECONDS',
   /** DuckDB's memory limit (MB) when it should not follow the function's memory. */
   engineMemoryMb: 'CARTFLOW_ENGINE_MEMORY_MB',
+  /**
+   * Fault injection, unset in every deployed environment: `<step>:<mode>` makes that handler fail once, time
+   * out, crash or kill its process at its side effect (lambdas/adapters/fault-injection.ts).
+   */
+  fault: 'CARTFLOW_FAULT',
   /** Powertools: service name, metrics namespace and log level. */
   powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
   powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',

@@ -27,8 +27,9 @@ export type BatchStateName = keyof typeof BATCH_STEPS;
 export type HandlerEntry = (typeof BATCH_STEPS)[BatchStateName];
 
 /**
- * Catalog refresh (S3 object-created on landing/catalog/): make sure the warehouse exists, merge the file
- * into the current catalog, then stage and publish dim_product; on failure drop the run's stage table.
+ * Catalog refresh (one per debounce window of S3 object-created events on landing/catalog/): make sure the
+ * warehouse exists, merge the pending files into the current catalog, then stage and publish dim_product;
+ * on failure drop the run's stage table.
  */
 export const CATALOG_STEPS = {
   // State names are unique across both machines (CDK construct ids in one scope).
@@ -50,3 +51,10 @@ export const STREAM_HANDLERS = {
 } as const;
 
 export type StreamHandlerEntry = (typeof STREAM_HANDLERS)[keyof typeof STREAM_HANDLERS];
+
+/** Scheduled monitoring (EventBridge, not a Step Functions state): the freshness SLA check. */
+export const MONITORING_HANDLERS = {
+  SlaCheck: 'sla-check',
+} as const;
+
+export type MonitoringHandlerEntry = (typeof MONITORING_HANDLERS)[keyof typeof MONITORING_HANDLERS];

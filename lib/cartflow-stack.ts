@@ -1,14 +1,22 @@
-import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { acknowledgeNag } from './nag';
 import type { Construct } from 'constructs';
-import { removalPolicyOf, validateConfig, type EnvironmentConfig } from './config';
+import {
+  catalogDebounceSecondsOf,
+  DEFAULT_SLA_CHECK_MINUTES,
+  freshnessRulesOf,
+  removalPolicyOf,
+  validateConfig,
+  type EnvironmentConfig,
+} from './config';
 import { Alerts } from './constructs/alerts';
 import { BatchPipeline } from './constructs/batch-pipeline';
 import { DataLake } from './constructs/data-lake';
 import { DuckDbLayer } from './constructs/duckdb-layer';
 import { Monitoring } from './constructs/monitoring';
 import { Network } from './constructs/network';
+import { SlaCheck } from './constructs/sla-check';
 import { StreamIngest } from './constructs/stream-ingest';
 import { Triggers } from './constructs/triggers';
 import { Warehouse } from './constructs/warehouse';
@@ -37,6 +45,8 @@ export class CartflowStack extends Stack {
   /** The clickstream ingest; undefined when `config.stream.enabled` is false. */
   readonly stream?: StreamIngest;
   readonly duckdb: DuckDbLayer;
+  /** The scheduled freshness SLA check; undefined when no dataset has a rule. */
+  readonly slaCheck?: SlaCheck;
 
   constructor(scope: Construct, id: string, props: CartflowStackProps) {
     super(scope, id, props);
@@ -112,6 +122,7 @@ export class CartflowStack extends Stack {
       catalogStateMachine: this.pipeline.catalogStateMachine,
       bucket,
       scheduleExpression: config.scheduleCron,
+      catalogDebounceSeconds: catalogDebounceSecondsOf(config),
     });
 
     // Off: no MSK cluster, mapping, load-events schedule or stream alarms (and none of their cost).
@@ -130,6 +141,20 @@ export class CartflowStack extends Stack {
         })
       : undefined;
 
+    const rules = freshnessRulesOf(config);
+    const slaInterval = Duration.minutes(config.sla.checkIntervalMinutes ?? DEFAULT_SLA_CHECK_MINUTES);
+    this.slaCheck =
+      Object.keys(rules).length > 0
+        ? new SlaCheck(this, 'SlaCheck', {
+            config,
+            rules,
+            interval: slaInterval,
+            warehouse: this.warehouse,
+            deadLetterQueue: this.triggers.deadLetterQueue,
+            handlersDir: props.handlersDir,
+          })
+        : undefined;
+
     const stream = this.stream;
     this.monitoring = new Monitoring(this, 'Monitoring', {
       envName: config.envName,
@@ -142,6 +167,12 @@ export class CartflowStack extends Stack {
         functions: this.pipeline.functions,
       },
       deadLetterQueue: this.triggers.deadLetterQueue,
+      freshness: this.slaCheck && {
+        limits: this.slaCheck.limits,
+        period: slaInterval,
+        breachedChecks: config.sla.breachedChecks,
+        checkFunction: this.slaCheck.function,
+      },
       stream: stream && {
         consumer: stream.streamFunction,
         functions: {
@@ -169,6 +200,8 @@ export class CartflowStack extends Stack {
     if (this.stream) {
       new CfnOutput(this, 'KafkaClusterArn', { value: this.stream.clusterArn });
       new CfnOutput(this, 'KafkaTopic', { value: this.stream.topicName });
+      // `cartflow status --env`: the FunctionName dimension of the mapping's OffsetLag.
+      new CfnOutput(this, 'StreamFunctionName', { value: this.stream.streamFunction.functionName });
     }
   }
 }

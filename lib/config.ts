@@ -4,6 +4,12 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  freshnessRulesProblem,
+  isLoadedByRule,
+  limitMinutes,
+  type FreshnessRules,
+} from '../lambdas/core/freshness';
 
 export const ENV_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
@@ -22,15 +28,67 @@ export interface RetryConfig {
 export interface RedshiftConfig {
   /** Redshift Serverless base capacity in RPUs: 8 to 512 in steps of 8. */
   baseCapacityRpu: number;
+  /** The database the namespace creates and every function uses (lower-case letters, digits and _). */
   databaseName: string;
+  /**
+   * Batch runs loading the warehouse at once, all starters together: `cartflow backfill --env` starts no
+   * execution while this many are running (the workgroup is a shared pool). 1 to 20.
+   * @default 2
+   */
+  maxConcurrentRuns?: number;
 }
+
+/** redshift.maxConcurrentRuns when unset. */
+export const DEFAULT_MAX_CONCURRENT_RUNS = 2;
+
+/** How many batch runs of an environment may load its warehouse at once. */
+export const maxConcurrentRunsOf = (cfg: EnvironmentConfig): number =>
+  cfg.redshift.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS;
 
 export interface AlarmConfig {
   /** Failed executions in one evaluation period that raise the alarm. */
   failedExecutionsThreshold: number;
+  /** Consecutive periods an alarm must breach before it fires (CloudWatch EvaluationPeriods). */
   evaluationPeriods: number;
-  /** The freshness alarm fires when the last good load is older than this. */
-  freshnessMinutes: number;
+  /**
+   * The run-duration alarm fires when a batch run takes this many minutes or more: below slaMinutes, it
+   * warns before the state machine's timeout ends the run.
+   * @default slaMinutes
+   */
+  runDurationMinutes?: number;
+}
+
+/**
+ * Freshness SLAs per dataset (lambdas/core/freshness.ts), measured by the scheduled SLA check
+ * (lambdas/handlers/sla-check.ts), alarmed per dataset and shown by `cartflow status` with the same code.
+ */
+export interface SlaConfig {
+  /**
+   * One rule per dataset (products, orders, order_items, events): `{ loadedBy: 'HH:MM' }` means business
+   * date D is in the warehouse by HH:MM UTC on D+1; `{ maxAgeMinutes: N }` means the newest loaded record
+   * is at most N minutes old. A dataset without a rule has no freshness alarm; the events rule counts only
+   * when `stream.enabled`.
+   */
+  datasets: FreshnessRules;
+  /**
+   * The SLA check runs every this many minutes (1..60); it is also the period of the freshness alarms.
+   * @default 5
+   */
+  checkIntervalMinutes?: number;
+  /**
+   * Consecutive checks a dataset must be over its limit before its alarm fires.
+   * @default 1
+   */
+  breachedChecks?: number;
+}
+
+/** The SLA check's period when `sla.checkIntervalMinutes` is not set. */
+export const DEFAULT_SLA_CHECK_MINUTES = 5;
+
+/** The rules the SLA check and `cartflow status` evaluate: the events rule only with a stream. */
+export function freshnessRulesOf(cfg: Pick<EnvironmentConfig, 'sla' | 'stream'>): FreshnessRules {
+  const { events, ...batch } = cfg.sla.datasets;
+  return cfg.stream.enabled && events ? { ...batch, events } : batch;
 }
 
 export interface LifecycleConfig {
@@ -73,7 +131,12 @@ export interface StreamConfig {
   /** Retries of a failed batch before it goes to the on-failure destination (needs provisioned pollers). */
   retryAttempts: number;
   /** Provisioned event pollers of the mapping: Kafka retry controls exist only in provisioned mode. */
-  pollers: { minimum: number; maximum: number };
+  pollers: {
+    /** Pollers always running (1 to the topic's partitions). */
+    minimum: number;
+    /** Most pollers the mapping scales to (at most the partitions: a poller reads whole partitions). */
+    maximum: number;
+  };
 }
 
 /** Who the alert topic notifies besides the run summaries' readers; nothing by default. */
@@ -113,6 +176,7 @@ export const SOURCE_EGRESS = ['endpoints', 'nat'] as const;
  * subnets with the security group the database admits. Imported by id (no lookups), so synth stays offline.
  */
 export interface SourceNetworkConfig {
+  /** The VPC of the shop's database, e.g. `vpc-0123456789abcdef0`. */
   vpcId: string;
   /** Private subnets for the extract's network interfaces (two AZs or more for availability). */
   privateSubnetIds: string[];
@@ -137,6 +201,7 @@ export const removalPolicyOf = (choice: RemovalChoice | undefined): RemovalPolic
   choice === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
 export interface EnvironmentConfig {
+  /** The environment's name: the `-c env=<name>` that selects it, part of resource and role names. */
   envName: EnvName;
   /** EventBridge schedule expression for the daily batch, e.g. `cron(0 3 * * ? *)` (UTC). */
   scheduleCron: string;
@@ -146,9 +211,12 @@ export interface EnvironmentConfig {
   qualityThreshold: number;
   /** Rows per raw/ Parquet part written by the extract. */
   extractChunkRows: number;
+  /** Memory of the functions that do not run DuckDB (those take `engine.memoryMb`). */
   lambdaMemoryMb: number;
+  /** Timeout of every step function (1..900 s); must stay below the SLA. */
   lambdaTimeoutSeconds: number;
   engine: EngineConfig;
+  /** Retry of every batch and catalog task on transient errors (exponential backoff, full jitter). */
   retry: RetryConfig;
   /** How many tables the LoadTables Map loads at once. */
   loadMaxConcurrency: number;
@@ -157,9 +225,15 @@ export interface EnvironmentConfig {
   logRetentionDays: RetentionDays;
   /** What happens to stateful resources (bucket, key, log groups) when the stack is deleted. */
   removalPolicy: RemovalChoice;
+  /** The Redshift Serverless namespace and workgroup. */
   redshift: RedshiftConfig;
+  /** Thresholds of the batch alarms (all notify the alert topic). */
   alarms: AlarmConfig;
+  /** Freshness SLAs per dataset and the scheduled check that measures them. */
+  sla: SlaConfig;
+  /** S3 lifecycle of the lake's zones. */
   lifecycle: LifecycleConfig;
+  /** The clickstream: MSK topic, event-source mapping and the scheduled load-events. */
   stream: StreamConfig;
   /**
    * Subscriptions of the alert topic.
@@ -178,7 +252,21 @@ export interface EnvironmentConfig {
    * over the internet (TLS, Amazon CA bundle), which suits a publicly reachable dev database only.
    */
   sourceNetwork?: SourceNetworkConfig;
+  /**
+   * Arrival debounce of the catalog refresh, in seconds: catalog files landing within this window of the
+   * first one start one refresh (the EventBridge Pipe's batching window; locally `cartflow drop` waits as
+   * long). 1 to 300, the Pipe's limit.
+   * @default 60
+   */
+  catalogDebounceSeconds?: number;
 }
+
+/** config.catalogDebounceSeconds when unset. */
+export const DEFAULT_CATALOG_DEBOUNCE_SECONDS = 60;
+
+/** The catalog arrival debounce window of an environment, in seconds. */
+export const catalogDebounceSecondsOf = (cfg: EnvironmentConfig): number =>
+  cfg.catalogDebounceSeconds ?? DEFAULT_CATALOG_DEBOUNCE_SECONDS;
 
 /** A config field is invalid; the message names the field, the value and what is allowed. */
 export class ConfigError extends Error {
@@ -210,7 +298,16 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     logRetentionDays: RetentionDays.ONE_WEEK,
     removalPolicy: 'destroy',
     redshift: { baseCapacityRpu: 8, databaseName: 'cartflow' },
-    alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1, freshnessMinutes: 26 * 60 },
+    alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1 },
+    sla: {
+      datasets: {
+        products: { loadedBy: '06:00' },
+        orders: { loadedBy: '06:00' },
+        order_items: { loadedBy: '06:00' },
+        // load-events runs every 15 minutes here: an event waits up to that long before it is loaded.
+        events: { maxAgeMinutes: 30 },
+      },
+    },
     lifecycle: {
       rawToIaDays: 30,
       rawToGlacierDays: 60,
@@ -247,7 +344,15 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     logRetentionDays: RetentionDays.ONE_MONTH,
     removalPolicy: 'retain',
     redshift: { baseCapacityRpu: 8, databaseName: 'cartflow' },
-    alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1, freshnessMinutes: 26 * 60 },
+    alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1 },
+    sla: {
+      datasets: {
+        products: { loadedBy: '06:00' },
+        orders: { loadedBy: '06:00' },
+        order_items: { loadedBy: '06:00' },
+        events: { maxAgeMinutes: 20 },
+      },
+    },
     lifecycle: {
       rawToIaDays: 30,
       rawToGlacierDays: 90,
@@ -284,7 +389,17 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     logRetentionDays: RetentionDays.ONE_YEAR,
     removalPolicy: 'retain',
     redshift: { baseCapacityRpu: 32, databaseName: 'cartflow' },
-    alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1, freshnessMinutes: 26 * 60 },
+    alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1, runDurationMinutes: 90 },
+    sla: {
+      datasets: {
+        products: { loadedBy: '06:00' },
+        orders: { loadedBy: '06:00' },
+        order_items: { loadedBy: '06:00' },
+        events: { maxAgeMinutes: 15 },
+      },
+      checkIntervalMinutes: 5,
+      breachedChecks: 2,
+    },
     lifecycle: {
       rawToIaDays: 30,
       rawToGlacierDays: 90,
@@ -305,6 +420,8 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       pollers: { minimum: 1, maximum: 6 },
     },
     xrayVpcEndpoint: true,
+    // Vendors upload a catalog as several files over a few minutes: one refresh for all of them.
+    catalogDebounceSeconds: 120,
   },
 };
 
@@ -345,6 +462,10 @@ const RETENTION_VALUES = Object.values(RetentionDays).filter((v): v is number =>
 
 /** Throws a ConfigError for the first invalid field. */
 export function validateConfig(cfg: EnvironmentConfig): void {
+  for (const section of ['engine', 'retry', 'volume', 'redshift', 'alarms', 'lifecycle', 'stream'] as const) {
+    const value: unknown = cfg[section];
+    if (typeof value !== 'object' || value === null) throw new ConfigError(section, value, 'an object');
+  }
   if (!isEnvName(cfg.envName))
     throw new ConfigError('envName', cfg.envName, `one of ${ENV_NAMES.join(', ')}`);
 
@@ -357,6 +478,8 @@ export function validateConfig(cfg: EnvironmentConfig): void {
     );
   }
   requireInteger('slaMinutes', cfg.slaMinutes, 5, 24 * 60);
+  // The Pipe's MaximumBatchingWindowInSeconds range; 0 would start a refresh per handful of files.
+  requireInteger('catalogDebounceSeconds', catalogDebounceSecondsOf(cfg), 1, 300);
   requireNumber('qualityThreshold', cfg.qualityThreshold, 0, 1);
   requireInteger('extractChunkRows', cfg.extractChunkRows, 1_000, 5_000_000);
   requireInteger('lambdaMemoryMb', cfg.lambdaMemoryMb, 128, 10_240);
@@ -395,6 +518,7 @@ export function validateConfig(cfg: EnvironmentConfig): void {
     throw new ConfigError('removalPolicy', cfg.removalPolicy, `'retain' for ${cfg.envName}`);
   }
 
+  requireInteger('redshift.maxConcurrentRuns', maxConcurrentRunsOf(cfg), 1, 20);
   const rpu = cfg.redshift.baseCapacityRpu;
   if (!Number.isInteger(rpu) || rpu < 8 || rpu > 512 || rpu % 8 !== 0) {
     throw new ConfigError('redshift.baseCapacityRpu', rpu, '8 to 512 in steps of 8');
@@ -409,7 +533,10 @@ export function validateConfig(cfg: EnvironmentConfig): void {
 
   requireInteger('alarms.failedExecutionsThreshold', cfg.alarms.failedExecutionsThreshold, 1, 1000);
   requireInteger('alarms.evaluationPeriods', cfg.alarms.evaluationPeriods, 1, 24);
-  requireInteger('alarms.freshnessMinutes', cfg.alarms.freshnessMinutes, 60, 7 * 24 * 60);
+  if (cfg.alarms.runDurationMinutes !== undefined) {
+    requireInteger('alarms.runDurationMinutes', cfg.alarms.runDurationMinutes, 1, cfg.slaMinutes);
+  }
+  validateSla(cfg);
 
   const lc = cfg.lifecycle;
   requireInteger('lifecycle.rawToIaDays', lc.rawToIaDays, 30, 3650);
@@ -427,6 +554,55 @@ export function validateConfig(cfg: EnvironmentConfig): void {
     throw new ConfigError('xrayVpcEndpoint', cfg.xrayVpcEndpoint, 'true or false');
   }
   if (cfg.sourceNetwork !== undefined) validateSourceNetwork(cfg.sourceNetwork);
+}
+
+/** Minute of the day (UTC) a `cron(M H ? * * *)`-style schedule with fixed minute and hour starts at. */
+function dailyStartMinute(expression: string): number | undefined {
+  const cron = CRON.exec(expression);
+  if (!cron || !/^\d+$/.test(cron[1]) || !/^\d+$/.test(cron[2])) return undefined;
+  return Number(cron[2]) * 60 + Number(cron[1]);
+}
+
+const hhmm = (minute: number): string =>
+  `${String(Math.floor(minute / 60) % 24).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+
+function validateSla(cfg: EnvironmentConfig): void {
+  const { sla } = cfg;
+  const problem = freshnessRulesProblem(sla?.datasets);
+  if (problem) {
+    const field = problem.field ? `sla.datasets.${problem.field}` : 'sla.datasets';
+    throw new ConfigError(field, problem.value, problem.allowed);
+  }
+  if (sla.checkIntervalMinutes !== undefined) {
+    requireInteger('sla.checkIntervalMinutes', sla.checkIntervalMinutes, 1, 60);
+  }
+  if (sla.breachedChecks !== undefined) requireInteger('sla.breachedChecks', sla.breachedChecks, 1, 24);
+  // A deadline no run can meet would alarm every day: the scheduled run must be able to finish before it.
+  const start = dailyStartMinute(cfg.scheduleCron);
+  for (const [dataset, rule] of Object.entries(sla.datasets)) {
+    if (rule === undefined) continue;
+    if (isLoadedByRule(rule) && start !== undefined) {
+      const latestFinish = start + cfg.slaMinutes;
+      if (limitMinutes(rule) - 24 * 60 < latestFinish) {
+        throw new ConfigError(
+          `sla.datasets.${dataset}.loadedBy`,
+          rule.loadedBy,
+          `${hhmm(latestFinish)} or later: the run starts at ${hhmm(start)} (scheduleCron) and may take slaMinutes (${cfg.slaMinutes}); or schedule the run earlier`,
+        );
+      }
+    }
+    // Events wait for the next load-events run before they are in the warehouse.
+    if (!isLoadedByRule(rule) && dataset === 'events' && cfg.stream.enabled) {
+      const interval = cfg.stream.eventsLoadIntervalMinutes;
+      if (rule.maxAgeMinutes <= interval) {
+        throw new ConfigError(
+          'sla.datasets.events.maxAgeMinutes',
+          rule.maxAgeMinutes,
+          `more than stream.eventsLoadIntervalMinutes (${interval}): events are loaded only that often`,
+        );
+      }
+    }
+  }
 }
 
 const AWS_ID = (prefix: string) => new RegExp(`^${prefix}-[0-9a-f]{8}([0-9a-f]{9})?$`);

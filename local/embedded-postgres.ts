@@ -174,7 +174,7 @@ export class PostgresSourceDatabase implements SourceDatabase {
   }
 }
 
-/** The source contract of design.md, verbatim, plus the indexes an extract by date needs. */
+/** The source contract (docs/source-contract.md), verbatim, plus the indexes an extract by date needs. */
 export const SOURCE_DDL = [
   `CREATE TABLE IF NOT EXISTS orders (
   order_id     TEXT,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { MSKEvent } from 'aws-lambda';
@@ -5,9 +6,11 @@ import type { EnvironmentConfig } from '../lib/config';
 import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
 import { step as ensureWarehouseStep } from '../lambdas/handlers/ensure-warehouse';
 import { step as loadEventsStep, type EventsLoadResult } from '../lambdas/handlers/load-events';
+import { step as slaCheckStep, type SlaCheckResult } from '../lambdas/handlers/sla-check';
 import { step as streamToParquetStep, type StreamResult } from '../lambdas/handlers/stream-to-parquet';
 import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
 import type { Adapters, Env, LakeStore, Step } from '../lambdas/adapters/ports';
+import { faultSwitch, withFaults } from '../lambdas/adapters/fault-injection';
 import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
 import { BATCH_STEPS, CATALOG_STEPS } from '../lambdas/steps';
 import { HANDLER_ENV } from '../lambdas/contract';
@@ -15,6 +18,8 @@ import { assertBusinessDate, previousUtcDate } from '../lambdas/core/dates';
 import { FileAlerts } from './console-alerts';
 import { openDatabase, PostgresSourceDatabase, type Database } from './embedded-postgres';
 import { startS3Server } from './s3-server';
+import { RunJournal } from './run-journal';
+import { reportWithTimeline } from './run-report';
 import { runStateMachine, type ExecutionOutcome, type LocalHandler } from './step-functions';
 import type { AslDefinition } from './synth-definitions';
 import { SqlWarehouse } from './warehouse';
@@ -23,7 +28,7 @@ const LOCAL_BUCKET = 'cartflow-lake';
 const LOCAL_COPY_ROLE = 'arn:aws:iam::000000000000:role/cartflow-local-copy';
 const LOCAL_REGION = 'us-east-1';
 /** The embedded PostgreSQL server's data directory, under the data dir: databases `source` and `warehouse`. */
-const POSTGRES_DIR = 'postgres';
+export const POSTGRES_DIR = 'postgres';
 
 const warehouseDatabase = (dataDir: string, options: LocalServicesOptions) => ({
   url: options.warehouseDatabaseUrl,
@@ -38,6 +43,11 @@ export interface LocalServicesOptions {
   sourceDatabaseUrl?: string;
   /** A PostgreSQL server for the warehouse instead of the embedded one (WAREHOUSE_DATABASE_URL). */
   warehouseDatabaseUrl?: string;
+  /**
+   * Variables over the functions' environment, read each time a handler is built (the batch handlers per
+   * execution): how a test switches CARTFLOW_FAULT between runs without touching process.env.
+   */
+  handlerEnv?: () => Env;
 }
 
 export interface LocalRuntimeOptions extends LocalServicesOptions {
@@ -62,16 +72,27 @@ export interface LocalServices {
   close(): Promise<void>;
 }
 
+/** A batch execution's outcome: its run id (the execution name; none when refused) and attempt number. */
+export type BatchOutcome = ExecutionOutcome & { state?: PipelineState; attempt: number; runId?: string };
+
 export interface LocalRuntime extends LocalServices {
   /** The batch state machine, as synthesized, for one business date. */
-  runBatch(request: RunRequest): Promise<ExecutionOutcome & { state?: PipelineState }>;
+  runBatch(request: RunRequest): Promise<BatchOutcome>;
   /**
    * runBatch of the batch state machine synthesized from the environment's config as `configure` changes
    * it (e.g. a volume threshold that splits a small day), over the same services.
    */
   batchWith(configure: (config: EnvironmentConfig) => void): Promise<LocalRuntime['runBatch']>;
-  /** The catalog-refresh state machine, as the S3 arrival rule would start it. */
-  refreshCatalog(catalogKey: string): Promise<ExecutionOutcome>;
+  /**
+   * Redrives a failed (or abandoned) batch run from its persisted state: the same definition and input, and
+   * every Task the earlier attempts finished returns its recorded output without running again.
+   */
+  retryBatch(runId: string): Promise<BatchOutcome>;
+  /**
+   * The catalog-refresh state machine, as the debounce Pipe starts it: with one window's arrivals (one
+   * `{ time }` per file landed; default one, now). It merges every file pending in landing/catalog/.
+   */
+  refreshCatalog(arrivals?: readonly CatalogArrival[]): Promise<ExecutionOutcome>;
   /** stream-to-parquet, invoked the way the MSK event-source mapping invokes it. */
   streamToParquet(event: MSKEvent): Promise<StreamResult>;
   /**
@@ -79,6 +100,8 @@ export interface LocalRuntime extends LocalServices {
    * (its per-run object cap): what the schedule would do over the next runs.
    */
   loadEvents(): Promise<EventsLoadResult[]>;
+  /** sla-check as its schedule invokes it, with the environment's SLA rules (lib/config.ts freshnessRulesOf). */
+  slaCheck(time?: Date): Promise<SlaCheckResult>;
 }
 
 /**
@@ -87,6 +110,8 @@ export interface LocalRuntime extends LocalServices {
  * own, and binds the handlers' adapters to them.
  */
 export async function startLocalServices(options: LocalServicesOptions): Promise<LocalServices> {
+  // A bad fault switch fails here, before any server starts: every handler would refuse to build.
+  faultSwitch({ ...process.env, ...options.handlerEnv?.() });
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const s3 = await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET });
@@ -125,7 +150,10 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
     alerts,
     adapters,
     env,
-    build: (step) => step.make(adapters, step.settings(env)),
+    build(step) {
+      const faulty = withFaults(step);
+      return faulty.make(adapters, faulty.settings({ ...env, ...options.handlerEnv?.() }));
+    },
     async close() {
       await warehouse.close();
       await source.close();
@@ -146,19 +174,63 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   await services.build(ensureWarehouseStep)(undefined);
   const streamToParquet = services.build(streamToParquetStep);
   const loadEvents = services.build(loadEventsStep);
+  // The rules the stack gives the deployed check (SlaCheck sets SLA_RULES from the same function).
+  const { freshnessRulesOf, loadConfig } = await import('../lib/config');
+  const slaRules = JSON.stringify(freshnessRulesOf(loadConfig(envName)));
+  const slaCheck = services.build({
+    ...slaCheckStep,
+    settings: (env: Env) => slaCheckStep.settings({ ...env, [HANDLER_ENV.slaRules]: slaRules }),
+  });
   const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>
     runStateMachine(definition, input, { handlers: bindHandlers(services, steps), onStep: options.onStep });
   const dateLocks = new DateLocks(() => openDatabase(warehouseDatabase(options.dataDir, options)));
+  const journal = new RunJournal(() => openDatabase(warehouseDatabase(options.dataDir, options)));
+  // The run id is the execution name, as on AWS when the caller names the execution: `retry <run>` finds it.
   const batchOf =
     (definition: AslDefinition) =>
-    async (request: RunRequest): Promise<ExecutionOutcome & { state?: PipelineState }> => {
+    async (request: RunRequest): Promise<BatchOutcome> => {
       const date =
         request.businessDate ?? previousUtcDate(request.time ? new Date(request.time) : new Date());
       const held = await dateLocks.tryLock(date);
-      if (!held.locked) return { status: 'FAILED', error: held.error, steps: [] };
+      if (!held.locked)
+        return { status: 'FAILED', error: held.error, steps: [], attempt: 0, runId: undefined };
       try {
-        const outcome = await run(definition, BATCH_STEPS, request);
-        return { ...outcome, state: outcome.output as PipelineState | undefined };
+        const input = {
+          ...request,
+          executionName: request.executionName ?? `${date}-${randomUUID().slice(0, 8)}`,
+        };
+        const attempt = await journal.begin(input.executionName, 'batch', input);
+        // Each step's time in the journal as it ends (what `status` shows), in order, awaited before finish.
+        let logged = Promise.resolve();
+        let seq = 0;
+        const outcome = await runStateMachine(definition, input, {
+          handlers: bindHandlers(services, BATCH_STEPS),
+          onStep: (step) => {
+            options.onStep?.(step);
+            const at = seq++;
+            // Display only: a lost line must not fail the run (status then says it has no steps).
+            logged = logged
+              .then(() => journal.step(input.executionName, attempt, at, step))
+              .catch((error: Error) =>
+                services.adapters.logger.warn('step not logged', { state: step.state, error: error.message }),
+              );
+          },
+          executionName: input.executionName,
+          memo: journal.memo(input.executionName, attempt),
+          failurePath: FAILURE_PATH,
+        });
+        await logged;
+        await journal.finish(
+          input.executionName,
+          outcome.status,
+          outcome.error && `${outcome.error.name}: ${outcome.error.message}`,
+        );
+        // The report the run's last step wrote from its state, again with the step times the runner measured.
+        await reportWithTimeline(services.adapters, outcome).catch((error: Error) =>
+          services.adapters.logger.warn('run report without timeline', { error: error.message }),
+        );
+        const state = outcome.output as PipelineState | undefined;
+        return { ...outcome, state, attempt, runId: input.executionName };
       } finally {
         await held.unlock();
       }
@@ -167,15 +239,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   return {
     ...services,
     async close() {
+      await journal.close();
       await dateLocks.close();
       await services.close();
     },
     runBatch: batchOf(definitions.batch),
+    async retryBatch(runId) {
+      const execution = await journal.execution(runId);
+      if (!execution || execution.machine !== 'batch')
+        throw new RunNotFoundError(`no local batch run "${runId}" (cartflow status lists the runs)`);
+      if (execution.status === 'SUCCEEDED')
+        throw new RunNotFoundError(
+          `run ${runId} succeeded; there is nothing to retry (backfill --force reruns its date)`,
+        );
+      return batchOf(definitions.batch)(execution.input as RunRequest);
+    },
     async batchWith(configure) {
       return batchOf((await synthesizeDefinitions(envName, configure)).batch);
     },
-    refreshCatalog(catalogKey) {
-      return run(definitions.catalog, CATALOG_STEPS, catalogArrivalEvent(services.lake.bucket, catalogKey));
+    refreshCatalog(arrivals = [{ time: new Date().toISOString() }]) {
+      return run(definitions.catalog, CATALOG_STEPS, arrivals);
     },
     streamToParquet: (event) => streamToParquet(event),
     async loadEvents() {
@@ -185,7 +268,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       while ((runs.at(-1)!.backlog ?? 0) > 0 && runs.at(-1)!.objects > 0);
       return runs;
     },
+    slaCheck: (time = new Date()) => slaCheck({ time: time.toISOString() }),
   };
+}
+
+/**
+ * The batch failure path runs on every attempt: each failure is announced and cleaned up. Cleanup deletes the
+ * run's staged/ data and warehouse stage tables, so a redrive after it reruns the steps that made them; after
+ * a crash (no Cleanup) it resumes at the step that was running.
+ */
+const FAILURE_PATH: Readonly<Partial<Record<keyof typeof BATCH_STEPS, (keyof typeof BATCH_STEPS)[]>>> = {
+  NotifyFailure: [],
+  Cleanup: ['Transform', 'Validate', 'TransformBucket', 'ValidateBucket', 'MergeBuckets', 'LoadTable'],
+};
+
+/** `retry` named a run that does not exist locally, or one with nothing to redrive. */
+export class RunNotFoundError extends Error {
+  override name = 'RunNotFoundError';
 }
 
 /** Advisory lock key space of the batch runs (the second key is the business date as YYYYMMDD). */
@@ -303,13 +402,7 @@ function scheduledEvent() {
   };
 }
 
-/** The EventBridge "Object Created" event the S3 arrival rule delivers to the catalog refresh. */
-function catalogArrivalEvent(bucket: string, key: string) {
-  return {
-    version: '0',
-    source: 'aws.s3',
-    'detail-type': 'Object Created',
-    time: new Date().toISOString(),
-    detail: { bucket: { name: bucket }, object: { key } },
-  };
+/** One catalog arrival as the Pipe's input template renders it (lib/constructs/triggers.ts): its event time. */
+export interface CatalogArrival {
+  time: string;
 }

@@ -10,7 +10,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LakeStore, Warehouse } from '../lambdas/adapters/ports';
+import type { BatchOptions, LakeStore, Warehouse } from '../lambdas/adapters/ports';
 import { CartflowError, CopyMismatchError, PermanentError, TransientError } from '../lambdas/core/errors';
 import { Engine, sqlLiteral } from '../lambdas/core/engine/engine';
 import { quoteIdent } from '../lambdas/core/engine/table-io';
@@ -18,6 +18,8 @@ import type { ColumnKind } from '../lambdas/core/tables';
 import { openDatabase, type Database, type DatabaseOptions } from './embedded-postgres';
 
 // MANIFEST may stand before or after FORMAT AS PARQUET, as Redshift takes its options in any order.
+/** Rows a COPY reads from a Parquet file and inserts at a time. */
+const INSERT_SLICE_ROWS = 50_000;
 const COPY_PARQUET =
   /^\s*COPY\s+("?[\w.]+"?)\s+FROM\s+'s3:\/\/([^/']+)\/([^']*)'\s+IAM_ROLE\s+'[^']*'\s+(MANIFEST\s+)?FORMAT\s+AS\s+PARQUET(\s+MANIFEST)?\s*;?\s*$/i;
 
@@ -103,8 +105,11 @@ export class SqlWarehouse implements Warehouse {
     return new SqlWarehouse(await openDatabase(database), lake);
   }
 
-  /** One transaction, like Redshift's BatchExecuteStatement; calls are serialized on the connection. */
-  async executeBatch(statements: string[]): Promise<void> {
+  /**
+   * One transaction, like Redshift's BatchExecuteStatement; calls are serialized on the connection.
+   * `beforeCommit` runs inside it after the last statement; when it throws, the transaction rolls back.
+   */
+  async executeBatch(statements: string[], options?: BatchOptions): Promise<void> {
     const unlock = await this.db.lock();
     try {
       await this.db.query('BEGIN');
@@ -124,6 +129,10 @@ export class SqlWarehouse implements Warehouse {
           throw wrap(error, i, statements);
         }
       }
+      await options?.beforeCommit?.().catch(async (error: unknown) => {
+        await this.db.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      });
       await this.db.query('COMMIT');
     } finally {
       unlock();
@@ -244,11 +253,17 @@ export class SqlWarehouse implements Warehouse {
         files.push({ path, columns });
       }
       for (const { path, columns } of files) {
-        const rows = await engine.rows(insertSelect(path, columns));
-        await this.db.insertRows(
-          table,
-          rows.map((row) => Object.values(row)),
-        );
+        // A slice at a time, so a day's table never sits in the heap whole (one thread: a stable row order).
+        for (let offset = 0; ; offset += INSERT_SLICE_ROWS) {
+          const rows = await engine.rows(
+            `${insertSelect(path, columns)} LIMIT ${INSERT_SLICE_ROWS} OFFSET ${offset}`,
+          );
+          await this.db.insertRows(
+            table,
+            rows.map((row) => Object.values(row)),
+          );
+          if (rows.length < INSERT_SLICE_ROWS) break;
+        }
       }
     } finally {
       engine.close();

@@ -1,5 +1,5 @@
 /** What the benchmarks run, print and profile the same way. */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,16 +7,23 @@ import { join } from 'node:path';
 export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 /**
- * Runs a benchmark in a fresh data directory under the OS temp directory (`prefix` names it): `body`
- * returns whether its check passed, a throw is a failure and is printed. The directory is removed after,
- * unless `keep`. Sets the process exit code: 0 when the check passed.
+ * Runs a benchmark in a fresh data directory under the OS temp directory (`prefix` names it), or in
+ * `dataDir` when given (created if missing, always kept): `body` returns whether its check passed, a
+ * throw is a failure and is printed. The fresh directory is removed after, unless `keep`. Sets the
+ * process exit code: 0 when the check passed.
  */
 export async function runBench(
   prefix: string,
   keep: boolean,
   body: (dataDir: string) => Promise<boolean>,
+  dataDir?: string,
 ): Promise<void> {
-  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  if (dataDir !== undefined) {
+    await mkdir(dataDir, { recursive: true });
+    keep = true;
+  } else {
+    dataDir = await mkdtemp(join(tmpdir(), prefix));
+  }
   let passed = false;
   try {
     passed = await body(dataDir);

@@ -7,6 +7,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { awsAdapters } from './aws-adapters';
+import { withFaults } from './fault-injection';
 import { createLogger, createMetrics, emfMetricSink } from './observability';
 import type { Step } from './ports';
 
@@ -17,11 +18,12 @@ export function awsHandler<S, I, O>(step: Step<S, I, O>) {
   // The adapters outlive one invocation; the deadline they wait against is the current invocation's.
   let invocation: Context | undefined;
   const remainingTimeMs = () => invocation?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
+  const built = withFaults(step);
   return middy(async (input: I, context: Context): Promise<O> => {
     invocation = context;
-    handle ??= step.make(
+    handle ??= built.make(
       awsAdapters(process.env, { logger, metrics: emfMetricSink(metrics) }, remainingTimeMs),
-      step.settings(process.env),
+      built.settings(process.env),
     );
     return handle(input);
   })

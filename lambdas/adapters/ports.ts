@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MetricName } from '../contract';
 import type { Env } from '../core/settings';
+import type { HandlerEntry, MonitoringHandlerEntry, StreamHandlerEntry } from '../steps';
 
 /**
  * The edges the handlers talk through. On AWS they are backed by S3, PostgreSQL, the Redshift
@@ -44,8 +45,17 @@ export interface SourceDatabase {
 
 /** The warehouse. `executeBatch` runs statements as ONE transaction (Redshift Data API BatchExecuteStatement). */
 export interface Warehouse {
-  executeBatch(statements: string[]): Promise<void>;
+  executeBatch(statements: string[], options?: BatchOptions): Promise<void>;
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+}
+
+export interface BatchOptions {
+  /**
+   * Runs after the last statement, inside the transaction, before COMMIT; when it throws, the transaction
+   * rolls back (the fault switch's point, fault-injection.ts). A warehouse that commits server-side in one
+   * call (the Redshift Data API) has no such point and does not call it.
+   */
+  beforeCommit?: () => Promise<void>;
 }
 
 export interface Alerts {
@@ -79,6 +89,8 @@ export interface Adapters {
 export type { Env };
 
 export interface Step<S, I, O> {
+  /** The handler entry (lambdas/steps.ts): what the fault switch names. */
+  readonly name: HandlerEntry | StreamHandlerEntry | MonitoringHandlerEntry;
   settings(env: Env): S;
   make(adapters: Adapters, settings: S): (input: I) => Promise<O>;
 }

@@ -36,7 +36,7 @@ export interface EngineStepSettings {
 }
 
 export interface QualityStepSettings extends EngineStepSettings {
-  /** The quality rules in force: design.md's defaults with the environment's threshold. */
+  /** The quality rules in force: the defaults of docs/quality-rules.md with the environment's threshold. */
   rules: Record<Dataset, DatasetRules>;
 }
 
@@ -50,7 +50,8 @@ export function qualityStepSettings(env: Env): QualityStepSettings {
   let rules: Record<Dataset, DatasetRules>;
   if (raw === undefined || raw === '') rules = resolveRules();
   else {
-    const threshold = Number(raw);
+    // A decimal only: Number() would read ' ' as 0 and '0x1' as 1.
+    const threshold = /^\d*\.?\d+$/.test(raw) ? Number(raw) : NaN;
     if (!(threshold >= 0 && threshold <= 1)) {
       throw new ConfigurationError(
         `${HANDLER_ENV.qualityThreshold}="${raw}" must be a share between 0 and 1 (0.05 for 5 %); set it in lib/config.ts (qualityThreshold).`,

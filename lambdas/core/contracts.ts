@@ -87,6 +87,17 @@ export interface LoadTableInput {
   item: TableToLoad;
 }
 
+/**
+ * ResultPath `$.refresh` of a catalog refresh: the dim_product to stage and publish, or no `item` when
+ * nothing was pending (an earlier refresh merged these arrivals' files), which ends the refresh there.
+ */
+export interface CatalogRefreshResult {
+  run: RunContext;
+  item?: TableToLoad;
+  /** Catalog files this refresh merged. */
+  files: number;
+}
+
 export interface LoadResult {
   table: BatchTable;
   /** Rows staged, which PublishDate then inserts whole. */
@@ -128,8 +139,11 @@ export interface PipelineState {
   run: RunContext;
   /** Set by the volume Map: Transform and Validate then work on this bucket of the day only. */
   bucket?: Bucket;
-  /** Set on a catalog refresh (S3 object-created on landing/catalog/): the file that arrived. */
-  catalogKey?: string;
+  /**
+   * Set on a catalog refresh: how many arrivals (S3 object-created on landing/catalog/) the debounce batched
+   * into it. The refresh merges every file pending in landing/catalog/, these and any that landed since.
+   */
+  catalogArrivals?: number;
   /** The Extract parallel's output: one list per branch (orders + order_items, products). */
   extract?: ExtractResult[][];
   volume?: VolumePlan;
@@ -142,8 +156,11 @@ export interface PipelineState {
   error?: { Error: string; Cause?: string };
 }
 
-/** ResultPath `$.notify`. */
+/**
+ * ResultPath `$.notify`: the status and the subject sent; not the message, which may be up to SNS's
+ * 256 KB and would push the state past Step Functions' own 256 KB.
+ */
 export interface NotifyResult {
   status: 'SUCCEEDED' | 'FAILED';
-  summary: string;
+  subject: string;
 }

@@ -31,6 +31,8 @@ export const layout = {
   unparseable: (dataset: Dataset, date: string) =>
     `${LAKE.quarantine}${dataset}/${partition(date)}/unparseable.jsonl`,
   qualityReport: (date: string, runId: string) => `${LAKE.quality}${partition(date)}/${runId}.json`,
+  /** The run's HTML report, next to its quality JSON (core/report/run-report.ts). */
+  runReport: (date: string, runId: string) => `${LAKE.quality}${partition(date)}/${runId}.html`,
   /** A merged catalog file, under the refresh that merged it (the same name may be dropped again). */
   catalogArchive: (date: string, runId: string, landingKey: string) =>
     `${CATALOG_ARCHIVE_PREFIX}${partition(date)}/${runId}/${landingKey.slice(landingKey.lastIndexOf('/') + 1)}`,

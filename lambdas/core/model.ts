@@ -1,4 +1,4 @@
-/** Row shapes of the source contract, the curated tables and the warehouse (design.md). */
+/** Row shapes of the source contract, the curated tables and the warehouse (docs/source-contract.md, docs/warehouse-contract.md). */
 
 export const ORDER_STATUSES = ['placed', 'paid', 'shipped', 'delivered', 'cancelled', 'returned'] as const;
 export const CURRENCIES = ['USD', 'EUR', 'GBP', 'CAD', 'AUD', 'JPY'] as const;

@@ -17,7 +17,8 @@ export function requireEnv(env: Env, name: string): string {
 export function integerEnv(env: Env, name: string, fallback: number, min = 1): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
+  // Digits only: Number() would also take '0x10', '1e3' or ' 12 '.
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!(Number.isInteger(value) && value >= min)) {
     throw new ConfigurationError(`${name}="${raw}" must be a whole number, at least ${min}.`);
   }

@@ -4,7 +4,7 @@
  * the column order of its warehouse table — Redshift's COPY FROM PARQUET maps columns by position and
  * refuses a file whose column count differs.
  *
- * Columns may only be appended (design.md: "columns may grow"); never reorder or insert in the middle.
+ * Columns may only be appended (docs/warehouse-contract.md); never reorder or insert in the middle.
  */
 import type { BatchTable } from './model';
 

@@ -6,28 +6,31 @@ import { dropStageStatements, recordRunStatements } from '../core/sql';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
+import { tryWriteRunReport } from '../adapters/run-report';
 import { METRIC } from '../contract';
 
 /**
  * The failure path's "ALL_DONE" step: drops the run's intermediate staged/ data and warehouse staging
  * tables (the date was never published, so readers still see the previous run) and records the run as FAILED with whatever quality results it got to, so ops tables show why.
- * A failed catalog refresh (`catalogKey`) only drops its dim_product stage table: it staged nothing in the
+ * A failed catalog refresh (`catalogArrivals`) only drops its dim_product stage table: it staged nothing in the
  * lake, recorded no run, and its state machine's failed-executions alarm reports it.
  */
-export function makeCleanup({ lake, warehouse, metrics, logger }: Adapters) {
-  return async (state: PipelineState): Promise<{ deletedObjects: number }> => {
-    if (state.catalogKey !== undefined) {
+export function makeCleanup(adapters: Adapters) {
+  const { lake, warehouse, metrics, logger } = adapters;
+  return async (state: PipelineState): Promise<{ deletedObjects: number; reportKey?: string }> => {
+    if (state.catalogArrivals !== undefined) {
       if (state.run?.runId) {
         await warehouse.executeBatch(dropStageStatements([TABLES.dim_product], state.run.runId));
       }
       logger.warn('catalog refresh failed', {
         run: state.run,
-        catalogKey: state.catalogKey,
+        arrivals: state.catalogArrivals,
         error: state.error,
       });
       return { deletedObjects: 0 };
     }
     let deletedObjects = 0;
+    let reportKey: string | undefined;
     if (state.run?.businessDate) {
       for (const dataset of DATASETS) {
         deletedObjects += await lake.deletePrefix(layout.staged(dataset, state.run.businessDate));
@@ -45,15 +48,18 @@ export function makeCleanup({ lake, warehouse, metrics, logger }: Adapters) {
           checks: state.validation?.checks ?? [],
         }),
       ]);
+      // A failed run needs its report most: what ran, what failed, which rows.
+      reportKey = await tryWriteRunReport(adapters, { state, status: 'FAILED' });
     }
     metrics.count(METRIC.runFailed, 1);
     metrics.flush();
     logger.warn('run failed', { run: state.run, error: state.error, gate: state.validation?.failureReason });
-    return { deletedObjects };
+    return { deletedObjects, reportKey };
   };
 }
 
-export const step: Step<void, PipelineState, { deletedObjects: number }> = {
+export const step: Step<void, PipelineState, { deletedObjects: number; reportKey?: string }> = {
+  name: 'cleanup',
   settings: () => undefined,
   make: makeCleanup,
 };

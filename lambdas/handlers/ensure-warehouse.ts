@@ -58,6 +58,7 @@ export const ensureWarehouseSettings = (env: Env): EnsureWarehouseSettings => ({
 });
 
 export const step: Step<EnsureWarehouseSettings, unknown, EnsureWarehouseResult> = {
+  name: 'ensure-warehouse',
   settings: ensureWarehouseSettings,
   make: makeEnsureWarehouse,
 };

@@ -6,8 +6,10 @@ import { writeRowsParquet } from '../core/engine/table-io';
 import { layout } from '../core/layout';
 import type { Dataset } from '../core/model';
 import { integerEnv, type Env } from '../core/settings';
+import { PermanentError } from '../core/errors';
 import {
   orderFromSource,
+  SOURCE_COLUMNS,
   orderItemFromSource,
   orderItemsCursorSql,
   ordersCursorSql,
@@ -46,6 +48,7 @@ export function makeExtractOrders({ lake, source, logger }: Adapters, settings: 
     const connection = await source.connect();
     try {
       await connection.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await assertSourceColumns(connection);
       const orders = await extractDataset(connection, engine, workspace, {
         dataset: 'orders',
         sql: ordersCursorSql(businessDate),
@@ -100,7 +103,30 @@ export function makeExtractOrders({ lake, source, logger }: Adapters, settings: 
   }
 }
 
+/**
+ * The source contract's tables and columns are all there: otherwise the error names the table and every
+ * missing column, where PostgreSQL would name only the first column and not its table.
+ */
+async function assertSourceColumns(db: SqlClient): Promise<void> {
+  const { rows } = await db.query<{ table_name: string; column_name: string }>(
+    `SELECT table_name, column_name FROM information_schema.columns
+     WHERE table_schema = current_schema() AND table_name = ANY($1)`,
+    [Object.keys(SOURCE_COLUMNS)],
+  );
+  for (const [table, columns] of Object.entries(SOURCE_COLUMNS)) {
+    const present = new Set(rows.filter((r) => r.table_name === table).map((r) => r.column_name));
+    const missing = columns.filter((c) => !present.has(c));
+    if (missing.length === 0) continue;
+    throw new PermanentError(
+      present.size === 0
+        ? `source table ${table} is missing (or not readable by the extract); expected it with columns ${columns.join(', ')}`
+        : `source table ${table} lacks column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; the extract reads ${columns.join(', ')}`,
+    );
+  }
+}
+
 export const step: Step<ExtractOrdersSettings, PipelineState, ExtractResult[]> = {
+  name: 'extract-orders',
   settings: extractOrdersSettings,
   make: makeExtractOrders,
 };

@@ -1,12 +1,10 @@
-import type { ExtractResult, LoadTableInput, PipelineState } from '../core/contracts';
-import { parseCatalogFile } from '../core/catalog';
-import { conformProduct } from '../core/conform';
+import type { CatalogRefreshResult, ExtractResult, PipelineState } from '../core/contracts';
+import { conformProductsSql, readCatalogInto } from '../core/catalog-sql';
 import { assertBusinessDate } from '../core/dates';
 import { Engine, sqlLiteral } from '../core/engine/engine';
-import { appendRows, castSelect, createTableSql } from '../core/engine/table-io';
+import { castSelect, createTableSql } from '../core/engine/table-io';
 import { InputFormatError } from '../core/errors';
 import { CATALOG_LANDING_PREFIX, CATALOG_SNAPSHOT_KEY, layout } from '../core/layout';
-import type { ProductCandidate } from '../core/model';
 import { ROW_NUMBER } from '../core/quality/compile-sql';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
@@ -47,49 +45,62 @@ const snapshotSql = (candidates: string): string[] => [
 ];
 
 /**
- * Parses catalog files into table `candidates` in the given order, collecting what does not parse or conform.
- * One file at a time: a catalog is small next to a day of orders, but files add up.
+ * Reads catalog files into table `candidates` in the given order, collecting what does not parse or conform.
+ * Each file lands in a scratch table (read by DuckDB in bulk, or streamed record by record when DuckDB cannot
+ * read it as a whole: core/catalog-sql.ts), is conformed in SQL and joins `candidates` only once the whole
+ * file has been read: a file found unreadable half-way is quarantined whole.
  */
 async function appendFiles(
   engine: Engine,
-  lake: LakeStore,
+  workspace: LakeWorkspace,
   files: readonly LakeObject[],
 ): Promise<Rejection[]> {
   const rejections: Rejection[] = [];
-  for (const file of files) {
-    const candidates: ProductCandidate[] = [];
+  const paths = await workspace.fetch(files.map((f) => f.key));
+  for (const [k, file] of files.entries()) {
     try {
-      const { records, errors } = parseCatalogFile(file.key, await lake.getText(file.key));
-      for (const { line, reason } of errors) {
-        rejections.push({ dataset: 'products', file: file.key, line, reasons: [reason] });
-      }
-      records.forEach((record, index) => {
-        const { row, issues } = conformProduct(record);
-        if (issues.length)
-          rejections.push({ dataset: 'products', file: file.key, record: index + 1, reasons: issues });
-        else candidates.push(row);
-      });
+      const { errors } = await readCatalogInto(engine, 'file_records', file.key, paths[k]);
+      await engine.run(`CREATE TABLE file_checked AS
+        ${conformProductsSql('(SELECT *, rowid + 1 AS __record FROM file_records)')}`);
+      const issues = await engine.rows<{ record: bigint; issues: string[] }>(
+        'SELECT __record AS record, issues FROM file_checked WHERE len(issues) > 0 ORDER BY __record',
+      );
+      await engine.run(
+        `INSERT INTO candidates ${castSelect(TABLES.products, '(SELECT * FROM file_checked WHERE len(issues) = 0 ORDER BY __record)')}`,
+      );
+      rejections.push(
+        ...errors.map(({ line, reason }): Rejection => ({
+          dataset: 'products',
+          file: file.key,
+          line,
+          reasons: [reason],
+        })),
+        ...issues.map(({ record, issues: reasons }): Rejection => ({
+          dataset: 'products',
+          file: file.key,
+          record: Number(record),
+          reasons,
+        })),
+      );
     } catch (error) {
       if (!(error instanceof InputFormatError)) throw error;
       // A file we cannot read at all is quarantined whole; the other files still flow.
       rejections.push({ dataset: 'products', file: file.key, reasons: [error.message] });
+    } finally {
+      await engine.run('DROP TABLE IF EXISTS file_records');
+      await engine.run('DROP TABLE IF EXISTS file_checked');
     }
-    await appendRows(engine, TABLES.products, 'candidates', candidates);
   }
   return rejections;
 }
 
-/**
- * The current catalog (CATALOG_SNAPSHOT_KEY) as table `current`; empty before the first refresh.
- * False when there is none yet.
- */
-async function openCurrent(engine: Engine, lake: LakeStore, workspace: LakeWorkspace): Promise<boolean> {
+/** The current catalog (CATALOG_SNAPSHOT_KEY) as table `current`; empty before the first refresh. */
+async function openCurrent(engine: Engine, lake: LakeStore, workspace: LakeWorkspace): Promise<void> {
   await engine.run(createTableSql(TABLES.products, 'current'));
   const [snapshot] = (await lake.list(CATALOG_SNAPSHOT_KEY)).filter((o) => o.key === CATALOG_SNAPSHOT_KEY);
-  if (snapshot === undefined) return false;
+  if (snapshot === undefined) return;
   const [path] = await workspace.fetch([snapshot.key]);
   await engine.run(`INSERT INTO current ${castSelect(TABLES.products, `read_parquet(${sqlLiteral(path)})`)}`);
-  return true;
 }
 
 /** Landing files oldest first (a later file wins a tie on updated_at). */
@@ -119,28 +130,27 @@ async function recordUnparseable(lake: LakeStore, key: string, files: Set<string
 /**
  * Batch run: the current catalog plus every catalog file still in landing/ (dropped, not yet merged by a
  * refresh) → one merged snapshot in raw/ (latest updated_at wins per product), which Transform validates.
- * Catalog refresh (an arrival in landing/catalog/, `catalogKey`): only that file is read, validated and
- * merged into the current catalog; dim_product is published from the result and the file is archived, so
- * neither the work nor the state grows with the files dropped before (the first refresh excepted, once).
+ * Catalog refresh (`catalogArrivals`, started once per debounce window of arrivals in landing/catalog/):
+ * the files pending there now — that window's and any that landed since — are read, validated and merged
+ * into the current catalog; dim_product is published from the result and the files are archived, so
+ * neither the work nor the state grows with the files merged before. A refresh that finds nothing pending
+ * (an earlier one took its files) returns no item and its state machine ends there.
  */
 export function makeExtractProducts({ lake, logger }: Adapters, settings: QualityStepSettings) {
-  return async (state: PipelineState): Promise<ExtractResult[] | LoadTableInput> => {
+  return async (state: PipelineState): Promise<ExtractResult[] | CatalogRefreshResult> => {
     // Both state machines set it: the batch run from ResolveRun, the catalog refresh from the event's time.
     const businessDate = assertBusinessDate(state.run.businessDate, 'run.businessDate');
     const workspace = await LakeWorkspace.open(lake, settings.workDirectory);
     const engine = await Engine.open(settings.engine);
     try {
-      const hasCurrent = await openCurrent(engine, lake, workspace);
+      await openCurrent(engine, lake, workspace);
       await engine.run(createTableSql(TABLES.products, 'candidates'));
-      if (state.catalogKey !== undefined) {
-        const item = await refresh(state.catalogKey, hasCurrent);
-        return { run: state.run, item };
-      }
+      if (state.catalogArrivals !== undefined) return await refresh();
 
       const files = await landingFiles(lake);
       // The current catalog first: a landing file's row wins a tie on updated_at.
       await engine.run('INSERT INTO candidates SELECT * FROM current');
-      const rejections = await appendFiles(engine, lake, files);
+      const rejections = await appendFiles(engine, workspace, files);
       for (const sql of snapshotSql('candidates')) await engine.run(sql);
       const key = layout.rawPart('products', businessDate, 0);
       const path = workspace.path('products.parquet');
@@ -155,18 +165,30 @@ export function makeExtractProducts({ lake, logger }: Adapters, settings: Qualit
       await workspace.dispose();
     }
 
-    async function refresh(catalogKey: string, hasCurrent: boolean) {
-      // The first refresh (a new environment, or one whose landing/ holds every file ever dropped) builds
-      // the current catalog from all of landing/, once; every later one reads the file that arrived only.
-      const files = hasCurrent
-        ? (await lake.list(catalogKey)).filter((o) => o.key === catalogKey)
-        : await landingFiles(lake);
+    async function refresh(): Promise<CatalogRefreshResult> {
+      const { run } = state;
+      const files = await landingFiles(lake);
       if (files.length === 0) {
-        // A retry after this refresh archived the file: the current catalog already holds it.
-        logger.info('catalog file already merged', { catalogKey });
-        return writeCurated(engine, workspace, lake, 'dim_product', dimProductSql('current'), businessDate);
+        const archived = await lake.list(layout.catalogArchive(businessDate, run.runId, ''));
+        if (archived.length === 0) {
+          logger.info('no catalog file pending: an earlier refresh merged them', {
+            arrivals: state.catalogArrivals,
+          });
+          return { run, files: 0 };
+        }
+        // A retry after this refresh archived its files: the current catalog already holds them.
+        logger.info('catalog files already merged by this refresh', { files: archived.length });
+        const item = await writeCurated(
+          engine,
+          workspace,
+          lake,
+          'dim_product',
+          dimProductSql('current'),
+          businessDate,
+        );
+        return { run, item, files: 0 };
       }
-      const rejections = await appendFiles(engine, lake, files);
+      const rejections = await appendFiles(engine, workspace, files);
       for (const sql of snapshotSql('candidates')) await engine.run(sql);
       await recordUnparseable(
         lake,
@@ -191,17 +213,18 @@ export function makeExtractProducts({ lake, logger }: Adapters, settings: Qualit
         await lake.move(key, layout.catalogArchive(businessDate, state.run.runId, key));
       }
       logger.info('catalog refreshed', {
-        catalogKey,
+        arrivals: state.catalogArrivals,
         files: files.length,
         products,
         rejected: rejections.length,
       });
-      return item;
+      return { run, item, files: files.length };
     }
   };
 }
 
-export const step: Step<QualityStepSettings, PipelineState, ExtractResult[] | LoadTableInput> = {
+export const step: Step<QualityStepSettings, PipelineState, ExtractResult[] | CatalogRefreshResult> = {
+  name: 'extract-products',
   settings: qualityStepSettings,
   make: makeExtractProducts,
 };

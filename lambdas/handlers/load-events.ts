@@ -234,6 +234,7 @@ export function makeLoadEvents(
 }
 
 export const step: Step<LoadEventsSettings, unknown, EventsLoadResult> = {
+  name: 'load-events',
   settings: loadEventsSettings,
   make: makeLoadEvents,
 };

@@ -41,6 +41,7 @@ export function makeLoadTable({ lake, warehouse, logger }: Adapters, settings: L
 }
 
 export const step: Step<LoadTableSettings, LoadTableInput, LoadResult> = {
+  name: 'load-table',
   settings: loadTableSettings,
   make: makeLoadTable,
 };

@@ -156,16 +156,23 @@ async function foldQuarantine(
 ): Promise<void> {
   const dayKey = layout.quarantine(dataset, businessDate);
   const indexes = perBucket(dataset) ? [...Array(count).keys()] : [0];
-  const parts = await workspace.fetch(indexes.map((index) => bucketKey(dayKey, { index, count })));
-  const path = workspace.path(`quarantine-${dataset}.jsonl`);
-  // Each part is JSON Lines ending in a newline (DuckDB's FORMAT JSON), so appending keeps one row a line.
-  await pipeline(async function* () {
-    for (const part of parts) yield* createReadStream(part);
-  }, createWriteStream(path));
-  await workspace.publish(path, dayKey, 'application/x-ndjson');
+  const keys = indexes.map((index) => bucketKey(dayKey, { index, count }));
   const stem = dayKey.slice(0, dayKey.lastIndexOf('.'));
   const folder = dayKey.slice(0, dayKey.lastIndexOf('/') + 1);
-  for (const { key } of await lake.list(folder)) {
+  const listed = new Set((await lake.list(folder)).map((o) => o.key));
+  // Every bucket writes its part (empty when nothing was quarantined) and the parts are removed only after
+  // the day's file is written: a part missing means an earlier attempt of this step (retried after a
+  // timeout or a crash) already folded them, and its day file stands.
+  if (keys.every((key) => listed.has(key))) {
+    const parts = await workspace.fetch(keys);
+    const path = workspace.path(`quarantine-${dataset}.jsonl`);
+    // Each part is JSON Lines ending in a newline (DuckDB's FORMAT JSON), so appending keeps one row a line.
+    await pipeline(async function* () {
+      for (const part of parts) yield* createReadStream(part);
+    }, createWriteStream(path));
+    await workspace.publish(path, dayKey, 'application/x-ndjson');
+  }
+  for (const key of listed) {
     if (key.startsWith(`${stem}.bucket-`)) await lake.deletePrefix(key);
   }
 }
@@ -233,9 +240,18 @@ async function sumDailySales(
   run: RunContext,
   parts: readonly TableToLoad[],
 ): Promise<TableToLoad> {
-  const paths = await workspace.fetch(parts.map((p, i) => `${p.prefix}${partName(i)}`));
+  const keys = parts.map((p, i) => `${p.prefix}${partName(i)}`);
+  const listed = new Set((await lake.list(parts[0].prefix)).map((o) => o.key));
+  // The sum replaces the parts with the day's file: parts missing mean an earlier attempt of this step
+  // (retried after a timeout or a crash) already wrote it.
+  const summed = !keys.every((key) => listed.has(key));
+  const paths = await workspace.fetch(summed ? [layout.curated('agg_daily_sales', run.businessDate)] : keys);
   const engine = await Engine.open(settings.engine);
   try {
+    if (summed) {
+      const rows = Number(await engine.scalar(`SELECT count(*) FROM read_parquet(${fileList(paths)})`));
+      return { table: 'agg_daily_sales', prefix: parts[0].prefix, rows };
+    }
     // count(DISTINCT order_id) adds up across buckets because an order and its lines share one.
     const select = `SELECT DATE ${sqlLiteral(run.businessDate)} AS order_date, category, sum(orders) AS orders,
         sum(units) AS units, sum(revenue) AS revenue
@@ -247,6 +263,7 @@ async function sumDailySales(
 }
 
 export const step: Step<QualityStepSettings, PipelineState, ValidationResult> = {
+  name: 'merge-buckets',
   settings: qualityStepSettings,
   make: makeMergeBuckets,
 };

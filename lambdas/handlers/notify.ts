@@ -1,16 +1,40 @@
 import type { NotifyResult, PipelineState } from '../core/contracts';
-import { describeRun } from '../core/run-record';
+import { describeRun, type ExecutionContext } from '../core/run-record';
+import { requireEnv, type Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
+import { HANDLER_ENV } from '../contract';
 
-/** Publishes the run summary (success) or the reason it failed to the alert topic. */
-export function makeNotify({ alerts }: Adapters) {
-  return async (state: PipelineState): Promise<NotifyResult> => {
-    const { status, subject, summary } = describeRun(state);
+/** What the NotifySuccess and NotifyFailure tasks pass: the run's state and `$$.Execution`. */
+export interface NotifyInput {
+  state: PipelineState;
+  execution?: ExecutionContext;
+}
+
+export interface NotifySettings {
+  /** The lake bucket, for the quality report's and quarantine's locations. */
+  bucket: string;
+  /** The config environment the stack was deployed as (`local` on a laptop). */
+  environment: string;
+}
+
+export const notifySettings = (env: Env): NotifySettings => ({
+  bucket: requireEnv(env, HANDLER_ENV.bucket),
+  environment: requireEnv(env, HANDLER_ENV.environment),
+});
+
+/** Publishes the run summary (success) or what failed and what to do next (failure) to the alert topic. */
+export function makeNotify({ alerts }: Adapters, settings: NotifySettings) {
+  return async ({ state, execution }: NotifyInput): Promise<NotifyResult> => {
+    const { status, subject, summary } = describeRun(state, { ...settings, execution, now: new Date() });
     await alerts.publish(subject, summary);
-    return { status, summary };
+    return { status, subject };
   };
 }
 
-export const step: Step<void, PipelineState, NotifyResult> = { settings: () => undefined, make: makeNotify };
+export const step: Step<NotifySettings, NotifyInput, NotifyResult> = {
+  name: 'notify',
+  settings: notifySettings,
+  make: makeNotify,
+};
 export const handler = awsHandler(step);

@@ -29,6 +29,7 @@ export function makePublishDate({ warehouse, logger }: Adapters) {
 }
 
 export const step: Step<void, PublishInput, PublishResult> = {
+  name: 'publish-date',
   settings: () => undefined,
   make: makePublishDate,
 };

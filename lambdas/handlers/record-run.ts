@@ -3,30 +3,41 @@ import { datasetLoads } from '../core/run-record';
 import { recordRunStatements } from '../core/sql';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
+import { tryWriteRunReport } from '../adapters/run-report';
 import { METRIC } from '../contract';
 
-/** Writes the run's outcome to ops.pipeline_run, ops.dataset_load and ops.quality_result in one transaction. */
-export function makeRecordRun({ warehouse, metrics }: Adapters) {
-  return async (state: PipelineState): Promise<{ finishedAt: string }> => {
+/**
+ * Writes the run's outcome to ops.pipeline_run, ops.dataset_load and ops.quality_result in one transaction,
+ * then the run's HTML report next to its quality JSON.
+ */
+export function makeRecordRun(adapters: Adapters) {
+  const { warehouse, metrics } = adapters;
+  return async (state: PipelineState): Promise<{ finishedAt: string; reportKey?: string }> => {
     const finishedAt = new Date().toISOString();
+    const datasets = datasetLoads(state);
     await warehouse.executeBatch(
       recordRunStatements({
         ...state.run,
         status: 'SUCCEEDED',
         finishedAt,
-        datasets: datasetLoads(state),
+        datasets,
         checks: state.validation?.checks ?? [],
       }),
     );
     metrics.count(METRIC.runSucceeded, 1);
-    // The freshness alarm treats a missing datapoint as stale: each good load reports a fresh lake.
-    metrics.count(METRIC.minutesSinceLastLoad, 0);
+    // Freshness is measured by the scheduled SLA check from these ops.* rows (core/freshness.ts).
+    for (const d of datasets) metrics.count(METRIC.rowsLoaded, d.rowsLoaded, { dataset: d.dataset });
     metrics.flush();
-    return { finishedAt };
+    const reportKey = await tryWriteRunReport(adapters, {
+      state: { ...state, record: { finishedAt } },
+      status: 'SUCCEEDED',
+    });
+    return { finishedAt, reportKey };
   };
 }
 
-export const step: Step<void, PipelineState, { finishedAt: string }> = {
+export const step: Step<void, PipelineState, { finishedAt: string; reportKey?: string }> = {
+  name: 'record-run',
   settings: () => undefined,
   make: makeRecordRun,
 };

@@ -29,6 +29,7 @@ export function makeResolveRun({ warehouse, logger }: Adapters) {
 }
 
 export const step: Step<void, RunRequest, RunContext> = {
+  name: 'resolve-run',
   settings: () => undefined,
   make: makeResolveRun,
 };

@@ -117,6 +117,7 @@ export function makeStreamToParquet(
 }
 
 export const step: Step<StreamSettings, MSKEvent, StreamResult> = {
+  name: 'stream-to-parquet',
   settings: streamSettings,
   make: makeStreamToParquet,
 };

@@ -97,6 +97,7 @@ export function makeTransform({ lake, logger }: Adapters, settings: EngineStepSe
 }
 
 export const step: Step<EngineStepSettings, PipelineState, TransformResult> = {
+  name: 'transform',
   settings: engineStepSettings,
   make: makeTransform,
 };

@@ -237,6 +237,7 @@ async function writeFacts(
 }
 
 export const step: Step<QualityStepSettings, PipelineState, ValidationResult> = {
+  name: 'validate',
   settings: qualityStepSettings,
   make: makeValidate,
 };

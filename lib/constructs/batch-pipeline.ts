@@ -145,6 +145,12 @@ export class BatchPipeline extends Construct {
     // cleanup lists staged/ before deleting the run's objects.
     grant('cleanup', 'read', all(LAKE.staged));
     grant('cleanup', 'delete', all(LAKE.staged));
+    // record-run (success) and cleanup (failure) write the run's HTML report next to its quality JSON, with
+    // the first rows of the date's quarantine.
+    for (const entry of ['record-run', 'cleanup'] as const) {
+      grant(entry, 'read', all(LAKE.quarantine));
+      grant(entry, 'readWrite', `${LAKE.quality}*.html`);
+    }
     // resolve-run and record-run record the run, load-table stages, publish-date replaces, cleanup drops the
     // run's stage tables: all as the writer user. ensure-warehouse creates the schema and grants the writer.
     warehouse.grantAdmin(functions['ensure-warehouse']);
@@ -258,7 +264,15 @@ export class BatchPipeline extends Construct {
     const cleanup = step('Cleanup', { resultPath: '$.cleanup' });
     cleanup.addCatch(runFailed, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
     cleanup.next(runFailed);
-    const notifyFailure = step('NotifyFailure', { resultPath: '$.notify' });
+    // The notify steps get the state and `$$.Execution` (its ARN and name) to link the run in the alert.
+    const notifyPayload = sfn.TaskInput.fromObject({
+      'state.$': '$',
+      'execution.$': '$$.Execution',
+    });
+    const notifyFailure = this.task('NotifyFailure', BATCH_STEPS.NotifyFailure, {
+      resultPath: '$.notify',
+      payload: notifyPayload,
+    });
     notifyFailure.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.notifyError' });
     notifyFailure.next(cleanup);
 
@@ -281,7 +295,10 @@ export class BatchPipeline extends Construct {
     // The Map only stages; this one transaction makes every table of the date visible at once.
     const publishDate = step('PublishDate', { resultPath: '$.publish' });
     const recordRun = step('RecordRun', { resultPath: '$.record' });
-    const notifySuccess = step('NotifySuccess', { resultPath: '$.notify' });
+    const notifySuccess = this.task('NotifySuccess', BATCH_STEPS.NotifySuccess, {
+      resultPath: '$.notify',
+      payload: notifyPayload,
+    });
 
     for (const state of [
       ensureWarehouse,
@@ -362,26 +379,27 @@ export class BatchPipeline extends Construct {
       error: 'CatalogRefreshFailed',
       cause: 'See the $.error of the failed state',
     });
-    // Input: the S3 "Object Created" event from EventBridge; from here on the state is the run and the key
-    // alone, so it keeps one size however many files arrived before. The business date is the event's UTC date.
+    // Input: the arrivals of one debounce window as the Triggers' Pipe batches them (a JSON array, one
+    // `{ time }` per S3 "Object Created" event); from here on the state is the run and their count alone,
+    // so it keeps one size however many files arrived. The business date is the refresh's UTC start date.
     const start = new sfn.Pass(this, 'CatalogRun', {
       parameters: {
         run: {
           runId: sfn.JsonPath.executionName,
           businessDate: sfn.JsonPath.arrayGetItem(
-            sfn.JsonPath.stringSplit(sfn.JsonPath.stringAt('$.time'), 'T'),
+            sfn.JsonPath.stringSplit(sfn.JsonPath.stringAt('$$.Execution.StartTime'), 'T'),
             0,
           ),
           startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
         },
-        catalogKey: sfn.JsonPath.stringAt('$.detail.object.key'),
+        catalogArrivals: sfn.JsonPath.arrayLength(sfn.JsonPath.entirePayload),
       },
     });
     // A brand-new environment has no schema yet: the admin step makes it (one catalog query otherwise).
     const ensureWarehouse = this.task('PrepareWarehouse', CATALOG_STEPS.PrepareWarehouse, {
       resultPath: sfn.JsonPath.DISCARD,
     });
-    // RefreshCatalog returns a LoadTableInput ({ run, item }) for dim_product.
+    // RefreshCatalog returns { run, item } for dim_product, or no item when nothing was pending.
     const refresh = this.task('RefreshCatalog', CATALOG_STEPS.RefreshCatalog, { resultPath: '$.refresh' });
     const load = this.task('LoadCatalog', CATALOG_STEPS.LoadCatalog, {
       inputPath: '$.refresh',
@@ -398,10 +416,14 @@ export class BatchPipeline extends Construct {
     cleanup.next(failed);
     for (const state of [ensureWarehouse, refresh, load, publish])
       state.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.error' });
+    // A refresh whose arrivals an earlier one already merged ends here, successfully.
+    const pending = new sfn.Choice(this, 'CatalogPending')
+      .when(sfn.Condition.isPresent('$.refresh.item'), load.next(publish))
+      .otherwise(new sfn.Succeed(this, 'NothingPending'));
     return this.createStateMachine(
       CATALOG_STATE_MACHINE_ID,
       'catalog',
-      start.next(ensureWarehouse).next(refresh).next(load).next(publish),
+      start.next(ensureWarehouse).next(refresh).next(pending),
     );
   }
 

@@ -8,6 +8,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/contract';
+import { DATASETS } from '../../lambdas/core/model';
 import type { AlarmConfig, EnvName } from '../config';
 
 /** The batch side's metric sources: the two state machines and the step functions by handler entry. */
@@ -32,6 +33,21 @@ export interface StreamMetricSources {
   readonly offsetLagThreshold: number;
 }
 
+/** The freshness SLAs: what the scheduled SLA check (lib/constructs/sla-check.ts) publishes and allows. */
+export interface FreshnessSources {
+  /** Dataset → the age (minutes) its rule allows: the threshold of its freshness alarm. */
+  readonly limits: Readonly<Record<string, number>>;
+  /** How often the check publishes DataAgeMinutes: the alarms' period. */
+  readonly period: Duration;
+  /**
+   * Consecutive checks over the limit before a dataset's alarm fires (config sla.breachedChecks).
+   * @default 1
+   */
+  readonly breachedChecks?: number;
+  /** The check itself: errors and throttles alarms (a check that fails publishes nothing, which breaches too). */
+  readonly checkFunction: lambda.IFunction;
+}
+
 export interface MonitoringProps {
   readonly envName: EnvName;
   /** The alert topic (lib/constructs/alerts.ts): every alarm notifies it. */
@@ -40,6 +56,11 @@ export interface MonitoringProps {
   readonly slaMinutes: number;
   readonly alarms: AlarmConfig;
   readonly batch: BatchMetricSources;
+  /**
+   * Freshness per dataset: an alarm per dataset on its age, and a dashboard row.
+   * @default no freshness alarms
+   */
+  readonly freshness?: FreshnessSources;
   /**
    * Dead-letter queue of the EventBridge triggers; any message in it raises an alarm.
    * @default no DLQ alarm
@@ -51,6 +72,10 @@ export interface MonitoringProps {
    */
   readonly stream?: StreamMetricSources;
 }
+
+/** `order_items` → `OrderItems`: a dataset's part of its alarm's construct id. */
+const constructIdPart = (dataset: string): string =>
+  dataset.replace(/(^|_)(\w)/g, (_, _sep: string, c: string) => c.toUpperCase());
 
 /** Creates an alarm on `metric` that notifies the alert topic; `options` override the defaults. */
 type CreateAlarm = (
@@ -106,10 +131,11 @@ export class Monitoring extends Construct {
     alarm('ExecutionsTimedOut', batch.metricTimedOut({ period }), {
       alarmDescription: `The daily batch run hit its ${props.slaMinutes}-minute SLA timeout.`,
     });
+    const runDurationMinutes = thresholds.runDurationMinutes ?? props.slaMinutes;
     alarm('ExecutionTimeOverSla', batch.metricTime({ period, statistic: cloudwatch.Stats.MAXIMUM }), {
-      threshold: props.slaMinutes * 60_000,
+      threshold: runDurationMinutes * 60_000,
       evaluationPeriods: 1,
-      alarmDescription: `A batch run took ${props.slaMinutes} minutes or more (the SLA).`,
+      alarmDescription: `A batch run took ${runDurationMinutes} minutes or more (alarms.runDurationMinutes; the hard SLA is ${props.slaMinutes}).`,
     });
     alarm('CatalogExecutionsFailed', pipeline.catalogStateMachine.metricFailed({ period }), {
       threshold: thresholds.failedExecutionsThreshold,
@@ -140,21 +166,7 @@ export class Monitoring extends Construct {
       evaluationPeriods: 1,
       alarmDescription: 'A dataset passed its quarantine threshold; nothing of that date was loaded.',
     });
-    const minutesSinceLastLoad = new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: METRIC.minutesSinceLastLoad,
-      dimensionsMap,
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: Duration.days(1),
-    });
-    alarm('DataFreshness', minutesSinceLastLoad, {
-      threshold: thresholds.freshnessMinutes,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      // No datapoint for a day means no run reported at all: that is stale too.
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      alarmDescription: `The last good load is older than ${thresholds.freshnessMinutes} minutes.`,
-    });
+    const freshnessWidgets = props.freshness ? this.freshnessAlarms(props, alarm, dimensionsMap) : [];
     if (props.deadLetterQueue) {
       alarm(
         'TriggerDeadLetters',
@@ -167,6 +179,20 @@ export class Monitoring extends Construct {
     }
 
     const functions = Object.values(pipeline.functions);
+    const allFunctions = [
+      ...functions,
+      ...Object.values(props.stream?.functions ?? {}),
+      ...(props.freshness ? [props.freshness.checkFunction] : []),
+    ];
+    const perDataset = (metricName: string, dataset: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { ...dimensionsMap, dataset },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.hours(1),
+        label: dataset,
+      });
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: Stack.of(this).stackName,
       defaultInterval: Duration.days(7),
@@ -180,7 +206,10 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Batch execution time (ms)',
         left: [batch.metricTime({ statistic: cloudwatch.Stats.MAXIMUM })],
-        leftAnnotations: [{ value: props.slaMinutes * 60_000, label: 'SLA' }],
+        leftAnnotations: [
+          { value: props.slaMinutes * 60_000, label: 'SLA (timeout)' },
+          { value: runDurationMinutes * 60_000, label: 'duration alarm' },
+        ],
         width: 12,
       }),
       new cloudwatch.GraphWidget({
@@ -201,14 +230,87 @@ export class Monitoring extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({
-        title: 'Data quality and freshness',
-        left: [qualityGateFailed],
-        right: [minutesSinceLastLoad],
-        width: 12,
+        title: 'Rows loaded per dataset',
+        left: DATASETS.map((dataset) => perDataset(METRIC.rowsLoaded, dataset)),
+        width: 8,
       }),
+      new cloudwatch.GraphWidget({
+        title: 'Quality: gate failures and quarantined rows',
+        left: [qualityGateFailed.with({ label: 'quality gate failures' })],
+        right: DATASETS.map((dataset) =>
+          perDataset(METRIC.quarantinedRows, dataset).with({ label: `${dataset} quarantined` }),
+        ),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Errors per minute (all functions)',
+        left: allFunctions.map((fn) => fn.metricErrors({ label: fn.node.id, period: Duration.minutes(1) })),
+        width: 8,
+      }),
+      ...freshnessWidgets,
       ...streamWidgets,
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),
     );
+  }
+
+  /** An alarm per dataset on its DataAgeMinutes; returns the freshness row of the dashboard. */
+  private freshnessAlarms(
+    props: MonitoringProps,
+    alarm: CreateAlarm,
+    dimensionsMap: Record<string, string>,
+  ): cloudwatch.IWidget[] {
+    const freshness = props.freshness!;
+    const breachedChecks = freshness.breachedChecks ?? 1;
+    if (!Number.isInteger(breachedChecks) || breachedChecks < 1) {
+      throw new Error(
+        `Monitoring: freshness.breachedChecks must be a whole number >= 1, got ${breachedChecks}.`,
+      );
+    }
+    const entries = Object.entries(freshness.limits);
+    if (entries.length === 0)
+      throw new Error('Monitoring: freshness.limits names no dataset; leave freshness out instead.');
+    const period = freshness.period;
+    const widgets: cloudwatch.IWidget[] = [];
+    for (const [dataset, limit] of entries) {
+      if (!(Number.isFinite(limit) && limit > 0)) {
+        throw new Error(
+          `Monitoring: freshness.limits.${dataset} must be a number of minutes > 0, got ${limit}.`,
+        );
+      }
+      const age = new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC.dataAgeMinutes,
+        dimensionsMap: { ...dimensionsMap, dataset },
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period,
+      });
+      alarm(`Freshness${constructIdPart(dataset)}`, age, {
+        threshold: limit,
+        evaluationPeriods: breachedChecks,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        // The check publishes no age for a dataset without data, and nothing at all when it fails: both
+        // mean the data is not known to be fresh.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        alarmDescription: `${dataset} is older than its freshness SLA (${limit} minutes), or has no data, or the SLA check did not run. Runbook: docs/runbooks/sla-breach.md.`,
+      });
+      widgets.push(
+        new cloudwatch.GraphWidget({
+          title: `Freshness: ${dataset} (minutes)`,
+          left: [age.with({ label: `${dataset} age` })],
+          leftAnnotations: [{ value: limit, label: 'SLA' }],
+          width: 6,
+        }),
+      );
+    }
+    const check = freshness.checkFunction;
+    alarm(`${check.node.id}Errors`, check.metricErrors({ period }), {
+      alarmDescription:
+        'The freshness SLA check failed; the freshness alarms see no data until it runs again.',
+    });
+    alarm(`${check.node.id}Throttles`, check.metricThrottles({ period }), {
+      alarmDescription: 'The freshness SLA check was throttled.',
+    });
+    return widgets;
   }
 
   /** Stream alarms; returns the stream's dashboard widgets. */
@@ -262,7 +364,29 @@ export class Monitoring extends Construct {
       alarmDescription: `The clickstream mapping wrote discarded batches under ${stream.onFailurePrefix} of the lake.`,
     });
 
+    const dimensionsMap = { service: METRICS_SERVICE, environment: props.envName };
+    const perMinute = (metricName: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap,
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(1),
+        label,
+      });
     return [
+      new cloudwatch.GraphWidget({
+        title: 'Clickstream events per minute',
+        left: [
+          perMinute(METRIC.eventsWritten, 'written to the lake'),
+          perMinute(METRIC.eventsLoaded, 'loaded into the warehouse'),
+        ],
+        right: [
+          perMinute(METRIC.eventsQuarantined, 'quarantined'),
+          perMinute(METRIC.duplicatesDropped, 'duplicates dropped'),
+        ],
+        width: 12,
+      }),
       new cloudwatch.GraphWidget({
         title: 'Clickstream consumer lag (records)',
         left: [offsetLag],

@@ -16,7 +16,7 @@ import { generateDay, type DirtySpec, type GeneratedDay } from '../../lambdas/co
 import { seedSourceDatabase } from '../../local/embedded-postgres';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 
-async function seed(
+export async function seed(
   runtime: LocalRuntime,
   date: string,
   orders: number,
@@ -31,7 +31,7 @@ async function seed(
   return day;
 }
 
-async function tableDump(runtime: LocalRuntime, date: string): Promise<string> {
+export async function tableDump(runtime: LocalRuntime, date: string): Promise<string> {
   const queries = [
     `SELECT * FROM analytics.fact_order WHERE order_date = '${date}' ORDER BY order_id`,
     `SELECT * FROM analytics.fact_order_item WHERE order_date = '${date}' ORDER BY order_id, line_no`,
@@ -134,6 +134,29 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
         await scalar(runtime, `SELECT count(*) FROM ops.dataset_load WHERE business_date = '${date}'`),
         '6',
       );
+    });
+
+    test('the SLA check measures the loaded date from the run records: met until the next date falls due', async () => {
+      // Act: around 2026-03-02's deadline (loaded by 06:00 UTC on 03-03 in dev's config).
+      const onTime = await runtime.slaCheck(new Date('2026-03-03T06:00:00Z'));
+      const late = await runtime.slaCheck(new Date('2026-03-03T06:00:01Z'));
+
+      // Assess: no event was loaded, which is no data rather than fresh.
+      const statuses = ({ results }: typeof onTime) =>
+        Object.fromEntries(results.map((r) => [r.dataset, r.status]));
+      assert.deepEqual(statuses(onTime), {
+        products: 'met',
+        orders: 'met',
+        order_items: 'met',
+        events: 'no-data',
+      });
+      assert.deepEqual(statuses(late), {
+        products: 'breached',
+        orders: 'breached',
+        order_items: 'breached',
+        events: 'no-data',
+      });
+      assert.equal(late.results[1].businessDate, '2026-03-01');
     });
 
     test('planted bad rows are quarantined with their reasons while the good rows load', async () => {
@@ -314,7 +337,7 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
       await runtime.lake.put(key, body);
 
       // Act
-      const outcome = await runtime.refreshCatalog(key);
+      const outcome = await runtime.refreshCatalog();
 
       // Assess
       assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
@@ -351,7 +374,7 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
         firstKey = await drop('catalog-first.csv');
 
         // Act
-        first = await runtime.refreshCatalog(firstKey);
+        first = await runtime.refreshCatalog();
 
         // Assess
         assert.equal(first.status, 'SUCCEEDED', JSON.stringify(first.error));
@@ -367,7 +390,7 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
         const key = await drop('catalog-later.csv');
 
         // Act
-        const second = await runtime.refreshCatalog(key);
+        const second = await runtime.refreshCatalog();
 
         // Assess
         assert.equal(second.status, 'SUCCEEDED', JSON.stringify(second.error));
@@ -406,7 +429,7 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
         );
 
         // Act
-        const outcome = await runtime.refreshCatalog(key);
+        const outcome = await runtime.refreshCatalog();
 
         // Assess
         await runtime.warehouse.executeBatch([

@@ -187,10 +187,13 @@ describe('batch state machine (synthesized ASL)', () => {
       assert.equal(states[name].Next, next, name);
     }
     assert.equal(states.Succeeded.Type, 'Succeed');
-    // Tasks get the whole state and their return value lands at ResultPath (no Payload wrapper).
+    // Tasks get the whole state and their return value lands at ResultPath (no Payload wrapper); the notify
+    // steps get it as `state`, next to the execution's context (its ARN and name, for the alert's links).
+    const notifySteps = new Set(['NotifySuccess', 'NotifyFailure']);
     for (const [name, state] of allStates(batch.dev).filter(([, s]) => s.Type === 'Task')) {
       assert.match(state.Resource, /^arn:aws:lambda:/, name);
-      assert.equal(state.Parameters, undefined, name);
+      const expected = notifySteps.has(name) ? { 'state.$': '$', 'execution.$': '$$.Execution' } : undefined;
+      assert.deepEqual(state.Parameters, expected, name);
     }
   });
 });
@@ -201,16 +204,16 @@ describe('catalog state machine (synthesized ASL)', () => {
     catalog = (await synthesizeDefinitions('prod')).catalog;
   });
 
-  test('the state is the run and the key, whatever the event: no per-file list can grow it', () => {
+  test('the state is the run and the arrival count, whatever the batch: no per-file list can grow it', () => {
     // Prepare
     const states = catalog.States as Record<string, State>;
     // Assess
     assert.equal(catalog.StartAt, 'CatalogRun');
     assert.equal(states.CatalogRun.Type, 'Pass');
-    // Parameters replace the whole event; nothing from it but its time and key goes on.
+    // Parameters replace the whole batch of arrivals; only their count goes on.
     assert.equal(states.CatalogRun.ResultPath, undefined);
-    assert.deepEqual(Object.keys(states.CatalogRun.Parameters).sort(), ['catalogKey.$', 'run']);
-    assert.equal(states.CatalogRun.Parameters['catalogKey.$'], '$.detail.object.key');
+    assert.deepEqual(Object.keys(states.CatalogRun.Parameters).sort(), ['catalogArrivals.$', 'run']);
+    assert.equal(states.CatalogRun.Parameters['catalogArrivals.$'], 'States.ArrayLength($)');
   });
 
   test('the admin DDL step runs first and adds nothing to the state; then refresh, load, publish', () => {
@@ -220,7 +223,7 @@ describe('catalog state machine (synthesized ASL)', () => {
     const path: Array<[string, string, string | null | undefined, string | undefined]> = [
       ['CatalogRun', 'PrepareWarehouse', undefined, undefined],
       ['PrepareWarehouse', 'RefreshCatalog', null, undefined],
-      ['RefreshCatalog', 'LoadCatalog', '$.refresh', undefined],
+      ['RefreshCatalog', 'CatalogPending', '$.refresh', undefined],
       ['LoadCatalog', 'PublishCatalog', '$.load', '$.refresh'],
     ];
     for (const [name, next, resultPath, inputPath] of path) {
@@ -228,6 +231,11 @@ describe('catalog state machine (synthesized ASL)', () => {
       assert.equal(states[name].ResultPath, resultPath, name);
       assert.equal(states[name].InputPath, inputPath, name);
     }
+    // Nothing pending (an earlier refresh took the files): no load, a success.
+    assert.deepEqual(states.CatalogPending.Choices, [
+      { Variable: '$.refresh.item', IsPresent: true, Next: 'LoadCatalog' },
+    ]);
+    assert.equal(states[states.CatalogPending.Default].Type, 'Succeed');
     assert.equal(states.PublishCatalog.End, true);
     assert.equal(states.PublishCatalog.InputPath, '$.refresh');
   });

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { loadConfig } from '../../lib/config';
 import { BatchPipeline } from '../../lib/constructs/batch-pipeline';
 import { DataLake } from '../../lib/constructs/data-lake';
 import { DuckDbLayer } from '../../lib/constructs/duckdb-layer';
 import { Triggers } from '../../lib/constructs/triggers';
 import { Warehouse } from '../../lib/constructs/warehouse';
-import { scaffold } from './synth';
+import { scaffold, testApp } from './synth';
 
 describe('construct props validation', () => {
   test('DataLake rejects a Standard-IA transition before 30 days and says what to set', () => {
@@ -86,5 +89,28 @@ describe('construct props validation', () => {
         }),
       /must be relative and end with '\/'/,
     );
+  });
+
+  test('Triggers rejects a debounce window the Pipe cannot batch over, naming the config setting', () => {
+    // Prepare
+    const stack = new Stack(testApp(), 'Test');
+    const bucket = new s3.Bucket(stack, 'Bucket');
+    const machine = (id: string) =>
+      new sfn.StateMachine(stack, id, {
+        definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, `${id}Pass`)),
+      });
+    const props = {
+      batchStateMachine: machine('Batch'),
+      catalogStateMachine: machine('Catalog'),
+      bucket,
+      scheduleExpression: 'cron(0 3 * * ? *)',
+    };
+    // Act + Assess
+    for (const seconds of [0, 301, 1.5]) {
+      assert.throws(
+        () => new Triggers(stack, `Triggers${seconds}`, { ...props, catalogDebounceSeconds: seconds }),
+        /catalogDebounceSeconds .* 1 to 300 .*set config catalogDebounceSeconds/,
+      );
+    }
   });
 });

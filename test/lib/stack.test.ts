@@ -4,7 +4,8 @@ import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { CartflowStack } from '../../lib/cartflow-stack';
-import { ENV_NAMES, loadConfig } from '../../lib/config';
+import { catalogDebounceSecondsOf, ENV_NAMES, loadConfig } from '../../lib/config';
+import { ARRIVALS_PER_REFRESH } from '../../lib/constructs/triggers';
 import { BATCH_STEPS } from '../../lambdas/steps';
 import { HANDLER_ENV } from '../../lambdas/contract';
 import { logicalIdOf, synth, testApp, unacknowledgedNagFindings } from './synth';
@@ -192,8 +193,8 @@ describe('CartflowStack', () => {
       withSecret[0].Properties.Environment.Variables[HANDLER_ENV.warehouseWriterUser],
       'IAMR:cartflow-prod-writer',
     );
-    // resolve-run, load-table, publish-date, record-run, cleanup and load-events assume the writer role.
-    assert.equal(assumesWriter.length, 6);
+    // resolve-run, load-table, publish-date, record-run, cleanup, load-events and sla-check assume the writer role.
+    assert.equal(assumesWriter.length, 7);
     template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'cartflow-prod-writer' });
     // The ARN comes from GetNamespace (CloudFormation does not return it).
     const lookups = Object.values(template.findResources('Custom::AWS')).map((r) =>
@@ -254,10 +255,10 @@ describe('CartflowStack', () => {
       MetricName: 'QualityGateFailed',
       Dimensions: Match.arrayWith([{ Name: 'environment', Value: 'prod' }]),
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'MinutesSinceLastLoad' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DataAgeMinutes' });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ExecutionTime',
-      Threshold: loadConfig('prod').slaMinutes * 60_000,
+      Threshold: loadConfig('prod').alarms.runDurationMinutes! * 60_000,
     });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
@@ -285,6 +286,65 @@ describe('CartflowStack', () => {
       Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
     });
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  for (const envName of ENV_NAMES) {
+    test(`${envName}: catalog arrivals are debounced: rule → queue → Pipe batching window → one refresh`, () => {
+      // Prepare
+      const { stack, template, config } = synth(envName);
+      const queueId = logicalIdOf(stack, stack.triggers.catalogArrivals);
+      const dlqId = logicalIdOf(stack, stack.triggers.deadLetterQueue);
+      const machineId = logicalIdOf(stack, stack.pipeline.catalogStateMachine);
+      // Assess: the arrival rule queues the event instead of starting the refresh.
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: Match.objectLike({ 'detail-type': ['Object Created'] }),
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } })],
+      });
+      // The Pipe waits the environment's window, then starts one execution with the batch.
+      template.hasResourceProperties('AWS::Pipes::Pipe', {
+        Source: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        SourceParameters: {
+          SqsQueueParameters: {
+            MaximumBatchingWindowInSeconds: catalogDebounceSecondsOf(config),
+            BatchSize: ARRIVALS_PER_REFRESH,
+          },
+        },
+        Target: { Ref: machineId },
+        TargetParameters: Match.objectLike({
+          StepFunctionStateMachineParameters: { InvocationType: 'FIRE_AND_FORGET' },
+        }),
+      });
+      // A batch that cannot start a refresh is retried, then kept; messages outlive the window in flight.
+      const queue = template.findResources('AWS::SQS::Queue')[queueId];
+      assert.deepEqual(queue.Properties.RedrivePolicy.deadLetterTargetArn, { 'Fn::GetAtt': [dlqId, 'Arn'] });
+      assert.ok(queue.Properties.VisibilityTimeout > catalogDebounceSecondsOf(config));
+      assert.equal(queue.Properties.SqsManagedSseEnabled, true);
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queueId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+      // The Pipe's role may start the catalog refresh and nothing else.
+      const pipe = Object.values<Json>(template.findResources('AWS::Pipes::Pipe'))[0];
+      const roleId = pipe.Properties.RoleArn['Fn::GetAtt'][0];
+      const starts = Object.values<Json>(template.findResources('AWS::IAM::Policy'))
+        .filter((p) => p.Properties.Roles.some((r: Json) => r.Ref === roleId))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .filter((st: Json) => [st.Action].flat().includes('states:StartExecution'));
+      assert.deepEqual(
+        starts.map((st: Json) => st.Resource),
+        [{ Ref: machineId }],
+      );
+    });
+  }
+
+  test('the debounce window differs per environment as config says', () => {
+    // Assess
+    assert.equal(catalogDebounceSecondsOf(loadConfig('dev')), 60);
+    assert.equal(catalogDebounceSecondsOf(loadConfig('prod')), 120);
   });
 
   for (const envName of ENV_NAMES) {

@@ -40,8 +40,8 @@ function stubHandlers(overrides: Record<string, (input: Json) => Json> = {}) {
     LoadTable: (input) => ({ table: input.item.table, rowsLoaded: input.item.rows }),
     PublishDate: (input) => ({ tables: input.validation.tables.map((t: Json) => t.table) }),
     RecordRun: () => ({ recorded: true }),
-    NotifySuccess: () => ({ status: 'SUCCEEDED', summary: 'ok' }),
-    NotifyFailure: () => ({ status: 'FAILED', summary: 'failed' }),
+    NotifySuccess: () => ({ status: 'SUCCEEDED', subject: 'ok' }),
+    NotifyFailure: () => ({ status: 'FAILED', subject: 'failed' }),
     Cleanup: () => ({ deleted: 1 }),
     CleanupCatalog: () => ({ deletedObjects: 0 }),
     ...overrides,
@@ -136,8 +136,10 @@ describe('synthesizeDefinitions', () => {
       failedWithRunFailed,
     );
     const notifyInput = calls.find(([name]) => name === 'NotifyFailure')?.[1];
-    assert.equal(notifyInput.validation.failureReason, 'orders: unique');
-    assert.equal(notifyInput.error, undefined);
+    assert.equal(notifyInput.state.validation.failureReason, 'orders: unique');
+    assert.equal(notifyInput.state.error, undefined);
+    // With the execution's context, so the alert can name and link the execution.
+    assert.ok(typeof notifyInput.execution.StartTime === 'string');
     assert.ok(calls.some(([name]) => name === 'Cleanup'));
     assert.ok(!calls.some(([name]) => name === 'LoadTable' || name === 'PublishDate'));
   });
@@ -192,25 +194,23 @@ describe('synthesizeDefinitions', () => {
     await assert.rejects(run.result, failedWithRunFailed);
     assert.equal(attempts, 3);
     const notifyInput = calls.find(([name]) => name === 'NotifyFailure')?.[1];
-    assert.equal(notifyInput.error.Error, 'PermanentError');
+    assert.equal(notifyInput.state.error.Error, 'PermanentError');
     assert.ok(calls.some(([name]) => name === 'Cleanup'));
   });
 
-  test('the catalog refresh passes run and key to RefreshCatalog, then its result to LoadCatalog and PublishCatalog', async () => {
+  test('the catalog refresh passes run and arrival count to RefreshCatalog, then its result to LoadCatalog and PublishCatalog', async () => {
     // Prepare
-    const loadInput = { run: RUN, item: TABLES[0] };
+    const loadInput = { run: RUN, item: TABLES[0], files: 3 };
     const { handlers, calls } = stubHandlers({
       RefreshCatalog: () => loadInput,
       LoadCatalog: () => ({ table: 'dim_product', rowsLoaded: 3 }),
       PublishCatalog: () => ({ tables: ['dim_product'] }),
     });
-    const event = {
-      time: '2024-05-01T10:15:00Z',
-      detail: { object: { key: 'landing/catalog/products.csv' } },
-    };
+    // What the Pipe delivers: one window's arrivals as an array.
+    const arrivals = [{ time: '2024-05-01T10:15:00Z' }, { time: '2024-05-01T10:15:20Z' }];
     const machine = new StateMachine(synthesized.catalog as Json);
     // Act
-    const output = (await machine.run(event, {
+    const output = (await machine.run(arrivals, {
       overrides: { taskResourceLocalHandlers: handlers },
       context: { Execution: { Name: 'exec-1' } } as Json,
     }).result) as Json;
@@ -218,17 +218,35 @@ describe('synthesizeDefinitions', () => {
     assert.equal(calls[0][0], 'PrepareWarehouse');
     const [name, refreshInput] = calls[1];
     assert.equal(name, 'RefreshCatalog');
-    assert.deepEqual(refreshInput.run.runId, 'exec-1');
-    assert.deepEqual(refreshInput.run.businessDate, '2024-05-01');
+    assert.equal(refreshInput.run.runId, 'exec-1');
+    // The refresh's own UTC start date (the interpreter sets StartTime to now, as Step Functions does).
     assert.ok(!Number.isNaN(Date.parse(refreshInput.run.startedAt)));
-    assert.equal(refreshInput.catalogKey, 'landing/catalog/products.csv');
-    // The event itself is gone from the state: run, key and the steps' small results only.
-    assert.deepEqual(Object.keys(refreshInput).sort(), ['catalogKey', 'run']);
+    assert.equal(refreshInput.run.businessDate, refreshInput.run.startedAt.slice(0, 10));
+    assert.equal(refreshInput.catalogArrivals, 2);
+    // The arrivals themselves are gone from the state: run, count and the steps' small results only.
+    assert.deepEqual(Object.keys(refreshInput).sort(), ['catalogArrivals', 'run']);
     assert.deepEqual(calls[2], ['LoadCatalog', loadInput]);
     assert.deepEqual(output.load, { table: 'dim_product', rowsLoaded: 3 });
     assert.deepEqual(calls[3], ['PublishCatalog', loadInput]);
     assert.deepEqual(output.publish, { tables: ['dim_product'] });
     assert.ok(!calls.some(([called]) => called === 'CleanupCatalog'));
+  });
+
+  test('a catalog refresh that finds nothing pending succeeds without loading or publishing', async () => {
+    // Prepare: an earlier refresh merged this window's files.
+    const { handlers, calls } = stubHandlers({ RefreshCatalog: () => ({ run: RUN, files: 0 }) });
+    const machine = new StateMachine(synthesized.catalog as Json);
+    // Act
+    const output = (await machine.run([{ time: '2024-05-01T10:15:00Z' }], {
+      overrides: { taskResourceLocalHandlers: handlers },
+      context: { Execution: { Name: 'exec-3' } } as Json,
+    }).result) as Json;
+    // Assess
+    assert.deepEqual(
+      calls.map(([called]) => called),
+      ['PrepareWarehouse', 'RefreshCatalog'],
+    );
+    assert.deepEqual(output.refresh, { run: RUN, files: 0 });
   });
 
   test('a failed catalog publish runs CleanupCatalog with the run and the error, then fails', async () => {
@@ -240,10 +258,9 @@ describe('synthesizeDefinitions', () => {
         throw Object.assign(new Error('publish failed'), { name: 'PermanentError' });
       },
     });
-    const event = { time: '2024-05-01T10:15:00Z', detail: { object: { key: 'landing/catalog/p.csv' } } };
     const machine = new StateMachine(synthesized.catalog as Json);
     // Act
-    const run = machine.run(event, {
+    const run = machine.run([{ time: '2024-05-01T10:15:00Z' }], {
       overrides: { taskResourceLocalHandlers: handlers },
       context: { Execution: { Name: 'exec-2' } } as Json,
     });
@@ -251,7 +268,7 @@ describe('synthesizeDefinitions', () => {
     await assert.rejects(run.result, (error: Json) => error?.cause?.name === 'CatalogRefreshFailed');
     const cleanupInput = calls.find(([called]) => called === 'CleanupCatalog')?.[1];
     assert.equal(cleanupInput.run.runId, 'exec-2');
-    assert.equal(cleanupInput.catalogKey, 'landing/catalog/p.csv');
+    assert.equal(cleanupInput.catalogArrivals, 1);
     assert.equal(cleanupInput.error.Error, 'PermanentError');
   });
 

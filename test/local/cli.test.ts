@@ -2,24 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../local/cli';
-
-async function cartflow(...args: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-  out.on('data', (c: Buffer) => chunks.out.push(c));
-  err.on('data', (c: Buffer) => chunks.err.push(c));
-  // main() takes the process's streams; a PassThrough stands in for a terminal here.
-  const code = await main(
-    args,
-    out as unknown as typeof process.stdout,
-    err as unknown as typeof process.stderr,
-  );
-  return { code, out: Buffer.concat(chunks.out).toString(), err: Buffer.concat(chunks.err).toString() };
-}
+import type { StatusReport } from '../../local/status';
+import { cartflow } from '../support/cartflow-cli';
 
 describe('cartflow command line', () => {
   let dataDir: string;
@@ -73,9 +58,9 @@ describe('cartflow command line', () => {
     assert.match(run.out, /fact_order\s+50/);
     assert.equal(query.out, 'orders\n50\n');
     assert.equal(columns.out, 'a,a,?column?,n,e\n1,2,3,,""\n', columns.err);
-    const runs = JSON.parse(status.out) as { business_date: string; status: string }[];
+    const { runs } = JSON.parse(status.out) as StatusReport;
     assert.deepEqual(
-      runs.map((r) => [r.business_date, r.status]),
+      runs.map((r) => [r.businessDate, r.latest.status]),
       [['2026-04-01', 'SUCCEEDED']],
     );
   });

@@ -58,7 +58,7 @@ export const hourPath = (hour: Date) => {
   return `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}`;
 };
 
-/** Lake keys of the stream (design.md: `<topic>-<partition>-<firstOffset>-<lastOffset>`). */
+/** Lake keys of the stream (docs/architecture.md: `<topic>-<partition>-<firstOffset>-<lastOffset>`). */
 export const clickstreamKeys = {
   events: (hour: Date, range: OffsetRange) =>
     `${LAKE.clickstreamEvents}${hourPath(hour)}/${rangeName(range)}.parquet`,

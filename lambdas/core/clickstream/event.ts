@@ -1,5 +1,5 @@
 /**
- * The clickstream event contract (design.md, "Clickstream events"): one JSON object per Kafka message,
+ * The clickstream event contract (docs/source-contract.md, "Clickstream events"): one JSON object per Kafka message,
  * validated into the row shape of analytics.fact_click_event. The rules are SQL over the decoded
  * message text (DuckDB's JSON functions), so a batch is validated in bulk with no JavaScript per record.
  */
@@ -111,15 +111,17 @@ function tsMillis(): string {
 
 /**
  * `price` → exact DECIMAL(12,2), NULL when absent; `price_ok` is false when it is present but not a
- * decimal with at most 2 fraction digits and 10 integer digits (a JSON number, or the same as text).
+ * decimal with at most 2 fraction digits and 10 integer digits (a JSON number, or the same as text), or
+ * when it is negative: no event type is a refund, and the batch side quarantines negative prices too.
  */
 function price(): { value: string; ok: string } {
   const type = typeOf('price');
   const text = textOf('price');
   const double = `TRY_CAST(${text} AS DOUBLE)`;
   const cents = `round(${double} * 100)`;
-  const numberOk = `(${cents} / 100 = ${double} AND abs(${cents}) < 1e12)`;
-  const textOk = `regexp_full_match(trim(${text}), '${DECIMAL_RE}')`;
+  const numberOk = `(${cents} / 100 = ${double} AND ${cents} >= 0 AND ${cents} < 1e12)`;
+  // '-0' and '-0.00' are zero, not negative.
+  const textOk = `(regexp_full_match(trim(${text}), '${DECIMAL_RE}') AND TRY_CAST(trim(${text}) AS DECIMAL(12, 2)) >= 0)`;
   return {
     ok:
       `CASE WHEN ${type} IS NULL OR ${type} = 'NULL' THEN true ` +
@@ -185,7 +187,7 @@ export function validateEventsSql(source: string): string {
              WHEN NOT ${tsOk}
                THEN 'ts: expected an ISO-8601 date-time or epoch milliseconds between 2000-01-01 and 2100-01-01, got ' || ${describeField('ts')}
              WHEN NOT ${priceOk}
-               THEN 'price: expected a decimal with at most 2 fraction digits and 10 integer digits, got ' || ${describeField('price')}
+               THEN 'price: expected a decimal with at most 2 fraction digits and 10 integer digits, not negative, got ' || ${describeField('price')}
              ${textReasons}
            END AS reason,
            CASE WHEN failure = 'empty' THEN '' WHEN failure = 'utf8' THEN value ELSE text END AS raw,

@@ -1,5 +1,5 @@
 /**
- * Warehouse tables of the clickstream (design.md, "Warehouse contract"), declared like core/tables.ts
+ * Warehouse tables of the clickstream (docs/warehouse-contract.md), declared like core/tables.ts
  * so the DDL and the Parquet schemas derive from them. The Parquet objects the stream writes have
  * exactly these columns in this order: Redshift's COPY maps Parquet columns by position.
  */

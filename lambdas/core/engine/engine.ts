@@ -34,7 +34,7 @@ export function engineSettingsFromEnv(env: Readonly<Record<string, string | unde
   const functionMemory = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
   let memoryLimitMb: number;
   if (explicit !== undefined && explicit !== '') {
-    memoryLimitMb = Number(explicit);
+    memoryLimitMb = /^\d+$/.test(explicit) ? Number(explicit) : NaN;
     if (!(Number.isInteger(memoryLimitMb) && memoryLimitMb >= 64)) {
       throw new ConfigurationError(
         `${HANDLER_ENV.engineMemoryMb}="${explicit}" must be a whole number of megabytes, at least 64.`,

@@ -217,6 +217,19 @@ function rowCheckSql(check: Check, context: CompileContext): string {
         ),
       );
     }
+    case 'product_max': {
+      const [a, b] = check.columns.map(col);
+      const cents = isCents(a.column) || isCents(b.column);
+      // Widened first: the product of two in-range values may exceed either column's precision.
+      const product = `CAST(${a.sql} AS DECIMAL(18, 0)) * ${b.sql}`;
+      const max = cents ? formatCents(BigInt(check.max)) : String(check.max);
+      return caseOf(
+        when(
+          `${product} > ${max}`,
+          `${literal(`${check.as} `)} || CAST(${product} AS VARCHAR) || ${literal(` (${a.column.name} × ${b.column.name}) is above the maximum ${max}`)}`,
+        ),
+      );
+    }
     case 'reconcile_total':
     case 'row_count':
     case 'freshness':

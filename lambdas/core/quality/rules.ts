@@ -1,5 +1,5 @@
 /**
- * Quality checks declared as data, per dataset (design.md "Default quality rules").
+ * Quality checks declared as data, per dataset (documented in docs/quality-rules.md).
  *
  * Semantics shared by every value check (range, accepted_values, references, within_date): a null value
  * fails, so a field that could not be parsed is caught by the check that needs it.
@@ -36,6 +36,11 @@ export type Check = { name: string; severity: Severity } & (
    */
   | { kind: 'max_bytes'; column: string; maxBytes: number }
   /**
+   * A derived amount, the product of two columns (e.g. quantity × unit_price_cents → line_amount), is at
+   * most `max` (in cents when a column is *_cents): the column it is written to would fail the whole write.
+   */
+  | { kind: 'product_max'; columns: [string, string]; as: string; max: Bound }
+  /**
    * Orders vs their lines: |total_amount − Σ quantity × unit_price| <= tolerance. Cross-dataset, so it is
    * compiled on its own (compile-sql.ts reconcileTotalSql), not with the row checks, and is report-only.
    */
@@ -65,6 +70,8 @@ export interface RulesConfig {
 }
 
 const MAX_ORDER_TOTAL_CENTS = 100_000_000n; // 1,000,000.00
+/** The largest NUMERIC(12,2), in cents: 9,999,999,999.99. */
+const MAX_MONEY_CENTS = 999_999_999_999n;
 
 export const RECONCILE_TOTAL: ReconcileTotalCheck = {
   name: 'total_amount matches lines',
@@ -155,9 +162,18 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
           severity: q,
         },
         { name: 'parent order valid', kind: 'references', column: 'order_id', target: 'orders', severity: q },
-        // Not in design.md's list, but fact_order_item's key is (order_id, line_no): the load needs both.
+        // Not in the source contract's list, but fact_order_item's key is (order_id, line_no): the load needs both.
         { name: 'line_no not null', kind: 'not_null', column: 'line_no', severity: q },
         { name: 'order line unique', kind: 'unique', columns: ['order_id', 'line_no'], severity: q },
+        // fact_order_item.line_amount is NUMERIC(12,2): a larger quantity × unit_price would fail the write.
+        {
+          name: 'line_amount fits NUMERIC(12,2)',
+          kind: 'product_max',
+          columns: ['quantity', 'unit_price_cents'],
+          as: 'line_amount',
+          max: MAX_MONEY_CENTS,
+          severity: q,
+        },
       ],
     },
     products: {
@@ -173,10 +189,24 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
           severity: q,
         },
         { name: 'price not negative', kind: 'range', column: 'price_cents', min: 0n, severity: q },
+        // dim_product.price is NUMERIC(12,2): a larger price would fail the whole write, not just its row.
+        {
+          name: 'price fits NUMERIC(12,2)',
+          kind: 'range',
+          column: 'price_cents',
+          max: MAX_MONEY_CENTS,
+          severity: q,
+        },
         { name: 'name not null', kind: 'not_null', column: 'name', severity: q },
         { name: 'category not null', kind: 'not_null', column: 'category', severity: q },
-        // dim_product's columns are all NOT NULL.
-        { name: 'currency not null', kind: 'not_null', column: 'currency', severity: q },
+        // dim_product's columns are all NOT NULL; a null currency is not an accepted one either.
+        {
+          name: 'currency accepted',
+          kind: 'accepted_values',
+          column: 'currency',
+          values: CURRENCIES,
+          severity: q,
+        },
         { name: 'updated_at not null', kind: 'not_null', column: 'updated_at', severity: q },
       ],
     },

@@ -8,12 +8,12 @@ const fixture = (name: string): string =>
   readFileSync(new URL(`../../fixtures/catalog/${name}`, import.meta.url), 'utf8');
 
 describe('parseCatalogFile', () => {
-  it('reads a JSON array, keeping numbers as decimal text and reporting bad elements by position', () => {
+  it('reads a JSON array, keeping numbers as decimal text and reporting bad elements by position', async () => {
     // Prepare
     const text = fixture('products.json');
 
     // Act
-    const { records, errors } = parseCatalogFile('landing/catalog/products.json', text);
+    const { records, errors } = await parseCatalogFile('landing/catalog/products.json', text);
 
     // Assess
     assert.deepEqual(
@@ -29,12 +29,12 @@ describe('parseCatalogFile', () => {
     ]);
   });
 
-  it('reads JSON Lines, skipping blank lines and reporting a broken line by its number', () => {
+  it('reads JSON Lines, skipping blank lines and reporting a broken line by its number', async () => {
     // Prepare
     const text = fixture('products.jsonl');
 
     // Act
-    const { records, errors } = parseCatalogFile('products.jsonl', text);
+    const { records, errors } = await parseCatalogFile('products.jsonl', text);
 
     // Assess
     assert.deepEqual(
@@ -46,12 +46,12 @@ describe('parseCatalogFile', () => {
     assert.match(errors[0].reason, /^not valid JSON/);
   });
 
-  it('reads CSV with the header in any order, quoted commas, doubled quotes, newlines and CRLF', () => {
+  it('reads CSV with the header in any order, quoted commas, doubled quotes, newlines and CRLF', async () => {
     // Prepare
     const text = fixture('products.csv');
 
     // Act
-    const { records, errors } = parseCatalogFile('products.CSV', text);
+    const { records, errors } = await parseCatalogFile('products.CSV', text);
 
     // Assess
     assert.deepEqual(errors, []);
@@ -83,12 +83,12 @@ describe('parseCatalogFile', () => {
     ]);
   });
 
-  it('reports each bad CSV line with its line number while the good lines still parse', () => {
+  it('reports each bad CSV line with its line number while the good lines still parse', async () => {
     // Prepare
     const text = fixture('products-bad.csv');
 
     // Act
-    const { records, errors } = parseCatalogFile('products-bad.csv', text);
+    const { records, errors } = await parseCatalogFile('products-bad.csv', text);
 
     // Assess
     assert.deepEqual(
@@ -102,7 +102,7 @@ describe('parseCatalogFile', () => {
     ]);
   });
 
-  it('throws naming the file when a CSV header lacks required columns', () => {
+  it('throws naming the file when a CSV header lacks required columns', async () => {
     // Prepare
     const text = fixture('missing-columns.csv');
 
@@ -110,14 +110,14 @@ describe('parseCatalogFile', () => {
     const attempt = () => parseCatalogFile('missing-columns.csv', text);
 
     // Assess
-    assert.throws(attempt, (error: Error) => {
+    await assert.rejects(attempt, (error: Error) => {
       assert.ok(error instanceof InputFormatError);
       assert.match(error.message, /^missing-columns\.csv: CSV header lacks category, currency, updated_at/);
       return true;
     });
   });
 
-  it('throws naming the file and the expected formats for an unknown extension', () => {
+  it('throws naming the file and the expected formats for an unknown extension', async () => {
     // Prepare
     const fileName = 'landing/catalog/products.xml';
 
@@ -125,7 +125,7 @@ describe('parseCatalogFile', () => {
     const attempt = () => parseCatalogFile(fileName, '<products/>');
 
     // Assess
-    assert.throws(attempt, (error: Error) => {
+    await assert.rejects(attempt, (error: Error) => {
       assert.ok(error instanceof InputFormatError);
       assert.match(error.message, /unsupported catalog file 'landing\/catalog\/products\.xml'/);
       assert.match(error.message, /\.json .*\.jsonl\/\.ndjson .*\.csv/);
@@ -133,21 +133,21 @@ describe('parseCatalogFile', () => {
     });
   });
 
-  it('throws for a whole file that cannot be parsed', () => {
+  it('throws for a whole file that cannot be parsed', async () => {
     // Prepare
     const truncated = '[{"product_id": "P-0001",';
     const notJson = 'product_id,name\nP-1,Lamp\n';
 
     // Act / Assess
-    assert.throws(
+    await assert.rejects(
       () => parseCatalogFile('truncated.json', truncated),
       /^InputFormatError: truncated\.json is not valid JSON/,
     );
-    assert.throws(() => parseCatalogFile('object.json', '{}'), /object\.json must hold a JSON array/);
-    assert.throws(
+    await assert.rejects(() => parseCatalogFile('object.json', '{}'), /object\.json must hold a JSON array/);
+    await assert.rejects(
       () => parseCatalogFile('wrong.ndjson', notJson),
       /wrong\.ndjson: no line holds a product object \(line 1/,
     );
-    assert.throws(() => parseCatalogFile('empty.csv', ''), /empty\.csv has no readable CSV header/);
+    await assert.rejects(() => parseCatalogFile('empty.csv', ''), /empty\.csv has no readable CSV header/);
   });
 });

@@ -4,7 +4,7 @@ import { before, describe, it } from 'node:test';
 import { MemoryLakeStore } from '../../../bench/support/memory-lake';
 import { stepAdapters } from '../../../bench/support/step-adapters';
 import type { Warehouse } from '../../../lambdas/adapters/ports';
-import type { ExtractResult, LoadTableInput, RunContext } from '../../../lambdas/core/contracts';
+import type { CatalogRefreshResult, ExtractResult, RunContext } from '../../../lambdas/core/contracts';
 import { sqlLiteral } from '../../../lambdas/core/engine/engine';
 import {
   CATALOG_ARCHIVE_PREFIX,
@@ -21,18 +21,23 @@ const DATE = '2026-03-02';
 const runOf = (runId: string): RunContext => ({ runId, businessDate: DATE, startedAt: `${DATE}T10:00:00Z` });
 const fixture = (name: string) => new URL(`../../fixtures/batch/landing/${name}`, import.meta.url).pathname;
 
-describe('catalog refresh (extract-products with a catalogKey) over fixture catalog files', () => {
+describe('catalog refresh (extract-products with catalogArrivals) over fixture catalog files', () => {
   const workspace = useWorkspace('cartflow-catalog-refresh-');
   const read: string[] = [];
   const catalogFilesRead = () => read.filter((key) => key.startsWith(CATALOG_LANDING_PREFIX));
 
-  // Which objects the step reads as text.
+  // Which objects the step reads, as text or downloaded to stream.
   before(() => {
     const { lake } = workspace;
     const getText = lake.getText.bind(lake);
     lake.getText = (key: string) => {
       read.push(key);
       return getText(key);
+    };
+    const download = lake.download.bind(lake);
+    lake.download = (key: string, path: string) => {
+      read.push(key);
+      return download(key, path);
     };
   });
 
@@ -51,7 +56,7 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
     );
   };
 
-  let first: LoadTableInput;
+  let first: CatalogRefreshResult;
 
   it('merges the arrived file into an empty catalog, publishes dim_product and archives the file', async () => {
     // Prepare
@@ -59,12 +64,13 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
     await workspace.lake.upload(key, fixture('a-catalog.jsonl'));
 
     // Act
-    first = (await extract()({ run: runOf('refresh-0001'), catalogKey: key })) as LoadTableInput;
+    first = (await extract()({ run: runOf('refresh-0001'), catalogArrivals: 1 })) as CatalogRefreshResult;
 
     // Assess
     assert.deepEqual(first, {
       run: runOf('refresh-0001'),
       item: { table: 'dim_product', prefix: layout.curatedPrefix('dim_product', DATE), rows: 2 },
+      files: 1,
     });
     assert.deepEqual(await current(), [
       { product_id: 'P-1', name: 'Lamp' },
@@ -77,14 +83,17 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
     );
   });
 
-  it('reads only the next file, merges it by product_id (latest updated_at, the new file on a tie) and keeps the output one size', async () => {
+  it('reads only the file pending, merges it by product_id (latest updated_at, the new file on a tie) and keeps the output one size', async () => {
     // Prepare
     const key = `${CATALOG_LANDING_PREFIX}b-catalog.jsonl`;
     await workspace.lake.upload(key, fixture('b-catalog.jsonl'));
     read.length = 0;
 
     // Act
-    const second = (await extract()({ run: runOf('refresh-0002'), catalogKey: key })) as LoadTableInput;
+    const second = (await extract()({
+      run: runOf('refresh-0002'),
+      catalogArrivals: 1,
+    })) as CatalogRefreshResult;
 
     // Assess
     assert.deepEqual(catalogFilesRead(), [key]);
@@ -104,12 +113,27 @@ describe('catalog refresh (extract-products with a catalogKey) over fixture cata
     // Act
     const retried = (await extract()({
       run: runOf('refresh-0002'),
-      catalogKey: `${CATALOG_LANDING_PREFIX}b-catalog.jsonl`,
-    })) as LoadTableInput;
+      catalogArrivals: 1,
+    })) as CatalogRefreshResult;
 
     // Assess
     assert.deepEqual(catalogFilesRead(), []);
-    assert.equal(retried.item.rows, 2);
+    assert.equal(retried.item?.rows, 2);
+    assert.equal(retried.files, 0);
+  });
+
+  it('a refresh whose arrivals an earlier one merged finds nothing pending and returns no item', async () => {
+    // Prepare
+    read.length = 0;
+    const snapshot = await current();
+
+    // Act
+    const idle = await extract()({ run: runOf('refresh-0003'), catalogArrivals: 2 });
+
+    // Assess
+    assert.deepEqual(idle, { run: runOf('refresh-0003'), files: 0 });
+    assert.deepEqual(catalogFilesRead(), []);
+    assert.deepEqual(await current(), snapshot);
   });
 
   it('the batch extract reads the current catalog plus the files not merged yet', async () => {

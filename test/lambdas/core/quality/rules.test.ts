@@ -4,7 +4,7 @@ import { ConfigurationError } from '../../../../lambdas/core/errors';
 import { defaultRules, resolveRules } from '../../../../lambdas/core/quality/rules';
 
 describe('defaultRules', () => {
-  it('declares design.md defaults per dataset with one threshold', () => {
+  it('declares the default rules of docs/quality-rules.md per dataset with one threshold', () => {
     // Prepare
     const threshold = 0.1;
 

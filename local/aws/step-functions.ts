@@ -1,0 +1,188 @@
+/**
+ * Batch runs on a deployed state machine: deterministic execution names per date, a cap on the runs loading
+ * the warehouse at once, waiting for an execution to end, and redrive.
+ *
+ * Names: attempt 1 of a date is `<date>`, attempt n `<date>-a<n>`. Before starting, the attempts so far are
+ * read (DescribeExecution of each name in turn), so every starter picks the same next name for a date and
+ * StartExecution decides between them: for a Standard workflow the same name and input as a running
+ * execution is idempotent (both starters then wait on that one execution), and a closed name raises
+ * ExecutionAlreadyExists (the starter reads the attempts again). A running attempt is waited for, never
+ * doubled. The input carries the name as executionName, so the run id in ops.* is the execution name.
+ */
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  RedriveExecutionCommand,
+  StartExecutionCommand,
+  type ExecutionStatus,
+} from '@aws-sdk/client-sfn';
+import { warehouseLedger, type BackfillTarget, type DateOutcome, type RunLedger } from '../backfill';
+import type { AwsEnvironment, SdkClient } from './environment';
+
+export const executionNameOf = (date: string, attempt: number) =>
+  attempt <= 1 ? date : `${date}-a${attempt}`;
+
+/** An execution's ARN from its state machine's ARN and its name. */
+export const executionArnOf = (stateMachineArn: string, name: string) =>
+  `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+
+export interface StateMachineRunsOptions {
+  sfn: SdkClient;
+  stateMachineArn: string;
+  /** Most executions of the state machine running at once, whoever started them. */
+  maxConcurrentRuns: number;
+  ledger: RunLedger;
+  /** Between DescribeExecution / ListExecutions polls. @default 10000 */
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface Described {
+  name: string;
+  arn: string;
+  status: ExecutionStatus;
+  error?: string;
+  cause?: string;
+}
+
+const errorName = (error: unknown) => (error as { name?: string }).name;
+
+export class StateMachineRuns {
+  private readonly pollMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private starting: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: StateMachineRunsOptions) {
+    this.pollMs = options.pollMs ?? 10_000;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  private async describe(name: string): Promise<Described | undefined> {
+    const arn = executionArnOf(this.options.stateMachineArn, name);
+    try {
+      const out = (await this.options.sfn.send(new DescribeExecutionCommand({ executionArn: arn }))) as {
+        status: ExecutionStatus;
+        error?: string;
+        cause?: string;
+      };
+      return { name, arn, status: out.status, error: out.error, cause: out.cause };
+    } catch (error) {
+      if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
+      throw error;
+    }
+  }
+
+  /** The date's attempts so far, in order. */
+  async attempts(date: string): Promise<Described[]> {
+    const found: Described[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const described = await this.describe(executionNameOf(date, attempt));
+      if (!described) return found;
+      found.push(described);
+    }
+  }
+
+  /** Waits until fewer than maxConcurrentRuns executions of the state machine run. */
+  private async waitForSlot(): Promise<void> {
+    for (;;) {
+      const out = (await this.options.sfn.send(
+        new ListExecutionsCommand({
+          stateMachineArn: this.options.stateMachineArn,
+          statusFilter: 'RUNNING',
+          maxResults: this.options.maxConcurrentRuns,
+        }),
+      )) as { executions?: unknown[] };
+      if ((out.executions?.length ?? 0) < this.options.maxConcurrentRuns) return;
+      await this.sleep(this.pollMs);
+    }
+  }
+
+  /** Polls the execution until it is no longer RUNNING (or PENDING_REDRIVE). */
+  async waitForEnd(name: string): Promise<Described> {
+    for (;;) {
+      const described = await this.describe(name);
+      if (!described) throw new Error(`execution ${name} does not exist`);
+      if (described.status !== 'RUNNING' && described.status !== 'PENDING_REDRIVE') return described;
+      await this.sleep(this.pollMs);
+    }
+  }
+
+  /** Runs the date once (a running attempt is joined, not doubled); `force` runs it even if it succeeded. */
+  async runDate(date: string, force: boolean): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
+    for (let tries = 0; tries < 5; tries++) {
+      const attempts = await this.attempts(date);
+      const running = attempts.find((a) => a.status === 'RUNNING' || a.status === 'PENDING_REDRIVE');
+      if (running)
+        return this.outcome(await this.waitForEnd(running.name), 'was already running; waited for it');
+      const succeeded = attempts.find((a) => a.status === 'SUCCEEDED');
+      if (succeeded && !force) return { status: 'SKIPPED', run: succeeded.name, reason: 'succeeded before' };
+      const name = executionNameOf(date, attempts.length + 1);
+      // One start at a time in this process, so its own workers never count the same free slot twice.
+      const started = this.starting.then(async () => {
+        await this.waitForSlot();
+        try {
+          await this.options.sfn.send(
+            new StartExecutionCommand({
+              stateMachineArn: this.options.stateMachineArn,
+              name,
+              input: JSON.stringify({ businessDate: date, executionName: name }),
+            }),
+          );
+          return true;
+        } catch (error) {
+          // Another starter took this name and it already ended: read the attempts again.
+          if (errorName(error) === 'ExecutionAlreadyExists') return false;
+          throw error;
+        }
+      });
+      this.starting = started.catch(() => false);
+      if (!(await started)) continue;
+      return this.outcome(await this.waitForEnd(name));
+    }
+    throw new Error(`could not start a run of ${date}: its execution names kept being taken`);
+  }
+
+  /** RedriveExecution of a failed, aborted or timed-out run, then waits for it to end. */
+  async redrive(run: string): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
+    const name = run.startsWith('arn:') ? run.slice(run.lastIndexOf(':') + 1) : run;
+    await this.options.sfn.send(
+      new RedriveExecutionCommand({ executionArn: executionArnOf(this.options.stateMachineArn, name) }),
+    );
+    return this.outcome(await this.waitForEnd(name));
+  }
+
+  private async outcome(described: Described, note?: string): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
+    const status =
+      described.status === 'SUCCEEDED'
+        ? 'SUCCEEDED'
+        : described.status === 'TIMED_OUT'
+          ? 'TIMED_OUT'
+          : described.status === 'ABORTED'
+            ? 'ABORTED'
+            : 'FAILED';
+    const rows = status === 'SUCCEEDED' ? await this.options.ledger.rowsOf(described.name) : undefined;
+    const failure = described.error
+      ? `${described.error}${described.cause ? `: ${described.cause.slice(0, 200)}` : ''}`
+      : undefined;
+    const reason = [note, failure].filter(Boolean).join('; ');
+    return { status, run: described.name, rows, ...(reason ? { reason } : {}) };
+  }
+
+  /** The backfill's view: the ledger says what succeeded (any starter), the state machine runs the rest. */
+  target(): BackfillTarget {
+    return {
+      succeeded: (dates) => this.options.ledger.succeeded(dates),
+      runDate: (date, force) => this.runDate(date, force),
+    };
+  }
+}
+
+/** The batch state machine of a deployed environment, its ledger ops.* through the Data API. */
+export const stateMachineRuns = (environment: AwsEnvironment, pollMs?: number) =>
+  new StateMachineRuns({
+    sfn: environment.sfn,
+    stateMachineArn: environment.outputs.batchStateMachineArn,
+    maxConcurrentRuns: environment.maxConcurrentRuns,
+    ledger: warehouseLedger(environment.warehouse),
+    pollMs,
+  });

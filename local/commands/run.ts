@@ -1,0 +1,27 @@
+import { stateMachineRuns } from '../aws/step-functions';
+import { summaryTable } from '../backfill';
+import { runOne, summary } from './batch';
+import { dateOption, type Command } from './command';
+
+export const command: Command = {
+  usage: `run    --date D                             run the batch state machine for one business date`,
+  aws: true,
+  async run({ values, out, err, runtime, aws }) {
+    const date = dateOption(values, 'date');
+    const started = Date.now();
+    if (aws) {
+      const environment = await aws();
+      err.write(
+        `starting the batch state machine for ${date} (${environment.outputs.batchStateMachineArn}) …\n`,
+      );
+      // A run of a date already running is joined, not doubled (deterministic execution names).
+      const outcome = await stateMachineRuns(environment).runDate(date, true);
+      out.write(summaryTable([{ date, ms: Date.now() - started, ...outcome }]));
+      return outcome.status === 'SUCCEEDED' ? 0 : 1;
+    }
+    const local = await runtime();
+    const outcome = await runOne(local, date, err);
+    if (outcome.state) out.write(await summary(local, outcome.state, Date.now() - started));
+    return outcome.status === 'SUCCEEDED' ? 0 : 1;
+  },
+};

@@ -1,0 +1,49 @@
+/**
+ * The local runner is the execution history: after a batch run it renders the run's report again with
+ * every attempt's start and duration, over the report the run's last step wrote from its state.
+ */
+import type { Adapters } from '../lambdas/adapters/ports';
+import { writeRunReport } from '../lambdas/adapters/run-report';
+import type { FinishedState } from '../lambdas/core/report/from-state';
+import type { StepStatus, Timeline } from '../lambdas/core/report/model';
+import type { ExecutionOutcome } from './step-functions';
+
+const STATUS: Record<ExecutionOutcome['steps'][number]['status'], StepStatus> = {
+  ok: 'succeeded',
+  failed: 'failed',
+  retried: 'retried',
+  caught: 'caught',
+  replayed: 'replayed',
+};
+
+/** The runner's step log as a report timeline, in start order. */
+export function timelineOfSteps(steps: ExecutionOutcome['steps']): Timeline {
+  return {
+    source: 'execution',
+    steps: [...steps]
+      .sort((a, b) => a.startedAt - b.startedAt)
+      .map((s) => ({
+        state: s.state,
+        status: STATUS[s.status],
+        startedAt: new Date(s.startedAt).toISOString(),
+        ms: s.ms,
+        ...(s.error !== undefined && { error: s.error }),
+      })),
+  };
+}
+
+/** Rewrites the finished run's report with its timeline; nothing when the run never got a run id. */
+export async function reportWithTimeline(
+  adapters: Pick<Adapters, 'lake' | 'warehouse'>,
+  outcome: ExecutionOutcome,
+): Promise<string | undefined> {
+  const state = (outcome.status === 'SUCCEEDED' ? outcome.output : outcome.failedState) as
+    FinishedState | undefined;
+  if (state?.run === undefined) return undefined;
+  return writeRunReport(adapters, {
+    state,
+    status: outcome.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
+    timeline: timelineOfSteps(outcome.steps),
+    environment: 'local',
+  });
+}

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { openAwsEnvironment, readStackOutputs, StackNotFoundError } from '../../../local/aws/environment';
+import { UsageError } from '../../../local/commands/command';
+
+type Stacks = { Stacks: { Outputs: { OutputKey: string; OutputValue: string }[] }[] };
+
+const stacksFixture = async (): Promise<Stacks> =>
+  JSON.parse(
+    await readFile(new URL('../../fixtures/status/stack-outputs.json', import.meta.url), 'utf8'),
+  ) as Stacks;
+
+/** CloudFormation at the SDK edge: DescribeStacks of the named stacks, the API's error for any other. */
+function fakeCloudFormation(stacks: Record<string, Stacks>) {
+  const asked: string[] = [];
+  return {
+    asked,
+    async send(command: object) {
+      assert.ok(command instanceof DescribeStacksCommand);
+      const name = command.input.StackName!;
+      asked.push(name);
+      const found = stacks[name];
+      if (!found) {
+        throw Object.assign(new Error(`Stack with id ${name} does not exist`), { name: 'ValidationError' });
+      }
+      return found;
+    },
+  };
+}
+
+describe('the deployed environment of --env', () => {
+  it("maps the stack's outputs", async () => {
+    // Prepare
+    const cloudFormation = fakeCloudFormation({ 'Cartflow-dev': await stacksFixture() });
+
+    // Act
+    const outputs = await readStackOutputs(cloudFormation, 'dev');
+
+    // Assess
+    assert.deepEqual(cloudFormation.asked, ['Cartflow-dev']);
+    assert.deepEqual(outputs, {
+      batchStateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-batch',
+      catalogStateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-catalog',
+      bucket: 'cartflow-dev-lake-123456789012',
+      workgroup: 'cartflow-dev',
+      alertTopicArn: 'arn:aws:sns:eu-west-1:123456789012:cartflow-dev-alerts',
+      kafkaTopic: 'clickstream',
+      streamFunctionName: 'cartflow-dev-stream-to-parquet',
+    });
+  });
+
+  it('a stack without the stream has no topic nor stream function', async () => {
+    // Prepare
+    const stacks = await stacksFixture();
+    stacks.Stacks[0].Outputs = stacks.Stacks[0].Outputs.filter((o) => !/^(Kafka|Stream)/.test(o.OutputKey));
+
+    // Act
+    const outputs = await readStackOutputs(fakeCloudFormation({ 'Cartflow-dev': stacks }), 'dev');
+
+    // Assess
+    assert.equal(outputs.kafkaTopic, undefined);
+    assert.equal(outputs.streamFunctionName, undefined);
+  });
+
+  it('an output the commands need missing: names the stack and the output', async () => {
+    // Prepare
+    const stacks = await stacksFixture();
+    stacks.Stacks[0].Outputs = stacks.Stacks[0].Outputs.filter((o) => o.OutputKey !== 'WorkgroupName');
+
+    // Act
+    const reading = readStackOutputs(fakeCloudFormation({ 'Cartflow-dev': stacks }), 'dev');
+
+    // Assess
+    await assert.rejects(reading, (error: Error) => {
+      assert.ok(error instanceof StackNotFoundError);
+      assert.match(error.message, /stack Cartflow-dev has no output WorkgroupName/);
+      return true;
+    });
+  });
+
+  it('opens the environment: one DescribeStacks, clients over the named profile and region', async () => {
+    // Prepare
+    const cloudFormation = fakeCloudFormation({ 'Cartflow-prod': await stacksFixture() });
+
+    // Act
+    const environment = await openAwsEnvironment({
+      env: 'prod',
+      region: 'eu-west-1',
+      cloudFormation,
+    });
+
+    // Assess
+    assert.deepEqual(cloudFormation.asked, ['Cartflow-prod']);
+    assert.equal(environment.envName, 'prod');
+    assert.equal(environment.lake.bucket, 'cartflow-dev-lake-123456789012');
+    assert.ok(environment.sfn instanceof SFNClient);
+    assert.equal(await environment.sfn.config.region(), 'eu-west-1');
+    assert.ok(environment.maxConcurrentRuns >= 1);
+  });
+
+  it('a missing stack: a clear error naming the stack, the region and the profile', async () => {
+    // Prepare
+    const cloudFormation = fakeCloudFormation({});
+
+    // Act
+    const opening = openAwsEnvironment({
+      env: 'staging',
+      region: 'eu-central-1',
+      profile: 'ops',
+      cloudFormation,
+    });
+
+    // Assess
+    await assert.rejects(opening, (error: Error) => {
+      assert.ok(error instanceof StackNotFoundError);
+      assert.match(
+        error.message,
+        /cannot read stack Cartflow-staging in region eu-central-1 with profile ops/,
+      );
+      assert.match(error.message, /Stack with id Cartflow-staging does not exist/);
+      assert.match(error.message, /npx cdk deploy -c env=staging/);
+      return true;
+    });
+  });
+
+  it('a bad environment name is a usage error listing the accepted names', async () => {
+    // Prepare
+    const cloudFormation = fakeCloudFormation({});
+
+    // Act
+    const opening = openAwsEnvironment({ env: 'production', cloudFormation });
+
+    // Assess
+    await assert.rejects(opening, (error: Error) => {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, /--env must be one of dev, staging, prod, got "production"/);
+      return true;
+    });
+    assert.deepEqual(cloudFormation.asked, [], 'nothing asked of AWS');
+  });
+});

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  RedriveExecutionCommand,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { runBackfill, type RunLedger } from '../../../local/backfill';
+import { StateMachineRuns, executionArnOf } from '../../../local/aws/step-functions';
+
+const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-batch';
+
+interface Execution {
+  input: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  /** DescribeExecution calls left before it ends. */
+  polls: number;
+  ends: 'SUCCEEDED' | 'FAILED';
+}
+
+/**
+ * Step Functions at the SDK edge, as the API documents it: StartExecution is idempotent for a running
+ * execution of the same name and input and raises ExecutionAlreadyExists for a closed one; an execution
+ * ends after a few DescribeExecution polls.
+ */
+class FakeStepFunctions {
+  readonly executions = new Map<string, Execution>();
+  readonly started: string[] = [];
+  redriven: string[] = [];
+  maxRunning = 0;
+
+  constructor(private readonly outcomeOf: (name: string) => 'SUCCEEDED' | 'FAILED' = () => 'SUCCEEDED') {}
+
+  private running() {
+    return [...this.executions.values()].filter((e) => e.status === 'RUNNING').length;
+  }
+
+  async send(command: object): Promise<unknown> {
+    await Promise.resolve();
+    if (command instanceof StartExecutionCommand) {
+      const { name, input } = command.input as { name: string; input: string };
+      const arn = executionArnOf(MACHINE, name);
+      const existing = this.executions.get(arn);
+      if (existing) {
+        if (existing.status === 'RUNNING' && existing.input === input) return { executionArn: arn };
+        throw Object.assign(new Error(`Execution Already Exists: '${arn}'`), {
+          name: 'ExecutionAlreadyExists',
+        });
+      }
+      this.executions.set(arn, { input, status: 'RUNNING', polls: 2, ends: this.outcomeOf(name) });
+      this.started.push(name);
+      this.maxRunning = Math.max(this.maxRunning, this.running());
+      return { executionArn: arn };
+    }
+    if (command instanceof DescribeExecutionCommand) {
+      const arn = command.input.executionArn!;
+      const execution = this.executions.get(arn);
+      if (!execution)
+        throw Object.assign(new Error(`Execution Does Not Exist: '${arn}'`), {
+          name: 'ExecutionDoesNotExist',
+        });
+      if (execution.status === 'RUNNING' && --execution.polls <= 0) execution.status = execution.ends;
+      return {
+        status: execution.status,
+        ...(execution.status === 'FAILED' ? { error: 'RunFailed', cause: 'See NotifyFailure output' } : {}),
+      };
+    }
+    if (command instanceof ListExecutionsCommand) {
+      return { executions: Array.from({ length: this.running() }, () => ({})) };
+    }
+    if (command instanceof RedriveExecutionCommand) {
+      const arn = command.input.executionArn!;
+      const execution = this.executions.get(arn);
+      if (!execution || execution.status !== 'FAILED')
+        throw Object.assign(new Error('not redrivable'), { name: 'ExecutionNotRedrivable' });
+      this.redriven.push(arn);
+      Object.assign(execution, { status: 'RUNNING', polls: 2, ends: 'SUCCEEDED' });
+      return {};
+    }
+    throw new Error(`unexpected command ${command.constructor.name}`);
+  }
+}
+
+/** ops.pipeline_run as the Data API would answer it: the dates given as succeeded. */
+const ledger = (succeeded: Record<string, string> = {}): RunLedger => ({
+  succeeded: async (dates) =>
+    new Map(dates.filter((d) => succeeded[d]).map((d) => [d, { run: succeeded[d], rows: 10 }])),
+  rowsOf: async () => 42,
+});
+
+const runsOn = (sfn: FakeStepFunctions, options: { maxConcurrentRuns?: number; ledger?: RunLedger } = {}) =>
+  new StateMachineRuns({
+    sfn,
+    stateMachineArn: MACHINE,
+    maxConcurrentRuns: options.maxConcurrentRuns ?? 2,
+    ledger: options.ledger ?? ledger(),
+    pollMs: 1,
+    sleep: () => new Promise((resolve) => setImmediate(resolve)),
+  });
+
+const DATES = ['2026-07-01', '2026-07-02', '2026-07-03', '2026-07-04'];
+
+describe('backfill and retry against a deployed state machine', () => {
+  it('starts one execution per date named after it, skips succeeded dates, and caps the running ones', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions();
+    const runs = runsOn(sfn, { maxConcurrentRuns: 1, ledger: ledger({ '2026-07-02': '2026-07-02' }) });
+
+    // Act
+    const outcomes = await runBackfill(runs.target(), DATES, { concurrency: 3, force: false });
+
+    // Assess
+    assert.deepEqual(sfn.started.sort(), ['2026-07-01', '2026-07-03', '2026-07-04']);
+    assert.equal(sfn.maxRunning, 1);
+    assert.deepEqual(
+      outcomes.map((o) => [o.date, o.status, o.run, o.rows]),
+      [
+        ['2026-07-01', 'SUCCEEDED', '2026-07-01', 42],
+        ['2026-07-02', 'SKIPPED', '2026-07-02', 10],
+        ['2026-07-03', 'SUCCEEDED', '2026-07-03', 42],
+        ['2026-07-04', 'SUCCEEDED', '2026-07-04', 42],
+      ],
+    );
+    const input = JSON.parse(sfn.executions.get(executionArnOf(MACHINE, '2026-07-01'))!.input) as unknown;
+    assert.deepEqual(input, { businessDate: '2026-07-01', executionName: '2026-07-01' });
+  });
+
+  it('two backfills of the same dates at once run each date once', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions();
+
+    // Act
+    const [a, b] = await Promise.all([
+      runBackfill(runsOn(sfn).target(), DATES, { concurrency: 2, force: false }),
+      runBackfill(runsOn(sfn).target(), DATES, { concurrency: 2, force: false }),
+    ]);
+
+    // Assess
+    assert.deepEqual(sfn.started.sort(), DATES);
+    // The second sees each date running (and waits for it) or already succeeded (and skips it).
+    for (const outcomes of [a, b])
+      assert.deepEqual(
+        outcomes.filter((o) => o.status !== 'SUCCEEDED' && o.status !== 'SKIPPED'),
+        [],
+      );
+  });
+
+  it('runs a failed date as its next attempt, and --force a succeeded one', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions((name) => (name === '2026-07-01' ? 'FAILED' : 'SUCCEEDED'));
+    const runs = runsOn(sfn);
+    const first = await runs.runDate('2026-07-01', false);
+    await runs.runDate('2026-07-02', false);
+
+    // Act
+    const again = await runs.runDate('2026-07-01', false);
+    const skipped = await runs.runDate('2026-07-02', false);
+    const forced = await runs.runDate('2026-07-02', true);
+
+    // Assess
+    assert.equal(first.status, 'FAILED');
+    assert.match(first.reason ?? '', /RunFailed/);
+    assert.deepEqual([again.status, again.run], ['SUCCEEDED', '2026-07-01-a2']);
+    assert.deepEqual([skipped.status, skipped.run], ['SKIPPED', '2026-07-02']);
+    assert.deepEqual([forced.status, forced.run], ['SUCCEEDED', '2026-07-02-a2']);
+  });
+
+  it('retry redrives the execution the run id names and waits for it', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions(() => 'FAILED');
+    const runs = runsOn(sfn);
+    await runs.runDate('2026-07-03', false);
+
+    // Act
+    const redriven = await runs.redrive('2026-07-03');
+    const notRedrivable = runs.redrive('2026-07-03');
+
+    // Assess
+    assert.deepEqual(sfn.redriven, [executionArnOf(MACHINE, '2026-07-03')]);
+    assert.deepEqual([redriven.status, redriven.run, redriven.rows], ['SUCCEEDED', '2026-07-03', 42]);
+    await assert.rejects(notRedrivable, { name: 'ExecutionNotRedrivable' });
+  });
+});
