@@ -19,12 +19,9 @@ export const BATCH_STEPS = {
   PublishDate: 'publish-date',
   RecordRun: 'record-run',
   NotifySuccess: 'notify',
-  NotifyFailure: 'notify',
-  Cleanup: 'cleanup',
 } as const;
 
 export type BatchStateName = keyof typeof BATCH_STEPS;
-export type HandlerEntry = (typeof BATCH_STEPS)[BatchStateName];
 
 /**
  * Catalog refresh (one per debounce window of S3 object-created events on landing/catalog/): make sure the
@@ -39,6 +36,38 @@ export const CATALOG_STEPS = {
   PublishCatalog: 'publish-date',
   CleanupCatalog: 'cleanup',
 } as const;
+
+/** Every handler entry a state of the two machines invokes: one function each. */
+export type HandlerEntry =
+  (typeof BATCH_STEPS)[BatchStateName] | (typeof CATALOG_STEPS)[keyof typeof CATALOG_STEPS];
+
+/**
+ * The batch states that run inside a Map iteration: their input is the iteration's item, not the run's
+ * state (the failure handler looks for the run's state in the execution history).
+ */
+export const MAP_ITERATION_STATES: ReadonlySet<string> = new Set<BatchStateName>([
+  'TransformBucket',
+  'ValidateBucket',
+  'LoadTable',
+]);
+
+/** The Fail state a failed quality gate ends in, and its error (its cause: `$.validation.failureReason`). */
+export const QUALITY_GATE_FAILED_STATE = 'QualityGateFailed';
+export const QUALITY_GATE_ERROR = 'QualityGateError';
+
+/**
+ * A batch execution that ends FAILED, TIMED_OUT or ABORTED: EventBridge (Step Functions "Execution Status
+ * Change") invokes this handler, which records the run as failed, writes its report and notifies. Not a
+ * state: a failed Task fails the execution where it stands, so RedriveExecution resumes exactly there.
+ */
+export const FAILURE_HANDLERS = {
+  RunFailed: 'run-failed',
+} as const;
+
+/** The execution statuses the failure rule matches. */
+export const FAILED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+export type FailureHandlerEntry = (typeof FAILURE_HANDLERS)[keyof typeof FAILURE_HANDLERS];
 
 /**
  * Clickstream handlers (not Step Functions states): the MSK event-source mapping target, the scheduled

@@ -19,8 +19,9 @@ import { Network } from './constructs/network';
 import { SlaCheck } from './constructs/sla-check';
 import { StreamIngest } from './constructs/stream-ingest';
 import { Triggers } from './constructs/triggers';
+import { FailedRuns } from './constructs/failed-runs';
 import { Warehouse } from './constructs/warehouse';
-import { STREAM_HANDLERS } from '../lambdas/steps';
+import { FAILURE_HANDLERS, STREAM_HANDLERS } from '../lambdas/steps';
 
 export interface CartflowStackProps extends StackProps {
   /** The environment's validated config (lib/config.ts `loadConfig`). */
@@ -42,6 +43,8 @@ export class CartflowStack extends Stack {
   readonly pipeline: BatchPipeline;
   readonly monitoring: Monitoring;
   readonly triggers: Triggers;
+  /** The batch run's failure handling: the rule on its failed executions and the run-failed function. */
+  readonly failedRuns: FailedRuns;
   /** The clickstream ingest; undefined when `config.stream.enabled` is false. */
   readonly stream?: StreamIngest;
   readonly duckdb: DuckDbLayer;
@@ -125,6 +128,16 @@ export class CartflowStack extends Stack {
       catalogDebounceSeconds: catalogDebounceSecondsOf(config),
     });
 
+    this.failedRuns = new FailedRuns(this, 'FailedRuns', {
+      config,
+      stateMachine: this.pipeline.stateMachine,
+      bucket,
+      warehouse: this.warehouse,
+      alertTopic,
+      deadLetterQueue: this.triggers.deadLetterQueue,
+      handlersDir: props.handlersDir,
+    });
+
     // Off: no MSK cluster, mapping, load-events schedule or stream alarms (and none of their cost).
     this.stream = config.stream.enabled
       ? new StreamIngest(this, 'Stream', {
@@ -164,7 +177,8 @@ export class CartflowStack extends Stack {
       batch: {
         stateMachine: this.pipeline.stateMachine,
         catalogStateMachine: this.pipeline.catalogStateMachine,
-        functions: this.pipeline.functions,
+        // run-failed is a batch step too: its errors and throttles alarm with the others.
+        functions: { ...this.pipeline.functions, [FAILURE_HANDLERS.RunFailed]: this.failedRuns.function },
       },
       deadLetterQueue: this.triggers.deadLetterQueue,
       freshness: this.slaCheck && {

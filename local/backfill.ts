@@ -35,6 +35,11 @@ export interface BackfillTarget {
 export interface RunLedger {
   succeeded(dates: string[]): Promise<Map<string, { run: string; rows?: number }>>;
   rowsOf(runId: string): Promise<number | undefined>;
+  /**
+   * A run of the same business date that started after `runId` and succeeded: redriving `runId` would
+   * republish older data over it (and PublishDate dropped its stage tables).
+   */
+  succeededAfter(runId: string): Promise<string | undefined>;
 }
 
 /** A RunLedger over any warehouse that answers SQL (PostgreSQL and Redshift both take this SQL). */
@@ -60,6 +65,15 @@ export function warehouseLedger(warehouse: { query<T>(sql: string): Promise<T[]>
     async rowsOf(runId) {
       const found = await runs(`r.run_id = '${runId.replaceAll("'", "''")}'`);
       return found[0]?.rows;
+    },
+    async succeededAfter(runId) {
+      const [later] = await warehouse.query<{ run_id: string }>(
+        `SELECT l.run_id FROM ops.pipeline_run l JOIN ops.pipeline_run f ON l.business_date = f.business_date
+         WHERE f.run_id = '${runId.replaceAll("'", "''")}' AND l.run_id <> f.run_id
+           AND l.status = 'SUCCEEDED' AND l.started_at > f.started_at
+         ORDER BY l.started_at DESC LIMIT 1`,
+      );
+      return later?.run_id;
     },
   };
 }

@@ -68,8 +68,6 @@ export interface JournalExecution {
 export interface TaskMemo {
   recall(state: string, input: unknown): Promise<{ output: unknown } | undefined>;
   record(state: string, input: unknown, output: unknown): Promise<void>;
-  /** Drops the recorded results of these states (what they produced is gone). */
-  forget(states: readonly string[]): Promise<void>;
 }
 
 /** JSON with object keys sorted, so equal inputs digest equally whatever order their keys were built in. */
@@ -176,12 +174,6 @@ export class RunJournal {
             attempt,
           ],
         );
-      },
-      forget: async (states) => {
-        await this.sql(`DELETE FROM ops_local.task_result WHERE execution = $1 AND state = ANY($2)`, [
-          execution,
-          [...states],
-        ]);
       },
     };
   }

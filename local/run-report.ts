@@ -6,6 +6,7 @@ import type { Adapters } from '../lambdas/adapters/ports';
 import { writeRunReport } from '../lambdas/adapters/run-report';
 import type { FinishedState } from '../lambdas/core/report/from-state';
 import type { StepStatus, Timeline } from '../lambdas/core/report/model';
+import { QUALITY_GATE_ERROR } from '../lambdas/steps';
 import type { ExecutionOutcome } from './step-functions';
 
 const STATUS: Record<ExecutionOutcome['steps'][number]['status'], StepStatus> = {
@@ -37,8 +38,18 @@ export async function reportWithTimeline(
   adapters: Pick<Adapters, 'lake' | 'warehouse'>,
   outcome: ExecutionOutcome,
 ): Promise<string | undefined> {
-  const state = (outcome.status === 'SUCCEEDED' ? outcome.output : outcome.failedState) as
-    FinishedState | undefined;
+  // A failed run's state is where it stopped (what the run-failed step reads from the history).
+  const stopped = outcome.stop?.input as FinishedState | undefined;
+  const gate = outcome.error?.name === QUALITY_GATE_ERROR;
+  const state: FinishedState | undefined =
+    outcome.status === 'SUCCEEDED'
+      ? (outcome.output as FinishedState | undefined)
+      : stopped && {
+          ...stopped,
+          ...(gate || !outcome.error
+            ? {}
+            : { error: { Error: outcome.error.name, Cause: outcome.error.message } }),
+        };
   if (state?.run === undefined) return undefined;
   return writeRunReport(adapters, {
     state,

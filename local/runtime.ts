@@ -6,6 +6,7 @@ import type { EnvironmentConfig } from '../lib/config';
 import type { PipelineState, RunRequest } from '../lambdas/core/contracts';
 import { step as ensureWarehouseStep } from '../lambdas/handlers/ensure-warehouse';
 import { step as loadEventsStep, type EventsLoadResult } from '../lambdas/handlers/load-events';
+import { step as runFailedStep, type ExecutionStatusChange } from '../lambdas/handlers/run-failed';
 import { step as slaCheckStep, type SlaCheckResult } from '../lambdas/handlers/sla-check';
 import { step as streamToParquetStep, type StreamResult } from '../lambdas/handlers/stream-to-parquet';
 import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
@@ -18,6 +19,7 @@ import { assertBusinessDate, previousUtcDate } from '../lambdas/core/dates';
 import { FileAlerts } from './console-alerts';
 import { openDatabase, PostgresSourceDatabase, type Database } from './embedded-postgres';
 import { startS3Server } from './s3-server';
+import { warehouseLedger } from './backfill';
 import { RunJournal } from './run-journal';
 import { reportWithTimeline } from './run-report';
 import { runStateMachine, type ExecutionOutcome, type LocalHandler } from './step-functions';
@@ -67,8 +69,8 @@ export interface LocalServices {
   readonly adapters: Adapters & { metrics: RecordedMetrics };
   /** The environment the stack would give the functions, pointing at the stand-ins. */
   readonly env: Env;
-  /** A step's handler, built as its Lambda entry builds it, over the local adapters. */
-  build<S, I, O>(step: Step<S, I, O>): (input: I) => Promise<O>;
+  /** A step's handler, built as its Lambda entry builds it, over the local adapters (and `extra` ones). */
+  build<S, I, O>(step: Step<S, I, O>, extra?: Partial<Adapters>): (input: I) => Promise<O>;
   close(): Promise<void>;
 }
 
@@ -150,9 +152,9 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
     alerts,
     adapters,
     env,
-    build(step) {
+    build(step, extra) {
       const faulty = withFaults(step);
-      return faulty.make(adapters, faulty.settings({ ...env, ...options.handlerEnv?.() }));
+      return faulty.make({ ...adapters, ...extra }, faulty.settings({ ...env, ...options.handlerEnv?.() }));
     },
     async close() {
       await warehouse.close();
@@ -217,7 +219,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           },
           executionName: input.executionName,
           memo: journal.memo(input.executionName, attempt),
-          failurePath: FAILURE_PATH,
         });
         await logged;
         await journal.finish(
@@ -225,6 +226,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           outcome.status,
           outcome.error && `${outcome.error.name}: ${outcome.error.message}`,
         );
+        // What the stack's FailedRuns rule does on the execution's status change: record, report, notify.
+        if (outcome.status !== 'SUCCEEDED') await handleFailure(services, input.executionName, outcome);
         // The report the run's last step wrote from its state, again with the step times the runner measured.
         await reportWithTimeline(services.adapters, outcome).catch((error: Error) =>
           services.adapters.logger.warn('run report without timeline', { error: error.message }),
@@ -252,6 +255,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         throw new RunNotFoundError(
           `run ${runId} succeeded; there is nothing to retry (backfill --force reruns its date)`,
         );
+      const later = await warehouseLedger(services.warehouse).succeededAfter(runId);
+      if (later)
+        throw new RunNotFoundError(
+          `run ${runId} is not retried: run ${later} of the same date started later and succeeded, so a ` +
+            'retry would publish older data over it; run the date again instead (cartflow run --date <date>)',
+        );
       return batchOf(definitions.batch)(execution.input as RunRequest);
     },
     async batchWith(configure) {
@@ -272,15 +281,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   };
 }
 
+/** The local execution ARN of a batch run (what the EventBridge event and the history name it by). */
+const localExecutionArn = (name: string) =>
+  `arn:aws:states:${LOCAL_REGION}:000000000000:execution:cartflow-local-batch:${name}`;
+
 /**
- * The batch failure path runs on every attempt: each failure is announced and cleaned up. Cleanup deletes the
- * run's staged/ data and warehouse stage tables, so a redrive after it reruns the steps that made them; after
- * a crash (no Cleanup) it resumes at the step that was running.
+ * The run-failed step over the local adapters, invoked with the event EventBridge delivers for a failed or
+ * timed-out execution; its execution history is the run just executed. A failing handler is logged: on
+ * AWS its event would go to the dead-letter queue, the run's own outcome stands.
  */
-const FAILURE_PATH: Readonly<Partial<Record<keyof typeof BATCH_STEPS, (keyof typeof BATCH_STEPS)[]>>> = {
-  NotifyFailure: [],
-  Cleanup: ['Transform', 'Validate', 'TransformBucket', 'ValidateBucket', 'MergeBuckets', 'LoadTable'],
-};
+async function handleFailure(services: LocalServices, name: string, outcome: ExecutionOutcome) {
+  const executionArn = localExecutionArn(name);
+  const stopDate = Date.now();
+  const event: ExecutionStatusChange = {
+    'detail-type': 'Step Functions Execution Status Change',
+    detail: {
+      executionArn,
+      stateMachineArn: executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
+      name,
+      status: outcome.status,
+      startDate: outcome.steps[0]?.startedAt ?? stopDate,
+      stopDate,
+      error: outcome.error?.name ?? null,
+      cause: outcome.error?.message ?? null,
+    },
+  };
+  const executions = { stopOf: async () => outcome.stop ?? {} };
+  await services
+    .build(runFailedStep, { executions })(event)
+    .catch((error: Error) =>
+      services.adapters.logger.error('run-failed handler failed', { run: name, error: error.message }),
+    );
+}
 
 /** `retry` named a run that does not exist locally, or one with nothing to redrive. */
 export class RunNotFoundError extends Error {

@@ -8,7 +8,7 @@ interface ExecutionEvent {
   type: string;
   timestamp: number;
   index?: number;
-  state?: { name: string; type: string };
+  state?: { name: string; type: string; input?: unknown };
   Error?: string;
   Cause?: unknown;
   input?: unknown;
@@ -20,8 +20,11 @@ export interface ExecutionOutcome {
   status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
   output?: unknown;
   error?: { name: string; message: string };
-  /** A failed execution's state as its Fail state received it (the failure path's results included). */
-  failedState?: unknown;
+  /**
+   * Where a failed or timed-out execution stopped, what GetExecutionHistory tells on AWS: the state entered
+   * last (a Map iteration's Task by its own name) and the run's state as the last top-level state received it.
+   */
+  stop?: { state?: string; input?: unknown };
   /** Task states in the order they finished, with their wall time and start (epoch ms, for the soak's memory samples). */
   steps: {
     state: string;
@@ -45,12 +48,6 @@ export interface RunOptions {
    * finished returns that output without running, as a Step Functions redrive skips finished states.
    */
   memo?: TaskMemo;
-  /**
-   * The failure path: states that run on every attempt even when recorded (each failure is announced), each
-   * with the states whose recorded results it discards once it has run (it deleted what they produced, so a
-   * redrive runs them again).
-   */
-  failurePath?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Runs a synthesized state machine definition with the ASL interpreter, each Task bound to its local handler. */
@@ -65,9 +62,7 @@ export async function runStateMachine(
     Object.keys(options.handlers).map((state) => [state, 50]),
   );
   const replays = new Map<string, number>();
-  const handlers = options.memo
-    ? memoized(options.handlers, options.memo, options.failurePath ?? {}, replays)
-    : options.handlers;
+  const handlers = options.memo ? memoized(options.handlers, options.memo, replays) : options.handlers;
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
     context: { Execution: { Name: options.executionName ?? `local-${Date.now()}` } },
@@ -75,7 +70,10 @@ export async function runStateMachine(
   const steps: ExecutionOutcome['steps'] = [];
   const entered = new Map<string, number>();
   const caught = new Set<string>();
-  let failedState: unknown;
+  const stop: NonNullable<ExecutionOutcome['stop']> = {};
+  // The state the execution stopped at: a Fail state entered, else the Task that failed last (a sibling
+  // Parallel branch or Map iteration may have entered a state after it), else the state entered last.
+  const at: { fail?: string; failed?: string; entered?: string } = {};
   const watch = (async () => {
     for await (const event of execution.eventLogs) trackStep(event as ExecutionEvent);
   })();
@@ -85,19 +83,26 @@ export async function runStateMachine(
     return { status: 'SUCCEEDED', output, steps };
   } catch (error) {
     await watch.catch(() => undefined);
+    stop.state = at.fail ?? at.failed ?? at.entered;
     // ExecutionError wraps the state's own error (e.g. the Fail state's Error/Cause) as its cause.
     const failure = error as Error;
     const cause = failure.cause instanceof Error ? failure.cause : failure;
     return {
       status: failure.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED',
       error: { name: cause.name, message: cause.message },
-      failedState,
+      stop,
       steps,
     };
   }
 
   function trackStep(event: ExecutionEvent) {
-    if (event.type === 'StateEntered' && event.state?.type === 'Fail') failedState = event.input;
+    if (event.type === 'StateEntered' && event.state) {
+      at.entered = event.state.name;
+      if (event.state.type === 'Fail') at.fail = event.state.name;
+      // A Map iteration's states carry its index; their input is the item, not the run's state.
+      if (event.index === undefined) stop.input = event.state.input;
+    }
+    if (event.type === 'StateFailed' && event.state?.type === 'Task') at.failed = event.state.name;
     if (!event.state || event.state.type !== 'Task') return;
     const key = `${event.state.name}#${event.index ?? ''}`;
     if (event.type === 'StateEntered') {
@@ -129,24 +134,19 @@ export async function runStateMachine(
 function memoized(
   handlers: Record<string, LocalHandler>,
   memo: TaskMemo,
-  failurePath: Readonly<Record<string, readonly string[]>>,
   replays: Map<string, number>,
 ): Record<string, LocalHandler> {
   return Object.fromEntries(
     Object.entries(handlers).map(([state, handler]) => [
       state,
       async (input: unknown) => {
-        const discards = failurePath[state];
-        if (!discards) {
-          const recorded = await memo.recall(state, input);
-          if (recorded) {
-            replays.set(state, (replays.get(state) ?? 0) + 1);
-            return recorded.output;
-          }
+        const recorded = await memo.recall(state, input);
+        if (recorded) {
+          replays.set(state, (replays.get(state) ?? 0) + 1);
+          return recorded.output;
         }
         const output = await handler(input);
-        if (discards) await memo.forget(discards);
-        else await memo.record(state, input, output);
+        await memo.record(state, input, output);
         return output;
       },
     ]),

@@ -6,7 +6,8 @@ import pg from 'pg';
 import { ConfigurationError, SourceTlsError, TransientError } from '../core/errors';
 import { HANDLER_ENV } from '../contract';
 import { requireEnv, type Env } from '../core/settings';
-import type { Adapters, Alerts, Log, MetricSink, SourceDatabase } from './ports';
+import { SfnExecutionHistory } from './execution-history';
+import type { Adapters, Alerts, ExecutionHistory, Log, MetricSink, SourceDatabase } from './ports';
 import { RedshiftDataWarehouse } from './redshift-warehouse';
 import { S3LakeStore, createS3Client } from './s3-lake';
 
@@ -125,6 +126,7 @@ export function awsAdapters(
   let warehouse: RedshiftDataWarehouse | undefined;
   let alerts: Alerts | undefined;
   let lake: S3LakeStore | undefined;
+  let executions: ExecutionHistory | undefined;
   return {
     ...observability,
     get lake() {
@@ -146,6 +148,9 @@ export function awsAdapters(
     },
     get alerts() {
       return (alerts ??= new SnsAlerts(requireEnv(env, HANDLER_ENV.topicArn)));
+    },
+    get executions() {
+      return (executions ??= new SfnExecutionHistory());
     },
   };
 }

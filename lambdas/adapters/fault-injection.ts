@@ -1,13 +1,13 @@
 /**
  * The fault switch: CARTFLOW_FAULT=<step>:<mode> (lambdas/contract.ts) makes one handler fail the way a
- * Lambda function fails, right after its side effect, so the state machine's Retry and Catch and the
+ * Lambda function fails, right after its side effect, so the state machine's Retry, its failure handling and the
  * idempotency of reruns and redeliveries are exercised rather than assumed. Unset, every step is built
  * exactly as without it.
  *
  * Where the fault fires: at the first of these points an invocation reaches.
  * - Inside a warehouse transaction, after its last statement and before COMMIT (Warehouse.executeBatch's
  *   `beforeCommit`): load-table after its COPY, publish-date after replacing the date, record-run,
- *   resolve-run, cleanup, load-events. The Redshift Data API commits server-side in one call, so a
+ *   resolve-run, cleanup (catalog), load-events. The Redshift Data API commits server-side in one call, so a
  *   function that dies there leaves the batch to commit: on AWS the fault fires at the next point.
  * - When the handler has returned: its lake objects (Parquet, quarantine, reports) are written and its
  *   result is not handed back yet: to Step Functions, or to the event-source mapping, which then commits
@@ -19,10 +19,10 @@
  *   lands on a fresh environment fails once more, within Retry's attempts), once per execution and step
  *   in the local runner (it builds the handlers per execution), once per process for the stream handlers.
  * - `timeout`: every invocation ends as Lambda ends a function out of time (`Sandbox.Timedout`), without
- *   waiting the timeout out; Retry retries it, then Catch takes over.
+ *   waiting the timeout out; Retry retries it, then the execution fails at that state (run-failed reports it).
  * - `crash`: every invocation ends as Lambda reports a function whose runtime died (`Runtime.ExitError`):
- *   no retry, Catch. The in-process model of a crash: the local runner hosts every function in one
- *   process, which must live on to run the Catch path.
+ *   no retry: the execution fails at that state. The in-process model of a crash: the local runner hosts
+ *   every function in one process, which must live on to run the failure handler.
  * - `kill`: the process itself dies (SIGKILL) at the point, its transaction open: the real crash. On AWS
  *   Lambda reports it as Runtime.ExitError; locally the command dies with it, as on a laptop crash.
  */
@@ -76,7 +76,7 @@ export function faultSwitch(env: Env): FaultSwitch | undefined {
   return { step: step as FaultStep, mode: mode as FaultMode };
 }
 
-/** An error as Lambda reports it to Step Functions (`errorType` is the name Retry and Catch match). */
+/** An error as Lambda reports it to Step Functions (`errorType` is the name Retry matches). */
 export class LambdaFunctionError extends Error {
   constructor(name: 'Sandbox.Timedout' | 'Runtime.ExitError', message: string) {
     super(message);

@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MetricName } from '../contract';
 import type { Env } from '../core/settings';
-import type { HandlerEntry, MonitoringHandlerEntry, StreamHandlerEntry } from '../steps';
+import type { FailureHandlerEntry, HandlerEntry, MonitoringHandlerEntry, StreamHandlerEntry } from '../steps';
 
 /**
  * The edges the handlers talk through. On AWS they are backed by S3, PostgreSQL, the Redshift
@@ -73,6 +73,22 @@ export interface MetricSink {
   flush(): void;
 }
 
+/** Where a batch execution stopped, read from its history. */
+export interface ExecutionStop {
+  /**
+   * The state it was in when it failed, timed out or was aborted: the innermost one (a Map iteration's or a
+   * Parallel branch's Task by its own name); undefined when it stopped before entering any.
+   */
+  state?: string;
+  /** The run's state (PipelineState, or the RunRequest before ResolveRun) as the last top-level state received it. */
+  input?: unknown;
+}
+
+/** A state machine's execution history: GetExecutionHistory on AWS, the local runner's event log on a laptop. */
+export interface ExecutionHistory {
+  stopOf(executionArn: string): Promise<ExecutionStop>;
+}
+
 export interface Adapters {
   lake: LakeStore;
   source: SourceDatabase;
@@ -80,6 +96,8 @@ export interface Adapters {
   alerts: Alerts;
   logger: Log;
   metrics: MetricSink;
+  /** Only the run-failed step reads executions; other steps' adapters may leave it out. */
+  executions?: ExecutionHistory;
 }
 
 /**
@@ -90,7 +108,7 @@ export type { Env };
 
 export interface Step<S, I, O> {
   /** The handler entry (lambdas/steps.ts): what the fault switch names. */
-  readonly name: HandlerEntry | StreamHandlerEntry | MonitoringHandlerEntry;
+  readonly name: HandlerEntry | StreamHandlerEntry | MonitoringHandlerEntry | FailureHandlerEntry;
   settings(env: Env): S;
   make(adapters: Adapters, settings: S): (input: I) => Promise<O>;
 }

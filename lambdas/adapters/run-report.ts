@@ -175,7 +175,7 @@ async function clickstreamMinutes(
 }
 
 /**
- * writeRunReport for the steps that end a run (record-run, cleanup): the report is derived from data the
+ * writeRunReport for the steps that end a run (record-run, run-failed): the report is derived from data the
  * run already published or recorded, so failing to write it is logged, not allowed to fail the run (a
  * failed RecordRun would send a published date down the failure path). Returns the key when written.
  */

@@ -152,7 +152,7 @@ export interface PipelineState {
   transform?: TransformResult;
   validation?: ValidationResult;
   loads?: LoadResult[];
-  /** Set by a Catch (ResultPath `$.error`). */
+  /** Set by the catalog refresh's Catch (ResultPath `$.error`); the run report's failure of a batch run. */
   error?: { Error: string; Cause?: string };
 }
 

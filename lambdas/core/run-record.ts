@@ -4,6 +4,7 @@ import type { DatasetQuality, PipelineState } from './contracts';
 import { layout } from './layout';
 import type { BatchTable, Dataset } from './model';
 import { formatRunSummary } from './summary';
+import { QUALITY_GATE_ERROR } from '../steps';
 
 /** The table whose rows count as "loaded" for a dataset. */
 export const TABLE_OF_DATASET: Record<Dataset, BatchTable> = {
@@ -54,30 +55,20 @@ export const SUBJECT_MAX_CHARS = 100;
 export const MESSAGE_MAX_BYTES = 256 * 1024;
 
 /** Results by ResultPath, for the states PipelineState does not type (publish, record). */
-type StateResults = PipelineState & {
+export type StateResults = PipelineState & {
   publish?: unknown;
   record?: { finishedAt?: string; reportKey?: string };
 };
 
 /**
- * The state a failed run stopped at, read from which results its state holds: a Catch adds `$.error`, not
- * the state's name. A failed quality gate is the QualityGate choice.
+ * How a batch run failed, from its execution's history (lambdas/handlers/run-failed.ts): the state it
+ * stopped at and the execution's error and cause. A failed quality gate is the QualityGateFailed state
+ * with QUALITY_GATE_ERROR and the gate's reason as its cause.
  */
-export function failedStateOf(state: StateResults): string | undefined {
-  if (state.error === undefined) return state.validation?.passed === false ? 'QualityGate' : undefined;
-  if (state.run === undefined) return 'EnsureWarehouse or ResolveRun';
-  if (state.extract === undefined) return 'Extract (ExtractOrders or ExtractProducts)';
-  if (state.volume !== undefined) {
-    if (state.buckets === undefined) return 'SplitDay (TransformBucket or ValidateBucket)';
-    if (state.validation === undefined) return 'MergeBuckets';
-  } else {
-    if (state.transform === undefined) return 'Transform';
-    if (state.validation === undefined) return 'Validate';
-  }
-  if (state.loads === undefined) return 'LoadTables (LoadTable)';
-  if (state.publish === undefined) return 'PublishDate';
-  if (state.record === undefined) return 'RecordRun';
-  return 'NotifySuccess';
+export interface RunFailure {
+  state: string;
+  error: string;
+  cause?: string;
 }
 
 /** Lambda failures arrive as a JSON Cause with errorMessage; other causes are plain text. */
@@ -122,40 +113,41 @@ function s3Lines(label: string, bucket: string, key: string, at: ConsoleLocation
  * The run's notification: subject and plain-text message (e-mail readers, SNS limits) with what happened
  * (rows per table; rows in, loaded, quarantined per dataset; failed checks with an example row), the ids
  * and links to find the run (run id, business date, execution name, ARN and console link, quality report
- * and quarantine locations, region) and, on a failure, the failed state, the error and what to do next.
+ * and quarantine locations, region) and, given the failure, the failed state, the error and what to do next.
  */
 export function describeRun(
   state: StateResults,
   where: RunWhere,
+  failure?: RunFailure,
 ): { status: 'SUCCEEDED' | 'FAILED'; subject: string; summary: string } {
-  const { run, validation, error } = state;
-  const failed = error !== undefined || validation?.passed === false;
+  const { run, validation } = state;
+  const failed = failure !== undefined;
+  const gate = failure?.error === QUALITY_GATE_ERROR;
   const status = failed ? 'FAILED' : 'SUCCEEDED';
   const runId = run?.runId ?? '(not resolved)';
   const date = run?.businessDate ?? '(not resolved)';
   const arn = where.execution?.Id ? parseArn(where.execution.Id) : undefined;
   const at = arn && { partition: arn.partition, region: arn.region };
-  const failedState = failedStateOf(state);
   const datasets = datasetLoads(state);
   const loaded = (state.loads ?? []).reduce((sum, l) => sum + l.rowsLoaded, 0);
   const quarantined = datasets.reduce((sum, d) => sum + d.rowsQuarantined, 0);
 
   const subject = snsSubject(
     failed
-      ? `cartflow ${where.environment} FAILED ${date} at ${failedState}${error ? `: ${error.Error}` : ''}`
+      ? `cartflow ${where.environment} FAILED ${date} at ${failure.state}${gate ? '' : `: ${failure.error}`}`
       : `cartflow ${where.environment} SUCCEEDED ${date}: ${count(loaded)} rows loaded, ${count(quarantined)} quarantined`,
   );
 
   const lines: string[] = [];
   if (failed) {
-    lines.push('WHAT FAILED', `  state:    ${failedState}`);
-    if (error) {
-      lines.push(`  error:    ${error.Error}`);
-      if (error.Cause) lines.push(`  message:  ${causeMessage(error.Cause).replace(/\s*\n\s*/g, ' ')}`);
+    lines.push('WHAT FAILED', `  state:    ${failure.state}`);
+    if (gate) {
+      lines.push(`  quality gate: ${validation?.failureReason ?? failure.cause ?? 'failed'}`);
     } else {
-      lines.push(`  quality gate: ${validation?.failureReason ?? 'failed'}`);
+      lines.push(`  error:    ${failure.error}`);
+      if (failure.cause) lines.push(`  message:  ${causeMessage(failure.cause).replace(/\s*\n\s*/g, ' ')}`);
     }
-    lines.push('', 'WHAT TO DO NEXT', ...nextSteps(state, where, runId, date), '');
+    lines.push('', 'WHAT TO DO NEXT', ...nextSteps(gate, state, where, runId, date), '');
   }
   const started = run?.startedAt ? Date.parse(run.startedAt) : Number.NaN;
   const finished = state.record?.finishedAt ? Date.parse(state.record.finishedAt) : where.now.getTime();
@@ -197,9 +189,15 @@ function quarantinePrefix(dataset: Dataset, date: string): string {
   return key.slice(0, key.lastIndexOf('/') + 1);
 }
 
-function nextSteps(state: StateResults, where: RunWhere, runId: string, date: string): string[] {
+function nextSteps(
+  gate: boolean,
+  state: StateResults,
+  where: RunWhere,
+  runId: string,
+  date: string,
+): string[] {
   const cli = where.environment === 'local' ? 'cartflow' : `cartflow --env ${where.environment}`;
-  if (state.error === undefined) {
+  if (gate) {
     return [
       '  1. Look at the failed checks below and the quarantined rows: bad source data, or a rule to change?',
       '  2. Fix the source data (or the rule), then run the date again; a rerun replaces the date:',

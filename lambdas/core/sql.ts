@@ -16,6 +16,7 @@ import {
   PLAIN_SQL_TYPES,
   TABLES,
   WAREHOUSE_TABLES,
+  date as dateColumn,
   int64,
   str,
   timestamp,
@@ -87,11 +88,28 @@ export const EVENT_LOAD_LEDGER: TableDef = {
   primaryKey: ['object_key', 'etag'],
 };
 
+/**
+ * ops.stage_table: every stage table LoadTable creates, registered in the transaction that creates it, so
+ * none outlives its use. PublishDate drops every batch stage table of its date (its own and those of the
+ * date's earlier failed attempts, stale once it publishes); EnsureWarehouse drops those older than
+ * STAGE_TABLE_MAX_AGE_DAYS. A failed run keeps its stages until then: RedriveExecution resumes from them.
+ */
+export const STAGE_TABLE_REGISTRY: TableDef = {
+  name: 'stage_table',
+  schema: 'ops',
+  columns: [str('table_name', 128), str('run_id', 128), dateColumn('business_date'), timestamp('created_at')],
+  primaryKey: ['table_name'],
+};
+
+/** Step Functions redrives a failed execution for 14 days after it stopped: its stages must live that long. */
+export const STAGE_TABLE_MAX_AGE_DAYS = 14;
+
 /** Every table warehouseDdl creates. */
 const DDL_TABLES: readonly TableDef[] = [
   ...WAREHOUSE_TABLES,
   ...Object.values(CLICKSTREAM_TABLES),
   EVENT_LOAD_LEDGER,
+  STAGE_TABLE_REGISTRY,
 ];
 
 /** Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. */
@@ -188,28 +206,52 @@ export const STAGING_SCHEMA = 'staging';
  * the name short: PostgreSQL cuts identifiers at 63 bytes), so runs of different dates never share one.
  */
 export function stageTableName(table: TableDef, runId: string): string {
-  const digest = createHash('sha256').update(runId).digest('hex').slice(0, 16);
-  return `${STAGING_SCHEMA}.${ident(`${table.name}_${digest}`)}`;
+  return stageIdent(stageBaseName(table, runId));
 }
+
+/** The stage table's name inside the staging schema, as ops.stage_table records it. */
+export const stageBaseName = (table: TableDef, runId: string): string =>
+  `${table.name}_${createHash('sha256').update(runId).digest('hex').slice(0, 16)}`;
+
+const stageIdent = (baseName: string): string => `${STAGING_SCHEMA}.${ident(baseName)}`;
+
+const registry = () => qualifiedName(STAGE_TABLE_REGISTRY);
 
 export interface StageTable {
   table: TableDef;
   runId: string;
+  /** The run's business date: PublishDate of that date drops the stage (and a failed attempt's). */
+  businessDate: string;
+  /** When it is created (now): EnsureWarehouse drops registered stages older than STAGE_TABLE_MAX_AGE_DAYS. */
+  createdAt: Date;
   /** The table's Parquet prefix for the date, e.g. s3://bucket/curated/fact_order/dt=2024-01-15/ */
   s3Uri: string;
   iamRoleArn: string;
 }
 
 /**
- * COPY one table's Parquet into the run's staging table, re-created first so a retried load starts over.
- * One transaction; the published tables are not touched (see publishStatements).
+ * COPY one table's Parquet into the run's staging table, re-created first so a retried load starts over,
+ * and registered in ops.stage_table. One transaction; the published tables are not touched (see
+ * publishStatements).
  */
-export function stageTableStatements({ table, runId, s3Uri, iamRoleArn }: StageTable): string[] {
-  const stage = stageTableName(table, runId);
+export function stageTableStatements({
+  table,
+  runId,
+  businessDate,
+  createdAt,
+  s3Uri,
+  iamRoleArn,
+}: StageTable): string[] {
+  const name = stageBaseName(table, runId);
+  const stage = stageIdent(name);
   return [
     `DROP TABLE IF EXISTS ${stage}`,
     `CREATE TABLE ${stage} (LIKE ${qualifiedName(table)})`,
     copyParquetSql(stage, { s3Uri, iamRoleArn }),
+    `DELETE FROM ${registry()} WHERE table_name = ${literal(name)}`,
+    ...insertSql(STAGE_TABLE_REGISTRY, [
+      { table_name: name, run_id: runId, business_date: businessDate, created_at: createdAt },
+    ]),
   ];
 }
 
@@ -245,13 +287,42 @@ export function publishStatements(
       `DELETE FROM ${target} USING ${stage} WHERE ${keyMatch}`,
       `INSERT INTO ${target} SELECT * FROM ${stage}`,
       `DROP TABLE ${stage}`,
+      `DELETE FROM ${registry()} WHERE table_name = ${literal(stageBaseName(table, runId))}`,
     ];
   });
 }
 
-/** Drops whatever staging tables the run left (a failed run's cleanup); a no-op for tables never staged. */
+/** Drops whatever staging tables the run left (a failed catalog refresh's cleanup); a no-op for tables never staged. */
 export function dropStageStatements(tables: readonly TableDef[], runId: string): string[] {
-  return tables.map((table) => `DROP TABLE IF EXISTS ${stageTableName(table, runId)}`);
+  return dropRegisteredStageStatements(tables.map((table) => stageBaseName(table, runId)));
+}
+
+/**
+ * `SELECT table_name`: the registered stage tables of the date's batch runs (a run with an ops.pipeline_run
+ * row; a catalog refresh records none), which that date's PublishDate drops.
+ */
+export function batchStagesOfDateSql(businessDate: string): string {
+  const day = literal(assertBusinessDate(businessDate, 'businessDate'));
+  return `SELECT table_name FROM ${registry()} WHERE business_date = ${day}
+    AND run_id IN (SELECT run_id FROM ${qualifiedName(TABLES.pipeline_run)} WHERE business_date = ${day})`;
+}
+
+/** `SELECT table_name`: the registered stage tables created before `before` (UTC). */
+export function stagesCreatedBeforeSql(before: Date): string {
+  return `SELECT table_name FROM ${registry()} WHERE created_at < '${before.toISOString().replace('T', ' ').slice(0, -1)}'`;
+}
+
+/** Drops registered stage tables by name (a no-op for one already gone) and their registry rows. */
+export function dropRegisteredStageStatements(names: readonly string[]): string[] {
+  if (names.length === 0) return [];
+  for (const name of names) {
+    if (!PLAIN_IDENTIFIER.test(name))
+      throw new ConfigurationError(`ops.stage_table holds "${name}", which is no stage table name`);
+  }
+  return [
+    ...names.map((name) => `DROP TABLE IF EXISTS ${stageIdent(name)}`),
+    `DELETE FROM ${registry()} WHERE table_name IN (${names.map(literal).join(', ')})`,
+  ];
 }
 
 function valueSql(column: ColumnDef, value: unknown): string {

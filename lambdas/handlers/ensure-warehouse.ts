@@ -1,5 +1,8 @@
 import {
   createIamUserSql,
+  dropRegisteredStageStatements,
+  STAGE_TABLE_MAX_AGE_DAYS,
+  stagesCreatedBeforeSql,
   userExistsSql,
   warehouseDdl,
   warehouseReadySql,
@@ -21,6 +24,8 @@ export interface EnsureWarehouseSettings {
 export interface EnsureWarehouseResult {
   /** False when every table existed (and was granted): the step then ran one catalog query and no DDL. */
   created: boolean;
+  /** Stage tables dropped because they outlived the redrive window (STAGE_TABLE_MAX_AGE_DAYS). */
+  expiredStages?: number;
 }
 
 /**
@@ -44,12 +49,27 @@ export async function ensureWarehouse(
   return { created: true };
 }
 
+/**
+ * Drops the registered stage tables older than the redrive window: a failed run no longer redrivable, or one
+ * whose date a later run never published. Returns how many.
+ */
+export async function dropExpiredStages(warehouse: Warehouse, now: Date): Promise<number> {
+  const before = new Date(now.getTime() - STAGE_TABLE_MAX_AGE_DAYS * 86_400_000);
+  const names = (await warehouse.query<{ table_name: string }>(stagesCreatedBeforeSql(before))).map(
+    (r) => r.table_name,
+  );
+  if (names.length > 0) await warehouse.executeBatch(dropRegisteredStageStatements(names));
+  return names.length;
+}
+
 export function makeEnsureWarehouse({ warehouse, logger }: Adapters, settings: EnsureWarehouseSettings) {
   // The input (a run request, an S3 event) does not matter: the state machines discard the result.
   return async (): Promise<EnsureWarehouseResult> => {
     const result = await ensureWarehouse(warehouse, settings);
     logger.info(result.created ? 'warehouse schema created or granted' : 'warehouse schema present');
-    return result;
+    const expiredStages = await dropExpiredStages(warehouse, new Date());
+    if (expiredStages > 0) logger.info('expired stage tables dropped', { expiredStages });
+    return { ...result, expiredStages };
   };
 }
 

@@ -17,17 +17,20 @@ export const loadTableSettings = (env: Env): LoadTableSettings => ({
 });
 
 /**
- * One curated table of the date → the run's staging table (COPY, in parallel with the other tables).
- * Nothing readers see changes here: PublishDate replaces the date in every table in one transaction.
+ * One curated table of the date → the run's staging table (COPY, in parallel with the other tables),
+ * registered in ops.stage_table. Nothing readers see changes here: PublishDate replaces the date in every
+ * table in one transaction.
  */
 export function makeLoadTable({ lake, warehouse, logger }: Adapters, settings: LoadTableSettings) {
   return async (input: LoadTableInput): Promise<LoadResult> => {
-    assertBusinessDate(input.run.businessDate, 'run.businessDate');
+    const businessDate = assertBusinessDate(input.run.businessDate, 'run.businessDate');
     const table = TABLES[input.item.table];
     await warehouse.executeBatch(
       stageTableStatements({
         table,
         runId: input.run.runId,
+        businessDate,
+        createdAt: new Date(),
         s3Uri: `s3://${lake.bucket}/${input.item.prefix}`,
         iamRoleArn: settings.copyRoleArn,
       }),

@@ -5,7 +5,7 @@ import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
 import { HANDLER_ENV } from '../contract';
 
-/** What the NotifySuccess and NotifyFailure tasks pass: the run's state and `$$.Execution`. */
+/** What the NotifySuccess task passes: the run's state and `$$.Execution`. */
 export interface NotifyInput {
   state: PipelineState;
   execution?: ExecutionContext;
@@ -23,7 +23,10 @@ export const notifySettings = (env: Env): NotifySettings => ({
   environment: requireEnv(env, HANDLER_ENV.environment),
 });
 
-/** Publishes the run summary (success) or what failed and what to do next (failure) to the alert topic. */
+/**
+ * Publishes a succeeded run's summary to the alert topic. A failed run's notice (what failed, what to do next)
+ * comes from the run-failed step, which the execution's status change invokes.
+ */
 export function makeNotify({ alerts }: Adapters, settings: NotifySettings) {
   return async ({ state, execution }: NotifyInput): Promise<NotifyResult> => {
     const { status, subject, summary } = describeRun(state, { ...settings, execution, now: new Date() });

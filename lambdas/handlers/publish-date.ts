@@ -1,7 +1,12 @@
 import type { LoadTableInput, PipelineState, PublishResult } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
 import { PermanentError } from '../core/errors';
-import { publishStatements } from '../core/sql';
+import {
+  batchStagesOfDateSql,
+  dropRegisteredStageStatements,
+  publishStatements,
+  stageBaseName,
+} from '../core/sql';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
@@ -11,8 +16,9 @@ export type PublishInput = Pick<PipelineState, 'run' | 'validation'> | LoadTable
 
 /**
  * Makes the date visible all at once: every table the load Map staged replaces its partition of the date
- * in ONE transaction (Data API BatchExecuteStatement), and the staging tables go with it. When a table
- * failed to stage, this step never runs and readers keep the previous run's rows in every table.
+ * in ONE transaction (Data API BatchExecuteStatement), and the staging tables go with it, with those the
+ * date's earlier failed batch attempts left (ops.stage_table): once the date is published they are stale.
+ * When a table failed to stage, this step never runs and readers keep the previous run's rows in every table.
  */
 export function makePublishDate({ warehouse, logger }: Adapters) {
   return async (input: PublishInput): Promise<PublishResult> => {
@@ -22,8 +28,19 @@ export function makePublishDate({ warehouse, logger }: Adapters) {
       throw new PermanentError(`PublishDate: no staged table to publish for run ${input.run.runId}`);
     }
     const tables = items.map((item) => TABLES[item.table]);
-    await warehouse.executeBatch(publishStatements(tables, input.run.runId, businessDate));
-    logger.info('published', { businessDate, tables: tables.map((t) => t.name) });
+    const own = new Set(tables.map((table) => stageBaseName(table, input.run.runId)));
+    // A catalog refresh publishes its own stage only: a batch run of its date may be loading.
+    const stale =
+      'item' in input
+        ? []
+        : (await warehouse.query<{ table_name: string }>(batchStagesOfDateSql(businessDate)))
+            .map((r) => r.table_name)
+            .filter((name) => !own.has(name));
+    await warehouse.executeBatch([
+      ...publishStatements(tables, input.run.runId, businessDate),
+      ...dropRegisteredStageStatements(stale),
+    ]);
+    logger.info('published', { businessDate, tables: tables.map((t) => t.name), staleStages: stale.length });
     return { tables: items.map((item) => item.table) };
   };
 }

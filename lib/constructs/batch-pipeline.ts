@@ -13,7 +13,14 @@ import { acknowledgeNag, DEPLOY_HELPER_MEMORY_MB, nagArnRef, type S3GrantKind } 
 import { Construct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
 import { warehouseDdl } from '../../lambdas/core/sql';
-import { BATCH_STEPS, CATALOG_STEPS, type BatchStateName, type HandlerEntry } from '../../lambdas/steps';
+import {
+  BATCH_STEPS,
+  CATALOG_STEPS,
+  QUALITY_GATE_ERROR,
+  QUALITY_GATE_FAILED_STATE,
+  type BatchStateName,
+  type HandlerEntry,
+} from '../../lambdas/steps';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import type { DuckDbLayer } from './duckdb-layer';
@@ -79,9 +86,14 @@ export class BatchPipeline extends Construct {
     const { config, bucket, warehouse, sourceSecret } = props;
     this.config = config;
     const handlersDir = props.handlersDir ?? DEFAULT_HANDLERS_DIR;
-    const entries = [...new Set(Object.values(BATCH_STEPS))];
+    const entries = [...new Set([...Object.values(BATCH_STEPS), ...Object.values(CATALOG_STEPS)])];
     for (const entry of entries) {
-      requireHandlerFile('BatchPipeline', handlersDir, entry, 'fix BATCH_STEPS in lambdas/steps.ts');
+      requireHandlerFile(
+        'BatchPipeline',
+        handlersDir,
+        entry,
+        'fix BATCH_STEPS or CATALOG_STEPS in lambdas/steps.ts',
+      );
     }
 
     const environment: Record<string, string> = {
@@ -111,7 +123,7 @@ export class BatchPipeline extends Construct {
       });
       acknowledgeNag(
         functions[entry],
-        'Invoked only synchronously (RequestResponse) by Step Functions task states (ensure-warehouse also by the schema custom resource), whose Retry and Catch handle every failure and notify: no asynchronous event to keep.',
+        'Invoked only synchronously (RequestResponse) by Step Functions task states (ensure-warehouse also by the schema custom resource): Retry absorbs transient failures, and a failed execution reaches the run-failed handler (FailedRuns) through its status-change event: no asynchronous event to keep.',
         'Serverless-LambdaDLQ',
       );
     }
@@ -142,17 +154,13 @@ export class BatchPipeline extends Construct {
     grant('validate', 'readWrite', all(LAKE.curated), all(LAKE.quarantine), all(LAKE.quality));
     // merge-buckets reads the buckets' reports and parts, writes the day's, and deletes the parts it replaced.
     grant('merge-buckets', 'readWrite', all(LAKE.curated), all(LAKE.quarantine), all(LAKE.quality));
-    // cleanup lists staged/ before deleting the run's objects.
-    grant('cleanup', 'read', all(LAKE.staged));
-    grant('cleanup', 'delete', all(LAKE.staged));
-    // record-run (success) and cleanup (failure) write the run's HTML report next to its quality JSON, with
-    // the first rows of the date's quarantine.
-    for (const entry of ['record-run', 'cleanup'] as const) {
-      grant(entry, 'read', all(LAKE.quarantine));
-      grant(entry, 'readWrite', `${LAKE.quality}*.html`);
-    }
-    // resolve-run and record-run record the run, load-table stages, publish-date replaces, cleanup drops the
-    // run's stage tables: all as the writer user. ensure-warehouse creates the schema and grants the writer.
+    // record-run writes the run's HTML report next to its quality JSON, with the first rows of the date's
+    // quarantine (a failed run's: FailedRuns).
+    grant('record-run', 'read', all(LAKE.quarantine));
+    grant('record-run', 'readWrite', `${LAKE.quality}*.html`);
+    // resolve-run and record-run record the run, load-table stages, publish-date replaces, cleanup drops a
+    // failed catalog refresh's stage table: all as the writer user. ensure-warehouse creates the schema,
+    // grants the writer and drops expired stage tables.
     warehouse.grantAdmin(functions['ensure-warehouse']);
     for (const entry of ['resolve-run', 'load-table', 'publish-date', 'record-run', 'cleanup'] as const) {
       warehouse.grantDataApi(functions[entry]);
@@ -254,27 +262,15 @@ export class BatchPipeline extends Construct {
       name: BatchStateName,
       options?: { resultPath?: string; resultSelector?: Record<string, unknown> },
     ) => this.task(name, BATCH_STEPS[name], options);
-    const toFailure = { errors: ['States.ALL'], resultPath: '$.error' };
-
-    // Failure path ("ALL_DONE"): notify, clean up, fail — each step tolerates the previous one failing.
-    const runFailed = new sfn.Fail(this, 'RunFailed', {
-      error: 'RunFailed',
-      cause: 'See NotifyFailure output',
-    });
-    const cleanup = step('Cleanup', { resultPath: '$.cleanup' });
-    cleanup.addCatch(runFailed, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
-    cleanup.next(runFailed);
-    // The notify steps get the state and `$$.Execution` (its ARN and name) to link the run in the alert.
+    // No Catch: a Task that fails after its Retry fails the execution at that state, so RedriveExecution
+    // resumes exactly there (in a Map, only the failed iterations) with the staged data and stage tables the
+    // earlier states left. The execution's FAILED / TIMED_OUT / ABORTED event reaches the run-failed handler
+    // (FailedRuns), which records, reports and notifies; nothing is cleaned up before a redrive.
+    // The notify step gets the state and `$$.Execution` (its ARN and name) to link the run in the alert.
     const notifyPayload = sfn.TaskInput.fromObject({
       'state.$': '$',
       'execution.$': '$$.Execution',
     });
-    const notifyFailure = this.task('NotifyFailure', BATCH_STEPS.NotifyFailure, {
-      resultPath: '$.notify',
-      payload: notifyPayload,
-    });
-    notifyFailure.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.notifyError' });
-    notifyFailure.next(cleanup);
 
     // EnsureWarehouse (the admin) ignores its input and adds nothing; ResolveRun then receives the execution
     // input (RunRequest) as it is.
@@ -300,26 +296,15 @@ export class BatchPipeline extends Construct {
       payload: notifyPayload,
     });
 
-    for (const state of [
-      ensureWarehouse,
-      resolveRun,
-      extract,
-      transform,
-      validate,
-      splitDay,
-      mergeBuckets,
-      loadTables,
-      publishDate,
-      recordRun,
-      notifySuccess,
-    ]) {
-      state.addCatch(notifyFailure, toFailure);
-    }
-
     const qualityGate = new sfn.Choice(this, 'QualityGate')
       .when(sfn.Condition.booleanEquals('$.validation.passed', true), loadTables)
-      // A failed gate has no $.error: NotifyFailure reads $.validation.failureReason.
-      .otherwise(notifyFailure);
+      // A redrive would fail here again: the date's data must change, then the date runs again.
+      .otherwise(
+        new sfn.Fail(this, QUALITY_GATE_FAILED_STATE, {
+          error: QUALITY_GATE_ERROR,
+          causePath: '$.validation.failureReason',
+        }),
+      );
     loadTables.next(publishDate).next(recordRun).next(notifySuccess).next(new sfn.Succeed(this, 'Succeeded'));
 
     const { volume } = this.config;

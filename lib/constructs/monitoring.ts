@@ -126,7 +126,7 @@ export class Monitoring extends Construct {
     const period = Duration.minutes(15);
     alarm('ExecutionsFailed', batch.metricFailed({ period }), {
       threshold: thresholds.failedExecutionsThreshold,
-      alarmDescription: 'The daily batch run failed (quality gate or a step); see the NotifyFailure message.',
+      alarmDescription: 'The daily batch run failed (quality gate or a step); see the run-failed notice.',
     });
     alarm('ExecutionsTimedOut', batch.metricTimedOut({ period }), {
       alarmDescription: `The daily batch run hit its ${props.slaMinutes}-minute SLA timeout.`,

@@ -19,6 +19,18 @@ import {
 import { warehouseLedger, type BackfillTarget, type DateOutcome, type RunLedger } from '../backfill';
 import type { AwsEnvironment, SdkClient } from './environment';
 
+/** `retry` of a run whose date a later run has published since. */
+export class SupersededRunError extends Error {
+  override name = 'SupersededRunError';
+
+  constructor(run: string, later: string) {
+    super(
+      `run ${run} is not redriven: run ${later} of the same date started later and succeeded, so a redrive ` +
+        'would publish older data over it; run the date again instead (cartflow run --date <date>)',
+    );
+  }
+}
+
 export const executionNameOf = (date: string, attempt: number) =>
   attempt <= 1 ? date : `${date}-a${attempt}`;
 
@@ -142,9 +154,14 @@ export class StateMachineRuns {
     throw new Error(`could not start a run of ${date}: its execution names kept being taken`);
   }
 
-  /** RedriveExecution of a failed, aborted or timed-out run, then waits for it to end. */
+  /**
+   * RedriveExecution of a failed, aborted or timed-out run, then waits for it to end. Refused when a later
+   * run of its date succeeded: the redrive would publish older data over it.
+   */
   async redrive(run: string): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
     const name = run.startsWith('arn:') ? run.slice(run.lastIndexOf(':') + 1) : run;
+    const later = await this.options.ledger.succeededAfter(name);
+    if (later) throw new SupersededRunError(name, later);
     await this.options.sfn.send(
       new RedriveExecutionCommand({ executionArn: executionArnOf(this.options.stateMachineArn, name) }),
     );

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { ENV_NAMES, loadConfig, type EnvName } from '../../lib/config';
 import { synthesizeDefinitions, type AslDefinition } from '../../local/synth-definitions';
+import { BATCH_STEPS, MAP_ITERATION_STATES } from '../../lambdas/steps';
 
 import { allStates, type AslState as State } from './synth';
 
@@ -24,7 +25,7 @@ describe('batch state machine (synthesized ASL)', () => {
       // Act
       const taskStates = allStates(batch[envName]).filter(([, s]) => s.Type === 'Task');
       // Assess
-      assert.equal(taskStates.length, 15);
+      assert.equal(taskStates.length, Object.keys(BATCH_STEPS).length);
       for (const [name, state] of taskStates) {
         assert.equal(state.Retry?.length, 1, `${name} has no Retry`);
         const [retrier] = state.Retry;
@@ -43,46 +44,27 @@ describe('batch state machine (synthesized ASL)', () => {
     }
   });
 
-  test('the main path catches everything into NotifyFailure with ResultPath $.error', () => {
-    // Prepare
-    const states = batch.dev.States as Record<string, State>;
+  test('no state catches: a failure fails the execution where it stands, for a redrive to resume there', () => {
     // Assess
-    for (const name of [
-      'EnsureWarehouse',
-      'ResolveRun',
-      'Extract',
-      'Transform',
-      'Validate',
-      'SplitDay',
-      'MergeBuckets',
-      'LoadTables',
-      'PublishDate',
-      'RecordRun',
-      'NotifySuccess',
-    ]) {
-      assert.deepEqual(
-        states[name].Catch,
-        [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' }],
-        name,
-      );
-    }
-    // Tasks inside Parallel / Map only retry; their container catches.
-    for (const [name, state] of allStates(batch.dev)) {
-      if (
-        ['ExtractOrders', 'ExtractProducts', 'TransformBucket', 'ValidateBucket', 'LoadTable'].includes(name)
-      )
-        assert.equal(state.Catch, undefined, name);
-    }
+    for (const [name, state] of allStates(batch.dev)) assert.equal(state.Catch, undefined, name);
+    const states = batch.dev.States as Record<string, State>;
+    for (const gone of ['NotifyFailure', 'Cleanup', 'RunFailed']) assert.equal(states[gone], undefined, gone);
   });
 
-  test('the failure path notifies, cleans up and fails even when a step of it fails', () => {
-    const states = batch.dev.States as Record<string, State>;
-    assert.equal(states.NotifyFailure.Next, 'Cleanup');
-    assert.equal(states.NotifyFailure.Catch[0].Next, 'Cleanup');
-    assert.equal(states.Cleanup.Next, 'RunFailed');
-    assert.equal(states.Cleanup.Catch[0].Next, 'RunFailed');
-    assert.equal(states.RunFailed.Type, 'Fail');
-    assert.equal(states.RunFailed.Error, 'RunFailed');
+  test('every Task inside a Map iteration is in MAP_ITERATION_STATES (the failure handler skips their input)', () => {
+    // Prepare
+    const inMaps = (def: { States: Record<string, State> }): string[] =>
+      Object.values(def.States).flatMap((state) =>
+        state.Type === 'Map'
+          ? allStates(state.ItemProcessor).map(([name]) => name)
+          : state.Type === 'Parallel'
+            ? (state.Branches as { States: Record<string, State> }[]).flatMap(inMaps)
+            : [],
+      );
+    // Act
+    const iterated = inMaps(batch.dev as { States: Record<string, State> });
+    // Assess
+    assert.deepEqual([...iterated].sort(), [...MAP_ITERATION_STATES].sort());
   });
 
   test('QualityGate is a Choice on $.validation.passed; LoadTables is a Map over $.validation.tables', () => {
@@ -93,7 +75,12 @@ describe('batch state machine (synthesized ASL)', () => {
     assert.deepEqual(states.QualityGate.Choices, [
       { Variable: '$.validation.passed', BooleanEquals: true, Next: 'LoadTables' },
     ]);
-    assert.equal(states.QualityGate.Default, 'NotifyFailure');
+    assert.equal(states.QualityGate.Default, 'QualityGateFailed');
+    assert.deepEqual(states.QualityGateFailed, {
+      Type: 'Fail',
+      Error: 'QualityGateError',
+      CausePath: '$.validation.failureReason',
+    });
     assert.equal(states.LoadTables.Type, 'Map');
     assert.equal(states.LoadTables.ItemsPath, '$.validation.tables');
     assert.deepEqual(states.LoadTables.ItemSelector, { 'run.$': '$.run', 'item.$': '$$.Map.Item.Value' });
@@ -179,8 +166,6 @@ describe('batch state machine (synthesized ASL)', () => {
       ['PublishDate', '$.publish', 'RecordRun'],
       ['RecordRun', '$.record', 'NotifySuccess'],
       ['NotifySuccess', '$.notify', 'Succeeded'],
-      ['NotifyFailure', '$.notify', 'Cleanup'],
-      ['Cleanup', '$.cleanup', 'RunFailed'],
     ];
     for (const [name, resultPath, next] of path) {
       assert.equal(states[name].ResultPath, resultPath, name);
@@ -188,8 +173,8 @@ describe('batch state machine (synthesized ASL)', () => {
     }
     assert.equal(states.Succeeded.Type, 'Succeed');
     // Tasks get the whole state and their return value lands at ResultPath (no Payload wrapper); the notify
-    // steps get it as `state`, next to the execution's context (its ARN and name, for the alert's links).
-    const notifySteps = new Set(['NotifySuccess', 'NotifyFailure']);
+    // step gets it as `state`, next to the execution's context (its ARN and name, for the alert's links).
+    const notifySteps = new Set(['NotifySuccess']);
     for (const [name, state] of allStates(batch.dev).filter(([, s]) => s.Type === 'Task')) {
       assert.match(state.Resource, /^arn:aws:lambda:/, name);
       const expected = notifySteps.has(name) ? { 'state.$': '$', 'execution.$': '$$.Execution' } : undefined;

@@ -96,7 +96,7 @@ for (const envName of ENV_NAMES) {
       for (const alarm of [duration, quality, lag, onFailure]) assert.deepEqual(alarm.AlarmActions, [topic]);
     });
 
-    test('errors and throttles alarms on every function the stack runs, the SLA check included', () => {
+    test('errors and throttles alarms on every function the stack runs, the SLA check and run-failed included', () => {
       // Prepare
       const functions = Object.keys(template.findResources('AWS::Lambda::Function')).filter((id) =>
         functionIds(stack).includes(id),
@@ -112,6 +112,7 @@ for (const envName of ENV_NAMES) {
 
       // Assess
       assert.ok(functions.includes(functionOf(template, 'sla-check')[0]));
+      assert.ok(functions.includes(functionOf(template, 'run-failed')[0]));
       for (const metric of ['Errors', 'Throttles']) {
         assert.deepEqual([...onFunction(metric)].sort(), [...functions].sort(), metric);
       }
@@ -172,6 +173,7 @@ function functionIds(stack: CartflowStack): string[] {
     ...Object.values(stack.pipeline.functions),
     ...(stack.stream ? [stack.stream.streamFunction, stack.stream.loadEventsFunction] : []),
     ...(stack.slaCheck ? [stack.slaCheck.function] : []),
+    stack.failedRuns.function,
   ];
   return fns.map((fn) => logicalIdOf(stack, fn));
 }

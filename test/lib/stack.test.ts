@@ -6,7 +6,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { CartflowStack } from '../../lib/cartflow-stack';
 import { catalogDebounceSecondsOf, ENV_NAMES, loadConfig } from '../../lib/config';
 import { ARRIVALS_PER_REFRESH } from '../../lib/constructs/triggers';
-import { BATCH_STEPS } from '../../lambdas/steps';
+import { BATCH_STEPS, CATALOG_STEPS, FAILED_EXECUTION_STATUSES } from '../../lambdas/steps';
 import { HANDLER_ENV } from '../../lambdas/contract';
 import { logicalIdOf, synth, testApp, unacknowledgedNagFindings } from './synth';
 
@@ -91,7 +91,7 @@ describe('CartflowStack', () => {
   test('one Node.js 22 function per handler entry, traced, with the handler environment', () => {
     // Prepare
     const { template, config } = synth('staging');
-    const entries = new Set(Object.values(BATCH_STEPS));
+    const entries = new Set([...Object.values(BATCH_STEPS), ...Object.values(CATALOG_STEPS)]);
     // Act
     const batchDescriptions = new Set([...entries].map((entry) => `cartflow staging: ${entry}`));
     const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter((r) =>
@@ -193,8 +193,9 @@ describe('CartflowStack', () => {
       withSecret[0].Properties.Environment.Variables[HANDLER_ENV.warehouseWriterUser],
       'IAMR:cartflow-prod-writer',
     );
-    // resolve-run, load-table, publish-date, record-run, cleanup, load-events and sla-check assume the writer role.
-    assert.equal(assumesWriter.length, 7);
+    // resolve-run, load-table, publish-date, record-run, cleanup, run-failed, load-events and sla-check
+    // assume the writer role.
+    assert.equal(assumesWriter.length, 8);
     template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'cartflow-prod-writer' });
     // The ARN comes from GetNamespace (CloudFormation does not return it).
     const lookups = Object.values(template.findResources('Custom::AWS')).map((r) =>
@@ -286,6 +287,56 @@ describe('CartflowStack', () => {
       Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
     });
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  test("a failed, timed-out or aborted batch execution invokes run-failed, which reads only its executions' history", () => {
+    // Prepare
+    const { stack, template } = synth('prod');
+    const machineId = logicalIdOf(stack, stack.pipeline.stateMachine);
+    const functionId = logicalIdOf(stack, stack.failedRuns.function);
+    const dlqArn = { 'Fn::GetAtt': [logicalIdOf(stack, stack.triggers.deadLetterQueue), 'Arn'] };
+    // Act
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+    const history = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<Record<string, Json>>)
+      .filter((s) => [s.Action].flat().includes('states:GetExecutionHistory'));
+    // Assess: the rule, on this state machine only, with a DLQ and a retry policy.
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: [...FAILED_EXECUTION_STATUSES], stateMachineArn: [{ Ref: machineId }] },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [functionId, 'Arn'] },
+          DeadLetterConfig: { Arn: dlqArn },
+          RetryPolicy: Match.anyValue(),
+        }),
+      ],
+    });
+    // An invocation failing every retry lands in the same queue.
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: functionId },
+      DestinationConfig: { OnFailure: { Destination: dlqArn } },
+    });
+    assert.equal(history.length, 1);
+    assert.deepEqual(history[0].Resource, {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':execution:',
+          { 'Fn::GetAtt': [machineId, 'Name'] },
+          ':*',
+        ],
+      ],
+    });
   });
 
   for (const envName of ENV_NAMES) {

@@ -10,8 +10,9 @@ import { allStates } from './synth';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
 type Json = any;
 
-/** The execution ended in the Fail state RunFailed. */
-const failedWithRunFailed = (error: Json) => error?.cause?.name === 'RunFailed';
+/** The execution failed with this error (a Task's, or the Fail state's), its cause the message. */
+const failedWith = (name: string, message?: string) => (error: Json) =>
+  error?.cause?.name === name && (message === undefined || error.cause.message === message);
 
 /** Names of all states, nested ones included. */
 const stateNames = (definition: { States: Record<string, unknown> }): string[] =>
@@ -41,9 +42,7 @@ function stubHandlers(overrides: Record<string, (input: Json) => Json> = {}) {
     PublishDate: (input) => ({ tables: input.validation.tables.map((t: Json) => t.table) }),
     RecordRun: () => ({ recorded: true }),
     NotifySuccess: () => ({ status: 'SUCCEEDED', subject: 'ok' }),
-    NotifyFailure: () => ({ status: 'FAILED', subject: 'failed' }),
-    Cleanup: () => ({ deleted: 1 }),
-    CleanupCatalog: () => ({ deletedObjects: 0 }),
+    CleanupCatalog: () => ({ droppedStages: 1 }),
     ...overrides,
   };
   const handlers = Object.fromEntries(
@@ -68,7 +67,7 @@ describe('synthesizeDefinitions', () => {
     // Assess
     const batchNames = stateNames(synthesized.batch);
     for (const name of Object.keys(BATCH_STEPS)) assert.ok(batchNames.includes(name), `batch lacks ${name}`);
-    for (const name of ['Extract', 'QualityGate', 'LoadTables', 'Succeeded', 'RunFailed']) {
+    for (const name of ['Extract', 'QualityGate', 'LoadTables', 'Succeeded', 'QualityGateFailed']) {
       assert.ok(batchNames.includes(name), `batch lacks ${name}`);
     }
     const catalogNames = stateNames(synthesized.catalog);
@@ -114,10 +113,9 @@ describe('synthesizeDefinitions', () => {
     const loadInputs = calls.filter(([name]) => name === 'LoadTable').map(([, input]) => input);
     assert.deepEqual(loadInputs[0], { run: RUN, item: TABLES[0] });
     assert.equal(calls.find(([name]) => name === 'ResolveRun')?.[1].time, '2024-05-02T03:00:00Z');
-    assert.ok(!calls.some(([name]) => name === 'NotifyFailure' || name === 'Cleanup'));
   });
 
-  test('a failed quality gate notifies with $.validation.failureReason, cleans up and fails RunFailed', async () => {
+  test("a failed quality gate fails at QualityGateFailed with the gate's reason as its cause", async () => {
     // Prepare
     const { handlers, calls } = stubHandlers({
       Validate: () => ({
@@ -133,18 +131,12 @@ describe('synthesizeDefinitions', () => {
     // Act + Assess
     await assert.rejects(
       machine.run({}, { overrides: { taskResourceLocalHandlers: handlers } }).result,
-      failedWithRunFailed,
+      failedWith('QualityGateError', 'orders: unique'),
     );
-    const notifyInput = calls.find(([name]) => name === 'NotifyFailure')?.[1];
-    assert.equal(notifyInput.state.validation.failureReason, 'orders: unique');
-    assert.equal(notifyInput.state.error, undefined);
-    // With the execution's context, so the alert can name and link the execution.
-    assert.ok(typeof notifyInput.execution.StartTime === 'string');
-    assert.ok(calls.some(([name]) => name === 'Cleanup'));
-    assert.ok(!calls.some(([name]) => name === 'LoadTable' || name === 'PublishDate'));
+    assert.ok(!calls.some(([name]) => ['LoadTable', 'PublishDate', 'NotifySuccess'].includes(name)));
   });
 
-  test('a table that fails to stage skips PublishDate and goes to NotifyFailure and Cleanup', async () => {
+  test('a table that fails to stage fails the execution with its error and never reaches PublishDate', async () => {
     // Prepare
     class CopyMismatchError extends Error {
       name = 'CopyMismatchError';
@@ -159,13 +151,12 @@ describe('synthesizeDefinitions', () => {
     // Act + Assess
     await assert.rejects(
       machine.run({}, { overrides: { taskResourceLocalHandlers: handlers } }).result,
-      failedWithRunFailed,
+      failedWith('CopyMismatchError', 'column count'),
     );
-    assert.ok(!calls.some(([name]) => name === 'PublishDate'));
-    assert.ok(calls.some(([name]) => name === 'Cleanup'));
+    assert.ok(!calls.some(([name]) => name === 'PublishDate' || name === 'NotifySuccess'));
   });
 
-  test('a TransientError is retried; a permanent error goes to NotifyFailure with $.error', async () => {
+  test('a TransientError is retried; a permanent error fails the execution at its state', async () => {
     // Prepare
     let attempts = 0;
     class TransientError extends Error {
@@ -191,11 +182,10 @@ describe('synthesizeDefinitions', () => {
       { overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: { Transform: 0 } } },
     );
     // Assess
-    await assert.rejects(run.result, failedWithRunFailed);
+    await assert.rejects(run.result, failedWith('PermanentError', 'bad row'));
     assert.equal(attempts, 3);
-    const notifyInput = calls.find(([name]) => name === 'NotifyFailure')?.[1];
-    assert.equal(notifyInput.state.error.Error, 'PermanentError');
-    assert.ok(calls.some(([name]) => name === 'Cleanup'));
+    assert.equal(calls.filter(([name]) => name === 'RecordRun').length, 1);
+    assert.ok(!calls.some(([name]) => name === 'NotifySuccess'));
   });
 
   test('the catalog refresh passes run and arrival count to RefreshCatalog, then its result to LoadCatalog and PublishCatalog', async () => {

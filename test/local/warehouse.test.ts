@@ -34,6 +34,8 @@ describe('SqlWarehouse on embedded PostgreSQL', () => {
     ...stageTableStatements({
       table,
       runId: 'run-1',
+      businessDate: '2024-03-10',
+      createdAt: new Date(),
       s3Uri: `s3://${lake.bucket}/${prefix}`,
       iamRoleArn: ROLE,
     }),

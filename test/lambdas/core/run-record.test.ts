@@ -5,16 +5,24 @@ import type { PipelineState } from '../../../lambdas/core/contracts';
 import {
   datasetLoads,
   describeRun,
-  failedStateOf,
   MESSAGE_MAX_BYTES,
   RUNBOOKS,
   snsSubject,
   type ExecutionContext,
+  type RunFailure,
   type RunWhere,
 } from '../../../lambdas/core/run-record';
 
 const fixture = async <T = PipelineState>(name: string): Promise<T> =>
   JSON.parse(await readFile(new URL(`../../fixtures/pipeline-state/${name}.json`, import.meta.url), 'utf8'));
+
+/** How the fixture run failed, as the run-failed step reads it from the execution's history. */
+const failureOf = async (name: string): Promise<RunFailure> =>
+  (await fixture<Record<string, RunFailure>>('failures'))[name];
+
+/** The failure notice of a failed fixture run. */
+const describeFailed = async (name: string, where: RunWhere) =>
+  describeRun(await fixture(name), where, await failureOf(name));
 
 /** Where a prod run happened, as the notify step sees it on AWS: `$$.Execution` from the fixture. */
 const onAws = async (): Promise<RunWhere> => ({
@@ -130,7 +138,7 @@ describe('describeRun', () => {
 
   it('a failed step: the state, error name and message, and the retry command and runbook', async () => {
     // Act
-    const { status, subject, summary } = describeRun(await fixture('failed-transform'), await onAws());
+    const { status, subject, summary } = await describeFailed('failed-transform', await onAws());
 
     // Assess
     assert.equal(status, 'FAILED');
@@ -147,18 +155,18 @@ describe('describeRun', () => {
 
   it('a failed quality gate: the reason, the rerun command and the quality runbook', async () => {
     // Act
-    const { subject, summary } = describeRun(await fixture('failed-gate'), await onAws());
+    const { subject, summary } = await describeFailed('failed-gate', await onAws());
 
     // Assess
-    assert.equal(subject, 'cartflow prod FAILED 2026-03-03 at QualityGate');
+    assert.equal(subject, 'cartflow prod FAILED 2026-03-03 at QualityGateFailed');
     assert.match(summary, /quality gate: orders: 16\.67% quarantined/);
     assert.ok(summary.includes('cartflow --env prod run --date 2026-03-03'));
     assert.ok(summary.includes(RUNBOOKS.qualityFailure));
   });
 
-  it('unwraps the Lambda error message from a Catch cause', async () => {
+  it("unwraps the Lambda error message from the execution's cause", async () => {
     // Act
-    const { status, summary } = describeRun(await fixture('lambda-error'), LOCAL);
+    const { status, summary } = await describeFailed('lambda-error', LOCAL);
 
     // Assess
     assert.equal(status, 'FAILED');
@@ -167,7 +175,7 @@ describe('describeRun', () => {
 
   it('locally: the s3:// locations and the local command, no console links or region', async () => {
     // Act
-    const { subject, summary } = describeRun(await fixture('failed-transform'), LOCAL);
+    const { subject, summary } = await describeFailed('failed-transform', LOCAL);
 
     // Assess
     assert.match(subject, /^cartflow local FAILED 2026-03-07/);
@@ -191,8 +199,8 @@ describe('describeRun', () => {
     const notices = [
       describeRun(state, await onAws()),
       ...(await Promise.all(
-        ['succeeded', 'failed-gate', 'lambda-error', 'failed-transform'].map(async (name) =>
-          describeRun(await fixture(name), await onAws()),
+        ['failed-gate', 'lambda-error', 'failed-transform'].map(async (name) =>
+          describeFailed(name, await onAws()),
         ),
       )),
     ];
@@ -206,25 +214,13 @@ describe('describeRun', () => {
   });
 });
 
-describe('failedStateOf', () => {
-  it('reads the failed state from the results the state holds', async () => {
-    // Prepare
-    const failed = await fixture('failed-transform');
-    const { run, extract, error } = failed;
+describe('describeRun of a run without a failure', () => {
+  it('is a success even when the state holds a failed gate: only the failure handler reports failures', async () => {
+    // Act
+    const { status } = describeRun(await fixture('failed-gate'), await onAws());
 
-    // Act + Assess
-    assert.equal(
-      failedStateOf({ run, error } as PipelineState),
-      'Extract (ExtractOrders or ExtractProducts)',
-    );
-    assert.equal(failedStateOf(failed), 'Transform');
-    assert.equal(
-      failedStateOf({ run, extract, volume: { buckets: [0, 1], count: 2 }, error }),
-      'SplitDay (TransformBucket or ValidateBucket)',
-    );
-    assert.equal(failedStateOf({ error } as PipelineState), 'EnsureWarehouse or ResolveRun');
-    assert.equal(failedStateOf(await fixture('failed-gate')), 'QualityGate');
-    assert.equal(failedStateOf(await fixture('succeeded')), undefined);
+    // Assess
+    assert.equal(status, 'SUCCEEDED');
   });
 });
 

@@ -5,14 +5,19 @@ import { CopyMismatchError } from '../../../lambdas/core/errors';
 import { layout } from '../../../lambdas/core/layout';
 import type { BatchTable } from '../../../lambdas/core/model';
 import {
+  batchStagesOfDateSql,
+  dropRegisteredStageStatements,
   dropStageStatements,
   ident,
   literal,
   publishStatements,
   recordRunStatements,
+  STAGE_TABLE_MAX_AGE_DAYS,
+  stageBaseName,
   stageTableName,
   stageTableStatements,
   stagedCountSql,
+  stagesCreatedBeforeSql,
   warehouseDdl,
   writerGrantStatements,
 } from '../../../lambdas/core/sql';
@@ -26,6 +31,7 @@ import { startTestLake, type TestLake } from '../../support/s3';
 const ROLE = 'arn:aws:iam::123456789012:role/cartflow-copy';
 const BATCH_TABLES: BatchTable[] = ['dim_product', 'fact_order', 'fact_order_item', 'agg_daily_sales'];
 const RUN = 'run-2024-03-10-a1';
+const NOW = new Date('2024-03-11T03:04:05.678Z');
 
 describe('warehouse SQL', () => {
   let s3: TestLake;
@@ -45,6 +51,8 @@ describe('warehouse SQL', () => {
     return stageTableStatements({
       table,
       runId: RUN,
+      businessDate,
+      createdAt: NOW,
       s3Uri: `s3://${s3.lake.bucket}/${key}`,
       iamRoleArn: ROLE,
     });
@@ -103,9 +111,12 @@ describe('warehouse SQL', () => {
   it('stages a table per run and publishes the staged tables of a date together', () => {
     // Act
     const stage = stageTableName(TABLES.fact_order_item, RUN);
+    const name = stage.slice('staging.'.length);
     const staging = stageTableStatements({
       table: TABLES.fact_order_item,
       runId: RUN,
+      businessDate: '2024-03-10',
+      createdAt: NOW,
       s3Uri: 's3://lake-bucket/curated/fact_order_item/dt=2024-03-10/',
       iamRoleArn: ROLE,
     });
@@ -118,19 +129,82 @@ describe('warehouse SQL', () => {
       `DROP TABLE IF EXISTS ${stage}`,
       `CREATE TABLE ${stage} (LIKE analytics.fact_order_item)`,
       `COPY ${stage} FROM 's3://lake-bucket/curated/fact_order_item/dt=2024-03-10/' IAM_ROLE '${ROLE}' FORMAT AS PARQUET`,
+      `DELETE FROM ops.stage_table WHERE table_name = '${name}'`,
+      `INSERT INTO ops.stage_table (table_name, run_id, business_date, created_at) VALUES\n('${name}', '${RUN}', '2024-03-10', '2024-03-11 03:04:05.678')`,
     ]);
     const products = stageTableName(TABLES.dim_product, RUN);
+    const productsName = products.slice('staging.'.length);
     assert.deepEqual(publish, [
       `DELETE FROM analytics.dim_product USING ${products} WHERE analytics.dim_product.product_id = ${products}.product_id`,
       `INSERT INTO analytics.dim_product SELECT * FROM ${products}`,
       `DROP TABLE ${products}`,
+      `DELETE FROM ops.stage_table WHERE table_name = '${productsName}'`,
       `DELETE FROM analytics.fact_order_item WHERE order_date = '2024-03-10'`,
       `DELETE FROM analytics.fact_order_item USING ${stage} WHERE ` +
         `analytics.fact_order_item.order_id = ${stage}.order_id AND ` +
         `analytics.fact_order_item.line_no = ${stage}.line_no`,
       `INSERT INTO analytics.fact_order_item SELECT * FROM ${stage}`,
       `DROP TABLE ${stage}`,
+      `DELETE FROM ops.stage_table WHERE table_name = '${name}'`,
     ]);
+  });
+
+  it("registers each stage table: a date's batch stages and the expired ones are found and dropped", async () => {
+    // Prepare: a failed batch attempt of the date (a pipeline_run row) staged two tables 15 days ago; a
+    // catalog refresh of the same date (no pipeline_run row) staged dim_product now.
+    const date = fixture.businessDate;
+    const old = new Date(NOW.getTime() - 15 * 86_400_000);
+    const failed = 'run-failed-attempt';
+    const catalog = 'catalog-refresh-1';
+    const stageOf = (table: TableDef, runId: string, createdAt: Date) =>
+      stageTableStatements({
+        table,
+        runId,
+        businessDate: date,
+        createdAt,
+        s3Uri: 's3://cartflow-test/x/',
+        iamRoleArn: ROLE,
+      }).filter((sql) => !sql.startsWith('COPY'));
+    await warehouse.executeBatch([
+      ...recordRunStatements({
+        runId: failed,
+        businessDate: date,
+        status: 'FAILED',
+        startedAt: old,
+        datasets: [],
+        checks: [],
+      }),
+      ...stageOf(TABLES.fact_order, failed, old),
+      ...stageOf(TABLES.agg_daily_sales, failed, old),
+      ...stageOf(TABLES.dim_product, catalog, NOW),
+    ]);
+    const names = async (sql: string) =>
+      (await warehouse.query<{ table_name: string }>(sql)).map((r) => r.table_name).sort();
+
+    // Act
+    const ofDate = await names(batchStagesOfDateSql(date));
+    const expired = await names(
+      stagesCreatedBeforeSql(new Date(NOW.getTime() - STAGE_TABLE_MAX_AGE_DAYS * 86_400_000)),
+    );
+    await warehouse.executeBatch(dropRegisteredStageStatements(ofDate));
+    const left = await names(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'`,
+    );
+
+    // Assess
+    const failedStages = [TABLES.agg_daily_sales, TABLES.fact_order]
+      .map((t) => stageBaseName(t, failed))
+      .sort();
+    assert.deepEqual(ofDate, failedStages);
+    assert.deepEqual(expired, failedStages);
+    assert.deepEqual(left, [stageBaseName(TABLES.dim_product, catalog)]);
+    assert.deepEqual(await names('SELECT table_name FROM ops.stage_table'), left);
+    assert.throws(
+      () => dropRegisteredStageStatements(['x; DROP TABLE ops.pipeline_run']),
+      /no stage table name/,
+    );
+    await warehouse.executeBatch(dropStageStatements([TABLES.dim_product], catalog));
+    assert.deepEqual(await names('SELECT table_name FROM ops.stage_table'), []);
   });
 
   it('publishes all staged tables or none: one table missing its stage leaves every table as it was', async () => {
@@ -170,6 +244,8 @@ describe('warehouse SQL', () => {
       s3Uri: 's3://lake-bucket/x/',
       iamRoleArn: ROLE,
       runId: RUN,
+      businessDate: '2024-03-10',
+      createdAt: NOW,
     };
     assert.throws(() => publishStatements([base.table], RUN, "2024-03-10' OR '1'='1"), /YYYY-MM-DD/);
     assert.throws(() => stageTableStatements({ ...base, s3Uri: "s3://lake-bucket/x' --" }), /s3:\/\/bucket/);
@@ -222,9 +298,14 @@ describe('warehouse SQL', () => {
       warehouse.executeBatch([`SET LOCAL ROLE "${writer}"`, ...statements]);
     const tables = BATCH_TABLES.map((t) => TABLES[t]);
     const stages = tables.map((table) =>
-      stageTableStatements({ table, runId: RUN, s3Uri: 's3://cartflow-test/x/', iamRoleArn: ROLE }).filter(
-        (sql) => !sql.startsWith('COPY'),
-      ),
+      stageTableStatements({
+        table,
+        runId: RUN,
+        businessDate: fixture.businessDate,
+        createdAt: NOW,
+        s3Uri: 's3://cartflow-test/x/',
+        iamRoleArn: ROLE,
+      }).filter((sql) => !sql.startsWith('COPY')),
     );
 
     // Act: stage twice (a retried load drops its own stage), publish, record the run.

@@ -12,7 +12,12 @@ import {
   CATALOG_SNAPSHOT_KEY,
   layout,
 } from '../../../lambdas/core/layout';
-import { warehouseDdl, writerGrantStatements } from '../../../lambdas/core/sql';
+import {
+  dropRegisteredStageStatements,
+  STAGE_TABLE_MAX_AGE_DAYS,
+  warehouseDdl,
+  writerGrantStatements,
+} from '../../../lambdas/core/sql';
 import { step as ensureWarehouseStep } from '../../../lambdas/handlers/ensure-warehouse';
 import { step as extractProductsStep } from '../../../lambdas/handlers/extract-products';
 import { useWorkspace } from '../../support/workspace';
@@ -160,8 +165,11 @@ describe('catalog refresh (extract-products with catalogArrivals) over fixture c
 });
 
 describe('ensure-warehouse step', () => {
-  /** The warehouse edge as the Data API would answer: the catalog query's one row, then the batch. */
-  function warehouse(present: number, expected: number, users: number) {
+  /**
+   * The warehouse edge as the Data API would answer: the catalog query's one row, then the batch; the
+   * registered stage tables older than the redrive window are `expired`.
+   */
+  function warehouse(present: number, expected: number, users: number, expired: string[] = []) {
     const batches: string[][] = [];
     const queries: string[] = [];
     const edge: Warehouse = {
@@ -173,7 +181,9 @@ describe('ensure-warehouse step', () => {
         queries.push(sql);
         const rows = sql.includes('pg_user')
           ? Array.from({ length: users }, () => ({ exists: 1 }))
-          : [{ present, expected }];
+          : sql.includes('FROM ops.stage_table')
+            ? expired.map((table_name) => ({ table_name }))
+            : [{ present, expected }];
         return Promise.resolve(rows as T[]);
       },
     };
@@ -194,14 +204,14 @@ describe('ensure-warehouse step', () => {
     const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
 
     // Assess
-    assert.deepEqual(result, { created: true });
+    assert.deepEqual(result, { created: true, expiredStages: 0 });
     assert.deepEqual(batches, [
       ['CREATE USER "IAMR:writer" PASSWORD DISABLE'],
       [...warehouseDdl(), ...writerGrantStatements('IAMR:writer')],
     ]);
   });
 
-  it('is one catalog query and no DDL when every table exists and is granted', async () => {
+  it('is one catalog query, one stage query and no DDL when every table exists and is granted', async () => {
     // Prepare
     const { edge, batches, queries } = warehouse(20, 20, 1);
 
@@ -209,8 +219,23 @@ describe('ensure-warehouse step', () => {
     const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
 
     // Assess
-    assert.deepEqual(result, { created: false });
+    assert.deepEqual(result, { created: false, expiredStages: 0 });
     assert.deepEqual(batches, []);
-    assert.equal(queries.length, 2);
+    assert.equal(queries.length, 3);
+  });
+
+  it('drops the stage tables registered before the redrive window, in one transaction', async () => {
+    // Prepare
+    const expired = ['fact_order_0123456789abcdef', 'agg_daily_sales_0123456789abcdef'];
+    const { edge, batches, queries } = warehouse(20, 20, 1, expired);
+
+    // Act
+    const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
+
+    // Assess
+    assert.deepEqual(result, { created: false, expiredStages: 2 });
+    const before = new Date(Date.now() - STAGE_TABLE_MAX_AGE_DAYS * 86_400_000).toISOString().slice(0, 10);
+    assert.match(queries.at(-1)!, new RegExp(`created_at < '${before} `));
+    assert.deepEqual(batches, [dropRegisteredStageStatements(expired)]);
   });
 });

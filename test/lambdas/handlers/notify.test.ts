@@ -30,10 +30,10 @@ function notify(env: Record<string, string>) {
 const PROD_ENV = { [HANDLER_ENV.bucket]: 'cartflow-prod-lake', [HANDLER_ENV.environment]: 'prod' };
 
 describe('notify step', () => {
-  it('publishes the failure with the execution the task passes and returns the status and subject only', async () => {
+  it('publishes the success with the execution the task passes and returns the status and subject only', async () => {
     // Prepare
     const { run, published } = notify(PROD_ENV);
-    const state = await fixture<PipelineState>('failed-transform');
+    const state = await fixture<PipelineState>('succeeded');
     const execution = await fixture<ExecutionContext>('execution');
 
     // Act
@@ -42,10 +42,10 @@ describe('notify step', () => {
     // Assess
     assert.equal(published.length, 1);
     const [{ subject, message }] = published;
-    assert.deepEqual(result, { status: 'FAILED', subject });
-    assert.equal(subject, 'cartflow prod FAILED 2026-03-07 at Transform: PermanentError');
+    assert.deepEqual(result, { status: 'SUCCEEDED', subject });
+    assert.match(subject, /^cartflow prod SUCCEEDED \d{4}-\d\d-\d\d: [\d,]+ rows loaded/);
     assert.ok(message.includes(`execution ARN:  ${execution.Id}`));
-    assert.ok(message.includes('cartflow --env prod retry 2026-03-07-0badf00d'));
+    assert.doesNotMatch(message, /WHAT FAILED/);
   });
 
   it('names the variable a misconfigured function lacks', () => {

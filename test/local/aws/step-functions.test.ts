@@ -63,7 +63,9 @@ class FakeStepFunctions {
       if (execution.status === 'RUNNING' && --execution.polls <= 0) execution.status = execution.ends;
       return {
         status: execution.status,
-        ...(execution.status === 'FAILED' ? { error: 'RunFailed', cause: 'See NotifyFailure output' } : {}),
+        ...(execution.status === 'FAILED'
+          ? { error: 'CopyMismatchError', cause: 'fact_order: 12 columns, 13' }
+          : {}),
       };
     }
     if (command instanceof ListExecutionsCommand) {
@@ -82,11 +84,18 @@ class FakeStepFunctions {
   }
 }
 
-/** ops.pipeline_run as the Data API would answer it: the dates given as succeeded. */
-const ledger = (succeeded: Record<string, string> = {}): RunLedger => ({
+/**
+ * ops.pipeline_run as the Data API would answer it: the dates given as succeeded, and the runs a later run
+ * of their date superseded (run → that later run).
+ */
+const ledger = (
+  succeeded: Record<string, string> = {},
+  superseded: Record<string, string> = {},
+): RunLedger => ({
   succeeded: async (dates) =>
     new Map(dates.filter((d) => succeeded[d]).map((d) => [d, { run: succeeded[d], rows: 10 }])),
   rowsOf: async () => 42,
+  succeededAfter: async (run) => superseded[run],
 });
 
 const runsOn = (sfn: FakeStepFunctions, options: { maxConcurrentRuns?: number; ledger?: RunLedger } = {}) =>
@@ -160,7 +169,7 @@ describe('backfill and retry against a deployed state machine', () => {
 
     // Assess
     assert.equal(first.status, 'FAILED');
-    assert.match(first.reason ?? '', /RunFailed/);
+    assert.match(first.reason ?? '', /CopyMismatchError: fact_order/);
     assert.deepEqual([again.status, again.run], ['SUCCEEDED', '2026-07-01-a2']);
     assert.deepEqual([skipped.status, skipped.run], ['SKIPPED', '2026-07-02']);
     assert.deepEqual([forced.status, forced.run], ['SUCCEEDED', '2026-07-02-a2']);
@@ -180,5 +189,22 @@ describe('backfill and retry against a deployed state machine', () => {
     assert.deepEqual(sfn.redriven, [executionArnOf(MACHINE, '2026-07-03')]);
     assert.deepEqual([redriven.status, redriven.run, redriven.rows], ['SUCCEEDED', '2026-07-03', 42]);
     await assert.rejects(notRedrivable, { name: 'ExecutionNotRedrivable' });
+  });
+
+  it('retry refuses a run whose date a later run has published since, and redrives nothing', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions(() => 'FAILED');
+    const runs = runsOn(sfn, { ledger: ledger({}, { '2026-07-04': '2026-07-04-a2' }) });
+    await runs.runDate('2026-07-04', false);
+
+    // Act
+    const refused = runs.redrive('2026-07-04');
+
+    // Assess
+    await assert.rejects(refused, {
+      name: 'SupersededRunError',
+      message: /run 2026-07-04-a2 of the same date started later and succeeded/,
+    });
+    assert.deepEqual(sfn.redriven, []);
   });
 });

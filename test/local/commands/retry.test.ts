@@ -54,7 +54,7 @@ describe('cartflow retry', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'cartflow-retry-'));
     const services = await startLocalServices({ dataDir });
     try {
-      for (const date of ['2026-06-01', '2026-06-02'])
+      for (const date of ['2026-06-01', '2026-06-02', '2026-06-03'])
         await seedDay(services, { orders: String(ORDERS) }, date, ORDERS);
     } finally {
       await services.close();
@@ -99,7 +99,7 @@ describe('cartflow retry', () => {
     assert.equal(await tablesOf(dataDir, date), redriven);
   });
 
-  it('redrives a failed run whose failure path cleaned up: reruns from Transform, not the extract', async () => {
+  it('redrives a run that failed at PublishDate from there: its stage tables and staged data were kept', async () => {
     // Prepare
     const date = '2026-06-02';
     const failed = await failedRun(dataDir, date, 'publish-date:crash');
@@ -119,11 +119,31 @@ describe('cartflow retry', () => {
     assert.equal(failed.exit.code, 1, failed.printed.err);
     assert.match(failed.printed.err, /✗ PublishDate/);
     assert.equal(retried.code, 0, retried.err);
-    assert.match(retried.err, /↺ ExtractOrders +done before/);
-    assert.match(retried.err, /✓ Transform/);
+    for (const state of ['ExtractOrders', 'Transform', 'Validate', 'LoadTable'])
+      assert.match(retried.err, new RegExp(`↺ ${state} +done before, not rerun`));
+    assert.match(retried.err, /✓ PublishDate/);
+    assert.match(retried.err, /3 steps ran, 10 finished before and were not rerun/);
     assert.deepEqual(await rawObjects(dataDir), rawBefore);
     assert.equal(runs.out, `run_id,status\n${failed.runId},SUCCEEDED\n`);
     assert.equal(again.code, 1);
     assert.match(again.err, /succeeded; there is nothing to retry/);
+  });
+
+  it('refuses to redrive a failed run once a later run of its date has succeeded', async () => {
+    // Prepare
+    const date = '2026-06-03';
+    const failed = await failedRun(dataDir, date, 'load-table:crash');
+    const later = await cartflow('run', '--date', date, '--data-dir', dataDir);
+    const published = await tablesOf(dataDir, date);
+
+    // Act
+    const retried = await cartflow('retry', failed.runId!, '--data-dir', dataDir);
+
+    // Assess
+    assert.equal(failed.exit.code, 1, failed.printed.err);
+    assert.equal(later.code, 0, later.err);
+    assert.equal(retried.code, 1, retried.err);
+    assert.match(retried.err, /of the same date started later and succeeded/);
+    assert.equal(await tablesOf(dataDir, date), published);
   });
 });

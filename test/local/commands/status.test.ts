@@ -56,7 +56,7 @@ describe('cartflow status over real local runs', () => {
     assert.match(text, new RegExp(`${CLEAN}\\s+SUCCEEDED\\s+2\\s+${CLEAN}-\\w+\\s`));
     assert.match(text, /✓\s+ResolveRun\s+\d+ ms/);
     assert.match(text, /✓\s+LoadTable\s+[\d.]+ m?s\s+×4/);
-    assert.match(text, /✓\s+Cleanup\s+[\d.]+ m?s/);
+    assert.match(text, /✓\s+Validate\s+[\d.]+ m?s/);
     assert.match(text, /Freshness \(SLA per dataset\) · all within SLA/);
     for (const dataset of ['products', 'orders', 'order_items']) {
       assert.match(text, new RegExp(`✓\\s+${dataset}\\s+met\\s+1 d 05:00\\s+1 d 06:00\\s+${CLEAN}`));
@@ -112,11 +112,9 @@ describe('cartflow status over real local runs', () => {
       for (const step of date.steps) assert.ok(Number.isInteger(step.ms) && step.ms! >= 0, step.state);
       assert.ok(date.latest.ms! > 0);
     }
-    assert.ok(
-      report.runs[0].steps!.some((s) => s.state === 'Cleanup'),
-      'the failure path ran',
-    );
-    assert.match(report.runs[0].error ?? '', /RunFailed/);
+    // The failed gate ends the run: Validate is its last Task, and no Catch path runs after it.
+    assert.equal(report.runs[0].steps!.at(-1)?.state, 'Validate');
+    assert.match(report.runs[0].error ?? '', /QualityGateError/);
     assert.deepEqual(
       report.freshness.map((f) => [f.dataset, f.status]),
       [
