@@ -208,9 +208,7 @@ export async function seedSourceDatabase(
 ): Promise<void> {
   const filter = businessDayFilter(assertBusinessDate(businessDate, 'businessDate'));
   const ids = [...new Set(rows.orders.map((o) => o.order_id).filter((id) => id !== null))];
-  const unlock = await db.lock();
-  try {
-    await db.query('BEGIN');
+  await inTransaction(db, async () => {
     for (const ddl of SOURCE_DDL) await db.query(ddl);
     await db.query(
       `DELETE FROM order_items WHERE order_id IN (SELECT order_id FROM orders WHERE ${filter}) OR order_id = ANY($1)`,
@@ -233,7 +231,20 @@ export async function seedSourceDatabase(
       'order_items',
       rows.items.map((i) => [i.order_id, i.line_no, i.product_id, i.quantity, i.unit_price]),
     );
+  });
+}
+
+/**
+ * `work` as one transaction on the connection, which it holds alone meanwhile: committed when `work`
+ * returns, rolled back when it (or the COMMIT) throws.
+ */
+export async function inTransaction<T>(db: Database, work: () => Promise<T>): Promise<T> {
+  const unlock = await db.lock();
+  try {
+    await db.query('BEGIN');
+    const result = await work();
     await db.query('COMMIT');
+    return result;
   } catch (error) {
     await db.query('ROLLBACK').catch(() => undefined);
     throw error;

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { WarehouseReader } from '../lambdas/core/freshness';
 import { literal } from '../lambdas/core/sql';
-import type { Database } from './embedded-postgres';
+import { inTransaction, type Database } from './embedded-postgres';
 import type { RunHistory, StepTiming } from './status';
 
 /** Advisory lock of the journal's DDL (concurrent commands create it at once otherwise). */
@@ -91,18 +91,10 @@ export class RunJournal {
 
   private connection(): Promise<Database> {
     return (this.db ??= this.open().then(async (db) => {
-      const release = await db.lock();
-      try {
-        await db.query('BEGIN');
+      await inTransaction(db, async () => {
         await db.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
         for (const ddl of DDL) await db.query(ddl);
-        await db.query('COMMIT');
-      } catch (error) {
-        await db.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        release();
-      }
+      });
       return db;
     }));
   }

@@ -21,6 +21,7 @@ import { generateClickEvents, type SampleEvents } from '../lambdas/core/clickstr
 import { duplicateEventIds, windowMismatches } from '../local/kafka/checks';
 import { kafkaClient, runEsmPoller, type ReconnectInfo } from '../local/kafka/esm-poller';
 import { ON_FAILURE_PREFIX } from '../local/kafka/invoke';
+import { kafkaLag } from '../local/kafka/lag';
 import { produceMessages } from '../local/kafka/producer';
 import { streamFromKafka, type KafkaStreamOptions } from '../local/kafka/stream';
 import { startLocalRuntime, type LocalRuntime } from '../local/runtime';
@@ -111,20 +112,7 @@ describe('clickstream faults against a real Kafka broker', () => {
   };
 
   /** Messages produced but not committed by the group, summed over partitions. */
-  const lag = async (topic: string, groupId: string) => {
-    const admin = kafkaClient(brokers).admin();
-    await admin.connect();
-    try {
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const ends = await admin.fetchTopicOffsets(topic);
-      return ends.reduce((sum, e) => {
-        const c = committed.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
-        return sum + Number(e.high) - Math.max(0, Number(c));
-      }, 0);
-    } finally {
-      await admin.disconnect();
-    }
-  };
+  const lag = async (topic: string, group: string) => (await kafkaLag({ brokers, topic, group }).lag()).total;
 
   /** CI starts the broker with broker.sh, so there a broker it cannot restart is a failure, not a skip. */
   const canRestartBroker = (t: TestContext): boolean => {

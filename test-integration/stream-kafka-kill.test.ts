@@ -6,29 +6,22 @@
  * throwing hook: stream-kafka.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HANDLER_ENV, LAKE } from '../lambdas/contract';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
-import { kafkaClient, STREAM_GROUP } from '../local/kafka/esm-poller';
+import { STREAM_GROUP } from '../local/kafka/esm-poller';
+import { kafkaLag } from '../local/kafka/lag';
 import { produceMessages } from '../local/kafka/producer';
+import { runCartflow } from '../test/support/cartflow-cli';
 
 const BROKERS = process.env.KAFKA_BROKERS;
-const ROOT = resolve(import.meta.dirname, '..');
 const HOUR = 3_600_000;
 const run = randomUUID().slice(0, 8);
 const TOPIC = `clickstream-kill-${run}`;
-
-interface Ended {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-}
 
 describe('cartflow stream killed between the handler and the offset commit', { timeout: 300_000 }, () => {
   let dataDir: string;
@@ -48,38 +41,18 @@ describe('cartflow stream killed between the handler and the offset commit', { t
   });
 
   /** A command in a process of its own over the data dir's embedded servers (not the suite's PostgreSQL). */
-  const cartflow = (args: string[], fault?: string): Promise<Ended> => {
+  const cartflow = (args: string[], fault?: string) => {
     const env: NodeJS.ProcessEnv = { ...process.env, [HANDLER_ENV.fault]: fault ?? '' };
     delete env.SOURCE_DATABASE_URL;
     delete env.WAREHOUSE_DATABASE_URL;
-    return new Promise((done) => {
-      const child = execFile(
-        process.execPath,
-        ['--openssl-legacy-provider', '--import', 'tsx', 'bin/cartflow.ts', ...args, '--data-dir', dataDir],
-        { cwd: ROOT, env, maxBuffer: 16 << 20 },
-        (_error, out, err) => done({ code: child.exitCode, signal: child.signalCode, out, err }),
-      );
-    });
+    return runCartflow(args, { dataDir, env });
   };
 
   const stream = (fault?: string) =>
     cartflow(['stream', '--topic', TOPIC, '--batch-size', '100', '--window-ms', '200'], fault);
 
   /** Messages of the topic the stream's group has not committed. */
-  const lag = async () => {
-    const admin = kafkaClient(brokers).admin();
-    await admin.connect();
-    try {
-      const [committed] = await admin.fetchOffsets({ groupId: STREAM_GROUP, topics: [TOPIC] });
-      const ends = await admin.fetchTopicOffsets(TOPIC);
-      return ends.reduce((sum, e) => {
-        const c = committed.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
-        return sum + Number(e.high) - Math.max(0, Number(c));
-      }, 0);
-    } finally {
-      await admin.disconnect();
-    }
-  };
+  const lag = async () => (await kafkaLag({ brokers, topic: TOPIC, group: STREAM_GROUP }).lag()).total;
 
   /** Event objects in the lake (s3rver keeps each object as a `<key>._S3rver_object` file under the data dir). */
   const eventObjects = async () =>

@@ -153,7 +153,11 @@ describe('fault injection at every batch step', { timeout: 600_000 }, () => {
 
         // Assess: the failure
         assert.equal(outcome.status, 'FAILED');
-        assert.equal(outcome.error?.name, error);
+        assert.equal(
+          outcome.error?.name,
+          error,
+          JSON.stringify({ error: outcome.error, steps: outcome.steps }),
+        );
         const { failed, retried, caught } = attemptsOf(outcome, state);
         assert.ok(
           failed.length > 0 && failed.every((s) => s.error?.startsWith(`${error}: `)),

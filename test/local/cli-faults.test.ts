@@ -4,35 +4,18 @@
  * see the previous run's day whole, and a plain rerun loads the new one.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HANDLER_ENV } from '../../lambdas/contract';
+import { runCartflow } from '../support/cartflow-cli';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const DATE = '2026-06-01';
 
-interface Ended {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-}
-
 /** One `cartflow` command in a process of its own, with `fault` as CARTFLOW_FAULT (unset when absent). */
-function cartflow(dataDir: string, args: string[], fault?: string): Promise<Ended> {
-  const env = { ...process.env, [HANDLER_ENV.fault]: fault ?? '' };
-  return new Promise((done) => {
-    const child = execFile(
-      process.execPath,
-      ['--openssl-legacy-provider', '--import', 'tsx', 'bin/cartflow.ts', ...args, '--data-dir', dataDir],
-      { cwd: ROOT, env, maxBuffer: 16 << 20 },
-      (_error, out, err) => done({ code: child.exitCode, signal: child.signalCode, out, err }),
-    );
-  });
-}
+const cartflow = (dataDir: string, args: string[], fault?: string) =>
+  runCartflow(args, { dataDir, env: { ...process.env, [HANDLER_ENV.fault]: fault ?? '' } });
 
 describe('cartflow run killed by the fault switch', { timeout: 300_000 }, () => {
   let dataDir: string;

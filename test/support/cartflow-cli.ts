@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../local/cli';
@@ -19,15 +19,44 @@ export async function cartflow(...args: string[]) {
   return { code, out: Buffer.concat(chunks.out).toString(), err: Buffer.concat(chunks.err).toString() };
 }
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/cartflow.ts', import.meta.url));
+/** Node's arguments for a cartflow command (tsx, and the legacy OpenSSL provider s3rver needs). */
+const nodeArgs = (args: string[]) => ['--openssl-legacy-provider', '--import', 'tsx', BIN, ...args];
+
+/** How a cartflow command run in a process of its own ended, and all it printed. */
+export interface CartflowEnded {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * One cartflow command in a process of its own over `dataDir`, run to its end (or to its death by a signal,
+ * as a CARTFLOW_FAULT kill does), with `env` as its whole environment.
+ */
+export function runCartflow(
+  args: string[],
+  options: { dataDir: string; env?: NodeJS.ProcessEnv },
+): Promise<CartflowEnded> {
+  return new Promise((done) => {
+    const child = execFile(
+      process.execPath,
+      nodeArgs([...args, '--data-dir', options.dataDir]),
+      { cwd: ROOT, env: options.env ?? process.env, maxBuffer: 16 << 20 },
+      // A failing or killed command is an outcome to assert on, not an error: the code or signal says it.
+      (_error, out, err) => done({ code: child.exitCode, signal: child.signalCode, out, err }),
+    );
+  });
+}
 
 /** The cartflow command as its own process (to interrupt or kill it), with what it printed so far. */
 export function spawnCartflow(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--openssl-legacy-provider', '--import', 'tsx', BIN, ...args],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child: ChildProcess = spawn(process.execPath, nodeArgs(args), {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const printed = { out: '', err: '' };
   child.stdout!.on('data', (c: Buffer) => (printed.out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (printed.err += c.toString()));

@@ -6,7 +6,7 @@
 import type { CheckResult } from '../contracts';
 import { percent } from '../summary';
 import { escapeHtml as esc } from './escape';
-import type { RunReportModel, TimelineStep } from './model';
+import type { ErrorMinute, EventMinute, RunReportModel, TimelineStep } from './model';
 import { COLOURS, duration, lineageSvg, minuteChartSvg, minuteSeries, timelineSvg } from './svg';
 
 export type { RunReportModel } from './model';
@@ -186,41 +186,32 @@ function clickstreamSection(model: RunReportModel): string {
     `<table><thead><tr><th>${esc(head)}</th><th class="num">total</th></tr></thead><tbody>${rows
       .map(([k, v]) => `<tr><td>${esc(k)}</td><td class="num">${count(v)}</td></tr>`)
       .join('')}</tbody></table>`;
+  /** The minutes' chart, a line per `series` key (top 6), then their totals per `key`, largest first. */
+  const chartAndTotals = <R extends EventMinute | ErrorMinute>(
+    rows: readonly R[],
+    value: (r: R) => number,
+    chart: { label: string; series: (r: R) => string },
+    totalsBy: { head: string; key: (r: R) => string },
+  ) =>
+    `${minuteChartSvg(minuteSeries(rows, chart.series, value, 6), chart.label)}${table(
+      totalsBy.head,
+      totals(rows, totalsBy.key, value),
+    )}`;
   const events = eventMinutes.length
-    ? `${minuteChartSvg(
-        minuteSeries(
-          eventMinutes,
-          (r) => r.eventType,
-          (r) => r.events,
-          6,
-        ),
-        'Events per minute',
-      )}${table(
-        'event type',
-        totals(
-          eventMinutes,
-          (r) => r.eventType,
-          (r) => r.events,
-        ),
-      )}`
+    ? chartAndTotals(
+        eventMinutes,
+        (r) => r.events,
+        { label: 'Events per minute', series: (r) => r.eventType },
+        { head: 'event type', key: (r) => r.eventType },
+      )
     : `<p class="note">No clickstream event in the warehouse for ${esc(model.run.businessDate)}.</p>`;
   const errors = errorMinutes.length
-    ? `${minuteChartSvg(
-        minuteSeries(
-          errorMinutes,
-          (r) => r.service,
-          (r) => r.errors,
-          6,
-        ),
-        'Errors per minute',
-      )}${table(
-        'service · error code',
-        totals(
-          errorMinutes,
-          (r) => `${r.service} · ${r.errorCode}`,
-          (r) => r.errors,
-        ),
-      )}`
+    ? chartAndTotals(
+        errorMinutes,
+        (r) => r.errors,
+        { label: 'Errors per minute', series: (r) => r.service },
+        { head: 'service · error code', key: (r) => `${r.service} · ${r.errorCode}` },
+      )
     : `<p class="note">No error event for ${esc(model.run.businessDate)}.</p>`;
   return `<section id="clickstream"><h2>Clickstream, ${esc(model.run.businessDate)} (UTC)</h2>
 <h3>Events per minute <span class="note">analytics.agg_event_minute</span></h3>${events}

@@ -80,29 +80,21 @@ describe('cartflow backfill', () => {
 
     it('loads each date once: the second run skips every date and leaves the tables identical', async () => {
       // Act
-      const first = await cartflow(
-        'backfill',
-        '--from',
-        DATES[0],
-        '--to',
-        DATES[6],
-        '--concurrency',
-        '2',
-        '--data-dir',
-        dataDir,
-      );
+      const backfillWeek = () =>
+        cartflow(
+          'backfill',
+          '--from',
+          DATES[0],
+          '--to',
+          DATES[6],
+          '--concurrency',
+          '2',
+          '--data-dir',
+          dataDir,
+        );
+      const first = await backfillWeek();
       const afterFirst = await warehouseState(dataDir);
-      const second = await cartflow(
-        'backfill',
-        '--from',
-        DATES[0],
-        '--to',
-        DATES[6],
-        '--concurrency',
-        '2',
-        '--data-dir',
-        dataDir,
-      );
+      const second = await backfillWeek();
       const afterSecond = await warehouseState(dataDir);
 
       // Assess
