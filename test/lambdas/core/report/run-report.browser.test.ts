@@ -3,17 +3,16 @@
  * CI installs it (apt-get install chromium).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
 import { renderRunReport } from '../../../../lambdas/core/report/run-report';
+import { launchChromium } from '../../../support/chromium';
 import { failedGateModel } from '../../../support/report-fixture';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** Where the screenshot stays after the test, for a human to look at. */
 const OUT_DIR = join(tmpdir(), 'cartflow-report-browser');
 
@@ -101,16 +100,7 @@ describe('run report in headless chromium', () => {
   let browser: Browser;
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`,
-    );
-    // --no-sandbox: CI and containers run as root, where chromium's sandbox refuses to start.
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-    });
+    browser = await launchChromium();
     await mkdir(OUT_DIR, { recursive: true });
   });
   after(() => browser?.close());
