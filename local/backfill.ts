@@ -4,6 +4,7 @@
  */
 
 import { assertBusinessDate } from '../lambdas/core/dates';
+import { literal } from '../lambdas/core/sql';
 
 const assertDate = (date: string) => assertBusinessDate(date, 'date');
 
@@ -42,6 +43,18 @@ export interface RunLedger {
   succeededAfter(runId: string): Promise<string | undefined>;
 }
 
+/** `retry` of a run whose date a later run has published since (RunLedger.succeededAfter), locally and on AWS. */
+export class SupersededRunError extends Error {
+  override name = 'SupersededRunError';
+
+  constructor(run: string, later: string) {
+    super(
+      `run ${run} is not redriven: run ${later} of the same date started later and succeeded, so a redrive ` +
+        'would publish older data over it; run the date again instead (cartflow run --date <date>)',
+    );
+  }
+}
+
 /** A RunLedger over any warehouse that answers SQL (PostgreSQL and Redshift both take this SQL). */
 export function warehouseLedger(warehouse: { query<T>(sql: string): Promise<T[]> }): RunLedger {
   const runs = async (where: string) =>
@@ -63,13 +76,13 @@ export function warehouseLedger(warehouse: { query<T>(sql: string): Promise<T[]>
       return new Map(found.map((r) => [r.date, { run: r.run, rows: r.rows }]));
     },
     async rowsOf(runId) {
-      const found = await runs(`r.run_id = '${runId.replaceAll("'", "''")}'`);
+      const found = await runs(`r.run_id = ${literal(runId)}`);
       return found[0]?.rows;
     },
     async succeededAfter(runId) {
       const [later] = await warehouse.query<{ run_id: string }>(
         `SELECT l.run_id FROM ops.pipeline_run l JOIN ops.pipeline_run f ON l.business_date = f.business_date
-         WHERE f.run_id = '${runId.replaceAll("'", "''")}' AND l.run_id <> f.run_id
+         WHERE f.run_id = ${literal(runId)} AND l.run_id <> f.run_id
            AND l.status = 'SUCCEEDED' AND l.started_at > f.started_at
          ORDER BY l.started_at DESC LIMIT 1`,
       );

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { HANDLER_ENV } from '../lambdas/contract';
 import { startLocalRuntime, startLocalServices, type LocalRuntime, type LocalServices } from './runtime';
-import { ms, OPTIONS, UsageError, type Command } from './commands/command';
+import { dataDirOf, ms, OPTIONS, UsageError, type Command } from './commands/command';
 import { COMMANDS } from './commands/registry';
 import { ENV_NAMES } from '../lib/config';
 import { openAwsEnvironment, type AwsEnvironment } from './aws/environment';
@@ -64,7 +64,7 @@ export async function main(
   let runtime: LocalRuntime | undefined;
   let services: LocalServices | undefined;
   const where = {
-    dataDir: values['data-dir'] ?? process.env.CARTFLOW_DATA_DIR ?? '.data',
+    dataDir: dataDirOf(values),
     sourceDatabaseUrl: process.env[HANDLER_ENV.sourceDatabaseUrl],
     warehouseDatabaseUrl: process.env[HANDLER_ENV.warehouseDatabaseUrl],
   };

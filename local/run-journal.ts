@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import type { WarehouseReader } from '../lambdas/core/freshness';
 import { literal } from '../lambdas/core/sql';
 import { inTransaction, type Database } from './embedded-postgres';
-import type { RunHistory, StepTiming } from './status';
+import type { StepStatus } from '../lambdas/core/report/model';
+import type { RunHistory } from './status';
 
 /** Advisory lock of the journal's DDL (concurrent commands create it at once otherwise). */
 const DDL_LOCK = 0x63666c6a;
@@ -194,7 +195,8 @@ export class RunJournal {
   }
 }
 
-const STEP_STATUS: Record<LoggedStep['status'], StepTiming['status']> = {
+/** A logged step's status as the report and `status` name it. */
+export const STEP_STATUS: Record<LoggedStep['status'], StepStatus> = {
   ok: 'succeeded',
   failed: 'failed',
   retried: 'retried',

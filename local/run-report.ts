@@ -5,17 +5,10 @@
 import type { Adapters } from '../lambdas/adapters/ports';
 import { writeRunReport } from '../lambdas/adapters/run-report';
 import type { FinishedState } from '../lambdas/core/report/from-state';
-import type { StepStatus, Timeline } from '../lambdas/core/report/model';
+import type { Timeline } from '../lambdas/core/report/model';
 import { QUALITY_GATE_ERROR } from '../lambdas/steps';
+import { STEP_STATUS } from './run-journal';
 import type { ExecutionOutcome } from './step-functions';
-
-const STATUS: Record<ExecutionOutcome['steps'][number]['status'], StepStatus> = {
-  ok: 'succeeded',
-  failed: 'failed',
-  retried: 'retried',
-  caught: 'caught',
-  replayed: 'replayed',
-};
 
 /** The runner's step log as a report timeline, in start order. */
 export function timelineOfSteps(steps: ExecutionOutcome['steps']): Timeline {
@@ -25,7 +18,7 @@ export function timelineOfSteps(steps: ExecutionOutcome['steps']): Timeline {
       .sort((a, b) => a.startedAt - b.startedAt)
       .map((s) => ({
         state: s.state,
-        status: STATUS[s.status],
+        status: STEP_STATUS[s.status],
         startedAt: new Date(s.startedAt).toISOString(),
         ms: s.ms,
         ...(s.error !== undefined && { error: s.error }),

@@ -19,7 +19,7 @@ import { assertBusinessDate, previousUtcDate } from '../lambdas/core/dates';
 import { FileAlerts } from './console-alerts';
 import { openDatabase, PostgresSourceDatabase, type Database } from './embedded-postgres';
 import { startS3Server } from './s3-server';
-import { warehouseLedger } from './backfill';
+import { SupersededRunError, warehouseLedger } from './backfill';
 import { RunJournal } from './run-journal';
 import { reportWithTimeline } from './run-report';
 import { runStateMachine, type ExecutionOutcome, type LocalHandler } from './step-functions';
@@ -256,11 +256,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           `run ${runId} succeeded; there is nothing to retry (backfill --force reruns its date)`,
         );
       const later = await warehouseLedger(services.warehouse).succeededAfter(runId);
-      if (later)
-        throw new RunNotFoundError(
-          `run ${runId} is not retried: run ${later} of the same date started later and succeeded, so a ` +
-            'retry would publish older data over it; run the date again instead (cartflow run --date <date>)',
-        );
+      if (later) throw new SupersededRunError(runId, later);
       return batchOf(definitions.batch)(execution.input as RunRequest);
     },
     async batchWith(configure) {

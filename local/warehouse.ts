@@ -253,16 +253,12 @@ export class SqlWarehouse implements Warehouse {
         files.push({ path, columns });
       }
       for (const { path, columns } of files) {
-        // A slice at a time, so a day's table never sits in the heap whole (one thread: a stable row order).
-        for (let offset = 0; ; offset += INSERT_SLICE_ROWS) {
-          const rows = await engine.rows(
-            `${insertSelect(path, columns)} LIMIT ${INSERT_SLICE_ROWS} OFFSET ${offset}`,
-          );
+        // Streamed a slice at a time, so a day's table never sits in the heap whole and is read once.
+        for await (const rows of engine.rowBatches(insertSelect(path, columns), INSERT_SLICE_ROWS)) {
           await this.db.insertRows(
             table,
             rows.map((row) => Object.values(row)),
           );
-          if (rows.length < INSERT_SLICE_ROWS) break;
         }
       }
     } finally {

@@ -17,6 +17,7 @@ import type {
 import { renderRunReport } from '../core/report/run-report';
 import { datasetLoads } from '../core/run-record';
 import { literal, qualifiedName } from '../core/sql';
+import { findObject } from './lake-tables';
 import type { Adapters, LakeStore, Warehouse } from './ports';
 
 /** Quarantined rows shown per dataset. */
@@ -109,7 +110,7 @@ async function quarantineSamples(lake: LakeStore, state: FinishedState): Promise
   }
   const samples: QuarantineSample[] = [];
   for (const { dataset, key, toRow } of wanted) {
-    const object = (await lake.list(key)).find((o) => o.key === key);
+    const object = await findObject(lake, key);
     if (object === undefined) {
       samples.push({
         dataset,

@@ -17,12 +17,6 @@ export interface CatalogRecordError {
   reason: string;
 }
 
-/** parseCatalogFile's result: a file's records and record errors, collected. */
-export interface CatalogParseResult {
-  records: CatalogProduct[];
-  errors: CatalogRecordError[];
-}
-
 /** A JSON value → record, or the reason it is not one. Numbers are kept as their decimal text. */
 function toRecord(value: unknown): CatalogProduct | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object';
@@ -340,18 +334,4 @@ export async function* readCatalogFile(fileName: string, chunks: Chunks): AsyncG
   if (items === 0) {
     throw new InputFormatError(`${fileName} holds no product record; expected ${EXPECTED_FORMATS}`);
   }
-}
-
-/** readCatalogFile over a whole file in memory, collected: records and record errors apart. */
-export async function parseCatalogFile(
-  fileName: string,
-  content: string | Uint8Array,
-): Promise<CatalogParseResult> {
-  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-  const result: CatalogParseResult = { records: [], errors: [] };
-  for await (const item of readCatalogFile(fileName, [bytes])) {
-    if ('record' in item) result.records.push(item.record);
-    else result.errors.push(item);
-  }
-  return result;
 }

@@ -8,7 +8,7 @@ import { CATALOG_LANDING_PREFIX, CATALOG_SNAPSHOT_KEY, layout } from '../core/la
 import { ROW_NUMBER } from '../core/quality/compile-sql';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
-import { writeJsonLines } from '../adapters/lake-tables';
+import { findObject, writeJsonLines } from '../adapters/lake-tables';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, LakeObject, LakeStore, Step } from '../adapters/ports';
 import {
@@ -97,7 +97,7 @@ async function appendFiles(
 /** The current catalog (CATALOG_SNAPSHOT_KEY) as table `current`; empty before the first refresh. */
 async function openCurrent(engine: Engine, lake: LakeStore, workspace: LakeWorkspace): Promise<void> {
   await engine.run(createTableSql(TABLES.products, 'current'));
-  const [snapshot] = (await lake.list(CATALOG_SNAPSHOT_KEY)).filter((o) => o.key === CATALOG_SNAPSHOT_KEY);
+  const snapshot = await findObject(lake, CATALOG_SNAPSHOT_KEY);
   if (snapshot === undefined) return;
   const [path] = await workspace.fetch([snapshot.key]);
   await engine.run(`INSERT INTO current ${castSelect(TABLES.products, `read_parquet(${sqlLiteral(path)})`)}`);
@@ -116,8 +116,7 @@ async function landingFiles(lake: LakeStore): Promise<LakeObject[]> {
  * attempt wrote for them, other refreshes' lines of the day stay.
  */
 async function recordUnparseable(lake: LakeStore, key: string, files: Set<string>, rejections: Rejection[]) {
-  const exists = (await lake.list(key)).some((o) => o.key === key);
-  const kept = exists
+  const kept = (await findObject(lake, key))
     ? (await lake.getText(key))
         .split('\n')
         .filter((line) => line.trim() !== '')

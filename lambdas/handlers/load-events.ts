@@ -35,6 +35,7 @@ import {
 import { engineSettingsFromEnv, fileList, sqlLiteral, type EngineSettings } from '../core/engine/engine';
 import { requireEnv, type Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
+import { findObject } from '../adapters/lake-tables';
 import { withEngine } from '../adapters/lake-workspace';
 import type { Adapters, LakeObject, LakeStore, Step } from '../adapters/ports';
 import { HANDLER_ENV, METRIC } from '../contract';
@@ -100,8 +101,7 @@ async function mapBounded<T, R>(items: readonly T[], work: (item: T) => Promise<
 }
 
 async function readState(lake: LakeStore): Promise<ArrivalState> {
-  const [found] = await lake.list(ARRIVALS_STATE_KEY);
-  return found?.key === ARRIVALS_STATE_KEY
+  return (await findObject(lake, ARRIVALS_STATE_KEY))
     ? parseArrivalState(await lake.getText(ARRIVALS_STATE_KEY))
     : START_STATE;
 }

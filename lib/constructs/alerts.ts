@@ -1,6 +1,7 @@
 import { Aws, Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -9,6 +10,7 @@ import type { AlertsConfig, EnvName } from '../config';
 import { acknowledgeNag } from '../nag';
 
 export interface AlertsProps {
+  /** Named in the topic's display name. */
   readonly envName: EnvName;
   /** Encrypts the alert topic; CloudWatch is allowed to use it for alarm notifications. */
   readonly key: kms.IKey;
@@ -28,6 +30,16 @@ const fromThisAccountsAlarms = () => ({
   StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
   ArnLike: { 'aws:SourceArn': alarmArnPattern() },
 });
+
+/** Lets a function publish to the (KMS-encrypted) alert topic, with the nag finding the grant produces acknowledged. */
+export function grantAlertPublish(fn: lambda.IFunction, topic: sns.ITopic): void {
+  topic.grantPublish(fn);
+  acknowledgeNag(
+    fn,
+    'Publishing to the KMS-encrypted alert topic needs kms:GenerateDataKey* on the topic key (CDK topic grant).',
+    'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+  );
+}
 
 /**
  * The environment's alert topic, created before anything that notifies it: the notify step (BatchPipeline),

@@ -24,6 +24,7 @@ import {
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import type { DuckDbLayer } from './duckdb-layer';
+import { grantAlertPublish } from './alerts';
 import { SourceNetwork } from './network';
 import {
   cartflowFunction,
@@ -168,12 +169,7 @@ export class BatchPipeline extends Construct {
 
     // Only the notify step publishes run summaries.
     const notify = functions.notify;
-    props.alertTopic.grantPublish(notify);
-    acknowledgeNag(
-      notify,
-      'Publishing to the KMS-encrypted alert topic needs kms:GenerateDataKey* on the topic key (CDK topic grant).',
-      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-    );
+    grantAlertPublish(notify, props.alertTopic);
     notify.addEnvironment(HANDLER_ENV.topicArn, props.alertTopic.topicArn);
 
     this.createWarehouseSchemaOnDeploy(functions['ensure-warehouse'], warehouse);

@@ -13,6 +13,7 @@ import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { FAILED_EXECUTION_STATUSES, FAILURE_HANDLERS } from '../../lambdas/steps';
 import type { EnvironmentConfig } from '../config';
 import { acknowledgeNag } from '../nag';
+import { grantAlertPublish } from './alerts';
 import {
   cartflowFunction,
   DEFAULT_HANDLERS_DIR,
@@ -23,6 +24,7 @@ import {
 import type { Warehouse } from './warehouse';
 
 export interface FailedRunsProps {
+  /** The environment's validated config: function defaults, log retention, envName. */
   readonly config: EnvironmentConfig;
   /** The batch state machine whose failed, timed-out and aborted executions are handled. */
   readonly stateMachine: sfn.StateMachine;
@@ -86,12 +88,7 @@ export class FailedRuns extends Construct {
     grantLake(this.function, bucket, 'read', `${LAKE.quarantine}*`);
     grantLake(this.function, bucket, 'readWrite', `${LAKE.quality}*.html`);
     warehouse.grantDataApi(this.function);
-    props.alertTopic.grantPublish(this.function);
-    acknowledgeNag(
-      this.function,
-      'Publishing to the KMS-encrypted alert topic needs kms:GenerateDataKey* on the topic key (CDK topic grant).',
-      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-    );
+    grantAlertPublish(this.function, props.alertTopic);
     // Only this state machine's executions: by name, not by ARN token, so the function does not depend
     // on the state machine (which never references it either).
     const { partition, region, account } = Stack.of(this);

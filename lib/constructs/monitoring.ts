@@ -55,6 +55,7 @@ export interface MonitoringProps {
   /** The batch SLA; the duration alarm fires when a run takes this long. */
   readonly slaMinutes: number;
   readonly alarms: AlarmConfig;
+  /** The batch and catalog state machines and step functions: execution, errors and throttles alarms. */
   readonly batch: BatchMetricSources;
   /**
    * Freshness per dataset: an alarm per dataset on its age, and a dashboard row.

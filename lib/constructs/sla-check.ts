@@ -29,6 +29,7 @@ const CHECK_TIMEOUT = Duration.seconds(60);
 const CHECK_MEMORY_MB = 256;
 
 export interface SlaCheckProps {
+  /** The environment's validated config: function defaults, log retention, envName. */
   readonly config: EnvironmentConfig;
   /** The rules to measure (lib/config.ts freshnessRulesOf): one DataAgeMinutes per dataset with a rule. */
   readonly rules: FreshnessRules;
@@ -98,7 +99,7 @@ export class SlaCheck extends Construct {
     });
     props.warehouse.grantDataApi(this.function);
     // The next check is the retry: a late one would publish an age for a moment already past.
-    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(minutes) });
+    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: props.interval });
     acknowledgeNag(
       this.function,
       'A failed check needs no dead-letter record: the next scheduled check measures again, the missing DataAgeMinutes datapoints breach the freshness alarms, and the Errors alarm reports the failure.',
@@ -116,7 +117,7 @@ export class SlaCheck extends Construct {
       targets: [
         new targets.LambdaFunction(this.function, {
           retryAttempts: 2,
-          maxEventAge: Duration.minutes(Math.max(1, minutes)),
+          maxEventAge: props.interval,
           deadLetterQueue: props.deadLetterQueue,
         }),
       ],

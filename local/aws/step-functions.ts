@@ -16,20 +16,14 @@ import {
   StartExecutionCommand,
   type ExecutionStatus,
 } from '@aws-sdk/client-sfn';
-import { warehouseLedger, type BackfillTarget, type DateOutcome, type RunLedger } from '../backfill';
+import {
+  SupersededRunError,
+  warehouseLedger,
+  type BackfillTarget,
+  type DateOutcome,
+  type RunLedger,
+} from '../backfill';
 import type { AwsEnvironment, SdkClient } from './environment';
-
-/** `retry` of a run whose date a later run has published since. */
-export class SupersededRunError extends Error {
-  override name = 'SupersededRunError';
-
-  constructor(run: string, later: string) {
-    super(
-      `run ${run} is not redriven: run ${later} of the same date started later and succeeded, so a redrive ` +
-        'would publish older data over it; run the date again instead (cartflow run --date <date>)',
-    );
-  }
-}
 
 export const executionNameOf = (date: string, attempt: number) =>
   attempt <= 1 ? date : `${date}-a${attempt}`;

@@ -96,11 +96,19 @@ export function timeOption(values: Values, name: 'from' | 'to'): number | undefi
   }
 }
 
-export function kafkaBrokers(): string[] {
-  const brokers = (process.env.KAFKA_BROKERS ?? '')
+/** The brokers KAFKA_BROKERS names (host:port,…); none when it is unset or blank. */
+export const namedBrokers = (): string[] =>
+  (process.env.KAFKA_BROKERS ?? '')
     .split(',')
     .map((b) => b.trim())
     .filter(Boolean);
+
+/** The data dir of the local services: --data-dir, else $CARTFLOW_DATA_DIR, else ./.data. */
+export const dataDirOf = (values: Values): string =>
+  values['data-dir'] ?? process.env.CARTFLOW_DATA_DIR ?? '.data';
+
+export function kafkaBrokers(): string[] {
+  const brokers = namedBrokers();
   if (brokers.length === 0) {
     throw new UsageError(
       'KAFKA_BROKERS is not set; start a broker with: export KAFKA_BROKERS="$(bash localstack/kafka/broker.sh start)"',

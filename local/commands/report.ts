@@ -4,7 +4,7 @@ import { layout } from '../../lambdas/core/layout';
 import { literal } from '../../lambdas/core/sql';
 import type { LakeStore } from '../../lambdas/adapters/ports';
 import type { WarehouseReader } from '../../lambdas/core/freshness';
-import { UsageError, type Command } from './command';
+import { dataDirOf, UsageError, type Command } from './command';
 
 /** Where `report` writes when --out is not given: under the data dir, one file per run. */
 export const REPORTS_DIR = 'reports';
@@ -20,8 +20,7 @@ export const command: Command = {
     if (aws) {
       // The deployed run's report, from the stack's lake bucket, read through the Data API's ops.pipeline_run.
       const environment = await aws();
-      const dataDir = values['data-dir'] ?? process.env.CARTFLOW_DATA_DIR ?? '.data';
-      source = { ...environment, reportsDir: join(dataDir, REPORTS_DIR, environment.envName) };
+      source = { ...environment, reportsDir: join(dataDirOf(values), REPORTS_DIR, environment.envName) };
     } else {
       const local = await services();
       source = { ...local, reportsDir: join(local.dataDir, REPORTS_DIR) };

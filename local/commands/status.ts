@@ -4,7 +4,7 @@ import { executionHistory, offsetLag } from '../aws/status-sources';
 import { journalRunHistory } from '../run-journal';
 import { gatherStatus, type StatusPorts } from '../status';
 import { formatStatus } from '../status-text';
-import { UsageError, type Command } from './command';
+import { namedBrokers, UsageError, type Command } from './command';
 
 export const command: Command = {
   usage: `status [--json] [--now T]                   recent runs per date with step times, freshness against the
@@ -62,10 +62,7 @@ function nowOption(raw: string | undefined): Date {
 
 /** The local stream's lag when a broker is named (KAFKA_BROKERS), else why there is none. */
 async function localLag(): Promise<Pick<StatusPorts, 'lag' | 'lagNote'>> {
-  const brokers = (process.env.KAFKA_BROKERS ?? '')
-    .split(',')
-    .map((b) => b.trim())
-    .filter(Boolean);
+  const brokers = namedBrokers();
   if (brokers.length === 0)
     return { lagNote: 'not measured: KAFKA_BROKERS is not set (no local broker named)' };
   // kafkajs only when there is a broker to ask.

@@ -96,6 +96,23 @@ export class Engine {
     return reader.getRowObjectsJS() as T[];
   }
 
+  /**
+   * Rows as `rows` gives them, in batches of at least `batchRows` (the last one smaller) as the query streams:
+   * the whole result is never in memory. No other statement may run on the engine until the batches end.
+   */
+  async *rowBatches<T = Record<string, unknown>>(sql: string, batchRows: number): AsyncGenerator<T[]> {
+    const result = await this.connection.stream(sql);
+    let batch: T[] = [];
+    for await (const rows of result.yieldRowObjectJs()) {
+      batch.push(...(rows as T[]));
+      if (batch.length >= batchRows) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
   /** The first column of the first row. */
   async scalar<T>(sql: string, params?: DuckDBValue[]): Promise<T> {
     const reader = await this.connection.runAndReadAll(sql, params);

@@ -1,13 +1,24 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { parseCatalogFile } from '../../../lambdas/core/catalog';
+import { readCatalogFile, type CatalogRecordError } from '../../../lambdas/core/catalog';
+import type { CatalogProduct } from '../../../lambdas/core/model';
 import { InputFormatError } from '../../../lambdas/core/errors';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../../fixtures/catalog/${name}`, import.meta.url), 'utf8');
 
-describe('parseCatalogFile', () => {
+/** readCatalogFile over a whole file in memory, collected: records and record errors apart. */
+async function parseCatalogFile(fileName: string, content: string) {
+  const result = { records: [] as CatalogProduct[], errors: [] as CatalogRecordError[] };
+  for await (const item of readCatalogFile(fileName, [Buffer.from(content)])) {
+    if ('record' in item) result.records.push(item.record);
+    else result.errors.push(item);
+  }
+  return result;
+}
+
+describe('readCatalogFile', () => {
   it('reads a JSON array, keeping numbers as decimal text and reporting bad elements by position', async () => {
     // Prepare
     const text = fixture('products.json');

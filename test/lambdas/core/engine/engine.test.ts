@@ -25,6 +25,28 @@ describe('Engine', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('streams a result in batches of at least the asked size, every row once and in order', async () => {
+    // Act
+    const batches: { n: number }[][] = [];
+    for await (const batch of engine.rowBatches<{ n: number }>(
+      'SELECT i::INTEGER AS n FROM range(10000) t(i)',
+      3000,
+    )) {
+      batches.push(batch);
+    }
+
+    // Assess
+    assert.ok(
+      batches.slice(0, -1).every((b) => b.length >= 3000),
+      String(batches.map((b) => b.length)),
+    );
+    assert.ok(batches.length >= 2 && batches.at(-1)!.length > 0);
+    assert.deepEqual(
+      batches.flat().map((r) => r.n),
+      Array.from({ length: 10000 }, (_, i) => i),
+    );
+  });
+
   it('writes Parquet as Redshift COPY reads it: v1 data pages, DECIMAL(12,2) on INT64, UTF-8 strings', async () => {
     // Prepare: enough repeated values that some columns get a dictionary page before their data pages.
     const path = join(dir, 'curated.parquet');
