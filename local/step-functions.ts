@@ -1,4 +1,3 @@
-import './polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { TaskMemo } from './run-journal';
 import type { AslDefinition } from './synth-definitions';

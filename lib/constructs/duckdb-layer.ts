@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { DockerImage } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { FUNCTION_RUNTIME } from './lambda-function';
 
 /** The Lambda platforms DuckDB publishes a glibc Node binding for. */
 export const DUCKDB_PLATFORMS = ['linux-x64', 'linux-arm64'] as const;
@@ -136,7 +137,7 @@ export class DuckDbLayer extends Construct {
       .digest('hex');
     this.layer = new lambda.LayerVersion(this, 'Layer', {
       description: `DuckDB ${bindings.version} Node binding (${platform})`,
-      compatibleRuntimes: [lambda.Runtime.NODEJS_22_X],
+      compatibleRuntimes: [FUNCTION_RUNTIME],
       compatibleArchitectures: [this.architecture],
       code: lambda.Code.fromAsset(bindings.dir, {
         assetHash,

@@ -13,6 +13,12 @@ import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import { acknowledgeNag, LAMBDA_BASIC_EXECUTION_FINDING, s3GrantFindings, type S3GrantKind } from '../nag';
 import type { DuckDbLayer } from './duckdb-layer';
 
+/**
+ * The runtime every function and the DuckDB layer deploy on: Node 24, AWS's newest Node runtime (Node 22's
+ * is deprecated on 2027-04-30). CI runs the test suite on the same major.
+ */
+export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
 export interface CartflowFunctionProps {
   readonly config: EnvironmentConfig;
   /** Directory holding `<entry>.ts`. */
@@ -99,7 +105,7 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
   const fn = new NodejsFunction(scope, `${name}Function`, {
     entry: join(props.handlersDir, `${entry}.ts`),
     handler: 'handler',
-    runtime: lambda.Runtime.NODEJS_22_X,
+    runtime: FUNCTION_RUNTIME,
     architecture: engine?.architecture ?? lambda.Architecture.ARM_64,
     layers: engine ? [engine.layer] : undefined,
     memorySize: props.memorySize ?? (engine ? config.engine.memoryMb : config.lambdaMemoryMb),
@@ -120,7 +126,7 @@ export function cartflowFunction(scope: Construct, props: CartflowFunctionProps)
       // Retry/Catch match on error names (TransientError, ...); minifying must not rename classes.
       keepNames: true,
       sourceMap: true,
-      target: 'node22',
+      target: 'node24',
       mainFields: ['module', 'main'],
       // CommonJS dependencies call require(); ESM output has none unless we create it.
       banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",

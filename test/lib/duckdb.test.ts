@@ -107,7 +107,7 @@ describe('DuckDB functions', () => {
     // Assess
     template.resourceCountIs('AWS::Lambda::LayerVersion', 1);
     template.hasResourceProperties('AWS::Lambda::LayerVersion', {
-      CompatibleRuntimes: ['nodejs22.x'],
+      CompatibleRuntimes: ['nodejs24.x'],
       CompatibleArchitectures: ['x86_64'],
     });
   });

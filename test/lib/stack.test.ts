@@ -101,7 +101,7 @@ describe('CartflowStack', () => {
     assert.equal(functions.length, entries.size);
     for (const fn of functions) {
       const p = fn.Properties;
-      assert.equal(p.Runtime, 'nodejs22.x');
+      assert.equal(p.Runtime, 'nodejs24.x');
       assert.equal(p.TracingConfig.Mode, 'Active');
       assert.equal(p.Timeout, config.lambdaTimeoutSeconds);
       const vars = p.Environment.Variables as Record<string, unknown>;

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-// Promise.withResolvers for aws-local-stepfunctions' Parallel on Node 20.
-import '../../local/polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { BATCH_STEPS, CATALOG_STEPS } from '../../lambdas/steps';
 import { synthesizeDefinitions, type SynthesizedDefinitions } from '../../local/synth-definitions';
