@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { DockerImage } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { FUNCTION_RUNTIME } from './lambda-function';
+import { FUNCTION_RUNTIME } from './function-runtime';
 
 /** The Lambda platforms DuckDB publishes a glibc Node binding for. */
 export const DUCKDB_PLATFORMS = ['linux-x64', 'linux-arm64'] as const;

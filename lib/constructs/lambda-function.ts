@@ -12,12 +12,7 @@ import { HANDLER_ENV, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/c
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import { acknowledgeNag, LAMBDA_BASIC_EXECUTION_FINDING, s3GrantFindings, type S3GrantKind } from '../nag';
 import type { DuckDbLayer } from './duckdb-layer';
-
-/**
- * The runtime every function and the DuckDB layer deploy on: Node 24, AWS's newest Node runtime (Node 22's
- * is deprecated on 2027-04-30). CI runs the test suite on the same major.
- */
-export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
+import { FUNCTION_RUNTIME } from './function-runtime';
 
 export interface CartflowFunctionProps {
   readonly config: EnvironmentConfig;

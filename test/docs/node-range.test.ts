@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { FUNCTION_RUNTIME } from '../../lib/constructs/lambda-function';
+import { FUNCTION_RUNTIME } from '../../lib/constructs/function-runtime';
 
 const read = (path: string) => readFile(new URL(`../../${path}`, import.meta.url), 'utf8');
 
