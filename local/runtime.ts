@@ -116,57 +116,95 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   faultSwitch({ ...process.env, ...options.handlerEnv?.() });
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const s3 = await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET });
-  const env: Env = { ...process.env, ...localHandlerEnvironment() };
-  const lake = new S3LakeStore(
-    // s3rver's fixed local credentials; nothing leaves the machine.
-    createS3Client(
-      { region: LOCAL_REGION, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
-      s3.endpoint,
-    ),
-    LOCAL_BUCKET,
-  );
-  const source = await openDatabase({
-    url: options.sourceDatabaseUrl,
-    dataDir: join(dataDir, POSTGRES_DIR),
-    database: 'source',
-  });
-  const warehouse = await SqlWarehouse.open({
-    ...warehouseDatabase(dataDir, options),
-    lake,
-  });
-  const alerts = new FileAlerts(join(dataDir, 'alerts.log'));
-  const adapters = {
-    lake,
-    source: new PostgresSourceDatabase(source),
-    warehouse,
-    alerts,
-    logger: localLogger(env),
-    metrics: new RecordedMetrics(),
-  };
-  return {
-    dataDir,
-    lake,
-    warehouse,
-    source,
-    alerts,
-    adapters,
-    env,
-    build(step, extra) {
-      const faulty = withFaults(step);
-      return faulty.make({ ...adapters, ...extra }, faulty.settings({ ...env, ...options.handlerEnv?.() }));
-    },
-    async close() {
-      await warehouse.close();
-      await source.close();
-      await s3.close();
-    },
-  };
+  // What has started so far, closed in reverse if a later start fails: a failed command must exit, not
+  // wait on an s3rver or a database connection nobody will close.
+  const started = new Resources();
+  try {
+    const s3 = started.add(await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET }));
+    const env: Env = { ...process.env, ...localHandlerEnvironment() };
+    const lake = new S3LakeStore(
+      // s3rver's fixed local credentials; nothing leaves the machine.
+      createS3Client(
+        { region: LOCAL_REGION, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+        s3.endpoint,
+      ),
+      LOCAL_BUCKET,
+    );
+    const source = started.add(
+      await openDatabase({
+        url: options.sourceDatabaseUrl,
+        dataDir: join(dataDir, POSTGRES_DIR),
+        database: 'source',
+      }),
+    );
+    const warehouse = started.add(
+      await SqlWarehouse.open({
+        ...warehouseDatabase(dataDir, options),
+        lake,
+      }),
+    );
+    const alerts = new FileAlerts(join(dataDir, 'alerts.log'));
+    const adapters = {
+      lake,
+      source: new PostgresSourceDatabase(source),
+      warehouse,
+      alerts,
+      logger: localLogger(env),
+      metrics: new RecordedMetrics(),
+    };
+    return {
+      dataDir,
+      lake,
+      warehouse,
+      source,
+      alerts,
+      adapters,
+      env,
+      build(step, extra) {
+        const faulty = withFaults(step);
+        return faulty.make({ ...adapters, ...extra }, faulty.settings({ ...env, ...options.handlerEnv?.() }));
+      },
+      close: () => started.close(),
+    };
+  } catch (error) {
+    await started.close();
+    throw error;
+  }
+}
+
+/**
+ * Things with a close(), closed in reverse order of start; a failing close does not keep the rest open
+ * (the first such error is rethrown after all were tried).
+ */
+export class Resources {
+  private readonly open: { close(): Promise<void> }[] = [];
+
+  add<T extends { close(): Promise<void> }>(resource: T): T {
+    this.open.push(resource);
+    return resource;
+  }
+
+  async close(): Promise<void> {
+    let failure: unknown;
+    for (let resource = this.open.pop(); resource; resource = this.open.pop())
+      await resource.close().catch((error: unknown) => (failure ??= error));
+    if (failure) throw failure;
+  }
 }
 
 /** The local services plus the state machines as synthesized from the CDK stack, and the stream handlers. */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const services = await startLocalServices(options);
+  try {
+    return await runtimeOver(services, options);
+  } catch (error) {
+    // The first error is the one to report; the services must close either way, or the process never exits.
+    await services.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function runtimeOver(services: LocalServices, options: LocalRuntimeOptions): Promise<LocalRuntime> {
   // Imported here, not at the top: it loads the CDK app, which startLocalServices' users (the benchmark) do without.
   const { synthesizeDefinitions } = await import('./synth-definitions');
   const envName = options.envName ?? 'dev';

@@ -32,24 +32,57 @@ export interface CartflowEnded {
   err: string;
 }
 
+/** How long a command's process may live on after its last output: stopping its servers, nothing more. */
+export const EXIT_AFTER_OUTPUT_MS = 10_000;
+
+/** A command's process outlived its output (something it started still held the event loop). */
+export class LingeringProcessError extends Error {
+  override name = 'LingeringProcessError';
+}
+
 /**
  * One cartflow command in a process of its own over `dataDir`, run to its end (or to its death by a signal,
- * as a CARTFLOW_FAULT kill does), with `env` as its whole environment.
+ * as a CARTFLOW_FAULT kill does), with `env` as its whole environment. The guard every such test gets: it
+ * rejects with LingeringProcessError when the process exits more than EXIT_AFTER_OUTPUT_MS after its last
+ * output, or is still alive `timeoutMs` after it started (then it is killed).
  */
 export function runCartflow(
   args: string[],
-  options: { dataDir: string; env?: NodeJS.ProcessEnv },
+  options: { dataDir: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<CartflowEnded> {
-  return new Promise((done) => {
+  return new Promise((done, fail) => {
+    const started = Date.now();
+    let lastOutput = started;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     const child = execFile(
       process.execPath,
       nodeArgs([...args, '--data-dir', options.dataDir]),
       { cwd: ROOT, env: options.env ?? process.env, maxBuffer: 16 << 20 },
       // A failing or killed command is an outcome to assert on, not an error: the code or signal says it.
-      (_error, out, err) => done({ code: child.exitCode, signal: child.signalCode, out, err }),
+      (_error, out, err) => {
+        clearTimeout(timer);
+        const ended = { code: child.exitCode, signal: child.signalCode, out, err };
+        const lingered = Date.now() - lastOutput;
+        if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs)
+          fail(lingering(args, `was still running after ${options.timeoutMs} ms (killed)`, ended));
+        else if (child.signalCode === null && lingered > EXIT_AFTER_OUTPUT_MS)
+          fail(lingering(args, `exited ${lingered} ms after its last output`, ended));
+        else done(ended);
+      },
     );
+    const seen = () => (lastOutput = Date.now());
+    child.stdout!.on('data', seen);
+    child.stderr!.on('data', seen);
   });
 }
+
+const lingering = (args: string[], what: string, ended: CartflowEnded) =>
+  new LingeringProcessError(
+    `cartflow ${args.join(' ')} ${what}; it printed:\n${ended.out}${ended.err}`.slice(0, 4000),
+  );
 
 /** The cartflow command as its own process (to interrupt or kill it), with what it printed so far. */
 export function spawnCartflow(args: string[], env: NodeJS.ProcessEnv = process.env) {
