@@ -89,6 +89,17 @@ export const EVENT_LOAD_LEDGER: TableDef = {
 };
 
 /**
+ * ops.event_load_mutex: never read, never written; load-events locks it (LOCK TABLE) so two loads run one
+ * after the other. Locking the ledger itself would make every reader of the ledger wait for the whole load.
+ */
+export const EVENT_LOAD_MUTEX: TableDef = {
+  name: 'event_load_mutex',
+  schema: 'ops',
+  columns: [str('name', 64)],
+  primaryKey: ['name'],
+};
+
+/**
  * ops.stage_table: every stage table LoadTable creates, registered in the transaction that creates it, so
  * none outlives its use. PublishDate drops every batch stage table of its date (its own and those of the
  * date's earlier failed attempts, stale once it publishes); EnsureWarehouse drops those older than
@@ -109,6 +120,7 @@ const DDL_TABLES: readonly TableDef[] = [
   ...WAREHOUSE_TABLES,
   ...Object.values(CLICKSTREAM_TABLES),
   EVENT_LOAD_LEDGER,
+  EVENT_LOAD_MUTEX,
   STAGE_TABLE_REGISTRY,
 ];
 
