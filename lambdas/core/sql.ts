@@ -60,12 +60,25 @@ function sqlType(column: ColumnDef): string {
   }
 }
 
-export function createTableSql(table: TableDef): string {
+/** The warehouse's SQL: Redshift on AWS, its PostgreSQL stand-in on a laptop. */
+export type WarehouseDialect = 'redshift' | 'postgres';
+
+/** Redshift's table attributes of `table` (DISTKEY, SORTKEY), which PostgreSQL does not know. */
+function redshiftAttributes(table: TableDef): string {
+  const attributes: string[] = [];
+  if (table.distKey !== undefined) attributes.push(`DISTSTYLE KEY DISTKEY (${ident(table.distKey)})`);
+  if (table.sortKey !== undefined)
+    attributes.push(`COMPOUND SORTKEY (${table.sortKey.map(ident).join(', ')})`);
+  return attributes.map((a) => ` ${a}`).join('');
+}
+
+export function createTableSql(table: TableDef, dialect: WarehouseDialect): string {
   const columns = table.columns.map(
     (c) => `  ${ident(c.name)} ${sqlType(c)}${c.nullable ? '' : ' NOT NULL'}`,
   );
   if (table.primaryKey.length > 0) columns.push(`  PRIMARY KEY (${table.primaryKey.map(ident).join(', ')})`);
-  return `CREATE TABLE IF NOT EXISTS ${qualifiedName(table)} (\n${columns.join(',\n')}\n)`;
+  const attributes = dialect === 'redshift' ? redshiftAttributes(table) : '';
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedName(table)} (\n${columns.join(',\n')}\n)${attributes}`;
 }
 
 /**
@@ -125,12 +138,12 @@ const DDL_TABLES: readonly TableDef[] = [
 ];
 
 /** Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. */
-export function warehouseDdl(): string[] {
+export function warehouseDdl(dialect: WarehouseDialect): string[] {
   return [
     'CREATE SCHEMA IF NOT EXISTS analytics',
     'CREATE SCHEMA IF NOT EXISTS ops',
     `CREATE SCHEMA IF NOT EXISTS ${STAGING_SCHEMA}`,
-    ...DDL_TABLES.map(createTableSql),
+    ...DDL_TABLES.map((table) => createTableSql(table, dialect)),
   ];
 }
 

@@ -61,7 +61,7 @@ describe('docs/warehouse-contract.md', () => {
         `columns of ${name}`,
       );
       // Each documented column is a line of the table's real DDL.
-      const ddl = createTableSql(table).split('\n');
+      const ddl = createTableSql(table, 'postgres').split('\n');
       for (const column of columns) {
         const line = `  ${ident(column.name)} ${column.type}${column.nullable ? '' : ' NOT NULL'}`;
         assert.ok(ddl.includes(line) || ddl.includes(`${line},`), `${name}.${column.name}: ${line.trim()}`);

@@ -369,8 +369,12 @@ export function eventLoadStatements({ bucket, loadId, iamRoleArn }: EventLoadSta
     }),
     // An event already in the fact (an earlier object, a redelivered batch with other boundaries)
     // is replaced, not duplicated. DELETE … USING removes each matching row once, however often its
-    // event_id repeats in the stage.
-    `DELETE FROM ${fact} USING ${STAGE} WHERE ${fact}.event_id = ${STAGE}.event_id`,
+    // event_id repeats in the stage. Only the batch's dates are searched (the sort key's first column,
+    // so Redshift skips every other date's blocks): a redelivery carries the event's own ts, hence
+    // its date, and the cost of a load follows the batch, not the history.
+    `DELETE FROM ${fact} USING ${STAGE} WHERE ${fact}.event_id = ${STAGE}.event_id ` +
+      `AND ${fact}.event_date >= (SELECT MIN(event_date) FROM ${STAGE}) ` +
+      `AND ${fact}.event_date <= (SELECT MAX(event_date) FROM ${STAGE})`,
     `INSERT INTO ${fact} (${list}) SELECT ${list} FROM (` +
       `SELECT ${list}, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY ${order}) AS event_rank ` +
       `FROM ${STAGE}) ranked WHERE event_rank = 1`,

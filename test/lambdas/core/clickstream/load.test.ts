@@ -366,8 +366,8 @@ describe('warehouse DDL for the clickstream', () => {
 
   it('creates the clickstream tables and the ledger with their declared columns, idempotently', async () => {
     // Act
-    await warehouse.executeBatch(warehouseDdl());
-    await warehouse.executeBatch(warehouseDdl());
+    await warehouse.executeBatch(warehouseDdl('postgres'));
+    await warehouse.executeBatch(warehouseDdl('postgres'));
     const columns = await warehouse.query<{ table_name: string; column_name: string }>(
       `SELECT table_name, column_name FROM information_schema.columns
        WHERE table_schema IN ('analytics', 'ops') ORDER BY table_name, ordinal_position`,
@@ -384,7 +384,7 @@ describe('warehouse DDL for the clickstream', () => {
   });
 });
 
-describe('the load lock on PostgreSQL', () => {
+describe('the load transaction on PostgreSQL', () => {
   let loader: Database;
   let reader: Database;
   let rival: Database;
@@ -394,7 +394,7 @@ describe('the load lock on PostgreSQL', () => {
     const cluster = await ephemeralCluster();
     const url = cluster.url(await cluster.createDatabase());
     [loader, reader, rival] = await Promise.all([1, 2, 3].map(() => openDatabase({ url })));
-    for (const statement of warehouseDdl()) await loader.query(statement);
+    for (const statement of warehouseDdl('postgres')) await loader.query(statement);
     await loader.query(
       `INSERT INTO ops.event_load_ledger VALUES ('${LEDGER_KEY}', '"e1"', 3, 'events-0', TIMESTAMP '2024-05-01 12:00:00')`,
     );
@@ -402,6 +402,32 @@ describe('the load lock on PostgreSQL', () => {
 
   after(async () => {
     await Promise.all([loader, reader, rival].map((db) => db.close()));
+  });
+
+  it("searches only the batch's dates for events to replace", async () => {
+    // Prepare: `old` already in the fact on another date than the batch, `again` on the batch's date.
+    const statements = eventLoadStatements({ bucket: 'lake-bucket', loadId: 'events-2', iamRoleArn: ROLE });
+    const row = (id: string, day: string) =>
+      `('${id}', 'page_view', TIMESTAMP '${day} 12:00:00', DATE '${day}')`;
+    const insert = (table: string, rows: string[]) =>
+      loader.query(`INSERT INTO ${table} (event_id, event_type, ts, event_date) VALUES ${rows.join(', ')}`);
+    await loader.query('BEGIN');
+    try {
+      await insert('analytics.fact_click_event', [row('old', '2024-04-01'), row('again', '2024-05-01')]);
+      await loader.query(statements.find((s) => s.startsWith('CREATE TEMP TABLE stage_click_event'))!);
+      await insert('stage_click_event', [row('old', '2024-05-01'), row('again', '2024-05-01')]);
+
+      // Act
+      await loader.query(statements.find((s) => s.startsWith('DELETE FROM analytics.fact_click_event'))!);
+      const kept = await loader.query<{ event_id: string; event_date: string }>(
+        'SELECT event_id, event_date FROM analytics.fact_click_event',
+      );
+
+      // Assess
+      assert.deepEqual(kept.rows, [{ event_id: 'old', event_date: '2024-04-01' }]);
+    } finally {
+      await loader.query('ROLLBACK');
+    }
   });
 
   it('keeps readers of the ledger from waiting while a load holds it, and still serializes loads', async () => {
