@@ -95,6 +95,7 @@ export interface SqlWarehouseOptions extends DatabaseOptions {
 }
 
 export class SqlWarehouse implements Warehouse {
+  readonly dialect = 'postgres';
   constructor(
     private readonly db: Database,
     private readonly lake: LakeStore,

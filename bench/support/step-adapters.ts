@@ -14,7 +14,7 @@ const unused = (adapter: string) => () => {
 export function stepAdapters(overrides: Partial<Adapters> & Pick<Adapters, 'lake'>): Adapters {
   return {
     source: { connect: unused('source') },
-    warehouse: { executeBatch: unused('warehouse'), query: unused('warehouse') },
+    warehouse: { dialect: 'postgres', executeBatch: unused('warehouse'), query: unused('warehouse') },
     alerts: { publish: unused('alerts') },
     logger: localLogger({}),
     metrics: new RecordedMetrics(),

@@ -149,6 +149,7 @@ class FaultProbe {
 
   warehouse(inner: Warehouse): Warehouse {
     return {
+      dialect: inner.dialect,
       query: <T>(sql: string) => inner.query<T>(sql),
       executeBatch: (statements: string[], options?: BatchOptions) =>
         inner.executeBatch(statements, {

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MetricName } from '../contract';
 import type { Env } from '../core/settings';
+import type { WarehouseDialect } from '../core/sql';
 import type { FailureHandlerEntry, HandlerEntry, MonitoringHandlerEntry, StreamHandlerEntry } from '../steps';
 
 /**
@@ -45,6 +46,8 @@ export interface SourceDatabase {
 
 /** The warehouse. `executeBatch` runs statements as ONE transaction (Redshift Data API BatchExecuteStatement). */
 export interface Warehouse {
+  /** The SQL it runs: table DDL differs (core/sql.ts createTableSql), every other statement is shared. */
+  readonly dialect: WarehouseDialect;
   executeBatch(statements: string[], options?: BatchOptions): Promise<void>;
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
 }

@@ -81,6 +81,7 @@ function fieldValue(field: Field, column: ColumnMetadata | undefined): unknown {
 }
 
 export class RedshiftDataWarehouse implements Warehouse {
+  readonly dialect = 'redshift';
   private readonly client: RedshiftDataClient;
   private readonly target: { WorkgroupName: string; Database: string; SecretArn?: string };
 

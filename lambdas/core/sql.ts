@@ -60,12 +60,25 @@ function sqlType(column: ColumnDef): string {
   }
 }
 
-export function createTableSql(table: TableDef): string {
+/** The warehouse's SQL: Redshift on AWS, its PostgreSQL stand-in on a laptop. */
+export type WarehouseDialect = 'redshift' | 'postgres';
+
+/** Redshift's table attributes of `table` (DISTKEY, SORTKEY), which PostgreSQL does not know. */
+function redshiftAttributes(table: TableDef): string {
+  const attributes: string[] = [];
+  if (table.distKey !== undefined) attributes.push(`DISTSTYLE KEY DISTKEY (${ident(table.distKey)})`);
+  if (table.sortKey !== undefined)
+    attributes.push(`COMPOUND SORTKEY (${table.sortKey.map(ident).join(', ')})`);
+  return attributes.map((a) => ` ${a}`).join('');
+}
+
+export function createTableSql(table: TableDef, dialect: WarehouseDialect): string {
   const columns = table.columns.map(
     (c) => `  ${ident(c.name)} ${sqlType(c)}${c.nullable ? '' : ' NOT NULL'}`,
   );
   if (table.primaryKey.length > 0) columns.push(`  PRIMARY KEY (${table.primaryKey.map(ident).join(', ')})`);
-  return `CREATE TABLE IF NOT EXISTS ${qualifiedName(table)} (\n${columns.join(',\n')}\n)`;
+  const attributes = dialect === 'redshift' ? redshiftAttributes(table) : '';
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedName(table)} (\n${columns.join(',\n')}\n)${attributes}`;
 }
 
 /**
@@ -89,6 +102,17 @@ export const EVENT_LOAD_LEDGER: TableDef = {
 };
 
 /**
+ * ops.event_load_mutex: never read, never written; load-events locks it (LOCK TABLE) so two loads run one
+ * after the other. Locking the ledger itself would make every reader of the ledger wait for the whole load.
+ */
+export const EVENT_LOAD_MUTEX: TableDef = {
+  name: 'event_load_mutex',
+  schema: 'ops',
+  columns: [str('name', 64)],
+  primaryKey: ['name'],
+};
+
+/**
  * ops.stage_table: every stage table LoadTable creates, registered in the transaction that creates it, so
  * none outlives its use. PublishDate drops every batch stage table of its date (its own and those of the
  * date's earlier failed attempts, stale once it publishes); EnsureWarehouse drops those older than
@@ -109,16 +133,17 @@ const DDL_TABLES: readonly TableDef[] = [
   ...WAREHOUSE_TABLES,
   ...Object.values(CLICKSTREAM_TABLES),
   EVENT_LOAD_LEDGER,
+  EVENT_LOAD_MUTEX,
   STAGE_TABLE_REGISTRY,
 ];
 
 /** Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. */
-export function warehouseDdl(): string[] {
+export function warehouseDdl(dialect: WarehouseDialect): string[] {
   return [
     'CREATE SCHEMA IF NOT EXISTS analytics',
     'CREATE SCHEMA IF NOT EXISTS ops',
     `CREATE SCHEMA IF NOT EXISTS ${STAGING_SCHEMA}`,
-    ...DDL_TABLES.map(createTableSql),
+    ...DDL_TABLES.map((table) => createTableSql(table, dialect)),
   ];
 }
 

@@ -37,6 +37,12 @@ export interface TableDef {
   primaryKey: string[];
   /** The column holding the business date: a load replaces exactly this partition. */
   partitionColumn?: string;
+  /**
+   * Redshift only (core/sql.ts emits them in its dialect alone): the compound sort key, its date column
+   * first so zone maps skip every other date, and the distribution key. Every fact table declares both.
+   */
+  sortKey?: string[];
+  distKey?: string;
 }
 
 // Column builders, shared with clickstream/tables.ts: `field` is the column name unless said otherwise.
@@ -108,6 +114,9 @@ const factOrder: TableDef = {
   ],
   primaryKey: ['order_id'],
   partitionColumn: 'order_date',
+  sortKey: ['order_date'],
+  // Shared with fact_order_item: an order's lines sit on its slice, so their join moves nothing.
+  distKey: 'order_id',
 };
 
 // fact_order_item carries its order's `order_date` as a last column, so every fact has its own
@@ -128,6 +137,8 @@ const factOrderItem: TableDef = {
   ],
   primaryKey: ['order_id', 'line_no'],
   partitionColumn: 'order_date',
+  sortKey: ['order_date'],
+  distKey: 'order_id',
 };
 
 const aggDailySales: TableDef = {

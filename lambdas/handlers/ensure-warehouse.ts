@@ -45,7 +45,10 @@ export async function ensureWarehouse(
     warehouseReadySql(writerUser),
   );
   if (Number(ready.present) === Number(ready.expected)) return { created: false };
-  await warehouse.executeBatch([...warehouseDdl(), ...(writerUser ? writerGrantStatements(writerUser) : [])]);
+  await warehouse.executeBatch([
+    ...warehouseDdl(warehouse.dialect),
+    ...(writerUser ? writerGrantStatements(writerUser) : []),
+  ]);
   return { created: true };
 }
 

@@ -188,7 +188,9 @@ export class BatchPipeline extends Construct {
       parameters: {
         FunctionName: ensure.functionName,
         InvocationType: 'RequestResponse',
-        Payload: JSON.stringify({ ddl: createHash('sha256').update(warehouseDdl().join(';')).digest('hex') }),
+        Payload: JSON.stringify({
+          ddl: createHash('sha256').update(warehouseDdl('redshift').join(';')).digest('hex'),
+        }),
       },
       physicalResourceId: cr.PhysicalResourceId.of('warehouse-schema'),
     };

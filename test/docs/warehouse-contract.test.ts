@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { CLICKSTREAM_TABLES } from '../../lambdas/core/clickstream/tables';
-import { createTableSql, EVENT_LOAD_LEDGER, ident, STAGE_TABLE_REGISTRY } from '../../lambdas/core/sql';
+import {
+  createTableSql,
+  EVENT_LOAD_LEDGER,
+  EVENT_LOAD_MUTEX,
+  ident,
+  STAGE_TABLE_REGISTRY,
+} from '../../lambdas/core/sql';
 import { WAREHOUSE_TABLES, type TableDef } from '../../lambdas/core/tables';
 
 const DOC = new URL('../../docs/warehouse-contract.md', import.meta.url);
@@ -10,6 +16,7 @@ const DECLARED: TableDef[] = [
   ...WAREHOUSE_TABLES,
   ...Object.values(CLICKSTREAM_TABLES),
   EVENT_LOAD_LEDGER,
+  EVENT_LOAD_MUTEX,
   STAGE_TABLE_REGISTRY,
 ];
 
@@ -54,7 +61,7 @@ describe('docs/warehouse-contract.md', () => {
         `columns of ${name}`,
       );
       // Each documented column is a line of the table's real DDL.
-      const ddl = createTableSql(table).split('\n');
+      const ddl = createTableSql(table, 'postgres').split('\n');
       for (const column of columns) {
         const line = `  ${ident(column.name)} ${column.type}${column.nullable ? '' : ' NOT NULL'}`;
         assert.ok(ddl.includes(line) || ddl.includes(`${line},`), `${name}.${column.name}: ${line.trim()}`);

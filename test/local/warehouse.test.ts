@@ -44,7 +44,7 @@ describe('SqlWarehouse on embedded PostgreSQL', () => {
 
   before(async () => {
     warehouse = new SqlWarehouse(await openDatabase({}), lake);
-    await warehouse.executeBatch(warehouseDdl());
+    await warehouse.executeBatch(warehouseDdl('postgres'));
   });
 
   after(() => warehouse.close());

@@ -24,7 +24,7 @@ export async function seedFreshnessFixture(warehouse: Warehouse): Promise<void> 
   const fixture = JSON.parse(
     readFileSync(new URL('../fixtures/freshness/runs.json', import.meta.url), 'utf8'),
   ) as RunsFixture;
-  await warehouse.executeBatch(warehouseDdl());
+  await warehouse.executeBatch(warehouseDdl('postgres'));
   for (const run of fixture.runs) {
     await warehouse.executeBatch(
       recordRunStatements({

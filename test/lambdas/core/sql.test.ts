@@ -6,6 +6,7 @@ import { layout } from '../../../lambdas/core/layout';
 import type { BatchTable } from '../../../lambdas/core/model';
 import {
   batchStagesOfDateSql,
+  createTableSql,
   dropRegisteredStageStatements,
   dropStageStatements,
   ident,
@@ -22,6 +23,7 @@ import {
   writerGrantStatements,
 } from '../../../lambdas/core/sql';
 import { TABLES, WAREHOUSE_TABLES, type TableDef } from '../../../lambdas/core/tables';
+import { CLICKSTREAM_TABLES } from '../../../lambdas/core/clickstream/tables';
 import { openDatabase } from '../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../local/warehouse';
 import { putParquet } from '../../support/parquet';
@@ -77,7 +79,7 @@ describe('warehouse SQL', () => {
   before(async () => {
     s3 = await startTestLake();
     warehouse = new SqlWarehouse(await openDatabase({}), s3.lake);
-    await warehouse.executeBatch(warehouseDdl());
+    await warehouse.executeBatch(warehouseDdl('postgres'));
   });
 
   after(async () => {
@@ -91,7 +93,7 @@ describe('warehouse SQL', () => {
 
   it('creates every table with the column order of its definition, idempotently', async () => {
     // Act
-    await warehouse.executeBatch(warehouseDdl());
+    await warehouse.executeBatch(warehouseDdl('postgres'));
     const columns = await warehouse.query<{ table_schema: string; table_name: string; column_name: string }>(
       `SELECT table_schema, table_name, column_name FROM information_schema.columns
        WHERE table_schema IN ('analytics', 'ops') ORDER BY table_schema, table_name, ordinal_position`,
@@ -291,7 +293,7 @@ describe('warehouse SQL', () => {
     const writer = 'IAMR:cartflow-test-writer';
     await warehouse.executeBatch([
       `CREATE ROLE "${writer}"`,
-      ...warehouseDdl(),
+      ...warehouseDdl('postgres'),
       ...writerGrantStatements(writer),
     ]);
     const asWriter = (statements: string[]) =>
@@ -504,5 +506,57 @@ describe('warehouse SQL', () => {
     // Assess
     assert.equal(literal(text), `'it''s a ' || CHR(92) || ' back''slash' || CHR(92) || ''`);
     assert.deepEqual(row, { rows: text, Mixed: '' });
+  });
+});
+
+describe('table DDL per dialect', () => {
+  const facts = [...WAREHOUSE_TABLES, ...Object.values(CLICKSTREAM_TABLES)].filter((t) =>
+    t.name.startsWith('fact_'),
+  );
+
+  it('declares a sort key led by the date and a distribution key for every fact table', () => {
+    // Assess
+    assert.deepEqual(
+      facts.map((t) => t.name),
+      ['fact_order', 'fact_order_item', 'fact_click_event'],
+    );
+    for (const table of facts) {
+      const columns = table.columns.map((c) => c.name);
+      assert.equal(table.sortKey?.[0], table.partitionColumn, `${table.name}: sort key starts with its date`);
+      assert.ok(
+        (table.sortKey ?? []).every((c) => columns.includes(c)),
+        `${table.name}: sort key columns`,
+      );
+      assert.ok(columns.includes(table.distKey ?? ''), `${table.name}: distribution key`);
+    }
+  });
+
+  it('emits the sort and distribution keys in the Redshift dialect only', () => {
+    // Act
+    const redshift = warehouseDdl('redshift');
+    const postgres = warehouseDdl('postgres');
+
+    // Assess
+    assert.match(
+      createTableSql(CLICKSTREAM_TABLES.fact_click_event, 'redshift'),
+      /\n\) DISTSTYLE KEY DISTKEY \(event_id\) COMPOUND SORTKEY \(event_date, ts\)$/,
+    );
+    assert.match(
+      createTableSql(TABLES.fact_order_item, 'redshift'),
+      /\n\) DISTSTYLE KEY DISTKEY \(order_id\) COMPOUND SORTKEY \(order_date\)$/,
+    );
+    assert.deepEqual(
+      redshift.filter((s) => /SORTKEY|DISTKEY/.test(s)).map((s) => /TABLE IF NOT EXISTS (\S+)/.exec(s)?.[1]),
+      facts.map((t) => `analytics.${t.name}`),
+    );
+    assert.deepEqual(
+      postgres.filter((s) => /SORTKEY|DISTKEY|DISTSTYLE/.test(s)),
+      [],
+    );
+    // Otherwise the same statements: only the attributes after the column list differ.
+    assert.deepEqual(
+      redshift.map((s) => s.replace(/\) (DISTSTYLE|COMPOUND) .*$/, ')')),
+      postgres,
+    );
   });
 });

@@ -173,6 +173,7 @@ describe('ensure-warehouse step', () => {
     const batches: string[][] = [];
     const queries: string[] = [];
     const edge: Warehouse = {
+      dialect: 'redshift',
       executeBatch: (statements) => {
         batches.push(statements);
         return Promise.resolve();
@@ -207,7 +208,7 @@ describe('ensure-warehouse step', () => {
     assert.deepEqual(result, { created: true, expiredStages: 0 });
     assert.deepEqual(batches, [
       ['CREATE USER "IAMR:writer" PASSWORD DISABLE'],
-      [...warehouseDdl(), ...writerGrantStatements('IAMR:writer')],
+      [...warehouseDdl('redshift'), ...writerGrantStatements('IAMR:writer')],
     ]);
   });
 

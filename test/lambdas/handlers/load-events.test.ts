@@ -122,6 +122,7 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
   const recording = () => {
     const calls: string[] = [];
     const wh: Warehouse = {
+      dialect: warehouse.dialect,
       query: (sql) => (calls.push(sql), warehouse.query(sql)),
       executeBatch: (statements) => (calls.push(...statements), warehouse.executeBatch(statements)),
     };
@@ -173,7 +174,7 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
     lake = s3.lake;
     dir = mkdtempSync(join(tmpdir(), 'cartflow-load-events-'));
     warehouse = new SqlWarehouse(await openDatabase({}), lake);
-    await warehouse.executeBatch(warehouseDdl());
+    await warehouse.executeBatch(warehouseDdl('postgres'));
   });
 
   beforeEach(async () => {
@@ -364,6 +365,7 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
     await streamToParquet(batchEvent(span.second));
     let vanishing = '';
     const racing: Warehouse = {
+      dialect: warehouse.dialect,
       query: (sql) => warehouse.query(sql),
       async executeBatch(statements) {
         const manifest = statements.find((s) => / MANIFEST$/.test(s));
@@ -429,6 +431,7 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
     });
     await streamToParquet(mskEvent(generatedRecords(values)));
     const failing: Warehouse = {
+      dialect: warehouse.dialect,
       query: (sql) => warehouse.query(sql),
       executeBatch: (statements) =>
         statements.some((s) => / MANIFEST$/.test(s))

@@ -12,6 +12,7 @@ import {
   copyManifest,
   eventLoadKeys,
   eventLoadStatements,
+  ledgerSelectSql,
   newArrivals,
   newLoadId,
   parseArrivalNotice,
@@ -23,7 +24,8 @@ import {
 } from '../../../../lambdas/core/clickstream/load';
 import { CLICKSTREAM_TABLES } from '../../../../lambdas/core/clickstream/tables';
 import { EVENT_LOAD_LEDGER, copyParquetSql, warehouseDdl } from '../../../../lambdas/core/sql';
-import { openDatabase } from '../../../../local/embedded-postgres';
+import { openDatabase, type Database } from '../../../../local/embedded-postgres';
+import { ephemeralCluster } from '../../../../local/postgres-cluster';
 import { SqlWarehouse } from '../../../../local/warehouse';
 import { startTestLake, type TestLake } from '../../../support/s3';
 
@@ -322,6 +324,17 @@ describe('eventLoadStatements', () => {
     assert.equal(statements.at(-1), 'DROP TABLE stage_click_event');
   });
 
+  it('quotes the ledger lookup keys with literal(), backslashes included', () => {
+    // Act
+    const sql = ledgerSelectSql([String.raw`events/clickstream/it's\x.parquet`]);
+
+    // Assess: Redshift would read a bare backslash inside a literal as an escape.
+    assert.equal(
+      sql,
+      String.raw`SELECT object_key, etag FROM ops.event_load_ledger WHERE object_key IN ('events/clickstream/it''s' || CHR(92) || 'x.parquet')`,
+    );
+  });
+
   it('refuses an unsafe role or load id', () => {
     assert.throws(
       () => eventLoadStatements({ bucket: 'lake-bucket', loadId: 'events-1', iamRoleArn: "x' --" }),
@@ -353,8 +366,8 @@ describe('warehouse DDL for the clickstream', () => {
 
   it('creates the clickstream tables and the ledger with their declared columns, idempotently', async () => {
     // Act
-    await warehouse.executeBatch(warehouseDdl());
-    await warehouse.executeBatch(warehouseDdl());
+    await warehouse.executeBatch(warehouseDdl('postgres'));
+    await warehouse.executeBatch(warehouseDdl('postgres'));
     const columns = await warehouse.query<{ table_name: string; column_name: string }>(
       `SELECT table_name, column_name FROM information_schema.columns
        WHERE table_schema IN ('analytics', 'ops') ORDER BY table_name, ordinal_position`,
@@ -367,6 +380,84 @@ describe('warehouse DDL for the clickstream', () => {
         table.columns.map((c) => c.name),
         table.name,
       );
+    }
+  });
+});
+
+describe('the load transaction on PostgreSQL', () => {
+  let loader: Database;
+  let reader: Database;
+  let rival: Database;
+  const LEDGER_KEY = 'events/clickstream/dt=2024-05-01/hour=12/a.parquet';
+
+  before(async () => {
+    const cluster = await ephemeralCluster();
+    const url = cluster.url(await cluster.createDatabase());
+    [loader, reader, rival] = await Promise.all([1, 2, 3].map(() => openDatabase({ url })));
+    for (const statement of warehouseDdl('postgres')) await loader.query(statement);
+    await loader.query(
+      `INSERT INTO ops.event_load_ledger VALUES ('${LEDGER_KEY}', '"e1"', 3, 'events-0', TIMESTAMP '2024-05-01 12:00:00')`,
+    );
+  });
+
+  after(async () => {
+    await Promise.all([loader, reader, rival].map((db) => db.close()));
+  });
+
+  it("searches only the batch's dates for events to replace", async () => {
+    // Prepare: `old` already in the fact on another date than the batch, `again` on the batch's date.
+    const statements = eventLoadStatements({ bucket: 'lake-bucket', loadId: 'events-2', iamRoleArn: ROLE });
+    const row = (id: string, day: string) =>
+      `('${id}', 'page_view', TIMESTAMP '${day} 12:00:00', DATE '${day}')`;
+    const insert = (table: string, rows: string[]) =>
+      loader.query(`INSERT INTO ${table} (event_id, event_type, ts, event_date) VALUES ${rows.join(', ')}`);
+    await loader.query('BEGIN');
+    try {
+      await insert('analytics.fact_click_event', [row('old', '2024-04-01'), row('again', '2024-05-01')]);
+      await loader.query(statements.find((s) => s.startsWith('CREATE TEMP TABLE stage_click_event'))!);
+      await insert('stage_click_event', [row('old', '2024-05-01'), row('again', '2024-05-01')]);
+
+      // Act
+      await loader.query(statements.find((s) => s.startsWith('DELETE FROM analytics.fact_click_event'))!);
+      const kept = await loader.query<{ event_id: string; event_date: string }>(
+        'SELECT event_id, event_date FROM analytics.fact_click_event',
+      );
+
+      // Assess
+      assert.deepEqual(kept.rows, [{ event_id: 'old', event_date: '2024-04-01' }]);
+    } finally {
+      await loader.query('ROLLBACK');
+    }
+  });
+
+  it('keeps readers of the ledger from waiting while a load holds it, and still serializes loads', async () => {
+    // Prepare: a load inside its transaction, holding every lock it takes before its COPY.
+    const statements = eventLoadStatements({ bucket: 'lake-bucket', loadId: 'events-1', iamRoleArn: ROLE });
+    await loader.query('BEGIN');
+    for (const statement of statements.slice(
+      0,
+      statements.findIndex((s) => s.startsWith('COPY ')),
+    )) {
+      await loader.query(statement);
+    }
+    await reader.query(`SET statement_timeout = '2s'`);
+    await rival.query(`SET lock_timeout = '500ms'`);
+
+    try {
+      // Act
+      const ledger = await reader.query<{ object_key: string }>(ledgerSelectSql([LEDGER_KEY]));
+      await rival.query('BEGIN');
+      const second = rival.query(statements[0]);
+
+      // Assess
+      assert.deepEqual(
+        ledger.rows.map((r) => r.object_key),
+        [LEDGER_KEY],
+      );
+      await assert.rejects(second, /lock timeout/);
+    } finally {
+      await rival.query('ROLLBACK');
+      await loader.query('ROLLBACK');
     }
   });
 });
