@@ -78,8 +78,11 @@ export interface LocalServices {
 export type BatchOutcome = ExecutionOutcome & { state?: PipelineState; attempt: number; runId?: string };
 
 export interface LocalRuntime extends LocalServices {
-  /** The batch state machine, as synthesized, for one business date. */
-  runBatch(request: RunRequest): Promise<BatchOutcome>;
+  /**
+   * The batch state machine, as synthesized, for one business date, as an execution named `executionName`
+   * (the run id; default `<date>-<8 hex>`).
+   */
+  runBatch(request: RunRequest, executionName?: string): Promise<BatchOutcome>;
   /**
    * runBatch of the batch state machine synthesized from the environment's config as `configure` changes
    * it (e.g. a volume threshold that splits a small day), over the same services.
@@ -228,50 +231,47 @@ async function runtimeOver(services: LocalServices, options: LocalRuntimeOptions
   // The run id is the execution name, as on AWS when the caller names the execution: `retry <run>` finds it.
   const batchOf =
     (definition: AslDefinition) =>
-    async (request: RunRequest): Promise<BatchOutcome> => {
+    async (request: RunRequest, name?: string): Promise<BatchOutcome> => {
       const date =
         request.businessDate ?? previousUtcDate(request.time ? new Date(request.time) : new Date());
       const held = await dateLocks.tryLock(date);
       if (!held.locked)
         return { status: 'FAILED', error: held.error, steps: [], attempt: 0, runId: undefined };
       try {
-        const input = {
-          ...request,
-          executionName: request.executionName ?? `${date}-${randomUUID().slice(0, 8)}`,
-        };
-        const attempt = await journal.begin(input.executionName, 'batch', input);
+        const executionName = name ?? `${date}-${randomUUID().slice(0, 8)}`;
+        const attempt = await journal.begin(executionName, 'batch', request);
         // Each step's time in the journal as it ends (what `status` shows), in order, awaited before finish.
         let logged = Promise.resolve();
         let seq = 0;
-        const outcome = await runStateMachine(definition, input, {
+        const outcome = await runStateMachine(definition, request, {
           handlers: bindHandlers(services, BATCH_STEPS),
           onStep: (step) => {
             options.onStep?.(step);
             const at = seq++;
             // Display only: a lost line must not fail the run (status then says it has no steps).
             logged = logged
-              .then(() => journal.step(input.executionName, attempt, at, step))
+              .then(() => journal.step(executionName, attempt, at, step))
               .catch((error: Error) =>
                 services.adapters.logger.warn('step not logged', { state: step.state, error: error.message }),
               );
           },
-          executionName: input.executionName,
-          memo: journal.memo(input.executionName, attempt),
+          executionName,
+          memo: journal.memo(executionName, attempt),
         });
         await logged;
         await journal.finish(
-          input.executionName,
+          executionName,
           outcome.status,
           outcome.error && `${outcome.error.name}: ${outcome.error.message}`,
         );
         // What the stack's FailedRuns rule does on the execution's status change: record, report, notify.
-        if (outcome.status !== 'SUCCEEDED') await handleFailure(services, input.executionName, outcome);
+        if (outcome.status !== 'SUCCEEDED') await handleFailure(services, executionName, outcome);
         // The report the run's last step wrote from its state, again with the step times the runner measured.
         await reportWithTimeline(services.adapters, outcome).catch((error: Error) =>
           services.adapters.logger.warn('run report without timeline', { error: error.message }),
         );
         const state = outcome.output as PipelineState | undefined;
-        return { ...outcome, state, attempt, runId: input.executionName };
+        return { ...outcome, state, attempt, runId: executionName };
       } finally {
         await held.unlock();
       }
@@ -295,7 +295,7 @@ async function runtimeOver(services: LocalServices, options: LocalRuntimeOptions
         );
       const later = await warehouseLedger(services.warehouse).succeededAfter(runId);
       if (later) throw new SupersededRunError(runId, later);
-      return batchOf(definitions.batch)(execution.input as RunRequest);
+      return batchOf(definitions.batch)(execution.input as RunRequest, runId);
     },
     async batchWith(configure) {
       return batchOf((await synthesizeDefinitions(envName, configure)).batch);

@@ -6,11 +6,13 @@
  * objects, each with its meta.content_length, and a mandatory one that is missing fails the COPY.
  * The files are read with DuckDB, as the steps write them; VARCHAR(n) limits count UTF-8 bytes, as
  * Redshift's do (COPY FROM PARQUET has no TRUNCATECOLUMNS: one value too long fails the whole COPY).
+ * Like the Data API, it refuses a batch over 40 statements and a statement over 100 KB (data-api-limits.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BatchOptions, LakeStore, Warehouse } from '../lambdas/adapters/ports';
+import { assertDataApiLimits } from '../lambdas/core/data-api-limits';
 import { CartflowError, CopyMismatchError, PermanentError, TransientError } from '../lambdas/core/errors';
 import { Engine, sqlLiteral } from '../lambdas/core/engine/engine';
 import { quoteIdent } from '../lambdas/core/engine/table-io';
@@ -111,6 +113,8 @@ export class SqlWarehouse implements Warehouse {
    * `beforeCommit` runs inside it after the last statement; when it throws, the transaction rolls back.
    */
   async executeBatch(statements: string[], options?: BatchOptions): Promise<void> {
+    // Refused as BatchExecuteStatement refuses it, before anything runs.
+    assertDataApiLimits(statements, 'BatchExecuteStatement');
     const unlock = await this.db.lock();
     try {
       await this.db.query('BEGIN');
@@ -141,6 +145,7 @@ export class SqlWarehouse implements Warehouse {
   }
 
   async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    assertDataApiLimits([sql], 'ExecuteStatement');
     const unlock = await this.db.lock();
     try {
       return (await this.db.query<T>(sql)).rows;

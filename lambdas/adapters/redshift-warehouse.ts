@@ -10,6 +10,7 @@ import {
   type DescribeStatementResponse,
   type Field,
 } from '@aws-sdk/client-redshift-data';
+import { assertDataApiLimits } from '../core/data-api-limits';
 import { PermanentError, TransientError, WarehouseTimeoutError } from '../core/errors';
 import { classifyAwsError, type AwsError } from './aws-errors';
 import type { Warehouse } from './ports';
@@ -105,6 +106,8 @@ export class RedshiftDataWarehouse implements Warehouse {
 
   /** All statements in one transaction (BatchExecuteStatement), waited for until it ends. */
   async executeBatch(statements: string[]): Promise<void> {
+    // The API's own ValidationException would say less: which limit, and which statement.
+    assertDataApiLimits(statements, 'BatchExecuteStatement');
     const { Id } = await this.send('BatchExecuteStatement', () =>
       this.client.send(new BatchExecuteStatementCommand({ ...this.target, Sqls: statements })),
     );
@@ -118,6 +121,7 @@ export class RedshiftDataWarehouse implements Warehouse {
   }
 
   async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    assertDataApiLimits([sql], 'ExecuteStatement');
     const { Id } = await this.send('ExecuteStatement', () =>
       this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql })),
     );

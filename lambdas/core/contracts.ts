@@ -10,8 +10,16 @@ export interface RunRequest {
   businessDate?: string;
   /** EventBridge scheduled events carry the trigger instant here. */
   time?: string;
-  /** Set by the caller to make run ids reproducible (Step Functions passes the execution name). */
-  executionName?: string;
+}
+
+/**
+ * ResolveRun's payload: the execution input and the execution's name (`$$.Execution.Name`), which becomes
+ * the run id, so `cartflow retry <run id>` redrives that very execution however it was started (the
+ * schedule's generated name, `run` and `backfill`'s `<date>`, `<date>-a<n>`).
+ */
+export interface ResolveRunInput {
+  request: RunRequest;
+  executionName: string;
 }
 
 /** ResultPath `$.run` — the output of ResolveRun. */

@@ -147,7 +147,7 @@ export function describeRun(
       lines.push(`  error:    ${failure.error}`);
       if (failure.cause) lines.push(`  message:  ${causeMessage(failure.cause).replace(/\s*\n\s*/g, ' ')}`);
     }
-    lines.push('', 'WHAT TO DO NEXT', ...nextSteps(gate, state, where, runId, date), '');
+    lines.push('', 'WHAT TO DO NEXT', ...nextSteps(gate, state, where, date), '');
   }
   const started = run?.startedAt ? Date.parse(run.startedAt) : Number.NaN;
   const finished = state.record?.finishedAt ? Date.parse(state.record.finishedAt) : where.now.getTime();
@@ -189,13 +189,7 @@ function quarantinePrefix(dataset: Dataset, date: string): string {
   return key.slice(0, key.lastIndexOf('/') + 1);
 }
 
-function nextSteps(
-  gate: boolean,
-  state: StateResults,
-  where: RunWhere,
-  runId: string,
-  date: string,
-): string[] {
+function nextSteps(gate: boolean, state: StateResults, where: RunWhere, date: string): string[] {
   const cli = where.environment === 'local' ? 'cartflow' : `cartflow --env ${where.environment}`;
   if (gate) {
     return [
@@ -205,10 +199,13 @@ function nextSteps(
       `  Runbook: ${RUNBOOKS.qualityFailure} (in the cartflow repository)`,
     ];
   }
+  // The execution's name is the run id (ResolveRun), and it is known even when the run failed before
+  // ResolveRun: a redrive of it works however the run was started (schedule, run, backfill).
+  const execution = where.execution?.Name ?? state.run?.runId;
   return [
     "  1. Read the error above and the failed step's logs (the console link below shows both).",
     '  2. Once the cause is fixed, resume the run from the failed step (finished steps are not repeated):',
-    state.run ? `     ${cli} retry ${runId}` : `     ${cli} run --date <the business date>`,
+    execution ? `     ${cli} retry ${execution}` : `     ${cli} run --date <the business date>`,
     `  Runbook: ${RUNBOOKS.failedRun} (in the cartflow repository)`,
   ];
 }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { CLICKSTREAM_TABLES } from './clickstream/tables';
 import type { CheckResult, DatasetQuality } from './contracts';
 import { assertBusinessDate, formatDecimal } from './dates';
+import { chunked, MAX_BATCH_STATEMENTS, MAX_STATEMENT_BYTES } from './data-api-limits';
 import { ConfigurationError } from './errors';
 import {
   PLAIN_SQL_TYPES,
@@ -337,6 +338,14 @@ export function stagesCreatedBeforeSql(before: Date): string {
   return `SELECT table_name FROM ${registry()} WHERE created_at < '${before.toISOString().replace('T', ' ').slice(0, -1)}'`;
 }
 
+/**
+ * dropRegisteredStageStatements in batches the Data API takes (MAX_BATCH_STATEMENTS each: one DROP per stage
+ * and the registry DELETE), however many stages a sweep finds. Each batch is a transaction of its own.
+ */
+export function dropRegisteredStageBatches(names: readonly string[]): string[][] {
+  return chunked(names, MAX_BATCH_STATEMENTS - 1).map(dropRegisteredStageStatements);
+}
+
 /** Drops registered stage tables by name (a no-op for one already gone) and their registry rows. */
 export function dropRegisteredStageStatements(names: readonly string[]): string[] {
   if (names.length === 0) return [];
@@ -382,7 +391,7 @@ function valueSql(column: ColumnDef, value: unknown): string {
   );
 }
 
-/** One multi-row INSERT with the columns named, or nothing for no rows. */
+/** Multi-row INSERTs with the columns named, each within the Data API statement size, or nothing for no rows. */
 export function insertSql(table: TableDef, rows: readonly object[]): string[] {
   if (rows.length === 0) return [];
   const values = rows.map(
@@ -390,7 +399,20 @@ export function insertSql(table: TableDef, rows: readonly object[]): string[] {
       `(${table.columns.map((c) => valueSql(c, (row as Record<string, unknown>)[c.field])).join(', ')})`,
   );
   const columns = table.columns.map((c) => ident(c.name)).join(', ');
-  return [`INSERT INTO ${qualifiedName(table)} (${columns}) VALUES\n${values.join(',\n')}`];
+  const head = `INSERT INTO ${qualifiedName(table)} (${columns}) VALUES\n`;
+  // As many rows per statement as fit the Data API's statement size (a run's checks carry example rows).
+  const statements: string[][] = [[]];
+  let bytes = Buffer.byteLength(head);
+  for (const value of values) {
+    const size = Buffer.byteLength(value) + 2;
+    if (statements.at(-1)!.length > 0 && bytes + size > MAX_STATEMENT_BYTES) {
+      statements.push([]);
+      bytes = Buffer.byteLength(head);
+    }
+    statements.at(-1)!.push(value);
+    bytes += size;
+  }
+  return statements.map((rowsOf) => `${head}${rowsOf.join(',\n')}`);
 }
 
 export interface RunRecord {

@@ -1,6 +1,6 @@
 import {
   createIamUserSql,
-  dropRegisteredStageStatements,
+  dropRegisteredStageBatches,
   STAGE_TABLE_MAX_AGE_DAYS,
   stagesCreatedBeforeSql,
   userExistsSql,
@@ -61,7 +61,8 @@ export async function dropExpiredStages(warehouse: Warehouse, now: Date): Promis
   const names = (await warehouse.query<{ table_name: string }>(stagesCreatedBeforeSql(before))).map(
     (r) => r.table_name,
   );
-  if (names.length > 0) await warehouse.executeBatch(dropRegisteredStageStatements(names));
+  // In batches the Data API takes: one failed run leaves a stage per table, a month of them many more.
+  for (const batch of dropRegisteredStageBatches(names)) await warehouse.executeBatch(batch);
   return names.length;
 }
 

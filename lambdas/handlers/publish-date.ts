@@ -3,7 +3,7 @@ import { assertBusinessDate } from '../core/dates';
 import { PermanentError } from '../core/errors';
 import {
   batchStagesOfDateSql,
-  dropRegisteredStageStatements,
+  dropRegisteredStageBatches,
   publishStatements,
   stageBaseName,
 } from '../core/sql';
@@ -16,8 +16,8 @@ export type PublishInput = Pick<PipelineState, 'run' | 'validation'> | LoadTable
 
 /**
  * Makes the date visible all at once: every table the load Map staged replaces its partition of the date
- * in ONE transaction (Data API BatchExecuteStatement), and the staging tables go with it, with those the
- * date's earlier failed batch attempts left (ops.stage_table): once the date is published they are stale.
+ * in ONE transaction (Data API BatchExecuteStatement), and the staging tables go with it. Before it, the
+ * stages the date's earlier failed batch attempts left (ops.stage_table) are dropped: they are stale.
  * When a table failed to stage, this step never runs and readers keep the previous run's rows in every table.
  */
 export function makePublishDate({ warehouse, logger }: Adapters) {
@@ -36,10 +36,10 @@ export function makePublishDate({ warehouse, logger }: Adapters) {
         : (await warehouse.query<{ table_name: string }>(batchStagesOfDateSql(businessDate)))
             .map((r) => r.table_name)
             .filter((name) => !own.has(name));
-    await warehouse.executeBatch([
-      ...publishStatements(tables, input.run.runId, businessDate),
-      ...dropRegisteredStageStatements(stale),
-    ]);
+    // Stale stages go first, in batches the Data API takes (a date retried many times leaves many): a
+    // failed drop is retried with the step, and the publish transaction holds the date's tables alone.
+    for (const batch of dropRegisteredStageBatches(stale)) await warehouse.executeBatch(batch);
+    await warehouse.executeBatch(publishStatements(tables, input.run.runId, businessDate));
     logger.info('published', { businessDate, tables: tables.map((t) => t.name), staleStages: stale.length });
     return { tables: items.map((item) => item.table) };
   };

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { RunContext, RunRequest } from '../core/contracts';
+import type { ResolveRunInput, RunContext } from '../core/contracts';
+import { ConfigurationError } from '../core/errors';
 import { assertBusinessDate, previousUtcDate } from '../core/dates';
 import { recordRunStatements } from '../core/sql';
 import { awsHandler } from '../adapters/aws-entry';
@@ -10,13 +10,19 @@ import type { Adapters, Step } from '../adapters/ports';
  * (ensure-warehouse.ts, the admin) ran just before it and made the schema.
  */
 export function makeResolveRun({ warehouse, logger }: Adapters) {
-  return async (event: RunRequest): Promise<RunContext> => {
+  return async ({ request, executionName }: ResolveRunInput): Promise<RunContext> => {
+    if (typeof executionName !== 'string' || executionName === '') {
+      throw new ConfigurationError(
+        'ResolveRun: payload has no executionName; the batch state machine passes $$.Execution.Name (lib/constructs/batch-pipeline.ts)',
+      );
+    }
     const businessDate =
-      event.businessDate !== undefined
-        ? assertBusinessDate(event.businessDate, 'businessDate')
-        : previousUtcDate(event.time ? new Date(event.time) : new Date());
+      request.businessDate !== undefined
+        ? assertBusinessDate(request.businessDate, 'businessDate')
+        : previousUtcDate(request.time ? new Date(request.time) : new Date());
     const run: RunContext = {
-      runId: event.executionName ?? `${businessDate}-${randomUUID().slice(0, 8)}`,
+      // The execution's own name: `retry <run id>` redrives exactly this execution.
+      runId: executionName,
       businessDate,
       startedAt: new Date().toISOString(),
     };
@@ -28,7 +34,7 @@ export function makeResolveRun({ warehouse, logger }: Adapters) {
   };
 }
 
-export const step: Step<void, RunRequest, RunContext> = {
+export const step: Step<void, ResolveRunInput, RunContext> = {
   name: 'resolve-run',
   settings: () => undefined,
   make: makeResolveRun,

@@ -271,9 +271,13 @@ export class BatchPipeline extends Construct {
     });
 
     // EnsureWarehouse (the admin) ignores its input and adds nothing; ResolveRun then receives the execution
-    // input (RunRequest) as it is.
+    // input (RunRequest) and the execution's name, the run id (ResolveRunInput): whoever started the
+    // execution (the schedule names it itself), `retry <run id>` redrives it.
     const ensureWarehouse = step('EnsureWarehouse', { resultPath: sfn.JsonPath.DISCARD });
-    const resolveRun = step('ResolveRun', { resultPath: '$.run' });
+    const resolveRun = this.task('ResolveRun', BATCH_STEPS.ResolveRun, {
+      resultPath: '$.run',
+      payload: sfn.TaskInput.fromObject({ 'request.$': '$', executionName: sfn.JsonPath.executionName }),
+    });
     const extract = new sfn.Parallel(this, 'Extract', { resultPath: '$.extract' })
       .branch(step('ExtractOrders'))
       .branch(step('ExtractProducts'));

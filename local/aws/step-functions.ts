@@ -7,7 +7,7 @@
  * StartExecution decides between them: for a Standard workflow the same name and input as a running
  * execution is idempotent (both starters then wait on that one execution), and a closed name raises
  * ExecutionAlreadyExists (the starter reads the attempts again). A running attempt is waited for, never
- * doubled. The input carries the name as executionName, so the run id in ops.* is the execution name.
+ * doubled. ResolveRun makes the execution name the run id in ops.*, as for every execution.
  */
 import {
   DescribeExecutionCommand,
@@ -131,7 +131,7 @@ export class StateMachineRuns {
             new StartExecutionCommand({
               stateMachineArn: this.options.stateMachineArn,
               name,
-              input: JSON.stringify({ businessDate: date, executionName: name }),
+              input: JSON.stringify({ businessDate: date }),
             }),
           );
           return true;

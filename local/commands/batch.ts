@@ -42,7 +42,7 @@ export async function runOne(runtime: LocalRuntime, date: string, err: NodeJS.Wr
   // Named here, so the run id to `retry` is on screen even if the process dies mid-run.
   const executionName = `${date}-${randomUUID().slice(0, 8)}`;
   err.write(`run ${date} as ${executionName}\n`);
-  const outcome = await runtime.runBatch({ businessDate: date, executionName });
+  const outcome = await runtime.runBatch({ businessDate: date }, executionName);
   if (outcome.status !== 'SUCCEEDED') {
     const alert = runtime.alerts.published.at(-1);
     err.write(`run ${date} ${outcome.status}: ${outcome.error?.name} ${outcome.error?.message ?? ''}\n`);

@@ -173,11 +173,15 @@ describe('batch state machine (synthesized ASL)', () => {
     }
     assert.equal(states.Succeeded.Type, 'Succeed');
     // Tasks get the whole state and their return value lands at ResultPath (no Payload wrapper); the notify
-    // step gets it as `state`, next to the execution's context (its ARN and name, for the alert's links).
-    const notifySteps = new Set(['NotifySuccess']);
+    // step gets it as `state`, next to the execution's context (its ARN and name, for the alert's links);
+    // ResolveRun gets the input as `request` and the execution's name, the run id `retry` redrives.
+    const payloads: Record<string, unknown> = {
+      NotifySuccess: { 'state.$': '$', 'execution.$': '$$.Execution' },
+      ResolveRun: { 'request.$': '$', 'executionName.$': '$$.Execution.Name' },
+    };
     for (const [name, state] of allStates(batch.dev).filter(([, s]) => s.Type === 'Task')) {
       assert.match(state.Resource, /^arn:aws:lambda:/, name);
-      const expected = notifySteps.has(name) ? { 'state.$': '$', 'execution.$': '$$.Execution' } : undefined;
+      const expected = payloads[name];
       assert.deepEqual(state.Parameters, expected, name);
     }
   });

@@ -92,7 +92,7 @@ describe('synthesizeDefinitions', () => {
     // Act
     const output = (await machine.run(
       { time: '2024-05-02T03:00:00Z' },
-      { overrides: { taskResourceLocalHandlers: handlers } },
+      { overrides: { taskResourceLocalHandlers: handlers }, context: { Execution: { Name: 'nightly-1' } } },
     ).result) as Json;
     // Assess
     assert.deepEqual(output.run, RUN);
@@ -110,7 +110,10 @@ describe('synthesizeDefinitions', () => {
     assert.ok(names.indexOf('PublishDate') < names.indexOf('RecordRun'));
     const loadInputs = calls.filter(([name]) => name === 'LoadTable').map(([, input]) => input);
     assert.deepEqual(loadInputs[0], { run: RUN, item: TABLES[0] });
-    assert.equal(calls.find(([name]) => name === 'ResolveRun')?.[1].time, '2024-05-02T03:00:00Z');
+    // ResolveRun gets the execution input and the execution's name, the run id `retry` redrives.
+    const resolve = calls.find(([name]) => name === 'ResolveRun')?.[1];
+    assert.equal(resolve.request.time, '2024-05-02T03:00:00Z');
+    assert.equal(typeof resolve.executionName, 'string');
   });
 
   test("a failed quality gate fails at QualityGateFailed with the gate's reason as its cause", async () => {
@@ -128,7 +131,10 @@ describe('synthesizeDefinitions', () => {
     const machine = new StateMachine(synthesized.batch as Json);
     // Act + Assess
     await assert.rejects(
-      machine.run({}, { overrides: { taskResourceLocalHandlers: handlers } }).result,
+      machine.run(
+        {},
+        { overrides: { taskResourceLocalHandlers: handlers }, context: { Execution: { Name: 'nightly-1' } } },
+      ).result,
       failedWith('QualityGateError', 'orders: unique'),
     );
     assert.ok(!calls.some(([name]) => ['LoadTable', 'PublishDate', 'NotifySuccess'].includes(name)));
@@ -148,7 +154,10 @@ describe('synthesizeDefinitions', () => {
     const machine = new StateMachine(synthesized.batch as Json);
     // Act + Assess
     await assert.rejects(
-      machine.run({}, { overrides: { taskResourceLocalHandlers: handlers } }).result,
+      machine.run(
+        {},
+        { overrides: { taskResourceLocalHandlers: handlers }, context: { Execution: { Name: 'nightly-1' } } },
+      ).result,
       failedWith('CopyMismatchError', 'column count'),
     );
     assert.ok(!calls.some(([name]) => name === 'PublishDate' || name === 'NotifySuccess'));
@@ -177,7 +186,10 @@ describe('synthesizeDefinitions', () => {
     // Act
     const run = machine.run(
       {},
-      { overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: { Transform: 0 } } },
+      {
+        overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: { Transform: 0 } },
+        context: { Execution: { Name: 'nightly-1' } },
+      },
     );
     // Assess
     await assert.rejects(run.result, failedWith('PermanentError', 'bad row'));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { MemoryLakeStore } from '../../bench/support/memory-lake';
+import { DataApiLimitError, MAX_STATEMENT_BYTES } from '../../lambdas/core/data-api-limits';
 import { CopyMismatchError, PermanentError } from '../../lambdas/core/errors';
 import type { SourceOrder, SourceOrderItem } from '../../lambdas/core/model';
 import {
@@ -64,6 +65,30 @@ describe('SqlWarehouse on embedded PostgreSQL', () => {
     });
     const [exists] = await warehouse.query(`SELECT to_regclass('ops.scratch') AS oid`);
     assert.deepEqual(exists, { oid: null });
+  });
+
+  it('refuses a batch over 40 statements and a statement over 100 KB before running any, as the Data API does', async () => {
+    // Prepare
+    const create = 'CREATE TABLE ops.limits (id INTEGER)';
+    const inserts = (n: number) =>
+      Array.from({ length: n }, (_, i) => `INSERT INTO ops.limits VALUES (${i})`);
+    const long = `SELECT '${'x'.repeat(MAX_STATEMENT_BYTES)}' AS padding`;
+
+    // Act + Assess
+    await assert.rejects(warehouse.executeBatch([create, ...inserts(40)]), {
+      name: DataApiLimitError.name,
+      message: /^BatchExecuteStatement: 41 statements, the Data API takes at most 40 per batch/,
+    });
+    await assert.rejects(warehouse.executeBatch([create, long]), {
+      name: DataApiLimitError.name,
+      message:
+        /^BatchExecuteStatement: statement 2\/2 is 100020 bytes, the Data API takes at most 100000 \(100 KB\)/,
+    });
+    await assert.rejects(warehouse.query(long), { name: DataApiLimitError.name });
+    const [exists] = await warehouse.query(`SELECT to_regclass('ops.limits') AS oid`);
+    assert.deepEqual(exists, { oid: null });
+    // Exactly 40 pass.
+    await warehouse.executeBatch([create, ...inserts(38), 'DROP TABLE ops.limits']);
   });
 
   it('copies every part under the prefix by position', async () => {

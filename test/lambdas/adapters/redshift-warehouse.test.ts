@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RedshiftDataClient } from '@aws-sdk/client-redshift-data';
 import { RedshiftDataWarehouse } from '../../../lambdas/adapters/redshift-warehouse';
+import { DataApiLimitError } from '../../../lambdas/core/data-api-limits';
 import {
   PermanentError,
   RETRYABLE_ERRORS,
@@ -70,6 +71,23 @@ describe('RedshiftDataWarehouse', () => {
         ['DescribeStatement', 'b-1'],
       ],
     );
+  });
+
+  it('refuses a batch over 40 statements or a statement over 100 KB without calling the Data API', async () => {
+    // Prepare
+    const { client, calls } = fakeDataApi({});
+    const warehouse = warehouseOver(client);
+
+    // Act + Assess
+    await assert.rejects(warehouse.executeBatch(Array.from({ length: 41 }, (_, i) => `SELECT ${i}`)), {
+      name: DataApiLimitError.name,
+      message: /41 statements, the Data API takes at most 40/,
+    });
+    await assert.rejects(warehouse.query(`SELECT '${'é'.repeat(50_000)}'`), {
+      name: DataApiLimitError.name,
+      message: /^ExecuteStatement: statement 1\/1 is 100009 bytes/,
+    });
+    assert.deepEqual(calls, []);
   });
 
   it('names the failing sub-statement and its error, as a permanent error', async () => {

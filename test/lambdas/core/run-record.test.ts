@@ -148,7 +148,7 @@ describe('describeRun', () => {
     // The Lambda errorMessage, on one line; not the JSON Cause or its trace.
     assert.match(summary, /message: {2}raw\/orders\/.*expected DECIMAL\(12,2\) re-extract the date$/m);
     assert.doesNotMatch(summary, /errorType|trace/);
-    assert.ok(summary.includes('cartflow --env prod retry 2026-03-07-0badf00d'));
+    assert.ok(summary.includes('cartflow --env prod retry nightly-2026-03-08'));
     assert.ok(summary.includes(RUNBOOKS.failedRun));
     assert.ok(summary.indexOf('WHAT FAILED') < summary.indexOf('FIND THE RUN'));
   });
@@ -179,7 +179,7 @@ describe('describeRun', () => {
 
     // Assess
     assert.match(subject, /^cartflow local FAILED 2026-03-07/);
-    assert.ok(summary.includes('     cartflow retry 2026-03-07-0badf00d'));
+    assert.ok(summary.includes('     cartflow retry local-1'));
     assert.match(summary, /execution:\s+local-1$/m);
     assert.doesNotMatch(summary, /https:|region:|execution ARN/);
   });

@@ -132,7 +132,7 @@ describe('backfill and retry against a deployed state machine', () => {
       ],
     );
     const input = JSON.parse(sfn.executions.get(executionArnOf(MACHINE, '2026-07-01'))!.input) as unknown;
-    assert.deepEqual(input, { businessDate: '2026-07-01', executionName: '2026-07-01' });
+    assert.deepEqual(input, { businessDate: '2026-07-01' });
   });
 
   it('two backfills of the same dates at once run each date once', async () => {
