@@ -17,7 +17,7 @@ export const command: Command = {
   aws: true,
   async run({ values, out, err, services, aws }) {
     const dates = dateRange(dateOption(values, 'from'), dateOption(values, 'to'));
-    const target = aws ? awsTarget(await aws(), err) : await localTarget(await services());
+    const target = aws ? awsTarget(await aws(), err) : await localRebuildTarget(await services());
     err.write(
       `rebuild ${dates[0]} … ${dates.at(-1)} from s3://${target.lake.bucket}: ${dates.length} dates\n`,
     );
@@ -31,7 +31,7 @@ export const command: Command = {
 };
 
 /** The local services: the warehouse's schema made first (a lost warehouse has none), as the batch does. */
-async function localTarget(local: LocalServices): Promise<RebuildServices> {
+export async function localRebuildTarget(local: LocalServices): Promise<RebuildServices> {
   await local.build(ensureWarehouseStep)(undefined);
   return {
     lake: local.lake,
