@@ -48,6 +48,8 @@ export const LAKE = {
   eventAggregates: `${Z.events}aggregates/`,
   /** The events loader's own area: manifests, ledger files, compacted files and its watermark. */
   eventManifests: `${Z.events}_manifests/`,
+  /** Hour-compacted event files: what the load's COPY reads, and what `cartflow rebuild` reloads. */
+  eventCompacted: `${Z.events}_manifests/compacted/`,
   /** Arrival notices of the stream handler, under time-ordered keys. */
   eventArrivals: `${Z.events}_arrivals/`,
   /** Clickstream records that could not be parsed or validated. */
@@ -59,6 +61,13 @@ export const LAKE = {
    */
   streamOnFailure: 'aws/lambda/',
 } as const;
+
+/**
+ * How every events load id starts, so its COPY manifest and ledger file (`eventManifests` + load id) sit
+ * under `eventManifests` + this: needed while a load runs and for forensics, they expire early; the
+ * compacted files beside them do not.
+ */
+export const EVENT_LOAD_ID_PREFIX = 'events-';
 
 export type LakePrefix = (typeof LAKE)[keyof typeof LAKE];
 

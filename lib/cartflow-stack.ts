@@ -211,6 +211,8 @@ export class CartflowStack extends Stack {
     new CfnOutput(this, 'AlertTopicArn', { value: alertTopic.topicArn });
     new CfnOutput(this, 'SourceDatabaseSecretArn', { value: sourceSecret.secretArn });
     new CfnOutput(this, 'WarehouseAdminSecretArn', { value: this.warehouse.adminSecretArn });
+    // `cartflow rebuild --env`: the role its COPY of the lake's curated files assumes.
+    new CfnOutput(this, 'CopyRoleArn', { value: this.warehouse.copyRole.roleArn });
     if (this.stream) {
       new CfnOutput(this, 'KafkaClusterArn', { value: this.stream.clusterArn });
       new CfnOutput(this, 'KafkaTopic', { value: this.stream.topicName });

@@ -106,6 +106,16 @@ export interface LifecycleConfig {
   noncurrentExpireDays: number;
 }
 
+/** How far back the warehouse can be rebuilt from the lake (`cartflow rebuild`, docs/runbooks/disaster-recovery.md). */
+export interface RecoveryConfig {
+  /**
+   * Days back whose dates `cartflow rebuild` restores from the lake: curated/ (no lifecycle rule) and the
+   * compacted event files (events/ tiering) are kept at least this long, so it may not exceed
+   * lifecycle.rawExpireDays. 1 to 36500.
+   */
+  windowDays: number;
+}
+
 export const STARTING_POSITIONS = ['LATEST', 'TRIM_HORIZON'] as const;
 
 export interface StreamConfig {
@@ -233,6 +243,8 @@ export interface EnvironmentConfig {
   sla: SlaConfig;
   /** S3 lifecycle of the lake's zones. */
   lifecycle: LifecycleConfig;
+  /** The recovery window the lake's lifecycle must keep rebuildable. */
+  recovery: RecoveryConfig;
   /** The clickstream: MSK topic, event-source mapping and the scheduled load-events. */
   stream: StreamConfig;
   /**
@@ -316,6 +328,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       quarantineExpireDays: 30,
       noncurrentExpireDays: 7,
     },
+    recovery: { windowDays: 30 },
     stream: {
       enabled: true,
       topic: 'clickstream',
@@ -361,6 +374,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       quarantineExpireDays: 90,
       noncurrentExpireDays: 14,
     },
+    recovery: { windowDays: 180 },
     stream: {
       enabled: true,
       topic: 'clickstream',
@@ -407,6 +421,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       quarantineExpireDays: 365,
       noncurrentExpireDays: 30,
     },
+    recovery: { windowDays: 730 },
     stream: {
       enabled: true,
       topic: 'clickstream',
@@ -547,6 +562,7 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   requireInteger('lifecycle.stagedExpireDays', lc.stagedExpireDays, 1, 365);
   requireInteger('lifecycle.quarantineExpireDays', lc.quarantineExpireDays, 1, 36_500);
   requireInteger('lifecycle.noncurrentExpireDays', lc.noncurrentExpireDays, 1, 3650);
+  validateRecovery(cfg);
 
   validateStream(cfg.stream);
   if (cfg.alerts !== undefined) validateAlerts(cfg.alerts);
@@ -554,6 +570,21 @@ export function validateConfig(cfg: EnvironmentConfig): void {
     throw new ConfigError('xrayVpcEndpoint', cfg.xrayVpcEndpoint, 'true or false');
   }
   if (cfg.sourceNetwork !== undefined) validateSourceNetwork(cfg.sourceNetwork);
+}
+
+/** The recovery window fits the lifecycle: every file a rebuild of the window reads is still there. */
+function validateRecovery({ recovery, lifecycle }: EnvironmentConfig): void {
+  if (typeof recovery !== 'object' || recovery === null)
+    throw new ConfigError('recovery', recovery, 'an object');
+  const expire = lifecycle.rawExpireDays;
+  requireInteger('recovery.windowDays', recovery.windowDays, 1, 36_500);
+  if (expire !== undefined && recovery.windowDays > expire) {
+    throw new ConfigError(
+      'recovery.windowDays',
+      recovery.windowDays,
+      `at most lifecycle.rawExpireDays (${expire}): the compacted event files expire then; raise rawExpireDays or unset it to keep them`,
+    );
+  }
 }
 
 /** Minute of the day (UTC) a `cron(M H ? * * *)`-style schedule with fixed minute and hour starts at. */

@@ -4,7 +4,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledgeNag, acknowledgeStackSingletons, LAMBDA_BASIC_EXECUTION_FINDING } from '../nag';
 import { Construct } from 'constructs';
 import { removalPolicyOf, type LifecycleConfig, type RemovalChoice } from '../config';
-import { LAKE } from '../../lambdas/contract';
+import { EVENT_LOAD_ID_PREFIX, LAKE } from '../../lambdas/contract';
 
 export interface DataLakeProps {
   /** Per-zone lifecycle (days) from the environment config. */
@@ -110,9 +110,10 @@ export class DataLake extends Construct {
         })),
         { id: 'staged-expiry', prefix: LAKE.staged, expiration: days(lifecycle.stagedExpireDays) },
         // COPY manifests and ledger files of the events load: only needed while a load runs and for forensics.
+        // Not the compacted files (`rebuild` reloads them) nor the loader's watermark: they follow events/.
         {
           id: 'events-manifests-expiry',
-          prefix: LAKE.eventManifests,
+          prefix: `${LAKE.eventManifests}${EVENT_LOAD_ID_PREFIX}`,
           expiration: days(lifecycle.stagedExpireDays),
         },
         // Batches the stream mapping gave up on: full payloads, kept as long as quarantined rows.

@@ -26,6 +26,8 @@ export interface StackOutputs {
   kafkaTopic?: string;
   /** The stream function (stream.enabled): the FunctionName dimension of its mapping's OffsetLag. */
   streamFunctionName?: string;
+  /** The warehouse's COPY role (`rebuild`); absent on a stack deployed before the output existed. */
+  copyRoleArn?: string;
 }
 
 /** What sends SDK commands: the real clients, or a stand-in in unit tests. */
@@ -90,6 +92,7 @@ export async function readStackOutputs(
     alertTopicArn: need('AlertTopicArn'),
     kafkaTopic: outputs.get('KafkaTopic'),
     streamFunctionName: outputs.get('StreamFunctionName'),
+    copyRoleArn: outputs.get('CopyRoleArn'),
   };
 }
 

@@ -10,6 +10,7 @@ export const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import('./run'),
   backfill: () => import('./backfill'),
   retry: () => import('./retry'),
+  rebuild: () => import('./rebuild'),
   query: () => import('./query'),
   drop: () => import('./drop'),
   status: () => import('./status'),

@@ -187,3 +187,31 @@ describe('validateConfig', () => {
     assert.throws(() => validateConfig(cfg), /"removalPolicy".*'retain' for prod/);
   });
 });
+
+describe('recovery window', () => {
+  test('a window longer than the events lifecycle keeps the compacted event files is refused, naming both', () => {
+    // Prepare
+    const cfg = devWith((c) => (c.recovery.windowDays = (c.lifecycle.rawExpireDays ?? 0) + 1));
+    // Act + Assess
+    assert.throws(
+      () => validateConfig(cfg),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.equal(error.field, 'recovery.windowDays');
+        assert.match(error.message, /at most lifecycle.rawExpireDays \(90\).*compacted event files/);
+        return true;
+      },
+    );
+  });
+
+  test('without an events expiry any window up to 100 years holds; a window of 0 days does not', () => {
+    // Prepare
+    const prod = loadConfig('prod');
+    prod.recovery.windowDays = 36_500;
+    const none = devWith((c) => (c.recovery.windowDays = 0));
+    // Act + Assess
+    assert.equal(prod.lifecycle.rawExpireDays, undefined);
+    assert.doesNotThrow(() => validateConfig(prod));
+    assert.throws(() => validateConfig(none), /"recovery.windowDays": got 0; allowed: an integer from 1/);
+  });
+});

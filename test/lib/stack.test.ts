@@ -452,4 +452,14 @@ describe('CartflowStack', () => {
     assert.equal(secrets[0].Properties.SecretString, undefined);
     assert.equal(secrets[0].Properties.GenerateSecretString.GenerateStringKey, 'password');
   });
+
+  test("outputs the warehouse's COPY role, which `cartflow rebuild --env` passes to its COPY", () => {
+    // Act
+    const { template, stack } = synth('dev');
+    // Assess
+    const { CopyRoleArn } = template.findOutputs('CopyRoleArn') as Record<string, Json>;
+    assert.deepEqual(CopyRoleArn.Value, {
+      'Fn::GetAtt': [logicalIdOf(stack, stack.warehouse.copyRole), 'Arn'],
+    });
+  });
 });

@@ -24,7 +24,7 @@ import { ConfigurationError, InputFormatError } from '../errors';
 import { EVENT_LOAD_LEDGER, EVENT_LOAD_MUTEX, copyParquetSql, ident, literal, qualifiedName } from '../sql';
 import { UNKNOWN, hourPath, rangeName, type OffsetRange } from './batch';
 import { CLICKSTREAM_TABLES } from './tables';
-import { LAKE } from '../../contract';
+import { EVENT_LOAD_ID_PREFIX, LAKE } from '../../contract';
 
 /** Where the stream handler writes event objects (core/clickstream/batch.ts, `clickstreamKeys.events`). */
 export const EVENTS_PREFIX = LAKE.clickstreamEvents;
@@ -33,7 +33,7 @@ export const MANIFESTS_PREFIX = LAKE.eventManifests;
 /** Arrival notices of the stream handler, under time-ordered keys. */
 export const ARRIVALS_PREFIX = LAKE.eventArrivals;
 /** Hour-compacted event files: what COPY reads. */
-export const COMPACTED_PREFIX = `${MANIFESTS_PREFIX}compacted/`;
+export const COMPACTED_PREFIX = LAKE.eventCompacted;
 /** The loader's watermark over the arrival notices. */
 export const ARRIVALS_STATE_KEY = `${MANIFESTS_PREFIX}state/arrivals.json`;
 /** Objects per run when EVENTS_LOAD_MAX_OBJECTS is not set: one run's COPY and recount stay bounded. */
@@ -289,7 +289,8 @@ export function newLoadId(now: Date, suffix: string): string {
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  return assertLoadId(`events-${compact}-${suffix}`);
+  // The prefix the manifests' lifecycle rule matches (lib/constructs/data-lake.ts).
+  return assertLoadId(`${EVENT_LOAD_ID_PREFIX}${compact}-${suffix}`);
 }
 
 export interface CopyManifest {

@@ -49,6 +49,7 @@ describe('the deployed environment of --env', () => {
       alertTopicArn: 'arn:aws:sns:eu-west-1:123456789012:cartflow-dev-alerts',
       kafkaTopic: 'clickstream',
       streamFunctionName: 'cartflow-dev-stream-to-parquet',
+      copyRoleArn: 'arn:aws:iam::123456789012:role/cartflow-dev-copy',
     });
   });
 

@@ -1,0 +1,72 @@
+import { localLogger, RecordedMetrics } from '../../lambdas/adapters/observability';
+import type { Adapters } from '../../lambdas/adapters/ports';
+import { HANDLER_ENV } from '../../lambdas/contract';
+import { dateRange } from '../../lambdas/core/dates';
+import { engineSettingsFromEnv } from '../../lambdas/core/engine/engine';
+import { step as ensureWarehouseStep } from '../../lambdas/handlers/ensure-warehouse';
+import { StackNotFoundError, stackNameOf, type AwsEnvironment } from '../aws/environment';
+import { NO_SOURCE, rebuildFromLake, rebuildSummary, type RebuildServices } from '../rebuild';
+import type { LocalServices } from '../runtime';
+import { dateOption, type Command } from './command';
+
+export const command: Command = {
+  usage: `rebuild --from D1 --to D2                   reload the warehouse's tables for those dates from the lake (curated
+                                              Parquet + compacted event files), never the source; refuses dates
+                                              whose curated files are gone; prints the rebuild rate`,
+  quietSteps: true,
+  aws: true,
+  async run({ values, out, err, services, aws }) {
+    const dates = dateRange(dateOption(values, 'from'), dateOption(values, 'to'));
+    const target = aws ? awsTarget(await aws(), err) : await localRebuildTarget(await services());
+    err.write(
+      `rebuild ${dates[0]} … ${dates.at(-1)} from s3://${target.lake.bucket}: ${dates.length} dates\n`,
+    );
+    const result = await rebuildFromLake(target, dates, {
+      onDate: (d, i, total) =>
+        err.write(`[${i + 1}/${total}] ${d.date} published in ${(d.ms / 1000).toFixed(1)} s (${d.run})\n`),
+    });
+    out.write(rebuildSummary(result));
+    return 0;
+  },
+};
+
+/** The local services: the warehouse's schema made first (a lost warehouse has none), as the batch does. */
+export async function localRebuildTarget(local: LocalServices): Promise<RebuildServices> {
+  await local.build(ensureWarehouseStep)(undefined);
+  return {
+    lake: local.lake,
+    warehouse: local.warehouse,
+    build: (step) => local.build(step, { source: NO_SOURCE }),
+    copyRoleArn: local.env[HANDLER_ENV.copyRoleArn]!,
+    engine: engineSettingsFromEnv(local.env),
+  };
+}
+
+/**
+ * The deployed environment's lake and warehouse (Data API as the caller's IAM identity, which needs the
+ * writer's grants); the steps run here, built over them. The schema is the stack's: after a lost warehouse,
+ * `cdk deploy` (its WarehouseSchema custom resource) creates it before the rebuild.
+ */
+function awsTarget(environment: AwsEnvironment, err: NodeJS.WritableStream): RebuildServices {
+  const { copyRoleArn } = environment.outputs;
+  if (!copyRoleArn)
+    throw new StackNotFoundError(
+      `stack ${stackNameOf(environment.envName)} has no output CopyRoleArn; redeploy it with this version`,
+    );
+  const env = { ...process.env, [HANDLER_ENV.copyRoleArn]: copyRoleArn };
+  const adapters: Adapters = {
+    lake: environment.lake,
+    warehouse: environment.warehouse,
+    source: NO_SOURCE,
+    alerts: { publish: async (subject, message) => void err.write(`${subject}\n${message}\n`) },
+    logger: localLogger(env),
+    metrics: new RecordedMetrics(),
+  };
+  return {
+    lake: environment.lake,
+    warehouse: environment.warehouse,
+    build: (step) => step.make(adapters, step.settings(env)),
+    copyRoleArn,
+    engine: engineSettingsFromEnv(env),
+  };
+}

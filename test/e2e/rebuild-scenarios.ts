@@ -1,0 +1,169 @@
+/**
+ * `cartflow rebuild` end to end, shared by the embedded run (embedded PostgreSQL) and the integration run
+ * (the PostgreSQL server of WAREHOUSE_DATABASE_URL): several dates loaded by the batch and a stream that
+ * crosses midnight, the warehouse dropped entirely, the source tables dropped too, then the rebuild from
+ * the lake must bring back every analytics table with the same per-table digest.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateClickEvents } from '../../lambdas/core/clickstream/sample';
+import { CLICKSTREAM_TABLES } from '../../lambdas/core/clickstream/tables';
+import { layout } from '../../lambdas/core/layout';
+import { qualifiedName } from '../../lambdas/core/sql';
+import { WAREHOUSE_TABLES } from '../../lambdas/core/tables';
+import { step as ensureWarehouse } from '../../lambdas/handlers/ensure-warehouse';
+import { localRebuildTarget } from '../../local/commands/rebuild';
+import { replayRecording } from '../../local/kafka/stream';
+import { spreadTimestamps } from '../../local/kafka/topic';
+import { CuratedFilesMissingError, rebuildFromLake, rebuildSummary } from '../../local/rebuild';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { seed } from './batch-scenarios';
+
+const DATES = ['2026-04-01', '2026-04-02', '2026-04-03'];
+/** Kafka time 23:20 on the second date for 90 minutes: event files under two dates. */
+const STREAM_START = new Date('2026-04-02T23:20:00Z');
+const EVENTS = 1500;
+
+/** Every table readers see: the batch's and the clickstream's. */
+const TABLES = [
+  ...WAREHOUSE_TABLES.filter((t) => t.schema === 'analytics'),
+  ...Object.values(CLICKSTREAM_TABLES),
+];
+
+/** Per table: its row count and an md5 over its rows in a fixed order. */
+async function digests(runtime: LocalRuntime): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const table of TABLES) {
+    const [row] = await runtime.warehouse.query<{ n: string; d: string | null }>(
+      `SELECT count(*)::text AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS d FROM ${qualifiedName(table)} x`,
+    );
+    out[table.name] = `${row.n} ${row.d}`;
+  }
+  return out;
+}
+
+const dropWarehouse = (runtime: LocalRuntime) =>
+  runtime.warehouse.executeBatch([
+    'DROP SCHEMA IF EXISTS analytics CASCADE',
+    'DROP SCHEMA IF EXISTS ops CASCADE',
+    'DROP SCHEMA IF EXISTS staging CASCADE',
+  ]);
+
+export function rebuildScenarios(label: string, urls: { source?: string; warehouse?: string } = {}) {
+  describe(`rebuild from the lake (${label})`, () => {
+    let runtime: LocalRuntime;
+    let dataDir: string;
+    let loaded: Record<string, string>;
+
+    before(async () => {
+      // Prepare: three dates through the batch, a stream across midnight, the digests of what they loaded.
+      dataDir = await mkdtemp(join(tmpdir(), 'cartflow-rebuild-'));
+      runtime = await startLocalRuntime({
+        dataDir,
+        sourceDatabaseUrl: urls.source,
+        warehouseDatabaseUrl: urls.warehouse,
+      });
+      await dropWarehouse(runtime);
+      await runtime.build(ensureWarehouse)(undefined);
+      await runtime.source.query('DROP TABLE IF EXISTS order_items, orders');
+      for (const [i, date] of DATES.entries()) {
+        await seed(runtime, date, 80 + 40 * i);
+        const outcome = await runtime.runBatch({ businessDate: date });
+        assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
+      }
+      const sample = generateClickEvents({
+        count: EVENTS,
+        seed: 'rebuild',
+        start: STREAM_START,
+        minutes: 90,
+      });
+      await replayRecording(runtime, {
+        values: sample.values,
+        partitions: 3,
+        batchSize: 300,
+        timestampOf: spreadTimestamps(EVENTS, STREAM_START.getTime(), 90 * 60_000),
+      });
+      loaded = await digests(runtime);
+    });
+
+    after(async () => {
+      await runtime.close();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+
+    test('a dropped warehouse comes back from the lake with every table identical, without the source', async () => {
+      // Prepare
+      assert.ok(
+        Object.values(loaded).every((d) => !d.startsWith('0 ')),
+        `every table has rows: ${JSON.stringify(loaded)}`,
+      );
+      await dropWarehouse(runtime);
+      await runtime.source.query('DROP TABLE IF EXISTS order_items, orders');
+
+      // Act
+      const result = await rebuildFromLake(await localRebuildTarget(runtime), DATES);
+
+      // Assess
+      assert.deepEqual(await digests(runtime), loaded);
+      assert.deepEqual(
+        result.dates.map((d) => d.date),
+        DATES,
+      );
+      assert.ok(
+        result.dates[1].eventFiles > 0 && result.dates[2].eventFiles > 0,
+        'event files of both dates',
+      );
+      assert.equal(
+        result.dates.reduce((sum, d) => sum + d.events, 0),
+        Number(loaded.fact_click_event.split(' ')[0]),
+      );
+      const runs = await runtime.warehouse.query<{ business_date: string; status: string }>(
+        "SELECT to_char(business_date, 'YYYY-MM-DD') AS business_date, status FROM ops.pipeline_run ORDER BY 1",
+      );
+      assert.deepEqual(
+        runs,
+        DATES.map((business_date) => ({ business_date, status: 'SUCCEEDED' })),
+      );
+      assert.match(rebuildSummary(result), /rebuild rate: \d+\.\d dates\/min, \d+ rows\/min/);
+    });
+
+    test('rebuilding the same dates again leaves every table identical', async () => {
+      // Act
+      await rebuildFromLake(await localRebuildTarget(runtime), DATES);
+
+      // Assess
+      assert.deepEqual(await digests(runtime), loaded);
+    });
+
+    test('a range with dates whose curated files are gone is refused whole, naming them', async () => {
+      // Prepare
+      await runtime.lake.deletePrefix(layout.curatedPrefix('fact_order', DATES[1]));
+      await dropWarehouse(runtime);
+      const target = await localRebuildTarget(runtime);
+
+      // Act
+      const refusal = rebuildFromLake(target, [...DATES, '2026-04-04']);
+
+      // Assess
+      await assert.rejects(refusal, (error: unknown) => {
+        assert.ok(error instanceof CuratedFilesMissingError);
+        assert.deepEqual(error.missing, [
+          { date: DATES[1], tables: ['fact_order'] },
+          {
+            date: '2026-04-04',
+            tables: ['dim_product', 'fact_order', 'fact_order_item', 'agg_daily_sales'],
+          },
+        ]);
+        assert.match(error.message, /2 date\(s\): 2026-04-02 \(fact_order\), 2026-04-04 \(dim_product, /);
+        return true;
+      });
+      const [{ n }] = await runtime.warehouse.query<{ n: string }>(
+        'SELECT count(*)::text AS n FROM analytics.fact_order',
+      );
+      assert.equal(n, '0', 'nothing loaded');
+    });
+  });
+}

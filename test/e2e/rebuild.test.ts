@@ -1,0 +1,3 @@
+import { rebuildScenarios } from './rebuild-scenarios';
+
+rebuildScenarios('embedded PostgreSQL and s3rver');
