@@ -94,6 +94,11 @@ cmd_start() {
   local t0=$EPOCHREALTIME start=$SECONDS
   rm -rf "$DATA_DIR"
   mkdir -p "$DATA_DIR/fs" "$DATA_DIR/tmp"
+  # Step Functions reads the mock file when an execution names a test case, and again when it changes.
+  if [[ -n "${SFN_MOCK_CONFIG:-}" && ! -s "$SFN_MOCK_CONFIG" ]]; then
+    mkdir -p "$(dirname "$SFN_MOCK_CONFIG")"
+    echo '{"StateMachines": {}, "MockedResponses": {}}' >"$SFN_MOCK_CONFIG"
+  fi
   log "starting on $ENDPOINT"
   # The machine looks like a container: without OVERRIDE_IN_DOCKER=0 and a FILESYSTEM_ROOT it writes
   # under /var/lib/localstack. The default twisted gateway binds 0.0.0.0 whatever GATEWAY_LISTEN
