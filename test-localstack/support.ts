@@ -1,0 +1,70 @@
+/**
+ * The LocalStack suite's connection: the endpoint `localstack/localstack.sh start` printed and the
+ * Step Functions mock file it was started with. Missing or unreachable fails the suite; it never skips.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export class LocalStackUnavailableError extends Error {
+  override name = 'LocalStackUnavailableError';
+}
+
+export const FIXTURES = join(import.meta.dirname, 'fixtures');
+
+export function localstackEndpoint(): string {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  if (!endpoint) {
+    throw new LocalStackUnavailableError(
+      'AWS_ENDPOINT_URL is not set: start LocalStack with `bash localstack/localstack.sh start` and export the URL it prints',
+    );
+  }
+  return endpoint;
+}
+
+export async function assertReachable(endpoint: string): Promise<void> {
+  const response = await fetch(`${endpoint}/_localstack/health`).catch((error: unknown) => {
+    throw new LocalStackUnavailableError(
+      `LocalStack at ${endpoint} (AWS_ENDPOINT_URL) is unreachable: ${String(error)}`,
+    );
+  });
+  if (!response.ok)
+    throw new LocalStackUnavailableError(
+      `LocalStack health at ${endpoint} answered ${response.status}, expected 200`,
+    );
+}
+
+/** The SDK settings every client of the suite takes. */
+export function clientConfig(endpoint: string) {
+  return {
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  };
+}
+
+export interface MockFile {
+  StateMachines: Record<string, { TestCases: Record<string, Record<string, string>> }>;
+  MockedResponses: Record<string, Record<string, unknown>>;
+}
+
+/** The SFN_MOCK_CONFIG file LocalStack was started with; it re-reads the file when it changes. */
+export function mockFilePath(): string {
+  const path = process.env.SFN_MOCK_CONFIG;
+  if (!path || !existsSync(path)) {
+    throw new LocalStackUnavailableError(
+      `SFN_MOCK_CONFIG (${path ?? 'unset'}) must name the mock file LocalStack was started with (localstack.sh creates it)`,
+    );
+  }
+  return path;
+}
+
+export function readMockFile(path: string): MockFile {
+  const text = readFileSync(path, 'utf8').trim();
+  const parsed = (text ? JSON.parse(text) : {}) as Partial<MockFile>;
+  return { StateMachines: parsed.StateMachines ?? {}, MockedResponses: parsed.MockedResponses ?? {} };
+}
+
+export function writeMockFile(path: string, mock: MockFile): void {
+  writeFileSync(path, JSON.stringify(mock, null, 2));
+}
