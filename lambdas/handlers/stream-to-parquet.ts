@@ -28,6 +28,17 @@ export interface StreamResult {
   objects: string[];
   /** The arrival notice of this delivery (absent for an empty batch). */
   arrival?: string;
+  /** Milliseconds of each part of the invocation, so the next gap is visible (bench:stream prints them). */
+  timings: StreamTimings;
+}
+
+export interface StreamTimings {
+  /** Serializing the records into the workspace (and waiting for DuckDB on a cold start). */
+  decode: number;
+  /** Validating, deduplicating and writing the outputs in DuckDB. */
+  sql: number;
+  upload: number;
+  cleanup: number;
 }
 
 export interface StreamSettings {
@@ -90,10 +101,19 @@ export function makeStreamToParquet(
     // a failed start is thrown by the `await` below, not reported as unhandled while the input is written.
     const opening = engineFor();
     opening.catch(() => undefined);
+    const timings: StreamTimings = { decode: 0, sql: 0, upload: 0, cleanup: 0 };
+    let mark = performance.now();
+    const lap = (part: keyof StreamTimings) => {
+      const now = performance.now();
+      timings[part] += now - mark;
+      mark = now;
+    };
     try {
       const inputs = await writeInput(workspace, event.records);
       const engine = await opening;
+      lap('decode');
       const { files, eventKeys, ranges, stats } = await processBatch(engine, inputs, workspace.directory);
+      lap('sql');
       // A failed upload fails the invocation: the mapping retries the batch and the same keys are overwritten.
       await runAll(files.map((f) => () => workspace.publish(f.path, f.key, f.contentType)));
       // The notice goes last: it names only objects that exist, and a retried batch notifies again.
@@ -102,6 +122,9 @@ export function makeStreamToParquet(
         arrival = arrivalKey(clock(), ranges[0]);
         await lake.put(arrival, JSON.stringify({ objects: eventKeys }), 'application/json');
       }
+      lap('upload');
+      await workspace.dispose();
+      lap('cleanup');
 
       metrics.count(METRIC.eventsWritten, stats.events);
       metrics.count(METRIC.eventsQuarantined, stats.quarantined);
@@ -113,13 +136,13 @@ export function makeStreamToParquet(
         quarantined: stats.quarantined,
         objects: files.map((f) => f.key).sort(),
         ...(arrival === undefined ? {} : { arrival }),
+        timings,
       };
     } catch (error) {
       if (warm === opening) warm = undefined;
       (await opening.catch(() => undefined))?.close();
-      throw error;
-    } finally {
       await workspace.dispose();
+      throw error;
     }
   };
 }
