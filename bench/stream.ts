@@ -240,12 +240,14 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
   let referenceMs = 0;
   let written = 0;
   let quarantined = 0;
+  const parts = { decode: 0, sql: 0, upload: 0, cleanup: 0 };
   try {
     for (const [i, event] of events.entries()) {
       handlerMs += await rss.time('handler', async () => {
         const r = await handler(event);
         written += r.written;
         quarantined += r.quarantined;
+        for (const k of Object.keys(parts) as (keyof typeof parts)[]) parts[k] += r.timings[k];
       });
       referenceMs += await rss.time('duckdb', () =>
         duckdbReference(db, referenceInputs[i], join(out, String(i))),
@@ -259,6 +261,8 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
   instance.closeSync();
   log(`handler ${(handlerMs / 1000).toFixed(2)} s: ${written} written, ${quarantined} quarantined`);
   log(`duckdb ${(referenceMs / 1000).toFixed(2)} s`);
+  const partsS = Object.fromEntries(Object.entries(parts).map(([k, ms]) => [k, Math.round(ms) / 1000]));
+  log(`handler parts (s): ${JSON.stringify(partsS)}`);
 
   // The handler's event objects, counted by DuckDB (not timed).
   const handlerDir = join(dataDir, 'handler');
@@ -354,6 +358,7 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
       handler_s: Number((handlerMs / 1000).toFixed(2)),
       duckdb_s: Number((referenceMs / 1000).toFixed(2)),
       speed_vs_duckdb: Number(speed.toFixed(2)),
+      handler_parts_s: partsS,
       event_objects: eventObjects.length,
       mean_event_object_kb: Math.round(handlerParquetBytes / eventObjects.length / 1024),
       objects_written: allObjects,

@@ -3,8 +3,8 @@
  * batch's offset ranges (core/clickstream/batch.ts), so when a write fails the handler throws, the
  * mapping redelivers the whole batch, and the retry overwrites the same objects.
  *
- * No JavaScript runs per record: each topic-partition's record list is serialized as it arrived (one
- * native JSON.stringify) into the workspace, and DuckDB decodes, validates, deduplicates, groups and
+ * No JavaScript runs per record: the record lists are serialized as they arrived (native JSON.stringify)
+ * into one workspace file, and DuckDB decodes, validates, deduplicates, groups and
  * writes the Parquet. Last, an arrival notice names the event objects written, so load-events finds
  * new objects without listing events/clickstream/.
  */
@@ -28,6 +28,17 @@ export interface StreamResult {
   objects: string[];
   /** The arrival notice of this delivery (absent for an empty batch). */
   arrival?: string;
+  /** Milliseconds of each part of the invocation, so the next gap is visible (bench:stream prints them). */
+  timings: StreamTimings;
+}
+
+export interface StreamTimings {
+  /** Serializing the records into the workspace (and waiting for DuckDB on a cold start). */
+  decode: number;
+  /** Validating, deduplicating and writing the outputs in DuckDB. */
+  sql: number;
+  upload: number;
+  cleanup: number;
 }
 
 export interface StreamSettings {
@@ -59,14 +70,16 @@ async function runAll(writes: (() => Promise<void>)[]): Promise<void> {
 }
 
 /**
- * Each topic-partition's record list as it arrived, one JSON file each (one native JSON.stringify, no
- * code per record), written in parallel; the file order is the delivery order DuckDB reads them in.
+ * The batch's records in delivery order, one JSON array in one file: each topic-partition's list is
+ * serialized as it arrived (one native JSON.stringify, no code per record) and the lists are joined as
+ * text, so DuckDB opens one file instead of one per partition.
  */
-async function writeInputs(workspace: LakeWorkspace, records: MSKEvent['records']): Promise<string[]> {
+async function writeInput(workspace: LakeWorkspace, records: MSKEvent['records']): Promise<string[]> {
   const lists = Object.values(records).filter((list) => Array.isArray(list) && list.length > 0);
-  const inputs = lists.map((_, i) => workspace.path(`records-${String(i).padStart(6, '0')}.json`));
-  await Promise.all(lists.map((list, i) => writeFile(inputs[i], JSON.stringify(list))));
-  return inputs;
+  if (lists.length === 0) return [];
+  const input = workspace.path('records.json');
+  await writeFile(input, `[${lists.map((list) => JSON.stringify(list).slice(1, -1)).join(',')}]`);
+  return [input];
 }
 
 /** `clock` dates the arrival notice (injected by tests). */
@@ -75,20 +88,32 @@ export function makeStreamToParquet(
   settings: StreamSettings,
   clock: () => Date = () => new Date(),
 ) {
+  // Kept warm across invocations, as Lambda reuses the execution environment: DuckDB starts once, not
+  // per batch. After a failed invocation the next one starts a fresh instance (no state of the failure kept).
+  let warm: Promise<Engine> | undefined;
+  const engineFor = () => (warm ??= Engine.open(settings.engine));
   return async (event: MSKEvent): Promise<StreamResult> => {
     if (typeof event?.records !== 'object' || event.records === null) {
       throw new InputFormatError('MSK event: expected a "records" object of topic-partition → records');
     }
     const workspace = await LakeWorkspace.open(lake, settings.engine.tempDirectory);
-    // DuckDB starts while the records are written: the two overlap. Handled here so that a failed start
-    // is thrown by the `await` below, not reported as unhandled while the inputs are still being written.
-    const opening = Engine.open(settings.engine);
+    // DuckDB starts (on a cold start) while the records are written: the two overlap. Handled here so that
+    // a failed start is thrown by the `await` below, not reported as unhandled while the input is written.
+    const opening = engineFor();
     opening.catch(() => undefined);
-    let engine: Engine | undefined;
+    const timings: StreamTimings = { decode: 0, sql: 0, upload: 0, cleanup: 0 };
+    let mark = performance.now();
+    const lap = (part: keyof StreamTimings) => {
+      const now = performance.now();
+      timings[part] += now - mark;
+      mark = now;
+    };
     try {
-      const inputs = await writeInputs(workspace, event.records);
-      engine = await opening;
+      const inputs = await writeInput(workspace, event.records);
+      const engine = await opening;
+      lap('decode');
       const { files, eventKeys, ranges, stats } = await processBatch(engine, inputs, workspace.directory);
+      lap('sql');
       // A failed upload fails the invocation: the mapping retries the batch and the same keys are overwritten.
       await runAll(files.map((f) => () => workspace.publish(f.path, f.key, f.contentType)));
       // The notice goes last: it names only objects that exist, and a retried batch notifies again.
@@ -97,6 +122,9 @@ export function makeStreamToParquet(
         arrival = arrivalKey(clock(), ranges[0]);
         await lake.put(arrival, JSON.stringify({ objects: eventKeys }), 'application/json');
       }
+      lap('upload');
+      await workspace.dispose();
+      lap('cleanup');
 
       metrics.count(METRIC.eventsWritten, stats.events);
       metrics.count(METRIC.eventsQuarantined, stats.quarantined);
@@ -108,10 +136,13 @@ export function makeStreamToParquet(
         quarantined: stats.quarantined,
         objects: files.map((f) => f.key).sort(),
         ...(arrival === undefined ? {} : { arrival }),
+        timings,
       };
-    } finally {
-      (engine ?? (await opening.catch(() => undefined)))?.close();
+    } catch (error) {
+      if (warm === opening) warm = undefined;
+      (await opening.catch(() => undefined))?.close();
       await workspace.dispose();
+      throw error;
     }
   };
 }

@@ -178,7 +178,10 @@ describe('stream-to-parquet handler against s3rver', () => {
     const second = await handler(fixture);
 
     // Assess
-    assert.deepEqual({ ...second, arrival: undefined }, { ...first, arrival: undefined });
+    assert.deepEqual(
+      { ...second, arrival: undefined, timings: undefined },
+      { ...first, arrival: undefined, timings: undefined },
+    );
     assert.deepEqual(await listing(), before);
   });
 
@@ -239,6 +242,19 @@ describe('stream-to-parquet handler against s3rver', () => {
     assert.deepEqual(retried.objects, (await dataObjects()).map((o) => o.key).sort());
     const [[rows]] = await query('events/clickstream/', 'SELECT count(*) FROM $files');
     assert.equal(rows, 6n);
+  });
+
+  it('reports the time of each part of an invocation, also of a second one on the warm engine', async () => {
+    // Prepare
+    await handler(fixture);
+
+    // Act
+    const { timings } = await handler(fixture);
+
+    // Assess
+    assert.deepEqual(Object.keys(timings), ['decode', 'sql', 'upload', 'cleanup']);
+    assert.ok(Object.values(timings).every((ms) => ms >= 0));
+    assert.ok(timings.sql > 0);
   });
 
   it('fails on an event that is not an MSK event', async () => {
