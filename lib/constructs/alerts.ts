@@ -25,7 +25,7 @@ export interface AlertsProps {
 const alarmArnPattern = (): string =>
   `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*`;
 
-/** The confused-deputy guard of CloudWatch's grants: only alarms of this account (and region). */
+/** The confused-deputy guard of CloudWatch's topic grant: only alarms of this account (and region). */
 const fromThisAccountsAlarms = () => ({
   StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
   ArnLike: { 'aws:SourceArn': alarmArnPattern() },
@@ -70,16 +70,17 @@ export class Alerts extends Construct {
       }),
     );
     // ... and they publish to the encrypted topic with this key. SNS asks KMS for a data key on the
-    // publisher's behalf; CloudWatch sends source keys to KMS, so the grant is scoped to this account's
-    // alarms. (EventBridge does not: the SnsTopic target of StreamIngest's on-failure rule adds its own
-    // unconditioned grant, test/lib/alarms.test.ts.)
+    // publisher's behalf, and AWS documents the CloudWatch grant without aws:SourceAccount/SourceArn
+    // conditions ("Enable compatibility between event sources from AWS services and encrypted topics",
+    // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services):
+    // KMS is not promised those keys, and a condition on them would deny every alarm notification. Who may
+    // publish stays scoped by the topic policy above; the key alone encrypts nothing into the topic.
     props.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
-        conditions: fromThisAccountsAlarms(),
       }),
     );
     const emails = props.alerts?.emails ?? [];

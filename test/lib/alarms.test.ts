@@ -65,11 +65,9 @@ function assertEveryAlarmCanPublish(template: Template, label: string): number {
       for (const kmsAction of ['kms:Decrypt', 'kms:GenerateDataKey']) {
         const granted = admitting(keyPolicy, 'cloudwatch.amazonaws.com', kmsAction);
         assert.equal(granted.length, 1, `${label}: key ${keyId} must allow CloudWatch ${kmsAction}`);
-        assert.deepEqual(
-          granted[0].Condition,
-          statement.Condition,
-          `${label}: key grant scoped like the topic's`,
-        );
+        // AWS's documented key policy for CloudWatch alarms to encrypted topics has no conditions: KMS
+        // may get no aws:SourceAccount/SourceArn from CloudWatch, and a condition would deny every alarm.
+        assert.equal(granted[0].Condition, undefined, `${label}: key grant to CloudWatch unconditioned`);
       }
     }
   }
@@ -86,7 +84,7 @@ function synthWith(envName: (typeof ENV_NAMES)[number], change: (c: EnvironmentC
 
 describe('alert topic: every alarm can publish', () => {
   for (const envName of ENV_NAMES) {
-    test(`${envName}: every alarm's topic policy and key policy admit cloudwatch.amazonaws.com, scoped to this account's alarms`, () => {
+    test(`${envName}: every alarm's topic policy (scoped to this account's alarms) and key policy (as AWS documents) admit cloudwatch.amazonaws.com`, () => {
       const count = assertEveryAlarmCanPublish(synth(envName).template, envName);
       assert.ok(count >= 20, `${envName}: expected the full alarm set, got ${count}`);
     });
