@@ -8,7 +8,11 @@ import { makeResolveRun } from '../../../lambdas/handlers/resolve-run';
 /** ResolveRun over a warehouse edge that records its batches. */
 function resolveRun() {
   const batches: string[][] = [];
-  const warehouse = { executeBatch: async (s: string[]) => void batches.push(s), query: async () => [] };
+  const warehouse = {
+    dialect: 'postgres' as const,
+    executeBatch: async (s: string[]) => void batches.push(s),
+    query: async () => [],
+  };
   return { resolve: makeResolveRun(stepAdapters({ lake: new MemoryLakeStore(), warehouse })), batches };
 }
 

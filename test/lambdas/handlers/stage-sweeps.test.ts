@@ -27,6 +27,7 @@ describe('stage sweeps within the Data API batch limit', () => {
   let local: SqlWarehouse;
   const batchSizes: number[] = [];
   const warehouse: Warehouse = {
+    dialect: 'postgres',
     executeBatch: (statements, options) => {
       batchSizes.push(statements.length);
       return local.executeBatch(statements, options);
@@ -36,7 +37,7 @@ describe('stage sweeps within the Data API batch limit', () => {
 
   before(async () => {
     local = new SqlWarehouse(await openDatabase({}), new MemoryLakeStore());
-    await local.executeBatch(warehouseDdl());
+    await local.executeBatch(warehouseDdl('postgres'));
   });
 
   after(() => local.close());
