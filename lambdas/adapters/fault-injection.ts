@@ -149,7 +149,10 @@ class FaultProbe {
 
   warehouse(inner: Warehouse): Warehouse {
     return {
-      dialect: inner.dialect,
+      // Read when asked: a step that never touches the warehouse may run without one.
+      get dialect() {
+        return inner.dialect;
+      },
       query: <T>(sql: string) => inner.query<T>(sql),
       executeBatch: (statements: string[], options?: BatchOptions) =>
         inner.executeBatch(statements, {
