@@ -120,7 +120,7 @@ export const IDLE_BATCH_WAREHOUSE_MINUTES = 2;
  * (test/lambdas/handlers/load-events.test.ts); any other call that can reach the warehouse is counted at
  * the 60-second minimum every time it runs, idle or not.
  */
-export function warehouseMinutesPerDay(
+function warehouseMinutesPerDay(
   call: ScheduledCall,
   volume: DailyVolume,
   batchWarehouseMinutes: number,
