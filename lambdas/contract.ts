@@ -26,6 +26,8 @@ export const LAKE_ZONES = {
   archive: 'archive/',
   /** The current product catalog (one object, no lifecycle rule). */
   catalog: 'catalog/',
+  /** Small operational records the pipeline keeps for itself (no lifecycle rule). */
+  ops: 'ops/',
 } as const;
 
 const Z = LAKE_ZONES;
@@ -52,6 +54,11 @@ export const LAKE = {
   eventCompacted: `${Z.events}_manifests/compacted/`,
   /** Arrival notices of the stream handler, under time-ordered keys. */
   eventArrivals: `${Z.events}_arrivals/`,
+  /**
+   * One freshness record per dataset (core/freshness.ts), written by record-run and load-events when they
+   * load: what the scheduled SLA check reads, so that no timer wakes the warehouse.
+   */
+  freshness: `${Z.ops}freshness/`,
   /** Clickstream records that could not be parsed or validated. */
   clickstreamQuarantine: `${Z.quarantine}clickstream/`,
   /**

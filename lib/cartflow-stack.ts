@@ -162,7 +162,7 @@ export class CartflowStack extends Stack {
             config,
             rules,
             interval: slaInterval,
-            warehouse: this.warehouse,
+            bucket,
             deadLetterQueue: this.triggers.deadLetterQueue,
             handlersDir: props.handlersDir,
           })

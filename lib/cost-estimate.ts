@@ -3,7 +3,9 @@
  * no free tier, no Savings Plans), idle and at a stated daily volume. README "Cost" shows its output;
  * it is an estimate of the fixed and volume-driven lines, not a bill: check the prices before relying on it.
  */
-import type { EnvironmentConfig } from './config';
+import { freshnessRulesOf, type EnvironmentConfig } from './config';
+import { scheduledCallsOf, type CfnResources, type ScheduledCall } from './scheduled-calls';
+import { MONITORING_HANDLERS, STREAM_HANDLERS } from '../lambdas/steps';
 
 /** us-east-1 list prices used (USD). */
 export const PRICES = {
@@ -60,19 +62,81 @@ export interface CostLine {
   usd: number;
 }
 
-/** Per-environment fixed counts the estimate needs (alarms, secrets, endpoints), read off the template. */
+/** What the estimate reads off an environment's synthesized template (stackCountsOf). */
 export interface StackCounts {
   alarms: number;
   secrets: number;
   keys: number;
   /** Interface endpoints in the VPC (3 AZs each). */
   interfaceEndpoints: number;
+  /** Every target of every EventBridge schedule, with the Redshift actions it can reach (lib/scheduled-calls.ts). */
+  scheduledCalls: ScheduledCall[];
+  /** The architecture the DuckDB functions deploy with: their layer's binding decides it. */
+  engineArchitecture: 'x86_64' | 'arm64';
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, read field by field
+const ofType = (resources: CfnResources, type: string): any[] =>
+  Object.values(resources)
+    .filter((r) => r.Type === type)
+    .map((r) => r.Properties ?? {});
+
+/** The counts of a synthesized template (`Template.toJSON().Resources`). */
+export function stackCountsOf(resources: CfnResources): StackCounts {
+  // Only the DuckDB functions carry a layer (lib/constructs/duckdb-layer.ts): one architecture for all.
+  const engineArchitectures = new Set<string>(
+    ofType(resources, 'AWS::Lambda::Function')
+      .filter((f) => f.Layers !== undefined)
+      .map((f) => (f.Architectures as string[] | undefined)?.[0] ?? 'x86_64'),
+  );
+  if (engineArchitectures.size > 1) {
+    throw new Error(`DuckDB functions deploy on ${[...engineArchitectures].join(' and ')}; expected one`);
+  }
+  return {
+    alarms: ofType(resources, 'AWS::CloudWatch::Alarm').length,
+    secrets:
+      ofType(resources, 'AWS::SecretsManager::Secret').length +
+      // Redshift Serverless keeps the admin password in a secret it manages (ManageAdminPassword).
+      ofType(resources, 'AWS::RedshiftServerless::Namespace').filter((n) => n.ManageAdminPassword).length,
+    keys: ofType(resources, 'AWS::KMS::Key').length,
+    interfaceEndpoints: ofType(resources, 'AWS::EC2::VPCEndpoint').filter(
+      (e) => e.VpcEndpointType === 'Interface',
+    ).length,
+    scheduledCalls: scheduledCallsOf(resources),
+    engineArchitecture: engineArchitectures.has('arm64') ? 'arm64' : 'x86_64',
+  };
 }
 
 /**
- * Monthly cost lines of `config` at `volume` (idle: orders 0, events 0). Redshift wakes for the daily
- * batch (about `batchWarehouseMinutes` at base capacity) and for each load-events run that finds new
- * objects; an idle loader makes no warehouse call (lambdas/handlers/load-events.ts).
+ * The nightly run's warehouse time when there was nothing to load: it still wakes Redshift twice (the
+ * EnsureWarehouse/ResolveRun queries, then the loads, publish and record of the extracted products),
+ * each billed at the 60-second minimum.
+ */
+export const IDLE_BATCH_WAREHOUSE_MINUTES = 2;
+
+/**
+ * Minutes a day that `call` keeps the workgroup busy at `volume`; 0 for a call that cannot reach Redshift.
+ * A scheduled state machine is the batch run; load-events makes no warehouse call when nothing new arrived
+ * (test/lambdas/handlers/load-events.test.ts); any other call that can reach the warehouse is counted at
+ * the 60-second minimum every time it runs, idle or not.
+ */
+function warehouseMinutesPerDay(
+  call: ScheduledCall,
+  volume: DailyVolume,
+  batchWarehouseMinutes: number,
+): number {
+  if (call.warehouseActions.length === 0) return 0;
+  if (call.kind === 'stateMachine') {
+    return call.perDay * (volume.orders > 0 ? batchWarehouseMinutes : IDLE_BATCH_WAREHOUSE_MINUTES);
+  }
+  if (call.entry === STREAM_HANDLERS.LoadEvents) return volume.events > 0 ? call.perDay : 0;
+  return call.perDay;
+}
+
+/**
+ * Monthly cost lines of `config` at `volume` (idle: orders 0, events 0). Redshift is billed for every
+ * scheduled call that can reach it (warehouseMinutesPerDay) at base capacity: the nightly batch (about
+ * `batchWarehouseMinutes` with orders) and each load-events run that finds new objects.
  */
 export function estimateMonthlyCost(
   config: EnvironmentConfig,
@@ -86,12 +150,14 @@ export function estimateMonthlyCost(
   const lines: CostLine[] = [];
   const add = (item: string, usd: number) => lines.push({ item, usd: Math.round(usd * 100) / 100 });
 
-  // Redshift: the batch wakes it once a day when there are orders; the stream's loads while events arrive.
+  // Redshift: every scheduled call that can reach it, at base capacity.
   const stream = config.stream;
-  const loadsPerDay = stream.enabled && volume.events > 0 ? (24 * 60) / stream.eventsLoadIntervalMinutes : 0;
-  const batchMinutes = volume.orders > 0 ? batchWarehouseMinutes : 0;
-  // Each load keeps the workgroup busy ~1 minute (the 60-second minimum), at base capacity.
-  const redshiftHours = ((batchMinutes + loadsPerDay * 1) / 60) * DAYS_PER_MONTH;
+  const calls = counts.scheduledCalls;
+  const warehouseMinutes = calls.reduce(
+    (sum, c) => sum + warehouseMinutesPerDay(c, volume, batchWarehouseMinutes),
+    0,
+  );
+  const redshiftHours = (warehouseMinutes / 60) * DAYS_PER_MONTH;
   add(`Redshift Serverless (${rpu} RPU base)`, redshiftHours * rpu * p.redshiftRpuHour);
 
   if (stream.enabled) {
@@ -110,29 +176,49 @@ export function estimateMonthlyCost(
     counts.interfaceEndpoints * 3 * HOURS_PER_MONTH * p.interfaceEndpointAzHour,
   );
 
-  // Lambda: the batch (~12 invocations, ~60 s each at the engine's memory, arm64), stream-to-parquet
-  // (one invocation per batchSize events, ~2 s), load-events runs (~5 s when idle, ~30 s with work).
+  // Lambda: each scheduled batch run (~12 invocations of ~60 s: 4 DuckDB steps at the engine's memory, the
+  // others at lambdaMemoryMb on arm64), stream-to-parquet (one DuckDB invocation per batchSize events,
+  // ~2 s), load-events runs (DuckDB, ~5 s when idle, ~30 s with work), other timers (~1 s each: the SLA
+  // check). The DuckDB functions are priced at their deployed architecture (x86_64: the binding's).
+  const gbSecond = (arch: string | undefined) =>
+    arch === 'arm64' ? p.lambdaGbSecondArm : p.lambdaGbSecondX86;
   const engineGb = config.engine.memoryMb / 1024;
-  const batchGbS = volume.orders > 0 ? 12 * 60 * engineGb + (volume.orders / 100_000) * 60 * engineGb : 0;
+  const perDayOf = (match: (c: ScheduledCall) => boolean) =>
+    calls.filter(match).reduce((sum, c) => sum + c.perDay, 0);
+  const batchRuns = perDayOf((c) => c.kind === 'stateMachine');
+  const loadRuns = perDayOf((c) => c.entry === STREAM_HANDLERS.LoadEvents);
+  const others = calls.filter((c) => c.kind === 'function' && c.entry !== STREAM_HANDLERS.LoadEvents);
   const streamInvocations = stream.enabled ? volume.events / stream.batchSize : 0;
-  const streamGbS = streamInvocations * 2 * engineGb;
-  const loadRuns = stream.enabled ? (24 * 60) / stream.eventsLoadIntervalMinutes : 0;
-  const loadGbS = loadRuns * (volume.events > 0 ? 30 : 5) * engineGb;
-  const gbS = (batchGbS + streamGbS + loadGbS) * DAYS_PER_MONTH;
-  const requests = (12 + streamInvocations + loadRuns) * DAYS_PER_MONTH;
+  const engineGbS =
+    batchRuns * (4 * 60 * engineGb + (volume.orders / 100_000) * 60 * engineGb) +
+    streamInvocations * 2 * engineGb +
+    loadRuns * (volume.events > 0 ? 30 : 5) * engineGb;
+  const armGbS = batchRuns * 8 * 60 * (config.lambdaMemoryMb / 1024);
+  const otherUsd = others.reduce(
+    (sum, c) => sum + c.perDay * ((c.memoryMb ?? 128) / 1024) * gbSecond(c.architecture),
+    0,
+  );
+  const requests =
+    (batchRuns * 12 + streamInvocations + loadRuns + perDayOf((c) => others.includes(c))) * DAYS_PER_MONTH;
   add(
-    'Lambda (arm64 GB-s + requests)',
-    gbS * p.lambdaGbSecondArm + (requests / 1e6) * p.lambdaRequestsPerMillion,
+    `Lambda (DuckDB on ${counts.engineArchitecture}, others arm64: GB-s + requests)`,
+    (engineGbS * gbSecond(counts.engineArchitecture) + armGbS * p.lambdaGbSecondArm + otherUsd) *
+      DAYS_PER_MONTH +
+      (requests / 1e6) * p.lambdaRequestsPerMillion,
   );
 
   // Step Functions: ~40 transitions a daily run (more with the volume Map), when it runs with data.
   add('Step Functions transitions', (idle ? 10 : 40) * DAYS_PER_MONTH * p.sfnTransition);
 
   // S3: raw + curated Parquet ≈ 300 bytes per order line (compressed), events ≈ 150 bytes per event,
-  // one month of accumulation; PUTs: the stream's objects, arrival notices and load manifests.
+  // one month of accumulation; PUTs (and LISTs, priced alike): the stream's objects, arrival notices, load
+  // manifests and freshness records, the SLA check's LIST; GETs: the SLA check reads a record per rule.
   const storedGb = ((volume.orders * 3 * 300 + volume.events * 150) * DAYS_PER_MONTH) / 1e9;
-  const puts = (streamInvocations * 2 + loadRuns * (volume.events > 0 ? 4 : 0) + 200) * DAYS_PER_MONTH;
-  const gets = (loadRuns * 3 + streamInvocations + 500) * DAYS_PER_MONTH;
+  const slaChecks = perDayOf((c) => c.entry === MONITORING_HANDLERS.SlaCheck);
+  const rules = Object.keys(freshnessRulesOf(config)).length;
+  const puts =
+    (streamInvocations * 2 + loadRuns * (volume.events > 0 ? 5 : 0) + slaChecks + 200) * DAYS_PER_MONTH;
+  const gets = (loadRuns * 3 + streamInvocations + slaChecks * rules + 500) * DAYS_PER_MONTH;
   add(
     'S3 storage and requests',
     storedGb * p.s3GbMonth + (puts / 1000) * p.s3PutPer1000 + (gets / 1000) * p.s3GetPer1000,

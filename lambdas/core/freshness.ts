@@ -9,13 +9,18 @@
  *   24 h + HH:MM (at D+2 HH:MM, D+1 becomes due and D alone is too old).
  * - `maxAgeMinutes: N`: the newest loaded record (event) is no older than N minutes.
  * A dataset is on time up to and including its limit: it breaches once its age is above the limit.
+ *
+ * The scheduled check reads freshness records from the lake (one small object per dataset under
+ * LAKE.freshness, written by record-run and load-events when they load), never the warehouse: a timer that
+ * queried Redshift Serverless would wake it, and bill its 60-second minimum, every few minutes.
  */
 import { DAY_MS, isBusinessDate, utcDate } from './dates';
 import { DATASETS } from './model';
 import { CLICKSTREAM_TABLES } from './clickstream/tables';
 import { EVENT_LOAD_LEDGER, literal, qualifiedName } from './sql';
 import { TABLES, type TableDef } from './tables';
-import { ConfigurationError } from './errors';
+import { ConfigurationError, InputFormatError } from './errors';
+import { LAKE } from '../contract';
 
 /** The datasets an SLA can cover: the batch datasets of ops.dataset_load, and the clickstream. */
 export const FRESHNESS_DATASETS = [...DATASETS, 'events'] as const;
@@ -315,4 +320,100 @@ export async function readFreshnessObservations(
     }
   }
   return observations;
+}
+
+/** The lake as the freshness records need it (adapters/ports.ts LakeStore; core does not import the adapters). */
+export interface FreshnessLake {
+  list(prefix: string): Promise<{ key: string }[]>;
+  getText(key: string): Promise<string>;
+  put(key: string, body: string, contentType?: string): Promise<void>;
+}
+
+/** A dataset's freshness record: its observation, instants as ISO strings. */
+interface FreshnessRecord {
+  dataset: FreshnessDataset;
+  businessDate?: string;
+  newestEventAt?: string;
+  loadedAt?: string;
+}
+
+export const freshnessRecordKey = (dataset: FreshnessDataset): string => `${LAKE.freshness}${dataset}.json`;
+
+const instant = (value: unknown): Date | undefined => {
+  if (typeof value !== 'string') return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+};
+
+function parseRecord(key: string, text: string): FreshnessObservation {
+  let record: Partial<FreshnessRecord>;
+  try {
+    record = JSON.parse(text) as Partial<FreshnessRecord>;
+  } catch {
+    throw new InputFormatError(
+      `freshness record ${key} is not JSON; delete it, the next load writes it again`,
+    );
+  }
+  const dataset = record.dataset;
+  if (!FRESHNESS_DATASETS.includes(dataset as FreshnessDataset) || key !== freshnessRecordKey(dataset!)) {
+    throw new InputFormatError(
+      `freshness record ${key} names dataset ${JSON.stringify(dataset)}; expected the dataset of its key`,
+    );
+  }
+  return {
+    dataset: dataset!,
+    businessDate: typeof record.businessDate === 'string' ? record.businessDate : undefined,
+    newestEventAt: instant(record.newestEventAt),
+    loadedAt: instant(record.loadedAt),
+  };
+}
+
+/** Which of two observations of one dataset is newer: the later business date, or the later event minute. */
+function newer(a: FreshnessObservation, b: FreshnessObservation): FreshnessObservation {
+  const key = (o: FreshnessObservation) => o.businessDate ?? o.newestEventAt?.toISOString() ?? '';
+  const [ka, kb] = [key(a), key(b)];
+  if (ka !== kb) return ka > kb ? a : b;
+  // The same date or minute loaded again: the later load says when it was last loaded.
+  return (a.loadedAt?.getTime() ?? 0) >= (b.loadedAt?.getTime() ?? 0) ? a : b;
+}
+
+/**
+ * The freshness records of the datasets that have rules, read from the lake (what the SLA check reads).
+ * A dataset without a record has no data yet.
+ */
+export async function readFreshnessRecords(
+  lake: FreshnessLake,
+  rules: FreshnessRules,
+): Promise<FreshnessObservation[]> {
+  const listed = new Set((await lake.list(LAKE.freshness)).map((o) => o.key));
+  const wanted = FRESHNESS_DATASETS.filter(
+    (d) => rules[d] !== undefined && listed.has(freshnessRecordKey(d)),
+  );
+  return Promise.all(
+    wanted.map(async (d) => parseRecord(freshnessRecordKey(d), await lake.getText(freshnessRecordKey(d)))),
+  );
+}
+
+/**
+ * Records what a load just made fresh. A record only moves forward: a backfill of an older date, or a
+ * batch of late events, leaves the newer record as it is (as the warehouse's max() would).
+ */
+export async function writeFreshnessRecords(
+  lake: FreshnessLake,
+  loaded: readonly FreshnessObservation[],
+): Promise<void> {
+  const listed = new Set((await lake.list(LAKE.freshness)).map((o) => o.key));
+  for (const observation of loaded) {
+    const key = freshnessRecordKey(observation.dataset);
+    const current = listed.has(key) ? parseRecord(key, await lake.getText(key)) : undefined;
+    const next = current ? newer(current, observation) : observation;
+    if (next === current) continue;
+    const record: FreshnessRecord = {
+      dataset: next.dataset,
+      businessDate: next.businessDate,
+      newestEventAt: next.newestEventAt?.toISOString(),
+      loadedAt: next.loadedAt?.toISOString(),
+    };
+    await lake.put(key, JSON.stringify(record), 'application/json');
+  }
 }

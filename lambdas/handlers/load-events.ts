@@ -4,8 +4,9 @@
  * objects up in the ledger (key + ETag), compacts each hour's new objects into files of at least
  * 64 MB (or the whole hour's new objects), writes a COPY manifest of the compacted files and a ledger
  * file, and runs ONE transaction that copies, deduplicates by event_id, recounts the touched minutes
- * and records the objects (core/clickstream/load.ts). A failed run changes nothing and its retry
- * rewrites the same compacted files; a run with nothing new makes no warehouse call.
+ * and records the objects (core/clickstream/load.ts), then writes the events' freshness record, which the
+ * SLA check reads. A failed run changes nothing and its retry rewrites the same compacted files; a run
+ * with nothing new makes no warehouse call.
  */
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
@@ -33,6 +34,7 @@ import {
   type LedgerEntry,
 } from '../core/clickstream/load';
 import { engineSettingsFromEnv, fileList, sqlLiteral, type EngineSettings } from '../core/engine/engine';
+import { sqlInstant, writeFreshnessRecords } from '../core/freshness';
 import { requireEnv, type Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
 import { findObject } from '../adapters/lake-tables';
@@ -222,6 +224,15 @@ export function makeLoadEvents(
       await warehouse.executeBatch(
         eventLoadStatements({ bucket: lake.bucket, loadId, iamRoleArn: settings.copyRoleArn }),
       );
+
+      // The SLA check reads this record, not the warehouse (core/freshness.ts).
+      const [newest] = await engine.rows<{ minute: string | null }>(
+        `SELECT CAST(date_trunc('minute', max(ts)) AS VARCHAR) AS minute FROM read_parquet(${fileList(paths)})`,
+      );
+      const newestEventAt = sqlInstant(newest?.minute);
+      if (newestEventAt) {
+        await writeFreshnessRecords(lake, [{ dataset: 'events', newestEventAt, loadedAt: now }]);
+      }
 
       const events = objects.reduce((sum, o) => sum + (rowsOf.get(pathOf.get(o.key)!) ?? 0), 0);
       metrics.count(METRIC.eventsLoaded, events);

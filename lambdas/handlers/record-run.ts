@@ -1,4 +1,5 @@
 import type { PipelineState } from '../core/contracts';
+import { writeFreshnessRecords } from '../core/freshness';
 import { datasetLoads } from '../core/run-record';
 import { recordRunStatements } from '../core/sql';
 import { awsHandler } from '../adapters/aws-entry';
@@ -8,7 +9,7 @@ import { METRIC } from '../contract';
 
 /**
  * Writes the run's outcome to ops.pipeline_run, ops.dataset_load and ops.quality_result in one transaction,
- * then the run's HTML report next to its quality JSON.
+ * then each dataset's freshness record to the lake, then the run's HTML report next to its quality JSON.
  */
 export function makeRecordRun(adapters: Adapters) {
   const { warehouse, metrics } = adapters;
@@ -24,8 +25,17 @@ export function makeRecordRun(adapters: Adapters) {
         checks: state.validation?.checks ?? [],
       }),
     );
+    // What the scheduled SLA check reads instead of the warehouse. After the commit: a failure here fails
+    // the step, whose retry records the same run again.
+    await writeFreshnessRecords(
+      adapters.lake,
+      datasets.map((d) => ({
+        dataset: d.dataset,
+        businessDate: state.run.businessDate,
+        loadedAt: new Date(finishedAt),
+      })),
+    );
     metrics.count(METRIC.runSucceeded, 1);
-    // Freshness is measured by the scheduled SLA check from these ops.* rows (core/freshness.ts).
     for (const d of datasets) metrics.count(METRIC.rowsLoaded, d.rowsLoaded, { dataset: d.dataset });
     metrics.flush();
     const reportKey = await tryWriteRunReport(adapters, {

@@ -1,13 +1,14 @@
 /**
- * Scheduled SLA check (EventBridge, every sla.checkIntervalMinutes): reads each dataset's newest load from
- * the run records and the event loads (core/freshness.ts, the same evaluation `cartflow status` runs) and
- * publishes its age as DataAgeMinutes per dataset, which the freshness alarms compare with the SLA limits.
+ * Scheduled SLA check (EventBridge, every sla.checkIntervalMinutes): reads each dataset's freshness record
+ * from the lake (written by record-run and load-events when they load; core/freshness.ts), evaluates it as
+ * `cartflow status` does and publishes its age as DataAgeMinutes per dataset, which the freshness alarms
+ * compare with the SLA limits. It makes no warehouse call: a timer must not wake Redshift Serverless.
  * A dataset with no data publishes no age: its alarm treats the missing datapoint as a breach.
  */
 import {
   evaluateFreshness,
   parseFreshnessRules,
-  readFreshnessObservations,
+  readFreshnessRecords,
   type FreshnessResult,
   type FreshnessRules,
 } from '../core/freshness';
@@ -36,11 +37,11 @@ export interface SlaCheckResult {
   results: FreshnessResult[];
 }
 
-export function makeSlaCheck({ warehouse, metrics, logger }: Adapters, { rules }: SlaCheckSettings) {
+export function makeSlaCheck({ lake, metrics, logger }: Adapters, { rules }: SlaCheckSettings) {
   return async (input: SlaCheckInput | undefined): Promise<SlaCheckResult> => {
     // The schedule's time, not the clock at start: a delayed invocation measures the moment it stands for.
     const now = input?.time ? parseInstant(input.time) : new Date();
-    const results = evaluateFreshness(rules, await readFreshnessObservations(warehouse, rules), now);
+    const results = evaluateFreshness(rules, await readFreshnessRecords(lake, rules), now);
     for (const result of results) {
       if (result.ageMinutes !== null) {
         metrics.count(METRIC.dataAgeMinutes, result.ageMinutes, { dataset: result.dataset });

@@ -156,9 +156,9 @@ export class BatchPipeline extends Construct {
     // merge-buckets reads the buckets' reports and parts, writes the day's, and deletes the parts it replaced.
     grant('merge-buckets', 'readWrite', all(LAKE.curated), all(LAKE.quarantine), all(LAKE.quality));
     // record-run writes the run's HTML report next to its quality JSON, with the first rows of the date's
-    // quarantine (a failed run's: FailedRuns).
+    // quarantine (a failed run's: FailedRuns), and the datasets' freshness records the SLA check reads.
     grant('record-run', 'read', all(LAKE.quarantine));
-    grant('record-run', 'readWrite', `${LAKE.quality}*.html`);
+    grant('record-run', 'readWrite', `${LAKE.quality}*.html`, all(LAKE.freshness));
     // resolve-run and record-run record the run, load-table stages, publish-date replaces, cleanup drops a
     // failed catalog refresh's stage table: all as the writer user. ensure-warehouse creates the schema,
     // grants the writer and drops expired stage tables.

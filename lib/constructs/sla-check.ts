@@ -2,9 +2,10 @@ import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { HANDLER_ENV } from '../../lambdas/contract';
+import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import {
   FRESHNESS_DATASETS,
   freshnessRulesProblem,
@@ -18,12 +19,12 @@ import { acknowledgeNag } from '../nag';
 import {
   cartflowFunction,
   DEFAULT_HANDLERS_DIR,
+  grantLake,
   POWERTOOLS_ENVIRONMENT,
   requireHandlerFile,
 } from './lambda-function';
-import type { Warehouse } from './warehouse';
 
-/** The SLA check reads two small aggregates through the Data API: a minute is plenty. */
+/** The SLA check reads one small freshness record per dataset from the lake: a minute is plenty. */
 const CHECK_TIMEOUT = Duration.seconds(60);
 /** It holds no data: the smallest memory that starts Node and the SDK quickly. */
 const CHECK_MEMORY_MB = 256;
@@ -35,8 +36,12 @@ export interface SlaCheckProps {
   readonly rules: FreshnessRules;
   /** How often the check runs; the period of the freshness alarms. Whole minutes, 1 to 60. */
   readonly interval: Duration;
-  /** The warehouse it reads ops.* and the event tables of, as the writer user (Data API). */
-  readonly warehouse: Warehouse;
+  /**
+   * The lake bucket: the check reads only its freshness records (LAKE.freshness). It gets no warehouse
+   * access at all: a timer that queried Redshift Serverless would wake it (and bill its 60-second minimum)
+   * every `interval`.
+   */
+  readonly bucket: s3.IBucket;
   /**
    * Where EventBridge puts a schedule event it could not deliver.
    * @default no dead-letter queue
@@ -51,7 +56,8 @@ export interface SlaCheckProps {
 
 /**
  * The scheduled freshness SLA check (lambdas/handlers/sla-check.ts): every `interval`, it measures each
- * dataset's age with the code `cartflow status` uses and publishes DataAgeMinutes per dataset, which
+ * dataset's age from the lake's freshness records (written by record-run and load-events) with the code
+ * `cartflow status` uses and publishes DataAgeMinutes per dataset, which
  * Monitoring alarms on. Exposes each dataset's limit, so the alarms and the check share one number.
  */
 export class SlaCheck extends Construct {
@@ -89,7 +95,7 @@ export class SlaCheck extends Construct {
       memorySize: CHECK_MEMORY_MB,
       timeout: CHECK_TIMEOUT,
       environment: {
-        ...props.warehouse.dataApiEnvironment(),
+        [HANDLER_ENV.bucket]: props.bucket.bucketName,
         [HANDLER_ENV.environment]: props.config.envName,
         [HANDLER_ENV.slaRules]: JSON.stringify(props.rules),
         ...POWERTOOLS_ENVIRONMENT,
@@ -97,7 +103,7 @@ export class SlaCheck extends Construct {
       // One check at a time is all the schedule ever needs.
       reservedConcurrentExecutions: 1,
     });
-    props.warehouse.grantDataApi(this.function);
+    grantLake(this.function, props.bucket, 'read', `${LAKE.freshness}*`);
     // The next check is the retry: a late one would publish an age for a moment already past.
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: props.interval });
     acknowledgeNag(

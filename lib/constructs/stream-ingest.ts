@@ -416,6 +416,8 @@ export class StreamIngest extends Construct {
     grantLake(this.loadEventsFunction, bucket, 'read', `${LAKE.events}*`);
     // The COPY manifest and the ledger file of each load are written next to each other.
     grantLake(this.loadEventsFunction, bucket, 'readWrite', `${LAKE.eventManifests}*`);
+    // The events' freshness record, which the SLA check reads instead of the warehouse.
+    grantLake(this.loadEventsFunction, bucket, 'readWrite', `${LAKE.freshness}*`);
     warehouse.grantDataApi(this.loadEventsFunction);
     warehouse.allowCopyFrom(bucket, LAKE.clickstreamEvents);
     warehouse.allowCopyFrom(bucket, LAKE.eventManifests);

@@ -3,13 +3,24 @@
  * (no MSK, no mapping, no load-events schedule, no stream alarms); pollers come from config; the
  * estimate README shows is computed from config and the synthesized template.
  * (An idle load-events run makes no warehouse call: test/lambdas/handlers/load-events.test.ts.)
+ * Issue 13 item 1: every scheduled call that can reach Redshift, read off the template, is billed; the SLA
+ * check reads the lake and is not; the DuckDB functions are priced at x86_64; the README table is checked.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CartflowStack } from '../../lib/cartflow-stack';
-import { ENV_NAMES, loadConfig, type EnvName } from '../../lib/config';
-import { estimateMonthlyCost, totalOf, type StackCounts } from '../../lib/cost-estimate';
+import { DEFAULT_SLA_CHECK_MINUTES, ENV_NAMES, loadConfig, type EnvName } from '../../lib/config';
+import {
+  estimateMonthlyCost,
+  IDLE_BATCH_WAREHOUSE_MINUTES,
+  PRICES,
+  stackCountsOf,
+  totalOf,
+  type StackCounts,
+} from '../../lib/cost-estimate';
+import type { CfnResources } from '../../lib/scheduled-calls';
 import { synth, testApp, unacknowledgedNagFindings } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
@@ -23,19 +34,14 @@ function synthStreamOff(envName: EnvName) {
   return { app, stack, config, template: Template.fromStack(stack) };
 }
 
-const countsOf = (template: Template): StackCounts => ({
-  alarms: Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length,
-  secrets:
-    Object.keys(template.findResources('AWS::SecretsManager::Secret')).length +
-    // Redshift Serverless keeps the admin password in a secret it manages (ManageAdminPassword).
-    Object.values<Json>(template.findResources('AWS::RedshiftServerless::Namespace')).filter(
-      (n) => n.Properties.ManageAdminPassword,
-    ).length,
-  keys: Object.keys(template.findResources('AWS::KMS::Key')).length,
-  interfaceEndpoints: Object.values<Json>(template.findResources('AWS::EC2::VPCEndpoint')).filter(
-    (e) => e.Properties.VpcEndpointType === 'Interface',
-  ).length,
-});
+const countsOf = (template: Template): StackCounts =>
+  stackCountsOf(template.toJSON().Resources as CfnResources);
+
+/** The README's cost table rows (`| env | … |`), as written. */
+const readmeRows = (): string[] =>
+  readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    .split('\n')
+    .filter((line) => ENV_NAMES.some((env) => line.startsWith(`| ${env} | $`)));
 
 describe('the stream switch', () => {
   test('stream.enabled false: no MSK, no mapping, no load-events schedule, no stream alarms, nag-clean', () => {
@@ -90,34 +96,114 @@ describe('the stream switch', () => {
 describe('monthly cost estimate', () => {
   const volume = { orders: 20_000, events: 2_000_000 };
 
-  test('idle: no Redshift (nothing to load), and switching the stream off removes MSK and its pollers', () => {
+  const idle = { orders: 0, events: 0 };
+  const redshiftOf = (lines: ReturnType<typeof estimateMonthlyCost>) =>
+    lines.find((l) => l.item.startsWith('Redshift'))!.usd;
+  /** USD a month of `minutesPerDay` of the workgroup at base capacity. */
+  const warehouseUsd = (minutesPerDay: number, rpu: number) =>
+    Math.round((minutesPerDay / 60) * 30.4 * rpu * PRICES.redshiftRpuHour * 100) / 100;
+
+  test('idle: Redshift is billed only for the timers that can reach it (the nightly run), never for the SLA check', () => {
     for (const envName of ENV_NAMES) {
+      // Prepare
       const { template, config } = synth(envName);
-      const idle = estimateMonthlyCost(config, { orders: 0, events: 0 }, countsOf(template));
-      assert.equal(idle.find((l) => l.item.startsWith('Redshift'))!.usd, 0);
-      const off = synthStreamOff(envName);
-      const idleOff = estimateMonthlyCost(off.config, { orders: 0, events: 0 }, countsOf(off.template));
-      assert.ok(!idleOff.some((l) => l.item.startsWith('MSK') || l.item.includes('pollers')));
-      assert.ok(totalOf(idleOff) < totalOf(idle) - 500, `${envName}: the stream costs > $500/month idle`);
-      assert.ok(totalOf(estimateMonthlyCost(config, volume, countsOf(template))) > totalOf(idle));
+      const counts = countsOf(template);
+      const unreachable = {
+        ...counts,
+        scheduledCalls: counts.scheduledCalls.filter((c) => c.warehouseActions.length === 0),
+      };
+
+      // Act
+      const lines = estimateMonthlyCost(config, idle, counts);
+      const withoutWarehouseTimers = estimateMonthlyCost(config, idle, unreachable);
+
+      // Assess
+      const rpu = config.redshift.baseCapacityRpu;
+      assert.equal(redshiftOf(lines), warehouseUsd(IDLE_BATCH_WAREHOUSE_MINUTES, rpu), envName);
+      assert.equal(redshiftOf(withoutWarehouseTimers), 0, envName);
+      assert.ok(
+        unreachable.scheduledCalls.some((c) => c.entry === 'sla-check'),
+        'the SLA check is a timer',
+      );
     }
   });
 
-  test('prints the README table (idle and at 20,000 orders + 2,000,000 events a day)', () => {
+  test('a timer that can query the warehouse (the SLA check with Data API access) is billed at every run', () => {
+    for (const envName of ENV_NAMES) {
+      // Prepare: the SLA check as it was before issue 13, allowed to assume the warehouse writer role.
+      const config = loadConfig(envName);
+      const stack = new CartflowStack(testApp(), `Cartflow-${envName}`, { config });
+      stack.warehouse.grantDataApi(stack.slaCheck!.function);
+      const checksPerDay = (24 * 60) / (config.sla.checkIntervalMinutes ?? DEFAULT_SLA_CHECK_MINUTES);
+
+      // Act
+      const lines = estimateMonthlyCost(config, idle, countsOf(Template.fromStack(stack)));
+
+      // Assess
+      const rpu = config.redshift.baseCapacityRpu;
+      assert.equal(
+        redshiftOf(lines),
+        Math.round(
+          (warehouseUsd(IDLE_BATCH_WAREHOUSE_MINUTES, rpu) + warehouseUsd(checksPerDay, rpu)) * 100,
+        ) / 100,
+        envName,
+      );
+      console.log(`${envName}: idle Redshift with a warehouse-querying SLA check: $${redshiftOf(lines)}`);
+    }
+  });
+
+  test('the DuckDB functions are priced at the architecture they deploy with (x86_64)', () => {
+    for (const envName of ENV_NAMES) {
+      // Prepare
+      const { template, config } = synth(envName);
+      const counts = countsOf(template);
+      const lambdaOf = (c: StackCounts) =>
+        estimateMonthlyCost(config, volume, c).find((l) => l.item.startsWith('Lambda ('))!;
+
+      // Act
+      const deployed = lambdaOf(counts);
+      const onArm = lambdaOf({ ...counts, engineArchitecture: 'arm64' });
+
+      // Assess
+      assert.equal(counts.engineArchitecture, 'x86_64');
+      assert.match(deployed.item, /DuckDB on x86_64/);
+      assert.ok(deployed.usd > onArm.usd, `${envName}: x86 $${deployed.usd} > arm64 $${onArm.usd}`);
+    }
+  });
+
+  test('switching the stream off removes MSK and its pollers', () => {
+    for (const envName of ENV_NAMES) {
+      const { template, config } = synth(envName);
+      const on = estimateMonthlyCost(config, idle, countsOf(template));
+      const off = synthStreamOff(envName);
+      const idleOff = estimateMonthlyCost(off.config, idle, countsOf(off.template));
+      assert.ok(!idleOff.some((l) => l.item.startsWith('MSK') || l.item.includes('pollers')));
+      assert.ok(totalOf(idleOff) < totalOf(on) - 500, `${envName}: the stream costs > $500/month idle`);
+      assert.ok(totalOf(estimateMonthlyCost(config, volume, countsOf(template))) > totalOf(on));
+    }
+  });
+
+  test('the README table is the estimate (idle and at 20,000 orders + 2,000,000 events a day)', () => {
     const rows: string[] = [];
     for (const envName of ENV_NAMES) {
       const { template, config } = synth(envName);
       const off = synthStreamOff(envName);
       const cell = (c: typeof config, t: Template, v: typeof volume) =>
-        `$${totalOf(estimateMonthlyCost(c, v, countsOf(t)))}`;
+        `$${totalOf(estimateMonthlyCost(c, v, countsOf(t))).toLocaleString('en-US')}`;
       rows.push(
         `| ${envName} | ${cell(config, template, { orders: 0, events: 0 })} | ${cell(config, template, volume)} | ` +
           `${cell(off.config, off.template, { orders: 0, events: 0 })} | ${cell(off.config, off.template, { ...volume, events: 0 })} |`,
       );
-      if (process.env.COST_DETAIL)
-        console.log(envName, estimateMonthlyCost(config, volume, countsOf(template)));
+      if (process.env.COST_DETAIL) {
+        console.log(
+          envName,
+          'idle',
+          estimateMonthlyCost(config, { orders: 0, events: 0 }, countsOf(template)),
+        );
+        console.log(envName, 'busy', estimateMonthlyCost(config, volume, countsOf(template)));
+      }
     }
     console.log(rows.join('\n'));
-    assert.equal(rows.length, 3);
+    assert.deepEqual(readmeRows(), rows, 'README.md "Cost" table: paste the rows printed above');
   });
 });

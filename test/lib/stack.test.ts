@@ -193,9 +193,9 @@ describe('CartflowStack', () => {
       withSecret[0].Properties.Environment.Variables[HANDLER_ENV.warehouseWriterUser],
       'IAMR:cartflow-prod-writer',
     );
-    // resolve-run, load-table, publish-date, record-run, cleanup, run-failed, load-events and sla-check
-    // assume the writer role.
-    assert.equal(assumesWriter.length, 8);
+    // resolve-run, load-table, publish-date, record-run, cleanup, run-failed and load-events assume the
+    // writer role; the scheduled SLA check does not (it reads the lake: no timer wakes the warehouse).
+    assert.equal(assumesWriter.length, 7);
     template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'cartflow-prod-writer' });
     // The ARN comes from GetNamespace (CloudFormation does not return it).
     const lookups = Object.values(template.findResources('Custom::AWS')).map((r) =>

@@ -7,12 +7,16 @@ import {
   limitMinutes,
   parseFreshnessRules,
   readFreshnessObservations,
+  readFreshnessRecords,
   sqlInstant,
+  writeFreshnessRecords,
   type FreshnessObservation,
   type FreshnessRules,
 } from '../../../lambdas/core/freshness';
+import { LAKE } from '../../../lambdas/contract';
 import { openDatabase } from '../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../local/warehouse';
+import { readFileSync } from 'node:fs';
 import { seedFreshnessFixture } from '../../support/freshness-fixture';
 
 const RULES: FreshnessRules = {
@@ -233,5 +237,105 @@ describe('readFreshnessObservations on the local warehouse (embedded PostgreSQL)
       seen.map((o) => o.dataset),
       ['events'],
     );
+  });
+});
+
+describe('freshness records in the lake (what the SLA check reads instead of the warehouse)', () => {
+  let warehouse: SqlWarehouse;
+
+  before(async () => {
+    warehouse = new SqlWarehouse(await openDatabase({}), new MemoryLakeStore('memory-lake'));
+    await seedFreshnessFixture(warehouse);
+  });
+  after(() => warehouse.close());
+
+  /** test/fixtures/freshness/runs.json as record-run (succeeded runs, in finish order) and load-events write it. */
+  async function recordFixtureLoads(lake: MemoryLakeStore): Promise<void> {
+    const fixture = JSON.parse(
+      readFileSync(new URL('../../fixtures/freshness/runs.json', import.meta.url), 'utf8'),
+    ) as { runs: { businessDate: string; status: string; finishedAt: string; datasets: string[] }[] };
+    const succeeded = fixture.runs
+      .filter((r) => r.status === 'SUCCEEDED')
+      .sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+    for (const run of succeeded) {
+      await writeFreshnessRecords(
+        lake,
+        run.datasets.map((d) => ({
+          dataset: d as FreshnessObservation['dataset'],
+          businessDate: run.businessDate,
+          loadedAt: at(run.finishedAt),
+        })),
+      );
+    }
+    await writeFreshnessRecords(lake, [
+      { dataset: 'events', newestEventAt: at('2024-05-04T05:41:00Z'), loadedAt: at('2024-05-04T05:45:30Z') },
+    ]);
+  }
+
+  /** By dataset, as JSON: an absent field and an undefined one are the same observation. */
+  const sorted = (o: FreshnessObservation[]): unknown =>
+    JSON.parse(JSON.stringify([...o].sort((a, b) => a.dataset.localeCompare(b.dataset))));
+
+  it('the records of the fixture’s loads say what the warehouse says about them', async () => {
+    // Prepare
+    const lake = new MemoryLakeStore('memory-lake');
+    await recordFixtureLoads(lake);
+
+    // Act
+    const fromLake = await readFreshnessRecords(lake, RULES);
+    const fromWarehouse = await readFreshnessObservations(warehouse, RULES);
+
+    // Assess
+    assert.deepEqual(sorted(fromLake), sorted(fromWarehouse));
+    assert.deepEqual(
+      [...lake.objects.keys()].sort(),
+      ['events', 'order_items', 'orders', 'products'].map((d) => `${LAKE.freshness}${d}.json`),
+    );
+  });
+
+  it('a record only moves forward: a backfill of an older date and a batch of late events leave it', async () => {
+    // Prepare
+    const lake = new MemoryLakeStore('memory-lake');
+    await recordFixtureLoads(lake);
+    const before = await readFreshnessRecords(lake, RULES);
+
+    // Act
+    await writeFreshnessRecords(lake, [
+      { dataset: 'orders', businessDate: '2024-04-20', loadedAt: at('2024-05-04T07:00:00Z') },
+      { dataset: 'events', newestEventAt: at('2024-05-04T04:00:00Z'), loadedAt: at('2024-05-04T07:00:00Z') },
+    ]);
+
+    // Assess
+    assert.deepEqual(sorted(await readFreshnessRecords(lake, RULES)), sorted(before));
+  });
+
+  it('only datasets with a rule are read', async () => {
+    // Prepare
+    const lake = new MemoryLakeStore('memory-lake');
+    await recordFixtureLoads(lake);
+
+    // Act
+    const seen = await readFreshnessRecords(lake, { events: RULES.events });
+
+    // Assess
+    assert.deepEqual(
+      seen.map((o) => o.dataset),
+      ['events'],
+    );
+  });
+
+  it('a record under another dataset’s key is refused, naming the object', async () => {
+    // Prepare
+    const lake = new MemoryLakeStore('memory-lake');
+    await lake.put(`${LAKE.freshness}orders.json`, JSON.stringify({ dataset: 'products' }));
+
+    // Act
+    const read = readFreshnessRecords(lake, RULES);
+
+    // Assess
+    await assert.rejects(read, {
+      name: 'InputFormatError',
+      message: /freshness record ops\/freshness\/orders\.json names dataset "products"/,
+    });
   });
 });

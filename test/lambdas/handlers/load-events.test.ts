@@ -6,6 +6,7 @@ import type { LakeStore, Warehouse } from '../../../lambdas/adapters/ports';
 import { EVENT_TYPES } from '../../../lambdas/core/clickstream/event';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
 import { CopyMismatchError } from '../../../lambdas/core/errors';
+import { readFreshnessObservations, readFreshnessRecords } from '../../../lambdas/core/freshness';
 import { warehouseDdl } from '../../../lambdas/core/sql';
 import { openDatabase } from '../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../local/warehouse';
@@ -241,6 +242,11 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
       ],
     );
     assert.equal(first.files, 2);
+    // The SLA check's freshness record names the newest loaded minute, as the warehouse would.
+    const [record] = await readFreshnessRecords(lake, { events: { maxAgeMinutes: 15 } });
+    const [inWarehouse] = await readFreshnessObservations(warehouse, { events: { maxAgeMinutes: 15 } });
+    assert.equal(record.newestEventAt?.toISOString(), inWarehouse.newestEventAt?.toISOString());
+    assert.ok(record.loadedAt, 'the record says when the events were loaded');
     const manifest = JSON.parse(await lake.getText(`events/_manifests/${first.loadId}.manifest`)) as {
       entries: { url: string; mandatory: boolean; meta: { content_length: number } }[];
     };

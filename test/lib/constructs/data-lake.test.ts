@@ -5,6 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { ENV_NAMES, loadConfig } from '../../../lib/config';
 import { DataLake } from '../../../lib/constructs/data-lake';
 import { eventLoadKeys, newLoadId, planCompaction } from '../../../lambdas/core/clickstream/load';
+import { FRESHNESS_DATASETS, freshnessRecordKey } from '../../../lambdas/core/freshness';
 import { layout } from '../../../lambdas/core/layout';
 import { testApp } from '../synth';
 
@@ -71,5 +72,17 @@ describe('DataLake lifecycle and the recovery window', () => {
     const { stagedExpireDays } = loadConfig('dev').lifecycle;
     assert.equal(keptDays(rules, eventLoadKeys.manifest(loadId)), stagedExpireDays);
     assert.equal(keptDays(rules, eventLoadKeys.ledger(loadId)), stagedExpireDays);
+  });
+
+  test('the freshness records the SLA check reads never expire (a missing record would alarm as no data)', () => {
+    for (const envName of ENV_NAMES) {
+      // Act
+      const rules = lakeRules(envName);
+
+      // Assess
+      for (const dataset of FRESHNESS_DATASETS) {
+        assert.equal(keptDays(rules, freshnessRecordKey(dataset)), undefined, `${envName}: ${dataset}`);
+      }
+    }
   });
 });
