@@ -47,7 +47,7 @@ export const failedStateOf = (outcome: RanSteps): string | undefined =>
  */
 export function nextAfterBatch(error: StepError | undefined, date: string, run?: string): string {
   if (error?.name === QUALITY_GATE_ERROR) {
-    const report = run ? ` (cartflow report ${run} lists the quarantined rows)` : '';
+    const report = run ? ` (cartflow report ${run} shows the failed checks and their rows)` : '';
     return `correct the source data of ${date}${report}, then: cartflow run --date ${date}`;
   }
   return run ? `cartflow retry ${run}` : `cartflow run --date ${date}`;

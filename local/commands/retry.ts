@@ -1,6 +1,6 @@
 import { stateMachineRuns } from '../aws/step-functions';
 import { summaryTable } from '../backfill';
-import { summary } from './batch';
+import { failureSummary, summary } from './batch';
 import { UsageError, type Command } from './command';
 
 export const command: Command = {
@@ -26,9 +26,9 @@ export const command: Command = {
     err.write(
       `retry ${runId} (attempt ${outcome.attempt}) ${outcome.status}: ${ran} steps ran, ${replayed} finished before and were not rerun\n`,
     );
-    if (outcome.status !== 'SUCCEEDED')
-      err.write(`${outcome.error?.name ?? ''}: ${outcome.error?.message ?? ''}\n`);
     if (outcome.state) out.write(await summary(local, outcome.state, Date.now() - started));
+    // The run id starts with its business date (runOne names it so).
+    out.write(failureSummary(outcome, runId.slice(0, 10)));
     return outcome.status === 'SUCCEEDED' ? 0 : 1;
   },
 };

@@ -1,6 +1,6 @@
 import { stateMachineRuns } from '../aws/step-functions';
 import { summaryTable } from '../backfill';
-import { runOne, summary } from './batch';
+import { failureSummary, runOne, summary } from './batch';
 import { dateOption, type Command } from './command';
 
 export const command: Command = {
@@ -22,6 +22,7 @@ export const command: Command = {
     const local = await runtime();
     const outcome = await runOne(local, date, err);
     if (outcome.state) out.write(await summary(local, outcome.state, Date.now() - started));
+    out.write(failureSummary(outcome, date));
     return outcome.status === 'SUCCEEDED' ? 0 : 1;
   },
 };
