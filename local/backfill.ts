@@ -239,8 +239,8 @@ export class ProgressBar implements BackfillProgress {
   }
 }
 
-/** The summary table: one line per date. */
-export function summaryTable(outcomes: DateOutcome[]): string {
+/** The summary table: one line per date; with --env, `env` goes into the next commands. */
+export function summaryTable(outcomes: DateOutcome[], env?: string): string {
   const rows = outcomes.map((o) => [
     o.date,
     o.status,
@@ -263,7 +263,7 @@ export function summaryTable(outcomes: DateOutcome[]): string {
   const failures = outcomes.flatMap((o) =>
     o.failure
       ? [
-          `${o.date} ${failureLines(o.failure.error, o.failure.state, nextAfterBatch(o.failure.error, o.date, o.run), o.status).trimEnd()}`,
+          `${o.date} ${failureLines(o.failure.error, o.failure.state, nextAfterBatch(o.failure.error, o.date, o.run, env), o.status).trimEnd()}`,
         ]
       : [],
   );

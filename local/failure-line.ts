@@ -45,12 +45,18 @@ export const failedStateOf = (outcome: RanSteps): string | undefined =>
  * What to run after a batch run of `date` failed: a quality gate fails again on the same data, so the data
  * is corrected and the date run again; anything else resumes the run from its failed step.
  */
-export function nextAfterBatch(error: StepError | undefined, date: string, run?: string): string {
+export function nextAfterBatch(
+  error: StepError | undefined,
+  date: string,
+  run?: string,
+  env?: string,
+): string {
+  const on = env === undefined ? '' : ` --env ${env}`;
   if (error?.name === QUALITY_GATE_ERROR) {
-    const report = run ? ` (cartflow report ${run} shows the failed checks and their rows)` : '';
-    return `correct the source data of ${date}${report}, then: cartflow run --date ${date}`;
+    const report = run ? ` (cartflow report ${run}${on} shows the failed checks and their rows)` : '';
+    return `correct the source data of ${date}${report}, then: cartflow run --date ${date}${on}`;
   }
-  return run ? `cartflow retry ${run}` : `cartflow run --date ${date}`;
+  return run ? `cartflow retry ${run}${on}` : `cartflow run --date ${date}${on}`;
 }
 
 /** What to run after a catalog refresh of `files` failed: its files, corrected, dropped again. */

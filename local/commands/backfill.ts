@@ -41,7 +41,7 @@ export const command: Command = {
         progress,
       });
       progress.end();
-      out.write(summaryTable(outcomes));
+      out.write(summaryTable(outcomes, values.env));
       return exitCode(outcomes, stop.aborted);
     });
   },

@@ -7,14 +7,14 @@ export const command: Command = {
   usage: `retry  <run>                                resume a failed run from its failed step: the steps it finished
                                               return their recorded results without running again`,
   aws: true,
-  async run({ rest, out, err, runtime, aws }) {
+  async run({ values, rest, out, err, runtime, aws }) {
     if (rest.length !== 1) throw new UsageError('retry takes one run id (cartflow status lists them)');
     const [runId] = rest;
     if (aws) {
       const environment = await aws();
       err.write(`redriving execution ${runId} of ${environment.outputs.batchStateMachineArn} …\n`);
       const outcome = await stateMachineRuns(environment).redrive(runId);
-      out.write(summaryTable([{ date: runId.slice(0, 10), ms: 0, ...outcome }]));
+      out.write(summaryTable([{ date: runId.slice(0, 10), ms: 0, ...outcome }], values.env));
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     const started = Date.now();

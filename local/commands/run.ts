@@ -16,7 +16,7 @@ export const command: Command = {
       );
       // A run of a date already running is joined, not doubled (deterministic execution names).
       const outcome = await stateMachineRuns(environment).runDate(date, true);
-      out.write(summaryTable([{ date, ms: Date.now() - started, ...outcome }]));
+      out.write(summaryTable([{ date, ms: Date.now() - started, ...outcome }], values.env));
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     const local = await runtime();

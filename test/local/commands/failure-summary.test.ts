@@ -7,6 +7,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HANDLER_ENV } from '../../../lambdas/contract';
 import { runCartflow } from '../../support/cartflow-cli';
 
 const MISSING_PRICE = new URL('../../fixtures/catalog/missing-price.json', import.meta.url).pathname;
@@ -71,5 +72,30 @@ describe('the last lines of a failed command', { timeout: 300_000 }, () => {
         `^next: correct the source data of ${DATE} \\(cartflow report ${DATE}-[0-9a-f]{8} .*\\), then: cartflow run --date ${DATE}$`,
       ),
     );
+  });
+
+  it('a run whose step crashed ends with that step, its error and the retry; a rebuild likewise', async () => {
+    // Prepare: a clean day, and every load-table invocation dying as Lambda reports a crashed runtime.
+    const clean = '2026-03-01';
+    const seeded = await runCartflow(['seed', '--date', clean, '--orders', '40'], { dataDir });
+    assert.equal(seeded.code, 0, seeded.err);
+    const crash = { ...process.env, [HANDLER_ENV.fault]: 'load-table:crash' };
+
+    // Act
+    const run = await runCartflow(['run', '--date', clean], { dataDir, env: crash });
+    const [failed, next] = lastLines(run.out, 2);
+    const runId = /^next: cartflow retry (\S+)$/.exec(next)?.[1];
+    const retried = await runCartflow(['retry', runId ?? '-'], { dataDir });
+    const rebuild = await runCartflow(['rebuild', '--from', clean, '--to', clean], { dataDir, env: crash });
+
+    // Assess
+    assert.equal(run.code, 1, run.err);
+    assert.match(failed, /^FAILED at LoadTable: Runtime\.ExitError: /);
+    assert.match(runId ?? '', new RegExp(`^${clean}-[0-9a-f]{8}$`));
+    assert.equal(retried.code, 0, retried.err);
+    assert.equal(rebuild.code, 1, rebuild.err);
+    const [rebuildFailed, rebuildNext] = lastLines(rebuild.out, 2);
+    assert.match(rebuildFailed, new RegExp(`^FAILED at ${clean}: \\S+: `));
+    assert.equal(rebuildNext, `next: cartflow rebuild --from ${clean} --to ${clean}`);
   });
 });
