@@ -10,6 +10,7 @@ import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ARRIVALS_PER_REFRESH } from '../lib/constructs/triggers';
+import { failedStateOf } from './failure-line';
 import type { CatalogArrival, LocalRuntime } from './runtime';
 
 /** A queued arrival: the landed key, for the drop's messages, and its time, the refresh's input. */
@@ -25,7 +26,11 @@ export interface ArrivalDebounceOptions {
   /** Most arrivals one refresh takes (the Pipe's batch size). */
   maxBatch: number;
   /** Starts one refresh with a window's arrivals, as the Pipe's StartExecution does. */
-  start(arrivals: CatalogArrival[]): Promise<{ status: string; error?: { name: string; message: string } }>;
+  start(
+    arrivals: CatalogArrival[],
+  ): Promise<
+    { status: string; error?: { name: string; message: string } } & Parameters<typeof failedStateOf>[0]
+  >;
   /** Told when the poller starts waiting out a window (progress output). */
   onWait?: (untilMs: number, queued: number) => void;
 }
@@ -35,6 +40,8 @@ export interface DebouncedRefresh {
   arrivals: QueuedArrival[];
   status: string;
   error?: { name: string; message: string };
+  /** The step that failed (a failed refresh only). */
+  state?: string;
 }
 
 /** The lock file of a poller: its pid, so a crashed poller's lock is taken over. */
@@ -77,7 +84,12 @@ export class ArrivalDebounce {
         await Promise.all(batch.map(({ file }) => rm(file, { force: true })));
         const arrivals = batch.map(({ arrival }) => arrival);
         const outcome = await this.options.start(arrivals.map(({ time }) => ({ time })));
-        refreshes.push({ arrivals, status: outcome.status, error: outcome.error });
+        refreshes.push({
+          arrivals,
+          status: outcome.status,
+          error: outcome.error,
+          ...(outcome.status === 'SUCCEEDED' ? {} : { state: failedStateOf(outcome) }),
+        });
       }
     } finally {
       await rm(join(this.options.directory, LOCK), { force: true });

@@ -5,6 +5,7 @@
 
 import { assertBusinessDate } from '../lambdas/core/dates';
 import { literal } from '../lambdas/core/sql';
+import { failureLines, nextAfterBatch, type StepError } from './failure-line';
 
 const assertDate = (date: string) => assertBusinessDate(date, 'date');
 
@@ -22,6 +23,8 @@ export interface DateOutcome {
   run?: string;
   /** Why it was skipped, failed or not run. */
   reason?: string;
+  /** A failed run's failed step and its own error: the summary's last lines, with the command to run next. */
+  failure?: { state?: string; error?: StepError };
 }
 
 /** Where the dates run: the local runtime or a deployed state machine. */
@@ -236,8 +239,8 @@ export class ProgressBar implements BackfillProgress {
   }
 }
 
-/** The summary table: one line per date. */
-export function summaryTable(outcomes: DateOutcome[]): string {
+/** The summary table: one line per date; with --env, `env` goes into the next commands. */
+export function summaryTable(outcomes: DateOutcome[], env?: string): string {
   const rows = outcomes.map((o) => [
     o.date,
     o.status,
@@ -256,5 +259,20 @@ export function summaryTable(outcomes: DateOutcome[]): string {
   const counts = new Map<string, number>();
   for (const o of outcomes) counts.set(o.status, (counts.get(o.status) ?? 0) + 1);
   const totals = [...counts].map(([status, n]) => `${n} ${status.toLowerCase()}`).join(', ');
-  return [line(header), ...rows.map(line), '', `backfill ${outcomes.length} dates: ${totals}`, ''].join('\n');
+  // Each failed date's step, error and next command last, where a reader of the output looks first.
+  const failures = outcomes.flatMap((o) =>
+    o.failure
+      ? [
+          `${o.date} ${failureLines(o.failure.error, o.failure.state, nextAfterBatch(o.failure.error, o.date, o.run, env), o.status).trimEnd()}`,
+        ]
+      : [],
+  );
+  return [
+    line(header),
+    ...rows.map(line),
+    '',
+    `backfill ${outcomes.length} dates: ${totals}`,
+    ...failures,
+    '',
+  ].join('\n');
 }

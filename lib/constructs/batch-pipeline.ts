@@ -362,9 +362,11 @@ export class BatchPipeline extends Construct {
   }
 
   private buildCatalogStateMachine(): sfn.StateMachine {
+    // The execution fails with the failed step's own error and cause (the Catch put them at $.error), so
+    // DescribeExecution, the status change event and `cartflow drop` say what happened, not where to look.
     const failed = new sfn.Fail(this, 'CatalogRefreshFailed', {
-      error: 'CatalogRefreshFailed',
-      cause: 'See the $.error of the failed state',
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
     });
     // Input: the arrivals of one debounce window as the Triggers' Pipe batches them (a JSON array, one
     // `{ time }` per S3 "Object Created" event); from here on the state is the run and their count alone,

@@ -15,6 +15,7 @@ import {
   RedriveExecutionCommand,
   StartExecutionCommand,
   type ExecutionStatus,
+  type SFNClient,
 } from '@aws-sdk/client-sfn';
 import {
   SupersededRunError,
@@ -23,6 +24,8 @@ import {
   type DateOutcome,
   type RunLedger,
 } from '../backfill';
+import { SfnExecutionHistory } from '../../lambdas/adapters/execution-history';
+import { errorText, stepError } from '../failure-line';
 import type { AwsEnvironment, SdkClient } from './environment';
 
 export const executionNameOf = (date: string, attempt: number) =>
@@ -172,11 +175,29 @@ export class StateMachineRuns {
             ? 'ABORTED'
             : 'FAILED';
     const rows = status === 'SUCCEEDED' ? await this.options.ledger.rowsOf(described.name) : undefined;
-    const failure = described.error
-      ? `${described.error}${described.cause ? `: ${described.cause.slice(0, 200)}` : ''}`
-      : undefined;
+    // A Lambda step's cause is the runtime's JSON: its errorMessage is what happened.
+    const error = described.error ? stepError(described.error, described.cause) : undefined;
+    const failure = error && errorText({ ...error, message: error.message.slice(0, 200) });
     const reason = [note, failure].filter(Boolean).join('; ');
-    return { status, run: described.name, rows, ...(reason ? { reason } : {}) };
+    return {
+      status,
+      run: described.name,
+      rows,
+      ...(reason ? { reason } : {}),
+      ...(status === 'SUCCEEDED' ? {} : { failure: { state: await this.failedState(described), error } }),
+    };
+  }
+
+  /** The state the execution failed in, from its history (DescribeExecution does not say). */
+  private async failedState(described: Described): Promise<string | undefined> {
+    try {
+      return (
+        await new SfnExecutionHistory(this.options.sfn as Pick<SFNClient, 'send'>).stopOf(described.arn)
+      ).state;
+    } catch {
+      // Display only: the error and the next command stand without the state's name.
+      return undefined;
+    }
   }
 
   /** The backfill's view: the ledger says what succeeded (any starter), the state machine runs the rest. */

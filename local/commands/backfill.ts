@@ -9,6 +9,7 @@ import {
   type BackfillTarget,
   type DateOutcome,
 } from '../backfill';
+import { failedStateOf } from '../failure-line';
 import type { LocalRuntime } from '../runtime';
 import { dateOption, intOption, type Command } from './command';
 
@@ -40,7 +41,7 @@ export const command: Command = {
         progress,
       });
       progress.end();
-      out.write(summaryTable(outcomes));
+      out.write(summaryTable(outcomes, values.env));
       return exitCode(outcomes, stop.aborted);
     });
   },
@@ -89,7 +90,7 @@ function localTarget(local: LocalRuntime): BackfillTarget {
     succeeded: (dates) => warehouseLedger(local.warehouse).succeeded(dates),
     async runDate(date) {
       const outcome = await local.runBatch({ businessDate: date });
-      const failedStep = outcome.steps.find((s) => s.status === 'failed');
+      const failedStep = failedStateOf(outcome);
       return {
         status:
           outcome.status === 'SUCCEEDED'
@@ -104,7 +105,8 @@ function localTarget(local: LocalRuntime): BackfillTarget {
           ? {}
           : {
               reason:
-                `${failedStep ? `${failedStep.state}: ` : ''}${outcome.error?.name ?? ''} ${outcome.error?.message ?? ''}`.trim(),
+                `${failedStep ? `${failedStep}: ` : ''}${outcome.error?.name ?? ''} ${outcome.error?.message ?? ''}`.trim(),
+              failure: { state: failedStep, error: outcome.error },
             }),
       };
     },

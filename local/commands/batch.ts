@@ -3,6 +3,7 @@ import type { PipelineState } from '../../lambdas/core/contracts';
 import { generateDay } from '../../lambdas/core/generator';
 import { CATALOG_LANDING_PREFIX } from '../../lambdas/core/layout';
 import { seedSourceDatabase } from '../embedded-postgres';
+import { failedStateOf, failureLines, nextAfterBatch } from '../failure-line';
 import type { LocalRuntime } from '../runtime';
 import { intOption, type Values } from './command';
 
@@ -49,6 +50,13 @@ export async function runOne(runtime: LocalRuntime, date: string, err: NodeJS.Wr
     if (alert) err.write(`${alert.message}\n`);
   }
   return outcome;
+}
+
+/** A failed run's last lines: its failed step with the step's error, and the command to run next ('' on success). */
+export function failureSummary(outcome: Awaited<ReturnType<LocalRuntime['runBatch']>>, date: string): string {
+  if (outcome.status === 'SUCCEEDED') return '';
+  const next = nextAfterBatch(outcome.error, date, outcome.runId);
+  return failureLines(outcome.error, failedStateOf(outcome), next, outcome.status);
 }
 
 /** The run's summary: warehouse rows for the date, each dataset's gate, the failed checks. */

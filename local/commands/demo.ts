@@ -4,7 +4,7 @@ import { loadConfig } from '../../lib/config';
 import { replayRecording } from '../kafka/stream';
 import { spreadTimestamps } from '../kafka/topic';
 import type { LocalRuntime } from '../runtime';
-import { runOne, seedDay, summary } from './batch';
+import { failureSummary, runOne, seedDay, summary } from './batch';
 import { dateOption, intOption, type Command, type Values } from './command';
 
 export const command: Command = {
@@ -23,6 +23,7 @@ export const command: Command = {
     const clickstream = await demoStream(local, values, date, err);
     if (outcome.state) out.write(await summary(local, outcome.state, Date.now() - started, clickstream));
     else out.write(`${clickstream.join('\n')}\n`);
+    out.write(failureSummary(outcome, date));
     return outcome.status === 'SUCCEEDED' ? 0 : 1;
   },
 };

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { CATALOG_LANDING_PREFIX } from '../../lambdas/core/layout';
 import { catalogDebounceSecondsOf, loadConfig } from '../../lib/config';
 import { dropCatalogFile } from '../arrival-debounce';
+import { failureLines, nextAfterRefresh } from '../failure-line';
 import { intOption, UsageError, type Command } from './command';
 
 export const command: Command = {
@@ -29,10 +30,11 @@ export const command: Command = {
       out.write(`queued: the catalog refresh waiting${poller ? ` in process ${poller}` : ''} takes ${key}\n`);
       return 0;
     }
-    for (const { arrivals, status, error } of refreshes) {
-      const files = arrivals.map((a) => a.key).join(', ');
-      err.write(`catalog refresh of ${arrivals.length} arrival(s) ${status}: ${files}\n`);
-      if (error) err.write(`  ${error.name}: ${error.message}\n`);
+    for (const { arrivals, status, error, state } of refreshes) {
+      const files = arrivals.map((a) => a.key);
+      err.write(`catalog refresh of ${arrivals.length} arrival(s) ${status}: ${files.join(', ')}\n`);
+      if (status !== 'SUCCEEDED')
+        err.write(failureLines(error, state, nextAfterRefresh(error, files), status));
     }
     if (refreshes.some((r) => r.status !== 'SUCCEEDED')) return 1;
     const [{ products }] = await local.warehouse.query<{ products: string }>(

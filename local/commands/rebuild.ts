@@ -5,7 +5,14 @@ import { dateRange } from '../../lambdas/core/dates';
 import { engineSettingsFromEnv } from '../../lambdas/core/engine/engine';
 import { step as ensureWarehouseStep } from '../../lambdas/handlers/ensure-warehouse';
 import { StackNotFoundError, stackNameOf, type AwsEnvironment } from '../aws/environment';
-import { NO_SOURCE, rebuildFromLake, rebuildSummary, type RebuildServices } from '../rebuild';
+import { failureLines } from '../failure-line';
+import {
+  CuratedFilesMissingError,
+  NO_SOURCE,
+  rebuildFromLake,
+  rebuildSummary,
+  type RebuildServices,
+} from '../rebuild';
 import type { LocalServices } from '../runtime';
 import { dateOption, type Command } from './command';
 
@@ -21,10 +28,31 @@ export const command: Command = {
     err.write(
       `rebuild ${dates[0]} … ${dates.at(-1)} from s3://${target.lake.bucket}: ${dates.length} dates\n`,
     );
-    const result = await rebuildFromLake(target, dates, {
-      onDate: (d, i, total) =>
-        err.write(`[${i + 1}/${total}] ${d.date} published in ${(d.ms / 1000).toFixed(1)} s (${d.run})\n`),
-    });
+    let published = 0;
+    let result;
+    try {
+      result = await rebuildFromLake(target, dates, {
+        onDate: (d, i, total) => {
+          published = i + 1;
+          err.write(`[${i + 1}/${total}] ${d.date} published in ${(d.ms / 1000).toFixed(1)} s (${d.run})\n`);
+        },
+      });
+    } catch (error) {
+      // A refused range loaded nothing, and its message says what to run instead.
+      if (error instanceof CuratedFilesMissingError) throw error;
+      // Every date before the failed one is published: the rebuild goes on from it.
+      const failed = dates[published];
+      const on = values.env === undefined ? '' : ` --env ${values.env}`;
+      const { name, message } = error as Error;
+      out.write(
+        failureLines(
+          { name, message },
+          failed,
+          `cartflow rebuild --from ${failed} --to ${dates.at(-1)}${on}`,
+        ),
+      );
+      return 1;
+    }
     out.write(rebuildSummary(result));
     return 0;
   },

@@ -1,20 +1,20 @@
 import { stateMachineRuns } from '../aws/step-functions';
 import { summaryTable } from '../backfill';
-import { summary } from './batch';
+import { failureSummary, summary } from './batch';
 import { UsageError, type Command } from './command';
 
 export const command: Command = {
   usage: `retry  <run>                                resume a failed run from its failed step: the steps it finished
                                               return their recorded results without running again`,
   aws: true,
-  async run({ rest, out, err, runtime, aws }) {
+  async run({ values, rest, out, err, runtime, aws }) {
     if (rest.length !== 1) throw new UsageError('retry takes one run id (cartflow status lists them)');
     const [runId] = rest;
     if (aws) {
       const environment = await aws();
       err.write(`redriving execution ${runId} of ${environment.outputs.batchStateMachineArn} …\n`);
       const outcome = await stateMachineRuns(environment).redrive(runId);
-      out.write(summaryTable([{ date: runId.slice(0, 10), ms: 0, ...outcome }]));
+      out.write(summaryTable([{ date: runId.slice(0, 10), ms: 0, ...outcome }], values.env));
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     const started = Date.now();
@@ -26,9 +26,9 @@ export const command: Command = {
     err.write(
       `retry ${runId} (attempt ${outcome.attempt}) ${outcome.status}: ${ran} steps ran, ${replayed} finished before and were not rerun\n`,
     );
-    if (outcome.status !== 'SUCCEEDED')
-      err.write(`${outcome.error?.name ?? ''}: ${outcome.error?.message ?? ''}\n`);
     if (outcome.state) out.write(await summary(local, outcome.state, Date.now() - started));
+    // The run id starts with its business date (runOne names it so).
+    out.write(failureSummary(outcome, runId.slice(0, 10)));
     return outcome.status === 'SUCCEEDED' ? 0 : 1;
   },
 };

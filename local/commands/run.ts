@@ -1,6 +1,6 @@
 import { stateMachineRuns } from '../aws/step-functions';
 import { summaryTable } from '../backfill';
-import { runOne, summary } from './batch';
+import { failureSummary, runOne, summary } from './batch';
 import { dateOption, type Command } from './command';
 
 export const command: Command = {
@@ -16,12 +16,13 @@ export const command: Command = {
       );
       // A run of a date already running is joined, not doubled (deterministic execution names).
       const outcome = await stateMachineRuns(environment).runDate(date, true);
-      out.write(summaryTable([{ date, ms: Date.now() - started, ...outcome }]));
+      out.write(summaryTable([{ date, ms: Date.now() - started, ...outcome }], values.env));
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     const local = await runtime();
     const outcome = await runOne(local, date, err);
     if (outcome.state) out.write(await summary(local, outcome.state, Date.now() - started));
+    out.write(failureSummary(outcome, date));
     return outcome.status === 'SUCCEEDED' ? 0 : 1;
   },
 };

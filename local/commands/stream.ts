@@ -1,4 +1,6 @@
+import { STREAM_HANDLERS } from '../../lambdas/steps';
 import { loadConfig } from '../../lib/config';
+import { errorText, failureLines, type StepError } from '../failure-line';
 import { RECONNECT_TIMEOUT_MS, STREAM_GROUP } from '../kafka/esm-poller';
 import { streamFromKafka, type StreamTotals, type WarehouseEventCounts } from '../kafka/stream';
 import { UsageError, intOption, kafkaBrokers, timeOption, type Command } from './command';
@@ -28,6 +30,7 @@ export const command: Command = {
         ? `consuming ${topic} as the event-source mapping (group ${STREAM_GROUP}) until idle …\n`
         : `replaying ${topic} from ${new Date(fromMs).toISOString()}${toMs === undefined ? '' : ` to ${new Date(toMs).toISOString()}`} …\n`,
     );
+    let lastError: StepError | undefined;
     const run = await streamFromKafka(local, {
       brokers,
       topic,
@@ -37,10 +40,11 @@ export const command: Command = {
       fromMs,
       toMs,
       onBatch: (b) => {
-        if (b.error)
-          err.write(
-            `  batch of ${b.records} failed after ${b.attempts} attempts (${b.error}) → ${b.onFailureKeys?.join(', ')}\n`,
-          );
+        if (!b.error) return;
+        lastError = b.error;
+        err.write(
+          `  batch of ${b.records} failed after ${b.attempts} attempts (${errorText(b.error)}) → ${b.onFailureKeys?.join(', ')}\n`,
+        );
       },
       onReconnect: (r) =>
         err.write(
@@ -49,6 +53,21 @@ export const command: Command = {
         ),
     });
     out.write(streamSummary(run.poller.groupId, run.totals, run.before, run.after));
+    // The other batches loaded; the failed ones wait as on-failure objects for a redrive.
+    const failed = run.totals.onFailure.length;
+    if (failed > 0) {
+      const next =
+        'once the cause is fixed, redrive each on-failure object (docs/runbooks/stream-lag.md, 4.) or replay its ' +
+        'time range: cartflow stream --from <ISO> --to <ISO>';
+      out.write(
+        failureLines(
+          lastError,
+          STREAM_HANDLERS.StreamToParquet,
+          next,
+          `${failed} on-failure object(s) FAILED`,
+        ),
+      );
+    }
     return 0;
   },
 };

@@ -75,7 +75,8 @@ export interface BatchInfo<R> {
   attempts: number;
   result?: R;
   onFailureKeys?: string[];
-  error?: string;
+  /** The last attempt's error: its class name and message. */
+  error?: { name: string; message: string };
 }
 
 export interface ReconnectInfo {
@@ -196,7 +197,10 @@ export async function runEsmPoller<R>(options: EsmPollerOptions<R>): Promise<Pol
       attempts: outcome.attempts,
       ...(outcome.status === 'ok'
         ? { result: outcome.result }
-        : { onFailureKeys: outcome.onFailureKeys, error: outcome.error.message }),
+        : {
+            onFailureKeys: outcome.onFailureKeys,
+            error: { name: outcome.error.name, message: outcome.error.message },
+          }),
     });
   };
 

@@ -243,5 +243,8 @@ describe('catalog state machine (synthesized ASL)', () => {
     assert.equal(states.CleanupCatalog.Next, 'CatalogRefreshFailed');
     assert.equal(states.CleanupCatalog.Catch[0].Next, 'CatalogRefreshFailed');
     assert.equal(states.CatalogRefreshFailed.Type, 'Fail');
+    // The failed step's error and cause, which the Catch put at $.error, are the execution's.
+    assert.equal(states.CatalogRefreshFailed.ErrorPath, '$.error.Error');
+    assert.equal(states.CatalogRefreshFailed.CausePath, '$.error.Cause');
   });
 });

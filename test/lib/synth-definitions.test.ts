@@ -265,7 +265,11 @@ describe('synthesizeDefinitions', () => {
       context: { Execution: { Name: 'exec-2' } } as Json,
     });
     // Assess
-    await assert.rejects(run.result, (error: Json) => error?.cause?.name === 'CatalogRefreshFailed');
+    // The execution fails with the step's own error, not the Fail state's name.
+    await assert.rejects(
+      run.result,
+      (error: Json) => error?.cause?.name === 'PermanentError' && error?.cause?.message === 'publish failed',
+    );
     const cleanupInput = calls.find(([called]) => called === 'CleanupCatalog')?.[1];
     assert.equal(cleanupInput.run.runId, 'exec-2');
     assert.equal(cleanupInput.catalogArrivals, 1);

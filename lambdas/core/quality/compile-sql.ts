@@ -113,8 +113,11 @@ const timestampLiteral = (instant: Date): string =>
   `TIMESTAMP '${instant.toISOString().replace('T', ' ').replace('Z', '')}'`;
 
 const when = (condition: string, reason: string): string => `WHEN ${condition} THEN ${reason}`;
-const caseOf = (...branches: string[]): string => `CASE ${branches.join(' ')} END`;
+/** A range without bounds has no branch: it never fails. */
+const caseOf = (...branches: string[]): string =>
+  branches.length === 0 ? 'CAST(NULL AS VARCHAR)' : `CASE ${branches.join(' ')} END`;
 
+/** Only not_null fails a null: every other check passes it (a required column has its not_null check). */
 function rowCheckSql(check: Check, context: CompileContext): string {
   const { def, dialect } = context;
   const col = (name: string) => {
@@ -148,7 +151,7 @@ function rowCheckSql(check: Check, context: CompileContext): string {
     case 'range': {
       const c = col(check.column);
       const value = display(c.column, c.sql, dialect);
-      const branches = [when(`${c.sql} IS NULL`, literal(`${label(c.column)} is null`))];
+      const branches: string[] = [];
       if (check.min !== undefined) {
         branches.push(
           when(
@@ -172,9 +175,8 @@ function rowCheckSql(check: Check, context: CompileContext): string {
       const list = `[${check.values.join(',')}]`;
       const accepted = check.values.map(literal).join(', ');
       return caseOf(
-        when(`${c.sql} IS NULL`, literal(`${label(c.column)} is null (expected one of ${list})`)),
         when(
-          check.values.length === 0 ? 'TRUE' : `${c.sql} NOT IN (${accepted})`,
+          check.values.length === 0 ? `${c.sql} IS NOT NULL` : `${c.sql} NOT IN (${accepted})`,
           `${literal(`${label(c.column)} `)} || ${display(c.column, c.sql, dialect)} || ${literal(` not in accepted values ${list}`)}`,
         ),
       );
@@ -187,9 +189,8 @@ function rowCheckSql(check: Check, context: CompileContext): string {
       const c = col(check.column);
       const where = check.target === 'catalog' ? 'not found in the catalog' : 'is not a valid order';
       // NOT EXISTS rather than NOT IN: a NULL in the target cannot turn every answer unknown.
-      const missing = `NOT EXISTS (SELECT 1 FROM ${target.relation} r WHERE r.${ident(target.column)} = ${c.sql})`;
+      const missing = `${c.sql} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${target.relation} r WHERE r.${ident(target.column)} = ${c.sql})`;
       return caseOf(
-        when(`${c.sql} IS NULL`, literal(`${label(c.column)} is null`)),
         when(
           missing,
           `${literal(`${label(c.column)} `)} || ${display(c.column, c.sql, dialect)} || ${literal(` ${where}`)}`,
@@ -200,7 +201,6 @@ function rowCheckSql(check: Check, context: CompileContext): string {
       const c = col(check.column);
       const { start, end } = dayBounds(context.businessDate);
       return caseOf(
-        when(`${c.sql} IS NULL`, literal(`${label(c.column)} is null`)),
         when(
           `${c.sql} < ${timestampLiteral(start)} OR ${c.sql} >= ${timestampLiteral(end)}`,
           `${literal(`${label(c.column)} `)} || ${dialect.isoTimestamp(c.sql)} || ${literal(` is outside the business date ${context.businessDate}`)}`,

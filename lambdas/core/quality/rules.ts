@@ -1,13 +1,14 @@
 /**
  * Quality checks declared as data, per dataset (documented in docs/quality-rules.md).
  *
- * Semantics shared by every value check (range, accepted_values, references, within_date): a null value
- * fails, so a field that could not be parsed is caught by the check that needs it.
+ * A missing value fails one check that says so, `<column> not null`, derived for every required column
+ * (requiredColumns); every other check passes a null, so `price not negative` never counts a missing price.
  */
 import { ConfigurationError } from '../errors';
 import { CURRENCIES, DATASETS, ORDER_STATUSES } from '../model';
 import type { BatchTable, Dataset } from '../model';
 import { TABLES } from '../tables';
+import type { ColumnDef } from '../tables';
 
 export type Severity = 'quarantine' | 'report';
 export type Bound = number | bigint;
@@ -103,6 +104,32 @@ function lengthChecks(dataset: Dataset, staged: readonly string[]): Check[] {
     }));
 }
 
+/** The table of what each dataset's source delivers itself (order lines get `category` from the catalog). */
+const SOURCE: Record<Dataset, keyof typeof TABLES> = {
+  orders: 'raw_orders',
+  order_items: 'raw_order_items',
+  products: 'products',
+};
+
+/**
+ * The columns a dataset's rows must have: those its source delivers that its curated table declares NOT
+ * NULL (derived from core/tables.ts, so a column made NOT NULL there is checked here).
+ */
+export function requiredColumns(dataset: Dataset): ColumnDef[] {
+  const delivered = TABLES[SOURCE[dataset]].columns.map((c) => c.name);
+  return TABLES[CURATED[dataset]].columns.filter((c) => !c.nullable && delivered.includes(c.name));
+}
+
+/** One `<column> not null` check per required column, in the curated table's column order. */
+function notNullChecks(dataset: Dataset): Check[] {
+  return requiredColumns(dataset).map((c) => ({
+    name: `${c.name} not null`,
+    kind: 'not_null',
+    column: c.field,
+    severity: 'quarantine',
+  }));
+}
+
 const columnNames = (table: keyof typeof TABLES): string[] => TABLES[table].columns.map((c) => c.name);
 
 export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
@@ -113,7 +140,7 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
       dataset: 'orders',
       quarantineThreshold: threshold,
       checks: [
-        { name: 'order_id not null', kind: 'not_null', column: 'order_id', severity: q },
+        ...notNullChecks('orders'),
         {
           name: 'order_id unique',
           kind: 'unique',
@@ -121,7 +148,6 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
           keepLatestBy: 'updated_at',
           severity: q,
         },
-        { name: 'customer_id not null', kind: 'not_null', column: 'customer_id', severity: q },
         {
           name: 'total_amount in range',
           kind: 'range',
@@ -152,6 +178,7 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
       dataset: 'order_items',
       quarantineThreshold: threshold,
       checks: [
+        ...notNullChecks('order_items'),
         { name: 'quantity positive', kind: 'range', column: 'quantity', min: 1, severity: q },
         { name: 'unit_price not negative', kind: 'range', column: 'unit_price_cents', min: 0n, severity: q },
         {
@@ -162,8 +189,6 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
           severity: q,
         },
         { name: 'parent order valid', kind: 'references', column: 'order_id', target: 'orders', severity: q },
-        // Not in the source contract's list, but fact_order_item's key is (order_id, line_no): the load needs both.
-        { name: 'line_no not null', kind: 'not_null', column: 'line_no', severity: q },
         { name: 'order line unique', kind: 'unique', columns: ['order_id', 'line_no'], severity: q },
         // fact_order_item.line_amount is NUMERIC(12,2): a larger quantity × unit_price would fail the write.
         {
@@ -180,7 +205,7 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
       dataset: 'products',
       quarantineThreshold: threshold,
       checks: [
-        { name: 'product_id not null', kind: 'not_null', column: 'product_id', severity: q },
+        ...notNullChecks('products'),
         {
           name: 'product_id unique',
           kind: 'unique',
@@ -197,9 +222,6 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
           max: MAX_MONEY_CENTS,
           severity: q,
         },
-        { name: 'name not null', kind: 'not_null', column: 'name', severity: q },
-        { name: 'category not null', kind: 'not_null', column: 'category', severity: q },
-        // dim_product's columns are all NOT NULL; a null currency is not an accepted one either.
         {
           name: 'currency accepted',
           kind: 'accepted_values',
@@ -207,7 +229,6 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
           values: CURRENCIES,
           severity: q,
         },
-        { name: 'updated_at not null', kind: 'not_null', column: 'updated_at', severity: q },
       ],
     },
   };

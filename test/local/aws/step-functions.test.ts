@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
   ListExecutionsCommand,
   RedriveExecutionCommand,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { runBackfill, type RunLedger } from '../../../local/backfill';
+import { runBackfill, summaryTable, type RunLedger } from '../../../local/backfill';
 import { StateMachineRuns, executionArnOf } from '../../../local/aws/step-functions';
 
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-batch';
@@ -63,9 +64,36 @@ class FakeStepFunctions {
       if (execution.status === 'RUNNING' && --execution.polls <= 0) execution.status = execution.ends;
       return {
         status: execution.status,
+        // A Lambda step's error: Step Functions records the runtime's JSON as the cause.
         ...(execution.status === 'FAILED'
-          ? { error: 'CopyMismatchError', cause: 'fact_order: 12 columns, 13' }
+          ? {
+              error: 'CopyMismatchError',
+              cause: JSON.stringify({
+                errorType: 'CopyMismatchError',
+                errorMessage: 'fact_order: 12 columns, 13',
+                trace: ['CopyMismatchError: fact_order: 12 columns, 13'],
+              }),
+            }
           : {}),
+      };
+    }
+    if (command instanceof GetExecutionHistoryCommand) {
+      // Newest first (reverseOrder): the Map iteration's LoadTable failed.
+      return {
+        events: [
+          {
+            id: 3,
+            previousEventId: 2,
+            type: 'TaskFailed',
+            taskFailedEventDetails: { error: 'CopyMismatchError' },
+          },
+          {
+            id: 2,
+            previousEventId: 1,
+            type: 'TaskStateEntered',
+            stateEnteredEventDetails: { name: 'LoadTable', input: '{}' },
+          },
+        ],
       };
     }
     if (command instanceof ListExecutionsCommand) {
@@ -173,6 +201,26 @@ describe('backfill and retry against a deployed state machine', () => {
     assert.deepEqual([again.status, again.run], ['SUCCEEDED', '2026-07-01-a2']);
     assert.deepEqual([skipped.status, skipped.run], ['SKIPPED', '2026-07-02']);
     assert.deepEqual([forced.status, forced.run], ['SUCCEEDED', '2026-07-02-a2']);
+  });
+
+  it('ends the summary with the failed step from the history, its own error and the next command', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions(() => 'FAILED');
+    const runs = runsOn(sfn);
+
+    // Act
+    const outcome = await runs.runDate('2026-07-01', false);
+    const table = summaryTable([{ date: '2026-07-01', ms: 1000, ...outcome }]);
+
+    // Assess
+    assert.deepEqual(outcome.failure, {
+      state: 'LoadTable',
+      error: { name: 'CopyMismatchError', message: 'fact_order: 12 columns, 13' },
+    });
+    assert.deepEqual(table.trimEnd().split('\n').slice(-2), [
+      '2026-07-01 FAILED at LoadTable: CopyMismatchError: fact_order: 12 columns, 13',
+      'next: cartflow retry 2026-07-01',
+    ]);
   });
 
   it('retry redrives the execution the run id names and waits for it', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Engine } from '../../../../lambdas/core/engine/engine';
+import { duckType } from '../../../../lambdas/core/engine/table-io';
 import type { Dataset } from '../../../../lambdas/core/model';
 import {
   compileDataset,
@@ -91,6 +92,75 @@ describe('compileDataset in DuckDB over fixture rows', () => {
 
     // Assess
     for (const [i, row] of rows.entries()) assert.deepEqual(row.reasons, row.expect, `order_items row ${i}`);
+  });
+
+  it('fails a row missing every value under its not-null checks alone, never under a value check', async () => {
+    // Prepare: per dataset one row whose every column is null, checked against the fixture's relations.
+    await check('products');
+    await check('orders');
+    const references = {
+      catalog: { relation: 'products_valid', column: 'product_id' },
+      orders: { relation: 'orders_valid', column: 'order_id' },
+    };
+    const failing: Record<string, string[]> = {};
+
+    // Act
+    for (const dataset of ['orders', 'order_items', 'products'] as const) {
+      const def = FIXTURE_DEFS[dataset];
+      const nulls = def.columns.map((c) => `CAST(NULL AS ${duckType(c)}) AS "${c.name}"`).join(', ');
+      const compiled = compileDataset(defaultRules()[dataset], {
+        def,
+        businessDate: BUSINESS_DATE,
+        dialect: DUCKDB_DIALECT,
+        references,
+      });
+      const [row] = await engine.rows<Record<string, string | null>>(
+        compiled.select(`(SELECT ${nulls}, 0 AS __row)`),
+      );
+      failing[dataset] = compiled.rowChecks.filter((c) => row[c.column] !== null).map((c) => c.check.name);
+    }
+
+    // Assess
+    assert.deepEqual(failing, {
+      orders: [
+        'order_id not null',
+        'customer_id not null',
+        'order_ts not null',
+        'status not null',
+        'currency not null',
+        'total_amount not null',
+      ],
+      order_items: [
+        'order_id not null',
+        'line_no not null',
+        'product_id not null',
+        'quantity not null',
+        'unit_price not null',
+      ],
+      products: [
+        'product_id not null',
+        'name not null',
+        'category not null',
+        'price not null',
+        'currency not null',
+        'updated_at not null',
+      ],
+    });
+  });
+
+  it('reports a null price under price not null, and price not negative only for the negative one', async () => {
+    // Act
+    const { compiled } = await check('products');
+    const count = async (name: string) => {
+      const column = compiled.rowChecks.find((c) => c.check.name === name)!.column;
+      const [{ n }] = await engine.rows<{ n: bigint }>(
+        `SELECT count(*) AS n FROM products_checked WHERE ${column} IS NOT NULL`,
+      );
+      return n;
+    };
+
+    // Assess: the fixture has one null price (P-8) and one negative (-1.00).
+    assert.deepEqual([await count('price not null'), await count('price not negative')], [1n, 1n]);
   });
 
   it('reconciles valid orders with all their lines and finds orders whose every line is quarantined', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigurationError } from '../../../../lambdas/core/errors';
-import { defaultRules, resolveRules } from '../../../../lambdas/core/quality/rules';
+import { DATASETS } from '../../../../lambdas/core/model';
+import { defaultRules, requiredColumns, resolveRules } from '../../../../lambdas/core/quality/rules';
 
 describe('defaultRules', () => {
   it('declares the default rules of docs/quality-rules.md per dataset with one threshold', () => {
@@ -16,8 +17,12 @@ describe('defaultRules', () => {
       rules.orders.checks.map((c) => [c.kind, c.severity]),
       [
         ['not_null', 'quarantine'],
-        ['unique', 'quarantine'],
         ['not_null', 'quarantine'],
+        ['not_null', 'quarantine'],
+        ['not_null', 'quarantine'],
+        ['not_null', 'quarantine'],
+        ['not_null', 'quarantine'],
+        ['unique', 'quarantine'],
         ['range', 'quarantine'],
         ['accepted_values', 'quarantine'],
         ['accepted_values', 'quarantine'],
@@ -29,7 +34,7 @@ describe('defaultRules', () => {
         ['max_bytes', 'quarantine'],
       ],
     );
-    assert.deepEqual(rules.orders.checks[3], {
+    assert.deepEqual(rules.orders.checks[7], {
       name: 'total_amount in range',
       kind: 'range',
       column: 'total_amount_cents',
@@ -43,6 +48,45 @@ describe('defaultRules', () => {
       Object.values(rules).map((r) => r.quarantineThreshold),
       [0.1, 0.1, 0.1],
     );
+  });
+
+  it('derives a not-null check from every required column: delivered by the source, NOT NULL when curated', () => {
+    // Act
+    const rules = defaultRules();
+
+    // Assess
+    const notNull = (dataset: 'orders' | 'order_items' | 'products') =>
+      rules[dataset].checks.flatMap((c) => (c.kind === 'not_null' ? [[c.name, c.column]] : []));
+    assert.deepEqual(notNull('orders'), [
+      ['order_id not null', 'order_id'],
+      ['customer_id not null', 'customer_id'],
+      ['order_ts not null', 'order_ts'],
+      ['status not null', 'status'],
+      ['currency not null', 'currency'],
+      ['total_amount not null', 'total_amount_cents'],
+    ]);
+    assert.deepEqual(notNull('order_items'), [
+      ['order_id not null', 'order_id'],
+      ['line_no not null', 'line_no'],
+      ['product_id not null', 'product_id'],
+      ['quantity not null', 'quantity'],
+      ['unit_price not null', 'unit_price_cents'],
+    ]);
+    assert.deepEqual(notNull('products'), [
+      ['product_id not null', 'product_id'],
+      ['name not null', 'name'],
+      ['category not null', 'category'],
+      ['price not null', 'price_cents'],
+      ['currency not null', 'currency'],
+      ['updated_at not null', 'updated_at'],
+    ]);
+    for (const dataset of DATASETS) {
+      assert.deepEqual(
+        requiredColumns(dataset).map((c) => `${c.name} not null`),
+        notNull(dataset).map(([name]) => name),
+        dataset,
+      );
+    }
   });
 
   it('derives a byte-length check from every string column of the curated tables', () => {
