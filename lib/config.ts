@@ -203,6 +203,27 @@ export interface SourceNetworkConfig {
   egress: (typeof SOURCE_EGRESS)[number];
 }
 
+/**
+ * Reserved concurrency of the scheduled functions, none by default. Lambda keeps at least 100 of the
+ * account's concurrency unreserved (all of it when the quota is below that: a new account's is 10), so a
+ * reservation fails the deploy until the account's "Concurrent executions" quota is raised (README). Their
+ * correctness never depends on it: overlapping load-events runs are serialized by the warehouse
+ * (ops.event_load_mutex) and an SLA check only publishes a measurement. A reservation guarantees them a slot
+ * when other functions of the account can use up its concurrency.
+ */
+export interface ReservedConcurrencyConfig {
+  /**
+   * Concurrent executions reserved for load-events (its schedule needs 1), 1 to 1000.
+   * @default none
+   */
+  loadEvents?: number;
+  /**
+   * Concurrent executions reserved for the SLA check (its schedule needs 1), 1 to 1000.
+   * @default none
+   */
+  slaCheck?: number;
+}
+
 /** `destroy` deletes stateful resources with the stack (dev only); `retain` keeps them. */
 export type RemovalChoice = 'retain' | 'destroy';
 
@@ -241,6 +262,12 @@ export interface EnvironmentConfig {
   alarms: AlarmConfig;
   /** Freshness SLAs per dataset and the scheduled check that measures them. */
   sla: SlaConfig;
+  /**
+   * Reserved concurrency of the scheduled functions; set it only in an account whose Lambda concurrency
+   * quota has been raised (README "Lambda concurrency").
+   * @default none
+   */
+  reservedConcurrency?: ReservedConcurrencyConfig;
   /** S3 lifecycle of the lake's zones. */
   lifecycle: LifecycleConfig;
   /** The recovery window the lake's lifecycle must keep rebuildable. */
@@ -565,6 +592,7 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   validateRecovery(cfg);
 
   validateStream(cfg.stream);
+  if (cfg.reservedConcurrency !== undefined) validateReservedConcurrency(cfg.reservedConcurrency);
   if (cfg.alerts !== undefined) validateAlerts(cfg.alerts);
   if (cfg.xrayVpcEndpoint !== undefined && typeof cfg.xrayVpcEndpoint !== 'boolean') {
     throw new ConfigError('xrayVpcEndpoint', cfg.xrayVpcEndpoint, 'true or false');
@@ -682,6 +710,17 @@ function validateSourceNetwork(net: SourceNetworkConfig): void {
   // The S3 gateway endpoint is a route in each subnet's route table.
   if (net.egress === 'endpoints' || net.routeTableIds !== undefined) {
     requireIds('sourceNetwork.routeTableIds', net.routeTableIds, 'rtb', count);
+  }
+}
+
+function validateReservedConcurrency(reserved: ReservedConcurrencyConfig): void {
+  if (typeof reserved !== 'object' || reserved === null) {
+    throw new ConfigError('reservedConcurrency', reserved, 'an object with loadEvents and/or slaCheck');
+  }
+  for (const name of ['loadEvents', 'slaCheck'] as const) {
+    const value = reserved[name];
+    // 0 would throttle every invocation: the function would never run.
+    if (value !== undefined) requireInteger(`reservedConcurrency.${name}`, value, 1, 1000);
   }
 }
 

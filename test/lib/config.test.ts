@@ -156,6 +156,18 @@ describe('validateConfig', () => {
     ],
     ['negative retries', (c) => (c.stream.retryAttempts = -1), 'stream.retryAttempts', /from 0 to 10000/],
     [
+      'a reserved concurrency of 0 (the function would never run)',
+      (c) => (c.reservedConcurrency = { loadEvents: 0 }),
+      'reservedConcurrency.loadEvents',
+      /from 1 to 1000/,
+    ],
+    [
+      'a fractional reserved concurrency',
+      (c) => (c.reservedConcurrency = { slaCheck: 1.5 }),
+      'reservedConcurrency.slaCheck',
+      /an integer from 1 to 1000/,
+    ],
+    [
       'more pollers than partitions',
       (c) => Object.assign(c.stream, { partitions: 2, pollers: { minimum: 1, maximum: 3 } }),
       'stream.pollers.maximum',
@@ -185,6 +197,19 @@ describe('validateConfig', () => {
     cfg.removalPolicy = 'destroy';
     // Act + Assess
     assert.throws(() => validateConfig(cfg), /"removalPolicy".*'retain' for prod/);
+  });
+});
+
+describe('a new account', () => {
+  test('no environment reserves Lambda concurrency unless told to (a new account has a quota of 10)', () => {
+    for (const envName of ENV_NAMES) assert.equal(loadConfig(envName).reservedConcurrency, undefined);
+  });
+
+  test('a reserved concurrency of 1 per scheduled function validates', () => {
+    // Prepare
+    const cfg = devWith((c) => (c.reservedConcurrency = { loadEvents: 1, slaCheck: 1 }));
+    // Act + Assess
+    assert.doesNotThrow(() => validateConfig(cfg));
   });
 });
 

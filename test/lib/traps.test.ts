@@ -130,17 +130,48 @@ describe('stream-to-parquet within what an MSK mapping allows', () => {
   });
 });
 
+/** The reservations an account with a raised concurrency quota may set (README "Lambda concurrency"). */
+const reserveBoth = (c: EnvironmentConfig) => {
+  c.stream.enabled = true;
+  c.reservedConcurrency = { loadEvents: 1, slaCheck: 1 };
+};
+
 describe('reserved concurrency and the throttle alarms', () => {
   for (const envName of ENV_NAMES) {
-    test(`${envName}: a function's reserved concurrency covers what its schedule or mapping needs`, () => {
-      const { template, config } = synth(envName);
+    test(`${envName}: no function reserves concurrency by default, so a new account (quota 10) takes the deploy`, () => {
+      // Prepare
+      const { template } = synth(envName);
+      // Act
+      const reserving = Object.entries<Json>(template.findResources('AWS::Lambda::Function')).filter(
+        ([, fn]) => fn.Properties.ReservedConcurrentExecutions !== undefined,
+      );
+      // Assess
+      assert.deepEqual(
+        reserving.map(([id]) => id),
+        [],
+      );
+    });
+
+    test(`${envName}: a configured reserved concurrency covers what its schedule or mapping needs`, () => {
+      // Prepare + Act
+      const { stack, template, config } = synthWith(envName, reserveBoth);
       const checked = assertReservedConcurrencySuffices(template, config, envName);
-      assert.ok(checked.length >= 1, 'load-events has reserved concurrency');
+      // Assess
+      assert.deepEqual(
+        checked.sort(),
+        [
+          logicalIdOf(stack, stack.slaCheck!.function),
+          logicalIdOf(stack, stack.stream!.loadEventsFunction),
+        ].sort(),
+      );
     });
   }
 
   test('a 1-minute load interval with 15-minute functions still leaves load-events ending before the next run', () => {
-    const { template, config } = synthWith('prod', (c) => (c.stream.eventsLoadIntervalMinutes = 1));
+    const { template, config } = synthWith('prod', (c) => {
+      reserveBoth(c);
+      c.stream.eventsLoadIntervalMinutes = 1;
+    });
     assert.equal(loadEventsTimeoutSeconds(config), 60 - SCHEDULE_JITTER_SECONDS);
     assertReservedConcurrencySuffices(template, config, 'prod, 1-minute loads');
   });
