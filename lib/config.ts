@@ -26,7 +26,10 @@ export interface RetryConfig {
 }
 
 export interface RedshiftConfig {
-  /** Redshift Serverless base capacity in RPUs: 8 to 512 in steps of 8. */
+  /**
+   * Redshift Serverless base capacity in RPUs: 4, or 8 to 512 in steps of 8. 4 RPUs suit a warehouse
+   * under 32 TB; AWS recommends 32 or more for wide tables and many concurrent queries.
+   */
   baseCapacityRpu: number;
   /** The database the namespace creates and every function uses (lower-case letters, digits and _). */
   databaseName: string;
@@ -37,6 +40,12 @@ export interface RedshiftConfig {
    */
   maxConcurrentRuns?: number;
 }
+
+/** The base capacities Redshift Serverless accepts (in every region): 4, or 8 to 512 in steps of 8. */
+export const BASE_CAPACITY_RPU_ALLOWED = '4, or 8 to 512 in steps of 8';
+
+export const isBaseCapacityRpu = (rpu: number): boolean =>
+  rpu === 4 || (Number.isInteger(rpu) && rpu >= 8 && rpu <= 512 && rpu % 8 === 0);
 
 /** redshift.maxConcurrentRuns when unset. */
 export const DEFAULT_MAX_CONCURRENT_RUNS = 2;
@@ -336,7 +345,8 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     volume: { bucketThresholdLines: 5_000_000, bucketCount: 4, maxConcurrency: 2 },
     logRetentionDays: RetentionDays.ONE_WEEK,
     removalPolicy: 'destroy',
-    redshift: { baseCapacityRpu: 8, databaseName: 'cartflow' },
+    // The smallest workgroup Redshift Serverless offers: half the cost of each wake-up at 8.
+    redshift: { baseCapacityRpu: 4, databaseName: 'cartflow' },
     alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1 },
     sla: {
       datasets: {
@@ -561,9 +571,12 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   }
 
   requireInteger('redshift.maxConcurrentRuns', maxConcurrentRunsOf(cfg), 1, 20);
-  const rpu = cfg.redshift.baseCapacityRpu;
-  if (!Number.isInteger(rpu) || rpu < 8 || rpu > 512 || rpu % 8 !== 0) {
-    throw new ConfigError('redshift.baseCapacityRpu', rpu, '8 to 512 in steps of 8');
+  if (!isBaseCapacityRpu(cfg.redshift.baseCapacityRpu)) {
+    throw new ConfigError(
+      'redshift.baseCapacityRpu',
+      cfg.redshift.baseCapacityRpu,
+      BASE_CAPACITY_RPU_ALLOWED,
+    );
   }
   if (!DATABASE_NAME.test(cfg.redshift.databaseName)) {
     throw new ConfigError(

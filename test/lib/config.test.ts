@@ -76,7 +76,13 @@ describe('validateConfig', () => {
       'RPU off the 8-step',
       (c) => (c.redshift.baseCapacityRpu = 12),
       'redshift.baseCapacityRpu',
-      /8 to 512 in steps of 8/,
+      /4, or 8 to 512 in steps of 8/,
+    ],
+    [
+      'RPU between 4 and 8',
+      (c) => (c.redshift.baseCapacityRpu = 6),
+      'redshift.baseCapacityRpu',
+      /4, or 8 to 512/,
     ],
     ['5-field cron', (c) => (c.scheduleCron = 'cron(0 3 * * *)'), 'scheduleCron', /EventBridge expression/],
     ['cron without ?', (c) => (c.scheduleCron = 'cron(0 3 * * * *)'), 'scheduleCron', /'\?'/],
@@ -203,6 +209,14 @@ describe('validateConfig', () => {
 describe('a new account', () => {
   test('no environment reserves Lambda concurrency unless told to (a new account has a quota of 10)', () => {
     for (const envName of ENV_NAMES) assert.equal(loadConfig(envName).reservedConcurrency, undefined);
+  });
+
+  test('dev starts on the smallest Redshift Serverless base, 4 RPUs, which validates', () => {
+    // Prepare
+    const dev = loadConfig('dev');
+    // Act + Assess
+    assert.equal(dev.redshift.baseCapacityRpu, 4);
+    assert.doesNotThrow(() => validateConfig(dev));
   });
 
   test('a reserved concurrency of 1 per scheduled function validates', () => {
