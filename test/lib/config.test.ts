@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { ConfigError, ENV_NAMES, loadConfig, validateConfig, type EnvironmentConfig } from '../../lib/config';
+import {
+  ConfigError,
+  ENV_NAMES,
+  freshnessRulesOf,
+  loadConfig,
+  localFreshnessRulesOf,
+  validateConfig,
+  type EnvironmentConfig,
+} from '../../lib/config';
 
 /** A valid config with one field changed. */
 const devWith = (change: (cfg: EnvironmentConfig) => void): EnvironmentConfig => {
@@ -217,6 +225,18 @@ describe('a new account', () => {
     // Act + Assess
     assert.equal(dev.redshift.baseCapacityRpu, 4);
     assert.doesNotThrow(() => validateConfig(dev));
+  });
+
+  test('dev deploys no stream, so no events SLA; the local stand-in, which always streams, keeps it', () => {
+    // Prepare
+    const dev = loadConfig('dev');
+    // Act
+    const deployed = Object.keys(freshnessRulesOf(dev));
+    const local = Object.keys(localFreshnessRulesOf(dev));
+    // Assess
+    assert.equal(dev.stream.enabled, false);
+    assert.deepEqual(deployed, ['products', 'orders', 'order_items']);
+    assert.deepEqual(local, ['products', 'orders', 'order_items', 'events']);
   });
 
   test('a reserved concurrency of 1 per scheduled function validates', () => {

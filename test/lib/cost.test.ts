@@ -10,7 +10,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { CartflowStack } from '../../lib/cartflow-stack';
 import { ENV_NAMES, loadConfig, type EnvName } from '../../lib/config';
 import { estimateMonthlyCost, totalOf, type StackCounts } from '../../lib/cost-estimate';
-import { synth, testApp, unacknowledgedNagFindings } from './synth';
+import { synth, synthWithStream, testApp, unacknowledgedNagFindings } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
 type Json = any;
@@ -73,10 +73,22 @@ describe('the stream switch', () => {
     assert.deepEqual(unacknowledgedNagFindings(app), []);
   });
 
+  test('dev starts with the stream off (no MSK cluster, no pollers); staging and prod run it', () => {
+    // Act
+    const enabled = ENV_NAMES.map((envName) => [envName, loadConfig(envName).stream.enabled]);
+    // Assess
+    assert.deepEqual(enabled, [
+      ['dev', false],
+      ['staging', true],
+      ['prod', true],
+    ]);
+    synth('dev').template.resourceCountIs('AWS::MSK::ServerlessCluster', 0);
+    synth('dev').template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+  });
+
   for (const envName of ENV_NAMES) {
-    test(`${envName}: stream on by default, with the configured pollers and partitions`, () => {
-      const { template, config } = synth(envName);
-      assert.equal(config.stream.enabled, true);
+    test(`${envName}: stream on, with the configured pollers and partitions`, () => {
+      const { template, config } = synthWithStream(envName);
       template.resourceCountIs('AWS::MSK::ServerlessCluster', 1);
       const [mapping] = Object.values<Json>(template.findResources('AWS::Lambda::EventSourceMapping'));
       assert.deepEqual(mapping.Properties.ProvisionedPollerConfig, {
@@ -92,7 +104,7 @@ describe('monthly cost estimate', () => {
 
   test('idle: no Redshift (nothing to load), and switching the stream off removes MSK and its pollers', () => {
     for (const envName of ENV_NAMES) {
-      const { template, config } = synth(envName);
+      const { template, config } = synthWithStream(envName);
       const idle = estimateMonthlyCost(config, { orders: 0, events: 0 }, countsOf(template));
       assert.equal(idle.find((l) => l.item.startsWith('Redshift'))!.usd, 0);
       const off = synthStreamOff(envName);
@@ -106,7 +118,7 @@ describe('monthly cost estimate', () => {
   test('prints the README table (idle and at 20,000 orders + 2,000,000 events a day)', () => {
     const rows: string[] = [];
     for (const envName of ENV_NAMES) {
-      const { template, config } = synth(envName);
+      const { template, config } = synthWithStream(envName);
       const off = synthStreamOff(envName);
       const cell = (c: typeof config, t: Template, v: typeof volume) =>
         `$${totalOf(estimateMonthlyCost(c, v, countsOf(t)))}`;

@@ -12,7 +12,7 @@ import {
   MSK_MAPPING_MAX_TIMEOUT_SECONDS,
   SCHEDULE_JITTER_SECONDS,
 } from '../../lib/constructs/stream-ingest';
-import { logicalIdOf, synth, testApp, unacknowledgedNagFindings } from './synth';
+import { logicalIdOf, synth, synthWithStream, testApp, unacknowledgedNagFindings } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
 type Json = any;
@@ -107,7 +107,7 @@ function assertReservedConcurrencySuffices(
 describe('stream-to-parquet within what an MSK mapping allows', () => {
   for (const envName of ENV_NAMES) {
     test(`${envName}: every function behind a Kafka mapping times out within 14 minutes`, () => {
-      const { template, config } = synth(envName);
+      const { template, config } = synthWithStream(envName);
       const functions = template.findResources('AWS::Lambda::Function');
       const targets = kafkaTargets(template);
       assert.equal(targets.length, 1);
@@ -180,7 +180,7 @@ describe('reserved concurrency and the throttle alarms', () => {
 describe('the topic custom resource and the network it needs', () => {
   for (const envName of ENV_NAMES) {
     test(`${envName}: Custom::KafkaTopic waits for the cluster and the MSK API endpoint its handler calls`, () => {
-      const { stack, template } = synth(envName);
+      const { stack, template } = synthWithStream(envName);
       const stream = stack.stream!;
       const [topic] = Object.values<Json>(template.findResources('Custom::KafkaTopic'));
       const endpointId = logicalIdOf(stack, stream.kafkaApiEndpoint);
@@ -250,7 +250,7 @@ describe('X-Ray: reachable from the VPC or off there', () => {
 
   for (const envName of ENV_NAMES) {
     test(`${envName}: VPC functions are traced exactly when config.xrayVpcEndpoint adds the endpoint`, () => {
-      const { template, config } = synth(envName);
+      const { template, config } = synthWithStream(envName);
       assertTracingMatchesReachability(template, envName, config.xrayVpcEndpoint === true);
     });
   }
@@ -268,7 +268,10 @@ describe('X-Ray: reachable from the VPC or off there', () => {
   });
 
   test('switching the endpoint on in dev traces its VPC functions, nag-clean', () => {
-    const { app, template } = synthWith('dev', (c) => (c.xrayVpcEndpoint = true));
+    const { app, template } = synthWith('dev', (c) => {
+      c.stream.enabled = true;
+      c.xrayVpcEndpoint = true;
+    });
     assertTracingMatchesReachability(template, 'dev with endpoint', true);
     assert.deepEqual(unacknowledgedNagFindings(app), []);
   });
