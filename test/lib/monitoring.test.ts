@@ -240,7 +240,10 @@ describe('SLA config validation says what to change', () => {
     ],
     [
       'an events age the load interval cannot meet',
-      (c) => (c.sla.datasets = { events: { maxAgeMinutes: 15 } }),
+      (c) => {
+        c.stream.enabled = true;
+        c.sla.datasets = { events: { maxAgeMinutes: 15 } };
+      },
       'sla.datasets.events.maxAgeMinutes',
       /more than stream.eventsLoadIntervalMinutes \(15\)/,
     ],
