@@ -240,6 +240,13 @@ export interface ReservedConcurrencyConfig {
   slaCheck?: number;
 }
 
+/** `sourceNetwork: 'public'`: the source database is reached over the internet, from outside any VPC. */
+export const PUBLIC_SOURCE = 'public';
+
+/** The source database's network, or undefined when the extract reaches it over the internet. */
+export const sourceNetworkOf = (cfg: EnvironmentConfig): SourceNetworkConfig | undefined =>
+  cfg.sourceNetwork === PUBLIC_SOURCE ? undefined : cfg.sourceNetwork;
+
 /** `destroy` deletes stateful resources with the stack (dev only); `retain` keeps them. */
 export type RemovalChoice = 'retain' | 'destroy';
 
@@ -303,10 +310,13 @@ export interface EnvironmentConfig {
    */
   xrayVpcEndpoint?: boolean;
   /**
-   * Where the source database lives. Absent: ExtractOrders runs outside any VPC and reaches the database
-   * over the internet (TLS, Amazon CA bundle), which suits a publicly reachable dev database only.
+   * Where the source database lives: its network (ExtractOrders runs in its subnets), or `'public'`:
+   * ExtractOrders runs outside any VPC and reaches the database over the internet (TLS, Amazon CA bundle),
+   * which suits a publicly reachable database only. prod must set it, so that a prod extract never goes
+   * over the internet by omission.
+   * @default 'public' (dev and staging; prod has no default)
    */
-  sourceNetwork?: SourceNetworkConfig;
+  sourceNetwork?: SourceNetworkConfig | typeof PUBLIC_SOURCE;
   /**
    * Arrival debounce of the catalog refresh, in seconds: catalog files landing within this window of the
    * first one start one refresh (the EventBridge Pipe's batching window; locally `cartflow drop` waits as
@@ -480,6 +490,8 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       pollers: { minimum: 1, maximum: 6 },
     },
     xrayVpcEndpoint: true,
+    // Replace with the shop database's network (README "Source database network") unless it is public.
+    sourceNetwork: 'public',
     // Vendors upload a catalog as several files over a few minutes: one refresh for all of them.
     catalogDebounceSeconds: 120,
   },
@@ -618,7 +630,7 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   if (cfg.xrayVpcEndpoint !== undefined && typeof cfg.xrayVpcEndpoint !== 'boolean') {
     throw new ConfigError('xrayVpcEndpoint', cfg.xrayVpcEndpoint, 'true or false');
   }
-  if (cfg.sourceNetwork !== undefined) validateSourceNetwork(cfg.sourceNetwork);
+  validateSourceChoice(cfg);
 }
 
 /** The recovery window fits the lifecycle: every file a rebuild of the window reads is still there. */
@@ -698,6 +710,20 @@ function requireIds(field: string, ids: unknown, prefix: string, count?: number)
   ) {
     const size = count === undefined ? 'a non-empty list' : `a list of ${count}`;
     throw new ConfigError(field, ids, `${size} of ids like '${prefix}-0123456789abcdef0'`);
+  }
+}
+
+const SOURCE_CHOICES = `{ vpcId, privateSubnetIds, availabilityZones, securityGroupId, egress } (the shop database's network) or '${PUBLIC_SOURCE}' (over the internet, TLS)`;
+
+/** prod names where its source database is: an extract over the internet is never a default there. */
+function validateSourceChoice(cfg: EnvironmentConfig): void {
+  const net = cfg.sourceNetwork;
+  if (net === undefined) {
+    if (cfg.envName === 'prod')
+      throw new ConfigError('sourceNetwork', net, `for prod, one of ${SOURCE_CHOICES}`);
+  } else if (net !== PUBLIC_SOURCE) {
+    if (typeof net !== 'object' || net === null) throw new ConfigError('sourceNetwork', net, SOURCE_CHOICES);
+    validateSourceNetwork(net);
   }
 }
 

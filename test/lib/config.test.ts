@@ -247,6 +247,38 @@ describe('a new account', () => {
   });
 });
 
+describe('the source network of prod', () => {
+  test('prod says explicitly that its extract goes over the internet', () => {
+    assert.equal(loadConfig('prod').sourceNetwork, 'public');
+  });
+
+  test('a prod config without sourceNetwork is refused, naming the setting and both choices', () => {
+    // Prepare
+    const cfg = loadConfig('prod');
+    delete cfg.sourceNetwork;
+    // Act + Assess
+    assert.throws(
+      () => validateConfig(cfg),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.equal(error.field, 'sourceNetwork');
+        assert.match(error.message, /for prod, one of \{ vpcId, privateSubnetIds,.*\} .* or 'public'/);
+        return true;
+      },
+    );
+  });
+
+  test('dev and staging may leave it out (public), and no environment takes a word other than public', () => {
+    // Prepare
+    const staging = loadConfig('staging');
+    const other = devWith((c) => (c.sourceNetwork = 'private' as 'public'));
+    // Act + Assess
+    assert.equal(staging.sourceNetwork, undefined);
+    assert.doesNotThrow(() => validateConfig(staging));
+    assert.throws(() => validateConfig(other), /"sourceNetwork": got "private"; allowed: \{ vpcId/);
+  });
+});
+
 describe('recovery window', () => {
   test('a window longer than the events lifecycle keeps the compacted event files is refused, naming both', () => {
     // Prepare
