@@ -384,7 +384,8 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     },
     recovery: { windowDays: 30 },
     stream: {
-      // Off until someone works on the stream: the MSK cluster and its poller cost ~$683 a month idle.
+      // Off by default: an idle MSK Serverless cluster and its poller cost ~$683 a month (README
+      // "Clickstream" says how to turn it on).
       enabled: false,
       topic: 'clickstream',
       partitions: 3,
