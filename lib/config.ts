@@ -26,7 +26,10 @@ export interface RetryConfig {
 }
 
 export interface RedshiftConfig {
-  /** Redshift Serverless base capacity in RPUs: 8 to 512 in steps of 8. */
+  /**
+   * Redshift Serverless base capacity in RPUs: 4, or 8 to 512 in steps of 8. 4 RPUs suit a warehouse
+   * under 32 TB; AWS recommends 32 or more for wide tables and many concurrent queries.
+   */
   baseCapacityRpu: number;
   /** The database the namespace creates and every function uses (lower-case letters, digits and _). */
   databaseName: string;
@@ -37,6 +40,12 @@ export interface RedshiftConfig {
    */
   maxConcurrentRuns?: number;
 }
+
+/** The base capacities Redshift Serverless accepts (in every region): 4, or 8 to 512 in steps of 8. */
+export const BASE_CAPACITY_RPU_ALLOWED = '4, or 8 to 512 in steps of 8';
+
+export const isBaseCapacityRpu = (rpu: number): boolean =>
+  rpu === 4 || (Number.isInteger(rpu) && rpu >= 8 && rpu <= 512 && rpu % 8 === 0);
 
 /** redshift.maxConcurrentRuns when unset. */
 export const DEFAULT_MAX_CONCURRENT_RUNS = 2;
@@ -90,6 +99,13 @@ export function freshnessRulesOf(cfg: Pick<EnvironmentConfig, 'sla' | 'stream'>)
   const { events, ...batch } = cfg.sla.datasets;
   return cfg.stream.enabled && events ? { ...batch, events } : batch;
 }
+
+/**
+ * The rules of the local stand-in (`npm start`, `cartflow status` without --env): the laptop always runs
+ * the clickstream (`cartflow stream`), whether or not the environment deploys it.
+ */
+export const localFreshnessRulesOf = (cfg: Pick<EnvironmentConfig, 'sla' | 'stream'>): FreshnessRules =>
+  freshnessRulesOf({ sla: cfg.sla, stream: { ...cfg.stream, enabled: true } });
 
 export interface LifecycleConfig {
   /** raw/ and events/ objects move to Standard-IA after this many days (S3 minimum: 30). */
@@ -203,6 +219,34 @@ export interface SourceNetworkConfig {
   egress: (typeof SOURCE_EGRESS)[number];
 }
 
+/**
+ * Reserved concurrency of the scheduled functions, none by default. Lambda keeps at least 100 of the
+ * account's concurrency unreserved (all of it when the quota is below that: a new account's is 10), so a
+ * reservation fails the deploy until the account's "Concurrent executions" quota is raised (README). Their
+ * correctness never depends on it: overlapping load-events runs are serialized by the warehouse
+ * (ops.event_load_mutex) and an SLA check only publishes a measurement. A reservation guarantees them a slot
+ * when other functions of the account can use up its concurrency.
+ */
+export interface ReservedConcurrencyConfig {
+  /**
+   * Concurrent executions reserved for load-events (its schedule needs 1), 1 to 1000.
+   * @default none
+   */
+  loadEvents?: number;
+  /**
+   * Concurrent executions reserved for the SLA check (its schedule needs 1), 1 to 1000.
+   * @default none
+   */
+  slaCheck?: number;
+}
+
+/** `sourceNetwork: 'public'`: the source database is reached over the internet, from outside any VPC. */
+export const PUBLIC_SOURCE = 'public';
+
+/** The source database's network, or undefined when the extract reaches it over the internet. */
+export const sourceNetworkOf = (cfg: EnvironmentConfig): SourceNetworkConfig | undefined =>
+  cfg.sourceNetwork === PUBLIC_SOURCE ? undefined : cfg.sourceNetwork;
+
 /** `destroy` deletes stateful resources with the stack (dev only); `retain` keeps them. */
 export type RemovalChoice = 'retain' | 'destroy';
 
@@ -241,6 +285,12 @@ export interface EnvironmentConfig {
   alarms: AlarmConfig;
   /** Freshness SLAs per dataset and the scheduled check that measures them. */
   sla: SlaConfig;
+  /**
+   * Reserved concurrency of the scheduled functions; set it only in an account whose Lambda concurrency
+   * quota has been raised (README "Lambda concurrency").
+   * @default none
+   */
+  reservedConcurrency?: ReservedConcurrencyConfig;
   /** S3 lifecycle of the lake's zones. */
   lifecycle: LifecycleConfig;
   /** The recovery window the lake's lifecycle must keep rebuildable. */
@@ -260,10 +310,13 @@ export interface EnvironmentConfig {
    */
   xrayVpcEndpoint?: boolean;
   /**
-   * Where the source database lives. Absent: ExtractOrders runs outside any VPC and reaches the database
-   * over the internet (TLS, Amazon CA bundle), which suits a publicly reachable dev database only.
+   * Where the source database lives: its network (ExtractOrders runs in its subnets), or `'public'`:
+   * ExtractOrders runs outside any VPC and reaches the database over the internet (TLS, Amazon CA bundle),
+   * which suits a publicly reachable database only. prod must set it, so that a prod extract never goes
+   * over the internet by omission.
+   * @default 'public' (dev and staging; prod has no default)
    */
-  sourceNetwork?: SourceNetworkConfig;
+  sourceNetwork?: SourceNetworkConfig | typeof PUBLIC_SOURCE;
   /**
    * Arrival debounce of the catalog refresh, in seconds: catalog files landing within this window of the
    * first one start one refresh (the EventBridge Pipe's batching window; locally `cartflow drop` waits as
@@ -309,7 +362,8 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     volume: { bucketThresholdLines: 5_000_000, bucketCount: 4, maxConcurrency: 2 },
     logRetentionDays: RetentionDays.ONE_WEEK,
     removalPolicy: 'destroy',
-    redshift: { baseCapacityRpu: 8, databaseName: 'cartflow' },
+    // The smallest workgroup Redshift Serverless offers: half the cost of each wake-up at 8.
+    redshift: { baseCapacityRpu: 4, databaseName: 'cartflow' },
     alarms: { failedExecutionsThreshold: 1, evaluationPeriods: 1 },
     sla: {
       datasets: {
@@ -330,7 +384,9 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     },
     recovery: { windowDays: 30 },
     stream: {
-      enabled: true,
+      // Off by default: an idle MSK Serverless cluster and its poller cost ~$683 a month (README
+      // "Clickstream" says how to turn it on).
+      enabled: false,
       topic: 'clickstream',
       partitions: 3,
       batchSize: 500,
@@ -435,6 +491,8 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       pollers: { minimum: 1, maximum: 6 },
     },
     xrayVpcEndpoint: true,
+    // Replace with the shop database's network (README "Source database network") unless it is public.
+    sourceNetwork: 'public',
     // Vendors upload a catalog as several files over a few minutes: one refresh for all of them.
     catalogDebounceSeconds: 120,
   },
@@ -534,9 +592,12 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   }
 
   requireInteger('redshift.maxConcurrentRuns', maxConcurrentRunsOf(cfg), 1, 20);
-  const rpu = cfg.redshift.baseCapacityRpu;
-  if (!Number.isInteger(rpu) || rpu < 8 || rpu > 512 || rpu % 8 !== 0) {
-    throw new ConfigError('redshift.baseCapacityRpu', rpu, '8 to 512 in steps of 8');
+  if (!isBaseCapacityRpu(cfg.redshift.baseCapacityRpu)) {
+    throw new ConfigError(
+      'redshift.baseCapacityRpu',
+      cfg.redshift.baseCapacityRpu,
+      BASE_CAPACITY_RPU_ALLOWED,
+    );
   }
   if (!DATABASE_NAME.test(cfg.redshift.databaseName)) {
     throw new ConfigError(
@@ -565,11 +626,12 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   validateRecovery(cfg);
 
   validateStream(cfg.stream);
+  if (cfg.reservedConcurrency !== undefined) validateReservedConcurrency(cfg.reservedConcurrency);
   if (cfg.alerts !== undefined) validateAlerts(cfg.alerts);
   if (cfg.xrayVpcEndpoint !== undefined && typeof cfg.xrayVpcEndpoint !== 'boolean') {
     throw new ConfigError('xrayVpcEndpoint', cfg.xrayVpcEndpoint, 'true or false');
   }
-  if (cfg.sourceNetwork !== undefined) validateSourceNetwork(cfg.sourceNetwork);
+  validateSourceChoice(cfg);
 }
 
 /** The recovery window fits the lifecycle: every file a rebuild of the window reads is still there. */
@@ -652,6 +714,20 @@ function requireIds(field: string, ids: unknown, prefix: string, count?: number)
   }
 }
 
+const SOURCE_CHOICES = `{ vpcId, privateSubnetIds, availabilityZones, securityGroupId, egress } (the shop database's network) or '${PUBLIC_SOURCE}' (over the internet, TLS)`;
+
+/** prod names where its source database is: an extract over the internet is never a default there. */
+function validateSourceChoice(cfg: EnvironmentConfig): void {
+  const net = cfg.sourceNetwork;
+  if (net === undefined) {
+    if (cfg.envName === 'prod')
+      throw new ConfigError('sourceNetwork', net, `for prod, one of ${SOURCE_CHOICES}`);
+  } else if (net !== PUBLIC_SOURCE) {
+    if (typeof net !== 'object' || net === null) throw new ConfigError('sourceNetwork', net, SOURCE_CHOICES);
+    validateSourceNetwork(net);
+  }
+}
+
 function validateSourceNetwork(net: SourceNetworkConfig): void {
   if (typeof net.vpcId !== 'string' || !AWS_ID('vpc').test(net.vpcId)) {
     throw new ConfigError('sourceNetwork.vpcId', net.vpcId, "a VPC id like 'vpc-0123456789abcdef0'");
@@ -682,6 +758,17 @@ function validateSourceNetwork(net: SourceNetworkConfig): void {
   // The S3 gateway endpoint is a route in each subnet's route table.
   if (net.egress === 'endpoints' || net.routeTableIds !== undefined) {
     requireIds('sourceNetwork.routeTableIds', net.routeTableIds, 'rtb', count);
+  }
+}
+
+function validateReservedConcurrency(reserved: ReservedConcurrencyConfig): void {
+  if (typeof reserved !== 'object' || reserved === null) {
+    throw new ConfigError('reservedConcurrency', reserved, 'an object with loadEvents and/or slaCheck');
+  }
+  for (const name of ['loadEvents', 'slaCheck'] as const) {
+    const value = reserved[name];
+    // 0 would throttle every invocation: the function would never run.
+    if (value !== undefined) requireInteger(`reservedConcurrency.${name}`, value, 1, 1000);
   }
 }
 

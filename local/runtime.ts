@@ -217,9 +217,10 @@ async function runtimeOver(services: LocalServices, options: LocalRuntimeOptions
   await services.build(ensureWarehouseStep)(undefined);
   const streamToParquet = services.build(streamToParquetStep);
   const loadEvents = services.build(loadEventsStep);
-  // The rules the stack gives the deployed check (SlaCheck sets SLA_RULES from the same function).
-  const { freshnessRulesOf, loadConfig } = await import('../lib/config');
-  const slaRules = JSON.stringify(freshnessRulesOf(loadConfig(envName)));
+  // The rules the stack gives the deployed check (SlaCheck sets SLA_RULES from freshnessRulesOf), with
+  // the events rule whatever the environment deploys: the local stand-in always runs the stream.
+  const { localFreshnessRulesOf, loadConfig } = await import('../lib/config');
+  const slaRules = JSON.stringify(localFreshnessRulesOf(loadConfig(envName)));
   const slaCheck = services.build({
     ...slaCheckStep,
     settings: (env: Env) => slaCheckStep.settings({ ...env, [HANDLER_ENV.slaRules]: slaRules }),

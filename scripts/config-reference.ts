@@ -161,13 +161,20 @@ class Walker {
     }
   }
 
-  /** A value field; an array or record of objects adds rows for its items' fields (values in this row). */
+  /**
+   * A value field; an array or record of objects adds rows for its items' fields (values in this row), a
+   * union of an interface and literals (`Network | 'public'`) rows for the interface's fields.
+   */
   private leaf(property: ts.Symbol, path: string, values: unknown[] | undefined): Field[] {
     const rows = [this.field(property, path, values)];
     const type = this.nonNullType(property);
     const items = this.itemsOf(type);
     if (items && this.isSection(items.type))
       this.collect(items.type, `${path}${items.suffix}`, undefined, rows);
+    else if (type.isUnion() && type.types.some((t) => !(t.flags & ts.TypeFlags.Object))) {
+      // A union of interfaces only (`ByTime | ByAge`) stays one row: its docs name the members.
+      for (const member of type.types) if (this.isSection(member)) this.collect(member, path, values, rows);
+    }
     return rows;
   }
 

@@ -22,7 +22,7 @@ import {
   type HandlerEntry,
 } from '../../lambdas/steps';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
-import { removalPolicyOf, type EnvironmentConfig } from '../config';
+import { removalPolicyOf, sourceNetworkOf, type EnvironmentConfig } from '../config';
 import type { DuckDbLayer } from './duckdb-layer';
 import { grantAlertPublish } from './alerts';
 import { SourceNetwork } from './network';
@@ -212,7 +212,7 @@ export class BatchPipeline extends Construct {
    */
   private sourceAccess(): { environment: Record<string, string>; vpc?: CartflowFunctionProps['vpc'] } {
     const environment = { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' };
-    const net = this.config.sourceNetwork;
+    const net = sourceNetworkOf(this.config);
     if (!net) return { environment };
     const source = new SourceNetwork(this, 'SourceNetwork', net);
     return {

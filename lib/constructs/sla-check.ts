@@ -100,8 +100,9 @@ export class SlaCheck extends Construct {
         [HANDLER_ENV.slaRules]: JSON.stringify(props.rules),
         ...POWERTOOLS_ENVIRONMENT,
       },
-      // One check at a time is all the schedule ever needs.
-      reservedConcurrentExecutions: 1,
+      // None by default (a new account's quota admits no reservation); two overlapping checks would
+      // only publish the same measurement twice.
+      reservedConcurrentExecutions: props.config.reservedConcurrency?.slaCheck,
     });
     grantLake(this.function, props.bucket, 'read', `${LAKE.freshness}*`);
     // The next check is the retry: a late one would publish an age for a moment already past.

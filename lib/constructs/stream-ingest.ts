@@ -45,8 +45,8 @@ export const MSK_MAPPING_MAX_TIMEOUT_SECONDS = 14 * 60;
 
 /**
  * What load-events' timeout leaves before the next scheduled run: EventBridge delivers a rate schedule
- * with some seconds of delay, and a run still going when the next one arrives would be throttled by its
- * reserved concurrency of 1.
+ * with some seconds of delay, and a run still going when the next one arrives would make it wait on the
+ * load mutex (or, with a reserved concurrency of 1, be throttled).
  */
 export const SCHEDULE_JITTER_SECONDS = 30;
 
@@ -392,13 +392,14 @@ export class StreamIngest extends Construct {
       },
       // A run ends before the next one is due, so runs never overlap.
       timeout: Duration.seconds(loadEventsTimeoutSeconds(config)),
-      // One load at a time: two overlapping runs would pick the same new objects. With the timeout above
-      // and no asynchronous retries below, the schedule never needs a second instance, so the throttle
-      // alarm (lib/constructs/monitoring.ts) cannot fire by design: it fires only on an extra invocation.
-      reservedConcurrentExecutions: 1,
+      // With the timeout above and no asynchronous retries below, the schedule never needs a second
+      // instance. No reservation by default (a new account's quota admits none): a run that still overlaps
+      // another (a duplicate delivery, a manual invoke) waits for it on ops.event_load_mutex, and loading
+      // the same objects again replaces the same rows (core/clickstream/load.ts), so it is safe either way.
+      reservedConcurrentExecutions: config.reservedConcurrency?.loadEvents,
     });
     // The next scheduled run is the retry: Lambda's own async retries (default 2, up to 6 hours) would
-    // overlap the schedule and be throttled by the reserved concurrency, again and again.
+    // overlap the schedule (and be throttled by a reserved concurrency, again and again).
     this.loadEventsFunction.configureAsyncInvoke({
       retryAttempts: 0,
       maxEventAge: Duration.seconds(Math.max(60, intervalSeconds)),

@@ -16,7 +16,7 @@ import {
 } from '../nag';
 import { Construct } from 'constructs';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
-import { removalPolicyOf, type RemovalChoice } from '../config';
+import { BASE_CAPACITY_RPU_ALLOWED, isBaseCapacityRpu, removalPolicyOf, type RemovalChoice } from '../config';
 
 export interface WarehouseProps {
   /** Namespace and workgroup name: 3-64 characters, lower-case letters, digits and '-'. */
@@ -31,7 +31,7 @@ export interface WarehouseProps {
    */
   readonly databaseName?: string;
   /**
-   * Base capacity in RPUs: 8 to 512 in steps of 8.
+   * Base capacity in RPUs: 4, or 8 to 512 in steps of 8.
    * @default 8
    */
   readonly baseCapacityRpu?: number;
@@ -95,8 +95,8 @@ export class Warehouse extends Construct {
         `Warehouse: databaseName "${databaseName}" must be lower-case letters, digits and _, starting with a letter or _.`,
       );
     }
-    if (!Number.isInteger(baseCapacity) || baseCapacity < 8 || baseCapacity > 512 || baseCapacity % 8 !== 0) {
-      throw new Error(`Warehouse: baseCapacityRpu ${baseCapacity} must be 8 to 512 in steps of 8.`);
+    if (!isBaseCapacityRpu(baseCapacity)) {
+      throw new Error(`Warehouse: baseCapacityRpu ${baseCapacity} must be ${BASE_CAPACITY_RPU_ALLOWED}.`);
     }
     if (!curatedPrefix.endsWith('/') || curatedPrefix.startsWith('/')) {
       throw new Error(

@@ -1,5 +1,5 @@
 import { parseInstant } from '../../lambdas/core/dates';
-import { freshnessRulesOf, loadConfig } from '../../lib/config';
+import { freshnessRulesOf, loadConfig, localFreshnessRulesOf } from '../../lib/config';
 import { executionHistory, offsetLag } from '../aws/status-sources';
 import { journalRunHistory } from '../run-journal';
 import { gatherStatus, type StatusPorts } from '../status';
@@ -43,7 +43,7 @@ export const command: Command = {
     const config = loadConfig(envName as Parameters<typeof loadConfig>[0]);
     const report = await gatherStatus(ports, {
       environment: aws ? envName : 'local',
-      rules: freshnessRulesOf(config),
+      rules: aws ? freshnessRulesOf(config) : localFreshnessRulesOf(config),
       now,
     });
     out.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));

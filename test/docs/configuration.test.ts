@@ -159,6 +159,16 @@ describe('configReference', () => {
     ]);
   });
 
+  test("shows a union of an interface and a literal whole, with the interface's fields below it", () => {
+    assert.deepEqual(row(reference.markdown, 'source').slice(1), [
+      '`Sla \\| "public"`',
+      "`'public'`",
+      "`{ deadlineUtc: '04:30' }`",
+      "Where the source is: its network, or 'public'.",
+    ]);
+    assert.deepEqual(row(reference.markdown, 'source.deadlineUtc').slice(2, 4), ['—', "`'04:30'`"]);
+  });
+
   test('names the fields without TSDoc', () => {
     assert.deepEqual(reference.undocumented, [
       'test/fixtures/docs/config-types.ts: FixtureConfig.undocumentedCount',

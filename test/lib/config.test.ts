@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { ConfigError, ENV_NAMES, loadConfig, validateConfig, type EnvironmentConfig } from '../../lib/config';
+import {
+  ConfigError,
+  ENV_NAMES,
+  freshnessRulesOf,
+  loadConfig,
+  localFreshnessRulesOf,
+  validateConfig,
+  type EnvironmentConfig,
+} from '../../lib/config';
 
 /** A valid config with one field changed. */
 const devWith = (change: (cfg: EnvironmentConfig) => void): EnvironmentConfig => {
@@ -76,7 +84,13 @@ describe('validateConfig', () => {
       'RPU off the 8-step',
       (c) => (c.redshift.baseCapacityRpu = 12),
       'redshift.baseCapacityRpu',
-      /8 to 512 in steps of 8/,
+      /4, or 8 to 512 in steps of 8/,
+    ],
+    [
+      'RPU between 4 and 8',
+      (c) => (c.redshift.baseCapacityRpu = 6),
+      'redshift.baseCapacityRpu',
+      /4, or 8 to 512/,
     ],
     ['5-field cron', (c) => (c.scheduleCron = 'cron(0 3 * * *)'), 'scheduleCron', /EventBridge expression/],
     ['cron without ?', (c) => (c.scheduleCron = 'cron(0 3 * * * *)'), 'scheduleCron', /'\?'/],
@@ -156,6 +170,18 @@ describe('validateConfig', () => {
     ],
     ['negative retries', (c) => (c.stream.retryAttempts = -1), 'stream.retryAttempts', /from 0 to 10000/],
     [
+      'a reserved concurrency of 0 (the function would never run)',
+      (c) => (c.reservedConcurrency = { loadEvents: 0 }),
+      'reservedConcurrency.loadEvents',
+      /from 1 to 1000/,
+    ],
+    [
+      'a fractional reserved concurrency',
+      (c) => (c.reservedConcurrency = { slaCheck: 1.5 }),
+      'reservedConcurrency.slaCheck',
+      /an integer from 1 to 1000/,
+    ],
+    [
       'more pollers than partitions',
       (c) => Object.assign(c.stream, { partitions: 2, pollers: { minimum: 1, maximum: 3 } }),
       'stream.pollers.maximum',
@@ -185,6 +211,71 @@ describe('validateConfig', () => {
     cfg.removalPolicy = 'destroy';
     // Act + Assess
     assert.throws(() => validateConfig(cfg), /"removalPolicy".*'retain' for prod/);
+  });
+});
+
+describe('a new account', () => {
+  test('no environment reserves Lambda concurrency unless told to (a new account has a quota of 10)', () => {
+    for (const envName of ENV_NAMES) assert.equal(loadConfig(envName).reservedConcurrency, undefined);
+  });
+
+  test('dev starts on the smallest Redshift Serverless base, 4 RPUs, which validates', () => {
+    // Prepare
+    const dev = loadConfig('dev');
+    // Act + Assess
+    assert.equal(dev.redshift.baseCapacityRpu, 4);
+    assert.doesNotThrow(() => validateConfig(dev));
+  });
+
+  test('dev deploys no stream, so no events SLA; the local stand-in, which always streams, keeps it', () => {
+    // Prepare
+    const dev = loadConfig('dev');
+    // Act
+    const deployed = Object.keys(freshnessRulesOf(dev));
+    const local = Object.keys(localFreshnessRulesOf(dev));
+    // Assess
+    assert.equal(dev.stream.enabled, false);
+    assert.deepEqual(deployed, ['products', 'orders', 'order_items']);
+    assert.deepEqual(local, ['products', 'orders', 'order_items', 'events']);
+  });
+
+  test('a reserved concurrency of 1 per scheduled function validates', () => {
+    // Prepare
+    const cfg = devWith((c) => (c.reservedConcurrency = { loadEvents: 1, slaCheck: 1 }));
+    // Act + Assess
+    assert.doesNotThrow(() => validateConfig(cfg));
+  });
+});
+
+describe('the source network of prod', () => {
+  test('prod says explicitly that its extract goes over the internet', () => {
+    assert.equal(loadConfig('prod').sourceNetwork, 'public');
+  });
+
+  test('a prod config without sourceNetwork is refused, naming the setting and both choices', () => {
+    // Prepare
+    const cfg = loadConfig('prod');
+    delete cfg.sourceNetwork;
+    // Act + Assess
+    assert.throws(
+      () => validateConfig(cfg),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.equal(error.field, 'sourceNetwork');
+        assert.match(error.message, /for prod, one of \{ vpcId, privateSubnetIds,.*\} .* or 'public'/);
+        return true;
+      },
+    );
+  });
+
+  test('dev and staging may leave it out (public), and no environment takes a word other than public', () => {
+    // Prepare
+    const staging = loadConfig('staging');
+    const other = devWith((c) => (c.sourceNetwork = 'private' as 'public'));
+    // Act + Assess
+    assert.equal(staging.sourceNetwork, undefined);
+    assert.doesNotThrow(() => validateConfig(staging));
+    assert.throws(() => validateConfig(other), /"sourceNetwork": got "private"; allowed: \{ vpcId/);
   });
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -32,7 +33,22 @@ describe('construct props validation', () => {
     assert.throws(
       () =>
         new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, vpc, baseCapacityRpu: 12 }),
-      /baseCapacityRpu 12 must be 8 to 512 in steps of 8/,
+      /baseCapacityRpu 12 must be 4, or 8 to 512 in steps of 8/,
+    );
+  });
+
+  test('Warehouse takes the 4-RPU base Redshift Serverless offers, and nothing between 4 and 8', () => {
+    // Prepare
+    const { stack, key, bucket, vpc } = scaffold();
+    // Act
+    new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, vpc, baseCapacityRpu: 4 });
+    // Assess
+    Template.fromStack(stack).hasResourceProperties('AWS::RedshiftServerless::Workgroup', {
+      BaseCapacity: 4,
+    });
+    assert.throws(
+      () => new Warehouse(stack, 'Other', { name: 'cartflow-other', bucket, key, vpc, baseCapacityRpu: 6 }),
+      /baseCapacityRpu 6 must be 4, or 8/,
     );
   });
 

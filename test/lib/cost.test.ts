@@ -21,7 +21,7 @@ import {
   type StackCounts,
 } from '../../lib/cost-estimate';
 import type { CfnResources } from '../../lib/scheduled-calls';
-import { synth, testApp, unacknowledgedNagFindings } from './synth';
+import { synth, synthWithStream, testApp, unacknowledgedNagFindings } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
 type Json = any;
@@ -79,10 +79,22 @@ describe('the stream switch', () => {
     assert.deepEqual(unacknowledgedNagFindings(app), []);
   });
 
+  test('dev starts with the stream off (no MSK cluster, no pollers); staging and prod run it', () => {
+    // Act
+    const enabled = ENV_NAMES.map((envName) => [envName, loadConfig(envName).stream.enabled]);
+    // Assess
+    assert.deepEqual(enabled, [
+      ['dev', false],
+      ['staging', true],
+      ['prod', true],
+    ]);
+    synth('dev').template.resourceCountIs('AWS::MSK::ServerlessCluster', 0);
+    synth('dev').template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+  });
+
   for (const envName of ENV_NAMES) {
-    test(`${envName}: stream on by default, with the configured pollers and partitions`, () => {
-      const { template, config } = synth(envName);
-      assert.equal(config.stream.enabled, true);
+    test(`${envName}: stream on, with the configured pollers and partitions`, () => {
+      const { template, config } = synthWithStream(envName);
       template.resourceCountIs('AWS::MSK::ServerlessCluster', 1);
       const [mapping] = Object.values<Json>(template.findResources('AWS::Lambda::EventSourceMapping'));
       assert.deepEqual(mapping.Properties.ProvisionedPollerConfig, {
@@ -173,7 +185,7 @@ describe('monthly cost estimate', () => {
 
   test('switching the stream off removes MSK and its pollers', () => {
     for (const envName of ENV_NAMES) {
-      const { template, config } = synth(envName);
+      const { template, config } = synthWithStream(envName);
       const on = estimateMonthlyCost(config, idle, countsOf(template));
       const off = synthStreamOff(envName);
       const idleOff = estimateMonthlyCost(off.config, idle, countsOf(off.template));
@@ -186,7 +198,7 @@ describe('monthly cost estimate', () => {
   test('the README table is the estimate (idle and at 20,000 orders + 2,000,000 events a day)', () => {
     const rows: string[] = [];
     for (const envName of ENV_NAMES) {
-      const { template, config } = synth(envName);
+      const { template, config } = synthWithStream(envName);
       const off = synthStreamOff(envName);
       const cell = (c: typeof config, t: Template, v: typeof volume) =>
         `$${totalOf(estimateMonthlyCost(c, v, countsOf(t))).toLocaleString('en-US')}`;

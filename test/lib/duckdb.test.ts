@@ -14,7 +14,7 @@ import { DuckDbLayer, stageDuckDbLayer } from '../../lib/constructs/duckdb-layer
 import { cartflowFunction } from '../../lib/constructs/lambda-function';
 import { BATCH_STEPS, STREAM_HANDLERS } from '../../lambdas/steps';
 import { cdkJsonContext } from '../../lib/cdk-context';
-import { logicalIdOf, scaffold, synth } from './synth';
+import { logicalIdOf, scaffold, synth, synthWithStream } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
 type Resource = { Type: string; Properties: Record<string, any> };
@@ -42,7 +42,7 @@ describe('DuckDB functions', () => {
   for (const envName of ENV_NAMES) {
     test(`${envName}: the engine functions carry the layer, its architecture, engine memory and /tmp`, () => {
       // Prepare
-      const { stack, template, config } = synth(envName);
+      const { stack, template, config } = synthWithStream(envName);
       const layerRef = { Ref: logicalIdOf(stack, stack.duckdb.layer) };
       // Act
       const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];

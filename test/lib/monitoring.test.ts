@@ -18,7 +18,7 @@ import {
 } from '../../lib/config';
 import { HANDLER_ENV, METRIC } from '../../lambdas/contract';
 import { limitMinutes } from '../../lambdas/core/freshness';
-import { logicalIdOf, synth, testApp, unacknowledgedNagFindings, type Synthesized } from './synth';
+import { logicalIdOf, synthWithStream, testApp, unacknowledgedNagFindings, type Synthesized } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
 type Json = any;
@@ -55,7 +55,7 @@ const functionOf = (template: Template, entry: string): [string, Json] => {
 
 for (const envName of ENV_NAMES) {
   describe(`monitoring of ${envName}`, () => {
-    const { stack, config, template } = synth(envName);
+    const { stack, config, template } = synthWithStream(envName);
     const topic = { Ref: logicalIdOf(stack, stack.alerts.topic) };
 
     test('a freshness alarm per dataset: threshold = the rule’s limit, missing data breaches, the alert topic acts', () => {
@@ -240,7 +240,10 @@ describe('SLA config validation says what to change', () => {
     ],
     [
       'an events age the load interval cannot meet',
-      (c) => (c.sla.datasets = { events: { maxAgeMinutes: 15 } }),
+      (c) => {
+        c.stream.enabled = true;
+        c.sla.datasets = { events: { maxAgeMinutes: 15 } };
+      },
       'sla.datasets.events.maxAgeMinutes',
       /more than stream.eventsLoadIntervalMinutes \(15\)/,
     ],

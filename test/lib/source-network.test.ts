@@ -77,7 +77,7 @@ describe('the source database network (ExtractOrders)', () => {
     assert.ok(endpoints.every((e) => e.Properties.VpcId !== NETWORK.vpcId));
   });
 
-  test('no network configured: outside any VPC, still with the Amazon CA bundle', () => {
+  test("sourceNetwork 'public' (prod says so): outside any VPC, still with the Amazon CA bundle", () => {
     // Act
     const fn = extractOrders(synth('prod').template);
 

@@ -57,6 +57,26 @@ export function synth(envName: EnvName): Synthesized {
   return synthesized;
 }
 
+const streamingCache = new Map<EnvName, Synthesized>();
+
+/**
+ * `envName` with `stream.enabled` set true, as a config that turns the stream on deploys it (dev starts
+ * with it off): for the tests of the clickstream's resources in every environment.
+ */
+export function synthWithStream(envName: EnvName): Synthesized {
+  if (loadConfig(envName).stream.enabled) return synth(envName);
+  let synthesized = streamingCache.get(envName);
+  if (!synthesized) {
+    const app = testApp();
+    const config = loadConfig(envName);
+    config.stream.enabled = true;
+    const stack = new CartflowStack(app, `Cartflow-${envName}`, { config });
+    synthesized = { app, stack, config, template: Template.fromStack(stack) };
+    streamingCache.set(envName, synthesized);
+  }
+  return synthesized;
+}
+
 /** Every AwsSolutions and Serverless finding not acknowledged in the code, as "rule at path" lines. */
 export function unacknowledgedNagFindings(app: App): string[] {
   return [new AwsSolutionsChecks(app), new ServerlessChecks(app)].flatMap((pack) =>

@@ -12,7 +12,7 @@ import {
   MSK_MAPPING_MAX_TIMEOUT_SECONDS,
   SCHEDULE_JITTER_SECONDS,
 } from '../../lib/constructs/stream-ingest';
-import { logicalIdOf, synth, testApp, unacknowledgedNagFindings } from './synth';
+import { logicalIdOf, synth, synthWithStream, testApp, unacknowledgedNagFindings } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
 type Json = any;
@@ -107,7 +107,7 @@ function assertReservedConcurrencySuffices(
 describe('stream-to-parquet within what an MSK mapping allows', () => {
   for (const envName of ENV_NAMES) {
     test(`${envName}: every function behind a Kafka mapping times out within 14 minutes`, () => {
-      const { template, config } = synth(envName);
+      const { template, config } = synthWithStream(envName);
       const functions = template.findResources('AWS::Lambda::Function');
       const targets = kafkaTargets(template);
       assert.equal(targets.length, 1);
@@ -130,17 +130,48 @@ describe('stream-to-parquet within what an MSK mapping allows', () => {
   });
 });
 
+/** The reservations an account with a raised concurrency quota may set (README "Lambda concurrency"). */
+const reserveBoth = (c: EnvironmentConfig) => {
+  c.stream.enabled = true;
+  c.reservedConcurrency = { loadEvents: 1, slaCheck: 1 };
+};
+
 describe('reserved concurrency and the throttle alarms', () => {
   for (const envName of ENV_NAMES) {
-    test(`${envName}: a function's reserved concurrency covers what its schedule or mapping needs`, () => {
-      const { template, config } = synth(envName);
+    test(`${envName}: no function reserves concurrency by default, so a new account (quota 10) takes the deploy`, () => {
+      // Prepare
+      const { template } = synth(envName);
+      // Act
+      const reserving = Object.entries<Json>(template.findResources('AWS::Lambda::Function')).filter(
+        ([, fn]) => fn.Properties.ReservedConcurrentExecutions !== undefined,
+      );
+      // Assess
+      assert.deepEqual(
+        reserving.map(([id]) => id),
+        [],
+      );
+    });
+
+    test(`${envName}: a configured reserved concurrency covers what its schedule or mapping needs`, () => {
+      // Prepare + Act
+      const { stack, template, config } = synthWith(envName, reserveBoth);
       const checked = assertReservedConcurrencySuffices(template, config, envName);
-      assert.ok(checked.length >= 1, 'load-events has reserved concurrency');
+      // Assess
+      assert.deepEqual(
+        checked.sort(),
+        [
+          logicalIdOf(stack, stack.slaCheck!.function),
+          logicalIdOf(stack, stack.stream!.loadEventsFunction),
+        ].sort(),
+      );
     });
   }
 
   test('a 1-minute load interval with 15-minute functions still leaves load-events ending before the next run', () => {
-    const { template, config } = synthWith('prod', (c) => (c.stream.eventsLoadIntervalMinutes = 1));
+    const { template, config } = synthWith('prod', (c) => {
+      reserveBoth(c);
+      c.stream.eventsLoadIntervalMinutes = 1;
+    });
     assert.equal(loadEventsTimeoutSeconds(config), 60 - SCHEDULE_JITTER_SECONDS);
     assertReservedConcurrencySuffices(template, config, 'prod, 1-minute loads');
   });
@@ -149,7 +180,7 @@ describe('reserved concurrency and the throttle alarms', () => {
 describe('the topic custom resource and the network it needs', () => {
   for (const envName of ENV_NAMES) {
     test(`${envName}: Custom::KafkaTopic waits for the cluster and the MSK API endpoint its handler calls`, () => {
-      const { stack, template } = synth(envName);
+      const { stack, template } = synthWithStream(envName);
       const stream = stack.stream!;
       const [topic] = Object.values<Json>(template.findResources('Custom::KafkaTopic'));
       const endpointId = logicalIdOf(stack, stream.kafkaApiEndpoint);
@@ -219,7 +250,7 @@ describe('X-Ray: reachable from the VPC or off there', () => {
 
   for (const envName of ENV_NAMES) {
     test(`${envName}: VPC functions are traced exactly when config.xrayVpcEndpoint adds the endpoint`, () => {
-      const { template, config } = synth(envName);
+      const { template, config } = synthWithStream(envName);
       assertTracingMatchesReachability(template, envName, config.xrayVpcEndpoint === true);
     });
   }
@@ -237,7 +268,10 @@ describe('X-Ray: reachable from the VPC or off there', () => {
   });
 
   test('switching the endpoint on in dev traces its VPC functions, nag-clean', () => {
-    const { app, template } = synthWith('dev', (c) => (c.xrayVpcEndpoint = true));
+    const { app, template } = synthWith('dev', (c) => {
+      c.stream.enabled = true;
+      c.xrayVpcEndpoint = true;
+    });
     assertTracingMatchesReachability(template, 'dev with endpoint', true);
     assert.deepEqual(unacknowledgedNagFindings(app), []);
   });
