@@ -26,6 +26,11 @@ export const LAKE_ZONES = {
   archive: 'archive/',
   /** The current product catalog (one object, no lifecycle rule). */
   catalog: 'catalog/',
+  /**
+   * The loaders' positions (the events load's arrival state): small objects rewritten by every run, under
+   * no lifecycle rule, so that no quiet spell or outage of a loader can expire them.
+   */
+  state: 'state/',
 } as const;
 
 const Z = LAKE_ZONES;
@@ -46,8 +51,12 @@ export const LAKE = {
   clickstreamEvents: `${Z.events}clickstream/`,
   /** Per-batch minute aggregates of the stream handler (kept lake-side, not loaded). */
   eventAggregates: `${Z.events}aggregates/`,
-  /** The events loader's own area: manifests, ledger files, compacted files and its watermark. */
+  /** The events loader's own area: manifests, ledger files and compacted files. */
   eventManifests: `${Z.events}_manifests/`,
+  /** The events loader's position over the arrival notices (no lifecycle rule may cover it). */
+  eventLoadState: `${Z.state}events/`,
+  /** Where earlier versions kept that position (under events/, which a lifecycle rule may expire): only moved. */
+  eventLoadStateLegacy: `${Z.events}_manifests/state/`,
   /** Hour-compacted event files: what the load's COPY reads, and what `cartflow rebuild` reloads. */
   eventCompacted: `${Z.events}_manifests/compacted/`,
   /** Arrival notices of the stream handler, under time-ordered keys. */

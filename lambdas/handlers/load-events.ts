@@ -12,6 +12,7 @@ import { stat } from 'node:fs/promises';
 import {
   ARRIVALS_STATE_KEY,
   DEFAULT_COMPACT_TARGET_MB,
+  LEGACY_ARRIVALS_STATE_KEY,
   DEFAULT_MAX_OBJECTS,
   DEFAULT_SETTLE_SECONDS,
   LEDGER_LOOKUP_KEYS,
@@ -21,7 +22,9 @@ import {
   copyManifest,
   eventLoadKeys,
   eventLoadStatements,
+  ledgerAnySql,
   ledgerSelectSql,
+  missingStateError,
   newArrivals,
   newLoadId,
   parseArrivalNotice,
@@ -37,7 +40,7 @@ import { requireEnv, type Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
 import { findObject } from '../adapters/lake-tables';
 import { withEngine } from '../adapters/lake-workspace';
-import type { Adapters, LakeObject, LakeStore, Step } from '../adapters/ports';
+import type { Adapters, LakeObject, LakeStore, Step, Warehouse } from '../adapters/ports';
 import { HANDLER_ENV, METRIC } from '../contract';
 
 export interface EventsLoadResult {
@@ -100,10 +103,21 @@ async function mapBounded<T, R>(items: readonly T[], work: (item: T) => Promise<
   return out;
 }
 
-async function readState(lake: LakeStore): Promise<ArrivalState> {
-  return (await findObject(lake, ARRIVALS_STATE_KEY))
-    ? parseArrivalState(await lake.getText(ARRIVALS_STATE_KEY))
-    : START_STATE;
+/**
+ * The loader's state; without one (nor one at the legacy key), a first run starts from nothing, while a
+ * loader that has loaded before stops with the steps to set its position (one ledger query, only then).
+ */
+async function readState(lake: LakeStore, warehouse: Warehouse): Promise<ArrivalState> {
+  if (await findObject(lake, ARRIVALS_STATE_KEY))
+    return parseArrivalState(await lake.getText(ARRIVALS_STATE_KEY));
+  if (await findObject(lake, LEGACY_ARRIVALS_STATE_KEY)) {
+    // Moved, not copied: a stale legacy state must never stand in for a later loss of the new one.
+    const legacy = parseArrivalState(await lake.getText(LEGACY_ARRIVALS_STATE_KEY));
+    await lake.move(LEGACY_ARRIVALS_STATE_KEY, ARRIVALS_STATE_KEY);
+    return legacy;
+  }
+  if ((await warehouse.query(ledgerAnySql())).length > 0) throw missingStateError(lake.bucket);
+  return START_STATE;
 }
 
 /** `clock` is the run's notion of now (injected by tests). */
@@ -114,7 +128,7 @@ export function makeLoadEvents(
 ) {
   return async (_event?: unknown): Promise<EventsLoadResult> => {
     const now = clock();
-    const state = await readState(lake);
+    const state = await readState(lake, warehouse);
     const listed = (await mapBounded(arrivalPrefixes(state, now), (p) => lake.list(p))).flat();
     const fresh = newArrivals(
       listed.map((o) => o.key),

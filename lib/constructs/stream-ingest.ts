@@ -415,7 +415,13 @@ export class StreamIngest extends Construct {
     );
     grantLake(this.loadEventsFunction, bucket, 'read', `${LAKE.events}*`);
     // The COPY manifest and the ledger file of each load are written next to each other.
-    grantLake(this.loadEventsFunction, bucket, 'readWrite', `${LAKE.eventManifests}*`);
+    grantLake(
+      this.loadEventsFunction,
+      bucket,
+      'readWrite',
+      `${LAKE.eventManifests}*`,
+      `${LAKE.eventLoadState}*`,
+    );
     warehouse.grantDataApi(this.loadEventsFunction);
     warehouse.allowCopyFrom(bucket, LAKE.clickstreamEvents);
     warehouse.allowCopyFrom(bucket, LAKE.eventManifests);

@@ -20,7 +20,7 @@
  *   Those partials stay lake-side (for Athena-style reads) and are not loaded.
  */
 import { createHash } from 'node:crypto';
-import { ConfigurationError, InputFormatError } from '../errors';
+import { ConfigurationError, InputFormatError, LoaderStateMissingError } from '../errors';
 import { EVENT_LOAD_LEDGER, EVENT_LOAD_MUTEX, copyParquetSql, ident, literal, qualifiedName } from '../sql';
 import { UNKNOWN, hourPath, rangeName, type OffsetRange } from './batch';
 import { CLICKSTREAM_TABLES } from './tables';
@@ -28,14 +28,19 @@ import { EVENT_LOAD_ID_PREFIX, LAKE } from '../../contract';
 
 /** Where the stream handler writes event objects (core/clickstream/batch.ts, `clickstreamKeys.events`). */
 export const EVENTS_PREFIX = LAKE.clickstreamEvents;
-/** The loader's own area: manifests, ledger files, compacted files and its watermark. */
+/** The loader's own area: manifests, ledger files and compacted files. */
 export const MANIFESTS_PREFIX = LAKE.eventManifests;
 /** Arrival notices of the stream handler, under time-ordered keys. */
 export const ARRIVALS_PREFIX = LAKE.eventArrivals;
 /** Hour-compacted event files: what COPY reads. */
 export const COMPACTED_PREFIX = LAKE.eventCompacted;
-/** The loader's watermark over the arrival notices. */
-export const ARRIVALS_STATE_KEY = `${MANIFESTS_PREFIX}state/arrivals.json`;
+/** The loader's watermark over the arrival notices: under state/, which no lifecycle rule expires. */
+export const ARRIVALS_STATE_KEY = `${LAKE.eventLoadState}arrivals.json`;
+/**
+ * Where the state was kept before, under events/ (whose lifecycle may expire it): read when the state is
+ * not at ARRIVALS_STATE_KEY yet, so a deployed loader moves over without losing its position.
+ */
+export const LEGACY_ARRIVALS_STATE_KEY = `${LAKE.eventLoadStateLegacy}arrivals.json`;
 /** Objects per run when EVENTS_LOAD_MAX_OBJECTS is not set: one run's COPY and recount stay bounded. */
 export const DEFAULT_MAX_OBJECTS = 500;
 /** Compacted files are at least this big, or the whole of an hour's new objects (Firehose buffers 64–128 MB). */
@@ -85,6 +90,29 @@ export function parseArrivalState(text: string): ArrivalState {
     throw new InputFormatError(`${ARRIVALS_STATE_KEY}: expected {"watermark": string, "recent": string[]}`);
   }
   return { watermark: json.watermark, recent: json.recent.map(String) };
+}
+
+/** Whether anything was ever loaded: tells a first run (start from nothing) from a lost state. */
+export const ledgerAnySql = (): string =>
+  `SELECT object_key FROM ${qualifiedName(EVENT_LOAD_LEDGER)} LIMIT 1`;
+
+/**
+ * The error of a loader whose state is gone after it has loaded: it names the key and how to set a
+ * position again (a fresh scan of every notice ever written would outlast the function's timeout).
+ */
+export function missingStateError(bucket: string): LoaderStateMissingError {
+  const example = JSON.stringify({
+    watermark: `${ARRIVALS_PREFIX}dt=YYYY-MM-DD/hour=HH/YYYYMMDDTHH0000000Z`,
+    recent: [],
+  });
+  return new LoaderStateMissingError(
+    `s3://${bucket}/${ARRIVALS_STATE_KEY} is missing, but ${qualifiedName(EVENT_LOAD_LEDGER)} holds loaded ` +
+      `objects: the events loader lost its position and will not rescan every arrival notice ever written. ` +
+      `To resume, write the state with a watermark at the start of the oldest arrival hour that may hold ` +
+      `unloaded notices (at the latest MAX(loaded_at) of the ledger; an earlier hour is safe, as the ledger ` +
+      `skips loaded objects, only slower): echo '${example}' | aws s3 cp - s3://${bucket}/${ARRIVALS_STATE_KEY}` +
+      ` (locally, the same key of the local lake).`,
+  );
 }
 
 /**

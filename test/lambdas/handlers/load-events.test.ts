@@ -5,7 +5,7 @@ import type { MSKEvent } from 'aws-lambda';
 import type { LakeStore, Warehouse } from '../../../lambdas/adapters/ports';
 import { EVENT_TYPES } from '../../../lambdas/core/clickstream/event';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
-import { CopyMismatchError } from '../../../lambdas/core/errors';
+import { CopyMismatchError, LoaderStateMissingError } from '../../../lambdas/core/errors';
 import { warehouseDdl } from '../../../lambdas/core/sql';
 import { openDatabase } from '../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../local/warehouse';
@@ -18,7 +18,11 @@ import {
   type EventsLoadResult,
 } from '../../../lambdas/handlers/load-events';
 import { step as streamStep, type StreamResult } from '../../../lambdas/handlers/stream-to-parquet';
-import { ARRIVALS_STATE_KEY, COMPACTED_PREFIX } from '../../../lambdas/core/clickstream/load';
+import {
+  ARRIVALS_STATE_KEY,
+  COMPACTED_PREFIX,
+  LEGACY_ARRIVALS_STATE_KEY,
+} from '../../../lambdas/core/clickstream/load';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -495,5 +499,77 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
     const lookups = calls.filter((c) => c.startsWith('SELECT object_key, etag FROM ops.event_load_ledger'));
     assert.equal(lookups.length, 1);
     assert.match(lookups[0], /WHERE object_key IN \('events\/clickstream\/[^']+'\)$/);
+  });
+
+  it('starts from nothing on its first run (no state, empty ledger) and keeps its state under state/', async () => {
+    // Prepare: notices written before the loader ever ran.
+    const span = fixture<{ first: FixtureBatch }>('load-minute-span.json');
+    await streamToParquet(batchEvent(span.first));
+
+    // Act
+    const first = await loadEvents();
+
+    // Assess
+    assert.equal(first.objects, 1);
+    assert.match(ARRIVALS_STATE_KEY, /^state\//);
+    assert.ok((await lake.list(ARRIVALS_STATE_KEY)).length === 1, `${ARRIVALS_STATE_KEY} written`);
+    assert.deepEqual(await lake.list('events/_manifests/state/'), []);
+  });
+
+  it('stops with LoaderStateMissingError naming the key and the steps when its state is lost after loads', async () => {
+    // Prepare: one load, the state lost, a second batch waiting.
+    const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
+    await streamToParquet(batchEvent(span.first));
+    await loadEvents();
+    await lake.deletePrefix(ARRIVALS_STATE_KEY);
+    await streamToParquet(batchEvent(span.second));
+    const before = await snapshot();
+
+    // Act
+    const failure = await loadEvents().then(
+      () => assert.fail('a loader without its state must not run'),
+      (error: Error) => error,
+    );
+
+    // Assess: nothing loaded, and the message's own command resumes the loader.
+    assert.equal(failure.name, LoaderStateMissingError.name);
+    assert.ok(
+      failure.message.includes(`s3://${lake.bucket}/${ARRIVALS_STATE_KEY} is missing`),
+      failure.message,
+    );
+    assert.deepEqual(await snapshot(), before);
+    const state = /echo '([^']+)' \| aws s3 cp - s3:\/\/[^/]+\/(\S+)/.exec(failure.message);
+    assert.ok(state !== null, failure.message);
+    assert.equal(state[2], ARRIVALS_STATE_KEY);
+    const [arrival] = await lake.list('events/_arrivals/');
+    const hour = /dt=(\d{4})-(\d{2})-(\d{2})\/hour=(\d{2})/.exec(arrival.key)!;
+    await lake.put(
+      ARRIVALS_STATE_KEY,
+      state[1]
+        .replace('dt=YYYY-MM-DD/hour=HH', hour[0])
+        .replace('YYYYMMDDTHH', `${hour[1]}${hour[2]}${hour[3]}T${hour[4]}`),
+    );
+    const resumed = await loadEvents();
+    assert.equal(resumed.objects, 1);
+    assert.equal(await count('analytics.fact_click_event'), 5);
+  });
+
+  it('moves a state found at the legacy key under events/_manifests/ to state/ and goes on from it', async () => {
+    // Prepare: a loaded batch whose state is where earlier versions kept it.
+    const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
+    await streamToParquet(batchEvent(span.first));
+    await loadEvents();
+    const kept = await lake.getText(ARRIVALS_STATE_KEY);
+    await lake.deletePrefix(ARRIVALS_STATE_KEY);
+    await lake.put(LEGACY_ARRIVALS_STATE_KEY, kept, 'application/json');
+    await streamToParquet(batchEvent(span.second));
+
+    // Act
+    const run = await loadEvents();
+
+    // Assess
+    assert.equal(run.objects, 1);
+    assert.deepEqual(await lake.list(LEGACY_ARRIVALS_STATE_KEY), []);
+    assert.equal((await lake.list(ARRIVALS_STATE_KEY)).length, 1);
   });
 });
