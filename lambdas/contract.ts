@@ -78,6 +78,13 @@ export const LAKE = {
  */
 export const EVENT_LOAD_ID_PREFIX = 'events-';
 
+/**
+ * load-events closes an arrival hour (lists it no more) once the stream function's timeout and this margin
+ * for clock skew between functions have passed since the hour ended: a notice is stamped and written
+ * inside one invocation, so none of a closed hour can still land (core/clickstream/load.ts).
+ */
+export const ARRIVAL_CLOCK_MARGIN_SECONDS = 60;
+
 export type LakePrefix = (typeof LAKE)[keyof typeof LAKE];
 
 /** The Powertools service and the CloudWatch namespace of the handlers' EMF metrics. */
@@ -139,8 +146,11 @@ export const HANDLER_ENV = {
   eventsLoadMaxObjects: 'EVENTS_LOAD_MAX_OBJECTS',
   /** Size a compacted hour file reaches before the next one starts (MB). */
   eventsCompactTargetMb: 'EVENTS_COMPACT_TARGET_MB',
-  /** How old an arrival notice must be before the load watermark may pass it (seconds). */
-  eventsArrivalSettleSeconds: 'EVENTS_ARRIVAL_SETTLE_SECONDS',
+  /**
+   * How long after an arrival hour ends load-events closes it (seconds): the stream function's timeout and
+   * a clock margin, so no notice of a closed hour can still land (core/clickstream/load.ts).
+   */
+  eventsArrivalCloseSeconds: 'EVENTS_ARRIVAL_CLOSE_SECONDS',
   /** DuckDB's memory limit (MB) when it should not follow the function's memory. */
   engineMemoryMb: 'CARTFLOW_ENGINE_MEMORY_MB',
   /**

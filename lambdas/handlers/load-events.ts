@@ -1,6 +1,6 @@
 /**
  * Scheduled micro-batch (EventBridge): the stream's event objects → the warehouse, exactly once.
- * Reads the arrival notices after its watermark (no listing of events/clickstream/), looks only those
+ * Reads the arrival notices of its open hours (no listing of events/clickstream/), looks only those
  * objects up in the ledger (key + ETag), compacts each hour's new objects into files of at least
  * 64 MB (or the whole hour's new objects), writes a COPY manifest of the compacted files and a ledger
  * file, and runs ONE transaction that copies, deduplicates by event_id, recounts the touched minutes
@@ -14,7 +14,7 @@ import {
   DEFAULT_COMPACT_TARGET_MB,
   LEGACY_ARRIVALS_STATE_KEY,
   DEFAULT_MAX_OBJECTS,
-  DEFAULT_SETTLE_SECONDS,
+  DEFAULT_CLOSE_SECONDS,
   LEDGER_LOOKUP_KEYS,
   START_STATE,
   advanceArrivals,
@@ -59,7 +59,8 @@ export interface LoadEventsSettings {
   copyRoleArn: string;
   maxObjects: number;
   compactTargetBytes: number;
-  settleMs: number;
+  /** How long after an arrival hour ends it is closed (core/clickstream/load.ts advanceArrivals). */
+  closeMs: number;
   engine: EngineSettings;
 }
 
@@ -78,11 +79,11 @@ export const loadEventsSettings = (env: Env): LoadEventsSettings => ({
     ) *
     1024 *
     1024,
-  settleMs:
+  closeMs:
     parsePositive(
-      env[HANDLER_ENV.eventsArrivalSettleSeconds],
-      HANDLER_ENV.eventsArrivalSettleSeconds,
-      DEFAULT_SETTLE_SECONDS,
+      env[HANDLER_ENV.eventsArrivalCloseSeconds],
+      HANDLER_ENV.eventsArrivalCloseSeconds,
+      DEFAULT_CLOSE_SECONDS,
     ) * 1000,
   engine: engineSettingsFromEnv(env),
 });
@@ -135,17 +136,9 @@ export function makeLoadEvents(
       state,
     );
     if (fresh.length === 0) {
-      const idle = advanceArrivals(state, [], [], now, settings.settleMs);
-      // The watermark follows the clock hour by hour, so an idle loader keeps listing one or two hours;
-      // it also passes the notices done by earlier runs, which then leave `recent`.
-      if (
-        idle.recent.length !== state.recent.length ||
-        idle.watermark.slice(0, idle.watermark.lastIndexOf('/')) !==
-          state.watermark.slice(0, state.watermark.lastIndexOf('/'))
-      ) {
-        await lake.put(ARRIVALS_STATE_KEY, JSON.stringify(idle), 'application/json');
-      }
-      logger.info('no new event objects', { watermark: state.watermark });
+      // An idle run still closes the hours whose time is up, so it keeps listing one or two hours.
+      await saveState(state, advanceArrivals(state, [], [], now, settings.closeMs));
+      logger.info('no new event objects', { openFrom: state.openFrom });
       return { objects: 0 };
     }
 
@@ -181,13 +174,15 @@ export function makeLoadEvents(
     const pending = notices.filter((n) => n.objects.some((k) => waiting.has(k))).map((n) => n.key);
     const pendingSet = new Set(pending);
     const processed = notices.map((n) => n.key).filter((k) => !pendingSet.has(k));
-    await lake.put(
-      ARRIVALS_STATE_KEY,
-      JSON.stringify(advanceArrivals(state, processed, pending, now, settings.settleMs)),
-      'application/json',
-    );
+    await saveState(state, advanceArrivals(state, processed, pending, now, settings.closeMs));
     return result;
   };
+
+  async function saveState(before: ArrivalState, after: ArrivalState): Promise<void> {
+    if (JSON.stringify(after) !== JSON.stringify(before)) {
+      await lake.put(ARRIVALS_STATE_KEY, JSON.stringify(after), 'application/json');
+    }
+  }
 
   async function load(objects: LakeObject[], backlog: number): Promise<EventsLoadResult> {
     const now = clock();

@@ -14,7 +14,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { STREAM_HANDLERS } from '../../lambdas/steps';
-import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
+import { ARRIVAL_CLOCK_MARGIN_SECONDS, HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import {
   acknowledgeDeployTimeFunction,
@@ -388,6 +388,8 @@ export class StreamIngest extends Construct {
         ...warehouse.dataApiEnvironment(),
         [HANDLER_ENV.environment]: config.envName,
         [HANDLER_ENV.kafkaTopic]: stream.topic,
+        // No notice can land later than the stream function may run after stamping it.
+        [HANDLER_ENV.eventsArrivalCloseSeconds]: String(streamTimeoutSeconds + ARRIVAL_CLOCK_MARGIN_SECONDS),
         ...POWERTOOLS_ENVIRONMENT,
       },
       // A run ends before the next one is due, so runs never overlap.

@@ -17,7 +17,11 @@ import {
   step as loadStep,
   type EventsLoadResult,
 } from '../../../lambdas/handlers/load-events';
-import { step as streamStep, type StreamResult } from '../../../lambdas/handlers/stream-to-parquet';
+import {
+  makeStreamToParquet,
+  step as streamStep,
+  type StreamResult,
+} from '../../../lambdas/handlers/stream-to-parquet';
 import {
   ARRIVALS_STATE_KEY,
   COMPACTED_PREFIX,
@@ -459,28 +463,66 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
     assert.equal(tables.facts.length, expected.distinctEventIds);
   });
 
-  it('does not list an arrival older than its watermark again, and an idle run makes no warehouse call', async () => {
-    // Prepare: one batch loaded, then the clock moves past the settle time.
+  /** Stream and loader on a shared clock, each set to the time the test names. */
+  const clocked = (wh: Warehouse = warehouse) => {
+    let streamAt = new Date('2024-05-01T12:00:00Z');
+    let loadAt = streamAt;
+    const stream = makeStreamToParquet(adaptersOf(wh), streamStep.settings(env()), () => streamAt);
+    const load = makeLoadEvents(adaptersOf(wh), loadStep.settings(env()), () => loadAt);
+    return {
+      /** A delivery whose notice is stamped at `stamp` (whenever its PUT lands). */
+      deliver: (batch: FixtureBatch, stamp: string) => (
+        (streamAt = new Date(stamp)),
+        stream(batchEvent(batch))
+      ),
+      loadAt: (time: string) => ((loadAt = new Date(time)), load()),
+    };
+  };
+  const readState = async () =>
+    JSON.parse(await lake.getText(ARRIVALS_STATE_KEY)) as { openFrom: string; done: string[] };
+
+  it('loads exactly once a notice that lands after runs that a watermark would have moved past its stamp', async () => {
+    // Prepare: a delivery stamped 12:05 whose notice lands only after the 12:10 run (a slow PUT); the
+    // 12:10 run has loaded another delivery, stamped 12:06.
     const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
-    await streamToParquet(batchEvent(span.first));
-    await loadEvents();
-    const later = new Date(Date.now() + 10 * 60_000);
-    const { calls, wh } = recording();
-    const idle = makeLoadEvents(adaptersOf(wh), loadStep.settings(env()), () => later);
+    const { deliver, loadAt } = clocked();
+    await deliver(span.second, '2024-05-01T12:06:00Z');
+    const early = await loadAt('2024-05-01T12:10:00Z');
 
     // Act
-    const run = await idle();
-    const state = JSON.parse(await lake.getText(ARRIVALS_STATE_KEY)) as {
-      watermark: string;
-      recent: string[];
-    };
-    const [arrival] = await lake.list('events/_arrivals/');
+    await deliver(span.first, '2024-05-01T12:05:00Z');
+    const late = await loadAt('2024-05-01T12:15:00Z');
+    const again = await loadAt('2024-05-01T12:20:00Z');
+    const afterClose = await loadAt('2024-05-01T13:30:00Z');
 
     // Assess
-    assert.deepEqual(run, { objects: 0 });
+    assert.deepEqual([early.objects, late.objects, again.objects, afterClose.objects], [1, 1, 0, 0]);
+    assert.equal(await count('analytics.fact_click_event'), 5);
+    assert.equal(await count('ops.event_load_ledger'), 2);
+    await assertAggregatesMatchFacts();
+  });
+
+  it('reconciles a clean hour when it closes: nothing loaded, no warehouse call, the hour listed no more', async () => {
+    // Prepare: hour 12's deliveries all loaded.
+    const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
+    const { deliver, loadAt } = clocked();
+    await deliver(span.first, '2024-05-01T12:05:00Z');
+    await deliver(span.second, '2024-05-01T12:50:00Z');
+    await loadAt('2024-05-01T12:55:00Z');
+    const open = await readState();
+    const { calls, wh } = recording();
+    const idle = clocked(wh);
+
+    // Act: 13:15 is hour 12's end plus the default close time (a 14-minute stream function, a minute of margin).
+    const beforeClose = await idle.loadAt('2024-05-01T13:14:00Z');
+    const atClose = await idle.loadAt('2024-05-01T13:15:00Z');
+
+    // Assess
+    assert.deepEqual([beforeClose, atClose], [{ objects: 0 }, { objects: 0 }]);
     assert.deepEqual(calls, []);
-    assert.ok(arrival.key <= state.watermark, `${arrival.key} after ${state.watermark}`);
-    assert.deepEqual(state.recent, []);
+    assert.equal(open.openFrom, 'dt=2024-05-01/hour=12');
+    assert.equal(open.done.length, 2);
+    assert.deepEqual(await readState(), { openFrom: 'dt=2024-05-01/hour=13', done: [] });
   });
 
   it('loads a redelivered batch that rewrote its object, looking up only the candidate keys in the ledger', async () => {
@@ -542,13 +584,8 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
     assert.ok(state !== null, failure.message);
     assert.equal(state[2], ARRIVALS_STATE_KEY);
     const [arrival] = await lake.list('events/_arrivals/');
-    const hour = /dt=(\d{4})-(\d{2})-(\d{2})\/hour=(\d{2})/.exec(arrival.key)!;
-    await lake.put(
-      ARRIVALS_STATE_KEY,
-      state[1]
-        .replace('dt=YYYY-MM-DD/hour=HH', hour[0])
-        .replace('YYYYMMDDTHH', `${hour[1]}${hour[2]}${hour[3]}T${hour[4]}`),
-    );
+    const [hour] = /dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}/.exec(arrival.key)!;
+    await lake.put(ARRIVALS_STATE_KEY, state[1].replace('dt=YYYY-MM-DD/hour=HH', hour));
     const resumed = await loadEvents();
     assert.equal(resumed.objects, 1);
     assert.equal(await count('analytics.fact_click_event'), 5);
