@@ -299,6 +299,9 @@ export class StreamIngest extends Construct {
 
     // --- stream-to-parquet: the mapping's target.
     const streamTimeoutSeconds = Math.min(config.lambdaTimeoutSeconds, MSK_MAPPING_MAX_TIMEOUT_SECONDS);
+    // load-events closes an arrival hour this long after it ended: no notice can land later than the
+    // stream function runs after stamping it (plus clock skew between the two).
+    const arrivalCloseSeconds = String(streamTimeoutSeconds + ARRIVAL_CLOCK_MARGIN_SECONDS);
     this.streamFunction = cartflowFunction(this, {
       config,
       handlersDir,
@@ -309,6 +312,7 @@ export class StreamIngest extends Construct {
         [HANDLER_ENV.bucket]: bucket.bucketName,
         [HANDLER_ENV.environment]: config.envName,
         [HANDLER_ENV.kafkaTopic]: stream.topic,
+        [HANDLER_ENV.eventsArrivalCloseSeconds]: arrivalCloseSeconds,
         ...POWERTOOLS_ENVIRONMENT,
       },
       vpc: vpcPlacement,
@@ -388,8 +392,7 @@ export class StreamIngest extends Construct {
         ...warehouse.dataApiEnvironment(),
         [HANDLER_ENV.environment]: config.envName,
         [HANDLER_ENV.kafkaTopic]: stream.topic,
-        // No notice can land later than the stream function may run after stamping it.
-        [HANDLER_ENV.eventsArrivalCloseSeconds]: String(streamTimeoutSeconds + ARRIVAL_CLOCK_MARGIN_SECONDS),
+        [HANDLER_ENV.eventsArrivalCloseSeconds]: arrivalCloseSeconds,
         ...POWERTOOLS_ENVIRONMENT,
       },
       // A run ends before the next one is due, so runs never overlap.

@@ -218,6 +218,11 @@ describe('StreamIngest', () => {
       fn.Properties.Environment.Variables.EVENTS_ARRIVAL_CLOSE_SECONDS,
       String(streamFn.Properties.Timeout + 60),
     );
+    // The stream function fails a batch whose notice it wrote later than that allows (off AWS, no timeout does).
+    assert.equal(
+      streamFn.Properties.Environment.Variables.EVENTS_ARRIVAL_CLOSE_SECONDS,
+      fn.Properties.Environment.Variables.EVENTS_ARRIVAL_CLOSE_SECONDS,
+    );
     assert.equal(fn.Properties.ReservedConcurrentExecutions, 1);
     assert.ok(fn.Properties.Timeout <= config.stream.eventsLoadIntervalMinutes * 60);
     for (const name of [
