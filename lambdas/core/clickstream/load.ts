@@ -118,6 +118,12 @@ export function parseArrivalState(text: string): ArrivalState {
   );
 }
 
+/**
+ * The state that sets a lost position again (`cartflow events-resume`): every arrival hour from the start
+ * of `date` (UTC) open, nothing done. Notices of loaded objects are read again and skipped by the ledger.
+ */
+export const resumeState = (date: string): ArrivalState => ({ openFrom: `dt=${date}/hour=00`, done: [] });
+
 /** Whether anything was ever loaded: tells a first run (start from nothing) from a lost state. */
 export const ledgerAnySql = (): string =>
   `SELECT object_key FROM ${qualifiedName(EVENT_LOAD_LEDGER)} LIMIT 1`;
@@ -127,14 +133,13 @@ export const ledgerAnySql = (): string =>
  * position again (a fresh scan of every notice ever written would outlast the function's timeout).
  */
 export function missingStateError(bucket: string): LoaderStateMissingError {
-  const example = JSON.stringify({ openFrom: 'dt=YYYY-MM-DD/hour=HH', done: [] });
   return new LoaderStateMissingError(
     `s3://${bucket}/${ARRIVALS_STATE_KEY} is missing, but ${qualifiedName(EVENT_LOAD_LEDGER)} holds loaded ` +
       `objects: the events loader lost its position and will not rescan every arrival notice ever written. ` +
-      `To resume, write the state with openFrom the oldest arrival hour (UTC) that may hold unloaded ` +
-      `notices (at the latest the hour of MAX(loaded_at) in the ledger; an earlier hour is safe, as the ledger ` +
-      `skips loaded objects, only slower): echo '${example}' | aws s3 cp - s3://${bucket}/${ARRIVALS_STATE_KEY}` +
-      ` (locally, the same key of the local lake).`,
+      `To resume, run \`cartflow events-resume --from YYYY-MM-DD [--env <name>]\` with the UTC date of the ` +
+      `last load (SELECT MAX(loaded_at) FROM ${qualifiedName(EVENT_LOAD_LEDGER)}) or earlier: an earlier date ` +
+      `is safe, as the ledger skips loaded objects, only slower. It writes ` +
+      `${JSON.stringify(resumeState('YYYY-MM-DD'))} to that key.`,
   );
 }
 

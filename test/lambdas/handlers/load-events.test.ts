@@ -28,6 +28,9 @@ import {
   LEGACY_ARRIVALS_STATE_KEY,
 } from '../../../lambdas/core/clickstream/load';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { command as resumeCommand } from '../../../local/commands/events-resume';
+import type { LocalServices } from '../../../local/runtime';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -558,7 +561,7 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
     assert.deepEqual(await lake.list('events/_manifests/state/'), []);
   });
 
-  it('stops with LoaderStateMissingError naming the key and the steps when its state is lost after loads', async () => {
+  it('stops with LoaderStateMissingError naming the key and the command when its state is lost after loads, and events-resume resumes it', async () => {
     // Prepare: one load, the state lost, a second batch waiting.
     const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
     await streamToParquet(batchEvent(span.first));
@@ -580,12 +583,20 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
       failure.message,
     );
     assert.deepEqual(await snapshot(), before);
-    const state = /echo '([^']+)' \| aws s3 cp - s3:\/\/[^/]+\/(\S+)/.exec(failure.message);
-    assert.ok(state !== null, failure.message);
-    assert.equal(state[2], ARRIVALS_STATE_KEY);
+    const [, command] = /`cartflow (events-resume) --from YYYY-MM-DD/.exec(failure.message) ?? [];
+    assert.equal(command, 'events-resume', failure.message);
     const [arrival] = await lake.list('events/_arrivals/');
-    const [hour] = /dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}/.exec(arrival.key)!;
-    await lake.put(ARRIVALS_STATE_KEY, state[1].replace('dt=YYYY-MM-DD/hour=HH', hour));
+    const [, date] = /dt=(\d{4}-\d{2}-\d{2})\//.exec(arrival.key)!;
+    const printed = new PassThrough();
+    const exit = await resumeCommand.run({
+      values: { from: date },
+      rest: [],
+      out: printed,
+      err: printed,
+      services: () => Promise.resolve({ lake } as LocalServices),
+      runtime: () => Promise.reject(new Error('events-resume needs only the lake')),
+    });
+    assert.equal(exit, 0);
     const resumed = await loadEvents();
     assert.equal(resumed.objects, 1);
     assert.equal(await count('analytics.fact_click_event'), 5);
