@@ -11,11 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import {
   ARRIVALS_STATE_KEY,
-  DEFAULT_COMPACT_TARGET_MB,
-  LEGACY_ARRIVALS_STATE_KEY,
-  DEFAULT_MAX_OBJECTS,
   DEFAULT_CLOSE_SECONDS,
+  DEFAULT_COMPACT_TARGET_MB,
+  DEFAULT_MAX_OBJECTS,
   LEDGER_LOOKUP_KEYS,
+  LEGACY_ARRIVALS_STATE_KEY,
   START_STATE,
   advanceArrivals,
   arrivalPrefixes,
@@ -106,7 +106,7 @@ async function mapBounded<T, R>(items: readonly T[], work: (item: T) => Promise<
 
 /**
  * The loader's state; without one (nor one at the legacy key), a first run starts from nothing, while a
- * loader that has loaded before stops with the steps to set its position (one ledger query, only then).
+ * loader that has loaded before stops, naming `cartflow events-resume` (one ledger query, only then).
  */
 async function readState(lake: LakeStore, warehouse: Warehouse): Promise<ArrivalState> {
   if (await findObject(lake, ARRIVALS_STATE_KEY))

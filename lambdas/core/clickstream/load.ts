@@ -34,7 +34,7 @@ export const MANIFESTS_PREFIX = LAKE.eventManifests;
 export const ARRIVALS_PREFIX = LAKE.eventArrivals;
 /** Hour-compacted event files: what COPY reads. */
 export const COMPACTED_PREFIX = LAKE.eventCompacted;
-/** The loader's watermark over the arrival notices: under state/, which no lifecycle rule expires. */
+/** The loader's position over the arrival notices: under state/, which no lifecycle rule expires. */
 export const ARRIVALS_STATE_KEY = `${LAKE.eventLoadState}arrivals.json`;
 /**
  * Where the state was kept before, under events/ (whose lifecycle may expire it): read when the state is
