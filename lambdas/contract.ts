@@ -28,6 +28,11 @@ export const LAKE_ZONES = {
   catalog: 'catalog/',
   /** Small operational records the pipeline keeps for itself (no lifecycle rule). */
   ops: 'ops/',
+  /**
+   * The loaders' positions (the events load's arrival state): small objects rewritten by every run, under
+   * no lifecycle rule, so that no quiet spell or outage of a loader can expire them.
+   */
+  state: 'state/',
 } as const;
 
 const Z = LAKE_ZONES;
@@ -48,8 +53,12 @@ export const LAKE = {
   clickstreamEvents: `${Z.events}clickstream/`,
   /** Per-batch minute aggregates of the stream handler (kept lake-side, not loaded). */
   eventAggregates: `${Z.events}aggregates/`,
-  /** The events loader's own area: manifests, ledger files, compacted files and its watermark. */
+  /** The events loader's own area: manifests, ledger files and compacted files. */
   eventManifests: `${Z.events}_manifests/`,
+  /** The events loader's position over the arrival notices (no lifecycle rule may cover it). */
+  eventLoadState: `${Z.state}events/`,
+  /** Where earlier versions kept that position (under events/, which a lifecycle rule may expire): only moved. */
+  eventLoadStateLegacy: `${Z.events}_manifests/state/`,
   /** Hour-compacted event files: what the load's COPY reads, and what `cartflow rebuild` reloads. */
   eventCompacted: `${Z.events}_manifests/compacted/`,
   /** Arrival notices of the stream handler, under time-ordered keys. */
@@ -75,6 +84,13 @@ export const LAKE = {
  * compacted files beside them do not.
  */
 export const EVENT_LOAD_ID_PREFIX = 'events-';
+
+/**
+ * load-events closes an arrival hour (lists it no more) once the stream function's timeout and this margin
+ * for clock skew between functions have passed since the hour ended: a notice is stamped and written
+ * inside one invocation, so none of a closed hour can still land (core/clickstream/load.ts).
+ */
+export const ARRIVAL_CLOCK_MARGIN_SECONDS = 60;
 
 export type LakePrefix = (typeof LAKE)[keyof typeof LAKE];
 
@@ -137,8 +153,11 @@ export const HANDLER_ENV = {
   eventsLoadMaxObjects: 'EVENTS_LOAD_MAX_OBJECTS',
   /** Size a compacted hour file reaches before the next one starts (MB). */
   eventsCompactTargetMb: 'EVENTS_COMPACT_TARGET_MB',
-  /** How old an arrival notice must be before the load watermark may pass it (seconds). */
-  eventsArrivalSettleSeconds: 'EVENTS_ARRIVAL_SETTLE_SECONDS',
+  /**
+   * How long after an arrival hour ends load-events closes it (seconds): the stream function's timeout and
+   * a clock margin, so no notice of a closed hour can still land (core/clickstream/load.ts).
+   */
+  eventsArrivalCloseSeconds: 'EVENTS_ARRIVAL_CLOSE_SECONDS',
   /** DuckDB's memory limit (MB) when it should not follow the function's memory. */
   engineMemoryMb: 'CARTFLOW_ENGINE_MEMORY_MB',
   /**

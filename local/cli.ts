@@ -11,8 +11,9 @@ export { UsageError } from './commands/command';
 const OPTIONS_TEXT = `Options for every command:
   --data-dir DIR   where the local lake, source and warehouse live (default: $CARTFLOW_DATA_DIR or ./.data)
   --env NAME [--profile P] [--region R]
-                   run, backfill, retry, rebuild, status, query and report against the deployed stack Cartflow-NAME (its
-                   outputs name the state machines, bucket and workgroup; the standard AWS credential chain)
+                   run, backfill, retry, rebuild, status, query, report and events-resume against the
+                   deployed stack Cartflow-NAME (its outputs name the state machines, bucket and workgroup;
+                   the standard AWS credential chain)
 Environment: SOURCE_DATABASE_URL, WAREHOUSE_DATABASE_URL name PostgreSQL servers to use instead of the embedded one;
 KAFKA_BROKERS (host:port,…) names the Kafka broker of produce and stream (bash localstack/kafka/broker.sh start).`;
 
@@ -51,7 +52,7 @@ export async function main(
   }
   if (values.env !== undefined && !command.aws) {
     err.write(
-      `cartflow ${name}: runs locally only; --env works with run, backfill, retry, rebuild, status, query and report\n`,
+      `cartflow ${name}: runs locally only; --env works with run, backfill, retry, rebuild, status, query, report and events-resume\n`,
     );
     return 2;
   }

@@ -18,15 +18,29 @@ import { classifyAwsError, type AwsError } from './aws-errors';
 import type { LakeObject, LakeStore } from './ports';
 
 /**
- * An S3 client for the environment. AWS_ENDPOINT_URL_S3 points it at another server: path-style
- * addressing, and checksums only where S3 requires them (s3rver knows no CRC32 checksum headers).
+ * The S3 clients' timeouts (the SDK sets none: a stalled connect or transfer would wait until the function
+ * is killed, each of the SDK's retries again). A connect is given 5 s; a socket silent for 30 s is dropped;
+ * a whole request gets 5 minutes (it throws, so the SDK retries it), room for the largest object the
+ * handlers move (a compacted hour, an extract part) at far below S3's bandwidth in a region.
+ */
+export const S3_TIMEOUTS = {
+  connectionTimeout: 5_000,
+  socketTimeout: 30_000,
+  requestTimeout: 300_000,
+  throwOnRequestTimeout: true,
+} as const;
+
+/**
+ * An S3 client for the environment, with S3_TIMEOUTS. AWS_ENDPOINT_URL_S3 points it at another server:
+ * path-style addressing, and checksums only where S3 requires them (s3rver knows no CRC32 checksum headers).
  */
 export function createS3Client(
   config: S3ClientConfig = {},
   endpoint: string | undefined = process.env.AWS_ENDPOINT_URL_S3,
 ): S3Client {
-  if (!endpoint) return new S3Client(config);
+  if (!endpoint) return new S3Client({ requestHandler: S3_TIMEOUTS, ...config });
   return new S3Client({
+    requestHandler: S3_TIMEOUTS,
     endpoint,
     region: process.env.AWS_REGION ?? 'us-east-1',
     forcePathStyle: true,

@@ -40,6 +40,12 @@ export class WarehouseTimeoutError extends TransientError {}
 export class SourceTlsError extends PermanentError {}
 
 /**
+ * A loader's position (its state object) is gone although it has loaded before: rescanning everything ever
+ * written would outlast its timeout, so it stops and says how to set the position again.
+ */
+export class LoaderStateMissingError extends PermanentError {}
+
+/**
  * What Step Functions reports when a Lambda task runs out of time: `Sandbox.Timedout` when the function
  * reaches its own timeout, `States.Timeout` when the task's TimeoutSeconds passes first.
  */

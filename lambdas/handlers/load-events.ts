@@ -1,6 +1,6 @@
 /**
  * Scheduled micro-batch (EventBridge): the stream's event objects → the warehouse, exactly once.
- * Reads the arrival notices after its watermark (no listing of events/clickstream/), looks only those
+ * Reads the arrival notices of its open hours (no listing of events/clickstream/), looks only those
  * objects up in the ledger (key + ETag), compacts each hour's new objects into files of at least
  * 64 MB (or the whole hour's new objects), writes a COPY manifest of the compacted files and a ledger
  * file, and runs ONE transaction that copies, deduplicates by event_id, recounts the touched minutes
@@ -12,17 +12,20 @@ import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import {
   ARRIVALS_STATE_KEY,
+  DEFAULT_CLOSE_SECONDS,
   DEFAULT_COMPACT_TARGET_MB,
   DEFAULT_MAX_OBJECTS,
-  DEFAULT_SETTLE_SECONDS,
   LEDGER_LOOKUP_KEYS,
+  LEGACY_ARRIVALS_STATE_KEY,
   START_STATE,
   advanceArrivals,
   arrivalPrefixes,
   copyManifest,
   eventLoadKeys,
   eventLoadStatements,
+  ledgerAnySql,
   ledgerSelectSql,
+  missingStateError,
   newArrivals,
   newLoadId,
   parseArrivalNotice,
@@ -39,7 +42,7 @@ import { requireEnv, type Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
 import { findObject } from '../adapters/lake-tables';
 import { withEngine } from '../adapters/lake-workspace';
-import type { Adapters, LakeObject, LakeStore, Step } from '../adapters/ports';
+import type { Adapters, LakeObject, LakeStore, Step, Warehouse } from '../adapters/ports';
 import { HANDLER_ENV, METRIC } from '../contract';
 
 export interface EventsLoadResult {
@@ -58,7 +61,8 @@ export interface LoadEventsSettings {
   copyRoleArn: string;
   maxObjects: number;
   compactTargetBytes: number;
-  settleMs: number;
+  /** How long after an arrival hour ends it is closed (core/clickstream/load.ts advanceArrivals). */
+  closeMs: number;
   engine: EngineSettings;
 }
 
@@ -77,11 +81,11 @@ export const loadEventsSettings = (env: Env): LoadEventsSettings => ({
     ) *
     1024 *
     1024,
-  settleMs:
+  closeMs:
     parsePositive(
-      env[HANDLER_ENV.eventsArrivalSettleSeconds],
-      HANDLER_ENV.eventsArrivalSettleSeconds,
-      DEFAULT_SETTLE_SECONDS,
+      env[HANDLER_ENV.eventsArrivalCloseSeconds],
+      HANDLER_ENV.eventsArrivalCloseSeconds,
+      DEFAULT_CLOSE_SECONDS,
     ) * 1000,
   engine: engineSettingsFromEnv(env),
 });
@@ -102,10 +106,21 @@ async function mapBounded<T, R>(items: readonly T[], work: (item: T) => Promise<
   return out;
 }
 
-async function readState(lake: LakeStore): Promise<ArrivalState> {
-  return (await findObject(lake, ARRIVALS_STATE_KEY))
-    ? parseArrivalState(await lake.getText(ARRIVALS_STATE_KEY))
-    : START_STATE;
+/**
+ * The loader's state; without one (nor one at the legacy key), a first run starts from nothing, while a
+ * loader that has loaded before stops, naming `cartflow events-resume` (one ledger query, only then).
+ */
+async function readState(lake: LakeStore, warehouse: Warehouse): Promise<ArrivalState> {
+  if (await findObject(lake, ARRIVALS_STATE_KEY))
+    return parseArrivalState(await lake.getText(ARRIVALS_STATE_KEY));
+  if (await findObject(lake, LEGACY_ARRIVALS_STATE_KEY)) {
+    // Moved, not copied: a stale legacy state must never stand in for a later loss of the new one.
+    const legacy = parseArrivalState(await lake.getText(LEGACY_ARRIVALS_STATE_KEY));
+    await lake.move(LEGACY_ARRIVALS_STATE_KEY, ARRIVALS_STATE_KEY);
+    return legacy;
+  }
+  if ((await warehouse.query(ledgerAnySql())).length > 0) throw missingStateError(lake.bucket);
+  return START_STATE;
 }
 
 /** `clock` is the run's notion of now (injected by tests). */
@@ -116,24 +131,16 @@ export function makeLoadEvents(
 ) {
   return async (_event?: unknown): Promise<EventsLoadResult> => {
     const now = clock();
-    const state = await readState(lake);
+    const state = await readState(lake, warehouse);
     const listed = (await mapBounded(arrivalPrefixes(state, now), (p) => lake.list(p))).flat();
     const fresh = newArrivals(
       listed.map((o) => o.key),
       state,
     );
     if (fresh.length === 0) {
-      const idle = advanceArrivals(state, [], [], now, settings.settleMs);
-      // The watermark follows the clock hour by hour, so an idle loader keeps listing one or two hours;
-      // it also passes the notices done by earlier runs, which then leave `recent`.
-      if (
-        idle.recent.length !== state.recent.length ||
-        idle.watermark.slice(0, idle.watermark.lastIndexOf('/')) !==
-          state.watermark.slice(0, state.watermark.lastIndexOf('/'))
-      ) {
-        await lake.put(ARRIVALS_STATE_KEY, JSON.stringify(idle), 'application/json');
-      }
-      logger.info('no new event objects', { watermark: state.watermark });
+      // An idle run still closes the hours whose time is up, so it keeps listing one or two hours.
+      await saveState(state, advanceArrivals(state, [], [], now, settings.closeMs));
+      logger.info('no new event objects', { openFrom: state.openFrom });
       return { objects: 0 };
     }
 
@@ -169,13 +176,15 @@ export function makeLoadEvents(
     const pending = notices.filter((n) => n.objects.some((k) => waiting.has(k))).map((n) => n.key);
     const pendingSet = new Set(pending);
     const processed = notices.map((n) => n.key).filter((k) => !pendingSet.has(k));
-    await lake.put(
-      ARRIVALS_STATE_KEY,
-      JSON.stringify(advanceArrivals(state, processed, pending, now, settings.settleMs)),
-      'application/json',
-    );
+    await saveState(state, advanceArrivals(state, processed, pending, now, settings.closeMs));
     return result;
   };
+
+  async function saveState(before: ArrivalState, after: ArrivalState): Promise<void> {
+    if (JSON.stringify(after) !== JSON.stringify(before)) {
+      await lake.put(ARRIVALS_STATE_KEY, JSON.stringify(after), 'application/json');
+    }
+  }
 
   async function load(objects: LakeObject[], backlog: number): Promise<EventsLoadResult> {
     const now = clock();

@@ -10,15 +10,15 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { MSKEvent } from 'aws-lambda';
-import { arrivalKey } from '../core/clickstream/load';
+import { DEFAULT_CLOSE_SECONDS, arrivalKey, parsePositive } from '../core/clickstream/load';
 import { processBatch } from '../core/clickstream/batch';
 import { Engine, engineSettingsFromEnv, type EngineSettings } from '../core/engine/engine';
-import { InputFormatError } from '../core/errors';
+import { InputFormatError, TransientError } from '../core/errors';
 import type { Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, Step } from '../adapters/ports';
-import { METRIC } from '../contract';
+import { ARRIVAL_CLOCK_MARGIN_SECONDS, HANDLER_ENV, METRIC } from '../contract';
 
 export interface StreamResult {
   /** Events written (valid, duplicates dropped). */
@@ -43,9 +43,24 @@ export interface StreamTimings {
 
 export interface StreamSettings {
   engine: EngineSettings;
+  /**
+   * Longest a notice may take from its stamp until it is written: load-events' close time less the clock
+   * margin. On AWS the function's timeout is shorter; anywhere else (the local runtime) this bounds it.
+   */
+  noticeDeadlineMs: number;
 }
 
-export const streamSettings = (env: Env): StreamSettings => ({ engine: engineSettingsFromEnv(env) });
+export const streamSettings = (env: Env): StreamSettings => ({
+  engine: engineSettingsFromEnv(env),
+  noticeDeadlineMs:
+    (parsePositive(
+      env[HANDLER_ENV.eventsArrivalCloseSeconds],
+      HANDLER_ENV.eventsArrivalCloseSeconds,
+      DEFAULT_CLOSE_SECONDS,
+    ) -
+      ARRIVAL_CLOCK_MARGIN_SECONDS) *
+    1000,
+});
 
 /** Parallel PUTs per invocation: enough to hide S3 latency, few enough to keep the memory bounded. */
 const WRITE_CONCURRENCY = 8;
@@ -119,8 +134,18 @@ export function makeStreamToParquet(
       // The notice goes last: it names only objects that exist, and a retried batch notifies again.
       let arrival: string | undefined;
       if (ranges.length > 0) {
-        arrival = arrivalKey(clock(), ranges[0]);
+        const stamped = clock();
+        arrival = arrivalKey(stamped, ranges[0]);
         await lake.put(arrival, JSON.stringify({ objects: eventKeys }), 'application/json');
+        // A notice written later than this may land in an arrival hour load-events has closed: fail the
+        // batch, whose redelivery writes a fresh notice (the objects are the same, so nothing loads twice).
+        const took = clock().getTime() - stamped.getTime();
+        if (took > settings.noticeDeadlineMs) {
+          throw new TransientError(
+            `${arrival} was written ${took} ms after its stamp, past ${settings.noticeDeadlineMs} ms ` +
+              `(${HANDLER_ENV.eventsArrivalCloseSeconds} less ${ARRIVAL_CLOCK_MARGIN_SECONDS} s): the batch is retried`,
+          );
+        }
       }
       lap('upload');
       await workspace.dispose();

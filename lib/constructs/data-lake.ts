@@ -95,7 +95,7 @@ export class DataLake extends Construct {
           noncurrentVersionExpiration: days(lifecycle.noncurrentExpireDays),
         },
         // archive/: catalog files a refresh merged, kept as long as raw data. catalog/ (the current catalog,
-        // one object) has no rule: it must outlive any quiet spell of the catalog.
+        // one object) and state/ (the loaders' positions) have no rule: they must outlive any quiet spell.
         ...[LAKE.raw, LAKE.events, LAKE.archive].map((prefix) => ({
           id: `${prefix.slice(0, -1)}-tiering`,
           prefix,
@@ -110,7 +110,7 @@ export class DataLake extends Construct {
         })),
         { id: 'staged-expiry', prefix: LAKE.staged, expiration: days(lifecycle.stagedExpireDays) },
         // COPY manifests and ledger files of the events load: only needed while a load runs and for forensics.
-        // Not the compacted files (`rebuild` reloads them) nor the loader's watermark: they follow events/.
+        // Not the compacted files (`rebuild` reloads them): they follow events/.
         {
           id: 'events-manifests-expiry',
           prefix: `${LAKE.eventManifests}${EVENT_LOAD_ID_PREFIX}`,

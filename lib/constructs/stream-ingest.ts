@@ -14,7 +14,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { STREAM_HANDLERS } from '../../lambdas/steps';
-import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
+import { ARRIVAL_CLOCK_MARGIN_SECONDS, HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { removalPolicyOf, type EnvironmentConfig } from '../config';
 import {
   acknowledgeDeployTimeFunction,
@@ -299,6 +299,9 @@ export class StreamIngest extends Construct {
 
     // --- stream-to-parquet: the mapping's target.
     const streamTimeoutSeconds = Math.min(config.lambdaTimeoutSeconds, MSK_MAPPING_MAX_TIMEOUT_SECONDS);
+    // load-events closes an arrival hour this long after it ended: no notice can land later than the
+    // stream function runs after stamping it (plus clock skew between the two).
+    const arrivalCloseSeconds = String(streamTimeoutSeconds + ARRIVAL_CLOCK_MARGIN_SECONDS);
     this.streamFunction = cartflowFunction(this, {
       config,
       handlersDir,
@@ -309,6 +312,7 @@ export class StreamIngest extends Construct {
         [HANDLER_ENV.bucket]: bucket.bucketName,
         [HANDLER_ENV.environment]: config.envName,
         [HANDLER_ENV.kafkaTopic]: stream.topic,
+        [HANDLER_ENV.eventsArrivalCloseSeconds]: arrivalCloseSeconds,
         ...POWERTOOLS_ENVIRONMENT,
       },
       vpc: vpcPlacement,
@@ -388,6 +392,7 @@ export class StreamIngest extends Construct {
         ...warehouse.dataApiEnvironment(),
         [HANDLER_ENV.environment]: config.envName,
         [HANDLER_ENV.kafkaTopic]: stream.topic,
+        [HANDLER_ENV.eventsArrivalCloseSeconds]: arrivalCloseSeconds,
         ...POWERTOOLS_ENVIRONMENT,
       },
       // A run ends before the next one is due, so runs never overlap.
@@ -416,7 +421,13 @@ export class StreamIngest extends Construct {
     );
     grantLake(this.loadEventsFunction, bucket, 'read', `${LAKE.events}*`);
     // The COPY manifest and the ledger file of each load are written next to each other.
-    grantLake(this.loadEventsFunction, bucket, 'readWrite', `${LAKE.eventManifests}*`);
+    grantLake(
+      this.loadEventsFunction,
+      bucket,
+      'readWrite',
+      `${LAKE.eventManifests}*`,
+      `${LAKE.eventLoadState}*`,
+    );
     // The events' freshness record, which the SLA check reads instead of the warehouse.
     grantLake(this.loadEventsFunction, bucket, 'readWrite', `${LAKE.freshness}*`);
     warehouse.grantDataApi(this.loadEventsFunction);

@@ -16,5 +16,6 @@ export const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   status: () => import('./status'),
   produce: () => import('./produce'),
   stream: () => import('./stream'),
+  'events-resume': () => import('./events-resume'),
   report: () => import('./report'),
 };

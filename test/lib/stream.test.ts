@@ -183,7 +183,7 @@ describe('StreamIngest', () => {
     }
   });
 
-  test('load-events runs on the configured rate, reads events/, writes only its manifests and uses the Data API', () => {
+  test('load-events runs on the configured rate, reads events/, writes only its manifests and state, closes arrival hours after the stream timeout and uses the Data API', () => {
     // Prepare
     const { stack, template, config } = synth('prod');
     const fnId = logicalIdOf(stack, stack.stream!.loadEventsFunction);
@@ -207,7 +207,22 @@ describe('StreamIngest', () => {
     const writes = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:Put')));
     assert.equal(writes.length, 1);
     assert.match(JSON.stringify(writes[0].Resource), /\/events\/_manifests\/\*/);
+    // Its position, under state/ (no lifecycle rule).
+    assert.match(JSON.stringify(writes[0].Resource), /\/state\/events\/\*/);
     const fn = template.toJSON().Resources[fnId] as Resource;
+    // An arrival hour closes once the stream function's timeout and a minute of clock margin have passed.
+    const streamFn = template.toJSON().Resources[
+      logicalIdOf(stack, stack.stream!.streamFunction)
+    ] as Resource;
+    assert.equal(
+      fn.Properties.Environment.Variables.EVENTS_ARRIVAL_CLOSE_SECONDS,
+      String(streamFn.Properties.Timeout + 60),
+    );
+    // The stream function fails a batch whose notice it wrote later than that allows (off AWS, no timeout does).
+    assert.equal(
+      streamFn.Properties.Environment.Variables.EVENTS_ARRIVAL_CLOSE_SECONDS,
+      fn.Properties.Environment.Variables.EVENTS_ARRIVAL_CLOSE_SECONDS,
+    );
     // No reservation unless configured (lib/config.ts reservedConcurrency): overlapping runs are safe.
     assert.equal(fn.Properties.ReservedConcurrentExecutions, undefined);
     assert.ok(fn.Properties.Timeout <= config.stream.eventsLoadIntervalMinutes * 60);

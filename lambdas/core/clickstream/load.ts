@@ -20,31 +20,36 @@
  *   Those partials stay lake-side (for Athena-style reads) and are not loaded.
  */
 import { createHash } from 'node:crypto';
-import { ConfigurationError, InputFormatError } from '../errors';
+import { ConfigurationError, InputFormatError, LoaderStateMissingError } from '../errors';
 import { EVENT_LOAD_LEDGER, EVENT_LOAD_MUTEX, copyParquetSql, ident, literal, qualifiedName } from '../sql';
 import { UNKNOWN, hourPath, rangeName, type OffsetRange } from './batch';
 import { CLICKSTREAM_TABLES } from './tables';
-import { EVENT_LOAD_ID_PREFIX, LAKE } from '../../contract';
+import { ARRIVAL_CLOCK_MARGIN_SECONDS, EVENT_LOAD_ID_PREFIX, LAKE } from '../../contract';
 
 /** Where the stream handler writes event objects (core/clickstream/batch.ts, `clickstreamKeys.events`). */
 export const EVENTS_PREFIX = LAKE.clickstreamEvents;
-/** The loader's own area: manifests, ledger files, compacted files and its watermark. */
+/** The loader's own area: manifests, ledger files and compacted files. */
 export const MANIFESTS_PREFIX = LAKE.eventManifests;
 /** Arrival notices of the stream handler, under time-ordered keys. */
 export const ARRIVALS_PREFIX = LAKE.eventArrivals;
 /** Hour-compacted event files: what COPY reads. */
 export const COMPACTED_PREFIX = LAKE.eventCompacted;
-/** The loader's watermark over the arrival notices. */
-export const ARRIVALS_STATE_KEY = `${MANIFESTS_PREFIX}state/arrivals.json`;
+/** The loader's position over the arrival notices: under state/, which no lifecycle rule expires. */
+export const ARRIVALS_STATE_KEY = `${LAKE.eventLoadState}arrivals.json`;
+/**
+ * Where the state was kept before, under events/ (whose lifecycle may expire it): read when the state is
+ * not at ARRIVALS_STATE_KEY yet, so a deployed loader moves over without losing its position.
+ */
+export const LEGACY_ARRIVALS_STATE_KEY = `${LAKE.eventLoadStateLegacy}arrivals.json`;
 /** Objects per run when EVENTS_LOAD_MAX_OBJECTS is not set: one run's COPY and recount stay bounded. */
 export const DEFAULT_MAX_OBJECTS = 500;
 /** Compacted files are at least this big, or the whole of an hour's new objects (Firehose buffers 64–128 MB). */
 export const DEFAULT_COMPACT_TARGET_MB = 64;
 /**
- * How long an arrival notice may take between the writer reading its clock and the notice being listable
- * (PUT latency, clock skew between functions): the watermark never passes a notice younger than this.
+ * When EVENTS_ARRIVAL_CLOSE_SECONDS is not set: the longest stream function an MSK mapping allows
+ * (14 minutes) and the clock margin, so no notice of a closed arrival hour can still land.
  */
-export const DEFAULT_SETTLE_SECONDS = 120;
+export const DEFAULT_CLOSE_SECONDS = 14 * 60 + ARRIVAL_CLOCK_MARGIN_SECONDS;
 
 export const eventLoadKeys = {
   manifest: (loadId: string) => `${MANIFESTS_PREFIX}${assertLoadId(loadId)}.manifest`,
@@ -61,80 +66,134 @@ const arrivalHour = (at: Date) => `${ARRIVALS_PREFIX}${hourPath(at)}/`;
 export const arrivalKey = (at: Date, range: OffsetRange): string =>
   `${arrivalHour(at)}${stamp(at)}-${rangeName(range)}.json`;
 
-const ARRIVAL_RE = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z[^/]*$/;
+/** An arrival hour as its notices' keys hold it, `dt=2024-05-01/hour=12`: sorts as time does. */
+const HOUR_ID = /^dt=(\d{4})-(\d{2})-(\d{2})\/hour=(\d{2})$/;
 
-/** The time an arrival key (or a watermark) stands for. */
-export function arrivalTime(key: string): number {
-  const m = ARRIVAL_RE.exec(key);
-  if (m === null) throw new InputFormatError(`${key} is not an arrival key (…/<yyyymmddThhmmssSSSZ>-…)`);
-  const [y, mo, d, h, mi, s, ms] = m.slice(1).map(Number);
-  return Date.UTC(y, mo - 1, d, h, mi, s, ms);
+const hourId = (ms: number) => hourPath(new Date(ms));
+
+function hourStart(hour: string): number {
+  const m = HOUR_ID.exec(hour);
+  if (m === null) throw new InputFormatError(`${hour} is not an arrival hour (dt=YYYY-MM-DD/hour=HH)`);
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]));
 }
 
-/** The loader's position: every notice up to `watermark` is done, and so are those in `recent`. */
-export interface ArrivalState {
-  watermark: string;
-  recent: string[];
-}
-
-export const START_STATE: ArrivalState = { watermark: '', recent: [] };
-
-export function parseArrivalState(text: string): ArrivalState {
-  const json = JSON.parse(text) as Partial<ArrivalState>;
-  if (typeof json.watermark !== 'string' || !Array.isArray(json.recent)) {
-    throw new InputFormatError(`${ARRIVALS_STATE_KEY}: expected {"watermark": string, "recent": string[]}`);
-  }
-  return { watermark: json.watermark, recent: json.recent.map(String) };
+/** The arrival hour of a notice key; undefined for any other key under the arrivals prefix. */
+export function noticeHour(key: string): string | undefined {
+  if (!key.startsWith(ARRIVALS_PREFIX) || !key.endsWith('.json')) return undefined;
+  const hour = key.slice(ARRIVALS_PREFIX.length, key.lastIndexOf('/'));
+  return HOUR_ID.test(hour) ? hour : undefined;
 }
 
 /**
- * The prefixes to list for new notices: each arrival hour from the watermark's to the hour after `now`
- * (a writer's clock may run ahead), or the whole arrivals prefix before the first watermark.
+ * The loader's position: every notice of an hour before `openFrom` is done, and so are those of the
+ * open hours listed in `done`. No watermark passes a notice by its stamp: an hour is left only when it is
+ * closed (advanceArrivals), so a notice that lands late is still found in its open hour.
+ */
+export interface ArrivalState {
+  /** The oldest open arrival hour (`dt=…/hour=…`); '' before the first run. */
+  openFrom: string;
+  done: string[];
+}
+
+export const START_STATE: ArrivalState = { openFrom: '', done: [] };
+
+const isStrings = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((v) => typeof v === 'string');
+
+/** The state as stored; the earlier format (a watermark key and the done notices above it) goes on from the watermark's hour. */
+export function parseArrivalState(text: string): ArrivalState {
+  const json = JSON.parse(text) as Record<string, unknown>;
+  const { openFrom, done, watermark, recent } = json;
+  if (typeof openFrom === 'string' && (openFrom === '' || HOUR_ID.test(openFrom)) && isStrings(done)) {
+    return { openFrom, done };
+  }
+  if (typeof watermark === 'string' && isStrings(recent)) {
+    const hour = watermark.slice(ARRIVALS_PREFIX.length, watermark.lastIndexOf('/'));
+    if (watermark === '' || (watermark.startsWith(ARRIVALS_PREFIX) && HOUR_ID.test(hour))) {
+      return { openFrom: watermark === '' ? '' : hour, done: recent };
+    }
+  }
+  throw new InputFormatError(
+    `${ARRIVALS_STATE_KEY}: expected {"openFrom": "dt=YYYY-MM-DD/hour=HH", "done": [notice keys]}`,
+  );
+}
+
+/**
+ * The state that sets a lost position again (`cartflow events-resume`): every arrival hour from the start
+ * of `date` (UTC) open, nothing done. Notices of loaded objects are read again and skipped by the ledger.
+ */
+export const resumeState = (date: string): ArrivalState => ({ openFrom: `dt=${date}/hour=00`, done: [] });
+
+/** Whether anything was ever loaded: tells a first run (start from nothing) from a lost state. */
+export const ledgerAnySql = (): string =>
+  `SELECT object_key FROM ${qualifiedName(EVENT_LOAD_LEDGER)} LIMIT 1`;
+
+/**
+ * The error of a loader whose state is gone after it has loaded: it names the key and how to set a
+ * position again (a fresh scan of every notice ever written would outlast the function's timeout).
+ */
+export function missingStateError(bucket: string): LoaderStateMissingError {
+  return new LoaderStateMissingError(
+    `s3://${bucket}/${ARRIVALS_STATE_KEY} is missing, but ${qualifiedName(EVENT_LOAD_LEDGER)} holds loaded ` +
+      `objects: the events loader lost its position and will not rescan every arrival notice ever written. ` +
+      `To resume, run \`cartflow events-resume --from YYYY-MM-DD [--env <name>]\` with the UTC date of the ` +
+      `last load (SELECT MAX(loaded_at) FROM ${qualifiedName(EVENT_LOAD_LEDGER)}) or earlier: an earlier date ` +
+      `is safe, as the ledger skips loaded objects, only slower. It writes ` +
+      `${JSON.stringify(resumeState('YYYY-MM-DD'))} to that key.`,
+  );
+}
+
+/**
+ * The prefixes to list for new notices: each open hour up to the hour after `now` (a writer's clock may
+ * run ahead), or the whole arrivals prefix on a first run.
  */
 export function arrivalPrefixes(state: ArrivalState, now: Date): string[] {
-  if (state.watermark === '') return [ARRIVALS_PREFIX];
+  if (state.openFrom === '') return [ARRIVALS_PREFIX];
   const prefixes: string[] = [];
-  const from = Math.floor(arrivalTime(state.watermark) / HOUR_MS);
-  const to = Math.floor(now.getTime() / HOUR_MS) + 1;
-  for (let hour = from; hour <= to; hour++) prefixes.push(arrivalHour(new Date(hour * HOUR_MS)));
+  const to = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS;
+  for (let hour = hourStart(state.openFrom); hour <= to; hour += HOUR_MS) {
+    prefixes.push(`${ARRIVALS_PREFIX}${hourId(hour)}/`);
+  }
   return prefixes;
 }
 
-/** Listed notices not yet done, in arrival order. */
+/** Listed notices not done yet, in arrival order (other keys under the prefix are ignored). */
 export function newArrivals(listed: readonly string[], state: ArrivalState): string[] {
-  const done = new Set(state.recent);
-  return listed
-    .filter(
-      (k) => k.startsWith(ARRIVALS_PREFIX) && k.endsWith('.json') && k > state.watermark && !done.has(k),
-    )
-    .sort();
+  const done = new Set(state.done);
+  return listed.filter((k) => noticeHour(k) !== undefined && !done.has(k)).sort();
 }
 
 /**
- * The state after a run that finished `processed` and left `pending` for later. The watermark moves up to
- * the newest done notice that is older than the settle time and older than every pending one (or to
- * the settle time itself when nothing is left, so idle runs keep listing one or two hours); done notices
- * above it are remembered in `recent` until it passes them.
+ * The state after a run that finished `processed` and left `pending` for later. Open hours close in
+ * order, each once `closeMs` has passed since it ended (no notice of it can appear any more) and none of
+ * its notices is pending; a closed hour's done notices are forgotten and it is never listed again. That
+ * last listing is the hour's reconciliation: whatever landed late in it is found there, and a clean hour
+ * yields nothing. A first run starts at its oldest notice's hour, or at the oldest hour still open to
+ * late notices.
  */
 export function advanceArrivals(
   state: ArrivalState,
   processed: readonly string[],
   pending: readonly string[],
   now: Date,
-  settleMs: number,
+  closeMs: number,
 ): ArrivalState {
-  const settled = new Date(now.getTime() - settleMs);
-  let limit = `${arrivalHour(settled)}${stamp(settled)}`;
-  const firstPending = [...pending].sort()[0];
-  if (firstPending !== undefined && firstPending < limit) limit = firstPending;
-  const done = [...new Set([...state.recent, ...processed])].sort();
-  let watermark = state.watermark;
-  if (firstPending === undefined) {
-    watermark = limit > watermark ? limit : watermark;
+  const pendingHours = new Set(pending.map(noticeHour));
+  let from: number;
+  if (state.openFrom !== '') {
+    from = hourStart(state.openFrom);
   } else {
-    for (const key of done) if (key < limit && key > watermark) watermark = key;
+    const oldest = [...processed, ...pending]
+      .map(noticeHour)
+      .filter((h) => h !== undefined)
+      .sort()[0];
+    const lateOpen = Math.floor((now.getTime() - closeMs) / HOUR_MS) * HOUR_MS;
+    from = oldest === undefined ? lateOpen : Math.min(hourStart(oldest), lateOpen);
   }
-  return { watermark, recent: done.filter((k) => k > watermark) };
+  while (from + HOUR_MS + closeMs <= now.getTime() && !pendingHours.has(hourId(from))) from += HOUR_MS;
+  const openFrom = hourId(from);
+  const done = [...new Set([...state.done, ...processed])].filter((k) => (noticeHour(k) ?? '') >= openFrom);
+  return { openFrom, done: done.sort() };
 }
 
 /** A notice's body: the event object keys of one delivery. */

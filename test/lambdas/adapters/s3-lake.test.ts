@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { classifyS3Error, createS3Client } from '../../../lambdas/adapters/s3-lake';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { S3_TIMEOUTS, classifyS3Error, createS3Client } from '../../../lambdas/adapters/s3-lake';
 import { PermanentError, TransientError } from '../../../lambdas/core/errors';
 import { startTestLake, type TestLake } from '../../support/s3';
 
@@ -60,6 +61,44 @@ describe('S3LakeStore against s3rver', () => {
       left.map((o) => o.key),
       ['events/dt=2024-03-11/keep'],
     );
+  });
+  it('gives the AWS and the custom-endpoint client connect, idle and request timeouts that throw', async () => {
+    // Prepare: both branches of createS3Client, each pointed at s3rver (the AWS one through its own config).
+    const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+    const clients = [
+      createS3Client(
+        { region: 'us-east-1', credentials, endpoint: s3.endpoint, forcePathStyle: true },
+        undefined,
+      ),
+      createS3Client({ credentials }, s3.endpoint),
+    ];
+
+    // Act: the handler resolves its options on its first request.
+    const configs = await Promise.all(
+      clients.map(async (client) => {
+        await client.send(new ListObjectsV2Command({ Bucket: 'lake-test' }));
+        // The SDK's NodeHttpHandler (an HttpHandler: its resolved options are public).
+        const handler = client.config.requestHandler as unknown as {
+          httpHandlerConfigs(): Record<string, unknown>;
+        };
+        return handler.httpHandlerConfigs();
+      }),
+    );
+
+    // Assess
+    for (const config of configs) {
+      assert.equal(config.connectionTimeout, 5_000);
+      assert.equal(config.socketTimeout, 30_000);
+      assert.equal(config.requestTimeout, 300_000);
+      assert.equal(config.throwOnRequestTimeout, true);
+    }
+    assert.deepEqual(S3_TIMEOUTS, {
+      connectionTimeout: 5_000,
+      socketTimeout: 30_000,
+      requestTimeout: 300_000,
+      throwOnRequestTimeout: true,
+    });
+    clients.forEach((c) => c.destroy());
   });
 });
 

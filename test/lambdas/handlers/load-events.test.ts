@@ -5,7 +5,7 @@ import type { MSKEvent } from 'aws-lambda';
 import type { LakeStore, Warehouse } from '../../../lambdas/adapters/ports';
 import { EVENT_TYPES } from '../../../lambdas/core/clickstream/event';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
-import { CopyMismatchError } from '../../../lambdas/core/errors';
+import { CopyMismatchError, LoaderStateMissingError } from '../../../lambdas/core/errors';
 import { readFreshnessObservations, readFreshnessRecords } from '../../../lambdas/core/freshness';
 import { warehouseDdl } from '../../../lambdas/core/sql';
 import { openDatabase } from '../../../local/embedded-postgres';
@@ -18,9 +18,20 @@ import {
   step as loadStep,
   type EventsLoadResult,
 } from '../../../lambdas/handlers/load-events';
-import { step as streamStep, type StreamResult } from '../../../lambdas/handlers/stream-to-parquet';
-import { ARRIVALS_STATE_KEY, COMPACTED_PREFIX } from '../../../lambdas/core/clickstream/load';
+import {
+  makeStreamToParquet,
+  step as streamStep,
+  type StreamResult,
+} from '../../../lambdas/handlers/stream-to-parquet';
+import {
+  ARRIVALS_STATE_KEY,
+  COMPACTED_PREFIX,
+  LEGACY_ARRIVALS_STATE_KEY,
+} from '../../../lambdas/core/clickstream/load';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { command as resumeCommand } from '../../../local/commands/events-resume';
+import type { LocalServices } from '../../../local/runtime';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -461,28 +472,66 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
     assert.equal(tables.facts.length, expected.distinctEventIds);
   });
 
-  it('does not list an arrival older than its watermark again, and an idle run makes no warehouse call', async () => {
-    // Prepare: one batch loaded, then the clock moves past the settle time.
+  /** Stream and loader on a shared clock, each set to the time the test names. */
+  const clocked = (wh: Warehouse = warehouse) => {
+    let streamAt = new Date('2024-05-01T12:00:00Z');
+    let loadAt = streamAt;
+    const stream = makeStreamToParquet(adaptersOf(wh), streamStep.settings(env()), () => streamAt);
+    const load = makeLoadEvents(adaptersOf(wh), loadStep.settings(env()), () => loadAt);
+    return {
+      /** A delivery whose notice is stamped at `stamp` (whenever its PUT lands). */
+      deliver: (batch: FixtureBatch, stamp: string) => (
+        (streamAt = new Date(stamp)),
+        stream(batchEvent(batch))
+      ),
+      loadAt: (time: string) => ((loadAt = new Date(time)), load()),
+    };
+  };
+  const readState = async () =>
+    JSON.parse(await lake.getText(ARRIVALS_STATE_KEY)) as { openFrom: string; done: string[] };
+
+  it('loads exactly once a notice that lands after runs that a watermark would have moved past its stamp', async () => {
+    // Prepare: a delivery stamped 12:05 whose notice lands only after the 12:10 run (a slow PUT); the
+    // 12:10 run has loaded another delivery, stamped 12:06.
     const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
-    await streamToParquet(batchEvent(span.first));
-    await loadEvents();
-    const later = new Date(Date.now() + 10 * 60_000);
-    const { calls, wh } = recording();
-    const idle = makeLoadEvents(adaptersOf(wh), loadStep.settings(env()), () => later);
+    const { deliver, loadAt } = clocked();
+    await deliver(span.second, '2024-05-01T12:06:00Z');
+    const early = await loadAt('2024-05-01T12:10:00Z');
 
     // Act
-    const run = await idle();
-    const state = JSON.parse(await lake.getText(ARRIVALS_STATE_KEY)) as {
-      watermark: string;
-      recent: string[];
-    };
-    const [arrival] = await lake.list('events/_arrivals/');
+    await deliver(span.first, '2024-05-01T12:05:00Z');
+    const late = await loadAt('2024-05-01T12:15:00Z');
+    const again = await loadAt('2024-05-01T12:20:00Z');
+    const afterClose = await loadAt('2024-05-01T13:30:00Z');
 
     // Assess
-    assert.deepEqual(run, { objects: 0 });
+    assert.deepEqual([early.objects, late.objects, again.objects, afterClose.objects], [1, 1, 0, 0]);
+    assert.equal(await count('analytics.fact_click_event'), 5);
+    assert.equal(await count('ops.event_load_ledger'), 2);
+    await assertAggregatesMatchFacts();
+  });
+
+  it('reconciles a clean hour when it closes: nothing loaded, no warehouse call, the hour listed no more', async () => {
+    // Prepare: hour 12's deliveries all loaded.
+    const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
+    const { deliver, loadAt } = clocked();
+    await deliver(span.first, '2024-05-01T12:05:00Z');
+    await deliver(span.second, '2024-05-01T12:50:00Z');
+    await loadAt('2024-05-01T12:55:00Z');
+    const open = await readState();
+    const { calls, wh } = recording();
+    const idle = clocked(wh);
+
+    // Act: 13:15 is hour 12's end plus the default close time (a 14-minute stream function, a minute of margin).
+    const beforeClose = await idle.loadAt('2024-05-01T13:14:00Z');
+    const atClose = await idle.loadAt('2024-05-01T13:15:00Z');
+
+    // Assess
+    assert.deepEqual([beforeClose, atClose], [{ objects: 0 }, { objects: 0 }]);
     assert.deepEqual(calls, []);
-    assert.ok(arrival.key <= state.watermark, `${arrival.key} after ${state.watermark}`);
-    assert.deepEqual(state.recent, []);
+    assert.equal(open.openFrom, 'dt=2024-05-01/hour=12');
+    assert.equal(open.done.length, 2);
+    assert.deepEqual(await readState(), { openFrom: 'dt=2024-05-01/hour=13', done: [] });
   });
 
   it('loads a redelivered batch that rewrote its object, looking up only the candidate keys in the ledger', async () => {
@@ -501,5 +550,80 @@ describe('load-events handler against s3rver and embedded PostgreSQL', () => {
     const lookups = calls.filter((c) => c.startsWith('SELECT object_key, etag FROM ops.event_load_ledger'));
     assert.equal(lookups.length, 1);
     assert.match(lookups[0], /WHERE object_key IN \('events\/clickstream\/[^']+'\)$/);
+  });
+
+  it('starts from nothing on its first run (no state, empty ledger) and keeps its state under state/', async () => {
+    // Prepare: notices written before the loader ever ran.
+    const span = fixture<{ first: FixtureBatch }>('load-minute-span.json');
+    await streamToParquet(batchEvent(span.first));
+
+    // Act
+    const first = await loadEvents();
+
+    // Assess
+    assert.equal(first.objects, 1);
+    assert.match(ARRIVALS_STATE_KEY, /^state\//);
+    assert.ok((await lake.list(ARRIVALS_STATE_KEY)).length === 1, `${ARRIVALS_STATE_KEY} written`);
+    assert.deepEqual(await lake.list('events/_manifests/state/'), []);
+  });
+
+  it('stops with LoaderStateMissingError naming the key and the command when its state is lost after loads, and events-resume resumes it', async () => {
+    // Prepare: one load, the state lost, a second batch waiting.
+    const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
+    await streamToParquet(batchEvent(span.first));
+    await loadEvents();
+    await lake.deletePrefix(ARRIVALS_STATE_KEY);
+    await streamToParquet(batchEvent(span.second));
+    const before = await snapshot();
+
+    // Act
+    const failure = await loadEvents().then(
+      () => assert.fail('a loader without its state must not run'),
+      (error: Error) => error,
+    );
+
+    // Assess: nothing loaded, and the message's own command resumes the loader.
+    assert.equal(failure.name, LoaderStateMissingError.name);
+    assert.ok(
+      failure.message.includes(`s3://${lake.bucket}/${ARRIVALS_STATE_KEY} is missing`),
+      failure.message,
+    );
+    assert.deepEqual(await snapshot(), before);
+    const [, command] = /`cartflow (events-resume) --from YYYY-MM-DD/.exec(failure.message) ?? [];
+    assert.equal(command, 'events-resume', failure.message);
+    const [arrival] = await lake.list('events/_arrivals/');
+    const [, date] = /dt=(\d{4}-\d{2}-\d{2})\//.exec(arrival.key)!;
+    const printed = new PassThrough();
+    const exit = await resumeCommand.run({
+      values: { from: date },
+      rest: [],
+      out: printed,
+      err: printed,
+      services: () => Promise.resolve({ lake } as LocalServices),
+      runtime: () => Promise.reject(new Error('events-resume needs only the lake')),
+    });
+    assert.equal(exit, 0);
+    const resumed = await loadEvents();
+    assert.equal(resumed.objects, 1);
+    assert.equal(await count('analytics.fact_click_event'), 5);
+  });
+
+  it('moves a state found at the legacy key under events/_manifests/ to state/ and goes on from it', async () => {
+    // Prepare: a loaded batch whose state is where earlier versions kept it.
+    const span = fixture<{ first: FixtureBatch; second: FixtureBatch }>('load-minute-span.json');
+    await streamToParquet(batchEvent(span.first));
+    await loadEvents();
+    const kept = await lake.getText(ARRIVALS_STATE_KEY);
+    await lake.deletePrefix(ARRIVALS_STATE_KEY);
+    await lake.put(LEGACY_ARRIVALS_STATE_KEY, kept, 'application/json');
+    await streamToParquet(batchEvent(span.second));
+
+    // Act
+    const run = await loadEvents();
+
+    // Assess
+    assert.equal(run.objects, 1);
+    assert.deepEqual(await lake.list(LEGACY_ARRIVALS_STATE_KEY), []);
+    assert.equal((await lake.list(ARRIVALS_STATE_KEY)).length, 1);
   });
 });

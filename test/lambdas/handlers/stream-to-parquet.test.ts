@@ -7,7 +7,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { MSKEvent } from 'aws-lambda';
 import type { LakeStore } from '../../../lambdas/adapters/ports';
 import { generateClickEvents } from '../../../lambdas/core/clickstream/sample';
-import { step, type StreamResult } from '../../../lambdas/handlers/stream-to-parquet';
+import { makeStreamToParquet, step, type StreamResult } from '../../../lambdas/handlers/stream-to-parquet';
 import { asLambdaEvent, buildMskEvent } from '../../../local/kafka/msk-event';
 import { startTestLake, type TestLake } from '../../support/s3';
 import { RecordedMetrics } from '../../../lambdas/adapters/observability';
@@ -242,6 +242,26 @@ describe('stream-to-parquet handler against s3rver', () => {
     assert.deepEqual(retried.objects, (await dataObjects()).map((o) => o.key).sort());
     const [[rows]] = await query('events/clickstream/', 'SELECT count(*) FROM $files');
     assert.equal(rows, 6n);
+  });
+
+  it('fails the batch when its notice is written later after its stamp than load-events keeps an hour open', async () => {
+    // Prepare: 15 minutes pass between the stamp and the end of the notice's PUT (the default close time
+    // is 15 minutes, less a minute of clock margin, leaves 14).
+    const times = [new Date('2024-05-01T12:00:00Z'), new Date('2024-05-01T12:15:00Z')];
+    const slow = makeStreamToParquet(stepAdapters({ lake, metrics }), step.settings({ TMPDIR: dir }), () =>
+      times.length > 1 ? times.shift()! : times[0],
+    );
+
+    // Act + Assess
+    await assert.rejects(slow(fixture), (error: Error) => {
+      assert.equal(error.name, 'TransientError');
+      assert.match(
+        error.message,
+        /^events\/_arrivals\/dt=2024-05-01\/hour=12\/\S+\.json was written 900000 ms after its stamp, past 840000 ms \(EVENTS_ARRIVAL_CLOSE_SECONDS less 60 s\)/,
+      );
+      return true;
+    });
+    assert.equal((await handler(fixture)).objects.length > 0, true);
   });
 
   it('reports the time of each part of an invocation, also of a second one on the warm engine', async () => {

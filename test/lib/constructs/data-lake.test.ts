@@ -4,7 +4,12 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ENV_NAMES, loadConfig } from '../../../lib/config';
 import { DataLake } from '../../../lib/constructs/data-lake';
-import { eventLoadKeys, newLoadId, planCompaction } from '../../../lambdas/core/clickstream/load';
+import {
+  ARRIVALS_STATE_KEY,
+  eventLoadKeys,
+  newLoadId,
+  planCompaction,
+} from '../../../lambdas/core/clickstream/load';
 import { FRESHNESS_DATASETS, freshnessRecordKey } from '../../../lambdas/core/freshness';
 import { layout } from '../../../lambdas/core/layout';
 import { testApp } from '../synth';
@@ -13,6 +18,8 @@ interface Rule {
   Id: string;
   Prefix?: string;
   ExpirationInDays?: number;
+  ExpirationDate?: string;
+  Transitions?: unknown[];
 }
 
 /** The lake bucket's lifecycle rules for an environment's config. */
@@ -83,6 +90,25 @@ describe('DataLake lifecycle and the recovery window', () => {
       for (const dataset of FRESHNESS_DATASETS) {
         assert.equal(keptDays(rules, freshnessRecordKey(dataset)), undefined, `${envName}: ${dataset}`);
       }
+    }
+  });
+
+  test("no rule expires or tiers the events loader's state in any environment (only old versions go)", () => {
+    for (const envName of ENV_NAMES) {
+      // Act
+      const rules = lakeRules(envName);
+
+      // Assess: the bucket-wide housekeeping (noncurrent versions, incomplete uploads) is the only match.
+      const covering = rules.filter(
+        (r) =>
+          ARRIVALS_STATE_KEY.startsWith(r.Prefix ?? '') &&
+          (r.ExpirationInDays !== undefined || r.ExpirationDate !== undefined || r.Transitions !== undefined),
+      );
+      assert.deepEqual(
+        covering.map((r) => r.Id),
+        [],
+        `${envName}: ${ARRIVALS_STATE_KEY}`,
+      );
     }
   });
 });

@@ -8,7 +8,7 @@ import {
   advanceArrivals,
   arrivalKey,
   arrivalPrefixes,
-  arrivalTime,
+  noticeHour,
   copyManifest,
   eventLoadKeys,
   eventLoadStatements,
@@ -180,25 +180,26 @@ describe('planCompaction', () => {
   });
 });
 
-describe('arrival notices and the watermark', () => {
+describe('arrival notices and the open hours', () => {
   const range = { topic: 'clickstream', partition: 0, first: 10, last: 12 };
   const at = (iso: string) => new Date(iso);
   const notice = (iso: string) => arrivalKey(at(iso), range);
-  const SETTLE = 120_000;
+  /** The default: a 14-minute stream function and a minute of clock margin. */
+  const CLOSE = 15 * 60_000;
 
-  it('names a notice by its hour and its time to the millisecond, and reads the time back', () => {
+  it('names a notice by its hour and its time to the millisecond', () => {
     // Act
     const k = notice('2024-05-01T12:03:04.567Z');
 
     // Assess
     assert.equal(k, `${ARRIVALS_PREFIX}dt=2024-05-01/hour=12/20240501T120304567Z-clickstream-0-10-12.json`);
-    assert.equal(arrivalTime(k), Date.parse('2024-05-01T12:03:04.567Z'));
-    assert.throws(() => arrivalTime('events/_arrivals/x.json'), { name: 'InputFormatError' });
+    assert.equal(noticeHour(k), 'dt=2024-05-01/hour=12');
+    assert.equal(noticeHour(`${ARRIVALS_PREFIX}notes.txt`), undefined);
   });
 
-  it('lists everything before the first watermark, then only the hours from the watermark to the next hour', () => {
+  it('lists everything on a first run, then each open hour up to the hour after now', () => {
     // Prepare
-    const state = { watermark: notice('2024-05-01T10:59:00Z'), recent: [] };
+    const state = { openFrom: 'dt=2024-05-01/hour=10', done: [] };
 
     // Act
     const [first, later] = [
@@ -214,47 +215,63 @@ describe('arrival notices and the watermark', () => {
     );
   });
 
-  it('finds the notices after the watermark that are not done yet, in arrival order', () => {
+  it('finds the listed notices not done yet, whatever their stamp, in arrival order', () => {
+    // Prepare: `late` is stamped before the done ones (its PUT was slow).
+    const [late, done, fresh] = ['10:00', '10:05', '10:07'].map((t) => notice(`2024-05-01T${t}:00Z`));
+    const state = { openFrom: 'dt=2024-05-01/hour=10', done: [done] };
+
+    // Act
+    const found = newArrivals([fresh, `${ARRIVALS_PREFIX}notes.txt`, done, late], state);
+
+    // Assess
+    assert.deepEqual(found, [late, fresh]);
+  });
+
+  it('keeps an hour open until its close time has passed since it ended, remembering its done notices', () => {
     // Prepare
-    const [old, done, fresh, fresher] = ['10:00', '10:05', '10:06', '10:07'].map((t) =>
-      notice(`2024-05-01T${t}:00Z`),
+    const [a, b] = ['12:00', '12:50'].map((t) => notice(`2024-05-01T${t}:00Z`));
+    const state = { openFrom: 'dt=2024-05-01/hour=12', done: [a] };
+
+    // Act: 13:14:59 is within the close time of hour 12, 13:15 is not.
+    const open = advanceArrivals(state, [b], [], at('2024-05-01T13:14:59Z'), CLOSE);
+    const closed = advanceArrivals(open, [], [], at('2024-05-01T13:15:00Z'), CLOSE);
+
+    // Assess
+    assert.deepEqual(open, { openFrom: 'dt=2024-05-01/hour=12', done: [a, b] });
+    assert.deepEqual(closed, { openFrom: 'dt=2024-05-01/hour=13', done: [] });
+  });
+
+  it('keeps an hour with a pending notice open, and the hours after it with their done notices', () => {
+    // Prepare
+    const [a, pending, c] = ['11:00', '11:01', '12:02'].map((t) => notice(`2024-05-01T${t}:00Z`));
+
+    // Act
+    const state = advanceArrivals(
+      { openFrom: 'dt=2024-05-01/hour=10', done: [] },
+      [a, c],
+      [pending],
+      at('2024-05-01T14:00:00Z'),
+      CLOSE,
     );
-    const state = { watermark: old, recent: [done] };
-
-    // Act
-    const found = newArrivals([fresher, 'events/_arrivals/notes.txt', old, done, fresh], state);
 
     // Assess
-    assert.deepEqual(found, [fresh, fresher]);
+    assert.deepEqual(state, { openFrom: 'dt=2024-05-01/hour=11', done: [a, c] });
   });
 
-  it('moves the watermark no closer to now than the settle time, and remembers younger done notices', () => {
+  it("starts a first run at its oldest notice's hour, or at the oldest hour still open to late notices", () => {
     // Prepare
-    const older = notice('2024-05-01T12:00:00Z');
-    const young = notice('2024-05-01T12:09:30Z');
-    const now = at('2024-05-01T12:10:00Z');
+    const old = notice('2024-05-01T09:30:00Z');
 
     // Act
-    const state = advanceArrivals(START_STATE, [older, young], [], now, SETTLE);
+    const withNotices = advanceArrivals(START_STATE, [old], [], at('2024-05-01T09:40:00Z'), CLOSE);
+    const empty = advanceArrivals(START_STATE, [], [], at('2024-05-01T12:10:00Z'), CLOSE);
 
-    // Assess: nothing pending, so the watermark is the settle limit; `young` is above it.
-    assert.ok(state.watermark > older && state.watermark < young, state.watermark);
-    assert.equal(arrivalTime(state.watermark), Date.parse('2024-05-01T12:08:00Z'));
-    assert.deepEqual(state.recent, [young]);
+    // Assess: at 12:10 a notice stamped in hour 11 may still land.
+    assert.deepEqual(withNotices, { openFrom: 'dt=2024-05-01/hour=09', done: [old] });
+    assert.deepEqual(empty, { openFrom: 'dt=2024-05-01/hour=11', done: [] });
   });
 
-  it('stops the watermark below the first pending notice', () => {
-    // Prepare
-    const [a, pending, c] = ['12:00', '12:01', '12:02'].map((t) => notice(`2024-05-01T${t}:00Z`));
-
-    // Act
-    const state = advanceArrivals(START_STATE, [a, c], [pending], at('2024-05-01T13:00:00Z'), SETTLE);
-
-    // Assess
-    assert.deepEqual(state, { watermark: a, recent: [c] });
-  });
-
-  it('parses a notice and the state, and names a malformed one', () => {
+  it('parses a notice and the state (the earlier watermark format too), and names a malformed one', () => {
     assert.deepEqual(parseArrivalNotice('n.json', '{"objects":["events/clickstream/a.parquet"]}'), [
       'events/clickstream/a.parquet',
     ]);
@@ -262,11 +279,25 @@ describe('arrival notices and the watermark', () => {
       name: 'InputFormatError',
       message: /^n\.json/,
     });
-    assert.deepEqual(parseArrivalState('{"watermark":"w","recent":["r"]}'), {
-      watermark: 'w',
-      recent: ['r'],
+    const done = notice('2024-05-01T12:09:30Z');
+    assert.deepEqual(parseArrivalState(JSON.stringify({ openFrom: 'dt=2024-05-01/hour=12', done: [done] })), {
+      openFrom: 'dt=2024-05-01/hour=12',
+      done: [done],
     });
-    assert.throws(() => parseArrivalState('{"watermark":1}'), { name: 'InputFormatError' });
+    assert.deepEqual(
+      parseArrivalState(
+        JSON.stringify({
+          watermark: `${ARRIVALS_PREFIX}dt=2024-05-01/hour=12/20240501T120800000Z`,
+          recent: [done],
+        }),
+      ),
+      { openFrom: 'dt=2024-05-01/hour=12', done: [done] },
+    );
+    assert.throws(() => parseArrivalState('{"watermark":1}'), {
+      name: 'InputFormatError',
+      message: /^state\/events\/arrivals\.json: expected \{"openFrom"/,
+    });
+    assert.throws(() => parseArrivalState('{"openFrom":"12","done":[]}'), { name: 'InputFormatError' });
   });
 });
 
