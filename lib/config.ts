@@ -192,7 +192,10 @@ export interface SourceNetworkConfig {
   privateSubnetIds: string[];
   /** The AZ of each subnet, in the same order. */
   availabilityZones: string[];
-  /** The route table of each subnet, in the same order: needed for the S3 gateway endpoint (`endpoints`). */
+  /**
+   * The route table of each subnet, in the same order: needed when the stack creates the S3 gateway endpoint
+   * (`endpoints`).
+   */
   routeTableIds?: string[];
   /** A security group the database's inbound rules admit on its port; the extract function runs in it. */
   securityGroupId: string;
@@ -201,6 +204,34 @@ export interface SourceNetworkConfig {
    * and an S3 gateway endpoint in the VPC; `nat` relies on the VPC's NAT route (nothing is created).
    */
   egress: (typeof SOURCE_EGRESS)[number];
+  /**
+   * With `egress: 'endpoints'`: which of the two endpoints the stack creates. Set one to false when the VPC
+   * already has it, since a second one fails the deploy: a route table takes one S3 gateway route, and two
+   * Secrets Manager endpoints cannot both have private DNS. An existing Secrets Manager endpoint must admit
+   * HTTPS from `securityGroupId`; an existing S3 gateway must route these subnets.
+   * @default both created
+   */
+  createEndpoints?: SourceEndpoints;
+}
+
+/** The endpoints `egress: 'endpoints'` creates in the source database's VPC. */
+export interface SourceEndpoints {
+  /**
+   * The S3 gateway endpoint: a route in each subnet's route table (routeTableIds).
+   * @default true
+   */
+  s3Gateway?: boolean;
+  /**
+   * The Secrets Manager interface endpoint, private DNS on, admitting HTTPS from securityGroupId.
+   * @default true
+   */
+  secretsManager?: boolean;
+}
+
+/** The endpoints the stack creates in the source network (none with a NAT). */
+export function sourceEndpointsOf(net: SourceNetworkConfig): Required<SourceEndpoints> {
+  if (net.egress !== 'endpoints') return { s3Gateway: false, secretsManager: false };
+  return { s3Gateway: true, secretsManager: true, ...net.createEndpoints };
 }
 
 /** `destroy` deletes stateful resources with the stack (dev only); `retain` keeps them. */
@@ -679,8 +710,22 @@ function validateSourceNetwork(net: SourceNetworkConfig): void {
   if (!(SOURCE_EGRESS as readonly string[]).includes(net.egress)) {
     throw new ConfigError('sourceNetwork.egress', net.egress, SOURCE_EGRESS.join(' or '));
   }
+  if (net.createEndpoints !== undefined) {
+    const { s3Gateway, secretsManager, ...other } = net.createEndpoints as Record<string, unknown>;
+    if (
+      net.egress !== 'endpoints' ||
+      Object.keys(other).length > 0 ||
+      ![s3Gateway, secretsManager].every((v) => v === undefined || typeof v === 'boolean')
+    ) {
+      throw new ConfigError(
+        'sourceNetwork.createEndpoints',
+        net.createEndpoints,
+        "{ s3Gateway?: boolean, secretsManager?: boolean }, with egress 'endpoints' only",
+      );
+    }
+  }
   // The S3 gateway endpoint is a route in each subnet's route table.
-  if (net.egress === 'endpoints' || net.routeTableIds !== undefined) {
+  if (sourceEndpointsOf(net).s3Gateway || net.routeTableIds !== undefined) {
     requireIds('sourceNetwork.routeTableIds', net.routeTableIds, 'rtb', count);
   }
 }

@@ -2,7 +2,7 @@ import { Fn } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { removalPolicyOf, type RemovalChoice, type SourceNetworkConfig } from '../config';
+import { removalPolicyOf, sourceEndpointsOf, type RemovalChoice, type SourceNetworkConfig } from '../config';
 
 export interface NetworkProps {
   /**
@@ -92,7 +92,8 @@ export class Network extends Construct {
  * The shop database's network, imported from config by id (Vpc.fromVpcAttributes: no lookup, synth stays
  * offline). A function placed here runs in the database's private subnets with the security group the
  * database admits. With `egress: 'endpoints'` it reaches Secrets Manager through an interface endpoint and
- * S3 through a gateway endpoint created here; with `nat` through the VPC's own NAT.
+ * S3 through a gateway endpoint, each created here unless the VPC has it (createEndpoints); with `nat`
+ * through the VPC's own NAT.
  */
 export class SourceNetwork extends Construct {
   readonly vpc: ec2.IVpc;
@@ -120,7 +121,9 @@ export class SourceNetwork extends Construct {
       },
     );
     this.xrayReachable = config.egress === 'nat';
-    if (config.egress === 'endpoints') {
+    // Each endpoint only where the VPC does not have it already (config createEndpoints).
+    const create = sourceEndpointsOf(config);
+    if (create.secretsManager) {
       const endpointGroup = new ec2.SecurityGroup(this, 'SecretsManagerEndpointSecurityGroup', {
         vpc: this.vpc,
         description: 'cartflow: Secrets Manager endpoint, HTTPS from the extract function only',
@@ -135,6 +138,8 @@ export class SourceNetwork extends Construct {
         open: false,
         privateDnsEnabled: true,
       });
+    }
+    if (create.s3Gateway) {
       // The extract writes raw/ Parquet to the lake; a gateway endpoint is a route, free of charge.
       new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
         vpc: this.vpc,
