@@ -291,6 +291,15 @@ export interface EnvironmentConfig {
    */
   xrayVpcEndpoint?: boolean;
   /**
+   * The three Availability Zones of the environment's VPC (the subnets of the warehouse and the stream), e.g.
+   * `['us-east-1a', 'us-east-1b', 'us-east-1d']`. Each must support Redshift Serverless and, with the stream
+   * on, MSK Serverless; names map to different zones in each account, so check their AZ IDs (`aws ec2
+   * describe-availability-zones`) against both services' documented lists. Absent: the region's first three
+   * (`Fn::GetAZs`), which nothing checks; synth then warns.
+   * @default the region's first three, unchecked
+   */
+  availabilityZones?: string[];
+  /**
    * Where the source database lives. Absent: ExtractOrders runs outside any VPC and reaches the database
    * over the internet (TLS, Amazon CA bundle), which suits a publicly reachable dev database only.
    */
@@ -600,7 +609,28 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   if (cfg.xrayVpcEndpoint !== undefined && typeof cfg.xrayVpcEndpoint !== 'boolean') {
     throw new ConfigError('xrayVpcEndpoint', cfg.xrayVpcEndpoint, 'true or false');
   }
+  if (cfg.availabilityZones !== undefined) validateAvailabilityZones(cfg.availabilityZones);
   if (cfg.sourceNetwork !== undefined) validateSourceNetwork(cfg.sourceNetwork);
+}
+
+/** Redshift Serverless wants subnets in three AZs; the VPC has one subnet in each. */
+export const VPC_AZ_COUNT = 3;
+
+function validateAvailabilityZones(azs: unknown): void {
+  const names = Array.isArray(azs) ? azs : [];
+  const regions = new Set(names.map((az) => String(az).slice(0, -1)));
+  if (
+    names.length !== VPC_AZ_COUNT ||
+    !names.every((az) => typeof az === 'string' && AZ_NAME.test(az)) ||
+    new Set(names).size !== VPC_AZ_COUNT ||
+    regions.size !== 1
+  ) {
+    throw new ConfigError(
+      'availabilityZones',
+      azs,
+      `${VPC_AZ_COUNT} different AZ names of one region, like ['us-east-1a', 'us-east-1b', 'us-east-1d']`,
+    );
+  }
 }
 
 /** The recovery window fits the lifecycle: every file a rebuild of the window reads is still there. */

@@ -1,8 +1,14 @@
-import { Fn } from 'aws-cdk-lib';
+import { Annotations, Fn, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { removalPolicyOf, sourceEndpointsOf, type RemovalChoice, type SourceNetworkConfig } from '../config';
+import {
+  removalPolicyOf,
+  sourceEndpointsOf,
+  VPC_AZ_COUNT,
+  type RemovalChoice,
+  type SourceNetworkConfig,
+} from '../config';
 
 export interface NetworkProps {
   /**
@@ -25,6 +31,11 @@ export interface NetworkProps {
    * @default false: the VPC functions are not traced
    */
   readonly xrayEndpoint?: boolean;
+  /**
+   * The VPC's three AZs (config availabilityZones): each must support Redshift Serverless and MSK Serverless.
+   * @default the region's first three (Fn::GetAZs), unchecked: synth warns
+   */
+  readonly availabilityZones?: string[];
 }
 
 /**
@@ -47,11 +58,9 @@ export class Network extends Construct {
     if (!/^\d{1,3}(\.\d{1,3}){3}\/(1[6-9]|2[0-4])$/.test(cidr)) {
       throw new Error(`Network: cidr "${cidr}" must be an IPv4 CIDR from /16 to /24, e.g. '10.40.0.0/16'.`);
     }
-    // Redshift Serverless needs subnets in three AZs. The stack is environment-agnostic, so the AZs
-    // are resolved at deploy time (Fn::GetAZs) and synth needs no account lookup.
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(cidr),
-      availabilityZones: [0, 1, 2].map((i) => Fn.select(i, Fn.getAzs())),
+      availabilityZones: this.availabilityZones(props.availabilityZones),
       natGateways: 0,
       subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
@@ -85,6 +94,32 @@ export class Network extends Construct {
         }),
       ),
     });
+  }
+
+  /**
+   * Redshift Serverless needs subnets in three AZs, and not every AZ has it (nor MSK Serverless). The stack is
+   * environment-agnostic: the AZs come from config, or else are the region's first three, resolved at deploy
+   * time (Fn::GetAZs), which nothing checks.
+   */
+  private availabilityZones(configured: string[] | undefined): string[] {
+    const region = Stack.of(this).region;
+    if (configured === undefined) {
+      Annotations.of(this).addWarningV2(
+        'cartflow:availabilityZones',
+        "No availabilityZones in lib/config.ts: the VPC takes the region's first three AZs, unchecked against Redshift Serverless and MSK Serverless support.",
+      );
+      return Array.from({ length: VPC_AZ_COUNT }, (_, i) => Fn.select(i, Fn.getAzs()));
+    }
+    const regionKnown = !Token.isUnresolved(region);
+    if (
+      configured.length !== VPC_AZ_COUNT ||
+      (regionKnown && configured.some((az) => az.slice(0, -1) !== region))
+    ) {
+      throw new Error(
+        `Network: availabilityZones ${JSON.stringify(configured)} must be ${VPC_AZ_COUNT} AZs of the stack's region${regionKnown ? ` (${region})` : ''}.`,
+      );
+    }
+    return configured;
   }
 }
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import type { SourceNetworkConfig } from '../../../lib/config';
-import { SourceNetwork } from '../../../lib/constructs/network';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { loadConfig, validateConfig, type SourceNetworkConfig } from '../../../lib/config';
+import { Network, SourceNetwork } from '../../../lib/constructs/network';
 import { testApp } from '../synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
@@ -75,5 +75,63 @@ describe('SourceNetwork endpoints', () => {
     // Assess
     assert.deepEqual(endpoints, []);
     assert.equal(securityGroups, 0);
+  });
+});
+
+const AZS = ['us-east-1a', 'us-east-1b', 'us-east-1d'];
+
+/** The environment VPC's subnet AZs, and the warnings of its stack. */
+function vpcAzs(availabilityZones?: string[], region?: string) {
+  const stack = new Stack(testApp(), 'Test', { env: region ? { region } : undefined });
+  new Network(stack, 'Network', { availabilityZones });
+  const subnets = Object.values(Template.fromStack(stack).findResources('AWS::EC2::Subnet')) as Json[];
+  return { azs: subnets.map((s) => s.Properties.AvailabilityZone), stack };
+}
+
+describe('Network availability zones', () => {
+  test('the configured AZs, exactly: no Fn::GetAZs, no warning', () => {
+    // Act
+    const { azs, stack } = vpcAzs(AZS);
+    // Assess
+    assert.deepEqual(azs, AZS);
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('availabilityZones'));
+  });
+
+  test("none configured: the region's first three, and synth warns that nothing checked them", () => {
+    // Act
+    const { azs, stack } = vpcAzs();
+    // Assess
+    assert.deepEqual(
+      azs,
+      [0, 1, 2].map((i) => ({ 'Fn::Select': [i, { 'Fn::GetAZs': '' }] })),
+    );
+    Annotations.fromStack(stack).hasWarning(
+      '/Test/Network',
+      Match.stringLikeRegexp('No availabilityZones in lib/config.ts.*Redshift Serverless and MSK Serverless'),
+    );
+  });
+
+  test("AZs of another region than the stack's are refused", () => {
+    // Act + Assess
+    assert.throws(
+      () => vpcAzs(AZS, 'eu-west-1'),
+      /availabilityZones .* must be 3 AZs of the stack's region \(eu-west-1\)/,
+    );
+    assert.doesNotThrow(() => vpcAzs(AZS, 'us-east-1'));
+  });
+
+  test('config: three different AZ names of one region, the field named otherwise', () => {
+    const withAzs = (availabilityZones: unknown) => () =>
+      validateConfig({ ...loadConfig('prod'), availabilityZones: availabilityZones as string[] });
+    for (const bad of [
+      ['us-east-1a', 'us-east-1b'],
+      ['us-east-1a', 'us-east-1b', 'us-east-1b'],
+      ['us-east-1a', 'us-east-1b', 'eu-west-1c'],
+      ['us-east-1a', 'us-east-1b', 'use1-az3'],
+      'us-east-1a',
+    ]) {
+      assert.throws(withAzs(bad), /"availabilityZones"/, JSON.stringify(bad));
+    }
+    assert.doesNotThrow(withAzs(AZS));
   });
 });
