@@ -115,5 +115,12 @@ describe('BatchPipeline: EnsureWarehouse at deploy', () => {
     for (const [id, fn] of writers)
       assert.ok(fn.DependsOn?.includes(schemaId), `${id} waits for ${schemaId}`);
     for (const id of [ensureId, frameworkId]) assert.ok(!resources[id].DependsOn?.includes(schemaId));
+    // The writer role trusts exactly those roles.
+    const trust =
+      resources[logicalIdOf(stack, stack.warehouse.writerRole)].Properties.AssumeRolePolicyDocument;
+    const trusted = (trust.Statement[0].Condition.ArnEquals['aws:PrincipalArn'] as Json[]).map(
+      (arn) => arn['Fn::GetAtt'][0] as string,
+    );
+    assert.deepEqual(trusted.sort(), writerRoles.map((r) => JSON.parse(r).Ref as string).sort());
   });
 });
