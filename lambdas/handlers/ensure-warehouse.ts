@@ -77,7 +77,7 @@ export interface SchemaResourceResult {
   Data?: { Created: boolean };
 }
 
-/** A CloudFormation custom-resource event, as the Provider framework passes it on (lib/constructs/warehouse.ts). */
+/** A CloudFormation custom-resource event, as the Provider framework passes it on (lib/constructs/batch-pipeline.ts). */
 const isStackEvent = (input: unknown): input is CloudFormationCustomResourceEvent =>
   typeof input === 'object' && input !== null && 'RequestType' in input && 'StackId' in input;
 
