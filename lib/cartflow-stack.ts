@@ -93,6 +93,7 @@ export class CartflowStack extends Stack {
       flowLogRetention: config.logRetentionDays,
       removalPolicy: config.removalPolicy,
       xrayEndpoint: config.xrayVpcEndpoint ?? false,
+      availabilityZones: config.availabilityZones,
     });
     const { vpc, privateSubnets } = this.network;
 

@@ -208,7 +208,10 @@ export interface SourceNetworkConfig {
   privateSubnetIds: string[];
   /** The AZ of each subnet, in the same order. */
   availabilityZones: string[];
-  /** The route table of each subnet, in the same order: needed for the S3 gateway endpoint (`endpoints`). */
+  /**
+   * The route table of each subnet, in the same order: needed when the stack creates the S3 gateway endpoint
+   * (`endpoints`).
+   */
   routeTableIds?: string[];
   /** A security group the database's inbound rules admit on its port; the extract function runs in it. */
   securityGroupId: string;
@@ -217,6 +220,34 @@ export interface SourceNetworkConfig {
    * and an S3 gateway endpoint in the VPC; `nat` relies on the VPC's NAT route (nothing is created).
    */
   egress: (typeof SOURCE_EGRESS)[number];
+  /**
+   * With `egress: 'endpoints'`: which of the two endpoints the stack creates. Set one to false when the VPC
+   * already has it, since a second one fails the deploy: a route table takes one S3 gateway route, and two
+   * Secrets Manager endpoints cannot both have private DNS. An existing Secrets Manager endpoint must admit
+   * HTTPS from `securityGroupId`; an existing S3 gateway must route these subnets.
+   * @default both created
+   */
+  createEndpoints?: SourceEndpoints;
+}
+
+/** The endpoints `egress: 'endpoints'` creates in the source database's VPC. */
+export interface SourceEndpoints {
+  /**
+   * The S3 gateway endpoint: a route in each subnet's route table (routeTableIds).
+   * @default true
+   */
+  s3Gateway?: boolean;
+  /**
+   * The Secrets Manager interface endpoint, private DNS on, admitting HTTPS from securityGroupId.
+   * @default true
+   */
+  secretsManager?: boolean;
+}
+
+/** The endpoints the stack creates in the source network (none with a NAT). */
+export function sourceEndpointsOf(net: SourceNetworkConfig): Required<SourceEndpoints> {
+  if (net.egress !== 'endpoints') return { s3Gateway: false, secretsManager: false };
+  return { s3Gateway: true, secretsManager: true, ...net.createEndpoints };
 }
 
 /**
@@ -309,6 +340,15 @@ export interface EnvironmentConfig {
    * @default false
    */
   xrayVpcEndpoint?: boolean;
+  /**
+   * The three Availability Zones of the environment's VPC (the subnets of the warehouse and the stream), e.g.
+   * `['us-east-1a', 'us-east-1b', 'us-east-1d']`. Each must support Redshift Serverless and, with the stream
+   * on, MSK Serverless; names map to different zones in each account, so check their AZ IDs (`aws ec2
+   * describe-availability-zones`) against both services' documented lists. Absent: the region's first three
+   * (`Fn::GetAZs`), which nothing checks; synth then warns.
+   * @default the region's first three, unchecked
+   */
+  availabilityZones?: string[];
   /**
    * Where the source database lives: its network (ExtractOrders runs in its subnets), or `'public'`:
    * ExtractOrders runs outside any VPC and reaches the database over the internet (TLS, Amazon CA bundle),
@@ -631,7 +671,28 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   if (cfg.xrayVpcEndpoint !== undefined && typeof cfg.xrayVpcEndpoint !== 'boolean') {
     throw new ConfigError('xrayVpcEndpoint', cfg.xrayVpcEndpoint, 'true or false');
   }
+  if (cfg.availabilityZones !== undefined) validateAvailabilityZones(cfg.availabilityZones);
   validateSourceChoice(cfg);
+}
+
+/** Redshift Serverless wants subnets in three AZs; the VPC has one subnet in each. */
+export const VPC_AZ_COUNT = 3;
+
+function validateAvailabilityZones(azs: unknown): void {
+  const names = Array.isArray(azs) ? azs : [];
+  const regions = new Set(names.map((az) => String(az).slice(0, -1)));
+  if (
+    names.length !== VPC_AZ_COUNT ||
+    !names.every((az) => typeof az === 'string' && AZ_NAME.test(az)) ||
+    new Set(names).size !== VPC_AZ_COUNT ||
+    regions.size !== 1
+  ) {
+    throw new ConfigError(
+      'availabilityZones',
+      azs,
+      `${VPC_AZ_COUNT} different AZ names of one region, like ['us-east-1a', 'us-east-1b', 'us-east-1d']`,
+    );
+  }
 }
 
 /** The recovery window fits the lifecycle: every file a rebuild of the window reads is still there. */
@@ -755,8 +816,22 @@ function validateSourceNetwork(net: SourceNetworkConfig): void {
   if (!(SOURCE_EGRESS as readonly string[]).includes(net.egress)) {
     throw new ConfigError('sourceNetwork.egress', net.egress, SOURCE_EGRESS.join(' or '));
   }
+  if (net.createEndpoints !== undefined) {
+    const { s3Gateway, secretsManager, ...other } = net.createEndpoints as Record<string, unknown>;
+    if (
+      net.egress !== 'endpoints' ||
+      Object.keys(other).length > 0 ||
+      ![s3Gateway, secretsManager].every((v) => v === undefined || typeof v === 'boolean')
+    ) {
+      throw new ConfigError(
+        'sourceNetwork.createEndpoints',
+        net.createEndpoints,
+        "{ s3Gateway?: boolean, secretsManager?: boolean }, with egress 'endpoints' only",
+      );
+    }
+  }
   // The S3 gateway endpoint is a route in each subnet's route table.
-  if (net.egress === 'endpoints' || net.routeTableIds !== undefined) {
+  if (sourceEndpointsOf(net).s3Gateway || net.routeTableIds !== undefined) {
     requireIds('sourceNetwork.routeTableIds', net.routeTableIds, 'rtb', count);
   }
 }

@@ -8,6 +8,7 @@ import {
   warehouseReadySql,
   writerGrantStatements,
 } from '../core/sql';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { HANDLER_ENV } from '../contract';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Env, Step, Warehouse } from '../adapters/ports';
@@ -29,8 +30,9 @@ export interface EnsureWarehouseResult {
 }
 
 /**
- * Schemas, tables and the writer's grants, idempotent. Both state machines run it first, so a brand-new
- * environment works from its first batch or its first catalog file; on an existing warehouse it is cheap.
+ * Schemas, tables and the writer's grants, idempotent. The deploy runs it (a custom resource) before any
+ * function that acts as the writer exists, and both state machines run it first; on an existing warehouse
+ * it is cheap.
  */
 export async function ensureWarehouse(
   warehouse: Warehouse,
@@ -66,11 +68,35 @@ export async function dropExpiredStages(warehouse: Warehouse, now: Date): Promis
   return names.length;
 }
 
+/** The deploy-time custom resource's physical id: one warehouse schema per stack. */
+export const WAREHOUSE_SCHEMA_RESOURCE_ID = 'warehouse-schema';
+
+/** The answer to a stack event, as the custom-resource Provider framework reads it (onEvent). */
+export interface SchemaResourceResult {
+  PhysicalResourceId: string;
+  Data?: { Created: boolean };
+}
+
+/** A CloudFormation custom-resource event, as the Provider framework passes it on (lib/constructs/batch-pipeline.ts). */
+const isStackEvent = (input: unknown): input is CloudFormationCustomResourceEvent =>
+  typeof input === 'object' && input !== null && 'RequestType' in input && 'StackId' in input;
+
 export function makeEnsureWarehouse({ warehouse, logger }: Adapters, settings: EnsureWarehouseSettings) {
-  // The input (a run request, an S3 event) does not matter: the state machines discard the result.
-  return async (): Promise<EnsureWarehouseResult> => {
+  const ensure = async (): Promise<EnsureWarehouseResult> => {
     const result = await ensureWarehouse(warehouse, settings);
     logger.info(result.created ? 'warehouse schema created or granted' : 'warehouse schema present');
+    return result;
+  };
+  // A state machine's input (a run request, an S3 event) does not matter: the state machines discard the
+  // result. A stack event comes from the deploy: an error thrown here fails the deploy with its message.
+  return async (input: unknown): Promise<EnsureWarehouseResult | SchemaResourceResult> => {
+    if (isStackEvent(input)) {
+      // The schema and its data outlive the custom resource: deleting the stack (or the resource) drops nothing.
+      if (input.RequestType === 'Delete') return { PhysicalResourceId: input.PhysicalResourceId };
+      const { created } = await ensure();
+      return { PhysicalResourceId: WAREHOUSE_SCHEMA_RESOURCE_ID, Data: { Created: created } };
+    }
+    const result = await ensure();
     const expiredStages = await dropExpiredStages(warehouse, new Date());
     if (expiredStages > 0) logger.info('expired stage tables dropped', { expiredStages });
     return { ...result, expiredStages };
@@ -81,7 +107,7 @@ export const ensureWarehouseSettings = (env: Env): EnsureWarehouseSettings => ({
   writerUser: env[HANDLER_ENV.warehouseWriterUser] || undefined,
 });
 
-export const step: Step<EnsureWarehouseSettings, unknown, EnsureWarehouseResult> = {
+export const step: Step<EnsureWarehouseSettings, unknown, EnsureWarehouseResult | SchemaResourceResult> = {
   name: 'ensure-warehouse',
   settings: ensureWarehouseSettings,
   make: makeEnsureWarehouse,

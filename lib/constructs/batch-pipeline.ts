@@ -1,18 +1,25 @@
 import { createHash } from 'node:crypto';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import * as cr from 'aws-cdk-lib/custom-resources';
-import { acknowledgeNag, DEPLOY_HELPER_MEMORY_MB, nagArnRef, type S3GrantKind } from '../nag';
+import {
+  acknowledgeDeployTimeFunction,
+  acknowledgeNag,
+  DEPLOY_HELPER_MEMORY_MB,
+  LAMBDA_BASIC_EXECUTION_FINDING,
+  nagArnRef,
+  type S3GrantKind,
+} from '../nag';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
-import { warehouseDdl } from '../../lambdas/core/sql';
+import { warehouseDdl, writerGrantStatements } from '../../lambdas/core/sql';
 import {
   BATCH_STEPS,
   CATALOG_STEPS,
@@ -48,6 +55,23 @@ const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ];
 
+/**
+ * How long the custom-resource Provider framework waits for its onEvent handler: its function's fixed
+ * timeout (aws-cdk-lib custom-resources Provider, FRAMEWORK_HANDLER_TIMEOUT). It cannot be configured
+ * without an isComplete handler (totalTimeout), which a synchronous step does not need.
+ */
+export const PROVIDER_FRAMEWORK_TIMEOUT_SECONDS = 15 * 60;
+
+/** What the framework needs around the call: its log lines and the PUT of the answer to CloudFormation. */
+export const PROVIDER_ANSWER_SECONDS = 60;
+
+/**
+ * ensure-warehouse's timeout: config.lambdaTimeoutSeconds, capped so that the deploy-time framework outlives
+ * it and reports its error (or its timeout) to CloudFormation.
+ */
+export const ensureWarehouseTimeoutSeconds = (config: EnvironmentConfig): number =>
+  Math.min(config.lambdaTimeoutSeconds, PROVIDER_FRAMEWORK_TIMEOUT_SECONDS - PROVIDER_ANSWER_SECONDS);
+
 /** The steps that run DuckDB: they get the engine layer, memory and /tmp (cartflowFunction `engine`). */
 export const ENGINE_ENTRIES: ReadonlySet<HandlerEntry> = new Set([
   'extract-orders',
@@ -80,6 +104,8 @@ export class BatchPipeline extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly catalogStateMachine: sfn.StateMachine;
   readonly functions: Record<HandlerEntry, NodejsFunction>;
+  /** EnsureWarehouse at deploy: no function that acts as the writer is created before it succeeds. */
+  readonly warehouseSchema: CustomResource;
   private readonly config: EnvironmentConfig;
 
   constructor(scope: Construct, id: string, props: BatchPipelineProps) {
@@ -121,10 +147,12 @@ export class BatchPipeline extends Construct {
         environment: { ...own, ...source?.environment },
         engine,
         vpc: source?.vpc,
+        timeout:
+          entry === 'ensure-warehouse' ? Duration.seconds(ensureWarehouseTimeoutSeconds(config)) : undefined,
       });
       acknowledgeNag(
         functions[entry],
-        'Invoked only synchronously (RequestResponse) by Step Functions task states (ensure-warehouse also by the schema custom resource): Retry absorbs transient failures, and a failed execution reaches the run-failed handler (FailedRuns) through its status-change event: no asynchronous event to keep.',
+        "Invoked only synchronously (RequestResponse) by Step Functions task states (ensure-warehouse also by the WarehouseSchema custom resource's Provider during deploys, where an error fails the deploy): Retry absorbs transient failures, and a failed execution reaches the run-failed handler (FailedRuns) through its status-change event: no asynchronous event to keep.",
         'Serverless-LambdaDLQ',
       );
     }
@@ -172,38 +200,53 @@ export class BatchPipeline extends Construct {
     grantAlertPublish(notify, props.alertTopic);
     notify.addEnvironment(HANDLER_ENV.topicArn, props.alertTopic.topicArn);
 
-    this.createWarehouseSchemaOnDeploy(functions['ensure-warehouse'], warehouse);
+    this.warehouseSchema = this.createWarehouseSchemaOnDeploy(functions['ensure-warehouse'], warehouse);
     this.stateMachine = this.buildBatchStateMachine();
     this.catalogStateMachine = this.buildCatalogStateMachine();
   }
 
   /**
-   * Runs EnsureWarehouse at every deploy that changes the warehouse DDL: the clickstream loader runs on its
+   * Runs EnsureWarehouse at deploy, whenever the warehouse DDL or the writer's grants change, before any
+   * function that acts as the writer is created (Warehouse.writersAfter): the clickstream loader runs on its
    * own schedule as the writer user, which cannot create tables, possibly before any batch or catalog run.
+   * The Provider framework invokes the function itself and fails the deploy with its error message (an
+   * AwsCustomResource SDK call would take the error's HTTP 200 for success: aws/aws-cdk#20933).
    */
-  private createWarehouseSchemaOnDeploy(ensure: NodejsFunction, warehouse: Warehouse): void {
-    const invoke: cr.AwsSdkCall = {
-      service: 'Lambda',
-      action: 'invoke',
-      parameters: {
-        FunctionName: ensure.functionName,
-        InvocationType: 'RequestResponse',
-        Payload: JSON.stringify({
-          ddl: createHash('sha256').update(warehouseDdl('redshift').join(';')).digest('hex'),
-        }),
+  private createWarehouseSchemaOnDeploy(ensure: NodejsFunction, warehouse: Warehouse): CustomResource {
+    const { config } = this;
+    const provider = new cr.Provider(this, 'WarehouseSchemaProvider', {
+      onEventHandler: ensure,
+      logGroup: new logs.LogGroup(this, 'WarehouseSchemaProviderLogs', {
+        retention: config.logRetentionDays,
+        removalPolicy: removalPolicyOf(config.removalPolicy),
+      }),
+    });
+    acknowledgeNag(
+      provider,
+      'CDK custom-resource Provider framework function: basic logging, invoking our ensure-warehouse function (and its versions), on the runtime CDK pins.',
+      LAMBDA_BASIC_EXECUTION_FINDING,
+      `AwsSolutions-IAM5[Resource::${nagArnRef(ensure)}:*]`,
+      'AwsSolutions-L1',
+    );
+    acknowledgeDeployTimeFunction(provider, 'The Provider framework function');
+    // The Provider has no memory setting; the rule wants it explicit (Serverless-LambdaDefaultMemorySize).
+    const framework = provider.node.findChild('framework-onEvent').node.defaultChild as lambda.CfnFunction;
+    framework.memorySize = DEPLOY_HELPER_MEMORY_MB;
+    const schema = new CustomResource(this, 'WarehouseSchema', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::WarehouseSchema',
+      // A change of the DDL or of the grants runs the step again (an Update event).
+      properties: {
+        Schema: createHash('sha256')
+          .update([...warehouseDdl('redshift'), ...writerGrantStatements(warehouse.writerUser)].join(';'))
+          .digest('hex'),
       },
-      physicalResourceId: cr.PhysicalResourceId.of('warehouse-schema'),
-    };
-    const schema = new cr.AwsCustomResource(this, 'WarehouseSchema', {
-      onCreate: invoke,
-      onUpdate: invoke,
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [ensure.functionArn] }),
-      ]),
-      installLatestAwsSdk: false,
-      memorySize: DEPLOY_HELPER_MEMORY_MB,
+      // CloudFormation waits as long as the step may run, and the framework's answer.
+      serviceTimeout: Duration.seconds(ensureWarehouseTimeoutSeconds(config) + PROVIDER_ANSWER_SECONDS),
     });
     schema.node.addDependency(warehouse);
+    warehouse.writersAfter(schema);
+    return schema;
   }
 
   /**

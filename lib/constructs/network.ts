@@ -1,8 +1,14 @@
-import { Fn } from 'aws-cdk-lib';
+import { Annotations, Fn, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { removalPolicyOf, type RemovalChoice, type SourceNetworkConfig } from '../config';
+import {
+  removalPolicyOf,
+  sourceEndpointsOf,
+  VPC_AZ_COUNT,
+  type RemovalChoice,
+  type SourceNetworkConfig,
+} from '../config';
 
 export interface NetworkProps {
   /**
@@ -25,6 +31,11 @@ export interface NetworkProps {
    * @default false: the VPC functions are not traced
    */
   readonly xrayEndpoint?: boolean;
+  /**
+   * The VPC's three AZs (config availabilityZones): each must support Redshift Serverless and MSK Serverless.
+   * @default the region's first three (Fn::GetAZs), unchecked: synth warns
+   */
+  readonly availabilityZones?: string[];
 }
 
 /**
@@ -47,11 +58,9 @@ export class Network extends Construct {
     if (!/^\d{1,3}(\.\d{1,3}){3}\/(1[6-9]|2[0-4])$/.test(cidr)) {
       throw new Error(`Network: cidr "${cidr}" must be an IPv4 CIDR from /16 to /24, e.g. '10.40.0.0/16'.`);
     }
-    // Redshift Serverless needs subnets in three AZs. The stack is environment-agnostic, so the AZs
-    // are resolved at deploy time (Fn::GetAZs) and synth needs no account lookup.
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(cidr),
-      availabilityZones: [0, 1, 2].map((i) => Fn.select(i, Fn.getAzs())),
+      availabilityZones: this.availabilityZones(props.availabilityZones),
       natGateways: 0,
       subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
@@ -86,13 +95,40 @@ export class Network extends Construct {
       ),
     });
   }
+
+  /**
+   * Redshift Serverless needs subnets in three AZs, and not every AZ has it (nor MSK Serverless). The stack is
+   * environment-agnostic: the AZs come from config, or else are the region's first three, resolved at deploy
+   * time (Fn::GetAZs), which nothing checks.
+   */
+  private availabilityZones(configured: string[] | undefined): string[] {
+    const region = Stack.of(this).region;
+    if (configured === undefined) {
+      Annotations.of(this).addWarningV2(
+        'cartflow:availabilityZones',
+        "No availabilityZones in lib/config.ts: the VPC takes the region's first three AZs, unchecked against Redshift Serverless and MSK Serverless support.",
+      );
+      return Array.from({ length: VPC_AZ_COUNT }, (_, i) => Fn.select(i, Fn.getAzs()));
+    }
+    const regionKnown = !Token.isUnresolved(region);
+    if (
+      configured.length !== VPC_AZ_COUNT ||
+      (regionKnown && configured.some((az) => az.slice(0, -1) !== region))
+    ) {
+      throw new Error(
+        `Network: availabilityZones ${JSON.stringify(configured)} must be ${VPC_AZ_COUNT} AZs of the stack's region${regionKnown ? ` (${region})` : ''}.`,
+      );
+    }
+    return configured;
+  }
 }
 
 /**
  * The shop database's network, imported from config by id (Vpc.fromVpcAttributes: no lookup, synth stays
  * offline). A function placed here runs in the database's private subnets with the security group the
  * database admits. With `egress: 'endpoints'` it reaches Secrets Manager through an interface endpoint and
- * S3 through a gateway endpoint created here; with `nat` through the VPC's own NAT.
+ * S3 through a gateway endpoint, each created here unless the VPC has it (createEndpoints); with `nat`
+ * through the VPC's own NAT.
  */
 export class SourceNetwork extends Construct {
   readonly vpc: ec2.IVpc;
@@ -120,7 +156,9 @@ export class SourceNetwork extends Construct {
       },
     );
     this.xrayReachable = config.egress === 'nat';
-    if (config.egress === 'endpoints') {
+    // Each endpoint only where the VPC does not have it already (config createEndpoints).
+    const create = sourceEndpointsOf(config);
+    if (create.secretsManager) {
       const endpointGroup = new ec2.SecurityGroup(this, 'SecretsManagerEndpointSecurityGroup', {
         vpc: this.vpc,
         description: 'cartflow: Secrets Manager endpoint, HTTPS from the extract function only',
@@ -135,6 +173,8 @@ export class SourceNetwork extends Construct {
         open: false,
         privateDnsEnabled: true,
       });
+    }
+    if (create.s3Gateway) {
       // The extract writes raw/ Parquet to the lake; a gateway endpoint is a route, free of charge.
       new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
         vpc: this.vpc,

@@ -1,7 +1,8 @@
-import { Stack } from 'aws-cdk-lib';
+import { Lazy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import * as redshiftserverless from 'aws-cdk-lib/aws-redshiftserverless';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -14,7 +15,7 @@ import {
   s3GrantFindings,
   stackSingletons,
 } from '../nag';
-import { Construct } from 'constructs';
+import { Construct, type IDependable } from 'constructs';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
 import { BASE_CAPACITY_RPU_ALLOWED, isBaseCapacityRpu, removalPolicyOf, type RemovalChoice } from '../config';
 
@@ -80,6 +81,10 @@ export class Warehouse extends Construct {
   /** The database user of `writerRole`: `IAMR:<role name>`. */
   readonly writerUser: string;
   private readonly key: kms.IKey;
+  /** The functions granted the writer (grantDataApi): its trust names their roles, and they wait for the schema. */
+  private readonly writers: lambda.Function[] = [];
+  /** The deploy-time EnsureWarehouse (writersAfter). */
+  private schemaReady?: IDependable;
 
   constructor(scope: Construct, id: string, props: WarehouseProps) {
     super(scope, id);
@@ -158,12 +163,21 @@ export class Warehouse extends Construct {
     this.key = props.key;
 
     // Named, lower-case: the database user name derives from it and the DDL step grants to it before synth
-    // could know a generated name. Trusts the account; only grantDataApi's grantees may assume it.
+    // could know a generated name. Only the roles of the functions granted it (grantDataApi) may assume it:
+    // they are created after this role, so the trust names them by aws:PrincipalArn, resolved at synth.
     const writerRoleName = `${props.name}-writer`;
     this.writerRole = new iam.Role(this, 'WriterRole', {
       roleName: writerRoleName,
-      assumedBy: new iam.AccountRootPrincipal(),
+      assumedBy: new iam.PrincipalWithConditions(new iam.AccountRootPrincipal(), {
+        ArnEquals: {
+          'aws:PrincipalArn': Lazy.list({ produce: () => this.writers.map((fn) => fn.role!.roleArn) }),
+        },
+      }),
       description: `cartflow ${props.name}: the warehouse functions' Data API identity (database user IAMR:${writerRoleName})`,
+    });
+    this.node.addValidation({
+      validate: () =>
+        this.writers.length > 0 ? [] : ['Warehouse: no function was granted the writer role (grantDataApi).'],
     });
     this.writerUser = `IAMR:${writerRoleName}`;
     this.allowDataApi(this.writerRole);
@@ -177,8 +191,8 @@ export class Warehouse extends Construct {
 
     // CloudFormation does not return the managed admin secret's ARN (CfnNamespace has no
     // attrNamespaceAdminPasswordSecretArn: aws/aws-cdk#29930, waiting on CloudFormation), and its name ends
-    // in a random suffix. GetNamespace returns it; the call runs on every deploy, so a rotated or
-    // re-created secret is picked up.
+    // in a random suffix. GetNamespace returns it; the call runs when the resource is created or its
+    // parameters change (a new namespace), not on every deploy: a rotation keeps the secret's ARN.
     const getNamespace: cr.AwsSdkCall = {
       service: 'redshift-serverless',
       action: 'GetNamespace',
@@ -198,7 +212,7 @@ export class Warehouse extends Construct {
     acknowledgeStackSingletons(
       this,
       'AWS679f53fac',
-      'CDK AwsCustomResource singleton: AWSLambdaBasicExecutionRole only writes its logs; its policy allows redshift-serverless:GetNamespace on this namespace only.',
+      'CDK AwsCustomResource singleton: AWSLambdaBasicExecutionRole only writes its logs; its policy allows redshift-serverless:GetNamespace on this namespace only (the stack has no other AwsCustomResource: the schema step runs through a Provider).',
       LAMBDA_BASIC_EXECUTION_FINDING,
     );
     for (const singleton of stackSingletons(this, 'AWS679f53fac')) {
@@ -235,15 +249,35 @@ export class Warehouse extends Construct {
     );
   }
 
-  /** Lets `grantee` run SQL through the Data API as the writer user: it may only assume the writer role. */
-  grantDataApi(grantee: iam.IGrantable): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
+  /**
+   * Lets `fn` run SQL through the Data API as the writer user: it may only assume the writer role, whose
+   * trust admits its role, and it is created only after the schema step (writersAfter).
+   */
+  grantDataApi(fn: lambda.Function): void {
+    if (!fn.role) throw new Error(`Warehouse: ${fn.node.path} has no role to grant the writer to.`);
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'AssumeWarehouseWriter',
         actions: ['sts:AssumeRole'],
         resources: [this.writerRole.roleArn],
       }),
     );
+    this.writers.push(fn);
+    if (this.schemaReady) this.waitForSchema(fn, this.schemaReady);
+  }
+
+  /**
+   * Every function granted the writer, before or after this call, is created only once `schemaStep` (the
+   * deploy-time EnsureWarehouse) has succeeded: the writer role's first login would make Redshift Serverless
+   * create its user with no grants. The function resource alone waits: its role is in the writer's trust.
+   */
+  writersAfter(schemaStep: IDependable): void {
+    this.schemaReady = schemaStep;
+    for (const fn of this.writers) this.waitForSchema(fn, schemaStep);
+  }
+
+  private waitForSchema(fn: lambda.Function, schemaStep: IDependable): void {
+    fn.node.defaultChild!.node.addDependency(schemaStep);
   }
 
   /**

@@ -98,4 +98,18 @@ describe('the source database network (ExtractOrders)', () => {
     assert.throws(withNetwork({ routeTableIds: undefined }), /"sourceNetwork\.routeTableIds"/);
     assert.doesNotThrow(withNetwork({ egress: 'nat', routeTableIds: undefined }));
   });
+
+  test('createEndpoints: only with egress endpoints, booleans only; without the S3 gateway no route tables', () => {
+    const withNetwork = (change: Partial<SourceNetworkConfig>) => () =>
+      validateConfig({ ...loadConfig('prod'), sourceNetwork: { ...NETWORK, ...change } });
+    const endpoints = /"sourceNetwork\.createEndpoints"/;
+    assert.throws(withNetwork({ egress: 'nat', createEndpoints: { s3Gateway: false } }), endpoints);
+    assert.throws(withNetwork({ createEndpoints: { s3Gateway: 'no' as never } }), endpoints);
+    assert.throws(withNetwork({ createEndpoints: { s3: false } as never }), endpoints);
+    assert.throws(
+      withNetwork({ routeTableIds: undefined, createEndpoints: { secretsManager: false } }),
+      /"sourceNetwork\.routeTableIds"/,
+    );
+    assert.doesNotThrow(withNetwork({ routeTableIds: undefined, createEndpoints: { s3Gateway: false } }));
+  });
 });
