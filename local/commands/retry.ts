@@ -14,7 +14,7 @@ export const command: Command = {
       const environment = await aws();
       err.write(`redriving execution ${runId} of ${environment.outputs.batchStateMachineArn} …\n`);
       const outcome = await stateMachineRuns(environment).redrive(runId);
-      out.write(summaryTable([{ date: runId.slice(0, 10), ms: 0, ...outcome }]));
+      out.write(summaryTable([{ ms: 0, ...outcome }]));
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     const started = Date.now();
@@ -26,9 +26,10 @@ export const command: Command = {
     err.write(
       `retry ${runId} (attempt ${outcome.attempt}) ${outcome.status}: ${ran} steps ran, ${replayed} finished before and were not rerun\n`,
     );
-    if (outcome.status !== 'SUCCEEDED')
+    if (outcome.superseded !== undefined) err.write(`SUPERSEDED: ${outcome.superseded}\n`);
+    else if (outcome.status !== 'SUCCEEDED')
       err.write(`${outcome.error?.name ?? ''}: ${outcome.error?.message ?? ''}\n`);
     if (outcome.state) out.write(await summary(local, outcome.state, Date.now() - started));
-    return outcome.status === 'SUCCEEDED' ? 0 : 1;
+    return outcome.status === 'SUCCEEDED' && outcome.superseded === undefined ? 0 : 1;
   },
 };
