@@ -369,11 +369,14 @@ export class RunNotFoundError extends Error {
   override name = 'RunNotFoundError';
 }
 
-/** Advisory lock key space of the batch runs (the second key: runLockKey of the execution name). */
-const RUN_LOCK_SPACE = 0x63666c77;
-
-/** The second advisory lock key of a run: 31 bits of its name's digest (pg_locks shows objid unsigned). */
-const runLockKey = (name: string) => createHash('sha256').update(name).digest().readUInt32BE(0) & 0x7fffffff;
+/**
+ * The advisory lock keys a local runner holds for its run: the batch runs' key space, and 31 bits of the
+ * execution name's digest (pg_locks shows objid unsigned).
+ */
+export const runLockKeys = (name: string): [number, number] => [
+  0x63666c77,
+  createHash('sha256').update(name).digest().readUInt32BE(0) & 0x7fffffff,
+];
 
 /**
  * Which local batch runs have a live runner, across processes: each runner holds a session advisory lock
@@ -392,7 +395,7 @@ class RunLocks implements LiveRuns {
     const db = await (this.db ??= this.open());
     const unlock = await db.lock();
     try {
-      return (await db.query<T>(sql, [RUN_LOCK_SPACE, runLockKey(name)])).rows;
+      return (await db.query<T>(sql, runLockKeys(name))).rows;
     } finally {
       unlock();
     }
