@@ -131,7 +131,10 @@ export class StateMachineRuns {
       const running = attempts.find((a) => a.status === 'RUNNING' || a.status === 'PENDING_REDRIVE');
       if (running)
         return this.outcome(await this.waitForEnd(running.name), 'was already running; waited for it');
-      const succeeded = attempts.find((a) => a.status === 'SUCCEEDED');
+      // A superseded attempt SUCCEEDED without publishing: it is no reason to skip the date.
+      const succeeded = attempts.find(
+        (a) => a.status === 'SUCCEEDED' && supersededCause(parsed(a.output)) === undefined,
+      );
       if (succeeded && !force) return { status: 'SKIPPED', run: succeeded.name, reason: 'succeeded before' };
       const name = executionNameOf(date, attempts.length + 1);
       // One start at a time in this process, so its own workers never count the same free slot twice.

@@ -288,4 +288,22 @@ describe('backfill and retry against a deployed state machine', () => {
     // Assess
     assert.deepEqual(outcome, { status: 'SUPERSEDED', run: '2026-07-10', reason: message });
   });
+
+  it('runs a date again whose only attempt was superseded: that attempt published nothing', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions(undefined, (name) =>
+      name === '2026-07-11'
+        ? JSON.stringify({ superseded: { Error: 'SupersededRunError', Cause: 'held' } })
+        : undefined,
+    );
+    const runs = runsOn(sfn);
+    await runs.runDate('2026-07-11', false);
+
+    // Act
+    const outcome = await runs.runDate('2026-07-11', false);
+
+    // Assess
+    assert.deepEqual(sfn.started, ['2026-07-11', '2026-07-11-a2']);
+    assert.deepEqual([outcome.status, outcome.run], ['SUCCEEDED', '2026-07-11-a2']);
+  });
 });
