@@ -62,7 +62,7 @@ export const QUALITY_GATE_ERROR = 'QualityGateError';
  */
 export const SUPERSEDED_STATE = 'Superseded';
 
-/** A batch execution's output's superseded cause (the SupersededRunError message), if it ended in SUPERSEDED_STATE. */
+/** Why a batch execution ended in SUPERSEDED_STATE (the SupersededRunError message), from its output. */
 export function supersededCause(output: unknown): string | undefined {
   const caught = (output as { superseded?: { Cause?: unknown } } | null | undefined)?.superseded;
   if (caught === undefined) return undefined;

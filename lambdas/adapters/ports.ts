@@ -101,7 +101,7 @@ export interface Adapters {
   metrics: MetricSink;
   /** Only the run-failed step reads executions; other steps' adapters may leave it out. */
   executions?: ExecutionHistory;
-  /** Local runner only: whether a batch run's runner still lives (core/run-claim.ts ClaimOptions.isRunning). */
+  /** Local runner only: whether a batch run's runner lives (core/run-claim.ts ClaimOptions.isRunning). */
   liveRuns?: LiveRuns;
 }
 

@@ -262,9 +262,10 @@ export class BatchPipeline extends Construct {
       options?: { resultPath?: string; resultSelector?: Record<string, unknown> },
     ) => this.task(name, BATCH_STEPS[name], options);
     // No Catch (but SupersededRunError's, a clean end): a Task that fails after its Retry fails the
-    // execution at that state, so RedriveExecution resumes exactly there (in a Map, only the failed iterations) with the staged data and stage tables the
-    // earlier states left. The execution's FAILED / TIMED_OUT / ABORTED event reaches the run-failed handler
-    // (FailedRuns), which records, reports and notifies; nothing is cleaned up before a redrive.
+    // execution at that state, so RedriveExecution resumes exactly there (in a Map, only the failed
+    // iterations) with the staged data and stage tables the earlier states left. The execution's FAILED /
+    // TIMED_OUT / ABORTED event reaches the run-failed handler (FailedRuns), which records, reports and
+    // notifies; nothing is cleaned up before a redrive.
     // The notify step gets the state and `$$.Execution` (its ARN and name) to link the run in the alert.
     const notifyPayload = sfn.TaskInput.fromObject({
       'state.$': '$',
