@@ -56,6 +56,28 @@ export const QUALITY_GATE_FAILED_STATE = 'QualityGateFailed';
 export const QUALITY_GATE_ERROR = 'QualityGateError';
 
 /**
+ * The Succeed state a batch run ends in when another run of its date holds the date (ResolveRun) or took it
+ * over (PublishDate): its SupersededRunError is caught there, with its cause at `$.superseded`. The execution
+ * SUCCEEDS, so the failure rule (FAILED_EXECUTION_STATUSES) never sees it and no alert is published.
+ */
+export const SUPERSEDED_STATE = 'Superseded';
+
+/** Why a batch execution ended in SUPERSEDED_STATE (the SupersededRunError message), from its output. */
+export function supersededCause(output: unknown): string | undefined {
+  const caught = (output as { superseded?: { Cause?: unknown } } | null | undefined)?.superseded;
+  if (caught === undefined) return undefined;
+  if (typeof caught.Cause !== 'string') return JSON.stringify(caught);
+  // A Lambda task's Cause is the function's error as JSON ({ errorType, errorMessage, trace }).
+  try {
+    const error = JSON.parse(caught.Cause) as { errorMessage?: unknown };
+    if (typeof error.errorMessage === 'string') return error.errorMessage;
+  } catch {
+    // Not JSON: the message itself (the local interpreter's Cause).
+  }
+  return caught.Cause;
+}
+
+/**
  * A batch execution that ends FAILED, TIMED_OUT or ABORTED: EventBridge (Step Functions "Execution Status
  * Change") invokes this handler, which records the run as failed, writes its report and notifies. Not a
  * state: a failed Task fails the execution where it stands, so RedriveExecution resumes exactly there.

@@ -4,13 +4,22 @@
  */
 
 import { assertBusinessDate } from '../lambdas/core/dates';
+import { SupersededRunError } from '../lambdas/core/errors';
 import { literal } from '../lambdas/core/sql';
 import { failureLines, nextAfterBatch, type StepError } from './failure-line';
 
 const assertDate = (date: string) => assertBusinessDate(date, 'date');
 
 export type DateStatus =
-  'SUCCEEDED' | 'FAILED' | 'SKIPPED' | 'BUSY' | 'NOT STARTED' | 'ABANDONED' | 'TIMED_OUT' | 'ABORTED';
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'SKIPPED'
+  /** Another run of the date held it (core/run-claim.ts): that run publishes the date, this one nothing. */
+  | 'SUPERSEDED'
+  | 'NOT STARTED'
+  | 'ABANDONED'
+  | 'TIMED_OUT'
+  | 'ABORTED';
 
 export interface DateOutcome {
   date: string;
@@ -47,16 +56,11 @@ export interface RunLedger {
 }
 
 /** `retry` of a run whose date a later run has published since (RunLedger.succeededAfter), locally and on AWS. */
-export class SupersededRunError extends Error {
-  override name = 'SupersededRunError';
-
-  constructor(run: string, later: string) {
-    super(
-      `run ${run} is not redriven: run ${later} of the same date started later and succeeded, so a redrive ` +
-        'would publish older data over it; run the date again instead (cartflow run --date <date>)',
-    );
-  }
-}
+export const redriveSuperseded = (run: string, later: string) =>
+  new SupersededRunError(
+    `run ${run} is not redriven: run ${later} of the same date started later and succeeded, so a redrive ` +
+      'would publish older data over it; run the date again instead (cartflow run --date <date>)',
+  );
 
 /** A RunLedger over any warehouse that answers SQL (PostgreSQL and Redshift both take this SQL). */
 export function warehouseLedger(warehouse: { query<T>(sql: string): Promise<T[]> }): RunLedger {

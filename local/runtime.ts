@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { MSKEvent } from 'aws-lambda';
@@ -10,16 +10,16 @@ import { step as runFailedStep, type ExecutionStatusChange } from '../lambdas/ha
 import { step as slaCheckStep, type SlaCheckResult } from '../lambdas/handlers/sla-check';
 import { step as streamToParquetStep, type StreamResult } from '../lambdas/handlers/stream-to-parquet';
 import { localLogger, RecordedMetrics } from '../lambdas/adapters/observability';
-import type { Adapters, Env, LakeStore, Step } from '../lambdas/adapters/ports';
+import type { Adapters, Env, LakeStore, LiveRuns, Step } from '../lambdas/adapters/ports';
 import { faultSwitch, withFaults } from '../lambdas/adapters/fault-injection';
 import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
-import { BATCH_STEPS, CATALOG_STEPS } from '../lambdas/steps';
+import { BATCH_STEPS, CATALOG_STEPS, supersededCause } from '../lambdas/steps';
 import { HANDLER_ENV } from '../lambdas/contract';
-import { assertBusinessDate, previousUtcDate } from '../lambdas/core/dates';
+import { requestedBusinessDate } from '../lambdas/core/dates';
 import { FileAlerts } from './console-alerts';
 import { openDatabase, PostgresSourceDatabase, type Database } from './embedded-postgres';
 import { startS3Server } from './s3-server';
-import { SupersededRunError, warehouseLedger } from './backfill';
+import { redriveSuperseded, warehouseLedger } from './backfill';
 import { RunJournal } from './run-journal';
 import { reportWithTimeline } from './run-report';
 import { runStateMachine, type ExecutionOutcome, type LocalHandler } from './step-functions';
@@ -74,8 +74,16 @@ export interface LocalServices {
   close(): Promise<void>;
 }
 
-/** A batch execution's outcome: its run id (the execution name; none when refused) and attempt number. */
-export type BatchOutcome = ExecutionOutcome & { state?: PipelineState; attempt: number; runId?: string };
+/**
+ * A batch execution's outcome: its run id (the execution name; none when refused), attempt number, and
+ * for a run that ended in the Superseded state (another run of its date held it), that state's cause.
+ */
+export type BatchOutcome = ExecutionOutcome & {
+  state?: PipelineState;
+  attempt: number;
+  runId?: string;
+  superseded?: string;
+};
 
 export interface LocalRuntime extends LocalServices {
   /**
@@ -227,25 +235,31 @@ async function runtimeOver(services: LocalServices, options: LocalRuntimeOptions
   });
   const run = (definition: AslDefinition, steps: Record<string, string>, input: unknown) =>
     runStateMachine(definition, input, { handlers: bindHandlers(services, steps), onStep: options.onStep });
-  const dateLocks = new DateLocks(() => openDatabase(warehouseDatabase(options.dataDir, options)));
+  const runLocks = new RunLocks(() => openDatabase(warehouseDatabase(options.dataDir, options)));
   const journal = new RunJournal(() => openDatabase(warehouseDatabase(options.dataDir, options)));
   // The run id is the execution name, as on AWS when the caller names the execution: `retry <run>` finds it.
   const batchOf =
     (definition: AslDefinition) =>
     async (request: RunRequest, name?: string): Promise<BatchOutcome> => {
-      const date =
-        request.businessDate ?? previousUtcDate(request.time ? new Date(request.time) : new Date());
-      const held = await dateLocks.tryLock(date);
-      if (!held.locked)
-        return { status: 'FAILED', error: held.error, steps: [], attempt: 0, runId: undefined };
+      const executionName = name ?? `${requestedBusinessDate(request)}-${randomUUID().slice(0, 8)}`;
+      const held = await runLocks.hold(executionName);
+      if (!held) {
+        const message = `run ${executionName} is running in another process; retry it once it has ended`;
+        return {
+          status: 'FAILED',
+          error: { name: 'ExecutionNotRedrivable', message },
+          steps: [],
+          attempt: 0,
+        };
+      }
       try {
-        const executionName = name ?? `${date}-${randomUUID().slice(0, 8)}`;
         const attempt = await journal.begin(executionName, 'batch', request);
         // Each step's time in the journal as it ends (what `status` shows), in order, awaited before finish.
         let logged = Promise.resolve();
         let seq = 0;
         const outcome = await runStateMachine(definition, request, {
-          handlers: bindHandlers(services, BATCH_STEPS),
+          // ResolveRun asks whether the holder of its date still runs (core/run-claim.ts).
+          handlers: bindHandlers(services, BATCH_STEPS, { liveRuns: runLocks }),
           onStep: (step) => {
             options.onStep?.(step);
             const at = seq++;
@@ -267,6 +281,8 @@ async function runtimeOver(services: LocalServices, options: LocalRuntimeOptions
         );
         // What the stack's FailedRuns rule does on the execution's status change: record, report, notify.
         if (outcome.status !== 'SUCCEEDED') await handleFailure(services, executionName, outcome);
+        const superseded = supersededCause(outcome.output);
+        if (superseded !== undefined) return { ...outcome, attempt, runId: executionName, superseded };
         // The report the run's last step wrote from its state, again with the step times the runner measured.
         await reportWithTimeline(services.adapters, outcome).catch((error: Error) =>
           services.adapters.logger.warn('run report without timeline', { error: error.message }),
@@ -274,7 +290,7 @@ async function runtimeOver(services: LocalServices, options: LocalRuntimeOptions
         const state = outcome.output as PipelineState | undefined;
         return { ...outcome, state, attempt, runId: executionName };
       } finally {
-        await held.unlock();
+        await held.release();
       }
     };
 
@@ -282,7 +298,7 @@ async function runtimeOver(services: LocalServices, options: LocalRuntimeOptions
     ...services,
     async close() {
       await journal.close();
-      await dateLocks.close();
+      await runLocks.close();
       await services.close();
     },
     runBatch: batchOf(definitions.batch),
@@ -295,7 +311,7 @@ async function runtimeOver(services: LocalServices, options: LocalRuntimeOptions
           `run ${runId} succeeded; there is nothing to retry (backfill --force reruns its date)`,
         );
       const later = await warehouseLedger(services.warehouse).succeededAfter(runId);
-      if (later) throw new SupersededRunError(runId, later);
+      if (later) throw redriveSuperseded(runId, later);
       return batchOf(definitions.batch)(execution.input as RunRequest, runId);
     },
     async batchWith(configure) {
@@ -354,65 +370,55 @@ export class RunNotFoundError extends Error {
   override name = 'RunNotFoundError';
 }
 
-/** Advisory lock key space of the batch runs (the second key is the business date as YYYYMMDD). */
-const RUN_LOCK_SPACE = 0x63666c77;
+/**
+ * The advisory lock keys a local runner holds for its run: the batch runs' key space, and 31 bits of the
+ * execution name's digest (pg_locks shows objid unsigned).
+ */
+export const runLockKeys = (name: string): [number, number] => [
+  0x63666c77,
+  createHash('sha256').update(name).digest().readUInt32BE(0) & 0x7fffffff,
+];
 
 /**
- * One batch run per business date at a time, across processes: a session advisory lock in the
- * warehouse, held by the runner for the whole execution. A second run of the date (another `cartflow
- * run`, a backfill) is refused, as Step Functions refuses StartExecution with a name already running.
- * A killed runner's connection closes and PostgreSQL releases its lock with it.
+ * Which local batch runs have a live runner, across processes: each runner holds a session advisory lock
+ * keyed by its execution name for the whole execution, and PostgreSQL releases it with the connection of
+ * a runner killed with SIGKILL. It answers ResolveRun's "does the holder of this date still run"
+ * (core/run-claim.ts): on AWS the aborted execution's status change records the run FAILED; locally
+ * nothing would. A second runner of one execution (a retry while it runs) is refused, as Step Functions
+ * refuses to redrive a running execution.
  */
-class DateLocks {
+class RunLocks implements LiveRuns {
   private db?: Promise<Database>;
 
   constructor(private readonly open: () => Promise<Database>) {}
 
-  async tryLock(
-    date: string,
-  ): Promise<
-    { locked: true; unlock(): Promise<void> } | { locked: false; error: { name: string; message: string } }
-  > {
+  private async query<T>(sql: string, name: string): Promise<T[]> {
     const db = await (this.db ??= this.open());
-    const key = Number(assertBusinessDate(date, 'businessDate').replaceAll('-', ''));
-    const unlockDb = await db.lock();
+    const unlock = await db.lock();
     try {
-      const [{ locked }] = (
-        await db.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
-          RUN_LOCK_SPACE,
-          key,
-        ])
-      ).rows;
-      if (locked) {
-        return {
-          locked: true,
-          unlock: async () => {
-            const release = await db.lock();
-            try {
-              await db.query('SELECT pg_advisory_unlock($1, $2)', [RUN_LOCK_SPACE, key]);
-            } finally {
-              release();
-            }
-          },
-        };
-      }
-      const holder = (
-        await db.query<{ application_name: string }>(
-          `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-           WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2 AND l.granted`,
-          [RUN_LOCK_SPACE, key],
-        )
-      ).rows[0]?.application_name;
-      return {
-        locked: false,
-        error: {
-          name: 'ExecutionAlreadyExists',
-          message: `a run of ${date} is already in progress${holder ? ` (${holder})` : ''}; not started again — rerun it once that one has finished`,
-        },
-      };
+      return (await db.query<T>(sql, runLockKeys(name))).rows;
     } finally {
-      unlockDb();
+      unlock();
     }
+  }
+
+  /** Holds the run's lock; undefined when another runner holds it. */
+  async hold(name: string): Promise<{ release(): Promise<void> } | undefined> {
+    const [{ locked }] = await this.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1, $2) AS locked',
+      name,
+    );
+    if (!locked) return undefined;
+    return { release: async () => void (await this.query('SELECT pg_advisory_unlock($1, $2)', name)) };
+  }
+
+  async isRunning(name: string): Promise<boolean> {
+    const held = await this.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks
+       WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 2 AND granted`,
+      name,
+    );
+    return held[0].n > 0;
   }
 
   async close(): Promise<void> {
@@ -430,13 +436,17 @@ function localHandlerEnvironment(): Record<string, string> {
 }
 
 /** Each Task state bound to the step the stack deploys for it, built once over the local adapters. */
-function bindHandlers(services: LocalServices, steps: Record<string, string>): Record<string, LocalHandler> {
+function bindHandlers(
+  services: LocalServices,
+  steps: Record<string, string>,
+  extra?: Partial<Adapters>,
+): Record<string, LocalHandler> {
   const built = new Map<string, Promise<LocalHandler>>();
   const handlerOf = (entry: string) => {
     let handler = built.get(entry);
     if (!handler) {
       handler = import(`../lambdas/handlers/${entry}.ts`).then((module: HandlerModule) =>
-        services.build(module.step),
+        services.build(module.step, extra),
       );
       built.set(entry, handler);
     }

@@ -101,6 +101,12 @@ export interface Adapters {
   metrics: MetricSink;
   /** Only the run-failed step reads executions; other steps' adapters may leave it out. */
   executions?: ExecutionHistory;
+  /** Local runner only: whether a batch run's runner lives (core/run-claim.ts ClaimOptions.isRunning). */
+  liveRuns?: LiveRuns;
+}
+
+export interface LiveRuns {
+  isRunning(runId: string): Promise<boolean>;
 }
 
 /**

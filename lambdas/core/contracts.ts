@@ -20,6 +20,8 @@ export interface RunRequest {
 export interface ResolveRunInput {
   request: RunRequest;
   executionName: string;
+  /** The state machine's timeout (config slaMinutes): an older claim of the date is a run that ended. */
+  timeoutMinutes: number;
 }
 
 /** ResultPath `$.run` — the output of ResolveRun. */

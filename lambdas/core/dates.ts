@@ -35,6 +35,15 @@ export const utcDate = (d: Date): string => d.toISOString().slice(0, 10);
 /** The UTC day before the one containing `instant` (a scheduled run processes yesterday). */
 export const previousUtcDate = (instant: Date): string => utcDate(new Date(instant.getTime() - DAY_MS));
 
+/**
+ * A batch run's business date from its request (the execution input): the date given, else the UTC day
+ * before the schedule's `time` (or now). ResolveRun and `cartflow retry` read it alike.
+ */
+export const requestedBusinessDate = (request: { businessDate?: string; time?: string }): string =>
+  request.businessDate !== undefined
+    ? assertBusinessDate(request.businessDate, 'businessDate')
+    : previousUtcDate(request.time ? new Date(request.time) : new Date());
+
 /** The UTC day as a half-open interval: start <= t < end. */
 export function dayBounds(date: string): { start: Date; end: Date } {
   const start = new Date(`${assertBusinessDate(date, 'date')}T00:00:00.000Z`);

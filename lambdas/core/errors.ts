@@ -46,6 +46,13 @@ export class SourceTlsError extends PermanentError {}
 export class LoaderStateMissingError extends PermanentError {}
 
 /**
+ * Another run holds the run's business date (core/run-claim.ts), or a later run published it. Not a
+ * failure: the batch state machine catches it into its Succeed state `Superseded`, so no failure alert
+ * fires; `cartflow retry` refuses such a redrive with it. Never retried.
+ */
+export class SupersededRunError extends CartflowError {}
+
+/**
  * What Step Functions reports when a Lambda task runs out of time: `Sandbox.Timedout` when the function
  * reaches its own timeout, `States.Timeout` when the task's TimeoutSeconds passes first.
  */

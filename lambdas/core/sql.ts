@@ -126,6 +126,18 @@ export const STAGE_TABLE_REGISTRY: TableDef = {
   primaryKey: ['table_name'],
 };
 
+/**
+ * ops.run_claim: which batch run holds each business date (core/run-claim.ts). ResolveRun claims its date,
+ * so two runs of one date never both load it: PublishDate of one would drop the other's stage tables.
+ * Nothing on a timer reads it, so its brief LOCK TABLE makes no reader wait.
+ */
+export const RUN_CLAIM: TableDef = {
+  name: 'run_claim',
+  schema: 'ops',
+  columns: [dateColumn('business_date'), str('run_id', 128), timestamp('claimed_at')],
+  primaryKey: ['business_date'],
+};
+
 /** Step Functions redrives a failed execution for 14 days after it stopped: its stages must live that long. */
 export const STAGE_TABLE_MAX_AGE_DAYS = 14;
 
@@ -136,6 +148,7 @@ const DDL_TABLES: readonly TableDef[] = [
   EVENT_LOAD_LEDGER,
   EVENT_LOAD_MUTEX,
   STAGE_TABLE_REGISTRY,
+  RUN_CLAIM,
 ];
 
 /** Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. */
@@ -473,5 +486,45 @@ export function recordRunStatements(run: RunRecord): string[] {
         example: clip(c.example),
       })),
     ),
+  ];
+}
+
+/** UTC instant as a TIMESTAMP literal both dialects read. */
+const timestampLiteral = (instant: Date) => `'${instant.toISOString().replace('T', ' ').slice(0, -1)}'`;
+
+/**
+ * `SELECT run_id, status, expired`: the date's claim (at most one row), its holder's ops.pipeline_run
+ * status (NULL before the holder recorded itself) and whether it was claimed before `expiresBefore` (1/0).
+ */
+export function runClaimSql(businessDate: string, expiresBefore: Date): string {
+  const day = literal(assertBusinessDate(businessDate, 'businessDate'));
+  return `SELECT c.run_id, p.status,
+      CASE WHEN c.claimed_at < ${timestampLiteral(expiresBefore)} THEN 1 ELSE 0 END AS ${ident('expired')}
+    FROM ${qualifiedName(RUN_CLAIM)} c LEFT JOIN ${qualifiedName(TABLES.pipeline_run)} p ON p.run_id = c.run_id
+    WHERE c.business_date = ${day}`;
+}
+
+/**
+ * One transaction that gives the date to `runId` if the claim is still what the caller read: `replacing`
+ * (a finished or expired run's claim, taken over) or none. Compare-and-set under LOCK TABLE (Redshift's
+ * way to serialize writers; no unique constraint is enforced there): a run that claimed meanwhile keeps it.
+ */
+export function claimRunStatements(
+  businessDate: string,
+  runId: string,
+  claimedAt: Date,
+  replacing: string | undefined,
+): string[] {
+  const day = literal(assertBusinessDate(businessDate, 'businessDate'));
+  const claims = qualifiedName(RUN_CLAIM);
+  return [
+    `LOCK TABLE ${claims}`,
+    ...(replacing === undefined
+      ? []
+      : [`DELETE FROM ${claims} WHERE business_date = ${day} AND run_id = ${literal(replacing)}`]),
+    // FROM a table, not a bare SELECT: Redshift runs a FROM-less SELECT on the leader node alone.
+    `INSERT INTO ${claims} (business_date, run_id, claimed_at)
+     SELECT ${day}, ${literal(runId)}, ${timestampLiteral(claimedAt)}
+     FROM (SELECT count(*) AS n FROM ${claims} WHERE business_date = ${day}) held WHERE held.n = 0`,
   ];
 }

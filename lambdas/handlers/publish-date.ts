@@ -1,6 +1,7 @@
 import type { LoadTableInput, PipelineState, PublishResult } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
-import { PermanentError } from '../core/errors';
+import { PermanentError, SupersededRunError } from '../core/errors';
+import { assertClaimHeld, supersededRunStatements } from '../core/run-claim';
 import {
   batchStagesOfDateSql,
   dropRegisteredStageBatches,
@@ -19,6 +20,8 @@ export type PublishInput = Pick<PipelineState, 'run' | 'validation'> | LoadTable
  * in ONE transaction (Data API BatchExecuteStatement), and the staging tables go with it. Before it, the
  * stages the date's earlier failed batch attempts left (ops.stage_table) are dropped: they are stale.
  * When a table failed to stage, this step never runs and readers keep the previous run's rows in every table.
+ * A batch run publishes only while it holds its date (core/run-claim.ts): a redriven run whose date another
+ * run took over since drops its own stages, records itself superseded and ends so (SupersededRunError).
  */
 export function makePublishDate({ warehouse, logger }: Adapters) {
   return async (input: PublishInput): Promise<PublishResult> => {
@@ -29,6 +32,18 @@ export function makePublishDate({ warehouse, logger }: Adapters) {
     }
     const tables = items.map((item) => TABLES[item.table]);
     const own = new Set(tables.map((table) => stageBaseName(table, input.run.runId)));
+    if (!('item' in input)) {
+      try {
+        await assertClaimHeld(warehouse, input.run);
+      } catch (error) {
+        if (error instanceof SupersededRunError) {
+          for (const batch of dropRegisteredStageBatches([...own])) await warehouse.executeBatch(batch);
+          await warehouse.executeBatch(supersededRunStatements(input.run, error));
+          logger.warn('run superseded', { ...input.run, reason: error.message });
+        }
+        throw error;
+      }
+    }
     // A catalog refresh publishes its own stage only: a batch run of its date may be loading.
     const stale =
       'item' in input

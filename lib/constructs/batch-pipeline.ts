@@ -18,13 +18,14 @@ import {
   type S3GrantKind,
 } from '../nag';
 import { Construct } from 'constructs';
-import { RETRYABLE_ERRORS } from '../../lambdas/core/errors';
+import { RETRYABLE_ERRORS, SupersededRunError } from '../../lambdas/core/errors';
 import { warehouseDdl, writerGrantStatements } from '../../lambdas/core/sql';
 import {
   BATCH_STEPS,
   CATALOG_STEPS,
   QUALITY_GATE_ERROR,
   QUALITY_GATE_FAILED_STATE,
+  SUPERSEDED_STATE,
   type BatchStateName,
   type HandlerEntry,
 } from '../../lambdas/steps';
@@ -303,10 +304,11 @@ export class BatchPipeline extends Construct {
       name: BatchStateName,
       options?: { resultPath?: string; resultSelector?: Record<string, unknown> },
     ) => this.task(name, BATCH_STEPS[name], options);
-    // No Catch: a Task that fails after its Retry fails the execution at that state, so RedriveExecution
-    // resumes exactly there (in a Map, only the failed iterations) with the staged data and stage tables the
-    // earlier states left. The execution's FAILED / TIMED_OUT / ABORTED event reaches the run-failed handler
-    // (FailedRuns), which records, reports and notifies; nothing is cleaned up before a redrive.
+    // No Catch (but SupersededRunError's, a clean end): a Task that fails after its Retry fails the
+    // execution at that state, so RedriveExecution resumes exactly there (in a Map, only the failed
+    // iterations) with the staged data and stage tables the earlier states left. The execution's FAILED /
+    // TIMED_OUT / ABORTED event reaches the run-failed handler (FailedRuns), which records, reports and
+    // notifies; nothing is cleaned up before a redrive.
     // The notify step gets the state and `$$.Execution` (its ARN and name) to link the run in the alert.
     const notifyPayload = sfn.TaskInput.fromObject({
       'state.$': '$',
@@ -315,11 +317,16 @@ export class BatchPipeline extends Construct {
 
     // EnsureWarehouse (the admin) ignores its input and adds nothing; ResolveRun then receives the execution
     // input (RunRequest) and the execution's name, the run id (ResolveRunInput): whoever started the
-    // execution (the schedule names it itself), `retry <run id>` redrives it.
+    // execution (the schedule names it itself), `retry <run id>` redrives it. The timeout bounds its claim
+    // of the date (core/run-claim.ts).
     const ensureWarehouse = step('EnsureWarehouse', { resultPath: sfn.JsonPath.DISCARD });
     const resolveRun = this.task('ResolveRun', BATCH_STEPS.ResolveRun, {
       resultPath: '$.run',
-      payload: sfn.TaskInput.fromObject({ 'request.$': '$', executionName: sfn.JsonPath.executionName }),
+      payload: sfn.TaskInput.fromObject({
+        'request.$': '$',
+        executionName: sfn.JsonPath.executionName,
+        timeoutMinutes: this.config.slaMinutes,
+      }),
     });
     const extract = new sfn.Parallel(this, 'Extract', { resultPath: '$.extract' })
       .branch(step('ExtractOrders'))
@@ -351,6 +358,12 @@ export class BatchPipeline extends Construct {
         }),
       );
     loadTables.next(publishDate).next(recordRun).next(notifySuccess).next(new sfn.Succeed(this, 'Succeeded'));
+    // Another run of the date holds it: this one ends cleanly (SUCCEEDED: no failure rule, no alert).
+    const superseded = new sfn.Succeed(this, SUPERSEDED_STATE, {
+      comment: 'Another run of the business date holds it (ops.run_claim); the cause is at $.superseded',
+    });
+    for (const task of [resolveRun, publishDate])
+      task.addCatch(superseded, { errors: [SupersededRunError.name], resultPath: '$.superseded' });
 
     const { volume } = this.config;
     const planBuckets = new sfn.Pass(this, 'PlanBuckets', {

@@ -18,7 +18,7 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import {
-  SupersededRunError,
+  redriveSuperseded,
   warehouseLedger,
   type BackfillTarget,
   type DateOutcome,
@@ -26,6 +26,9 @@ import {
 } from '../backfill';
 import { SfnExecutionHistory } from '../../lambdas/adapters/execution-history';
 import { errorText, stepError } from '../failure-line';
+import type { RunRequest } from '../../lambdas/core/contracts';
+import { requestedBusinessDate } from '../../lambdas/core/dates';
+import { supersededCause } from '../../lambdas/steps';
 import type { AwsEnvironment, SdkClient } from './environment';
 
 export const executionNameOf = (date: string, attempt: number) =>
@@ -52,6 +55,15 @@ interface Described {
   status: ExecutionStatus;
   error?: string;
   cause?: string;
+  /** The execution input (RunRequest JSON) and output (a superseded run's carries `superseded`). */
+  input?: string;
+  output?: string;
+  startDate?: Date;
+}
+
+/** `retry` of an execution ARN that is not of this environment's batch state machine. */
+export class ForeignExecutionError extends Error {
+  override name = 'ForeignExecutionError';
 }
 
 const errorName = (error: unknown) => (error as { name?: string }).name;
@@ -69,12 +81,11 @@ export class StateMachineRuns {
   private async describe(name: string): Promise<Described | undefined> {
     const arn = executionArnOf(this.options.stateMachineArn, name);
     try {
-      const out = (await this.options.sfn.send(new DescribeExecutionCommand({ executionArn: arn }))) as {
-        status: ExecutionStatus;
-        error?: string;
-        cause?: string;
-      };
-      return { name, arn, status: out.status, error: out.error, cause: out.cause };
+      const out = (await this.options.sfn.send(new DescribeExecutionCommand({ executionArn: arn }))) as Omit<
+        Described,
+        'name' | 'arn'
+      >;
+      return { ...out, name, arn };
     } catch (error) {
       if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
       throw error;
@@ -123,7 +134,10 @@ export class StateMachineRuns {
       const running = attempts.find((a) => a.status === 'RUNNING' || a.status === 'PENDING_REDRIVE');
       if (running)
         return this.outcome(await this.waitForEnd(running.name), 'was already running; waited for it');
-      const succeeded = attempts.find((a) => a.status === 'SUCCEEDED');
+      // A superseded attempt SUCCEEDED without publishing: it is no reason to skip the date.
+      const succeeded = attempts.find(
+        (a) => a.status === 'SUCCEEDED' && supersededCause(parsed(a.output)) === undefined,
+      );
       if (succeeded && !force) return { status: 'SKIPPED', run: succeeded.name, reason: 'succeeded before' };
       const name = executionNameOf(date, attempts.length + 1);
       // One start at a time in this process, so its own workers never count the same free slot twice.
@@ -152,20 +166,35 @@ export class StateMachineRuns {
   }
 
   /**
-   * RedriveExecution of a failed, aborted or timed-out run, then waits for it to end. Refused when a later
-   * run of its date succeeded: the redrive would publish older data over it.
+   * RedriveExecution of a failed, aborted or timed-out run (its name, or its execution ARN), then waits for
+   * it to end. Refused when a later run of its date succeeded: the redrive would publish older data over it.
    */
-  async redrive(run: string): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
-    const name = run.startsWith('arn:') ? run.slice(run.lastIndexOf(':') + 1) : run;
+  async redrive(run: string): Promise<Omit<DateOutcome, 'ms'>> {
+    const name = this.nameOf(run);
     const later = await this.options.ledger.succeededAfter(name);
-    if (later) throw new SupersededRunError(name, later);
-    await this.options.sfn.send(
-      new RedriveExecutionCommand({ executionArn: executionArnOf(this.options.stateMachineArn, name) }),
-    );
-    return this.outcome(await this.waitForEnd(name));
+    if (later) throw redriveSuperseded(name, later);
+    const before = await this.describe(name);
+    if (!before) throw new Error(`execution ${name} of ${this.options.stateMachineArn} does not exist`);
+    await this.options.sfn.send(new RedriveExecutionCommand({ executionArn: before.arn }));
+    return { date: businessDateOf(before), ...(await this.outcome(await this.waitForEnd(name))) };
+  }
+
+  /** The execution name of a run id or of an execution ARN of this state machine (any other is refused). */
+  private nameOf(run: string): string {
+    if (!run.startsWith('arn:')) return run;
+    const name = run.slice(run.lastIndexOf(':') + 1);
+    if (run !== executionArnOf(this.options.stateMachineArn, name)) {
+      throw new ForeignExecutionError(
+        `execution ${run} is not of this environment's batch state machine ${this.options.stateMachineArn}: ` +
+          'retry takes a run id (cartflow status lists them) or an execution ARN of that state machine; check --env',
+      );
+    }
+    return name;
   }
 
   private async outcome(described: Described, note?: string): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
+    const superseded = supersededCause(parsed(described.output));
+    if (superseded !== undefined) return { status: 'SUPERSEDED', run: described.name, reason: superseded };
     const status =
       described.status === 'SUCCEEDED'
         ? 'SUCCEEDED'
@@ -207,6 +236,26 @@ export class StateMachineRuns {
       runDate: (date, force) => this.runDate(date, force),
     };
   }
+}
+
+const parsed = (json: string | undefined): unknown => {
+  try {
+    return json === undefined ? undefined : JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The run's business date as ResolveRun fixed it, from the execution's input: `run`/`backfill` name the date,
+ * the schedule gives its instant (the UTC day before), an input with neither ran for the day before its start.
+ */
+function businessDateOf(execution: Described): string {
+  const request = (parsed(execution.input) ?? {}) as RunRequest;
+  return requestedBusinessDate({
+    ...request,
+    time: request.time ?? (execution.startDate ? new Date(execution.startDate).toISOString() : undefined),
+  });
 }
 
 /** The batch state machine of a deployed environment, its ledger ops.* through the Data API. */

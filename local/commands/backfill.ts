@@ -90,14 +90,11 @@ function localTarget(local: LocalRuntime): BackfillTarget {
     succeeded: (dates) => warehouseLedger(local.warehouse).succeeded(dates),
     async runDate(date) {
       const outcome = await local.runBatch({ businessDate: date });
+      if (outcome.superseded !== undefined)
+        return { status: 'SUPERSEDED', run: outcome.runId, reason: outcome.superseded };
       const failedStep = failedStateOf(outcome);
       return {
-        status:
-          outcome.status === 'SUCCEEDED'
-            ? 'SUCCEEDED'
-            : outcome.error?.name === 'ExecutionAlreadyExists'
-              ? 'BUSY'
-              : outcome.status,
+        status: outcome.status,
         run: outcome.runId,
         // What RecordRun writes to ops.dataset_load, so a later skip shows the same figure.
         rows: outcome.state && datasetLoads(outcome.state).reduce((sum, d) => sum + d.rowsLoaded, 0),

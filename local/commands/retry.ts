@@ -14,7 +14,7 @@ export const command: Command = {
       const environment = await aws();
       err.write(`redriving execution ${runId} of ${environment.outputs.batchStateMachineArn} …\n`);
       const outcome = await stateMachineRuns(environment).redrive(runId);
-      out.write(summaryTable([{ date: runId.slice(0, 10), ms: 0, ...outcome }], values.env));
+      out.write(summaryTable([{ ms: 0, ...outcome }], values.env));
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     const started = Date.now();
@@ -26,9 +26,10 @@ export const command: Command = {
     err.write(
       `retry ${runId} (attempt ${outcome.attempt}) ${outcome.status}: ${ran} steps ran, ${replayed} finished before and were not rerun\n`,
     );
+    if (outcome.superseded !== undefined) err.write(`SUPERSEDED: ${outcome.superseded}\n`);
     if (outcome.state) out.write(await summary(local, outcome.state, Date.now() - started));
     // The run id starts with its business date (runOne names it so).
     out.write(failureSummary(outcome, runId.slice(0, 10)));
-    return outcome.status === 'SUCCEEDED' ? 0 : 1;
+    return outcome.status === 'SUCCEEDED' && outcome.superseded === undefined ? 0 : 1;
   },
 };

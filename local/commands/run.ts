@@ -23,6 +23,7 @@ export const command: Command = {
     const outcome = await runOne(local, date, err);
     if (outcome.state) out.write(await summary(local, outcome.state, Date.now() - started));
     out.write(failureSummary(outcome, date));
-    return outcome.status === 'SUCCEEDED' ? 0 : 1;
+    // 0 only when this run published the date: a superseded one did not (runOne said which run does).
+    return outcome.status === 'SUCCEEDED' && outcome.superseded === undefined ? 0 : 1;
   },
 };

@@ -7,6 +7,7 @@ import {
   EVENT_LOAD_LEDGER,
   EVENT_LOAD_MUTEX,
   ident,
+  RUN_CLAIM,
   STAGE_TABLE_REGISTRY,
 } from '../../lambdas/core/sql';
 import { WAREHOUSE_TABLES, type TableDef } from '../../lambdas/core/tables';
@@ -18,6 +19,7 @@ const DECLARED: TableDef[] = [
   EVENT_LOAD_LEDGER,
   EVENT_LOAD_MUTEX,
   STAGE_TABLE_REGISTRY,
+  RUN_CLAIM,
 ];
 
 interface DocColumn {

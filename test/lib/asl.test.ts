@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { ENV_NAMES, loadConfig, type EnvName } from '../../lib/config';
 import { synthesizeDefinitions, type AslDefinition } from '../../local/synth-definitions';
-import { BATCH_STEPS, MAP_ITERATION_STATES } from '../../lambdas/steps';
+import {
+  BATCH_STEPS,
+  FAILED_EXECUTION_STATUSES,
+  MAP_ITERATION_STATES,
+  SUPERSEDED_STATE,
+} from '../../lambdas/steps';
 
 import { allStates, type AslState as State } from './synth';
 
@@ -44,11 +49,33 @@ describe('batch state machine (synthesized ASL)', () => {
     }
   });
 
-  test('no state catches: a failure fails the execution where it stands, for a redrive to resume there', () => {
-    // Assess
-    for (const [name, state] of allStates(batch.dev)) assert.equal(state.Catch, undefined, name);
+  test('no state catches but the superseded run: any other failure fails the execution where it stands, for a redrive to resume there', () => {
+    // Prepare
     const states = batch.dev.States as Record<string, State>;
+    // Act
+    const catching = allStates(batch.dev).filter(([, state]) => state.Catch !== undefined);
+    // Assess: ResolveRun (the date is held) and PublishDate (it was taken over) catch SupersededRunError alone.
+    assert.deepEqual(catching.map(([name]) => name).sort(), ['PublishDate', 'ResolveRun']);
+    for (const [name, state] of catching) {
+      assert.deepEqual(
+        state.Catch,
+        [{ ErrorEquals: ['SupersededRunError'], ResultPath: '$.superseded', Next: SUPERSEDED_STATE }],
+        name,
+      );
+    }
     for (const gone of ['NotifyFailure', 'Cleanup', 'RunFailed']) assert.equal(states[gone], undefined, gone);
+  });
+
+  test('a superseded run ends in a Succeed state: its execution SUCCEEDS, which the failure rule does not match', () => {
+    for (const envName of ENV_NAMES) {
+      // Act
+      const states = batch[envName].States as Record<string, State>;
+      // Assess
+      assert.equal(states[SUPERSEDED_STATE].Type, 'Succeed', envName);
+      assert.equal((FAILED_EXECUTION_STATUSES as readonly string[]).includes('SUCCEEDED'), false);
+      // The claim of the date lasts at most as long as the execution may run.
+      assert.equal(states.ResolveRun.Parameters?.timeoutMinutes, loadConfig(envName).slaMinutes);
+    }
   });
 
   test('every Task inside a Map iteration is in MAP_ITERATION_STATES (the failure handler skips their input)', () => {
@@ -174,10 +201,15 @@ describe('batch state machine (synthesized ASL)', () => {
     assert.equal(states.Succeeded.Type, 'Succeed');
     // Tasks get the whole state and their return value lands at ResultPath (no Payload wrapper); the notify
     // step gets it as `state`, next to the execution's context (its ARN and name, for the alert's links);
-    // ResolveRun gets the input as `request` and the execution's name, the run id `retry` redrives.
+    // ResolveRun gets the input as `request`, the execution's name (the run id `retry` redrives) and the
+    // timeout that bounds its claim of the date.
     const payloads: Record<string, unknown> = {
       NotifySuccess: { 'state.$': '$', 'execution.$': '$$.Execution' },
-      ResolveRun: { 'request.$': '$', 'executionName.$': '$$.Execution.Name' },
+      ResolveRun: {
+        'request.$': '$',
+        'executionName.$': '$$.Execution.Name',
+        timeoutMinutes: loadConfig('dev').slaMinutes,
+      },
     };
     for (const [name, state] of allStates(batch.dev).filter(([, s]) => s.Type === 'Task')) {
       assert.match(state.Resource, /^arn:aws:lambda:/, name);

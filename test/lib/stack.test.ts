@@ -315,6 +315,14 @@ describe('CartflowStack', () => {
         }),
       ],
     });
+    // A superseded run's execution ends SUCCEEDED (its Succeed state): the rule lets it pass, no alert.
+    const [rule] = Object.values(
+      template.findResources('AWS::Events::Rule', {
+        Properties: { EventPattern: { source: ['aws.states'] } },
+      }),
+    ) as Resource[];
+    const matched = (rule.Properties.EventPattern as { detail: { status: string[] } }).detail.status;
+    assert.equal(matched.includes('SUCCEEDED'), false);
     // An invocation failing every retry lands in the same queue.
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: functionId },

@@ -1,16 +1,17 @@
 /**
  * Several `cartflow` processes over one data dir, as people use it: a query while a run loads, a run
- * killed with SIGKILL and the next command after it, two runs of one date at once, a backfill racing
- * a run. Each command is its own process, sharing the embedded PostgreSQL server.
+ * killed with SIGKILL and the next command after it, two runs of one date at once (one publishes, the
+ * other ends superseded), a backfill racing a run. Each command is its own process, sharing the embedded PostgreSQL server.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../local/embedded-postgres';
+import { runLockKeys } from '../../local/runtime';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DAY_A = '2026-05-01';
@@ -62,6 +63,25 @@ function start(dataDir: string, ...args: string[]): Command {
 async function cartflow(dataDir: string, ...args: string[]) {
   const result = await start(dataDir, ...args).done;
   return result;
+}
+
+/** The subjects of the notices published so far (the local SNS stand-in appends each to alerts.log). */
+async function alertSubjects(dataDir: string): Promise<string[]> {
+  const log = await readFile(join(dataDir, 'alerts.log'), 'utf8').catch(() => '');
+  return log
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { subject: string }).subject);
+}
+
+/** The notices since `before` of them: one success notice per run that published, no failure notice. */
+async function assertNoticesSince(dataDir: string, before: number, published: number) {
+  const subjects = (await alertSubjects(dataDir)).slice(before);
+  assert.equal(subjects.length, published, subjects.join('\n'));
+  assert.ok(
+    subjects.every((subject) => !/FAILED/.test(subject)),
+    subjects.join('\n'),
+  );
 }
 
 async function ordersOf(dataDir: string, date: string): Promise<number> {
@@ -150,28 +170,54 @@ describe('several cartflow processes over one data dir', { timeout: 600_000 }, (
     assert.equal(existsSync(join(dataDir, 'postgres', 'postmaster.pid')), false);
   });
 
-  it('refuses a second run of a date in progress, and a backfill racing a run, with a clear message', async () => {
+  it('ends a second run of a date in progress as superseded (no alert), and a backfill racing a run too', async () => {
+    // Prepare
+    const alertsBefore = (await alertSubjects(dataDir)).length;
+
     // Act: two runs of one date at once
     const first = start(dataDir, 'run', '--date', DAY_B);
     await first.waitFor(/✓ ResolveRun/);
     const second = await cartflow(dataDir, 'run', '--date', DAY_B);
     const firstDone = await first.done;
 
-    // Assess
+    // Assess: the first publishes; the second ends superseded by it, publishing nothing and alerting nobody.
     assert.equal(firstDone.code, 0, firstDone.err);
     assert.equal(second.code, 1);
+    const firstRun = /run \S+ as (\S+)/.exec(firstDone.err)![1];
     assert.match(
       second.err,
-      new RegExp(`a run of ${DAY_B} is already in progress \\(cartflow pid ${first.child.pid}\\)`),
+      new RegExp(
+        `run ${DAY_B} SUPERSEDED: run \\S+ of ${DAY_B} ends superseded: run ${firstRun} of the same date is running`,
+      ),
     );
+    assert.doesNotMatch(second.err, /FAILED/);
+    await assertNoticesSince(dataDir, alertsBefore, 1);
     // As after one run: the seeded day has no bad rows, so every order is loaded, once.
     const expected = await ordersOf(dataDir, DAY_B);
     assert.equal(expected, 20_000);
 
-    // Act: a backfill over both dates while a run of the second is in progress. The run is this
-    // process holding the date's lock as a runner does, so the race does not depend on timing.
+    // Act: a rerun of the date once both have ended
+    const rerun = await cartflow(dataDir, 'run', '--date', DAY_B);
+
+    // Assess
+    assert.equal(rerun.code, 0, rerun.err);
+    assert.equal(await ordersOf(dataDir, DAY_B), expected);
+
+    // Prepare: a backfill over both dates while a run of the second is in progress. The run is this
+    // process holding the date's claim and its runner's lock as a runner does, so the race does not
+    // depend on timing.
     const runner = await openDatabase({ dataDir: join(dataDir, 'postgres'), database: 'warehouse' });
-    await runner.query('SELECT pg_advisory_lock($1, $2)', [0x63666c77, Number(DAY_B.replaceAll('-', ''))]);
+    await runner.query('SELECT pg_advisory_lock($1, $2)', runLockKeys('held-by-test'));
+    await runner.query(
+      `INSERT INTO ops.pipeline_run (run_id, business_date, status, started_at) VALUES ('held-by-test', $1, 'RUNNING', now())`,
+      [DAY_B],
+    );
+    await runner.query(
+      `UPDATE ops.run_claim SET run_id = 'held-by-test', claimed_at = now() AT TIME ZONE 'UTC' WHERE business_date = $1`,
+      [DAY_B],
+    );
+
+    // Act
     const backfill = await cartflow(
       dataDir,
       'backfill',
@@ -184,13 +230,19 @@ describe('several cartflow processes over one data dir', { timeout: 600_000 }, (
       // Both dates succeeded above: without --force the backfill would skip them, racing nothing.
       '--force',
     );
+    await runner.query(`DELETE FROM ops.pipeline_run WHERE run_id = 'held-by-test'`);
     await runner.close();
 
-    // Assess: the raced date is refused (BUSY, with the lock holder's message), the other one runs.
+    // Assess: the raced date ends superseded by the holder, the other one runs.
     assert.equal(backfill.code, 1);
-    assert.match(backfill.out, new RegExp(`${DAY_B}\\s+BUSY.*a run of ${DAY_B} is already in progress`));
+    assert.match(
+      backfill.out,
+      new RegExp(`${DAY_B}\\s+SUPERSEDED.*run held-by-test of the same date is running`),
+    );
     assert.match(backfill.out, new RegExp(`${DAY_A}\\s+SUCCEEDED`), backfill.err);
     assert.equal(await ordersOf(dataDir, DAY_A), ordersA);
     assert.equal(await ordersOf(dataDir, DAY_B), expected);
+    // The first run, the rerun and the backfill's DAY_A published; nobody failed.
+    await assertNoticesSince(dataDir, alertsBefore, 3);
   });
 });

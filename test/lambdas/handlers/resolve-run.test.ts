@@ -21,9 +21,13 @@ describe('resolve-run', () => {
     // Prepare: the schedule's generated name, `run`/`backfill`'s date names.
     const { resolve, batches } = resolveRun();
     const starts = [
-      { request: { time: '2026-03-08T03:00:00Z' }, executionName: '5f0c2b1e-7d4a-4c3e-9a55-0123456789ab' },
-      { request: { businessDate: '2026-03-07' }, executionName: '2026-03-07' },
-      { request: { businessDate: '2026-03-07' }, executionName: '2026-03-07-a2' },
+      {
+        request: { time: '2026-03-08T03:00:00Z' },
+        executionName: '5f0c2b1e-7d4a-4c3e-9a55-0123456789ab',
+        timeoutMinutes: 60,
+      },
+      { request: { businessDate: '2026-03-07' }, executionName: '2026-03-07', timeoutMinutes: 60 },
+      { request: { businessDate: '2026-03-07' }, executionName: '2026-03-07-a2', timeoutMinutes: 60 },
     ];
 
     // Act
@@ -38,7 +42,8 @@ describe('resolve-run', () => {
         ['2026-03-07-a2', '2026-03-07'],
       ],
     );
-    assert.equal(batches.length, 3);
+    // Each: its claim of the date, then its RUNNING record.
+    assert.equal(batches.length, 6);
   });
 
   it('refuses a payload without the execution name', async () => {

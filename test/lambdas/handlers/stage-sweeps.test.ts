@@ -45,7 +45,11 @@ describe('stage sweeps within the Data API batch limit', () => {
   beforeEach(async () => {
     const { tables } = await stagesLeft(local);
     for (const name of tables) await local.executeBatch([`DROP TABLE staging.${name}`]);
-    await local.executeBatch(['DELETE FROM ops.stage_table', 'DELETE FROM ops.pipeline_run']);
+    await local.executeBatch([
+      'DELETE FROM ops.stage_table',
+      'DELETE FROM ops.pipeline_run',
+      'DELETE FROM ops.run_claim',
+    ]);
     batchSizes.length = 0;
   });
 

@@ -18,6 +18,9 @@ interface Execution {
   /** DescribeExecution calls left before it ends. */
   polls: number;
   ends: 'SUCCEEDED' | 'FAILED';
+  /** What DescribeExecution returns as its output once it SUCCEEDED (a superseded run's names its holder). */
+  output?: string;
+  startDate?: Date;
 }
 
 /**
@@ -31,7 +34,10 @@ class FakeStepFunctions {
   redriven: string[] = [];
   maxRunning = 0;
 
-  constructor(private readonly outcomeOf: (name: string) => 'SUCCEEDED' | 'FAILED' = () => 'SUCCEEDED') {}
+  constructor(
+    private readonly outcomeOf: (name: string) => 'SUCCEEDED' | 'FAILED' = () => 'SUCCEEDED',
+    private readonly outputOf: (name: string) => string | undefined = () => undefined,
+  ) {}
 
   private running() {
     return [...this.executions.values()].filter((e) => e.status === 'RUNNING').length;
@@ -49,7 +55,13 @@ class FakeStepFunctions {
           name: 'ExecutionAlreadyExists',
         });
       }
-      this.executions.set(arn, { input, status: 'RUNNING', polls: 2, ends: this.outcomeOf(name) });
+      this.executions.set(arn, {
+        input,
+        status: 'RUNNING',
+        polls: 2,
+        ends: this.outcomeOf(name),
+        output: this.outputOf(name),
+      });
       this.started.push(name);
       this.maxRunning = Math.max(this.maxRunning, this.running());
       return { executionArn: arn };
@@ -64,6 +76,9 @@ class FakeStepFunctions {
       if (execution.status === 'RUNNING' && --execution.polls <= 0) execution.status = execution.ends;
       return {
         status: execution.status,
+        input: execution.input,
+        ...(execution.startDate ? { startDate: execution.startDate } : {}),
+        ...(execution.status === 'SUCCEEDED' && execution.output ? { output: execution.output } : {}),
         // A Lambda step's error: Step Functions records the runtime's JSON as the cause.
         ...(execution.status === 'FAILED'
           ? {
@@ -254,5 +269,89 @@ describe('backfill and retry against a deployed state machine', () => {
       message: /run 2026-07-04-a2 of the same date started later and succeeded/,
     });
     assert.deepEqual(sfn.redriven, []);
+  });
+
+  it('retry of a scheduled run (generated name or its ARN) reports the business date from its input', async () => {
+    // Prepare: the schedule's execution, named by Step Functions, for the day before its instant.
+    const sfn = new FakeStepFunctions();
+    const name = '5f0c2b1e-7d4a-4c3e-9a55-0123456789ab';
+    const arn = executionArnOf(MACHINE, name);
+    for (const [key, input] of [
+      [arn, '{"time":"2026-07-06T03:00:00Z"}'],
+      [executionArnOf(MACHINE, 'no-date'), '{}'],
+    ] as const) {
+      sfn.executions.set(key, {
+        input,
+        status: 'FAILED',
+        polls: 0,
+        ends: 'FAILED',
+        startDate: new Date('2026-07-08T10:00:00Z'),
+      });
+    }
+    const runs = runsOn(sfn);
+
+    // Act
+    const byArn = await runs.redrive(arn);
+    const byName = await runs.redrive('no-date');
+
+    // Assess
+    assert.deepEqual([byArn.date, byArn.run, byArn.status], ['2026-07-05', name, 'SUCCEEDED']);
+    assert.deepEqual([byName.date, byName.run], ['2026-07-07', 'no-date']);
+  });
+
+  it('retry refuses the execution ARN of another state machine, naming both, and redrives nothing', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions(() => 'FAILED');
+    const runs = runsOn(sfn);
+    await runs.runDate('2026-07-09', false);
+    const foreign = 'arn:aws:states:eu-west-1:123456789012:execution:cartflow-prod-batch:2026-07-09';
+
+    // Act
+    const refused = runs.redrive(foreign);
+
+    // Assess
+    await assert.rejects(refused, (error: Error) => {
+      assert.equal(error.name, 'ForeignExecutionError');
+      assert.ok(error.message.includes(foreign) && error.message.includes(MACHINE), error.message);
+      return true;
+    });
+    assert.deepEqual(sfn.redriven, []);
+  });
+
+  it('reports a run that ended in the Superseded state as SUPERSEDED, with the run that holds its date', async () => {
+    // Prepare: as the Catch of SupersededRunError leaves it; a Lambda error's Cause is its JSON.
+    const message = 'run 2026-07-10 of 2026-07-10 ends superseded: run 9a1b of the same date is running';
+    const output = JSON.stringify({
+      businessDate: '2026-07-10',
+      superseded: {
+        Error: 'SupersededRunError',
+        Cause: JSON.stringify({ errorType: 'SupersededRunError', errorMessage: message, trace: [] }),
+      },
+    });
+    const runs = runsOn(new FakeStepFunctions(undefined, () => output));
+
+    // Act
+    const outcome = await runs.runDate('2026-07-10', false);
+
+    // Assess
+    assert.deepEqual(outcome, { status: 'SUPERSEDED', run: '2026-07-10', reason: message });
+  });
+
+  it('runs a date again whose only attempt was superseded: that attempt published nothing', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions(undefined, (name) =>
+      name === '2026-07-11'
+        ? JSON.stringify({ superseded: { Error: 'SupersededRunError', Cause: 'held' } })
+        : undefined,
+    );
+    const runs = runsOn(sfn);
+    await runs.runDate('2026-07-11', false);
+
+    // Act
+    const outcome = await runs.runDate('2026-07-11', false);
+
+    // Assess
+    assert.deepEqual(sfn.started, ['2026-07-11', '2026-07-11-a2']);
+    assert.deepEqual([outcome.status, outcome.run], ['SUCCEEDED', '2026-07-11-a2']);
   });
 });
