@@ -20,6 +20,9 @@ import {
 } from '../../../lambdas/core/sql';
 import { step as ensureWarehouseStep } from '../../../lambdas/handlers/ensure-warehouse';
 import { step as extractProductsStep } from '../../../lambdas/handlers/extract-products';
+import { findObject } from '../../../lambdas/adapters/lake-tables';
+import type { RejectedCatalogReport } from '../../../lambdas/core/catalog-rejection';
+import { LAKE } from '../../../lambdas/contract';
 import { useWorkspace } from '../../support/workspace';
 
 const DATE = '2026-03-02';
@@ -161,6 +164,170 @@ describe('catalog refresh (extract-products with catalogArrivals) over fixture c
       ],
     );
     assert.deepEqual(Object.keys(result).sort(), ['dataset', 'keys', 'rejected', 'rows']);
+  });
+});
+
+describe('catalog refresh: a file that fails its own gate is set aside and blocks nothing', () => {
+  const workspace = useWorkspace('cartflow-catalog-rejection-');
+  const rejection = (name: string) =>
+    new URL(`../../fixtures/catalog-rejection/${name}`, import.meta.url).pathname;
+  const published: { subject: string; message: string }[] = [];
+  // The default gate (5 %), and the alert topic recorded.
+  const extract = () =>
+    extractProductsStep.make(
+      stepAdapters({
+        lake: workspace.lake,
+        alerts: {
+          publish: (subject, message) => {
+            published.push({ subject, message });
+            return Promise.resolve();
+          },
+        },
+      }),
+      extractProductsStep.settings({ TMPDIR: workspace.dir }),
+    );
+  const drop = async (name: string) => {
+    const key = `${CATALOG_LANDING_PREFIX}${name}`;
+    await workspace.lake.upload(key, rejection(name));
+    return key;
+  };
+  const parquetIds = async (key: string) => {
+    const path = join(workspace.dir, `ids-${Date.now()}-${Math.random()}.parquet`);
+    await workspace.lake.download(key, path);
+    const rows = await workspace.engine.rows<{ product_id: string }>(
+      `SELECT product_id FROM read_parquet(${sqlLiteral(path)}) ORDER BY product_id`,
+    );
+    return rows.map((r) => r.product_id);
+  };
+  const keys = async (prefix: string) => (await workspace.lake.list(prefix)).map((o) => o.key).sort();
+
+  let badKey: string;
+
+  it('a JSON array of 2 products, one without a price, is rejected whole with its report and a notice', async () => {
+    // Prepare
+    badKey = await drop('missing-price.json');
+
+    // Act
+    const result = (await extract()({
+      run: runOf('refresh-bad'),
+      catalogArrivals: 1,
+    })) as CatalogRefreshResult;
+
+    // Assess: nothing merged, the file set aside with its report next to it.
+    assert.equal(result.item, undefined);
+    assert.equal(result.files, 0);
+    assert.equal(result.rejected?.files, 1);
+    const rejectedKey = layout.catalogRejected(DATE, 'refresh-bad', badKey);
+    const reportKey = layout.catalogRejectedReport(DATE, 'refresh-bad', badKey);
+    assert.deepEqual(await keys(CATALOG_LANDING_PREFIX), []);
+    assert.deepEqual(await keys(LAKE.catalogRejected), [rejectedKey, reportKey].sort());
+    const report = JSON.parse(await workspace.lake.getText(reportKey)) as RejectedCatalogReport;
+    assert.equal(report.file, badKey);
+    assert.deepEqual([report.quality.rowsIn, report.quality.rowsQuarantined], [2, 1]);
+    assert.match(report.failureReason, /1 of 2 rows quarantined/);
+    const failed = report.checks.filter((c) => !c.passed);
+    assert.ok(failed.length > 0 && failed.every((c) => c.check.startsWith('price ')), JSON.stringify(failed));
+    assert.match(failed[0].example ?? '', /Q002/);
+    // The notice names the file, its failed checks, where it is and how to resubmit it.
+    const notice = result.rejected!.notice;
+    assert.ok(notice.includes(badKey), notice);
+    assert.match(notice, /failed checks: 'price [^']+' \(1 rows\)/);
+    assert.ok(notice.includes(rejectedKey) && notice.includes(reportKey), notice);
+    assert.ok(notice.includes(`copy it back under ${CATALOG_LANDING_PREFIX}`), notice);
+    assert.deepEqual(
+      published.map((p) => p.message),
+      [notice],
+    );
+    assert.equal(await findObject(workspace.lake, CATALOG_SNAPSHOT_KEY), undefined);
+  });
+
+  it('the next refresh, for a good file, merges it and succeeds', async () => {
+    // Prepare
+    const key = await drop('good.csv');
+
+    // Act
+    const result = (await extract()({
+      run: runOf('refresh-good'),
+      catalogArrivals: 1,
+    })) as CatalogRefreshResult;
+
+    // Assess
+    assert.deepEqual(result, {
+      run: runOf('refresh-good'),
+      item: { table: 'dim_product', prefix: layout.curatedPrefix('dim_product', DATE), rows: 3 },
+      files: 1,
+    });
+    assert.deepEqual(await parquetIds(CATALOG_SNAPSHOT_KEY), ['Q003', 'Q004', 'Q005']);
+    assert.deepEqual(await keys(CATALOG_ARCHIVE_PREFIX), [layout.catalogArchive(DATE, 'refresh-good', key)]);
+    assert.equal(published.length, 1);
+  });
+
+  it('the batch extract afterwards reads the current catalog, not the rejected file', async () => {
+    // Act
+    const [result] = (await extract()({ run: runOf('batch-0001') })) as ExtractResult[];
+
+    // Assess
+    assert.equal(result.rows, 3);
+    assert.deepEqual(await parquetIds(result.keys[0]), ['Q003', 'Q004', 'Q005']);
+  });
+
+  it('the batch leaves out a pending file that fails its own gate and reads the one that passes', async () => {
+    // Prepare: both dropped, their refresh not run yet.
+    await drop('missing-price.json');
+    await drop('good-later.jsonl');
+
+    // Act
+    const [result] = (await extract()({ run: runOf('batch-0002') })) as ExtractResult[];
+
+    // Assess: still pending, for their refresh.
+    assert.deepEqual(await parquetIds(result.keys[0]), ['Q003', 'Q004', 'Q005', 'Q006', 'Q007']);
+    assert.equal((await keys(CATALOG_LANDING_PREFIX)).length, 2);
+  });
+
+  it('a bad and a good file in one window: the good one is merged and published, the bad one set aside', async () => {
+    // Prepare: the two files of the previous test, pending together.
+    published.length = 0;
+
+    // Act
+    const result = (await extract()({
+      run: runOf('refresh-both'),
+      catalogArrivals: 2,
+    })) as CatalogRefreshResult;
+
+    // Assess
+    assert.equal(result.files, 1);
+    assert.equal(result.item?.rows, 5);
+    assert.equal(result.rejected?.files, 1);
+    assert.ok(result.rejected!.notice.includes(badKey));
+    assert.ok(!result.rejected!.notice.includes('good-later.jsonl'));
+    assert.deepEqual(await parquetIds(CATALOG_SNAPSHOT_KEY), ['Q003', 'Q004', 'Q005', 'Q006', 'Q007']);
+    assert.deepEqual(await parquetIds(layout.curated('dim_product', DATE)), [
+      'Q003',
+      'Q004',
+      'Q005',
+      'Q006',
+      'Q007',
+    ]);
+    assert.deepEqual(await keys(CATALOG_LANDING_PREFIX), []);
+    assert.deepEqual(await keys(layout.catalogArchive(DATE, 'refresh-both', '')), [
+      layout.catalogArchive(DATE, 'refresh-both', 'good-later.jsonl'),
+    ]);
+    assert.ok(await findObject(workspace.lake, layout.catalogRejectedReport(DATE, 'refresh-both', badKey)));
+    assert.equal(published.length, 1);
+  });
+
+  it('a retry of that refresh keeps the rejection in its result and publishes it once only', async () => {
+    // Act
+    const retried = (await extract()({
+      run: runOf('refresh-both'),
+      catalogArrivals: 2,
+    })) as CatalogRefreshResult;
+
+    // Assess
+    assert.equal(retried.item?.rows, 5);
+    assert.equal(retried.rejected?.files, 1);
+    assert.ok(retried.rejected!.notice.includes(badKey));
+    assert.equal(published.length, 1);
   });
 });
 
