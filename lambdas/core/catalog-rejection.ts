@@ -61,7 +61,11 @@ export function failedChecks(report: Pick<RejectedCatalogReport, 'checks' | 'unr
 }
 
 /** The refresh's failure notice: each rejected file, its failed checks, where it and its report are, and how to resubmit. */
-export function rejectionNotice(runId: string, reports: readonly RejectedCatalogReport[]): string {
+export function rejectionNotice(
+  runId: string,
+  merged: number,
+  reports: readonly RejectedCatalogReport[],
+): string {
   const listed = reports
     .slice(0, NOTICED_FILES)
     .map((r) =>
@@ -74,7 +78,7 @@ export function rejectionNotice(runId: string, reports: readonly RejectedCatalog
     );
   const more = reports.length - listed.length;
   return [
-    `catalog refresh ${runId} set aside ${reports.length} file(s) that failed the quality gate (the files that passed were merged):`,
+    `catalog refresh ${runId} merged ${merged} file(s) and set aside ${reports.length} that failed the quality gate:`,
     ...listed,
     ...(more > 0 ? [`… and ${more} more, each with its report under the same prefix`] : []),
   ].join('\n');

@@ -302,7 +302,9 @@ export function makeExtractProducts({ lake, logger, alerts }: Adapters, settings
         });
       }
       if (rejected.length === 0) return { run, ...(item ? { item } : {}), files: accepted.length };
-      const notice = rejectionNotice(run.runId, rejected);
+      // Archived by this refresh, in this attempt or an earlier one.
+      const merged = (await lake.list(layout.catalogArchive(businessDate, run.runId, ''))).length;
+      const notice = rejectionNotice(run.runId, merged, rejected);
       if (reports.length > 0) {
         logger.warn('catalog files rejected', { files: reports.map((r) => r.file) });
         await alerts.publish(

@@ -300,6 +300,7 @@ describe('catalog refresh: a file that fails its own gate is set aside and block
     assert.equal(result.rejected?.files, 1);
     assert.ok(result.rejected!.notice.includes(badKey));
     assert.ok(!result.rejected!.notice.includes('good-later.jsonl'));
+    assert.match(result.rejected!.notice, /merged 1 file\(s\) and set aside 1 that failed/);
     assert.deepEqual(await parquetIds(CATALOG_SNAPSHOT_KEY), ['Q003', 'Q004', 'Q005', 'Q006', 'Q007']);
     assert.deepEqual(await parquetIds(layout.curated('dim_product', DATE)), [
       'Q003',
