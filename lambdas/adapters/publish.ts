@@ -294,16 +294,17 @@ export interface CatalogFileGate {
 }
 
 /**
- * Catalog refresh, one file: its rows (`source`, merged within the file) validated on their own. The gate
- * judges the catalog as this file would refresh it, as the batch does: the current products count as
- * valid input, and the file's records that did not even parse (`rejected`) as quarantined. Each file is
- * judged alone, so a bad file never fails the good ones beside it.
+ * One catalog file: its rows (`source`, merged within the file) validated on their own. The gate judges
+ * the catalog as this file would refresh it, as the batch does: the `kept` products of the catalog so far
+ * (the current one and the files accepted before this one) count as valid input, and the file's records
+ * that did not even parse (`rejected`) as quarantined. Each file gets its own verdict, so a bad file never
+ * fails the good ones beside it.
  */
 export async function gateCatalogFile(
   engine: Engine,
   run: RunContext,
   update: { source: string; rejected: number },
-  current: string,
+  kept: number,
   rules: DatasetRules,
 ): Promise<CatalogFileGate> {
   const checked = await checkDataset(engine, {
@@ -314,7 +315,6 @@ export async function gateCatalogFile(
     businessDate: run.businessDate,
     now: new Date(),
   });
-  const kept = Number(await engine.scalar(`SELECT count(*) FROM ${current}`));
   const quality = withRejected(withCurrent(checked.quality, kept), update.rejected);
   const gate = decideGate([quality], checked.checks);
   return { ...gate, quality, checks: checked.checks, checked };

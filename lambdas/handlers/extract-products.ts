@@ -158,24 +158,39 @@ export function makeExtractProducts({ lake, logger, alerts }: Adapters, settings
     const engine = await Engine.open(settings.engine);
     try {
       await openCurrent(engine, lake, workspace);
+      // The valid rows of the files that passed their gate, in file order.
+      await engine.run(createTableSql(TABLES.products, 'accepted'));
       return state.catalogArrivals === undefined ? [await extract()] : await refresh();
     } finally {
       engine.close();
       await workspace.dispose();
     }
 
-    /** One landing file read (`file_candidates`), merged within itself (`snapshot`) and gated on its own. */
+    /**
+     * One landing file read (`file_candidates`), merged within itself (`snapshot`) and gated on its own
+     * against the catalog so far; when it passes, its valid rows join table `accepted`.
+     */
     async function gateFile(file: LakeObject): Promise<{ rejections: Rejection[]; gate: CatalogFileGate }> {
       const rejections = await readFile(engine, workspace, file, 'file_candidates');
       await engine.run('DROP TABLE IF EXISTS snapshot');
       for (const sql of snapshotSql('file_candidates')) await engine.run(sql);
+      const kept = Number(
+        await engine.scalar(
+          'SELECT count(*) FROM (SELECT product_id FROM current UNION SELECT product_id FROM accepted)',
+        ),
+      );
       const gate = await gateCatalogFile(
         engine,
         run,
         { source: `(SELECT *, rowid AS ${ROW_NUMBER} FROM snapshot)`, rejected: rejections.length },
-        'current',
+        kept,
         settings.rules.products,
       );
+      if (gate.passed) {
+        await engine.run(
+          `INSERT INTO accepted ${castSelect(TABLES.products, `(SELECT * FROM ${gate.checked.valid} ORDER BY ${ROW_NUMBER})`)}`,
+        );
+      }
       return { rejections, gate };
     }
 
@@ -221,7 +236,6 @@ export function makeExtractProducts({ lake, logger, alerts }: Adapters, settings
       const files = await landingFiles(lake);
       // A retry: the files an earlier attempt of this refresh set aside stay rejected, and stay in its notice.
       const earlier = await rejectedEarlier(new Set(files.map((f) => f.key)));
-      await engine.run(createTableSql(TABLES.products, 'accepted'));
       const accepted: LakeObject[] = [];
       const acceptedRejections: Rejection[] = [];
       const reports: RejectedCatalogReport[] = [];
@@ -231,9 +245,6 @@ export function makeExtractProducts({ lake, logger, alerts }: Adapters, settings
           reports.push(reportOf(file, rejections, gate));
           continue;
         }
-        await engine.run(
-          `INSERT INTO accepted ${castSelect(TABLES.products, `(SELECT * FROM ${gate.checked.valid} ORDER BY ${ROW_NUMBER})`)}`,
-        );
         const quarantined = quarantineSelect(run, gate.checked);
         await engine.run(
           accepted.length === 0
