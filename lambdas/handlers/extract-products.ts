@@ -9,7 +9,8 @@ import { conformProductsSql, readCatalogInto } from '../core/catalog-sql';
 import { assertBusinessDate } from '../core/dates';
 import { Engine, sqlLiteral } from '../core/engine/engine';
 import { castSelect, createTableSql } from '../core/engine/table-io';
-import { InputFormatError } from '../core/errors';
+import { PARQUET } from '../core/clickstream/batch';
+import { InputFormatError, TransientError } from '../core/errors';
 import { CATALOG_LANDING_PREFIX, CATALOG_SNAPSHOT_KEY, layout, REJECTED_REPORT_SUFFIX } from '../core/layout';
 import { ROW_NUMBER } from '../core/quality/compile-sql';
 import { TABLES } from '../core/tables';
@@ -102,13 +103,33 @@ async function readFile(
   }
 }
 
-/** The current catalog (CATALOG_SNAPSHOT_KEY) as table `current`; empty before the first refresh. */
-async function openCurrent(engine: Engine, lake: LakeStore, workspace: LakeWorkspace): Promise<void> {
+/**
+ * The current catalog (CATALOG_SNAPSHOT_KEY) as table `current` (replaced); empty before the first refresh.
+ * Returns the ETag it was listed with (undefined: no catalog yet), the condition of the next write of it.
+ */
+async function openCurrent(
+  engine: Engine,
+  lake: LakeStore,
+  workspace: LakeWorkspace,
+): Promise<string | undefined> {
+  await engine.run('DROP TABLE IF EXISTS current');
   await engine.run(createTableSql(TABLES.products, 'current'));
   const snapshot = await findObject(lake, CATALOG_SNAPSHOT_KEY);
-  if (snapshot === undefined) return;
+  if (snapshot === undefined) return undefined;
   const [path] = await workspace.fetch([snapshot.key]);
   await engine.run(`INSERT INTO current ${castSelect(TABLES.products, `read_parquet(${sqlLiteral(path)})`)}`);
+  return snapshot.etag;
+}
+
+/**
+ * Times a refresh merges again over a current catalog another refresh replaced meanwhile, before it gives
+ * up with a TransientError (the state machine's Retry then runs it anew).
+ */
+export const SNAPSHOT_WRITE_ATTEMPTS = 5;
+
+/** Moves a landing file unless another refresh (overlapping this one) took it already. */
+async function moveIfPresent(lake: LakeStore, from: string, to: string): Promise<void> {
+  if (await findObject(lake, from)) await lake.move(from, to);
 }
 
 /** Landing files oldest first (a later file wins a tie on updated_at). */
@@ -157,10 +178,10 @@ export function makeExtractProducts({ lake, logger, alerts }: Adapters, settings
     const workspace = await LakeWorkspace.open(lake, settings.workDirectory);
     const engine = await Engine.open(settings.engine);
     try {
-      await openCurrent(engine, lake, workspace);
+      const currentEtag = await openCurrent(engine, lake, workspace);
       // The valid rows of the files that passed their gate, in file order.
       await engine.run(createTableSql(TABLES.products, 'accepted'));
-      return state.catalogArrivals === undefined ? [await extract()] : await refresh();
+      return state.catalogArrivals === undefined ? [await extract()] : await refresh(currentEtag);
     } finally {
       engine.close();
       await workspace.dispose();
@@ -232,7 +253,7 @@ export function makeExtractProducts({ lake, logger, alerts }: Adapters, settings
       return { dataset: 'products', keys: [key], rows: products, rejected: rejections.length };
     }
 
-    async function refresh(): Promise<CatalogRefreshResult> {
+    async function refresh(currentEtag: string | undefined): Promise<CatalogRefreshResult> {
       const files = await landingFiles(lake);
       // A retry: the files an earlier attempt of this refresh set aside stay rejected, and stay in its notice.
       const earlier = await rejectedEarlier(new Set(files.map((f) => f.key)));
@@ -274,13 +295,27 @@ export function makeExtractProducts({ lake, logger, alerts }: Adapters, settings
           layout.quarantine('products', businessDate),
           'application/x-ndjson',
         );
-        item = await mergeCatalog(engine, workspace, lake, run, 'accepted', 'current');
         // The new current catalog before the archive: a failure in between leaves the file to merge again.
-        const path = workspace.path('current.parquet');
-        const products = await engine.writeParquet(castSelect(TABLES.products, CATALOG_MERGED), path);
-        await workspace.publish(path, CATALOG_SNAPSHOT_KEY);
+        // Written only over the catalog it merged into (its ETag): an overlapping refresh that replaced it
+        // meanwhile would otherwise lose its files' products, so merge again over its catalog instead.
+        let products = 0;
+        for (let attempt = 1, etag = currentEtag; ; attempt++) {
+          item = await mergeCatalog(engine, workspace, lake, run, 'accepted', 'current');
+          const path = workspace.path(`current-${attempt}.parquet`);
+          products = await engine.writeParquet(castSelect(TABLES.products, CATALOG_MERGED), path);
+          if (await lake.uploadIf(CATALOG_SNAPSHOT_KEY, path, etag, PARQUET)) break;
+          if (attempt === SNAPSHOT_WRITE_ATTEMPTS) {
+            throw new TransientError(
+              `catalog refresh ${run.runId}: ${CATALOG_SNAPSHOT_KEY} was replaced by another refresh during each of ${attempt} merges; the refresh is retried`,
+            );
+          }
+          logger.info('another refresh replaced the current catalog meanwhile: merging again over it', {
+            attempt,
+          });
+          etag = await openCurrent(engine, lake, workspace);
+        }
         for (const { key } of accepted) {
-          await lake.move(key, layout.catalogArchive(businessDate, run.runId, key));
+          await moveIfPresent(lake, key, layout.catalogArchive(businessDate, run.runId, key));
         }
         logger.info('catalog refreshed', {
           arrivals: state.catalogArrivals,
@@ -304,7 +339,7 @@ export function makeExtractProducts({ lake, logger, alerts }: Adapters, settings
       // The report before the move: a file under rejected/ always has its report next to it.
       for (const report of reports) {
         await lake.put(report.reportKey, `${JSON.stringify(report, null, 2)}\n`, 'application/json');
-        await lake.move(report.file, report.rejectedKey);
+        await moveIfPresent(lake, report.file, report.rejectedKey);
       }
       const rejected = [...earlier, ...reports];
       if (files.length === 0 && rejected.length === 0 && item === undefined) {

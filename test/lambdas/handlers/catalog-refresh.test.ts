@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { MemoryLakeStore } from '../../../bench/support/memory-lake';
 import { stepAdapters } from '../../../bench/support/step-adapters';
-import type { Warehouse } from '../../../lambdas/adapters/ports';
+import type { LakeStore, Warehouse } from '../../../lambdas/adapters/ports';
 import type { CatalogRefreshResult, ExtractResult, RunContext } from '../../../lambdas/core/contracts';
 import { sqlLiteral } from '../../../lambdas/core/engine/engine';
 import {
@@ -28,6 +28,7 @@ import { useWorkspace } from '../../support/workspace';
 const DATE = '2026-03-02';
 const runOf = (runId: string): RunContext => ({ runId, businessDate: DATE, startedAt: `${DATE}T10:00:00Z` });
 const fixture = (name: string) => new URL(`../../fixtures/batch/landing/${name}`, import.meta.url).pathname;
+const keys = async (lake: LakeStore, prefix: string) => (await lake.list(prefix)).map((o) => o.key).sort();
 
 describe('catalog refresh (extract-products with catalogArrivals) over fixture catalog files', () => {
   const workspace = useWorkspace('cartflow-catalog-refresh-');
@@ -329,6 +330,68 @@ describe('catalog refresh: a file that fails its own gate is set aside and block
     assert.equal(retried.rejected?.files, 1);
     assert.ok(retried.rejected!.notice.includes(badKey));
     assert.equal(published.length, 1);
+  });
+});
+
+describe('catalog refresh: two refreshes that overlap both keep their files (issue 13 item 8)', () => {
+  const workspace = useWorkspace('cartflow-catalog-overlap-');
+  const overlap = (name: string) =>
+    new URL(`../../fixtures/catalog-overlap/${name}`, import.meta.url).pathname;
+  const extract = (lake: LakeStore) =>
+    extractProductsStep.make(stepAdapters({ lake }), extractProductsStep.settings({ TMPDIR: workspace.dir }));
+  const snapshot = async () => {
+    const path = join(workspace.dir, `snapshot-${Date.now()}.parquet`);
+    await workspace.lake.download(CATALOG_SNAPSHOT_KEY, path);
+    return workspace.engine.rows<{ product_id: string; name: string }>(
+      `SELECT product_id, name FROM read_parquet(${sqlLiteral(path)}) ORDER BY product_id`,
+    );
+  };
+
+  it('the later one, which read the catalog before the first replaced it, merges again over the new one', async () => {
+    // Prepare: a current catalog, and the first refresh's file pending.
+    const { lake } = workspace;
+    await lake.upload(`${CATALOG_LANDING_PREFIX}base.csv`, overlap('base.csv'));
+    await extract(lake)({ run: runOf('refresh-base'), catalogArrivals: 1 });
+    await lake.upload(`${CATALOG_LANDING_PREFIX}first.csv`, overlap('first.csv'));
+    // The second refresh reads the current catalog, then waits at its listing of landing/ until released.
+    let blocked = () => {};
+    const atListing = new Promise<void>((resolve) => (blocked = resolve));
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held: LakeStore = Object.create(lake, {
+      list: {
+        value: async (prefix: string) => {
+          if (prefix === CATALOG_LANDING_PREFIX) {
+            blocked();
+            await released;
+          }
+          return lake.list(prefix);
+        },
+      },
+    }) as LakeStore;
+
+    // Act: the second starts, the first runs whole meanwhile, then the second's file lands and it goes on.
+    const second = extract(held)({ run: runOf('refresh-second'), catalogArrivals: 1 });
+    await atListing;
+    const first = (await extract(lake)({
+      run: runOf('refresh-first'),
+      catalogArrivals: 1,
+    })) as CatalogRefreshResult;
+    await lake.upload(`${CATALOG_LANDING_PREFIX}second.csv`, overlap('second.csv'));
+    release();
+    const later = (await second) as CatalogRefreshResult;
+
+    // Assess: both files in the catalog and in the dim_product each published last.
+    assert.deepEqual([first.files, later.files], [1, 1]);
+    const all = [
+      { product_id: 'R001', name: 'Base lamp from the first refresh' },
+      { product_id: 'R002', name: 'Base chair' },
+      { product_id: 'R003', name: 'First overlap rug' },
+      { product_id: 'R004', name: 'Second overlap desk' },
+    ];
+    assert.deepEqual(await snapshot(), all);
+    assert.equal(later.item?.rows, all.length);
+    assert.deepEqual(await keys(lake, CATALOG_LANDING_PREFIX), []);
   });
 });
 
