@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCents as cents } from '../../lambdas/core/dates';
+import { Engine, sqlLiteral } from '../../lambdas/core/engine/engine';
 import type { PipelineState } from '../../lambdas/core/contracts';
 import {
   CATALOG_ARCHIVE_PREFIX,
@@ -467,6 +468,81 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
           before,
         );
       });
+    });
+
+    test('two catalog refreshes forced to overlap on different files both end up in the snapshot and dim_product', async () => {
+      // Prepare: a current catalog, and the first refresh's file pending.
+      const { lake } = runtime;
+      const overlap = (name: string) =>
+        readFile(new URL(`../fixtures/catalog-overlap/${name}`, import.meta.url));
+      await lake.deletePrefix(CATALOG_LANDING_PREFIX);
+      await lake.put(`${CATALOG_LANDING_PREFIX}base.csv`, await overlap('base.csv'));
+      const base = await runtime.refreshCatalog();
+      await lake.put(`${CATALOG_LANDING_PREFIX}first.csv`, await overlap('first.csv'));
+      // The next listing of landing/ (the second refresh's, once it has read the current catalog) waits.
+      const list = lake.list.bind(lake);
+      let armed = true;
+      let blocked = () => {};
+      const atListing = new Promise<void>((resolve) => (blocked = resolve));
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      lake.list = async (prefix: string) => {
+        if (armed && prefix === CATALOG_LANDING_PREFIX) {
+          armed = false;
+          blocked();
+          await released;
+        }
+        return list(prefix);
+      };
+
+      // Act: the second starts, the first runs whole meanwhile, then the second's file lands and it goes on.
+      let outcomes: Awaited<ReturnType<LocalRuntime['refreshCatalog']>>[];
+      try {
+        const second = runtime.refreshCatalog();
+        await atListing;
+        const first = await runtime.refreshCatalog();
+        await lake.put(`${CATALOG_LANDING_PREFIX}second.csv`, await overlap('second.csv'));
+        release();
+        outcomes = [base, first, await second];
+      } finally {
+        lake.list = list;
+      }
+
+      // Assess
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED'],
+        JSON.stringify(outcomes.map((o) => o.error)),
+      );
+      const expected = [
+        { product_id: 'R001', name: 'Base lamp from the first refresh' },
+        { product_id: 'R002', name: 'Base chair' },
+        { product_id: 'R003', name: 'First overlap rug' },
+        { product_id: 'R004', name: 'Second overlap desk' },
+      ];
+      const path = join(dataDir, 'overlap-snapshot.parquet');
+      await lake.download(CATALOG_SNAPSHOT_KEY, path);
+      const engine = await Engine.open({
+        memoryLimitMb: 128,
+        tempDirectory: join(dataDir, 'spill'),
+        threads: 1,
+      });
+      try {
+        assert.deepEqual(
+          await engine.rows(
+            `SELECT product_id, name FROM read_parquet(${sqlLiteral(path)}) WHERE product_id LIKE 'R00%' ORDER BY product_id`,
+          ),
+          expected,
+        );
+      } finally {
+        engine.close();
+      }
+      assert.deepEqual(
+        await runtime.warehouse.query(
+          `SELECT product_id, name FROM analytics.dim_product WHERE product_id LIKE 'R00%' ORDER BY product_id`,
+        ),
+        expected,
+      );
     });
 
     describe('a catalog file that fails its gate is set aside and blocks nothing (issue 17)', () => {
