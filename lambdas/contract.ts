@@ -24,6 +24,8 @@ export const LAKE_ZONES = {
   quality: 'quality/',
   /** Landing files already processed, kept for forensics (the lake's lifecycle tiers and expires them). */
   archive: 'archive/',
+  /** Landing files that failed their quality gate, set aside whole with their report until fixed and resubmitted. */
+  rejected: 'rejected/',
   /** The current product catalog (one object, no lifecycle rule). */
   catalog: 'catalog/',
   /** Small operational records the pipeline keeps for itself (no lifecycle rule). */
@@ -44,6 +46,8 @@ export const LAKE = {
   catalogLanding: `${Z.landing}catalog/`,
   /** Catalog files a refresh has merged. */
   catalogArchive: `${Z.archive}catalog/`,
+  /** Catalog files that failed their refresh's gate, each with its quality report next to it. */
+  catalogRejected: `${Z.rejected}catalog/`,
   /**
    * The current catalog: every valid product, the latest updated_at per product_id. Outside raw/, whose
    * lifecycle may expire objects: this one object must outlive any quiet spell of the catalog.

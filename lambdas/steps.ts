@@ -78,6 +78,12 @@ export function supersededCause(output: unknown): string | undefined {
 }
 
 /**
+ * The Fail state a catalog refresh ends in when it set a file aside at the gate (its other files merged);
+ * its error is QUALITY_GATE_ERROR, its cause the notice (`$.refresh.rejected.notice`).
+ */
+export const CATALOG_FILE_REJECTED_STATE = 'CatalogFileRejected';
+
+/**
  * A batch execution that ends FAILED, TIMED_OUT or ABORTED: EventBridge (Step Functions "Execution Status
  * Change") invokes this handler, which records the run as failed, writes its report and notifies. Not a
  * state: a failed Task fails the execution where it stands, so RedriveExecution resumes exactly there.

@@ -116,7 +116,7 @@ export interface LifecycleConfig {
   rawExpireDays?: number;
   /** staged/ is scratch space between Transform and Validate. */
   stagedExpireDays: number;
-  /** quarantine/ and quality/ reports are kept this long for audits. */
+  /** quarantine/, quality/ reports and rejected/ catalog files are kept this long for audits. */
   quarantineExpireDays: number;
   /** Overwritten or deleted object versions are kept this long. */
   noncurrentExpireDays: number;

@@ -1,6 +1,6 @@
 /** An S3-compatible server in this process (s3rver), objects kept on disk: the laptop's data lake. */
 import { mkdir } from 'node:fs/promises';
-import S3rver from 's3rver';
+import S3rver, { type Middleware, type Store } from 's3rver';
 
 export interface S3Server {
   /** http://127.0.0.1:<port> — give it to clients as AWS_ENDPOINT_URL_S3. */
@@ -31,6 +31,51 @@ export async function startS3Server({
     allowMismatchedSignatures: true,
     configureBuckets: [{ name: bucket }],
   });
+  // First in the stack: the check answers before s3rver's own handling of the PUT.
+  server.middleware.unshift(conditionalWrites(server.store));
   const address = await server.run();
   return { endpoint: `http://127.0.0.1:${address.port}`, close: () => server.close() };
+}
+
+/**
+ * S3's conditional writes, which s3rver ignores: a PutObject with If-Match (the ETag the writer read) or
+ * If-None-Match: * is refused with 412 PreconditionFailed, as S3 refuses it, when the object has changed
+ * or exists. Conditional writes to one key run one at a time, so two writers that read the same ETag
+ * cannot both win (within this server; every process of the laptop runs its own).
+ */
+export function conditionalWrites(store: Store): Middleware {
+  const last = new Map<string, Promise<void>>();
+  return async (ctx, next) => {
+    const ifMatch = ctx.get('if-match');
+    const ifNoneMatch = ctx.get('if-none-match');
+    if (ctx.method !== 'PUT' || (ifMatch === '' && ifNoneMatch === '')) return next();
+    const [, bucket, ...segments] = ctx.path.split('/');
+    const key = segments.map(decodeURIComponent).join('/');
+    const id = `${bucket}/${key}`;
+    const before = last.get(id);
+    let done = () => {};
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    last.set(id, mine);
+    await before;
+    try {
+      const etag = await store.getMetadata(bucket, key).then(
+        (metadata) => metadata.etag,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return undefined;
+          throw error;
+        },
+      );
+      const holds = ifNoneMatch === '*' ? etag === undefined : ifMatch !== '' && etag === ifMatch;
+      if (holds) return await next();
+      ctx.status = 412;
+      ctx.type = 'application/xml';
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
+        '<Message>At least one of the pre-conditions you specified did not hold</Message>' +
+        `<Condition>${ifNoneMatch === '' ? 'If-Match' : 'If-None-Match'}</Condition></Error>`;
+    } finally {
+      done();
+      if (last.get(id) === mine) last.delete(id);
+    }
+  };
 }

@@ -13,8 +13,30 @@ declare module 's3rver' {
     configureBuckets?: { name: string; configs?: (string | Buffer)[] }[];
   }
 
+  /** The part of a Koa context a middleware of local/s3-server.ts reads and answers with. */
+  export interface Context {
+    method: string;
+    /** The request path, percent-encoded: `/<bucket>/<key>` (path-style). */
+    path: string;
+    /** A request header, '' when absent. */
+    get(header: string): string;
+    status: number;
+    type: string;
+    body: unknown;
+  }
+
+  export type Middleware = (ctx: Context, next: () => Promise<void>) => Promise<void>;
+
+  /** s3rver's object store: getMetadata rejects (ENOENT) for a missing object. */
+  export interface Store {
+    getMetadata(bucket: string, key: string): Promise<{ etag: string }>;
+  }
+
   export default class S3rver {
     constructor(options?: S3rverOptions);
+    /** Koa's middleware stack, composed when the server starts. */
+    middleware: Middleware[];
+    store: Store;
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
   }

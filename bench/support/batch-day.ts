@@ -51,7 +51,10 @@ export class DirectoryLakeStore implements LakeStore {
         if (entry.isDirectory()) await walk(path);
         else {
           const key = path.slice(this.root.length + 1);
-          if (key.startsWith(prefix)) found.push({ key, etag: '', size: (await stat(path)).size });
+          if (key.startsWith(prefix)) {
+            const { size, mtimeMs } = await stat(path);
+            found.push({ key, etag: `"${size}-${mtimeMs}"`, size });
+          }
         }
       }
     };
@@ -72,6 +75,13 @@ export class DirectoryLakeStore implements LakeStore {
   async upload(key: string, path: string): Promise<void> {
     await mkdir(dirname(this.file(key)), { recursive: true });
     await copyFile(path, this.file(key));
+  }
+
+  async uploadIf(key: string, path: string, etag: string | undefined): Promise<boolean> {
+    const current = (await this.list(key)).find((o) => o.key === key);
+    if (current?.etag !== etag) return false;
+    await this.upload(key, path);
+    return true;
   }
 
   async move(from: string, to: string): Promise<void> {

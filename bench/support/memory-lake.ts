@@ -2,8 +2,12 @@
  * A LakeStore that keeps the objects in memory: the benchmarks bind it when they measure the handlers'
  * own work, so S3 (or s3rver) I/O is not part of the figure.
  */
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { LakeObject, LakeStore } from '../../lambdas/adapters/ports';
+
+/** An ETag as S3 gives it for a single-part object: the quoted MD5 of the body. */
+const etagOf = (body: Uint8Array): string => `"${createHash('md5').update(body).digest('hex')}"`;
 
 export class MemoryLakeStore implements LakeStore {
   readonly bucket: string;
@@ -30,7 +34,7 @@ export class MemoryLakeStore implements LakeStore {
   list(prefix: string): Promise<LakeObject[]> {
     const found: LakeObject[] = [];
     for (const [key, body] of this.objects) {
-      if (key.startsWith(prefix)) found.push({ key, etag: '', size: body.byteLength });
+      if (key.startsWith(prefix)) found.push({ key, etag: etagOf(body), size: body.byteLength });
     }
     found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return Promise.resolve(found);
@@ -42,6 +46,14 @@ export class MemoryLakeStore implements LakeStore {
 
   async upload(key: string, path: string): Promise<void> {
     this.objects.set(key, await readFile(path));
+  }
+
+  async uploadIf(key: string, path: string, etag: string | undefined): Promise<boolean> {
+    const body = await readFile(path);
+    const current = this.objects.get(key);
+    if ((current === undefined ? undefined : etagOf(current)) !== etag) return false;
+    this.objects.set(key, body);
+    return true;
   }
 
   deletePrefix(prefix: string): Promise<number> {

@@ -31,6 +31,12 @@ export interface LakeStore {
   download(key: string, path: string): Promise<void>;
   /** Streams a local file to an object. */
   upload(key: string, path: string, contentType?: string): Promise<void>;
+  /**
+   * Streams a local file to an object only while the object is as the caller read it: `etag` its ETag as
+   * listed, undefined for "not there yet" (S3 conditional writes: If-Match, If-None-Match: *). False, and
+   * nothing written, when another writer changed it first.
+   */
+  uploadIf(key: string, path: string, etag: string | undefined, contentType?: string): Promise<boolean>;
 }
 
 /** The common subset of node-postgres' Client and the local Database. */

@@ -9,7 +9,7 @@ import type { Bucket, CheckResult, DatasetQuality, RunContext, TableToLoad } fro
 import { withRejected } from '../core/catalog-snapshot';
 import { engineSettingsFromEnv, sqlLiteral, type Engine, type EngineSettings } from '../core/engine/engine';
 import { castSelect, quoteIdent } from '../core/engine/table-io';
-import { ConfigurationError, QualityGateError } from '../core/errors';
+import { ConfigurationError } from '../core/errors';
 import { layout } from '../core/layout';
 import type { BatchTable, Dataset } from '../core/model';
 import {
@@ -213,9 +213,20 @@ export async function exampleRows(
 }
 
 /**
- * The quarantined rows as JSON Lines, in input order: `{runId, dataset, reasons, row}` (reasons of every
- * failed quarantine-severity check, in check order). An empty file when nothing was quarantined.
+ * The quarantined rows as `{runId, dataset, reasons, row}` (reasons of every failed quarantine-severity
+ * check, in check order), in input order.
  */
+export function quarantineSelect(run: RunContext, checked: CheckedDataset): string {
+  const reasons = checked.compiled.rowChecks
+    .filter((c) => c.check.severity === 'quarantine')
+    .map((c) => c.column);
+  const list = `list_filter([${reasons.join(', ')}]::VARCHAR[], x -> x IS NOT NULL)`;
+  return `SELECT ${sqlLiteral(run.runId)} AS "runId", ${sqlLiteral(checked.dataset)} AS dataset,
+       ${list} AS reasons, ${rowJson(checked.def, 't')} AS "row"
+     FROM ${checked.table} t WHERE ${checked.compiled.quarantined} ORDER BY ${ROW_NUMBER}`;
+}
+
+/** The quarantined rows as JSON Lines (quarantineSelect). An empty file when nothing was quarantined. */
 export async function writeQuarantine(
   engine: Engine,
   workspace: LakeWorkspace,
@@ -223,17 +234,8 @@ export async function writeQuarantine(
   checked: CheckedDataset,
   bucket?: Bucket,
 ): Promise<void> {
-  const reasons = checked.compiled.rowChecks
-    .filter((c) => c.check.severity === 'quarantine')
-    .map((c) => c.column);
-  const list = `list_filter([${reasons.join(', ')}]::VARCHAR[], x -> x IS NOT NULL)`;
   const path = workspace.path(`quarantine-${checked.dataset}.jsonl`);
-  await engine.run(
-    `COPY (SELECT ${sqlLiteral(run.runId)} AS "runId", ${sqlLiteral(checked.dataset)} AS dataset,
-       ${list} AS reasons, ${rowJson(checked.def, 't')} AS "row"
-     FROM ${checked.table} t WHERE ${checked.compiled.quarantined} ORDER BY ${ROW_NUMBER})
-     TO ${sqlLiteral(path)} (FORMAT JSON)`,
-  );
+  await engine.run(`COPY (${quarantineSelect(run, checked)}) TO ${sqlLiteral(path)} (FORMAT JSON)`);
   const key = bucketKey(layout.quarantine(checked.dataset, run.businessDate), bucket);
   await workspace.publish(path, key, 'application/x-ndjson');
 }
@@ -278,25 +280,34 @@ function withCurrent(quality: DatasetQuality, rows: number): DatasetQuality {
   };
 }
 
-/** The table publishCatalog leaves behind: the current catalog merged with the update's valid rows. */
+/** The table mergeCatalog leaves behind: the current catalog merged with the accepted files' valid rows. */
 export const CATALOG_MERGED = 'catalog_merged';
 
+/** One catalog file's verdict: its checks, its tally and whether it may be merged. */
+export interface CatalogFileGate {
+  passed: boolean;
+  failureReason?: string;
+  quality: DatasetQuality;
+  checks: CheckResult[];
+  /** Its rows with their reasons (`products_checked`, replaced by the next file's gate). */
+  checked: CheckedDataset;
+}
+
 /**
- * Catalog refresh: the arrived file's rows (`source`, merged within the file) validated on their own, its
- * quarantine written, then its valid rows merged into the current catalog (`current`: every valid product
- * so far) by product_id, the latest updated_at winning and the update on a tie, as table CATALOG_MERGED;
- * dim_product published from it. An invalid row never displaces a valid older version of its product.
+ * One catalog file: its rows (`source`, merged within the file) validated on their own. The gate judges
+ * the catalog as this file would refresh it, as the batch does: the `kept` products of the catalog so far
+ * (the current one and the files accepted before this one) count as valid input, and the file's records
+ * that did not even parse (`rejected`) as quarantined. Each file gets its own verdict, so a bad file never
+ * fails the good ones beside it.
  */
-export async function publishCatalog(
+export async function gateCatalogFile(
   engine: Engine,
-  workspace: LakeWorkspace,
-  lake: LakeStore,
   run: RunContext,
   update: { source: string; rejected: number },
-  current: string,
+  kept: number,
   rules: DatasetRules,
-): Promise<TableToLoad> {
-  const products = await checkDataset(engine, {
+): Promise<CatalogFileGate> {
+  const checked = await checkDataset(engine, {
     dataset: 'products',
     rules,
     def: TABLES.products,
@@ -304,19 +315,32 @@ export async function publishCatalog(
     businessDate: run.businessDate,
     now: new Date(),
   });
-  await writeQuarantine(engine, workspace, run, products);
-  // The gate judges the catalog as refreshed, as the batch does: the current products count as valid input.
-  const kept = Number(await engine.scalar(`SELECT count(*) FROM ${current}`));
-  const quality = withRejected(withCurrent(products.quality, kept), update.rejected);
-  const gate = decideGate([quality], products.checks);
-  if (!gate.passed) throw new QualityGateError(gate.failureReason ?? 'products failed the quality gate');
+  const quality = withRejected(withCurrent(checked.quality, kept), update.rejected);
+  const gate = decideGate([quality], checked.checks);
+  return { ...gate, quality, checks: checked.checks, checked };
+}
+
+/**
+ * The accepted files' valid rows (table `accepted`, in file order) merged into the current catalog
+ * (`current`: every valid product so far) by product_id, the latest updated_at winning and on a tie the
+ * later file, as table CATALOG_MERGED; dim_product published from it. Only valid rows reach `accepted`,
+ * so an invalid row never displaces a valid older version of its product.
+ */
+export async function mergeCatalog(
+  engine: Engine,
+  workspace: LakeWorkspace,
+  lake: LakeStore,
+  run: RunContext,
+  accepted: string,
+  current: string,
+): Promise<TableToLoad> {
   const columns = TABLES.products.columns.map((c) => quoteIdent(c.name)).join(', ');
   await engine.run(
     `CREATE OR REPLACE TABLE ${CATALOG_MERGED} AS SELECT ${columns} FROM (
       SELECT *, row_number() OVER (
         PARTITION BY product_id ORDER BY updated_at DESC NULLS LAST, newer DESC) AS copy
       FROM (SELECT ${columns}, 0 AS newer FROM ${current}
-            UNION ALL SELECT ${columns}, 1 AS newer FROM ${products.valid})
+            UNION ALL SELECT ${columns}, rowid + 1 AS newer FROM ${accepted})
     ) WHERE copy = 1 ORDER BY product_id`,
   );
   return writeCurated(

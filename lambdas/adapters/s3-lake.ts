@@ -78,6 +78,9 @@ export function classifyS3Error(error: unknown, what: string): Error {
 
 const DELETE_BATCH = 1000; // DeleteObjects' limit
 
+/** What S3 answers a conditional write whose condition did not hold (412), or that lost a race to one (409). */
+const CONDITION_FAILED = new Set(['PreconditionFailed', 'ConditionalRequestConflict']);
+
 export class S3LakeStore implements LakeStore {
   constructor(
     private readonly client: S3Client,
@@ -141,6 +144,37 @@ export class S3LakeStore implements LakeStore {
         }),
       ),
     );
+  }
+
+  async uploadIf(
+    key: string,
+    path: string,
+    etag: string | undefined,
+    contentType?: string,
+  ): Promise<boolean> {
+    // Already changed: no upload to be refused (and no SDK warning about a failed streaming request).
+    if ((await this.list(key)).find((o) => o.key === key)?.etag !== etag) return false;
+    const { size } = await stat(path);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: createReadStream(path),
+          ContentLength: size,
+          ContentType: contentType,
+          ...(etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: etag }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      // 412: the condition did not hold; 409: a concurrent conditional write to the key won.
+      if (CONDITION_FAILED.has((error as AwsError).name ?? '')) return false;
+      throw classifyS3Error(
+        error,
+        `put ${this.uri(key)} (${etag === undefined ? 'if absent' : `if ETag ${etag}`})`,
+      );
+    }
   }
 
   async getText(key: string): Promise<string> {

@@ -106,6 +106,11 @@ export interface CatalogRefreshResult {
   item?: TableToLoad;
   /** Catalog files this refresh merged. */
   files: number;
+  /**
+   * The files it set aside at the quality gate (rejected/), if any: their count and the failure notice the
+   * state machine ends with (each file, its failed checks, where it is, how to resubmit it).
+   */
+  rejected?: { files: number; notice: string };
 }
 
 export interface LoadResult {

@@ -21,9 +21,6 @@ export class InputFormatError extends PermanentError {}
 /** A setting (environment variable, config field, event field) is missing or invalid. */
 export class ConfigurationError extends PermanentError {}
 
-/** A dataset's quarantined share passed its threshold: the run stops before anything is loaded. */
-export class QualityGateError extends PermanentError {}
-
 /** COPY input does not match the target table (column count or type): fails locally as on Redshift. */
 export class CopyMismatchError extends PermanentError {}
 

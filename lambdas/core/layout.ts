@@ -14,6 +14,12 @@ export const CATALOG_ARCHIVE_PREFIX = LAKE.catalogArchive;
  */
 export const CATALOG_SNAPSHOT_KEY = LAKE.catalogSnapshotKey;
 
+/** The name a catalog file was dropped as (its landing key without the prefix). */
+export const landingFileName = (key: string): string => key.slice(key.lastIndexOf('/') + 1);
+
+/** How a rejected catalog file's report is named: after the file. */
+export const REJECTED_REPORT_SUFFIX = '.quality.json';
+
 export const partition = (businessDate: string): string => `dt=${businessDate}`;
 
 export const layout = {
@@ -35,5 +41,11 @@ export const layout = {
   runReport: (date: string, runId: string) => `${LAKE.quality}${partition(date)}/${runId}.html`,
   /** A merged catalog file, under the refresh that merged it (the same name may be dropped again). */
   catalogArchive: (date: string, runId: string, landingKey: string) =>
-    `${CATALOG_ARCHIVE_PREFIX}${partition(date)}/${runId}/${landingKey.slice(landingKey.lastIndexOf('/') + 1)}`,
+    `${CATALOG_ARCHIVE_PREFIX}${partition(date)}/${runId}/${landingFileName(landingKey)}`,
+  /** A catalog file that failed its gate, set aside whole under the refresh that rejected it. */
+  catalogRejected: (date: string, runId: string, landingKey: string) =>
+    `${LAKE.catalogRejected}${partition(date)}/${runId}/${landingFileName(landingKey)}`,
+  /** That file's quality report, next to it. */
+  catalogRejectedReport: (date: string, runId: string, landingKey: string) =>
+    `${LAKE.catalogRejected}${partition(date)}/${runId}/${landingFileName(landingKey)}${REJECTED_REPORT_SUFFIX}`,
 } as const;

@@ -304,7 +304,7 @@ export function stagedCountSql(table: TableDef, runId: string): string {
  * is in the stage (a key that moved to this date is not duplicated), insert the stage, drop the stage.
  * Run as ONE transaction (Warehouse.executeBatch), so readers see every table of the date from the old run
  * or every table from the new one, never a mix. A table without a partition column (dim_product) is
- * replaced by key only.
+ * replaced by key only, and a table with a version column only where the stage's row is as new or newer.
  */
 export function publishStatements(
   tables: readonly TableDef[],
@@ -319,12 +319,21 @@ export function publishStatements(
       .map((k) => `${target}.${ident(k)} = ${stage}.${ident(k)}`)
       .join(' AND ');
     if (keyMatch === '') throw new ConfigurationError(`${table.name} has no primary key to replace rows by`);
+    const version = table.versionColumn && ident(table.versionColumn);
     return [
       ...(table.partitionColumn
         ? [`DELETE FROM ${target} WHERE ${ident(table.partitionColumn)} = '${date}'`]
         : []),
-      `DELETE FROM ${target} USING ${stage} WHERE ${keyMatch}`,
-      `INSERT INTO ${target} SELECT * FROM ${stage}`,
+      ...(version
+        ? [
+            // Only rows the stage has in a version as new or newer: a late publish never reverts a row.
+            `DELETE FROM ${target} USING ${stage} WHERE ${keyMatch} AND ${target}.${version} <= ${stage}.${version}`,
+            `INSERT INTO ${target} SELECT * FROM ${stage} WHERE NOT EXISTS (SELECT 1 FROM ${target} WHERE ${keyMatch})`,
+          ]
+        : [
+            `DELETE FROM ${target} USING ${stage} WHERE ${keyMatch}`,
+            `INSERT INTO ${target} SELECT * FROM ${stage}`,
+          ]),
       `DROP TABLE ${stage}`,
       `DELETE FROM ${registry()} WHERE table_name = ${literal(stageBaseName(table, runId))}`,
     ];

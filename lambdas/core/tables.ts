@@ -38,6 +38,11 @@ export interface TableDef {
   /** The column holding the business date: a load replaces exactly this partition. */
   partitionColumn?: string;
   /**
+   * The column whose later value wins when a row is published again (core/sql.ts publishStatements): a
+   * publish that comes late with an older version of a row (an overlapping catalog refresh) keeps the newer.
+   */
+  versionColumn?: string;
+  /**
    * Redshift only (core/sql.ts emits them in its dialect alone): the compound sort key, its date column
    * first so zone maps skip every other date, and the distribution key. Every fact table declares both.
    */
@@ -97,6 +102,7 @@ const dimProduct: TableDef = {
     timestamp('updated_at'),
   ],
   primaryKey: ['product_id'],
+  versionColumn: 'updated_at',
 };
 
 const factOrder: TableDef = {

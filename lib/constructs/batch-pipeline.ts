@@ -22,6 +22,7 @@ import { RETRYABLE_ERRORS, SupersededRunError } from '../../lambdas/core/errors'
 import { warehouseDdl, writerGrantStatements } from '../../lambdas/core/sql';
 import {
   BATCH_STEPS,
+  CATALOG_FILE_REJECTED_STATE,
   CATALOG_STEPS,
   QUALITY_GATE_ERROR,
   QUALITY_GATE_FAILED_STATE,
@@ -167,7 +168,8 @@ export class BatchPipeline extends Construct {
     sourceSecret.grantRead(functions['extract-orders']);
     grant('extract-products', 'read', all(LAKE.landing));
     // It quarantines unreadable catalog rows; a catalog refresh also publishes the curated dim_product it loads,
-    // replaces the current catalog and moves the file it merged from landing/catalog/ to the archive.
+    // replaces the current catalog, moves the files it merged from landing/catalog/ to the archive and those
+    // that failed their gate to rejected/ with their report, and notifies about the latter.
     grant(
       'extract-products',
       'readWrite',
@@ -176,6 +178,7 @@ export class BatchPipeline extends Construct {
       all(`${LAKE.curated}dim_product/`),
       LAKE.catalogSnapshotKey,
       all(LAKE.catalogArchive),
+      all(LAKE.catalogRejected),
     );
     grant('extract-products', 'delete', all(LAKE.catalogLanding));
     grant('transform', 'read', all(LAKE.raw));
@@ -196,10 +199,11 @@ export class BatchPipeline extends Construct {
       warehouse.grantDataApi(functions[entry]);
     }
 
-    // Only the notify step publishes run summaries.
-    const notify = functions.notify;
-    grantAlertPublish(notify, props.alertTopic);
-    notify.addEnvironment(HANDLER_ENV.topicArn, props.alertTopic.topicArn);
+    // The notify step publishes run summaries; extract-products the notice of catalog files it rejected.
+    for (const entry of ['notify', 'extract-products'] as const) {
+      grantAlertPublish(functions[entry], props.alertTopic);
+      functions[entry].addEnvironment(HANDLER_ENV.topicArn, props.alertTopic.topicArn);
+    }
 
     this.warehouseSchema = this.createWarehouseSchemaOnDeploy(functions['ensure-warehouse'], warehouse);
     this.stateMachine = this.buildBatchStateMachine();
@@ -461,9 +465,20 @@ export class BatchPipeline extends Construct {
     cleanup.next(failed);
     for (const state of [ensureWarehouse, refresh, load, publish])
       state.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.error' });
+    // A file that failed its own gate was set aside (rejected/) while the others were merged and published:
+    // the refresh then ends failed, its cause the notice naming each file, its checks and how to resubmit.
+    const rejected = new sfn.Fail(this, CATALOG_FILE_REJECTED_STATE, {
+      error: QUALITY_GATE_ERROR,
+      causePath: '$.refresh.rejected.notice',
+    });
+    const anyRejected = sfn.Condition.isPresent('$.refresh.rejected');
+    const published = new sfn.Choice(this, 'CatalogFilesRejected')
+      .when(anyRejected, rejected)
+      .otherwise(new sfn.Succeed(this, 'CatalogRefreshed'));
     // A refresh whose arrivals an earlier one already merged ends here, successfully.
     const pending = new sfn.Choice(this, 'CatalogPending')
-      .when(sfn.Condition.isPresent('$.refresh.item'), load.next(publish))
+      .when(sfn.Condition.isPresent('$.refresh.item'), load.next(publish).next(published))
+      .when(anyRejected, rejected)
       .otherwise(new sfn.Succeed(this, 'NothingPending'));
     return this.createStateMachine(
       CATALOG_STATE_MACHINE_ID,

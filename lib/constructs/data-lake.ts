@@ -116,8 +116,9 @@ export class DataLake extends Construct {
           prefix: `${LAKE.eventManifests}${EVENT_LOAD_ID_PREFIX}`,
           expiration: days(lifecycle.stagedExpireDays),
         },
-        // Batches the stream mapping gave up on: full payloads, kept as long as quarantined rows.
-        ...[LAKE.quarantine, LAKE.quality, LAKE.streamOnFailure].map((prefix) => ({
+        // Batches the stream mapping gave up on: full payloads, kept as long as quarantined rows; so are
+        // catalog files rejected at their gate (and their reports), left there to be fixed and resubmitted.
+        ...[LAKE.quarantine, LAKE.quality, LAKE.streamOnFailure, LAKE.rejected].map((prefix) => ({
           id: `${prefix.slice(0, -1).replace('/', '-')}-retention`,
           prefix,
           expiration: days(lifecycle.quarantineExpireDays),

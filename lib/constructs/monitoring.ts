@@ -7,7 +7,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/contract';
+import { LAKE, METRIC, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/contract';
 import { DATASETS } from '../../lambdas/core/model';
 import type { AlarmConfig, EnvName } from '../config';
 
@@ -140,7 +140,7 @@ export class Monitoring extends Construct {
     });
     alarm('CatalogExecutionsFailed', pipeline.catalogStateMachine.metricFailed({ period }), {
       threshold: thresholds.failedExecutionsThreshold,
-      alarmDescription: 'A catalog refresh failed; the landing file was not loaded.',
+      alarmDescription: `A catalog refresh failed: a step failed (its files stay in ${LAKE.catalogLanding}), or a file failed its quality gate and was set aside under ${LAKE.catalogRejected} (the refresh's notice names it).`,
     });
 
     for (const [entry, fn] of Object.entries(pipeline.functions)) {

@@ -9,8 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCents as cents } from '../../lambdas/core/dates';
+import { Engine, sqlLiteral } from '../../lambdas/core/engine/engine';
 import type { PipelineState } from '../../lambdas/core/contracts';
-import { CATALOG_ARCHIVE_PREFIX, CATALOG_LANDING_PREFIX, layout } from '../../lambdas/core/layout';
+import {
+  CATALOG_ARCHIVE_PREFIX,
+  CATALOG_LANDING_PREFIX,
+  CATALOG_SNAPSHOT_KEY,
+  layout,
+} from '../../lambdas/core/layout';
+import { LAKE } from '../../lambdas/contract';
+import { QUALITY_GATE_ERROR } from '../../lambdas/steps';
 import { DATASETS } from '../../lambdas/core/model';
 import { generateDay, type DirtySpec, type GeneratedDay } from '../../lambdas/core/generator';
 import { seedSourceDatabase } from '../../local/embedded-postgres';
@@ -458,6 +466,156 @@ export function batchScenarios(label: string, urls: { source?: string; warehouse
         assert.deepEqual(
           await runtime.warehouse.query('SELECT * FROM analytics.dim_product ORDER BY product_id'),
           before,
+        );
+      });
+    });
+
+    test('two catalog refreshes forced to overlap on different files both end up in the snapshot and dim_product', async () => {
+      // Prepare: a current catalog, and the first refresh's file pending.
+      const { lake } = runtime;
+      const overlap = (name: string) =>
+        readFile(new URL(`../fixtures/catalog-overlap/${name}`, import.meta.url));
+      await lake.deletePrefix(CATALOG_LANDING_PREFIX);
+      await lake.put(`${CATALOG_LANDING_PREFIX}base.csv`, await overlap('base.csv'));
+      const base = await runtime.refreshCatalog();
+      await lake.put(`${CATALOG_LANDING_PREFIX}first.csv`, await overlap('first.csv'));
+      // The next listing of landing/ (the second refresh's, once it has read the current catalog) waits.
+      const list = lake.list.bind(lake);
+      let armed = true;
+      let blocked = () => {};
+      const atListing = new Promise<void>((resolve) => (blocked = resolve));
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      lake.list = async (prefix: string) => {
+        if (armed && prefix === CATALOG_LANDING_PREFIX) {
+          armed = false;
+          blocked();
+          await released;
+        }
+        return list(prefix);
+      };
+
+      // Act: the second starts, the first runs whole meanwhile, then the second's file lands and it goes on.
+      let outcomes: Awaited<ReturnType<LocalRuntime['refreshCatalog']>>[];
+      try {
+        const second = runtime.refreshCatalog();
+        await atListing;
+        const first = await runtime.refreshCatalog();
+        await lake.put(`${CATALOG_LANDING_PREFIX}second.csv`, await overlap('second.csv'));
+        release();
+        outcomes = [base, first, await second];
+      } finally {
+        lake.list = list;
+      }
+
+      // Assess
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED'],
+        JSON.stringify(outcomes.map((o) => o.error)),
+      );
+      const expected = [
+        { product_id: 'R001', name: 'Base lamp from the first refresh' },
+        { product_id: 'R002', name: 'Base chair' },
+        { product_id: 'R003', name: 'First overlap rug' },
+        { product_id: 'R004', name: 'Second overlap desk' },
+      ];
+      const path = join(dataDir, 'overlap-snapshot.parquet');
+      await lake.download(CATALOG_SNAPSHOT_KEY, path);
+      const engine = await Engine.open({
+        memoryLimitMb: 128,
+        tempDirectory: join(dataDir, 'spill'),
+        threads: 1,
+      });
+      try {
+        assert.deepEqual(
+          await engine.rows(
+            `SELECT product_id, name FROM read_parquet(${sqlLiteral(path)}) WHERE product_id LIKE 'R00%' ORDER BY product_id`,
+          ),
+          expected,
+        );
+      } finally {
+        engine.close();
+      }
+      assert.deepEqual(
+        await runtime.warehouse.query(
+          `SELECT product_id, name FROM analytics.dim_product WHERE product_id LIKE 'R00%' ORDER BY product_id`,
+        ),
+        expected,
+      );
+    });
+
+    describe('a catalog file that fails its gate is set aside and blocks nothing (issue 17)', () => {
+      const fixture = (name: string) =>
+        readFile(new URL(`../fixtures/catalog-rejection/${name}`, import.meta.url));
+      const drop = async (name: string) => {
+        const key = `${CATALOG_LANDING_PREFIX}${name}`;
+        await runtime.lake.put(key, await fixture(name));
+        return key;
+      };
+      const rejectedFiles = async () =>
+        (await runtime.lake.list(LAKE.catalogRejected)).map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
+      // The issue's setting: a catalog still empty, so the file's 1 bad row of 2 is over the 5 % threshold.
+      const emptyCatalog = () => runtime.lake.deletePrefix(CATALOG_SNAPSHOT_KEY);
+
+      test('a bad and a good file in one window: the good one is in dim_product, the bad one set aside', async () => {
+        // Prepare
+        await emptyCatalog();
+        const bad = await drop('missing-price.json');
+        await drop('good.csv');
+        const alerts = runtime.alerts.published.length;
+
+        // Act
+        const now = new Date().toISOString();
+        const outcome = await runtime.refreshCatalog([{ time: now }, { time: now }]);
+
+        // Assess: published, then failed for the bad file, the notice its cause and the alert.
+        assert.equal(outcome.status, 'FAILED');
+        assert.ok(outcome.steps.some((s) => s.state === 'PublishCatalog' && s.status === 'ok'));
+        assert.equal(outcome.error?.name, QUALITY_GATE_ERROR);
+        assert.ok(outcome.error?.message.includes(bad), outcome.error?.message);
+        assert.ok(!outcome.error?.message.includes('good.csv'), outcome.error?.message);
+        assert.equal(runtime.alerts.published.slice(alerts)[0]?.message, outcome.error?.message);
+        const ids = await runtime.warehouse.query<{ product_id: string }>(
+          `SELECT product_id FROM analytics.dim_product WHERE product_id LIKE 'Q%' ORDER BY product_id`,
+        );
+        assert.deepEqual(
+          ids.map((r) => r.product_id),
+          ['Q003', 'Q004', 'Q005'],
+        );
+        assert.deepEqual(await runtime.lake.list(CATALOG_LANDING_PREFIX), []);
+        assert.deepEqual(await rejectedFiles(), ['missing-price.json', 'missing-price.json.quality.json']);
+      });
+
+      test('a bad file, then a good one, then the nightly run: only the bad refresh fails', async () => {
+        // Prepare: the day's orders in the source; a bad catalog file dropped first.
+        await runtime.lake.deletePrefix(LAKE.catalogRejected);
+        await emptyCatalog();
+        const date = '2026-03-06';
+        await seed(runtime, date, 100);
+        // seed() leaves the day's (good) catalog in landing/: keep it for after the bad file.
+        const good = await runtime.lake.get(`${CATALOG_LANDING_PREFIX}products.jsonl`);
+        await runtime.lake.deletePrefix(CATALOG_LANDING_PREFIX);
+        await drop('missing-price.json');
+
+        // Act
+        const badRefresh = await runtime.refreshCatalog();
+        await runtime.lake.put(`${CATALOG_LANDING_PREFIX}products.jsonl`, good);
+        const goodRefresh = await runtime.refreshCatalog();
+        const nightly = await runtime.runBatch({ businessDate: date });
+
+        // Assess
+        assert.equal(badRefresh.status, 'FAILED');
+        assert.equal(goodRefresh.status, 'SUCCEEDED', JSON.stringify(goodRefresh.error));
+        assert.equal(nightly.status, 'SUCCEEDED', JSON.stringify(nightly.error));
+        assert.deepEqual(await rejectedFiles(), ['missing-price.json', 'missing-price.json.quality.json']);
+        assert.equal(
+          // Not even the bad file's valid row: it was set aside whole.
+          await scalar(
+            runtime,
+            `SELECT count(*) FROM analytics.dim_product WHERE product_id IN ('Q001', 'Q002')`,
+          ),
+          '0',
         );
       });
     });

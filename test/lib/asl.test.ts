@@ -4,8 +4,10 @@ import { ENV_NAMES, loadConfig, type EnvName } from '../../lib/config';
 import { synthesizeDefinitions, type AslDefinition } from '../../local/synth-definitions';
 import {
   BATCH_STEPS,
+  CATALOG_FILE_REJECTED_STATE,
   FAILED_EXECUTION_STATUSES,
   MAP_ITERATION_STATES,
+  QUALITY_GATE_ERROR,
   SUPERSEDED_STATE,
 } from '../../lambdas/steps';
 
@@ -255,10 +257,27 @@ describe('catalog state machine (synthesized ASL)', () => {
     // Nothing pending (an earlier refresh took the files): no load, a success.
     assert.deepEqual(states.CatalogPending.Choices, [
       { Variable: '$.refresh.item', IsPresent: true, Next: 'LoadCatalog' },
+      { Variable: '$.refresh.rejected', IsPresent: true, Next: CATALOG_FILE_REJECTED_STATE },
     ]);
     assert.equal(states[states.CatalogPending.Default].Type, 'Succeed');
-    assert.equal(states.PublishCatalog.End, true);
     assert.equal(states.PublishCatalog.InputPath, '$.refresh');
+  });
+
+  test('a file set aside at its gate fails the refresh after the others were published, its notice the cause', () => {
+    // Prepare
+    const states = catalog.States as Record<string, State>;
+    // Assess: published first, then the verdict on the rejected files.
+    const verdict = states[states.PublishCatalog.Next];
+    assert.equal(verdict.Type, 'Choice');
+    assert.deepEqual(verdict.Choices, [
+      { Variable: '$.refresh.rejected', IsPresent: true, Next: CATALOG_FILE_REJECTED_STATE },
+    ]);
+    assert.equal(states[verdict.Default].Type, 'Succeed');
+    assert.deepEqual(states[CATALOG_FILE_REJECTED_STATE], {
+      Type: 'Fail',
+      Error: QUALITY_GATE_ERROR,
+      CausePath: '$.refresh.rejected.notice',
+    });
   });
 
   test('every step catches into CleanupCatalog, which drops the stage table and fails either way', () => {

@@ -137,8 +137,10 @@ describe('warehouse SQL', () => {
     const products = stageTableName(TABLES.dim_product, RUN);
     const productsName = products.slice('staging.'.length);
     assert.deepEqual(publish, [
-      `DELETE FROM analytics.dim_product USING ${products} WHERE analytics.dim_product.product_id = ${products}.product_id`,
-      `INSERT INTO analytics.dim_product SELECT * FROM ${products}`,
+      `DELETE FROM analytics.dim_product USING ${products} WHERE analytics.dim_product.product_id = ${products}.product_id` +
+        ` AND analytics.dim_product.updated_at <= ${products}.updated_at`,
+      `INSERT INTO analytics.dim_product SELECT * FROM ${products} WHERE NOT EXISTS ` +
+        `(SELECT 1 FROM analytics.dim_product WHERE analytics.dim_product.product_id = ${products}.product_id)`,
       `DROP TABLE ${products}`,
       `DELETE FROM ops.stage_table WHERE table_name = '${productsName}'`,
       `DELETE FROM analytics.fact_order_item WHERE order_date = '2024-03-10'`,
@@ -368,6 +370,29 @@ describe('warehouse SQL', () => {
     assert.deepEqual(
       rows.map((r) => `${r.product_id}:${r.name}`),
       ['P-001:Kettle 2', 'P-002:' + fixture.rows.dim_product[1].name, 'P-003:Sofa'],
+    );
+  });
+
+  it('a late publish of dim_product never reverts a product to an older version, and adds the new ones', async () => {
+    // Prepare: the newer catalog published first, as when two catalog refreshes overlap.
+    const [first, second] = fixture.rows.dim_product as { updated_at: Date; name: string }[];
+    const newer = {
+      ...first,
+      name: 'Kettle, newer',
+      updated_at: new Date(first.updated_at.getTime() + 3_600_000),
+    };
+    await warehouse.executeBatch(await stage(TABLES.dim_product, [newer]));
+
+    // Act: the older catalog's publish, late.
+    await warehouse.executeBatch(await stage(TABLES.dim_product, [first, second]));
+    const rows = await warehouse.query<{ name: string }>(
+      'SELECT name FROM analytics.dim_product ORDER BY product_id',
+    );
+
+    // Assess
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['Kettle, newer', second.name],
     );
   });
 

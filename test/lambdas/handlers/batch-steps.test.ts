@@ -143,9 +143,10 @@ describe('extract-products step over fixture catalog files', () => {
   it('merges the files in SQL: the latest updated_at per product, the later file on a tie, unkeyed rows last', async () => {
     // Prepare
     const { dir, engine, lake } = workspace;
+    // Threshold 1: each file passes its own gate with its bad rows (which Validate then quarantines).
     const extract = extractProductsStep.make(
       stepAdapters({ lake }),
-      extractProductsStep.settings({ TMPDIR: dir }),
+      extractProductsStep.settings({ TMPDIR: dir, QUALITY_THRESHOLD: '1' }),
     );
 
     // Act

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { MemoryLakeStore } from '../../../bench/support/memory-lake';
 import { stepAdapters } from '../../../bench/support/step-adapters';
-import type { Warehouse } from '../../../lambdas/adapters/ports';
+import type { LakeStore, Warehouse } from '../../../lambdas/adapters/ports';
 import type { CatalogRefreshResult, ExtractResult, RunContext } from '../../../lambdas/core/contracts';
 import { sqlLiteral } from '../../../lambdas/core/engine/engine';
 import {
@@ -20,11 +20,15 @@ import {
 } from '../../../lambdas/core/sql';
 import { step as ensureWarehouseStep } from '../../../lambdas/handlers/ensure-warehouse';
 import { step as extractProductsStep } from '../../../lambdas/handlers/extract-products';
+import { findObject } from '../../../lambdas/adapters/lake-tables';
+import type { RejectedCatalogReport } from '../../../lambdas/core/catalog-rejection';
+import { LAKE } from '../../../lambdas/contract';
 import { useWorkspace } from '../../support/workspace';
 
 const DATE = '2026-03-02';
 const runOf = (runId: string): RunContext => ({ runId, businessDate: DATE, startedAt: `${DATE}T10:00:00Z` });
 const fixture = (name: string) => new URL(`../../fixtures/batch/landing/${name}`, import.meta.url).pathname;
+const keys = async (lake: LakeStore, prefix: string) => (await lake.list(prefix)).map((o) => o.key).sort();
 
 describe('catalog refresh (extract-products with catalogArrivals) over fixture catalog files', () => {
   const workspace = useWorkspace('cartflow-catalog-refresh-');
@@ -161,6 +165,233 @@ describe('catalog refresh (extract-products with catalogArrivals) over fixture c
       ],
     );
     assert.deepEqual(Object.keys(result).sort(), ['dataset', 'keys', 'rejected', 'rows']);
+  });
+});
+
+describe('catalog refresh: a file that fails its own gate is set aside and blocks nothing', () => {
+  const workspace = useWorkspace('cartflow-catalog-rejection-');
+  const rejection = (name: string) =>
+    new URL(`../../fixtures/catalog-rejection/${name}`, import.meta.url).pathname;
+  const published: { subject: string; message: string }[] = [];
+  // The default gate (5 %), and the alert topic recorded.
+  const extract = () =>
+    extractProductsStep.make(
+      stepAdapters({
+        lake: workspace.lake,
+        alerts: {
+          publish: (subject, message) => {
+            published.push({ subject, message });
+            return Promise.resolve();
+          },
+        },
+      }),
+      extractProductsStep.settings({ TMPDIR: workspace.dir }),
+    );
+  const drop = async (name: string) => {
+    const key = `${CATALOG_LANDING_PREFIX}${name}`;
+    await workspace.lake.upload(key, rejection(name));
+    return key;
+  };
+  const parquetIds = async (key: string) => {
+    const path = join(workspace.dir, `ids-${Date.now()}-${Math.random()}.parquet`);
+    await workspace.lake.download(key, path);
+    const rows = await workspace.engine.rows<{ product_id: string }>(
+      `SELECT product_id FROM read_parquet(${sqlLiteral(path)}) ORDER BY product_id`,
+    );
+    return rows.map((r) => r.product_id);
+  };
+  const keys = async (prefix: string) => (await workspace.lake.list(prefix)).map((o) => o.key).sort();
+
+  let badKey: string;
+
+  it('a JSON array of 2 products, one without a price, is rejected whole with its report and a notice', async () => {
+    // Prepare
+    badKey = await drop('missing-price.json');
+
+    // Act
+    const result = (await extract()({
+      run: runOf('refresh-bad'),
+      catalogArrivals: 1,
+    })) as CatalogRefreshResult;
+
+    // Assess: nothing merged, the file set aside with its report next to it.
+    assert.equal(result.item, undefined);
+    assert.equal(result.files, 0);
+    assert.equal(result.rejected?.files, 1);
+    const rejectedKey = layout.catalogRejected(DATE, 'refresh-bad', badKey);
+    const reportKey = layout.catalogRejectedReport(DATE, 'refresh-bad', badKey);
+    assert.deepEqual(await keys(CATALOG_LANDING_PREFIX), []);
+    assert.deepEqual(await keys(LAKE.catalogRejected), [rejectedKey, reportKey].sort());
+    const report = JSON.parse(await workspace.lake.getText(reportKey)) as RejectedCatalogReport;
+    assert.equal(report.file, badKey);
+    assert.deepEqual([report.quality.rowsIn, report.quality.rowsQuarantined], [2, 1]);
+    assert.match(report.failureReason, /1 of 2 rows quarantined/);
+    const failed = report.checks.filter((c) => !c.passed);
+    assert.ok(failed.length > 0 && failed.every((c) => c.check.startsWith('price ')), JSON.stringify(failed));
+    assert.match(failed[0].example ?? '', /Q002/);
+    // The notice names the file, its failed checks, where it is and how to resubmit it.
+    const notice = result.rejected!.notice;
+    assert.ok(notice.includes(badKey), notice);
+    assert.match(notice, /failed checks: 'price [^']+' \(1 rows\)/);
+    assert.ok(notice.includes(rejectedKey) && notice.includes(reportKey), notice);
+    assert.ok(notice.includes(`copy it back under ${CATALOG_LANDING_PREFIX}`), notice);
+    assert.deepEqual(
+      published.map((p) => p.message),
+      [notice],
+    );
+    assert.equal(await findObject(workspace.lake, CATALOG_SNAPSHOT_KEY), undefined);
+  });
+
+  it('the next refresh, for a good file, merges it and succeeds', async () => {
+    // Prepare
+    const key = await drop('good.csv');
+
+    // Act
+    const result = (await extract()({
+      run: runOf('refresh-good'),
+      catalogArrivals: 1,
+    })) as CatalogRefreshResult;
+
+    // Assess
+    assert.deepEqual(result, {
+      run: runOf('refresh-good'),
+      item: { table: 'dim_product', prefix: layout.curatedPrefix('dim_product', DATE), rows: 3 },
+      files: 1,
+    });
+    assert.deepEqual(await parquetIds(CATALOG_SNAPSHOT_KEY), ['Q003', 'Q004', 'Q005']);
+    assert.deepEqual(await keys(CATALOG_ARCHIVE_PREFIX), [layout.catalogArchive(DATE, 'refresh-good', key)]);
+    assert.equal(published.length, 1);
+  });
+
+  it('the batch extract afterwards reads the current catalog, not the rejected file', async () => {
+    // Act
+    const [result] = (await extract()({ run: runOf('batch-0001') })) as ExtractResult[];
+
+    // Assess
+    assert.equal(result.rows, 3);
+    assert.deepEqual(await parquetIds(result.keys[0]), ['Q003', 'Q004', 'Q005']);
+  });
+
+  it('the batch leaves out a pending file that fails its own gate and reads the one that passes', async () => {
+    // Prepare: both dropped, their refresh not run yet.
+    await drop('missing-price.json');
+    await drop('good-later.jsonl');
+
+    // Act
+    const [result] = (await extract()({ run: runOf('batch-0002') })) as ExtractResult[];
+
+    // Assess: still pending, for their refresh.
+    assert.deepEqual(await parquetIds(result.keys[0]), ['Q003', 'Q004', 'Q005', 'Q006', 'Q007']);
+    assert.equal((await keys(CATALOG_LANDING_PREFIX)).length, 2);
+  });
+
+  it('a bad and a good file in one window: the good one is merged and published, the bad one set aside', async () => {
+    // Prepare: the two files of the previous test, pending together.
+    published.length = 0;
+
+    // Act
+    const result = (await extract()({
+      run: runOf('refresh-both'),
+      catalogArrivals: 2,
+    })) as CatalogRefreshResult;
+
+    // Assess
+    assert.equal(result.files, 1);
+    assert.equal(result.item?.rows, 5);
+    assert.equal(result.rejected?.files, 1);
+    assert.ok(result.rejected!.notice.includes(badKey));
+    assert.ok(!result.rejected!.notice.includes('good-later.jsonl'));
+    assert.match(result.rejected!.notice, /merged 1 file\(s\) and set aside 1 that failed/);
+    assert.deepEqual(await parquetIds(CATALOG_SNAPSHOT_KEY), ['Q003', 'Q004', 'Q005', 'Q006', 'Q007']);
+    assert.deepEqual(await parquetIds(layout.curated('dim_product', DATE)), [
+      'Q003',
+      'Q004',
+      'Q005',
+      'Q006',
+      'Q007',
+    ]);
+    assert.deepEqual(await keys(CATALOG_LANDING_PREFIX), []);
+    assert.deepEqual(await keys(layout.catalogArchive(DATE, 'refresh-both', '')), [
+      layout.catalogArchive(DATE, 'refresh-both', 'good-later.jsonl'),
+    ]);
+    assert.ok(await findObject(workspace.lake, layout.catalogRejectedReport(DATE, 'refresh-both', badKey)));
+    assert.equal(published.length, 1);
+  });
+
+  it('a retry of that refresh keeps the rejection in its result and publishes it once only', async () => {
+    // Act
+    const retried = (await extract()({
+      run: runOf('refresh-both'),
+      catalogArrivals: 2,
+    })) as CatalogRefreshResult;
+
+    // Assess
+    assert.equal(retried.item?.rows, 5);
+    assert.equal(retried.rejected?.files, 1);
+    assert.ok(retried.rejected!.notice.includes(badKey));
+    assert.equal(published.length, 1);
+  });
+});
+
+describe('catalog refresh: two refreshes that overlap both keep their files (issue 13 item 8)', () => {
+  const workspace = useWorkspace('cartflow-catalog-overlap-');
+  const overlap = (name: string) =>
+    new URL(`../../fixtures/catalog-overlap/${name}`, import.meta.url).pathname;
+  const extract = (lake: LakeStore) =>
+    extractProductsStep.make(stepAdapters({ lake }), extractProductsStep.settings({ TMPDIR: workspace.dir }));
+  const snapshot = async () => {
+    const path = join(workspace.dir, `snapshot-${Date.now()}.parquet`);
+    await workspace.lake.download(CATALOG_SNAPSHOT_KEY, path);
+    return workspace.engine.rows<{ product_id: string; name: string }>(
+      `SELECT product_id, name FROM read_parquet(${sqlLiteral(path)}) ORDER BY product_id`,
+    );
+  };
+
+  it('the later one, which read the catalog before the first replaced it, merges again over the new one', async () => {
+    // Prepare: a current catalog, and the first refresh's file pending.
+    const { lake } = workspace;
+    await lake.upload(`${CATALOG_LANDING_PREFIX}base.csv`, overlap('base.csv'));
+    await extract(lake)({ run: runOf('refresh-base'), catalogArrivals: 1 });
+    await lake.upload(`${CATALOG_LANDING_PREFIX}first.csv`, overlap('first.csv'));
+    // The second refresh reads the current catalog, then waits at its listing of landing/ until released.
+    let blocked = () => {};
+    const atListing = new Promise<void>((resolve) => (blocked = resolve));
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held: LakeStore = Object.create(lake, {
+      list: {
+        value: async (prefix: string) => {
+          if (prefix === CATALOG_LANDING_PREFIX) {
+            blocked();
+            await released;
+          }
+          return lake.list(prefix);
+        },
+      },
+    }) as LakeStore;
+
+    // Act: the second starts, the first runs whole meanwhile, then the second's file lands and it goes on.
+    const second = extract(held)({ run: runOf('refresh-second'), catalogArrivals: 1 });
+    await atListing;
+    const first = (await extract(lake)({
+      run: runOf('refresh-first'),
+      catalogArrivals: 1,
+    })) as CatalogRefreshResult;
+    await lake.upload(`${CATALOG_LANDING_PREFIX}second.csv`, overlap('second.csv'));
+    release();
+    const later = (await second) as CatalogRefreshResult;
+
+    // Assess: both files in the catalog and in the dim_product each published last.
+    assert.deepEqual([first.files, later.files], [1, 1]);
+    const all = [
+      { product_id: 'R001', name: 'Base lamp from the first refresh' },
+      { product_id: 'R002', name: 'Base chair' },
+      { product_id: 'R003', name: 'First overlap rug' },
+      { product_id: 'R004', name: 'Second overlap desk' },
+    ];
+    assert.deepEqual(await snapshot(), all);
+    assert.equal(later.item?.rows, all.length);
+    assert.deepEqual(await keys(lake, CATALOG_LANDING_PREFIX), []);
   });
 });
 
