@@ -59,6 +59,7 @@ export class CartflowStack extends Stack {
     this.dataLake = new DataLake(this, 'DataLake', {
       lifecycle: config.lifecycle,
       removalPolicy: config.removalPolicy,
+      replication: config.recovery.lakeReplication,
     });
     const { bucket, key } = this.dataLake;
 
@@ -105,6 +106,7 @@ export class CartflowStack extends Stack {
       databaseName: config.redshift.databaseName,
       baseCapacityRpu: config.redshift.baseCapacityRpu,
       removalPolicy: config.removalPolicy,
+      snapshots: config.recovery.snapshots,
     });
 
     // One layer with DuckDB's native binding, shared by every function that runs the engine.

@@ -5,6 +5,8 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import * as redshiftserverless from 'aws-cdk-lib/aws-redshiftserverless';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import {
   acknowledgeDeployTimeFunction,
   acknowledgeNag,
@@ -16,7 +18,7 @@ import {
 } from '../nag';
 import { Construct } from 'constructs';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
-import { removalPolicyOf, type RemovalChoice } from '../config';
+import { removalPolicyOf, type RemovalChoice, type SnapshotConfig } from '../config';
 
 export interface WarehouseProps {
   /** Namespace and workgroup name: 3-64 characters, lower-case letters, digits and '-'. */
@@ -52,6 +54,12 @@ export interface WarehouseProps {
    * @default 'retain'
    */
   readonly removalPolicy?: RemovalChoice;
+  /**
+   * A manual snapshot of the namespace on a schedule (EventBridge Scheduler → CreateSnapshot), kept
+   * `retentionDays`, and its copy to another region when `copy` is set.
+   * @default none: only Redshift's own recovery points (every 30 minutes, kept 24 hours)
+   */
+  readonly snapshots?: SnapshotConfig;
 }
 
 /**
@@ -79,6 +87,8 @@ export class Warehouse extends Construct {
   readonly writerRole: iam.Role;
   /** The database user of `writerRole`: `IAMR:<role name>`. */
   readonly writerUser: string;
+  /** The scheduled snapshot; undefined without `snapshots`. */
+  readonly snapshotSchedule?: scheduler.Schedule;
   private readonly key: kms.IKey;
 
   constructor(scope: Construct, id: string, props: WarehouseProps) {
@@ -133,8 +143,17 @@ export class Warehouse extends Construct {
       iamRoles: [this.copyRole.roleArn],
       defaultIamRoleArn: this.copyRole.roleArn,
       logExports: ['userlog', 'connectionlog', 'useractivitylog'],
+      snapshotCopyConfigurations: props.snapshots?.copy && [
+        {
+          destinationRegion: props.snapshots.copy.region,
+          destinationKmsKeyId: props.snapshots.copy.kmsKeyArn,
+          snapshotRetentionPeriod: props.snapshots.copy.retentionDays,
+        },
+      ],
     });
     namespace.applyRemovalPolicy(removalPolicy);
+    if (props.snapshots)
+      this.snapshotSchedule = this.scheduleSnapshots(namespace, props.name, props.snapshots);
 
     const workgroup = new redshiftserverless.CfnWorkgroup(this, 'Workgroup', {
       workgroupName: props.name,
@@ -204,6 +223,60 @@ export class Warehouse extends Construct {
     for (const singleton of stackSingletons(this, 'AWS679f53fac')) {
       acknowledgeDeployTimeFunction(singleton, 'The CDK AwsCustomResource singleton');
     }
+  }
+
+  /**
+   * EventBridge Scheduler calls CreateSnapshot itself (a universal target, no function): each snapshot is
+   * named after the schedule's execution id, so every run makes a new one, and Redshift deletes it after
+   * RetentionPeriod days. Its role may create snapshots of this namespace only.
+   */
+  private scheduleSnapshots(
+    namespace: redshiftserverless.CfnNamespace,
+    name: string,
+    snapshots: SnapshotConfig,
+  ): scheduler.Schedule {
+    const stack = Stack.of(this);
+    // A role of its own rather than the stack's shared Scheduler role: it holds this one permission.
+    const role = new iam.Role(this, 'SnapshotRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      description: `cartflow ${name}: EventBridge Scheduler creates the warehouse's scheduled snapshots`,
+    });
+    const snapshotArns = stack.formatArn({
+      service: 'redshift-serverless',
+      resource: 'snapshot',
+      resourceName: '*',
+    });
+    const target = new schedulerTargets.Universal({
+      service: 'redshiftserverless',
+      action: 'createSnapshot',
+      role,
+      // The IAM prefix is redshift-serverless, not the SDK's service name the default policy would use.
+      policyStatements: [
+        new iam.PolicyStatement({
+          actions: ['redshift-serverless:CreateSnapshot'],
+          resources: [namespace.attrNamespaceNamespaceArn, snapshotArns],
+        }),
+      ],
+      input: scheduler.ScheduleTargetInput.fromObject({
+        NamespaceName: namespace.attrNamespaceNamespaceName,
+        SnapshotName: `${name}-${scheduler.ContextAttribute.executionId}`,
+        RetentionPeriod: snapshots.retentionDays,
+      }),
+      retryAttempts: 3,
+    });
+    const schedule = new scheduler.Schedule(this, 'SnapshotSchedule', {
+      schedule: scheduler.ScheduleExpression.expression(snapshots.scheduleCron),
+      target,
+      description: `cartflow ${name}: manual snapshot of the warehouse, kept ${snapshots.retentionDays} days`,
+    });
+    acknowledgeNag(
+      role,
+      'A snapshot ARN ends in the id Redshift assigns when it creates the snapshot, so the new one can only be named by snapshot/*; the namespace ARN limits CreateSnapshot to this warehouse.',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:redshift-serverless:<AWS::Region>:<AWS::AccountId>:snapshot/*]',
+    );
+    return schedule;
   }
 
   /** The environment variables a function needs to reach the warehouse through the Data API as the writer. */
