@@ -33,8 +33,8 @@ import { qualifiedName } from '../lambdas/core/sql';
 import { WAREHOUSE_TABLES, type TableDef } from '../lambdas/core/tables';
 import { seedDay } from '../local/commands/batch';
 import { localRebuildTarget } from '../local/commands/rebuild';
-import { replayRecording } from '../local/kafka/stream';
-import { spreadTimestamps } from '../local/kafka/topic';
+import { replayRecordedTopic } from '../local/kafka/replay';
+import { recordTopic, spreadTimestamps } from '../local/kafka/topic';
 import { perMinute, rebuildFromLake, tableDigests } from '../local/rebuild';
 import { startLocalRuntime } from '../local/runtime';
 import { log, markdownTable, runBench } from './support/report';
@@ -73,6 +73,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
   return { value, ms: performance.now() - start };
 }
 
+const HOUR_MS = 3_600_000;
 const FACT_CLICK_EVENT = CLICKSTREAM_TABLES.fact_click_event;
 const tableDef = (name: string): TableDef => {
   const table = WAREHOUSE_TABLES.find((t) => t.schema === 'analytics' && t.name === name);
@@ -99,26 +100,38 @@ await runBench(
     try {
       // ---- setup, not timed: the dates through the batch and a day of clickstream each ----
       const { stream } = loadConfig('dev');
+      const nextOffset = new Array<number>(stream.partitions).fill(0);
       for (const [i, date] of dates.entries()) {
         const t = performance.now();
         await seedDay(runtime, { orders: String(orders), 'bad-rows': '10' }, date, orders);
         const outcome = await runtime.runBatch({ businessDate: date });
         if (outcome.status !== 'SUCCEEDED')
           throw new Error(`batch of ${date}: ${outcome.status} ${JSON.stringify(outcome.error)}`);
-        if (eventsPerDate > 0) {
-          const start = dayBounds(date).start;
+        // The date's clickstream an hour of event time at a time, in Kafka time order (offsets go on, as one
+        // producer's topic), each hour then loaded as load-events' schedule would.
+        for (let hour = 0; hour < 24 && eventsPerDate > 0; hour++) {
+          const first = Math.floor((eventsPerDate * hour) / 24);
+          const count = Math.floor((eventsPerDate * (hour + 1)) / 24) - first;
+          const start = dayBounds(date).start.getTime() + hour * HOUR_MS;
           const sample = generateClickEvents({
-            count: eventsPerDate,
-            seed: `rebuild-${date}`,
-            start,
-            minutes: 1440,
+            count,
+            seed: `rebuild-${date}-${hour}`,
+            start: new Date(start),
+            minutes: 60,
           });
-          await replayRecording(runtime, {
-            values: sample.values,
+          const records = recordTopic(sample.values, {
+            topic: stream.topic,
             partitions: stream.partitions,
-            batchSize: stream.batchSize,
-            timestampOf: spreadTimestamps(eventsPerDate, start.getTime(), DAY_MS),
+            timestampOf: spreadTimestamps(count, start, HOUR_MS),
           });
+          for (const r of records) r.offset += nextOffset[r.partition];
+          for (const r of records) nextOffset[r.partition] = Math.max(nextOffset[r.partition], r.offset + 1);
+          await replayRecordedTopic({
+            records,
+            batchSize: stream.batchSize,
+            handler: (event) => runtime.streamToParquet(event),
+          });
+          await runtime.loadEvents();
         }
         log(`loaded ${date} (${i + 1}/${dates.length}) in ${seconds(performance.now() - t).toFixed(1)} s`);
       }
