@@ -284,7 +284,7 @@ export interface EnvironmentConfig {
   sla: SlaConfig;
   /** S3 lifecycle of the lake's zones. */
   lifecycle: LifecycleConfig;
-  /** The recovery window the lake's lifecycle must keep rebuildable. */
+  /** Disaster recovery: the rebuild window, the warehouse's snapshots, the lake's replication. */
   recovery: RecoveryConfig;
   /** The clickstream: MSK topic, event-source mapping and the scheduled load-events. */
   stream: StreamConfig;

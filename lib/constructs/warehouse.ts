@@ -6,6 +6,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import * as redshiftserverless from 'aws-cdk-lib/aws-redshiftserverless';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import {
   acknowledgeDeployTimeFunction,
@@ -18,7 +19,7 @@ import {
 } from '../nag';
 import { Construct } from 'constructs';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
-import { removalPolicyOf, type RemovalChoice, type SnapshotConfig } from '../config';
+import { removalPolicyOf, type RemovalChoice, type SnapshotConfig, type SnapshotCopyConfig } from '../config';
 
 export interface WarehouseProps {
   /** Namespace and workgroup name: 3-64 characters, lower-case letters, digits and '-'. */
@@ -55,11 +56,10 @@ export interface WarehouseProps {
    */
   readonly removalPolicy?: RemovalChoice;
   /**
-   * A manual snapshot of the namespace on a schedule (EventBridge Scheduler → CreateSnapshot), kept
-   * `retentionDays`, and its copy to another region when `copy` is set.
-   * @default none: only Redshift's own recovery points (every 30 minutes, kept 24 hours)
+   * Each snapshot of the namespace (scheduleSnapshots) also copied to another region.
+   * @default none
    */
-  readonly snapshots?: SnapshotConfig;
+  readonly snapshotCopy?: SnapshotCopyConfig;
 }
 
 /**
@@ -87,9 +87,8 @@ export class Warehouse extends Construct {
   readonly writerRole: iam.Role;
   /** The database user of `writerRole`: `IAMR:<role name>`. */
   readonly writerUser: string;
-  /** The scheduled snapshot; undefined without `snapshots`. */
-  readonly snapshotSchedule?: scheduler.Schedule;
   private readonly key: kms.IKey;
+  private readonly namespace: redshiftserverless.CfnNamespace;
 
   constructor(scope: Construct, id: string, props: WarehouseProps) {
     super(scope, id);
@@ -143,17 +142,16 @@ export class Warehouse extends Construct {
       iamRoles: [this.copyRole.roleArn],
       defaultIamRoleArn: this.copyRole.roleArn,
       logExports: ['userlog', 'connectionlog', 'useractivitylog'],
-      snapshotCopyConfigurations: props.snapshots?.copy && [
+      snapshotCopyConfigurations: props.snapshotCopy && [
         {
-          destinationRegion: props.snapshots.copy.region,
-          destinationKmsKeyId: props.snapshots.copy.kmsKeyArn,
-          snapshotRetentionPeriod: props.snapshots.copy.retentionDays,
+          destinationRegion: props.snapshotCopy.region,
+          destinationKmsKeyId: props.snapshotCopy.kmsKeyArn,
+          snapshotRetentionPeriod: props.snapshotCopy.retentionDays,
         },
       ],
     });
     namespace.applyRemovalPolicy(removalPolicy);
-    if (props.snapshots)
-      this.snapshotSchedule = this.scheduleSnapshots(namespace, props.name, props.snapshots);
+    this.namespace = namespace;
 
     const workgroup = new redshiftserverless.CfnWorkgroup(this, 'Workgroup', {
       workgroupName: props.name,
@@ -226,15 +224,15 @@ export class Warehouse extends Construct {
   }
 
   /**
-   * EventBridge Scheduler calls CreateSnapshot itself (a universal target, no function): each snapshot is
-   * named after the schedule's execution id, so every run makes a new one, and Redshift deletes it after
-   * RetentionPeriod days. Its role may create snapshots of this namespace only.
+   * A manual snapshot of the namespace on `snapshots.scheduleCron`, kept `retentionDays` (without it, only
+   * Redshift's own recovery points: every 30 minutes, kept 24 hours). EventBridge Scheduler calls
+   * CreateSnapshot itself (a universal target, no function): each snapshot is named after the schedule's
+   * execution id, so every run makes a new one. Its role may create snapshots of this namespace only; a call
+   * that still fails after its retries goes to `deadLetterQueue`.
    */
-  private scheduleSnapshots(
-    namespace: redshiftserverless.CfnNamespace,
-    name: string,
-    snapshots: SnapshotConfig,
-  ): scheduler.Schedule {
+  scheduleSnapshots(snapshots: SnapshotConfig, deadLetterQueue?: sqs.IQueue): scheduler.Schedule {
+    const { namespace } = this;
+    const name = this.workgroupName;
     const stack = Stack.of(this);
     // A role of its own rather than the stack's shared Scheduler role: it holds this one permission.
     const role = new iam.Role(this, 'SnapshotRole', {
@@ -265,6 +263,7 @@ export class Warehouse extends Construct {
         RetentionPeriod: snapshots.retentionDays,
       }),
       retryAttempts: 3,
+      deadLetterQueue,
     });
     const schedule = new scheduler.Schedule(this, 'SnapshotSchedule', {
       schedule: scheduler.ScheduleExpression.expression(snapshots.scheduleCron),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ENV_NAMES, loadConfig, type SnapshotConfig } from '../../../lib/config';
 import { Warehouse } from '../../../lib/constructs/warehouse';
 import { scaffold, unacknowledgedNagFindings } from '../synth';
@@ -8,11 +9,23 @@ import { scaffold, unacknowledgedNagFindings } from '../synth';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
 type Json = any;
 
-/** A warehouse with `snapshots`, alone in a stack: its template, the app for cdk-nag, and the construct. */
+/** A warehouse alone in a stack, its snapshots scheduled when given (into a dead-letter queue). */
 function warehouseWith(snapshots: SnapshotConfig | undefined) {
   const { stack, key, bucket, vpc } = scaffold();
-  const warehouse = new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, vpc, snapshots });
-  return { warehouse, app: stack.node.root, template: Template.fromStack(stack) };
+  const warehouse = new Warehouse(stack, 'Warehouse', {
+    name: 'cartflow-test',
+    bucket,
+    key,
+    vpc,
+    snapshotCopy: snapshots?.copy,
+  });
+  const deadLetters = new sqs.Queue(stack, 'DeadLetters');
+  if (snapshots) warehouse.scheduleSnapshots(snapshots, deadLetters);
+  return {
+    app: stack.node.root,
+    template: Template.fromStack(stack),
+    deadLetters: stack.resolve(deadLetters.queueArn),
+  };
 }
 
 describe('Warehouse scheduled snapshots (recovery.snapshots)', () => {
@@ -22,7 +35,7 @@ describe('Warehouse scheduled snapshots (recovery.snapshots)', () => {
       const { snapshots } = loadConfig(envName).recovery;
 
       // Act
-      const { template } = warehouseWith(snapshots);
+      const { template, deadLetters } = warehouseWith(snapshots);
 
       // Assess
       const [schedule] = Object.values<Json>(template.findResources('AWS::Scheduler::Schedule'));
@@ -39,6 +52,8 @@ describe('Warehouse scheduled snapshots (recovery.snapshots)', () => {
       assert.ok(input.includes('Namespace.NamespaceName'), 'the namespace of this warehouse');
       const [namespace] = Object.values<Json>(template.findResources('AWS::RedshiftServerless::Namespace'));
       assert.equal(namespace.Properties.SnapshotCopyConfigurations, undefined, 'no copy by default');
+      assert.deepEqual(schedule.Properties.Target.RetryPolicy.MaximumRetryAttempts, 3);
+      assert.deepEqual(schedule.Properties.Target.DeadLetterConfig, { Arn: deadLetters });
     });
   }
 
@@ -59,15 +74,15 @@ describe('Warehouse scheduled snapshots (recovery.snapshots)', () => {
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
     assert.deepEqual(
       statements.map((s: Json) => s.Action),
-      ['redshift-serverless:CreateSnapshot'],
+      ['redshift-serverless:CreateSnapshot', 'sqs:SendMessage'],
     );
     const resources = JSON.stringify(statements[0].Resource);
     assert.match(resources, /Namespace\.NamespaceArn/);
     assert.match(resources, /:snapshot\/\*"/);
-    // The scaffold's own key and bucket are not under test.
+    // The scaffold's own key, bucket and queue are not under test.
     const findings = unacknowledgedNagFindings(app as Parameters<typeof unacknowledgedNagFindings>[0]);
     assert.deepEqual(
-      findings.filter((f) => !/ at Test\/(Key|Bucket)\//.test(f)),
+      findings.filter((f) => !/ at Test\/(Key|Bucket|DeadLetters)\//.test(f)),
       [],
     );
   });
@@ -92,10 +107,9 @@ describe('Warehouse scheduled snapshots (recovery.snapshots)', () => {
 
   test('without snapshots: no schedule (recovery points only)', () => {
     // Act
-    const { warehouse, template } = warehouseWith(undefined);
+    const { template } = warehouseWith(undefined);
 
     // Assess
-    assert.equal(warehouse.snapshotSchedule, undefined);
     template.resourceCountIs('AWS::Scheduler::Schedule', 0);
   });
 });
