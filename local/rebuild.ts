@@ -225,7 +225,7 @@ async function loadEventsOfDate(
 }
 
 /** Every table readers see: the batch's analytics tables and the clickstream's. */
-export const READER_TABLES = [
+const READER_TABLES = [
   ...WAREHOUSE_TABLES.filter((t) => t.schema === 'analytics'),
   ...Object.values(CLICKSTREAM_TABLES),
 ];
