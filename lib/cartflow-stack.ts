@@ -21,6 +21,7 @@ import { StreamIngest } from './constructs/stream-ingest';
 import { Triggers } from './constructs/triggers';
 import { FailedRuns } from './constructs/failed-runs';
 import { Warehouse } from './constructs/warehouse';
+import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { FAILURE_HANDLERS, STREAM_HANDLERS } from '../lambdas/steps';
 
 export interface CartflowStackProps extends StackProps {
@@ -43,6 +44,8 @@ export class CartflowStack extends Stack {
   readonly pipeline: BatchPipeline;
   readonly monitoring: Monitoring;
   readonly triggers: Triggers;
+  /** The warehouse's scheduled snapshot (recovery.snapshots). */
+  readonly snapshotSchedule: Schedule;
   /** The batch run's failure handling: the rule on its failed executions and the run-failed function. */
   readonly failedRuns: FailedRuns;
   /** The clickstream ingest; undefined when `config.stream.enabled` is false. */
@@ -59,6 +62,7 @@ export class CartflowStack extends Stack {
     this.dataLake = new DataLake(this, 'DataLake', {
       lifecycle: config.lifecycle,
       removalPolicy: config.removalPolicy,
+      replication: config.recovery.lakeReplication,
     });
     const { bucket, key } = this.dataLake;
 
@@ -106,6 +110,7 @@ export class CartflowStack extends Stack {
       databaseName: config.redshift.databaseName,
       baseCapacityRpu: config.redshift.baseCapacityRpu,
       removalPolicy: config.removalPolicy,
+      snapshotCopy: config.recovery.snapshots.copy,
     });
 
     // One layer with DuckDB's native binding, shared by every function that runs the engine.
@@ -128,6 +133,11 @@ export class CartflowStack extends Stack {
       scheduleExpression: config.scheduleCron,
       catalogDebounceSeconds: catalogDebounceSecondsOf(config),
     });
+    // A snapshot Scheduler could not take lands in the trigger DLQ, whose first message alarms.
+    this.snapshotSchedule = this.warehouse.scheduleSnapshots(
+      config.recovery.snapshots,
+      this.triggers.deadLetterQueue,
+    );
 
     this.failedRuns = new FailedRuns(this, 'FailedRuns', {
       config,

@@ -130,6 +130,47 @@ export interface RecoveryConfig {
    * lifecycle.rawExpireDays. 1 to 36500.
    */
   windowDays: number;
+  /** Manual snapshots of the Redshift Serverless namespace, on a schedule, kept for a retention. */
+  snapshots: SnapshotConfig;
+  /**
+   * S3 replication of the whole lake to a bucket in another region (the region-outage recovery). The
+   * destination bucket (versioned, in the other region) and its KMS key are the operator's: the stack only
+   * replicates into them.
+   * @default off
+   */
+  lakeReplication?: LakeReplicationConfig;
+}
+
+/**
+ * EventBridge Scheduler calls Redshift Serverless CreateSnapshot on this schedule. Recovery points are
+ * Redshift's own (every 30 minutes, kept 24 hours, not configurable); these snapshots reach further back.
+ */
+export interface SnapshotConfig {
+  /** Scheduler cron expression in UTC, e.g. `cron(0 6 * * ? *)`: after the daily batch has published. */
+  scheduleCron: string;
+  /** Days each snapshot is kept (CreateSnapshot RetentionPeriod): 1 to 3653. */
+  retentionDays: number;
+  /**
+   * Each snapshot also copied to another region (the namespace's SnapshotCopyConfigurations).
+   * @default none
+   */
+  copy?: SnapshotCopyConfig;
+}
+
+export interface SnapshotCopyConfig {
+  /** The region the copies go to, e.g. `eu-central-1`. */
+  region: string;
+  /** Days a copy is kept there: 1 to 3653. */
+  retentionDays: number;
+  /** A KMS key in that region that encrypts the copies. */
+  kmsKeyArn: string;
+}
+
+export interface LakeReplicationConfig {
+  /** The destination bucket, e.g. `arn:aws:s3:::cartflow-prod-lake-replica` (versioning on). */
+  destinationBucketArn: string;
+  /** The KMS key in the destination's region that encrypts the replicas. */
+  kmsKeyArn: string;
 }
 
 export const STARTING_POSITIONS = ['LATEST', 'TRIM_HORIZON'] as const;
@@ -324,7 +365,7 @@ export interface EnvironmentConfig {
   reservedConcurrency?: ReservedConcurrencyConfig;
   /** S3 lifecycle of the lake's zones. */
   lifecycle: LifecycleConfig;
-  /** The recovery window the lake's lifecycle must keep rebuildable. */
+  /** Disaster recovery: the rebuild window, the warehouse's snapshots, the lake's replication. */
   recovery: RecoveryConfig;
   /** The clickstream: MSK topic, event-source mapping and the scheduled load-events. */
   stream: StreamConfig;
@@ -422,7 +463,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       quarantineExpireDays: 30,
       noncurrentExpireDays: 7,
     },
-    recovery: { windowDays: 30 },
+    recovery: { windowDays: 30, snapshots: { scheduleCron: 'cron(0 7 * * ? *)', retentionDays: 3 } },
     stream: {
       // Off by default: an idle MSK Serverless cluster and its poller cost ~$683 a month (README
       // "Clickstream" says how to turn it on).
@@ -470,7 +511,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       quarantineExpireDays: 90,
       noncurrentExpireDays: 14,
     },
-    recovery: { windowDays: 180 },
+    recovery: { windowDays: 180, snapshots: { scheduleCron: 'cron(0 7 * * ? *)', retentionDays: 14 } },
     stream: {
       enabled: true,
       topic: 'clickstream',
@@ -517,7 +558,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
       quarantineExpireDays: 365,
       noncurrentExpireDays: 30,
     },
-    recovery: { windowDays: 730 },
+    recovery: { windowDays: 730, snapshots: { scheduleCron: 'cron(0 7 * * ? *)', retentionDays: 35 } },
     stream: {
       enabled: true,
       topic: 'clickstream',
@@ -571,6 +612,13 @@ const CRON = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/;
 const RATE = /^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/;
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+const SCHEDULE_ALLOWED =
+  "an EventBridge expression: cron(min hour day-of-month month day-of-week year) with '?' in day-of-month or day-of-week, or rate(N unit)";
+const isScheduleExpression = (expression: unknown): boolean => {
+  if (typeof expression !== 'string') return false;
+  const cron = CRON.exec(expression);
+  return (cron !== null && (cron[3] === '?' || cron[5] === '?')) || RATE.test(expression);
+};
 const RETENTION_VALUES = Object.values(RetentionDays).filter((v): v is number => typeof v === 'number');
 
 /** Throws a ConfigError for the first invalid field. */
@@ -582,13 +630,8 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   if (!isEnvName(cfg.envName))
     throw new ConfigError('envName', cfg.envName, `one of ${ENV_NAMES.join(', ')}`);
 
-  const cron = CRON.exec(cfg.scheduleCron);
-  if (!(cron && (cron[3] === '?' || cron[5] === '?')) && !RATE.test(cfg.scheduleCron)) {
-    throw new ConfigError(
-      'scheduleCron',
-      cfg.scheduleCron,
-      "an EventBridge expression: cron(min hour day-of-month month day-of-week year) with '?' in day-of-month or day-of-week, or rate(N unit)",
-    );
+  if (!isScheduleExpression(cfg.scheduleCron)) {
+    throw new ConfigError('scheduleCron', cfg.scheduleCron, SCHEDULE_ALLOWED);
   }
   requireInteger('slaMinutes', cfg.slaMinutes, 5, 24 * 60);
   // The Pipe's MaximumBatchingWindowInSeconds range; 0 would start a refresh per handful of files.
@@ -706,6 +749,51 @@ function validateRecovery({ recovery, lifecycle }: EnvironmentConfig): void {
       'recovery.windowDays',
       recovery.windowDays,
       `at most lifecycle.rawExpireDays (${expire}): the compacted event files expire then; raise rawExpireDays or unset it to keep them`,
+    );
+  }
+  const { snapshots, lakeReplication } = recovery;
+  if (typeof snapshots !== 'object' || snapshots === null)
+    throw new ConfigError('recovery.snapshots', snapshots, 'an object');
+  if (!isScheduleExpression(snapshots.scheduleCron)) {
+    throw new ConfigError('recovery.snapshots.scheduleCron', snapshots.scheduleCron, SCHEDULE_ALLOWED);
+  }
+  requireInteger('recovery.snapshots.retentionDays', snapshots.retentionDays, 1, MAX_SNAPSHOT_DAYS);
+  if (snapshots.copy !== undefined) {
+    const { region, retentionDays, kmsKeyArn } = snapshots.copy;
+    if (typeof region !== 'string' || !REGION.test(region)) {
+      throw new ConfigError('recovery.snapshots.copy.region', region, "a region name like 'eu-central-1'");
+    }
+    requireInteger('recovery.snapshots.copy.retentionDays', retentionDays, 1, MAX_SNAPSHOT_DAYS);
+    requireKmsKeyArn('recovery.snapshots.copy.kmsKeyArn', kmsKeyArn, region);
+  }
+  if (lakeReplication !== undefined) {
+    const { destinationBucketArn, kmsKeyArn } = lakeReplication;
+    if (typeof destinationBucketArn !== 'string' || !BUCKET_ARN.test(destinationBucketArn)) {
+      throw new ConfigError(
+        'recovery.lakeReplication.destinationBucketArn',
+        destinationBucketArn,
+        "a bucket ARN like 'arn:aws:s3:::cartflow-prod-lake-replica'",
+      );
+    }
+    requireKmsKeyArn('recovery.lakeReplication.kmsKeyArn', kmsKeyArn);
+  }
+}
+
+/** CreateSnapshot's longest RetentionPeriod (days). */
+const MAX_SNAPSHOT_DAYS = 3653;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const BUCKET_ARN = /^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z]{2}(?:-[a-z]+)+-\d):\d{12}:key\/[0-9a-f-]{36}$/;
+
+/** A key ARN (not an alias: replication and snapshot copy need the key itself), in `region` when given. */
+function requireKmsKeyArn(field: string, arn: unknown, region?: string): void {
+  const match = typeof arn === 'string' ? KMS_KEY_ARN.exec(arn) : null;
+  if (!match || (region !== undefined && match[1] !== region)) {
+    const where = region === undefined ? '' : ` in ${region}`;
+    throw new ConfigError(
+      field,
+      arn,
+      `a KMS key ARN${where} like 'arn:aws:kms:${region ?? 'eu-central-1'}:123456789012:key/<key id>'`,
     );
   }
 }

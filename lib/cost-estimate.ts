@@ -32,6 +32,10 @@ export const PRICES = {
   s3GbMonth: 0.023,
   s3PutPer1000: 0.005,
   s3GetPer1000: 0.0004,
+  /** Redshift managed storage, per GB-month: what manual snapshots (and their copies) are billed as. */
+  redshiftStorageGbMonth: 0.024,
+  /** Data transfer between regions, per GB (S3 replication, snapshot copies). */
+  interRegionGb: 0.02,
   /** KMS: customer managed key per month; requests per 10,000. */
   kmsKeyMonth: 1,
   kmsPer10kRequests: 0.03,
@@ -223,6 +227,22 @@ export function estimateMonthlyCost(
     'S3 storage and requests',
     storedGb * p.s3GbMonth + (puts / 1000) * p.s3PutPer1000 + (gets / 1000) * p.s3GetPer1000,
   );
+
+  // Snapshots are incremental: they hold about the warehouse's data, ≈ 100 bytes per row loaded (one month).
+  const { snapshots, lakeReplication } = config.recovery;
+  const warehouseGb = ((volume.orders * 3 * 100 + volume.events * 100) * DAYS_PER_MONTH) / 1e9;
+  const copies = snapshots.copy ? 2 : 1;
+  add(
+    `Redshift snapshots (kept ${snapshots.retentionDays} d${snapshots.copy ? `, copied to ${snapshots.copy.region}` : ''})`,
+    warehouseGb * copies * p.redshiftStorageGbMonth + (snapshots.copy ? warehouseGb * p.interRegionGb : 0),
+  );
+  // Replication: a second copy of the lake's month, its transfer, and one replication PUT per object.
+  if (lakeReplication) {
+    add(
+      'S3 cross-region replication of the lake',
+      storedGb * (p.s3GbMonth + p.interRegionGb) + (puts / 1000) * p.s3PutPer1000,
+    );
+  }
 
   const kmsRequests = (puts + gets) * 1.1;
   add(

@@ -18,6 +18,7 @@ import {
   newLoadId,
 } from '../lambdas/core/clickstream/load';
 import { CLICKSTREAM_TABLES } from '../lambdas/core/clickstream/tables';
+import { WAREHOUSE_TABLES } from '../lambdas/core/tables';
 import type { EngineSettings } from '../lambdas/core/engine/engine';
 import { withEngine } from '../lambdas/adapters/lake-workspace';
 import type { LakeStore, SourceDatabase, Step, Warehouse } from '../lambdas/adapters/ports';
@@ -221,6 +222,27 @@ async function loadEventsOfDate(
     eventLoadStatements({ bucket: lake.bucket, loadId, iamRoleArn: services.copyRoleArn }),
   );
   return { eventFiles: files.length, events: (await count()) - before };
+}
+
+/** Every table readers see: the batch's analytics tables and the clickstream's. */
+const READER_TABLES = [
+  ...WAREHOUSE_TABLES.filter((t) => t.schema === 'analytics'),
+  ...Object.values(CLICKSTREAM_TABLES),
+];
+
+/**
+ * Per reader table, "<rows> <md5 over its rows in a fixed order>": equal digests, equal content. It uses
+ * PostgreSQL's md5 and string_agg, so it checks the local warehouse (the rebuild test and bench).
+ */
+export async function tableDigests(warehouse: Pick<Warehouse, 'query'>): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const table of READER_TABLES) {
+    const [row] = await warehouse.query<{ n: string; d: string | null }>(
+      `SELECT count(*)::text AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS d FROM ${qualifiedName(table)} x`,
+    );
+    out[table.name] = `${row.n} ${row.d}`;
+  }
+  return out;
 }
 
 /** Per minute of wall time; 0 for an instant rebuild. */

@@ -1,9 +1,15 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { acknowledgeNag, acknowledgeStackSingletons, LAMBDA_BASIC_EXECUTION_FINDING } from '../nag';
 import { Construct } from 'constructs';
-import { removalPolicyOf, type LifecycleConfig, type RemovalChoice } from '../config';
+import {
+  removalPolicyOf,
+  type LakeReplicationConfig,
+  type LifecycleConfig,
+  type RemovalChoice,
+} from '../config';
 import { EVENT_LOAD_ID_PREFIX, LAKE } from '../../lambdas/contract';
 
 export interface DataLakeProps {
@@ -19,6 +25,11 @@ export interface DataLakeProps {
    * @default 365
    */
   readonly accessLogsExpireDays?: number;
+  /**
+   * Every object replicated to a bucket in another region, encrypted there with its key.
+   * @default none
+   */
+  readonly replication?: LakeReplicationConfig;
 }
 
 /** One bucket, one prefix per zone (lambdas/contract.ts LAKE), encrypted with a customer key that rotates. */
@@ -26,6 +37,8 @@ export class DataLake extends Construct {
   readonly bucket: s3.Bucket;
   /** Encrypts the lake; the stack reuses it for the alert topic and secrets. */
   readonly key: kms.Key;
+  /** The role S3 replicates the lake with; undefined without `replication`. */
+  readonly replicationRole?: iam.Role;
 
   constructor(scope: Construct, id: string, props: DataLakeProps) {
     super(scope, id);
@@ -73,6 +86,7 @@ export class DataLake extends Construct {
       'AwsSolutions-S1',
     );
 
+    const replication = props.replication && this.replicationOf(props.replication, this.key);
     const days = Duration.days;
     this.bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.KMS,
@@ -126,7 +140,12 @@ export class DataLake extends Construct {
       ],
       removalPolicy,
       autoDeleteObjects: destroy,
+      ...replication,
     });
+    if (replication && props.replication) {
+      this.replicationRole = replication.replicationRole as iam.Role;
+      this.grantReplicationSource(this.replicationRole, props.replication.destinationBucketArn);
+    }
 
     // eventBridgeEnabled adds the CDK's stack-wide BucketNotificationsHandler function.
     acknowledgeStackSingletons(
@@ -134,6 +153,88 @@ export class DataLake extends Construct {
       'BucketNotificationsHandler',
       'CDK-provided handler that turns on EventBridge notifications for the bucket; it only needs basic Lambda logging.',
       LAMBDA_BASIC_EXECUTION_FINDING,
+    );
+  }
+
+  /**
+   * One rule over the whole bucket. Deletions are not replicated (no delete markers, and S3 never replicates
+   * lifecycle expirations): the replica is the copy of record when the lake loses an object. A role of our
+   * own, not the CDK's (a fixed name per account, delete and owner-override rights we do not use).
+   */
+  private replicationOf(
+    { destinationBucketArn, kmsKeyArn }: LakeReplicationConfig,
+    key: kms.IKey,
+  ): Pick<s3.BucketProps, 'replicationRole' | 'replicationRules'> {
+    const destination = s3.Bucket.fromBucketArn(this, 'ReplicaBucket', destinationBucketArn);
+    const replicaKey = kms.Key.fromKeyArn(this, 'ReplicaKey', kmsKeyArn);
+    const role = new iam.Role(this, 'ReplicationRole', {
+      assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'),
+      description: `cartflow: replicates the lake to ${destination.bucketName}`,
+    });
+    const region = (arn: string) => arn.split(':')[3];
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'DestinationWriteReplicas',
+        actions: ['s3:ReplicateObject', 's3:ReplicateTags'],
+        resources: [destination.arnForObjects('*')],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'DestinationKeyEncrypt',
+        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [kmsKeyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${region(kmsKeyArn)}.amazonaws.com` } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'SourceKeyDecrypt',
+        actions: ['kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+    return {
+      replicationRole: role,
+      replicationRules: [
+        {
+          id: 'lake-replica',
+          destination,
+          kmsKey: replicaKey,
+          sseKmsEncryptedObjects: true,
+          deleteMarkerReplication: false,
+          priority: 0,
+        },
+      ],
+    };
+  }
+
+  /** The replication role reads this bucket's object versions (after the bucket exists). */
+  private grantReplicationSource(role: iam.Role, destinationBucketArn: string): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'SourceReplicationConfiguration',
+        actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'SourceReadVersions',
+        actions: [
+          's3:GetObjectVersionForReplication',
+          's3:GetObjectVersionAcl',
+          's3:GetObjectVersionTagging',
+        ],
+        resources: [this.bucket.arnForObjects('*')],
+      }),
+    );
+    acknowledgeNag(
+      role,
+      'Replication copies every object of the lake into the replica bucket: object ARNs of the two buckets, no other resource.',
+      `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
+      `AwsSolutions-IAM5[Resource::${destinationBucketArn}/*]`,
     );
   }
 }

@@ -174,7 +174,8 @@ export class Monitoring extends Construct {
         props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period }),
         {
           evaluationPeriods: 1,
-          alarmDescription: 'EventBridge could not start a pipeline; the event is in the trigger DLQ.',
+          alarmDescription:
+            'EventBridge could not start a pipeline or a warehouse snapshot; the event is in the trigger DLQ.',
         },
       );
     }

@@ -6,6 +6,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import * as redshiftserverless from 'aws-cdk-lib/aws-redshiftserverless';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import {
   acknowledgeDeployTimeFunction,
   acknowledgeNag,
@@ -17,7 +20,14 @@ import {
 } from '../nag';
 import { Construct, type IDependable } from 'constructs';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
-import { BASE_CAPACITY_RPU_ALLOWED, isBaseCapacityRpu, removalPolicyOf, type RemovalChoice } from '../config';
+import {
+  BASE_CAPACITY_RPU_ALLOWED,
+  isBaseCapacityRpu,
+  removalPolicyOf,
+  type RemovalChoice,
+  type SnapshotConfig,
+  type SnapshotCopyConfig,
+} from '../config';
 
 export interface WarehouseProps {
   /** Namespace and workgroup name: 3-64 characters, lower-case letters, digits and '-'. */
@@ -53,6 +63,11 @@ export interface WarehouseProps {
    * @default 'retain'
    */
   readonly removalPolicy?: RemovalChoice;
+  /**
+   * Each snapshot of the namespace (scheduleSnapshots) also copied to another region.
+   * @default none
+   */
+  readonly snapshotCopy?: SnapshotCopyConfig;
 }
 
 /**
@@ -85,6 +100,7 @@ export class Warehouse extends Construct {
   private readonly writers: lambda.Function[] = [];
   /** The deploy-time EnsureWarehouse (writersAfter). */
   private schemaReady?: IDependable;
+  private readonly namespace: redshiftserverless.CfnNamespace;
 
   constructor(scope: Construct, id: string, props: WarehouseProps) {
     super(scope, id);
@@ -138,8 +154,16 @@ export class Warehouse extends Construct {
       iamRoles: [this.copyRole.roleArn],
       defaultIamRoleArn: this.copyRole.roleArn,
       logExports: ['userlog', 'connectionlog', 'useractivitylog'],
+      snapshotCopyConfigurations: props.snapshotCopy && [
+        {
+          destinationRegion: props.snapshotCopy.region,
+          destinationKmsKeyId: props.snapshotCopy.kmsKeyArn,
+          snapshotRetentionPeriod: props.snapshotCopy.retentionDays,
+        },
+      ],
     });
     namespace.applyRemovalPolicy(removalPolicy);
+    this.namespace = namespace;
 
     const workgroup = new redshiftserverless.CfnWorkgroup(this, 'Workgroup', {
       workgroupName: props.name,
@@ -218,6 +242,61 @@ export class Warehouse extends Construct {
     for (const singleton of stackSingletons(this, 'AWS679f53fac')) {
       acknowledgeDeployTimeFunction(singleton, 'The CDK AwsCustomResource singleton');
     }
+  }
+
+  /**
+   * A manual snapshot of the namespace on `snapshots.scheduleCron`, kept `retentionDays` (without it, only
+   * Redshift's own recovery points: every 30 minutes, kept 24 hours). EventBridge Scheduler calls
+   * CreateSnapshot itself (a universal target, no function): each snapshot is named after the schedule's
+   * execution id, so every run makes a new one. Its role may create snapshots of this namespace only; a call
+   * that still fails after its retries goes to `deadLetterQueue`.
+   */
+  scheduleSnapshots(snapshots: SnapshotConfig, deadLetterQueue?: sqs.IQueue): scheduler.Schedule {
+    const { namespace } = this;
+    const name = this.workgroupName;
+    const stack = Stack.of(this);
+    // A role of its own rather than the stack's shared Scheduler role: it holds this one permission.
+    const role = new iam.Role(this, 'SnapshotRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      description: `cartflow ${name}: EventBridge Scheduler creates the warehouse's scheduled snapshots`,
+    });
+    const snapshotArns = stack.formatArn({
+      service: 'redshift-serverless',
+      resource: 'snapshot',
+      resourceName: '*',
+    });
+    const target = new schedulerTargets.Universal({
+      service: 'redshiftserverless',
+      action: 'createSnapshot',
+      role,
+      // The IAM prefix is redshift-serverless, not the SDK's service name the default policy would use.
+      policyStatements: [
+        new iam.PolicyStatement({
+          actions: ['redshift-serverless:CreateSnapshot'],
+          resources: [namespace.attrNamespaceNamespaceArn, snapshotArns],
+        }),
+      ],
+      input: scheduler.ScheduleTargetInput.fromObject({
+        NamespaceName: namespace.attrNamespaceNamespaceName,
+        SnapshotName: `${name}-${scheduler.ContextAttribute.executionId}`,
+        RetentionPeriod: snapshots.retentionDays,
+      }),
+      retryAttempts: 3,
+      deadLetterQueue,
+    });
+    const schedule = new scheduler.Schedule(this, 'SnapshotSchedule', {
+      schedule: scheduler.ScheduleExpression.expression(snapshots.scheduleCron),
+      target,
+      description: `cartflow ${name}: manual snapshot of the warehouse, kept ${snapshots.retentionDays} days`,
+    });
+    acknowledgeNag(
+      role,
+      'A snapshot ARN ends in the id Redshift assigns when it creates the snapshot, so the new one can only be named by snapshot/*; the namespace ARN limits CreateSnapshot to this warehouse.',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:redshift-serverless:<AWS::Region>:<AWS::AccountId>:snapshot/*]',
+    );
+    return schedule;
   }
 
   /** The environment variables a function needs to reach the warehouse through the Data API as the writer. */

@@ -219,3 +219,43 @@ describe('monthly cost estimate', () => {
     assert.deepEqual(readmeRows(), rows, 'README.md "Cost" table: paste the rows printed above');
   });
 });
+
+describe('cost of the recovery options', () => {
+  const busy = { orders: 20_000, events: 2_000_000 };
+  const counts: StackCounts = {
+    alarms: 0,
+    secrets: 0,
+    keys: 1,
+    interfaceEndpoints: 0,
+    scheduledCalls: [],
+    engineArchitecture: 'x86_64',
+  };
+  const item = (lines: ReturnType<typeof estimateMonthlyCost>, start: string) =>
+    lines.find((l) => l.item.startsWith(start));
+
+  test('lake replication is a line only when configured; snapshots are a line in every environment', () => {
+    for (const envName of ENV_NAMES) {
+      // Prepare
+      const config = loadConfig(envName);
+      const replicated = loadConfig(envName);
+      replicated.recovery.lakeReplication = {
+        destinationBucketArn: 'arn:aws:s3:::lake-replica',
+        kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+      };
+
+      // Act
+      const off = estimateMonthlyCost(config, busy, counts);
+      const on = estimateMonthlyCost(replicated, busy, counts);
+
+      // Assess
+      assert.equal(item(off, 'S3 cross-region replication'), undefined);
+      assert.ok(item(on, 'S3 cross-region replication')!.usd > 0);
+      assert.match(
+        item(off, 'Redshift snapshots')!.item,
+        new RegExp(`kept ${config.recovery.snapshots.retentionDays} d`),
+      );
+      if (process.env.COST_DETAIL)
+        console.log(envName, item(on, 'S3 cross-region'), item(on, 'Redshift snapshots'));
+    }
+  });
+});

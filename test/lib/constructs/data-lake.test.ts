@@ -12,7 +12,7 @@ import {
 } from '../../../lambdas/core/clickstream/load';
 import { FRESHNESS_DATASETS, freshnessRecordKey } from '../../../lambdas/core/freshness';
 import { layout } from '../../../lambdas/core/layout';
-import { testApp } from '../synth';
+import { testApp, unacknowledgedNagFindings } from '../synth';
 
 interface Rule {
   Id: string;
@@ -110,5 +110,90 @@ describe('DataLake lifecycle and the recovery window', () => {
         `${envName}: ${ARRIVALS_STATE_KEY}`,
       );
     }
+  });
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
+type Json = any;
+
+const REPLICA = {
+  destinationBucketArn: 'arn:aws:s3:::cartflow-prod-lake-replica',
+  kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+};
+
+/** The lake of prod's config, with `replication` when given: its template and the app for cdk-nag. */
+function prodLake(replication?: typeof REPLICA) {
+  const app = testApp();
+  const stack = new Stack(app, 'Lake-prod', { env: { account: '111122223333', region: 'eu-west-1' } });
+  const lake = new DataLake(stack, 'Lake', { lifecycle: loadConfig('prod').lifecycle, replication });
+  return { app, lake, template: Template.fromStack(stack) };
+}
+
+describe('DataLake cross-region replication (recovery.lakeReplication)', () => {
+  test('off by default: no replication rule and no replication role in any environment', () => {
+    for (const envName of ENV_NAMES) {
+      // Prepare
+      const { recovery } = loadConfig(envName);
+      const { lake, template } = prodLake(recovery.lakeReplication);
+
+      // Assess
+      assert.equal(recovery.lakeReplication, undefined, envName);
+      assert.equal(lake.replicationRole, undefined);
+      const buckets = Object.values<Json>(template.findResources('AWS::S3::Bucket'));
+      assert.ok(buckets.every((b) => b.Properties.ReplicationConfiguration === undefined));
+      const roles = Object.values<Json>(template.findResources('AWS::IAM::Role'));
+      assert.ok(!JSON.stringify(roles).includes('s3.amazonaws.com'), 'no role S3 assumes');
+    }
+  });
+
+  test('on: every object to the destination with its key, no deletions, a least-privilege role, nag-clean', () => {
+    // Act
+    const { app, lake, template } = prodLake(REPLICA);
+
+    // Assess
+    const [bucket] = Object.values<Json>(template.findResources('AWS::S3::Bucket')).filter(
+      (b) => b.Properties.ReplicationConfiguration,
+    );
+    const [rule] = bucket.Properties.ReplicationConfiguration.Rules;
+    assert.deepEqual(rule, {
+      Id: 'lake-replica',
+      Status: 'Enabled',
+      Priority: 0,
+      Filter: { Prefix: '' },
+      DeleteMarkerReplication: { Status: 'Disabled' },
+      Destination: {
+        Bucket: REPLICA.destinationBucketArn,
+        EncryptionConfiguration: { ReplicaKmsKeyID: REPLICA.kmsKeyArn },
+      },
+      SourceSelectionCriteria: { SseKmsEncryptedObjects: { Status: 'Enabled' } },
+    });
+    assert.ok(lake.replicationRole);
+    const [policy] = Object.values<Json>(template.findResources('AWS::IAM::Policy'));
+    const statements = Object.fromEntries(
+      policy.Properties.PolicyDocument.Statement.map((s: Json) => [s.Sid, s]),
+    );
+    assert.deepEqual(Object.keys(statements).sort(), [
+      'DestinationKeyEncrypt',
+      'DestinationWriteReplicas',
+      'SourceKeyDecrypt',
+      'SourceReadVersions',
+      'SourceReplicationConfiguration',
+    ]);
+    assert.deepEqual(statements.DestinationWriteReplicas.Action, ['s3:ReplicateObject', 's3:ReplicateTags']);
+    assert.equal(statements.DestinationWriteReplicas.Resource, `${REPLICA.destinationBucketArn}/*`);
+    assert.deepEqual(statements.DestinationKeyEncrypt.Action, ['kms:Encrypt', 'kms:GenerateDataKey']);
+    assert.equal(statements.DestinationKeyEncrypt.Resource, REPLICA.kmsKeyArn);
+    assert.deepEqual(statements.DestinationKeyEncrypt.Condition, {
+      StringEquals: { 'kms:ViaService': 's3.eu-central-1.amazonaws.com' },
+    });
+    assert.equal(statements.SourceKeyDecrypt.Action, 'kms:Decrypt');
+    assert.deepEqual(statements.SourceKeyDecrypt.Condition, {
+      StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' },
+    });
+    assert.ok(
+      !JSON.stringify(policy).includes('ReplicateDelete') && !JSON.stringify(policy).includes('s3:*'),
+      'no delete replication, no wildcard actions',
+    );
+    assert.deepEqual(unacknowledgedNagFindings(app), []);
   });
 });
