@@ -32,9 +32,40 @@ export async function startS3Server({
     configureBuckets: [{ name: bucket }],
   });
   // First in the stack: the check answers before s3rver's own handling of the PUT.
-  server.middleware.unshift(conditionalWrites(server.store));
+  server.middleware.unshift(atomicObjects(), conditionalWrites(server.store));
   const address = await server.run();
   return { endpoint: `http://127.0.0.1:${address.port}`, close: () => server.close() };
+}
+
+/**
+ * S3 never shows a half-written object; s3rver writes a PUT into the object's file in place, so a GET (or a
+ * second PUT) of the key meanwhile reads (or leaves) a mix. Requests for one object run one at a time here:
+ * a PUT until s3rver has stored it, a GET or HEAD until its response has been sent. Within this server;
+ * every process of the laptop runs its own.
+ */
+export function atomicObjects(): Middleware {
+  const last = new Map<string, Promise<void>>();
+  return async (ctx, next) => {
+    const [, bucket, ...segments] = ctx.path.split('/');
+    const key = segments.map(decodeURIComponent).join('/');
+    if (key === '' || !['GET', 'HEAD', 'PUT'].includes(ctx.method)) return next();
+    const id = `${bucket}/${key}`;
+    const before = last.get(id);
+    let done = () => {};
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    last.set(id, mine);
+    const release = () => {
+      done();
+      if (last.get(id) === mine) last.delete(id);
+    };
+    await before;
+    if (ctx.method !== 'PUT') ctx.res.once('close', release);
+    try {
+      await next();
+    } finally {
+      if (ctx.method === 'PUT') release();
+    }
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 /** The part of s3rver's API that local/s3-server.ts uses (the package ships no types). */
 declare module 's3rver' {
+  import type { ServerResponse } from 'node:http';
   import type { AddressInfo } from 'node:net';
 
   interface S3rverOptions {
@@ -23,6 +24,8 @@ declare module 's3rver' {
     status: number;
     type: string;
     body: unknown;
+    /** The response being sent: its body streams after the middleware has returned. */
+    res: ServerResponse;
   }
 
   export type Middleware = (ctx: Context, next: () => Promise<void>) => Promise<void>;

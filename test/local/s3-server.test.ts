@@ -56,3 +56,33 @@ describe('s3 server: conditional writes', () => {
     assert.equal(await s3.lake.getText(KEY), winner);
   });
 });
+
+describe('s3 server: an object is never seen half-written', () => {
+  let s3: TestLake;
+  before(async () => {
+    s3 = await startTestLake();
+  });
+  after(() => s3.close());
+
+  it('reads racing rewrites of one key each get one whole version', async () => {
+    // Prepare: two versions of different sizes, rewritten in turn while being read.
+    const key = 'ops/freshness/products.json';
+    const versions = [
+      JSON.stringify({ v: 'short' }),
+      JSON.stringify({ v: 'long', pad: 'x'.repeat(512 * 1024) }),
+    ];
+    await s3.lake.put(key, versions[0]);
+
+    // Act
+    const reads = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        i % 2 === 0 ? s3.lake.put(key, versions[(i / 2) % 2]).then(() => undefined) : s3.lake.getText(key),
+      ),
+    );
+
+    // Assess
+    const seen = reads.filter((r) => r !== undefined);
+    assert.equal(seen.length, 15);
+    for (const text of seen) assert.ok(versions.includes(text!), `a mix of ${text!.length} characters`);
+  });
+});
