@@ -2,6 +2,7 @@
  * The last lines of a command that failed: the failed step with its own error (name and message), then the
  * command to run next. Every command that runs a state machine ends this way, locally and with --env.
  */
+import { LAKE } from '../lambdas/contract';
 import { QUALITY_GATE_ERROR } from '../lambdas/steps';
 
 export interface StepError {
@@ -61,10 +62,11 @@ export function nextAfterBatch(
 
 /** What to run after a catalog refresh of `files` failed: its files, corrected, dropped again. */
 export function nextAfterRefresh(error: StepError | undefined, files: string[]): string {
-  const named = files.join(', ');
+  // A file that failed its gate was moved whole to the rejected zone; the notice above names where.
+  const named = files.map((f) => f.slice(f.lastIndexOf('/') + 1)).join(', ');
   return error?.name === QUALITY_GATE_ERROR
-    ? `correct ${named}, then: cartflow drop <corrected file>`
-    : `once the cause is fixed: cartflow drop <file> (a refresh takes every file still in landing/catalog/)`;
+    ? `correct ${named} (set aside under ${LAKE.catalogRejected} with its quality report), then: cartflow drop <corrected file>`
+    : `once the cause is fixed: cartflow drop <file> (a refresh takes every file still in ${LAKE.catalogLanding})`;
 }
 
 /** `FAILED at <state>: <Error>: <message>` and `next: <command>`, each a line. */

@@ -12,7 +12,7 @@ import { DataLake } from '../../lib/constructs/data-lake';
 import { DuckDbLayer } from '../../lib/constructs/duckdb-layer';
 import { Triggers } from '../../lib/constructs/triggers';
 import { Warehouse } from '../../lib/constructs/warehouse';
-import { scaffold, testApp } from './synth';
+import { scaffold, stubFunction, testApp } from './synth';
 
 describe('construct props validation', () => {
   test('DataLake rejects a Standard-IA transition before 30 days and says what to set', () => {
@@ -41,7 +41,14 @@ describe('construct props validation', () => {
     // Prepare
     const { stack, key, bucket, vpc } = scaffold();
     // Act
-    new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, vpc, baseCapacityRpu: 4 });
+    const warehouse = new Warehouse(stack, 'Warehouse', {
+      name: 'cartflow-test',
+      bucket,
+      key,
+      vpc,
+      baseCapacityRpu: 4,
+    });
+    warehouse.grantDataApi(stubFunction(stack, 'Writer'));
     // Assess
     Template.fromStack(stack).hasResourceProperties('AWS::RedshiftServerless::Workgroup', {
       BaseCapacity: 4,

@@ -2,8 +2,10 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import type { Construct } from 'constructs';
 import { CartflowStack } from '../../lib/cartflow-stack';
 import { cdkJsonContext } from '../../lib/cdk-context';
 import { loadConfig, type EnvName, type EnvironmentConfig } from '../../lib/config';
@@ -31,6 +33,15 @@ export function scaffold() {
   const bucket = new s3.Bucket(stack, 'Bucket');
   const { vpc } = new Network(stack, 'Network');
   return { stack, key, bucket, vpc };
+}
+
+/** A function that does nothing, to grant a construct's permissions to (a Warehouse needs a writer). */
+export function stubFunction(scope: Construct, id: string): lambda.Function {
+  return new lambda.Function(scope, id, {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => {};'),
+  });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized ASL, asserted field by field

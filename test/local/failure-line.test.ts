@@ -84,7 +84,7 @@ describe('the failure lines', () => {
     // Act / Assess
     assert.equal(
       nextAfterRefresh({ name: 'QualityGateError', message: '…' }, ['landing/catalog/x.json']),
-      'correct landing/catalog/x.json, then: cartflow drop <corrected file>',
+      'correct x.json (set aside under rejected/catalog/ with its quality report), then: cartflow drop <corrected file>',
     );
     assert.match(
       nextAfterRefresh({ name: 'WarehouseError', message: '…' }, ['a.json']),

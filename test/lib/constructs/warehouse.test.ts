@@ -2,30 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CfnWaitConditionHandle, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import type { Construct, IConstruct } from 'constructs';
+import type { IConstruct } from 'constructs';
 import { ENV_NAMES, loadConfig, type SnapshotConfig } from '../../../lib/config';
 import { Warehouse } from '../../../lib/constructs/warehouse';
-import { scaffold, unacknowledgedNagFindings } from '../synth';
+import { scaffold, stubFunction, unacknowledgedNagFindings } from '../synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
 type Json = any;
-
-/** A function that does nothing, to be granted the writer. */
-function writerFunction(scope: Construct, id: string) {
-  return new lambda.Function(scope, id, {
-    runtime: lambda.Runtime.NODEJS_22_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => {};'),
-  });
-}
 
 /** A warehouse, a stand-in for the schema step and two functions: one granted before it is known, one after. */
 function writersAroundTheSchemaStep() {
   const { stack, key, bucket, vpc } = scaffold();
   const warehouse = new Warehouse(stack, 'Warehouse', { name: 'cartflow-test', bucket, key, vpc });
-  const fn = (id: string) => writerFunction(stack, id);
+  const fn = (id: string) => stubFunction(stack, id);
   const early = fn('Early');
   const unrelated = fn('Unrelated');
   warehouse.grantDataApi(early);
@@ -88,7 +78,7 @@ function warehouseWith(snapshots: SnapshotConfig | undefined) {
     snapshotCopy: snapshots?.copy,
   });
   // A warehouse synthesizes only with a writer (its trust names the writers' roles).
-  warehouse.grantDataApi(writerFunction(stack, 'Writer'));
+  warehouse.grantDataApi(stubFunction(stack, 'Writer'));
   const deadLetters = new sqs.Queue(stack, 'DeadLetters');
   if (snapshots) warehouse.scheduleSnapshots(snapshots, deadLetters);
   return {

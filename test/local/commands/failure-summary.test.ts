@@ -31,20 +31,26 @@ describe('the last lines of a failed command', { timeout: 300_000 }, () => {
     await rm(parent, { recursive: true, force: true });
   });
 
-  it('a failed catalog refresh ends with the refresh step, its gate error and how to resubmit', async () => {
+  it('a failed catalog refresh ends with the file set aside, its gate error and how to resubmit', async () => {
     // Act
     const dropped = await runCartflow(['drop', MISSING_PRICE, '--window-ms', '0'], { dataDir });
 
     // Assess
     assert.equal(dropped.code, 1, dropped.err);
-    const [failed, next] = lastLines(dropped.err, 2);
+    // The notice spans lines: each file set aside, its checks, where it went and how to resubmit.
+    const failed = dropped.err.split('\n').find((line) => line.startsWith('FAILED at')) ?? '';
+    const [next] = lastLines(dropped.err, 1);
     assert.match(
       failed,
-      /^FAILED at RefreshCatalog: QualityGateError: products: 1 of 2 rows quarantined .*check 'price not null' failed 1 rows, e\.g\. \{"product_id":"Q002"/,
+      /^FAILED at CatalogFileRejected: QualityGateError: catalog refresh \S+ merged 0 file\(s\) and set aside 1 that failed the quality gate:$/,
     );
     assert.equal(
       next,
-      'next: correct landing/catalog/missing-price.json, then: cartflow drop <corrected file>',
+      'next: correct missing-price.json (set aside under rejected/catalog/ with its quality report), then: cartflow drop <corrected file>',
+    );
+    assert.match(
+      dropped.err,
+      /^- landing\/catalog\/missing-price\.json: products: 1 of 2 rows quarantined .*check 'price not null' failed 1 rows, e\.g\. \{"product_id":"Q002"/m,
     );
     assert.doesNotMatch(dropped.err, /CatalogRefreshFailed|See the \$\.error/);
   });
