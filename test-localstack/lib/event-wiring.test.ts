@@ -27,7 +27,14 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
@@ -35,11 +42,20 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { MemoryLakeStore } from '../../bench/support/memory-lake';
+import { stepAdapters } from '../../bench/support/step-adapters';
 import { LAKE } from '../../lambdas/contract';
-import { requestedBusinessDate } from '../../lambdas/core/dates';
 import type { ResolveRunInput } from '../../lambdas/core/contracts';
+import { makeResolveRun } from '../../lambdas/handlers/resolve-run';
 import { synthesizeDefinitions, type SynthesizedDefinitions } from '../../local/synth-definitions';
-import { assertReachable, clientConfig, localstackEndpoint } from '../support';
+import {
+  assertReachable,
+  clientConfig,
+  localstackEndpoint,
+  mockFilePath,
+  readMockFile,
+  writeMockFile,
+} from '../support';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
 type Json = any;
@@ -50,6 +66,13 @@ const ACCOUNT = '000000000000';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/cartflow-localstack`;
 /** Unique per run: LocalStack may outlive one run of the suite, and the other suites share it. */
 const TAG = randomUUID().slice(0, 6);
+
+/** The mocked test case that runs the batch machine up to ResolveRun and stops there. */
+const STOP_AT_RESOLVE_RUN = `wiring-${TAG}-stop-at-resolve-run`;
+const STOP_RESPONSE = `wiring-${TAG}.stop`;
+const EMPTY_RESPONSE = `wiring-${TAG}.empty`;
+/** No Retry or Catch of the batch machine names this error, so the execution fails at once. */
+const STOP = { Error: 'WiringSuiteStop', Cause: 'the wiring suite stops the execution here' };
 
 interface TemplateRule {
   logicalId: string;
@@ -91,6 +114,31 @@ interface EnvSetup {
   batchArn: string;
   catalogArn: string;
   rules: WiredRule[];
+  /** The batch execution started with the nightly schedule's delivered input. */
+  nightlyExecution?: string;
+  /** The catalog execution started with the debounce Pipe's input rendered from the delivered arrival. */
+  arrivalExecution?: string;
+}
+
+/**
+ * What the debounce Pipe (not in LocalStack community) gives the catalog machine for one queued arrival:
+ * its InputTemplate rendered on the SQS message as Pipes presents it (`body` parsed when it is JSON).
+ */
+function renderPipeInput(template: Json, messageBody: string): Json {
+  const pipes = Object.values<Json>(template.Resources).filter((r) => r.Type === 'AWS::Pipes::Pipe');
+  assert.equal(pipes.length, 1, 'one Pipe in the template');
+  const inputTemplate = pipes[0].Properties.TargetParameters.InputTemplate as string;
+  const message = { body: JSON.parse(messageBody) as Json };
+  const rendered = inputTemplate.replace(/<\$\.([^>]+)>/g, (_, path: string) => {
+    const value = path.split('.').reduce<Json>((at, field) => at?.[field], message);
+    assert.equal(
+      typeof value,
+      'string',
+      `the Pipe's ${inputTemplate} reads $.${path}: not in the queued event`,
+    );
+    return value as string;
+  });
+  return JSON.parse(rendered);
 }
 
 /** Resolves the intrinsics a rule's pattern or target input may hold to the resources made in LocalStack. */
@@ -175,10 +223,14 @@ describe('the wiring the template declares is the wiring that fires', () => {
     const where = `Cartflow-${env} ${rule.logicalId}`;
     const name = `${rule.logicalId.slice(0, 40)}-${env}-${TAG}${override ? `-${override.suffix}` : ''}`;
     const { properties } = rule;
+    assert.equal(properties.State, 'ENABLED', `${where}: the template's rule is disabled`);
+    const schedule = !override && properties.ScheduleExpression !== undefined;
     const { RuleArn } = await events.send(
       new PutRuleCommand({
         Name: name,
-        State: properties.State,
+        // LocalStack runs rate schedules: they would deliver at times the suite does not choose. Their
+        // twin (below) delivers the same Scheduled Event when the suite sends it.
+        State: schedule ? 'DISABLED' : 'ENABLED',
         Description: properties.Description,
         ...(override
           ? { EventPattern: JSON.stringify(override.eventPattern) }
@@ -201,6 +253,20 @@ describe('the wiring the template declares is the wiring that fires', () => {
       targets.push({ id: target.Id, template: input, queueUrl: queue.url });
     }
     return { env, logicalId: rule.logicalId, name, arn: RuleArn!, targets };
+  }
+
+  /** The execution's history once it has stopped. */
+  async function historyOf(executionArn: string): Promise<HistoryEvent[]> {
+    for (let i = 0; ; i++) {
+      const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (status !== 'RUNNING') break;
+      assert.ok(i < 300, `${executionArn}: still RUNNING after 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const { events: history } = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }),
+    );
+    return history ?? [];
   }
 
   async function putEvents(entries: PutEventsRequestEntry[]): Promise<void> {
@@ -245,6 +311,44 @@ describe('the wiring the template declares is the wiring that fires', () => {
     Time: new Date(time),
     Detail: '{}',
   });
+
+  /** Reads every queue until each expected delivery arrived, then two quiet rounds for unexpected ones. */
+  async function collect(): Promise<void> {
+    const wired = ENVS.flatMap((env) => setups[env].rules);
+    const expectedCount = sent.reduce((sum, event) => sum + event.expected.length, 0);
+    const deadline = Date.now() + 30_000;
+    for (let quiet = 0; quiet < 2 && Date.now() < deadline;) {
+      let received = 0;
+      await Promise.all(
+        wired.flatMap((rule) =>
+          rule.targets.map(async (target) => {
+            const { Messages } = await sqs.send(
+              new ReceiveMessageCommand({
+                QueueUrl: target.queueUrl,
+                MaxNumberOfMessages: 10,
+                WaitTimeSeconds: 1,
+              }),
+            );
+            for (const message of Messages ?? []) {
+              received++;
+              const body = message.Body!;
+              // The latest event it names: a later one may carry an earlier one's marker (an execution's input).
+              const event = sent.findLast(
+                (e) => e.env === rule.env && e.markers.some((m) => body.includes(m)),
+              );
+              deliveries.push({
+                env: rule.env,
+                rule: rule.logicalId,
+                event: event?.name ?? '(unknown)',
+                body,
+              });
+            }
+          }),
+        ),
+      );
+      if (received === 0 && deliveries.length >= expectedCount) quiet++;
+    }
+  }
 
   before(async () => {
     const endpoint = localstackEndpoint();
@@ -363,38 +467,56 @@ describe('the wiring the template declares is the wiring that fires', () => {
       }
     }
 
-    // Collect until every expected delivery arrived, then one more quiet round for unexpected ones.
-    const wired = ENVS.flatMap((env) => setups[env].rules);
-    const expectedCount = sent.reduce((sum, event) => sum + event.expected.length, 0);
-    const deadline = Date.now() + 30_000;
-    for (let quiet = 0; quiet < 2 && Date.now() < deadline;) {
-      let received = 0;
-      await Promise.all(
-        wired.flatMap((rule) =>
-          rule.targets.map(async (target) => {
-            const { Messages } = await sqs.send(
-              new ReceiveMessageCommand({
-                QueueUrl: target.queueUrl,
-                MaxNumberOfMessages: 10,
-                WaitTimeSeconds: 1,
-              }),
-            );
-            for (const message of Messages ?? []) {
-              received++;
-              const body = message.Body!;
-              const event = sent.find((e) => e.env === rule.env && e.markers.some((m) => body.includes(m)));
-              deliveries.push({
-                env: rule.env,
-                rule: rule.logicalId,
-                event: event?.name ?? '(unknown)',
-                body,
-              });
-            }
-          }),
-        ),
-      );
-      if (received === 0 && deliveries.length >= expectedCount) quiet++;
+    await collect();
+
+    // The inputs the targets received, given to what the targets start (with the tasks mocked).
+    const path = mockFilePath();
+    const mock = readMockFile(path);
+    mock.MockedResponses[STOP_RESPONSE] = { '0-99': { Throw: STOP } };
+    mock.MockedResponses[EMPTY_RESPONSE] = { '0-99': { Return: { StatusCode: 200, Payload: {} } } };
+    for (const env of ENVS) {
+      mock.StateMachines[`cartflow-wiring-${env}-batch-${TAG}`] = {
+        TestCases: { [STOP_AT_RESOLVE_RUN]: { EnsureWarehouse: EMPTY_RESPONSE, ResolveRun: STOP_RESPONSE } },
+      };
     }
+    writeMockFile(path, mock);
+    for (const env of ENVS) {
+      const { synthesized, batchArn, catalogArn } = setups[env];
+      const ids = synthesized.logicalIds;
+      const [nightly] = deliveries.filter((d) => d.env === env && d.rule === ids.scheduleRule);
+      assert.ok(nightly, `${env}: the nightly schedule delivered nothing`);
+      const batch = await sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: `${batchArn}#${STOP_AT_RESOLVE_RUN}`,
+          name: `nightly-${env}-${TAG}`,
+          input: nightly.body,
+        }),
+      );
+      setups[env].nightlyExecution = batch.executionArn!;
+      sent.push({
+        env,
+        name: 'batch execution from the nightly input, stopped at ResolveRun (mocked)',
+        markers: [batch.executionArn!],
+        expected: [ids.failedRunsRule],
+      });
+      const [arrival] = deliveries.filter((d) => d.env === env && d.rule === ids.catalogRule);
+      assert.ok(arrival, `${env}: the catalog arrival delivered nothing`);
+      const catalog = await sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: catalogArn,
+          name: `arrival-${env}-${TAG}`,
+          input: JSON.stringify([renderPipeInput(synthesized.template, arrival.body)]),
+        }),
+      );
+      setups[env].arrivalExecution = catalog.executionArn!;
+      sent.push({
+        env,
+        name: 'catalog execution from the Pipe input (fails: no Lambda)',
+        markers: [catalog.executionArn!],
+        expected: [],
+      });
+    }
+    await collect();
   });
 
   after(async () => {
@@ -434,39 +556,49 @@ describe('the wiring the template declares is the wiring that fires', () => {
     }
   });
 
-  test('the nightly schedule starts the batch machine with an input ResolveRun accepts', () => {
+  test('the nightly schedule starts the batch machine with an input ResolveRun accepts', async () => {
     for (const env of ENVS) {
       // Prepare
-      const { synthesized } = setups[env];
+      const { synthesized, nightlyExecution } = setups[env];
       const fired = sent.find(
         (e) => e.env === env && e.expected.includes(synthesized.logicalIds.scheduleRule),
       )!;
       const time = fired.markers[0]!;
-      const inputs = deliveries.filter(
+      const [nightly] = deliveries.filter(
         (d) => d.env === env && d.rule === synthesized.logicalIds.scheduleRule,
       );
+      // Act: what the batch machine gave ResolveRun, run through ResolveRun itself.
+      const scheduled = (await historyOf(nightlyExecution!)).filter(
+        (e) => e.type === 'TaskScheduled' || e.type === 'LambdaFunctionScheduled',
+      );
+      const last = scheduled.at(-1)!;
+      const payload = (
+        last.taskScheduledEventDetails
+          ? (JSON.parse(last.taskScheduledEventDetails.parameters!) as Json).Payload
+          : JSON.parse(last.lambdaFunctionScheduledEventDetails!.input!)
+      ) as ResolveRunInput;
+      const warehouse = { dialect: 'postgres' as const, executeBatch: async () => {}, query: async () => [] };
+      const run = await makeResolveRun(stepAdapters({ lake: new MemoryLakeStore(), warehouse }))(payload);
       // Assess
-      assert.equal(inputs.length, 1, `${env}: one delivery of the nightly schedule`);
-      const input = JSON.parse(inputs[0]!.body) as Json;
-      assert.deepEqual(input, { time }, `${env}: the schedule's target input`);
-      // EnsureWarehouse keeps the input; ResolveRun gets it as its request (lib/constructs/batch-pipeline.ts).
-      const states = synthesized.batch.States as Json;
-      assert.equal(synthesized.batch.StartAt, 'EnsureWarehouse');
-      assert.equal(states.EnsureWarehouse.ResultPath, null);
-      assert.equal(states.EnsureWarehouse.Next, 'ResolveRun');
-      assert.equal(states.ResolveRun.Parameters['request.$'], '$');
-      const payload: ResolveRunInput = { request: input, executionName: 'scheduled', timeoutMinutes: 60 };
+      assert.deepEqual(JSON.parse(nightly!.body), { time }, `${env}: the schedule's target input`);
+      assert.equal(scheduled.length, 2, `${env}: EnsureWarehouse, then ResolveRun`);
+      assert.deepEqual(payload.request, { time }, `${env}: ResolveRun's request is the schedule's input`);
       const dayBefore = new Date(Date.parse(time) - 86_400_000).toISOString().slice(0, 10);
-      assert.equal(requestedBusinessDate(payload.request), dayBefore);
+      assert.deepEqual([run.runId, run.businessDate], [`nightly-${env}-${TAG}`, dayBefore]);
     }
   });
 
-  test('the catalog arrival queues the S3 event whose time the debounce Pipe passes on', () => {
+  test('the catalog arrival queues the S3 event the debounce Pipe makes a refresh of', async () => {
     for (const env of ENVS) {
       // Prepare
-      const { synthesized, bucket } = setups[env];
+      const { synthesized, bucket, arrivalExecution } = setups[env];
       const [arrival, ...more] = deliveries.filter(
         (d) => d.env === env && d.rule === synthesized.logicalIds.catalogRule,
+      );
+      // Act: the catalog machine's first state on the Pipe's input (its Tasks then fail: no Lambda).
+      const history = await historyOf(arrivalExecution!);
+      const exited = history.find(
+        (e) => e.type === 'PassStateExited' && e.stateExitedEventDetails?.name === 'CatalogRun',
       );
       // Assess
       assert.equal(more.length, 0, `${env}: one catalog arrival`);
@@ -475,12 +607,11 @@ describe('the wiring the template declares is the wiring that fires', () => {
       assert.equal(event['detail-type'], 'Object Created');
       assert.equal(event.detail.bucket.name, bucket);
       assert.equal(event.detail.object.key, `${LAKE.catalogLanding}products-${env}-${TAG}.json`);
-      // The Pipe's InputTemplate reads `<$.body.time>` from each message (lib/constructs/triggers.ts).
-      const pipe = Object.values<Json>((synthesized.template as Json).Resources).find(
-        (r) => r.Type === 'AWS::Pipes::Pipe',
-      );
-      assert.equal(pipe.Properties.TargetParameters.InputTemplate, '{"time": "<$.body.time>"}');
-      assert.match(event.time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+      assert.deepEqual(renderPipeInput(synthesized.template, arrival!.body), { time: event.time });
+      assert.ok(exited, `${env}: CatalogRun did not run`);
+      const state = JSON.parse(exited.stateExitedEventDetails!.output!) as Json;
+      assert.equal(state.catalogArrivals, 1, `${env}: one arrival in the refresh`);
+      assert.equal(state.run.runId, `arrival-${env}-${TAG}`);
     }
   });
 
