@@ -423,6 +423,10 @@ describe('the wiring the template declares is the wiring that fires', () => {
           [],
         ],
         ['catalog file in another bucket', otherBucket, `${LAKE.catalogLanding}stray-${env}-${TAG}.json`, []],
+        // What a refresh itself writes must not start another one.
+        ['merged catalog file archived', bucket, `${LAKE.catalogArchive}products-${env}-${TAG}.json`, []],
+        ['failed catalog file set aside', bucket, `${LAKE.catalogRejected}products-${env}-${TAG}.json`, []],
+        ['object beside the catalog snapshot', bucket, `${LAKE.catalog}products-${env}-${TAG}.parquet`, []],
         [
           'object under the on-failure prefix',
           bucket,
