@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import type { IConstruct } from 'constructs';
 import { CartflowStack } from '../lib/cartflow-stack';
 import { cdkJsonContext } from '../lib/cdk-context';
 import { loadConfig, validateConfig, type EnvironmentConfig } from '../lib/config';
@@ -23,6 +24,17 @@ export interface SynthesizedDefinitions {
   catalog: AslDefinition;
   /** The whole CloudFormation template of the stack. */
   template: object;
+  /** Logical ids, in `template`, of what the LocalStack suite recreates (test-localstack/lib/event-wiring.test.ts). */
+  logicalIds: {
+    batch: string;
+    catalog: string;
+    lakeBucket: string;
+    scheduleRule: string;
+    catalogRule: string;
+    failedRunsRule: string;
+    /** Only with the stream (config stream.enabled). */
+    onFailureRule?: string;
+  };
 }
 
 interface CfnTemplate {
@@ -57,8 +69,10 @@ export async function synthesizeDefinitions(
     }
     const stack = new CartflowStack(app, `Cartflow-${envName}`, { config });
     const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+    const logicalIdOf = (construct: IConstruct): string =>
+      stack.resolve((construct.node.defaultChild as CfnElement).logicalId) as string;
     const definitionOf = (stateMachine: StateMachine): AslDefinition => {
-      const logicalId = stack.resolve((stateMachine.node.defaultChild as CfnElement).logicalId) as string;
+      const logicalId = logicalIdOf(stateMachine);
       const resource = template.Resources[logicalId];
       if (resource?.Type !== 'AWS::StepFunctions::StateMachine') {
         throw new Error(
@@ -71,6 +85,15 @@ export async function synthesizeDefinitions(
       batch: definitionOf(stack.pipeline.stateMachine),
       catalog: definitionOf(stack.pipeline.catalogStateMachine),
       template,
+      logicalIds: {
+        batch: logicalIdOf(stack.pipeline.stateMachine),
+        catalog: logicalIdOf(stack.pipeline.catalogStateMachine),
+        lakeBucket: logicalIdOf(stack.dataLake.bucket),
+        scheduleRule: logicalIdOf(stack.triggers.scheduleRule),
+        catalogRule: logicalIdOf(stack.triggers.catalogRule),
+        failedRunsRule: logicalIdOf(stack.failedRuns.rule),
+        ...(stack.stream ? { onFailureRule: logicalIdOf(stack.stream.onFailureRule) } : {}),
+      },
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
