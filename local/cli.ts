@@ -79,7 +79,14 @@ export async function main(
       ...(env === undefined
         ? {}
         : {
-            aws: () => (aws ??= openAwsEnvironment({ env, profile: values.profile, region: values.region })),
+            aws: () =>
+              (aws ??= openAwsEnvironment({
+                env,
+                profile: values.profile,
+                region: values.region,
+                command: name,
+                dataApiUse: command.dataApiUse,
+              })),
           }),
       // query and status need only the services: no synthesis, no warehouse DDL that could wait on a running load.
       services: async () => (services ??= await startLocalServices(where)),

@@ -12,6 +12,7 @@ import { RedshiftDataWarehouse } from '../../lambdas/adapters/redshift-warehouse
 import { createS3Client, S3LakeStore } from '../../lambdas/adapters/s3-lake';
 import { ENV_NAMES, loadConfig, maxConcurrentRunsOf, type EnvName } from '../../lib/config';
 import { UsageError } from '../commands/command';
+import { nameDataApiUser } from './data-api';
 import { configuredEndpoint } from './endpoints';
 
 /** The stack of an environment, as bin/cdk-app.ts names it. */
@@ -101,6 +102,10 @@ export interface AwsOptions {
   env: string;
   profile?: string;
   region?: string;
+  /** The command (named when the Redshift Data API is unavailable). @default 'this command' */
+  command?: string;
+  /** What the command uses the Data API for (Command.dataApiUse). */
+  dataApiUse?: string;
   /** The CloudFormation client (unit tests pass a stand-in). @default a CloudFormationClient */
   cloudFormation?: SdkClient;
 }
@@ -132,6 +137,13 @@ export async function openAwsEnvironment(options: AwsOptions): Promise<AwsEnviro
     },
   );
   const config = loadConfig(envName);
+  const dataApi = new RedshiftDataClient(clientConfig('Redshift Data'));
+  // Nothing is called here: the first command that reads the warehouse learns whether the API is there.
+  nameDataApiUser(dataApi, {
+    command: options.command ?? 'this command',
+    use: options.dataApiUse,
+    workgroup: outputs.workgroup,
+  });
   return {
     envName,
     outputs,
@@ -139,7 +151,7 @@ export async function openAwsEnvironment(options: AwsOptions): Promise<AwsEnviro
     warehouse: new RedshiftDataWarehouse({
       workgroupName: outputs.workgroup,
       database: config.redshift.databaseName,
-      client: new RedshiftDataClient(clientConfig('Redshift Data')),
+      client: dataApi,
     }),
     // Path-style whenever an endpoint is configured (env or the profile): no `<bucket>.localhost` on LocalStack.
     lake: new S3LakeStore(createS3Client(base, endpointOf('S3')), outputs.bucket),

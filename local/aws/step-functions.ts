@@ -171,10 +171,11 @@ export class StateMachineRuns {
    */
   async redrive(run: string): Promise<Omit<DateOutcome, 'ms'>> {
     const name = this.nameOf(run);
-    const later = await this.options.ledger.succeededAfter(name);
-    if (later) throw redriveSuperseded(name, later);
+    // Step Functions first: a run that does not exist is said so without the ledger (the Data API).
     const before = await this.describe(name);
     if (!before) throw new Error(`execution ${name} of ${this.options.stateMachineArn} does not exist`);
+    const later = await this.options.ledger.succeededAfter(name);
+    if (later) throw redriveSuperseded(name, later);
     await this.options.sfn.send(new RedriveExecutionCommand({ executionArn: before.arn }));
     return { date: businessDateOf(before), ...(await this.outcome(await this.waitForEnd(name))) };
   }

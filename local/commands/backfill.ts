@@ -20,6 +20,8 @@ export const command: Command = {
                                               new date (twice: abandons the running ones); rerun to resume`,
   quietSteps: true,
   aws: true,
+  dataApiUse:
+    'to skip the dates that succeeded before, from ops.pipeline_run; --force runs every date without it',
   async run({ values, out, err, runtime, aws }) {
     const dates = dateRange(dateOption(values, 'from'), dateOption(values, 'to'));
     let concurrency = Math.max(1, intOption(values, 'concurrency', 1));

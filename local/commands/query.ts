@@ -5,6 +5,7 @@ export const command: Command = {
   usage: `query  "SQL"                                query the warehouse: RFC 4180 CSV, a header, every column in
                                               order, LF line ends, NULL empty and the empty string ""`,
   aws: true,
+  dataApiUse: 'to run the SQL',
   async run({ rest, out, services, aws }) {
     if (rest.length !== 1)
       throw new UsageError('query takes exactly one SQL string, e.g. cartflow query "SELECT 1"');

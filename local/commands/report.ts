@@ -14,6 +14,7 @@ export const command: Command = {
                                               file (default: <data-dir>/${REPORTS_DIR}/<run>.html, with --env
                                               <data-dir>/${REPORTS_DIR}/<env>/<run>.html); prints its path`,
   aws: true,
+  dataApiUse: 'to find the run in ops.pipeline_run',
   async run({ values, rest, out, services, aws }) {
     if (rest.length > 1) throw new UsageError('report takes at most one run id (cartflow status lists them)');
     let source: ReportSource;

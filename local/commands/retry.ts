@@ -7,6 +7,7 @@ export const command: Command = {
   usage: `retry  <run>                                resume a failed run from its failed step: the steps it finished
                                               return their recorded results without running again`,
   aws: true,
+  dataApiUse: 'to check in ops.pipeline_run that no later run of the date succeeded before redriving',
   async run({ values, rest, out, err, runtime, aws }) {
     if (rest.length !== 1) throw new UsageError('retry takes one run id (cartflow status lists them)');
     const [runId] = rest;

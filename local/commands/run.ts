@@ -6,6 +6,7 @@ import { dateOption, type Command } from './command';
 export const command: Command = {
   usage: `run    --date D                             run the batch state machine for one business date`,
   aws: true,
+  dataApiUse: 'to read the rows the run loaded from ops.dataset_load',
   async run({ values, out, err, runtime, aws }) {
     const date = dateOption(values, 'date');
     const started = Date.now();

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -10,6 +8,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { configuredEndpoint } from '../../../local/aws/endpoints';
 import { openAwsEnvironment, readStackOutputs, StackNotFoundError } from '../../../local/aws/environment';
 import { UsageError } from '../../../local/commands/command';
+import { EMPTY_LISTING, recordingEndpoint, withAwsEnv } from '../../support/aws-endpoint';
 
 type Stacks = { Stacks: { Outputs: { OutputKey: string; OutputValue: string }[] }[] };
 
@@ -149,53 +148,10 @@ describe('the deployed environment of --env', () => {
   });
 });
 
-/** An S3 stand-in on localhost: records each request's Host and path, answers an empty ListObjectsV2. */
-async function recordingS3() {
-  const requests: { host?: string; url?: string }[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    requests.push({ host: req.headers.host, url: req.url });
-    res.writeHead(200, { 'content-type': 'application/xml' });
-    res.end(
-      '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
-        '<KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>',
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { requests, port: (server.address() as AddressInfo).port, close: () => server.close() };
-}
-
-const AWS_VARIABLES = [
-  'AWS_CONFIG_FILE',
-  'AWS_SHARED_CREDENTIALS_FILE',
-  'AWS_PROFILE',
-  'AWS_REGION',
-  'AWS_DEFAULT_REGION',
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_S3',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-];
-
-/** Runs `act` with only the given AWS variables set (the rest of the process's AWS settings hidden). */
-async function withAwsEnv<T>(vars: Record<string, string>, act: () => Promise<T>): Promise<T> {
-  const saved = AWS_VARIABLES.map((name) => [name, process.env[name]] as const);
-  for (const name of AWS_VARIABLES) delete process.env[name];
-  Object.assign(process.env, vars);
-  try {
-    return await act();
-  } finally {
-    for (const [name, value] of saved) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
-}
-
 describe('--env clients and custom endpoints', () => {
   it("--profile P takes P's region and endpoint_url; S3 is path-style at that endpoint", async () => {
     // Prepare: the fixture config with the stand-in's port, no credentials file
-    const s3 = await recordingS3();
+    const s3 = await recordingEndpoint(EMPTY_LISTING);
     const dir = await mkdtemp(join(tmpdir(), 'cartflow-aws-config-'));
     const configFile = join(dir, 'config');
     const template = await readFile(new URL('../../fixtures/aws/config', import.meta.url), 'utf8');
@@ -222,14 +178,14 @@ describe('--env clients and custom endpoints', () => {
       assert.equal(s3.requests[0].host, `localhost:${s3.port}`);
       assert.match(s3.requests[0].url ?? '', /^\/cartflow-dev-lake-123456789012\/\?/);
     } finally {
-      s3.close();
+      await s3.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   it('AWS_ENDPOINT_URL alone makes S3 path-style (no <bucket>.localhost)', async () => {
     // Prepare
-    const s3 = await recordingS3();
+    const s3 = await recordingEndpoint(EMPTY_LISTING);
     const cloudFormation = fakeCloudFormation({ 'Cartflow-dev': await stacksFixture() });
 
     try {
@@ -249,7 +205,7 @@ describe('--env clients and custom endpoints', () => {
       assert.equal(s3.requests[0]?.host, `localhost:${s3.port}`);
       assert.match(s3.requests[0]?.url ?? '', /^\/cartflow-dev-lake-123456789012\/\?/);
     } finally {
-      s3.close();
+      await s3.close();
     }
   });
 

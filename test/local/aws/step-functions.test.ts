@@ -254,6 +254,27 @@ describe('backfill and retry against a deployed state machine', () => {
     await assert.rejects(notRedrivable, { name: 'ExecutionNotRedrivable' });
   });
 
+  it('retry asks Step Functions first: a run that does not exist is said so without the ledger (Data API)', async () => {
+    // Prepare: a ledger whose Data API is not there
+    const asked: string[] = [];
+    const runs = runsOn(new FakeStepFunctions(), {
+      ledger: {
+        ...ledger(),
+        succeededAfter: async (run) => {
+          asked.push(run);
+          throw new Error('the Data API is not there');
+        },
+      },
+    });
+
+    // Act
+    const missing = runs.redrive('2026-07-05');
+
+    // Assess
+    await assert.rejects(missing, /execution 2026-07-05 of .* does not exist/);
+    assert.deepEqual(asked, []);
+  });
+
   it('retry refuses a run whose date a later run has published since, and redrives nothing', async () => {
     // Prepare
     const sfn = new FakeStepFunctions(() => 'FAILED');
