@@ -9,6 +9,7 @@
  * ExecutionAlreadyExists (the starter reads the attempts again). A running attempt is waited for, never
  * doubled. ResolveRun makes the execution name the run id in ops.*, as for every execution.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   DescribeExecutionCommand,
   ListExecutionsCommand,
@@ -46,7 +47,8 @@ export interface StateMachineRunsOptions {
   ledger: RunLedger;
   /** Between DescribeExecution / ListExecutions polls. @default 10000 */
   pollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits `ms`, or less once `abandon` aborts. @default a timer cleared on abort */
+  sleep?: (ms: number, abandon?: AbortSignal) => Promise<void>;
 }
 
 interface Described {
@@ -61,6 +63,16 @@ interface Described {
   startDate?: Date;
 }
 
+/** Ctrl-C said stop waiting: the execution goes on in Step Functions. */
+export class AbandonedWaitError extends Error {
+  override name = 'AbandonedWaitError';
+  constructor(readonly run: string) {
+    super(
+      `stopped waiting for execution ${run}: it goes on in Step Functions (cartflow status --env shows it)`,
+    );
+  }
+}
+
 /** `retry` of an execution ARN that is not of this environment's batch state machine. */
 export class ForeignExecutionError extends Error {
   override name = 'ForeignExecutionError';
@@ -70,12 +82,14 @@ const errorName = (error: unknown) => (error as { name?: string }).name;
 
 export class StateMachineRuns {
   private readonly pollMs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: (ms: number, abandon?: AbortSignal) => Promise<void>;
   private starting: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: StateMachineRunsOptions) {
     this.pollMs = options.pollMs ?? 10_000;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    // The timer goes with the abandon: the process exits at once, not after the poll interval.
+    this.sleep =
+      options.sleep ?? ((ms, abandon) => delay(ms, undefined, { signal: abandon }).catch(() => undefined));
   }
 
   private async describe(name: string): Promise<Described | undefined> {
@@ -117,23 +131,31 @@ export class StateMachineRuns {
     }
   }
 
-  /** Polls the execution until it is no longer RUNNING (or PENDING_REDRIVE). */
-  async waitForEnd(name: string): Promise<Described> {
+  /** Polls the execution until it is no longer RUNNING (or PENDING_REDRIVE), or `abandon` aborts. */
+  async waitForEnd(name: string, abandon?: AbortSignal): Promise<Described> {
     for (;;) {
+      if (abandon?.aborted) throw new AbandonedWaitError(name);
       const described = await this.describe(name);
       if (!described) throw new Error(`execution ${name} does not exist`);
       if (described.status !== 'RUNNING' && described.status !== 'PENDING_REDRIVE') return described;
-      await this.sleep(this.pollMs);
+      await this.sleep(this.pollMs, abandon);
     }
   }
 
   /** Runs the date once (a running attempt is joined, not doubled); `force` runs it even if it succeeded. */
-  async runDate(date: string, force: boolean): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
+  async runDate(
+    date: string,
+    force: boolean,
+    abandon?: AbortSignal,
+  ): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
     for (let tries = 0; tries < 5; tries++) {
       const attempts = await this.attempts(date);
       const running = attempts.find((a) => a.status === 'RUNNING' || a.status === 'PENDING_REDRIVE');
       if (running)
-        return this.outcome(await this.waitForEnd(running.name), 'was already running; waited for it');
+        return this.outcome(
+          await this.waitForEnd(running.name, abandon),
+          'was already running; waited for it',
+        );
       // A superseded attempt SUCCEEDED without publishing: it is no reason to skip the date.
       const succeeded = attempts.find(
         (a) => a.status === 'SUCCEEDED' && supersededCause(parsed(a.output)) === undefined,
@@ -160,7 +182,7 @@ export class StateMachineRuns {
       });
       this.starting = started.catch(() => false);
       if (!(await started)) continue;
-      return this.outcome(await this.waitForEnd(name));
+      return this.outcome(await this.waitForEnd(name, abandon));
     }
     throw new Error(`could not start a run of ${date}: its execution names kept being taken`);
   }
@@ -169,7 +191,7 @@ export class StateMachineRuns {
    * RedriveExecution of a failed, aborted or timed-out run (its name, or its execution ARN), then waits for
    * it to end. Refused when a later run of its date succeeded: the redrive would publish older data over it.
    */
-  async redrive(run: string): Promise<Omit<DateOutcome, 'ms'>> {
+  async redrive(run: string, abandon?: AbortSignal): Promise<Omit<DateOutcome, 'ms'>> {
     const name = this.nameOf(run);
     // Step Functions first: a run that does not exist is said so without the ledger (the Data API).
     const before = await this.describe(name);
@@ -177,7 +199,7 @@ export class StateMachineRuns {
     const later = await this.options.ledger.succeededAfter(name);
     if (later) throw redriveSuperseded(name, later);
     await this.options.sfn.send(new RedriveExecutionCommand({ executionArn: before.arn }));
-    return { date: businessDateOf(before), ...(await this.outcome(await this.waitForEnd(name))) };
+    return { date: businessDateOf(before), ...(await this.outcome(await this.waitForEnd(name, abandon))) };
   }
 
   /** The execution name of a run id or of an execution ARN of this state machine (any other is refused). */
@@ -204,11 +226,11 @@ export class StateMachineRuns {
           : described.status === 'ABORTED'
             ? 'ABORTED'
             : 'FAILED';
-    const rows = status === 'SUCCEEDED' ? await this.options.ledger.rowsOf(described.name) : undefined;
+    const { rows, ledgerWarning } = status === 'SUCCEEDED' ? await this.rowsOf(described.name) : {};
     // A Lambda step's cause is the runtime's JSON: its errorMessage is what happened.
     const error = described.error ? stepError(described.error, described.cause) : undefined;
     const failure = error && errorText({ ...error, message: error.message.slice(0, 200) });
-    const reason = [note, failure].filter(Boolean).join('; ');
+    const reason = [note, failure, ledgerWarning].filter(Boolean).join('; ');
     return {
       status,
       run: described.name,
@@ -216,6 +238,18 @@ export class StateMachineRuns {
       ...(reason ? { reason } : {}),
       ...(status === 'SUCCEEDED' ? {} : { failure: { state: await this.failedState(described), error } }),
     };
+  }
+
+  /**
+   * The rows a succeeded run loaded, from the ledger. The execution's outcome stands without them: a ledger
+   * that cannot be read (the Data API) is a warning in the run's note, never a failed run.
+   */
+  private async rowsOf(run: string): Promise<{ rows?: number; ledgerWarning?: string }> {
+    try {
+      return { rows: await this.options.ledger.rowsOf(run) };
+    } catch (error) {
+      return { ledgerWarning: `warning: rows not read from ops.dataset_load: ${(error as Error).message}` };
+    }
   }
 
   /** The state the execution failed in, from its history (DescribeExecution does not say). */
@@ -234,7 +268,7 @@ export class StateMachineRuns {
   target(): BackfillTarget {
     return {
       succeeded: (dates) => this.options.ledger.succeeded(dates),
-      runDate: (date, force) => this.runDate(date, force),
+      runDate: (date, force, abandon) => this.runDate(date, force, abandon),
     };
   }
 }

@@ -1,6 +1,6 @@
 import { dateRange } from '../../lambdas/core/dates';
 import { datasetLoads } from '../../lambdas/core/run-record';
-import { stateMachineRuns } from '../aws/step-functions';
+import { AbandonedWaitError, stateMachineRuns } from '../aws/step-functions';
 import {
   ProgressBar,
   runBackfill,
@@ -81,6 +81,28 @@ export async function interruptible(
   process.on('SIGINT', onSigint);
   try {
     return await work(stop.signal, abandon.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/**
+ * Waits for one deployed execution (`run`, `retry` --env) with Ctrl-C handled: it stops the wait, not the
+ * execution, which goes on in Step Functions. Undefined when stopped (the command exits 130).
+ */
+export async function waitUnlessInterrupted<T>(
+  err: NodeJS.WritableStream,
+  work: (abandon: AbortSignal) => Promise<T>,
+): Promise<T | undefined> {
+  const abandon = new AbortController();
+  const onSigint = () => abandon.abort();
+  process.on('SIGINT', onSigint);
+  try {
+    return await work(abandon.signal);
+  } catch (error) {
+    if (!(error instanceof AbandonedWaitError)) throw error;
+    err.write(`\n${error.message}\n`);
+    return undefined;
   } finally {
     process.off('SIGINT', onSigint);
   }

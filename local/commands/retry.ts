@@ -1,5 +1,6 @@
 import { stateMachineRuns } from '../aws/step-functions';
 import { summaryTable } from '../backfill';
+import { waitUnlessInterrupted } from './backfill';
 import { failureSummary, summary } from './batch';
 import { UsageError, type Command } from './command';
 
@@ -14,8 +15,11 @@ export const command: Command = {
     if (aws) {
       const environment = await aws();
       err.write(`redriving execution ${runId} of ${environment.outputs.batchStateMachineArn} …\n`);
-      const outcome = await stateMachineRuns(environment).redrive(runId);
-      out.write(summaryTable([{ ms: 0, ...outcome }], values.env));
+      const outcome = await waitUnlessInterrupted(err, (abandon) =>
+        stateMachineRuns(environment).redrive(runId, abandon),
+      );
+      if (!outcome) return 130;
+      out.write(summaryTable([{ ms: 0, ...outcome }], values.env, 'run'));
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     const started = Date.now();

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { runBackfill, summaryTable, type RunLedger } from '../../../local/backfill';
 import { StateMachineRuns, executionArnOf } from '../../../local/aws/step-functions';
+import { waitUnlessInterrupted } from '../../../local/commands/backfill';
 
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-batch';
 
@@ -374,5 +375,101 @@ describe('backfill and retry against a deployed state machine', () => {
     // Assess
     assert.deepEqual(sfn.started, ['2026-07-11', '2026-07-11-a2']);
     assert.deepEqual([outcome.status, outcome.run], ['SUCCEEDED', '2026-07-11-a2']);
+  });
+
+  it('a single run (run, retry --env) ends with its row and failure, without the backfill totals', async () => {
+    // Prepare
+    const outcome = await runsOn(new FakeStepFunctions(() => 'FAILED')).runDate('2026-07-12', false);
+
+    // Act
+    const table = summaryTable([{ date: '2026-07-12', ms: 1000, ...outcome }], 'dev', 'run');
+
+    // Assess
+    assert.doesNotMatch(table, /backfill/);
+    assert.match(table, /^2026-07-12 FAILED at LoadTable: CopyMismatchError/m);
+  });
+
+  it('a succeeded run whose ledger cannot be read is SUCCEEDED, with a warning and no rows', async () => {
+    // Prepare: the Data API fails after the execution succeeded
+    const runs = runsOn(new FakeStepFunctions(), {
+      ledger: {
+        ...ledger(),
+        rowsOf: async () => {
+          throw new Error('cartflow run --env needs the Redshift Data API');
+        },
+      },
+    });
+
+    // Act
+    const outcome = await runs.runDate('2026-07-13', true);
+
+    // Assess
+    assert.equal(outcome.status, 'SUCCEEDED');
+    assert.equal(outcome.rows, undefined);
+    assert.match(
+      outcome.reason ?? '',
+      /^warning: rows not read from ops\.dataset_load: cartflow run --env needs the Redshift Data API$/,
+    );
+  });
+
+  it('Ctrl-C twice in a deployed backfill stops waiting at once: the date ABANDONED, no poll left pending', async () => {
+    // Prepare: a poll interval no test would wait out, so a pending timer would hold the process
+    const sfn = new FakeStepFunctions();
+    const runs = new StateMachineRuns({
+      sfn,
+      stateMachineArn: MACHINE,
+      maxConcurrentRuns: 2,
+      ledger: ledger(),
+      pollMs: 600_000,
+    });
+    const abandon = new AbortController();
+    const ended: string[] = [];
+    const target = runs.target();
+    const backfill = runBackfill(
+      {
+        ...target,
+        runDate: (date, force, signal) => target.runDate(date, force, signal).finally(() => ended.push(date)),
+      },
+      ['2026-07-14'],
+      { concurrency: 1, force: true, abandon: abandon.signal },
+    );
+    while (sfn.started.length === 0) await new Promise((resolve) => setImmediate(resolve));
+
+    // Act
+    abandon.abort();
+    const outcomes = await backfill;
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // Assess
+    assert.deepEqual(
+      outcomes.map((o) => [o.date, o.status]),
+      [['2026-07-14', 'ABANDONED']],
+    );
+    assert.deepEqual(ended, ['2026-07-14'], 'the wait for the execution ended');
+  });
+
+  it('Ctrl-C during run --env stops waiting and names the execution, which goes on', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions();
+    const runs = new StateMachineRuns({
+      sfn,
+      stateMachineArn: MACHINE,
+      maxConcurrentRuns: 2,
+      ledger: ledger(),
+      pollMs: 600_000,
+    });
+    const err: string[] = [];
+    const stream = { write: (text: string) => err.push(text) } as unknown as NodeJS.WritableStream;
+    const waiting = waitUnlessInterrupted(stream, (abandon) => runs.runDate('2026-07-15', true, abandon));
+    while (sfn.started.length === 0) await new Promise((resolve) => setImmediate(resolve));
+
+    // Act
+    process.emit('SIGINT');
+    const outcome = await waiting;
+
+    // Assess
+    assert.equal(outcome, undefined);
+    assert.match(err.join(''), /stopped waiting for execution 2026-07-15: it goes on in Step Functions/);
+    assert.equal(process.listenerCount('SIGINT'), 0);
   });
 });
