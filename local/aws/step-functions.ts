@@ -6,8 +6,9 @@
  * read (DescribeExecution of each name in turn), so every starter picks the same next name for a date and
  * StartExecution decides between them: for a Standard workflow the same name and input as a running
  * execution is idempotent (both starters then wait on that one execution), and a closed name raises
- * ExecutionAlreadyExists (the starter reads the attempts again). A running attempt is waited for, never
- * doubled. ResolveRun makes the execution name the run id in ops.*, as for every execution.
+ * ExecutionAlreadyExists (the starter takes that attempt's outcome: it was run for it). A running attempt is
+ * waited for, never doubled, and a backfill takes an attempt started since it began as its own. ResolveRun
+ * makes the execution name the run id in ops.*, as for every execution.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -143,48 +144,52 @@ export class StateMachineRuns {
   }
 
   /** Runs the date once (a running attempt is joined, not doubled); `force` runs it even if it succeeded. */
+  /**
+   * Runs the date once (a running attempt is joined, not doubled); `force` runs it even if it succeeded.
+   * `since` (a backfill's start): an attempt started since then, by any starter, is this backfill's run of the
+   * date, joined or reported, never followed by another attempt (two backfills at once run a date once).
+   */
   async runDate(
     date: string,
     force: boolean,
     abandon?: AbortSignal,
+    since?: Date,
   ): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
-    for (let tries = 0; tries < 5; tries++) {
-      const attempts = await this.attempts(date);
-      const running = attempts.find((a) => a.status === 'RUNNING' || a.status === 'PENDING_REDRIVE');
-      if (running)
-        return this.outcome(
-          await this.waitForEnd(running.name, abandon),
-          'was already running; waited for it',
+    const attempts = await this.attempts(date);
+    const running = attempts.find((a) => a.status === 'RUNNING' || a.status === 'PENDING_REDRIVE');
+    if (running)
+      return this.outcome(await this.waitForEnd(running.name, abandon), 'was already running; waited for it');
+    const latest = attempts.at(-1);
+    if (since && latest?.startDate && new Date(latest.startDate).getTime() >= since.getTime())
+      return this.outcome(latest, 'run by another starter since this backfill began');
+    // A superseded attempt SUCCEEDED without publishing: it is no reason to skip the date.
+    const succeeded = attempts.find(
+      (a) => a.status === 'SUCCEEDED' && supersededCause(parsed(a.output)) === undefined,
+    );
+    if (succeeded && !force) return { status: 'SKIPPED', run: succeeded.name, reason: 'succeeded before' };
+    const name = executionNameOf(date, attempts.length + 1);
+    // One start at a time in this process, so its own workers never count the same free slot twice.
+    const started = this.starting.then(async () => {
+      await this.waitForSlot();
+      try {
+        await this.options.sfn.send(
+          new StartExecutionCommand({
+            stateMachineArn: this.options.stateMachineArn,
+            name,
+            input: JSON.stringify({ businessDate: date }),
+          }),
         );
-      // A superseded attempt SUCCEEDED without publishing: it is no reason to skip the date.
-      const succeeded = attempts.find(
-        (a) => a.status === 'SUCCEEDED' && supersededCause(parsed(a.output)) === undefined,
-      );
-      if (succeeded && !force) return { status: 'SKIPPED', run: succeeded.name, reason: 'succeeded before' };
-      const name = executionNameOf(date, attempts.length + 1);
-      // One start at a time in this process, so its own workers never count the same free slot twice.
-      const started = this.starting.then(async () => {
-        await this.waitForSlot();
-        try {
-          await this.options.sfn.send(
-            new StartExecutionCommand({
-              stateMachineArn: this.options.stateMachineArn,
-              name,
-              input: JSON.stringify({ businessDate: date }),
-            }),
-          );
-          return true;
-        } catch (error) {
-          // Another starter took this name and it already ended: read the attempts again.
-          if (errorName(error) === 'ExecutionAlreadyExists') return false;
-          throw error;
-        }
-      });
-      this.starting = started.catch(() => false);
-      if (!(await started)) continue;
-      return this.outcome(await this.waitForEnd(name, abandon));
-    }
-    throw new Error(`could not start a run of ${date}: its execution names kept being taken`);
+        return true;
+      } catch (error) {
+        if (errorName(error) === 'ExecutionAlreadyExists') return false;
+        throw error;
+      }
+    });
+    this.starting = started.catch(() => false);
+    // Taken: another starter ran this very attempt after the attempts were read. Its outcome is the
+    // date's, never a reason for one more attempt.
+    const note = (await started) ? undefined : 'started by another starter at the same time';
+    return this.outcome(await this.waitForEnd(name, abandon), note);
   }
 
   /**
@@ -264,11 +269,14 @@ export class StateMachineRuns {
     }
   }
 
-  /** The backfill's view: the ledger says what succeeded (any starter), the state machine runs the rest. */
-  target(): BackfillTarget {
+  /**
+   * The backfill's view: the ledger says what succeeded (any starter), the state machine runs the rest,
+   * each date at most once since `since`.
+   */
+  target(since = new Date()): BackfillTarget {
     return {
       succeeded: (dates) => this.options.ledger.succeeded(dates),
-      runDate: (date, force, abandon) => this.runDate(date, force, abandon),
+      runDate: (date, force, abandon) => this.runDate(date, force, abandon, since),
     };
   }
 }

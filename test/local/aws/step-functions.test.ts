@@ -62,6 +62,7 @@ class FakeStepFunctions {
         polls: 2,
         ends: this.outcomeOf(name),
         output: this.outputOf(name),
+        startDate: new Date(),
       });
       this.started.push(name);
       this.maxRunning = Math.max(this.maxRunning, this.running());
@@ -471,5 +472,82 @@ describe('backfill and retry against a deployed state machine', () => {
     assert.equal(outcome, undefined);
     assert.match(err.join(''), /stopped waiting for execution 2026-07-15: it goes on in Step Functions/);
     assert.equal(process.listenerCount('SIGINT'), 0);
+  });
+
+  /** A date with two failed attempts already, as after two earlier backfills. */
+  const twiceFailed = (date: string) => {
+    const sfn = new FakeStepFunctions(() => 'FAILED');
+    for (const name of [date, `${date}-a2`])
+      sfn.executions.set(executionArnOf(MACHINE, name), {
+        input: JSON.stringify({ businessDate: date }),
+        status: 'FAILED',
+        polls: 0,
+        ends: 'FAILED',
+        startDate: new Date('2026-07-20T01:00:00Z'),
+      });
+    return sfn;
+  };
+
+  it('two backfills at once: the one whose attempt name was taken meanwhile takes that attempt, no -a4', async () => {
+    // Prepare: B reads the attempts, then A runs -a3 to its end, then B starts the same name
+    const sfn = twiceFailed('2026-07-16');
+    let aDone!: () => void;
+    const aFinished = new Promise<void>((resolve) => (aDone = resolve));
+    const late = {
+      async send(command: object) {
+        if (command instanceof StartExecutionCommand) await aFinished;
+        return sfn.send(command);
+      },
+    };
+    const b = new StateMachineRuns({
+      sfn: late,
+      stateMachineArn: MACHINE,
+      maxConcurrentRuns: 2,
+      ledger: ledger(),
+      pollMs: 1,
+      sleep: () => new Promise((resolve) => setImmediate(resolve)),
+    });
+
+    // Act
+    const second = runBackfill(b.target(), ['2026-07-16'], { concurrency: 1, force: false });
+    const first = await runBackfill(runsOn(sfn).target(), ['2026-07-16'], { concurrency: 1, force: false });
+    aDone();
+    const [outcome] = await second;
+
+    // Assess
+    assert.deepEqual(sfn.started, ['2026-07-16-a3']);
+    assert.deepEqual([first[0].status, first[0].run], ['FAILED', '2026-07-16-a3']);
+    assert.deepEqual([outcome.status, outcome.run], ['FAILED', '2026-07-16-a3']);
+    assert.match(outcome.reason ?? '', /^started by another starter at the same time; CopyMismatchError/);
+  });
+
+  it('a backfill takes an attempt started since it began as its run of the date, even one that ended', async () => {
+    // Prepare: B began; A then ran -a3 to its end before B reached the date
+    const sfn = twiceFailed('2026-07-17');
+    const b = runsOn(sfn).target(new Date(Date.now() - 1));
+    await runBackfill(runsOn(sfn).target(), ['2026-07-17'], { concurrency: 1, force: false });
+
+    // Act
+    const [outcome] = await runBackfill(b, ['2026-07-17'], { concurrency: 1, force: false });
+
+    // Assess
+    assert.deepEqual(sfn.started, ['2026-07-17-a3']);
+    assert.deepEqual([outcome.status, outcome.run], ['FAILED', '2026-07-17-a3']);
+    assert.match(outcome.reason ?? '', /^run by another starter since this backfill began/);
+  });
+
+  it('a later backfill runs a failed date again as its next attempt', async () => {
+    // Prepare
+    const sfn = twiceFailed('2026-07-18');
+
+    // Act
+    const [outcome] = await runBackfill(runsOn(sfn).target(), ['2026-07-18'], {
+      concurrency: 1,
+      force: false,
+    });
+
+    // Assess
+    assert.deepEqual(sfn.started, ['2026-07-18-a3']);
+    assert.equal(outcome.run, '2026-07-18-a3');
   });
 });
