@@ -40,8 +40,11 @@ export interface DateOutcome {
 export interface BackfillTarget {
   /** The runs among `dates` that already succeeded (latest per date). */
   succeeded(dates: string[]): Promise<Map<string, { run: string; rows?: number }>>;
-  /** Runs one date to its end; `force` runs it even when it succeeded before. */
-  runDate(date: string, force: boolean): Promise<Omit<DateOutcome, 'date' | 'ms'>>;
+  /**
+   * Runs one date to its end; `force` runs it even when it succeeded before. `abandon` aborted: stop waiting
+   * for it (rejects; the backfill reports the date ABANDONED).
+   */
+  runDate(date: string, force: boolean, abandon?: AbortSignal): Promise<Omit<DateOutcome, 'date' | 'ms'>>;
 }
 
 /** The run records in ops.* (local warehouse or Redshift through the Data API): what succeeded, rows loaded. */
@@ -131,7 +134,6 @@ export async function runBackfill(
     if (prior) done({ date, status: 'SKIPPED', ms: 0, ...prior, reason: 'succeeded before' });
     else queue.push(date);
   }
-  const running = new Set<string>();
   const worker = async () => {
     for (let date = queue.shift(); date !== undefined; date = queue.shift()) {
       if (options.stop?.aborted) {
@@ -144,25 +146,25 @@ export async function runBackfill(
         done({ date, status: 'SKIPPED', ms: 0, ...meanwhile, reason: 'succeeded elsewhere meanwhile' });
         continue;
       }
-      running.add(date);
       options.progress?.started(date);
       const started = Date.now();
       try {
-        const result = await target.runDate(date, options.force);
+        const result = await target.runDate(date, options.force, options.abandon);
         done({ date, ms: Date.now() - started, ...result });
       } catch (error) {
+        // Stopped waiting (Ctrl-C twice): the date is ABANDONED below, not FAILED.
+        if (options.abandon?.aborted) return;
         done({ date, status: 'FAILED', ms: Date.now() - started, reason: (error as Error).message });
-      } finally {
-        running.delete(date);
       }
     }
   };
   const workers = Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
   await Promise.race([workers, aborted(options.abandon)]);
-  for (const date of running)
+  for (const date of queue) outcomes.set(date, { date, status: 'NOT STARTED', ms: 0, reason: 'interrupted' });
+  // Whatever started and has no outcome was running when the backfill stopped waiting.
+  for (const date of dates)
     if (!outcomes.has(date))
       outcomes.set(date, { date, status: 'ABANDONED', ms: 0, reason: 'interrupted while running' });
-  for (const date of queue) outcomes.set(date, { date, status: 'NOT STARTED', ms: 0, reason: 'interrupted' });
   return dates.map((date) => outcomes.get(date)!);
 }
 
@@ -243,8 +245,15 @@ export class ProgressBar implements BackfillProgress {
   }
 }
 
-/** The summary table: one line per date; with --env, `env` goes into the next commands. */
-export function summaryTable(outcomes: DateOutcome[], env?: string): string {
+/**
+ * The summary table: one line per date; with --env, `env` goes into the next commands. A backfill's ends
+ * with its totals; a single run's (`run`, `retry`) has none.
+ */
+export function summaryTable(
+  outcomes: DateOutcome[],
+  env?: string,
+  kind: 'backfill' | 'run' = 'backfill',
+): string {
   const rows = outcomes.map((o) => [
     o.date,
     o.status,
@@ -275,7 +284,7 @@ export function summaryTable(outcomes: DateOutcome[], env?: string): string {
     line(header),
     ...rows.map(line),
     '',
-    `backfill ${outcomes.length} dates: ${totals}`,
+    ...(kind === 'backfill' ? [`backfill ${outcomes.length} dates: ${totals}`] : []),
     ...failures,
     '',
   ].join('\n');

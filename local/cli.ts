@@ -13,7 +13,8 @@ const OPTIONS_TEXT = `Options for every command:
   --env NAME [--profile P] [--region R]
                    run, backfill, retry, rebuild, status, query, report and events-resume against the
                    deployed stack Cartflow-NAME (its outputs name the state machines, bucket and workgroup;
-                   the standard AWS credential chain)
+                   the standard AWS credential chain; --profile P: P's credentials, region and endpoint_url;
+                   AWS_ENDPOINT_URL[_<SERVICE>] or a profile's endpoint_url, e.g. LocalStack, makes S3 path-style)
 Environment: SOURCE_DATABASE_URL, WAREHOUSE_DATABASE_URL name PostgreSQL servers to use instead of the embedded one;
 KAFKA_BROKERS (host:port,…) names the Kafka broker of produce and stream (bash localstack/kafka/broker.sh start).`;
 
@@ -78,7 +79,14 @@ export async function main(
       ...(env === undefined
         ? {}
         : {
-            aws: () => (aws ??= openAwsEnvironment({ env, profile: values.profile, region: values.region })),
+            aws: () =>
+              (aws ??= openAwsEnvironment({
+                env,
+                profile: values.profile,
+                region: values.region,
+                command: name,
+                dataApiUse: command.dataApiUse,
+              })),
           }),
       // query and status need only the services: no synthesis, no warehouse DDL that could wait on a running load.
       services: async () => (services ??= await startLocalServices(where)),

@@ -17,17 +17,6 @@ export function toCsv(columns: readonly string[], rows: readonly (readonly unkno
   return `${lines.join('\n')}\n`;
 }
 
-/** Rows keyed by column name (names known to be distinct), in the order of `columns`. */
-export function recordsToCsv(
-  records: readonly Record<string, unknown>[],
-  columns: readonly string[] = records.length ? Object.keys(records[0]) : [],
-): string {
-  return toCsv(
-    columns,
-    records.map((r) => columns.map((c) => r[c])),
-  );
-}
-
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
   const text = fieldText(value);

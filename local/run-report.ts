@@ -48,6 +48,7 @@ export async function reportWithTimeline(
     state,
     status: outcome.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
     timeline: timelineOfSteps(outcome.steps),
+    ...(outcome.status === 'SUCCEEDED' ? {} : { failedState: outcome.stop?.state }),
     environment: 'local',
   });
 }

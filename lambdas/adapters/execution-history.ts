@@ -12,8 +12,11 @@ import type { ExecutionHistory, ExecutionStop } from './ports';
 /** Pages of 1,000 events read at most: a run's history is a few hundred events (a Map of ten tables). */
 const MAX_PAGES = 10;
 
-/** The events that end a Task's last attempt in failure. */
-const TASK_FAILURES = new Set([
+/**
+ * The events that end a Task's attempt in failure: Task* for integrations (arn:aws:states:::lambda:invoke),
+ * LambdaFunction* for a Task whose Resource is a plain function ARN.
+ */
+export const TASK_FAILURES: ReadonlySet<string> = new Set([
   'TaskFailed',
   'TaskTimedOut',
   'TaskStartFailed',

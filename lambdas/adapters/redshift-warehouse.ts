@@ -121,14 +121,27 @@ export class RedshiftDataWarehouse implements Warehouse {
   }
 
   async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    const { columns, rows } = await this.queryArrays(sql);
+    return rows.map((values) => {
+      const row: Record<string, unknown> = {};
+      values.forEach((value, i) => (row[columns[i]] = value));
+      return row as T;
+    });
+  }
+
+  /**
+   * The result by position, every column in order with its name, duplicates included (`SELECT 1 AS a, 2 AS a`):
+   * what `cartflow query --env` prints, as the local warehouse's queryArrays does.
+   */
+  async queryArrays(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
     assertDataApiLimits([sql], 'ExecuteStatement');
     const { Id } = await this.send('ExecuteStatement', () =>
       this.client.send(new ExecuteStatementCommand({ ...this.target, Sql: sql })),
     );
     const done = await this.wait(Id!);
     if (done.Status !== 'FINISHED') this.fail(done, 'query', sql);
-    if (!done.HasResultSet) return [];
-    const rows: T[] = [];
+    if (!done.HasResultSet) return { columns: [], rows: [] };
+    const rows: unknown[][] = [];
     let columns: ColumnMetadata[] = [];
     let token: string | undefined;
     do {
@@ -136,16 +149,12 @@ export class RedshiftDataWarehouse implements Warehouse {
         this.client.send(new GetStatementResultCommand({ Id, NextToken: token })),
       );
       if (page.ColumnMetadata?.length) columns = page.ColumnMetadata;
-      for (const record of page.Records ?? []) {
-        const row: Record<string, unknown> = {};
-        record.forEach(
-          (field, i) => (row[columns[i]?.name ?? `column${i + 1}`] = fieldValue(field, columns[i])),
-        );
-        rows.push(row as T);
-      }
+      for (const record of page.Records ?? [])
+        rows.push(record.map((field, i) => fieldValue(field, columns[i])));
       token = page.NextToken;
     } while (token);
-    return rows;
+    const width = Math.max(columns.length, ...rows.map((r) => r.length));
+    return { columns: Array.from({ length: width }, (_, i) => columns[i]?.name ?? `column${i + 1}`), rows };
   }
 
   private fail(done: DescribeStatementResponse, where: string, sql: string | undefined): never {

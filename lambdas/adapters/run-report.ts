@@ -30,6 +30,10 @@ export interface RunReportInput {
   status: RunStatus;
   /** Every attempt with its times (the execution's event log); else what the state tells. */
   timeline?: Timeline;
+  /** A failed run's failed state (from the execution history): named in the failure and the steps. */
+  failedState?: string;
+  /** When the run ended. @default the state's RecordRun time, else now */
+  finishedAt?: string;
   environment?: string;
   now?: Date;
 }
@@ -49,13 +53,16 @@ export async function gatherRunReport(
       businessDate: date,
       status: input.status,
       startedAt: run.startedAt,
-      finishedAt: state.record?.finishedAt ?? (input.status === 'RUNNING' ? undefined : now.toISOString()),
+      finishedAt:
+        input.finishedAt ??
+        state.record?.finishedAt ??
+        (input.status === 'RUNNING' ? undefined : now.toISOString()),
       environment: input.environment,
     },
     generatedAt: now.toISOString(),
-    failure: failureOf(state),
+    failure: failureAt(failureOf(state), input.failedState),
     qualityReportKey: state.validation?.reportKey,
-    timeline: input.timeline ?? timelineFromState(state),
+    timeline: input.timeline ?? timelineFromState(state, input.failedState),
     datasets: datasetLoads(state as Parameters<typeof datasetLoads>[0]),
     loads: (state.loads ?? []).map((l) => ({ table: l.table, rows: l.rowsLoaded })),
     checks: state.validation?.checks ?? [],
@@ -64,6 +71,9 @@ export async function gatherRunReport(
     clickstream: await clickstreamMinutes(warehouse, date),
   };
 }
+
+const failureAt = (failure: string | undefined, state: string | undefined) =>
+  failure && state ? `at ${state}: ${failure}` : failure;
 
 /** Renders the report and puts it at the sibling `.html` of the run's quality JSON; returns its key. */
 export async function writeRunReport(

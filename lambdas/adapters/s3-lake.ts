@@ -31,18 +31,21 @@ export const S3_TIMEOUTS = {
 } as const;
 
 /**
- * An S3 client for the environment, with S3_TIMEOUTS. AWS_ENDPOINT_URL_S3 points it at another server:
- * path-style addressing, and checksums only where S3 requires them (s3rver knows no CRC32 checksum headers).
+ * An S3 client for the environment, with S3_TIMEOUTS. A custom endpoint (AWS_ENDPOINT_URL_S3, else
+ * AWS_ENDPOINT_URL, as the SDK reads them) points it at another server: path-style addressing (a server
+ * such as LocalStack or s3rver has no `<bucket>.<host>` names), and checksums only where S3 requires them
+ * (s3rver knows no CRC32 checksum headers).
  */
 export function createS3Client(
   config: S3ClientConfig = {},
-  endpoint: string | undefined = process.env.AWS_ENDPOINT_URL_S3,
+  endpoint: string | undefined = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL,
 ): S3Client {
   if (!endpoint) return new S3Client({ requestHandler: S3_TIMEOUTS, ...config });
   return new S3Client({
     requestHandler: S3_TIMEOUTS,
     endpoint,
-    region: process.env.AWS_REGION ?? 'us-east-1',
+    // A named profile's region comes from the profile (the SDK's chain); otherwise a region is needed to sign.
+    ...(config.profile ? {} : { region: process.env.AWS_REGION ?? 'us-east-1' }),
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

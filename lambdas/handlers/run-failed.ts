@@ -85,11 +85,10 @@ export function makeRunFailed(adapters: Adapters, settings: NotifySettings) {
       );
       // A failed run needs its report most: what ran, what failed, which rows.
       reportKey = await tryWriteRunReport(adapters, {
-        state: {
-          ...state,
-          ...(gate ? {} : { error: { Error: failure.error, Cause: failure.cause } }),
-          record: { finishedAt },
-        },
+        // No RecordRun result in the state: the run did not get there (the report would show it succeeded).
+        state: { ...state, ...(gate ? {} : { error: { Error: failure.error, Cause: failure.cause } }) },
+        failedState: failure.state,
+        finishedAt,
         status: 'FAILED',
         environment: settings.environment,
       });

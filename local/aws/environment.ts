@@ -12,6 +12,8 @@ import { RedshiftDataWarehouse } from '../../lambdas/adapters/redshift-warehouse
 import { createS3Client, S3LakeStore } from '../../lambdas/adapters/s3-lake';
 import { ENV_NAMES, loadConfig, maxConcurrentRunsOf, type EnvName } from '../../lib/config';
 import { UsageError } from '../commands/command';
+import { nameDataApiUser } from './data-api';
+import { configuredEndpoint } from './endpoints';
 
 /** The stack of an environment, as bin/cdk-app.ts names it. */
 export const stackNameOf = (env: EnvName) => `Cartflow-${env}`;
@@ -100,6 +102,10 @@ export interface AwsOptions {
   env: string;
   profile?: string;
   region?: string;
+  /** The command (named when the Redshift Data API is unavailable). @default 'this command' */
+  command?: string;
+  /** What the command uses the Data API for (Command.dataApiUse). */
+  dataApiUse?: string;
   /** The CloudFormation client (unit tests pass a stand-in). @default a CloudFormationClient */
   cloudFormation?: SdkClient;
 }
@@ -110,12 +116,20 @@ export async function openAwsEnvironment(options: AwsOptions): Promise<AwsEnviro
     throw new UsageError(`--env must be one of ${ENV_NAMES.join(', ')}, got "${options.env}"`);
   const envName = options.env as EnvName;
   // Absent --profile and --region, the SDK's default chain decides (AWS_PROFILE, SSO, instance roles, …).
-  const clientConfig = {
+  // A named profile gives its credentials, its region and its endpoint_url, as AWS_PROFILE would.
+  const base = {
     ...(options.region ? { region: options.region } : {}),
-    ...(options.profile ? { credentials: fromIni({ profile: options.profile }) } : {}),
+    ...(options.profile
+      ? { profile: options.profile, credentials: fromIni({ profile: options.profile }) }
+      : {}),
+  };
+  const endpointOf = (serviceId: string) => configuredEndpoint(serviceId, { profile: options.profile });
+  const clientConfig = (serviceId: string) => {
+    const endpoint = endpointOf(serviceId);
+    return { ...base, ...(endpoint ? { endpoint } : {}) };
   };
   const outputs = await readStackOutputs(
-    options.cloudFormation ?? new CloudFormationClient(clientConfig),
+    options.cloudFormation ?? new CloudFormationClient(clientConfig('CloudFormation')),
     envName,
     {
       region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION,
@@ -123,17 +137,25 @@ export async function openAwsEnvironment(options: AwsOptions): Promise<AwsEnviro
     },
   );
   const config = loadConfig(envName);
+  const dataApi = new RedshiftDataClient(clientConfig('Redshift Data'));
+  // Nothing is called here: the first command that reads the warehouse learns whether the API is there.
+  nameDataApiUser(dataApi, {
+    command: options.command ?? 'this command',
+    use: options.dataApiUse,
+    workgroup: outputs.workgroup,
+  });
   return {
     envName,
     outputs,
-    sfn: new SFNClient(clientConfig),
+    sfn: new SFNClient(clientConfig('SFN')),
     warehouse: new RedshiftDataWarehouse({
       workgroupName: outputs.workgroup,
       database: config.redshift.databaseName,
-      client: new RedshiftDataClient(clientConfig),
+      client: dataApi,
     }),
-    lake: new S3LakeStore(createS3Client(clientConfig), outputs.bucket),
-    cloudWatch: new CloudWatchClient(clientConfig),
+    // Path-style whenever an endpoint is configured (env or the profile): no `<bucket>.localhost` on LocalStack.
+    lake: new S3LakeStore(createS3Client(base, endpointOf('S3')), outputs.bucket),
+    cloudWatch: new CloudWatchClient(clientConfig('CloudWatch')),
     maxConcurrentRuns: maxConcurrentRunsOf(config),
   };
 }

@@ -7,12 +7,30 @@ import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-s
 import { GetMetricStatisticsCommand, type Datapoint } from '@aws-sdk/client-cloudwatch';
 import type { LagSource, RunHistory, RunSteps, StepTiming, StreamLag } from '../status';
 import type { SdkClient } from './environment';
+import { TASK_FAILURES } from '../../lambdas/adapters/execution-history';
 import { executionArnOf } from './step-functions';
 
 /** Pages of GetExecutionHistory (1000 events each) read per run at most: status stays a few calls. */
 const MAX_HISTORY_PAGES = 3;
 
-const ENDS = new Set(['TaskStateExited', 'TaskFailed', 'TaskTimedOut', 'TaskStateAborted']);
+/** The events that end a Task attempt: the failures are the run-failed step's own list (one source of truth). */
+const ENDS = new Set(['TaskStateExited', 'TaskStateAborted', ...TASK_FAILURES]);
+
+/** A failure event's error and cause, whichever of the Task* / LambdaFunction* detail fields it carries. */
+function failureText(event: HistoryEvent): string | undefined {
+  if (event.type === 'TaskStateAborted') return 'aborted';
+  const details =
+    event.taskFailedEventDetails ??
+    event.taskTimedOutEventDetails ??
+    event.taskStartFailedEventDetails ??
+    event.taskSubmitFailedEventDetails ??
+    event.lambdaFunctionFailedEventDetails ??
+    event.lambdaFunctionTimedOutEventDetails ??
+    event.lambdaFunctionStartFailedEventDetails ??
+    event.lambdaFunctionScheduleFailedEventDetails;
+  if (details?.error || details?.cause) return `${details.error ?? ''}: ${details.cause ?? ''}`;
+  return event.type?.endsWith('TimedOut') ? 'States.Timeout' : undefined;
+}
 
 /** The Task states of an execution history, one per TaskStateEntered, with the retries it took. */
 export function stepsOfHistory(events: readonly HistoryEvent[]): RunSteps {
@@ -43,13 +61,7 @@ export function stepsOfHistory(events: readonly HistoryEvent[]): RunSteps {
       const last = exit ?? failures.at(-1);
       const retried = exit ? failures.length : Math.max(0, failures.length - 1);
       const failure = failures.at(-1);
-      const error = failure?.taskFailedEventDetails
-        ? `${failure.taskFailedEventDetails.error ?? ''}: ${failure.taskFailedEventDetails.cause ?? ''}`
-        : failure?.type === 'TaskTimedOut'
-          ? 'States.Timeout'
-          : failure?.type === 'TaskStateAborted'
-            ? 'aborted'
-            : undefined;
+      const error = failure && failureText(failure);
       return [
         ...Array.from({ length: retried }, (): StepTiming => ({
           state,

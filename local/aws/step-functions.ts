@@ -6,9 +6,11 @@
  * read (DescribeExecution of each name in turn), so every starter picks the same next name for a date and
  * StartExecution decides between them: for a Standard workflow the same name and input as a running
  * execution is idempotent (both starters then wait on that one execution), and a closed name raises
- * ExecutionAlreadyExists (the starter reads the attempts again). A running attempt is waited for, never
- * doubled. ResolveRun makes the execution name the run id in ops.*, as for every execution.
+ * ExecutionAlreadyExists (the starter takes that attempt's outcome: it was run for it). A running attempt is
+ * waited for, never doubled, and a backfill takes an attempt started since it began as its own. ResolveRun
+ * makes the execution name the run id in ops.*, as for every execution.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   DescribeExecutionCommand,
   ListExecutionsCommand,
@@ -46,7 +48,8 @@ export interface StateMachineRunsOptions {
   ledger: RunLedger;
   /** Between DescribeExecution / ListExecutions polls. @default 10000 */
   pollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits `ms`, or less once `abandon` aborts. @default a timer cleared on abort */
+  sleep?: (ms: number, abandon?: AbortSignal) => Promise<void>;
 }
 
 interface Described {
@@ -61,6 +64,16 @@ interface Described {
   startDate?: Date;
 }
 
+/** Ctrl-C said stop waiting: the execution goes on in Step Functions. */
+export class AbandonedWaitError extends Error {
+  override name = 'AbandonedWaitError';
+  constructor(readonly run: string) {
+    super(
+      `stopped waiting for execution ${run}: it goes on in Step Functions (cartflow status --env shows it)`,
+    );
+  }
+}
+
 /** `retry` of an execution ARN that is not of this environment's batch state machine. */
 export class ForeignExecutionError extends Error {
   override name = 'ForeignExecutionError';
@@ -70,12 +83,14 @@ const errorName = (error: unknown) => (error as { name?: string }).name;
 
 export class StateMachineRuns {
   private readonly pollMs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: (ms: number, abandon?: AbortSignal) => Promise<void>;
   private starting: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: StateMachineRunsOptions) {
     this.pollMs = options.pollMs ?? 10_000;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    // The timer goes with the abandon: the process exits at once, not after the poll interval.
+    this.sleep =
+      options.sleep ?? ((ms, abandon) => delay(ms, undefined, { signal: abandon }).catch(() => undefined));
   }
 
   private async describe(name: string): Promise<Described | undefined> {
@@ -117,66 +132,79 @@ export class StateMachineRuns {
     }
   }
 
-  /** Polls the execution until it is no longer RUNNING (or PENDING_REDRIVE). */
-  async waitForEnd(name: string): Promise<Described> {
+  /** Polls the execution until it is no longer RUNNING (or PENDING_REDRIVE), or `abandon` aborts. */
+  async waitForEnd(name: string, abandon?: AbortSignal): Promise<Described> {
     for (;;) {
+      if (abandon?.aborted) throw new AbandonedWaitError(name);
       const described = await this.describe(name);
       if (!described) throw new Error(`execution ${name} does not exist`);
       if (described.status !== 'RUNNING' && described.status !== 'PENDING_REDRIVE') return described;
-      await this.sleep(this.pollMs);
+      await this.sleep(this.pollMs, abandon);
     }
   }
 
   /** Runs the date once (a running attempt is joined, not doubled); `force` runs it even if it succeeded. */
-  async runDate(date: string, force: boolean): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
-    for (let tries = 0; tries < 5; tries++) {
-      const attempts = await this.attempts(date);
-      const running = attempts.find((a) => a.status === 'RUNNING' || a.status === 'PENDING_REDRIVE');
-      if (running)
-        return this.outcome(await this.waitForEnd(running.name), 'was already running; waited for it');
-      // A superseded attempt SUCCEEDED without publishing: it is no reason to skip the date.
-      const succeeded = attempts.find(
-        (a) => a.status === 'SUCCEEDED' && supersededCause(parsed(a.output)) === undefined,
-      );
-      if (succeeded && !force) return { status: 'SKIPPED', run: succeeded.name, reason: 'succeeded before' };
-      const name = executionNameOf(date, attempts.length + 1);
-      // One start at a time in this process, so its own workers never count the same free slot twice.
-      const started = this.starting.then(async () => {
-        await this.waitForSlot();
-        try {
-          await this.options.sfn.send(
-            new StartExecutionCommand({
-              stateMachineArn: this.options.stateMachineArn,
-              name,
-              input: JSON.stringify({ businessDate: date }),
-            }),
-          );
-          return true;
-        } catch (error) {
-          // Another starter took this name and it already ended: read the attempts again.
-          if (errorName(error) === 'ExecutionAlreadyExists') return false;
-          throw error;
-        }
-      });
-      this.starting = started.catch(() => false);
-      if (!(await started)) continue;
-      return this.outcome(await this.waitForEnd(name));
-    }
-    throw new Error(`could not start a run of ${date}: its execution names kept being taken`);
+  /**
+   * Runs the date once (a running attempt is joined, not doubled); `force` runs it even if it succeeded.
+   * `since` (a backfill's start): an attempt started since then, by any starter, is this backfill's run of the
+   * date, joined or reported, never followed by another attempt (two backfills at once run a date once).
+   */
+  async runDate(
+    date: string,
+    force: boolean,
+    abandon?: AbortSignal,
+    since?: Date,
+  ): Promise<Omit<DateOutcome, 'date' | 'ms'>> {
+    const attempts = await this.attempts(date);
+    const running = attempts.find((a) => a.status === 'RUNNING' || a.status === 'PENDING_REDRIVE');
+    if (running)
+      return this.outcome(await this.waitForEnd(running.name, abandon), 'was already running; waited for it');
+    const latest = attempts.at(-1);
+    if (since && latest?.startDate && new Date(latest.startDate).getTime() >= since.getTime())
+      return this.outcome(latest, 'run by another starter since this backfill began');
+    // A superseded attempt SUCCEEDED without publishing: it is no reason to skip the date.
+    const succeeded = attempts.find(
+      (a) => a.status === 'SUCCEEDED' && supersededCause(parsed(a.output)) === undefined,
+    );
+    if (succeeded && !force) return { status: 'SKIPPED', run: succeeded.name, reason: 'succeeded before' };
+    const name = executionNameOf(date, attempts.length + 1);
+    // One start at a time in this process, so its own workers never count the same free slot twice.
+    const started = this.starting.then(async () => {
+      await this.waitForSlot();
+      try {
+        await this.options.sfn.send(
+          new StartExecutionCommand({
+            stateMachineArn: this.options.stateMachineArn,
+            name,
+            input: JSON.stringify({ businessDate: date }),
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (errorName(error) === 'ExecutionAlreadyExists') return false;
+        throw error;
+      }
+    });
+    this.starting = started.catch(() => false);
+    // Taken: another starter ran this very attempt after the attempts were read. Its outcome is the
+    // date's, never a reason for one more attempt.
+    const note = (await started) ? undefined : 'started by another starter at the same time';
+    return this.outcome(await this.waitForEnd(name, abandon), note);
   }
 
   /**
    * RedriveExecution of a failed, aborted or timed-out run (its name, or its execution ARN), then waits for
    * it to end. Refused when a later run of its date succeeded: the redrive would publish older data over it.
    */
-  async redrive(run: string): Promise<Omit<DateOutcome, 'ms'>> {
+  async redrive(run: string, abandon?: AbortSignal): Promise<Omit<DateOutcome, 'ms'>> {
     const name = this.nameOf(run);
-    const later = await this.options.ledger.succeededAfter(name);
-    if (later) throw redriveSuperseded(name, later);
+    // Step Functions first: a run that does not exist is said so without the ledger (the Data API).
     const before = await this.describe(name);
     if (!before) throw new Error(`execution ${name} of ${this.options.stateMachineArn} does not exist`);
+    const later = await this.options.ledger.succeededAfter(name);
+    if (later) throw redriveSuperseded(name, later);
     await this.options.sfn.send(new RedriveExecutionCommand({ executionArn: before.arn }));
-    return { date: businessDateOf(before), ...(await this.outcome(await this.waitForEnd(name))) };
+    return { date: businessDateOf(before), ...(await this.outcome(await this.waitForEnd(name, abandon))) };
   }
 
   /** The execution name of a run id or of an execution ARN of this state machine (any other is refused). */
@@ -203,11 +231,11 @@ export class StateMachineRuns {
           : described.status === 'ABORTED'
             ? 'ABORTED'
             : 'FAILED';
-    const rows = status === 'SUCCEEDED' ? await this.options.ledger.rowsOf(described.name) : undefined;
+    const { rows, ledgerWarning } = status === 'SUCCEEDED' ? await this.rowsOf(described.name) : {};
     // A Lambda step's cause is the runtime's JSON: its errorMessage is what happened.
     const error = described.error ? stepError(described.error, described.cause) : undefined;
     const failure = error && errorText({ ...error, message: error.message.slice(0, 200) });
-    const reason = [note, failure].filter(Boolean).join('; ');
+    const reason = [note, failure, ledgerWarning].filter(Boolean).join('; ');
     return {
       status,
       run: described.name,
@@ -215,6 +243,18 @@ export class StateMachineRuns {
       ...(reason ? { reason } : {}),
       ...(status === 'SUCCEEDED' ? {} : { failure: { state: await this.failedState(described), error } }),
     };
+  }
+
+  /**
+   * The rows a succeeded run loaded, from the ledger. The execution's outcome stands without them: a ledger
+   * that cannot be read (the Data API) is a warning in the run's note, never a failed run.
+   */
+  private async rowsOf(run: string): Promise<{ rows?: number; ledgerWarning?: string }> {
+    try {
+      return { rows: await this.options.ledger.rowsOf(run) };
+    } catch (error) {
+      return { ledgerWarning: `warning: rows not read from ops.dataset_load: ${(error as Error).message}` };
+    }
   }
 
   /** The state the execution failed in, from its history (DescribeExecution does not say). */
@@ -229,11 +269,14 @@ export class StateMachineRuns {
     }
   }
 
-  /** The backfill's view: the ledger says what succeeded (any starter), the state machine runs the rest. */
-  target(): BackfillTarget {
+  /**
+   * The backfill's view: the ledger says what succeeded (any starter), the state machine runs the rest,
+   * each date at most once since `since`.
+   */
+  target(since = new Date()): BackfillTarget {
     return {
       succeeded: (dates) => this.options.ledger.succeeded(dates),
-      runDate: (date, force) => this.runDate(date, force),
+      runDate: (date, force, abandon) => this.runDate(date, force, abandon, since),
     };
   }
 }

@@ -1,6 +1,6 @@
 import { dateRange } from '../../lambdas/core/dates';
 import { datasetLoads } from '../../lambdas/core/run-record';
-import { stateMachineRuns } from '../aws/step-functions';
+import { AbandonedWaitError, stateMachineRuns } from '../aws/step-functions';
 import {
   ProgressBar,
   runBackfill,
@@ -20,6 +20,8 @@ export const command: Command = {
                                               new date (twice: abandons the running ones); rerun to resume`,
   quietSteps: true,
   aws: true,
+  dataApiUse:
+    'to skip the dates that succeeded before, from ops.pipeline_run; --force runs every date without it',
   async run({ values, out, err, runtime, aws }) {
     const dates = dateRange(dateOption(values, 'from'), dateOption(values, 'to'));
     let concurrency = Math.max(1, intOption(values, 'concurrency', 1));
@@ -79,6 +81,28 @@ export async function interruptible(
   process.on('SIGINT', onSigint);
   try {
     return await work(stop.signal, abandon.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/**
+ * Waits for one deployed execution (`run`, `retry` --env) with Ctrl-C handled: it stops the wait, not the
+ * execution, which goes on in Step Functions. Undefined when stopped (the command exits 130).
+ */
+export async function waitUnlessInterrupted<T>(
+  err: NodeJS.WritableStream,
+  work: (abandon: AbortSignal) => Promise<T>,
+): Promise<T | undefined> {
+  const abandon = new AbortController();
+  const onSigint = () => abandon.abort();
+  process.on('SIGINT', onSigint);
+  try {
+    return await work(abandon.signal);
+  } catch (error) {
+    if (!(error instanceof AbandonedWaitError)) throw error;
+    err.write(`\n${error.message}\n`);
+    return undefined;
   } finally {
     process.off('SIGINT', onSigint);
   }

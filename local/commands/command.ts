@@ -56,6 +56,8 @@ export interface Command {
   readonly quietSteps?: boolean;
   /** Takes --env (runs against a deployed environment through `context.aws`). */
   readonly aws?: boolean;
+  /** With --env: what the command needs the Redshift Data API for (said when the API is unavailable). */
+  readonly dataApiUse?: string;
   /** Exit code: 0 done, 1 failed; throw UsageError for a bad call (exit code 2). */
   run(context: CommandContext): Promise<number>;
 }

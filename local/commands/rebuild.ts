@@ -22,6 +22,7 @@ export const command: Command = {
                                               whose curated files are gone; prints the rebuild rate`,
   quietSteps: true,
   aws: true,
+  dataApiUse: 'to load the tables of the warehouse',
   async run({ values, out, err, services, aws }) {
     const dates = dateRange(dateOption(values, 'from'), dateOption(values, 'to'));
     const target = aws ? awsTarget(await aws(), err) : await localRebuildTarget(await services());

@@ -14,6 +14,7 @@ export const command: Command = {
                                               file (default: <data-dir>/${REPORTS_DIR}/<run>.html, with --env
                                               <data-dir>/${REPORTS_DIR}/<env>/<run>.html); prints its path`,
   aws: true,
+  dataApiUse: 'to find the run in ops.pipeline_run',
   async run({ values, rest, out, services, aws }) {
     if (rest.length > 1) throw new UsageError('report takes at most one run id (cartflow status lists them)');
     let source: ReportSource;
@@ -40,8 +41,9 @@ export interface ReportSource {
 }
 
 /**
- * Copies a run's report from the lake (its sibling of the quality JSON, which the run's last step wrote and
- * the local runner completed with the step times) to a local file; `runId` absent: the latest run.
+ * Copies a run's report from the lake (its sibling of the quality JSON, which the run's last step wrote; the
+ * local runner rewrites it with the step times, a deployed run's has none) to a local file, as it is;
+ * `runId` absent: the latest run.
  */
 export async function writeRunReportFile(
   local: ReportSource,

@@ -1,5 +1,6 @@
 import { stateMachineRuns } from '../aws/step-functions';
 import { summaryTable } from '../backfill';
+import { waitUnlessInterrupted } from './backfill';
 import { failureSummary, summary } from './batch';
 import { UsageError, type Command } from './command';
 
@@ -7,14 +8,18 @@ export const command: Command = {
   usage: `retry  <run>                                resume a failed run from its failed step: the steps it finished
                                               return their recorded results without running again`,
   aws: true,
+  dataApiUse: 'to check in ops.pipeline_run that no later run of the date succeeded before redriving',
   async run({ values, rest, out, err, runtime, aws }) {
     if (rest.length !== 1) throw new UsageError('retry takes one run id (cartflow status lists them)');
     const [runId] = rest;
     if (aws) {
       const environment = await aws();
       err.write(`redriving execution ${runId} of ${environment.outputs.batchStateMachineArn} …\n`);
-      const outcome = await stateMachineRuns(environment).redrive(runId);
-      out.write(summaryTable([{ ms: 0, ...outcome }], values.env));
+      const outcome = await waitUnlessInterrupted(err, (abandon) =>
+        stateMachineRuns(environment).redrive(runId, abandon),
+      );
+      if (!outcome) return 130;
+      out.write(summaryTable([{ ms: 0, ...outcome }], values.env, 'run'));
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     const started = Date.now();

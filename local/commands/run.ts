@@ -1,11 +1,13 @@
 import { stateMachineRuns } from '../aws/step-functions';
 import { summaryTable } from '../backfill';
+import { waitUnlessInterrupted } from './backfill';
 import { failureSummary, runOne, summary } from './batch';
 import { dateOption, type Command } from './command';
 
 export const command: Command = {
   usage: `run    --date D                             run the batch state machine for one business date`,
   aws: true,
+  dataApiUse: 'to read the rows the run loaded from ops.dataset_load',
   async run({ values, out, err, runtime, aws }) {
     const date = dateOption(values, 'date');
     const started = Date.now();
@@ -15,8 +17,11 @@ export const command: Command = {
         `starting the batch state machine for ${date} (${environment.outputs.batchStateMachineArn}) …\n`,
       );
       // A run of a date already running is joined, not doubled (deterministic execution names).
-      const outcome = await stateMachineRuns(environment).runDate(date, true);
-      out.write(summaryTable([{ date, ms: Date.now() - started, ...outcome }], values.env));
+      const outcome = await waitUnlessInterrupted(err, (abandon) =>
+        stateMachineRuns(environment).runDate(date, true, abandon),
+      );
+      if (!outcome) return 130;
+      out.write(summaryTable([{ date, ms: Date.now() - started, ...outcome }], values.env, 'run'));
       return outcome.status === 'SUCCEEDED' ? 0 : 1;
     }
     const local = await runtime();

@@ -12,6 +12,7 @@ export const command: Command = {
                                               on-failure objects; --json: one object for scripts; --now T
                                               evaluates freshness at T instead of now (ISO, UTC)`,
   aws: true,
+  dataApiUse: 'for the runs, freshness and failed checks in ops.* and analytics.*',
   async run({ values, out, services, aws }) {
     const now = nowOption(values.now);
     let ports: StatusPorts;

@@ -27,8 +27,11 @@ const SOURCE_TABLE: Partial<Record<Dataset, string>> = {
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-/** The steps the state holds a result of, in the order the state machine runs them; no times. */
-export function timelineFromState(state: FinishedState): Timeline {
+/**
+ * The steps the state holds a result of, in the order the state machine runs them; no times. A caught error
+ * is the failed state's step when the execution history named it (`failedState`).
+ */
+export function timelineFromState(state: FinishedState, failedState?: string): Timeline {
   const steps: TimelineStep[] = [];
   const done = (name: string, reached: unknown) => {
     if (reached !== undefined) steps.push({ state: name, status: 'succeeded' });
@@ -50,7 +53,11 @@ export function timelineFromState(state: FinishedState): Timeline {
   done('PublishDate', state.publish);
   done('RecordRun', state.record);
   if (state.error !== undefined) {
-    steps.push({ state: 'caught error', status: 'caught', error: errorText(state.error) });
+    steps.push({
+      state: failedState ?? 'caught error',
+      status: failedState ? 'failed' : 'caught',
+      error: errorText(state.error),
+    });
   }
   done(
     state.error !== undefined || state.validation?.passed === false ? 'NotifyFailure' : 'NotifySuccess',

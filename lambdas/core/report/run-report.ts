@@ -111,7 +111,7 @@ function timelineSection(model: RunReportModel): string {
   const { steps, source } = model.timeline;
   const note =
     source === 'state'
-      ? `<p class="note">Written by a step inside the run, which sees the run's state but not the execution's event log: the steps below are those with a result in the state, without times. <code>cartflow report ${esc(model.run.runId)}</code> renders this report again with every attempt's start and duration from the execution history.</p>`
+      ? `<p class="note">Written by a step inside the run, which sees the run's state but not the execution's event log: the steps below are those with a result in the state, without times. <code>cartflow status --env &lt;env&gt;</code> shows each attempt's start and duration from the execution history (<code>cartflow report</code> copies this file as it is).</p>`
       : '';
   const row = (s: TimelineStep) =>
     `<tr><td>${esc(s.state)}</td><td>${s.startedAt ? esc(s.startedAt) : '—'}</td><td class="num">${s.ms !== undefined ? esc(duration(s.ms)) : '—'}</td><td><span class="badge ${esc(s.status)}">${esc(s.status)}</span></td><td>${s.error ? `<pre>${esc(s.error)}</pre>` : ''}</td></tr>`;

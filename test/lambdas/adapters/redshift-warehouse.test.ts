@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import type { RedshiftDataClient } from '@aws-sdk/client-redshift-data';
 import { RedshiftDataWarehouse } from '../../../lambdas/adapters/redshift-warehouse';
 import { DataApiLimitError } from '../../../lambdas/core/data-api-limits';
+import { toCsv } from '../../../local/csv';
 import {
   PermanentError,
   RETRYABLE_ERRORS,
@@ -322,5 +324,31 @@ describe('RedshiftDataWarehouse', () => {
       { WorkgroupName: 'cartflow-dev', Database: 'analytics', SecretArn: secretArn, Sql: 'SELECT 3' },
       { WorkgroupName: 'cartflow-dev', Database: 'analytics', Sql: 'SELECT 4' },
     ]);
+  });
+
+  it('queryArrays keeps duplicate and unnamed columns by position, as the local warehouse does', async () => {
+    // Prepare: what Redshift answers for the query fixture
+    const fixture = (name: string) =>
+      readFile(new URL(`../../fixtures/query/duplicate-and-unnamed.${name}`, import.meta.url), 'utf8');
+    const { client } = fakeDataApi({
+      ExecuteStatement: () => ({ Id: 'q-1' }),
+      DescribeStatement: () => ({ Status: 'FINISHED', HasResultSet: true }),
+      GetStatementResult: () => ({
+        ColumnMetadata: [
+          { name: 'a', typeName: 'int4' },
+          { name: 'a', typeName: 'int4' },
+          { name: '?column?', typeName: 'int4' },
+        ],
+        Records: [[{ longValue: 1 }, { longValue: 2 }, { longValue: 3 }]],
+      }),
+    });
+
+    // Act
+    const { columns, rows } = await warehouseOver(client).queryArrays(await fixture('sql'));
+
+    // Assess
+    assert.deepEqual(columns, ['a', 'a', '?column?']);
+    assert.deepEqual(rows, [[1, 2, 3]]);
+    assert.equal(toCsv(columns, rows), await fixture('csv'));
   });
 });

@@ -78,7 +78,16 @@ describe('run-failed step', () => {
     );
     assert.deepEqual(run, { status: 'FAILED', message: 'LoadTable: CopyMismatchError' });
     assert.equal(result.reportKey, layout.runReport('2026-03-09', '2026-03-09-a1'));
-    assert.match(await services.lake.getText(result.reportKey!), /CopyMismatchError/);
+    const report = await services.lake.getText(result.reportKey!);
+    assert.match(
+      report,
+      /Why it failed:<\/strong> at LoadTable: CopyMismatchError: fact_order: 12 columns, 13/,
+    );
+    assert.match(
+      report,
+      /<tr><td>LoadTable<\/td><td>—<\/td><td class="num">—<\/td><td><span class="badge failed">/,
+    );
+    assert.doesNotMatch(report, /<td>RecordRun<\/td>/, 'the failed run never reached RecordRun');
     const published = services.alerts.published.slice(alerts);
     assert.equal(published.length, 1);
     assert.equal(published[0].subject, 'cartflow local FAILED 2026-03-09 at LoadTable: CopyMismatchError');

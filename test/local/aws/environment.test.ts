@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { configuredEndpoint } from '../../../local/aws/endpoints';
 import { openAwsEnvironment, readStackOutputs, StackNotFoundError } from '../../../local/aws/environment';
 import { UsageError } from '../../../local/commands/command';
+import { EMPTY_LISTING, recordingEndpoint, withAwsEnv } from '../../support/aws-endpoint';
 
 type Stacks = { Stacks: { Outputs: { OutputKey: string; OutputValue: string }[] }[] };
 
@@ -141,5 +145,106 @@ describe('the deployed environment of --env', () => {
       return true;
     });
     assert.deepEqual(cloudFormation.asked, [], 'nothing asked of AWS');
+  });
+});
+
+describe('--env clients and custom endpoints', () => {
+  it("--profile P takes P's region and endpoint_url; S3 is path-style at that endpoint", async () => {
+    // Prepare: the fixture config with the stand-in's port, no credentials file
+    const s3 = await recordingEndpoint(EMPTY_LISTING);
+    const dir = await mkdtemp(join(tmpdir(), 'cartflow-aws-config-'));
+    const configFile = join(dir, 'config');
+    const template = await readFile(new URL('../../fixtures/aws/config', import.meta.url), 'utf8');
+    await writeFile(configFile, template.replaceAll('PORT', String(s3.port)));
+    const cloudFormation = fakeCloudFormation({ 'Cartflow-dev': await stacksFixture() });
+
+    try {
+      // Act
+      const { sfnRegion, sfnEndpoint } = await withAwsEnv(
+        { AWS_CONFIG_FILE: configFile, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') },
+        async () => {
+          const environment = await openAwsEnvironment({ env: 'dev', profile: 'localstack', cloudFormation });
+          await environment.lake.list('runs/');
+          const sfn = environment.sfn as SFNClient;
+          return { sfnRegion: await sfn.config.region(), sfnEndpoint: await sfn.config.endpoint?.() };
+        },
+      );
+
+      // Assess
+      assert.equal(sfnRegion, 'eu-central-1');
+      assert.equal(sfnEndpoint?.hostname, 'localhost');
+      assert.equal(sfnEndpoint?.port, s3.port);
+      assert.equal(s3.requests.length, 1);
+      assert.equal(s3.requests[0].host, `localhost:${s3.port}`);
+      assert.match(s3.requests[0].url ?? '', /^\/cartflow-dev-lake-123456789012\/\?/);
+    } finally {
+      await s3.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('AWS_ENDPOINT_URL alone makes S3 path-style (no <bucket>.localhost)', async () => {
+    // Prepare
+    const s3 = await recordingEndpoint(EMPTY_LISTING);
+    const cloudFormation = fakeCloudFormation({ 'Cartflow-dev': await stacksFixture() });
+
+    try {
+      // Act
+      await withAwsEnv(
+        {
+          AWS_ENDPOINT_URL: `http://localhost:${s3.port}`,
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'test',
+          AWS_SECRET_ACCESS_KEY: 'test',
+          AWS_CONFIG_FILE: join(tmpdir(), 'cartflow-no-config'),
+        },
+        async () => (await openAwsEnvironment({ env: 'dev', cloudFormation })).lake.list('runs/'),
+      );
+
+      // Assess
+      assert.equal(s3.requests[0]?.host, `localhost:${s3.port}`);
+      assert.match(s3.requests[0]?.url ?? '', /^\/cartflow-dev-lake-123456789012\/\?/);
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it("the SDK's order: the service's variable, the global one, the profile's services section, its endpoint_url", async () => {
+    // Prepare
+    const configText = (
+      await readFile(new URL('../../fixtures/aws/config', import.meta.url), 'utf8')
+    ).replaceAll('PORT', '4566');
+    const env = { AWS_ENDPOINT_URL: 'http://global:1' };
+
+    // Act
+    const found = {
+      serviceVariable: configuredEndpoint('S3', {
+        env: { ...env, AWS_ENDPOINT_URL_S3: 'http://s3:2' },
+        configText,
+      }),
+      serviceVariableOfOther: configuredEndpoint('Redshift Data', {
+        env: { ...env, AWS_ENDPOINT_URL_S3: 'http://s3:2' },
+        configText,
+      }),
+      servicesSection: configuredEndpoint('S3', { profile: 'split', env: {}, configText }),
+      notInServicesSection: configuredEndpoint('SFN', { profile: 'split', env: {}, configText }),
+      profileEndpoint: configuredEndpoint('SFN', { profile: 'localstack', env: {}, configText }),
+      defaultProfile: configuredEndpoint('S3', { env: {}, configText }),
+      ignored: configuredEndpoint('S3', {
+        env: { ...env, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' },
+        configText,
+      }),
+    };
+
+    // Assess
+    assert.deepEqual(found, {
+      serviceVariable: 'http://s3:2',
+      serviceVariableOfOther: 'http://global:1',
+      servicesSection: 'http://localhost:4566',
+      notInServicesSection: undefined,
+      profileEndpoint: 'http://localhost:4566',
+      defaultProfile: undefined,
+      ignored: undefined,
+    });
   });
 });

@@ -9,9 +9,9 @@ import { summarizeSteps } from '../../../local/status';
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-batch';
 
 /** The fixture's events as the SDK returns them (timestamps as Date). */
-async function historyFixture(): Promise<HistoryEvent[]> {
+async function historyFixture(file = 'execution-history.json'): Promise<HistoryEvent[]> {
   const { events } = JSON.parse(
-    await readFile(new URL('../../fixtures/status/execution-history.json', import.meta.url), 'utf8'),
+    await readFile(new URL(`../../fixtures/status/${file}`, import.meta.url), 'utf8'),
   ) as { events: (HistoryEvent & { timestamp: string })[] };
   return events.map((e) => ({ ...e, timestamp: new Date(e.timestamp) }));
 }
@@ -61,6 +61,33 @@ describe('status sources on AWS', () => {
     assert.equal(validate?.status, 'failed');
     assert.equal(validate?.ms, 2000);
     assert.equal(validate?.error, 'PermanentError: staged/orders missing');
+  });
+
+  it('reads failed, timed-out and retried steps of Tasks on plain function ARNs (LambdaFunction* events)', async () => {
+    // Prepare
+    const events = await historyFixture('lambda-function-history.json');
+
+    // Act
+    const { attempt, steps, error } = stepsOfHistory(events);
+    const summary = summarizeSteps(steps);
+
+    // Assess
+    assert.equal(attempt, 1);
+    assert.equal(error, 'PermanentError: staged/orders missing');
+    assert.deepEqual(
+      summary.map(({ state, retries, ms, status, error }) => ({ state, retries, ms, status, error })),
+      [
+        { state: 'ResolveRun', retries: 0, ms: 600, status: 'succeeded', error: undefined },
+        { state: 'Transform', retries: 1, ms: 3000, status: 'succeeded', error: undefined },
+        {
+          state: 'Validate',
+          retries: 1,
+          ms: 2000,
+          status: 'failed',
+          error: 'PermanentError: staged/orders missing',
+        },
+      ],
+    );
   });
 
   it('follows nextToken for the run named after its execution; an unknown name is no history', async () => {

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { runBackfill, summaryTable, type RunLedger } from '../../../local/backfill';
 import { StateMachineRuns, executionArnOf } from '../../../local/aws/step-functions';
+import { waitUnlessInterrupted } from '../../../local/commands/backfill';
 
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-batch';
 
@@ -61,6 +62,7 @@ class FakeStepFunctions {
         polls: 2,
         ends: this.outcomeOf(name),
         output: this.outputOf(name),
+        startDate: new Date(),
       });
       this.started.push(name);
       this.maxRunning = Math.max(this.maxRunning, this.running());
@@ -254,6 +256,27 @@ describe('backfill and retry against a deployed state machine', () => {
     await assert.rejects(notRedrivable, { name: 'ExecutionNotRedrivable' });
   });
 
+  it('retry asks Step Functions first: a run that does not exist is said so without the ledger (Data API)', async () => {
+    // Prepare: a ledger whose Data API is not there
+    const asked: string[] = [];
+    const runs = runsOn(new FakeStepFunctions(), {
+      ledger: {
+        ...ledger(),
+        succeededAfter: async (run) => {
+          asked.push(run);
+          throw new Error('the Data API is not there');
+        },
+      },
+    });
+
+    // Act
+    const missing = runs.redrive('2026-07-05');
+
+    // Assess
+    await assert.rejects(missing, /execution 2026-07-05 of .* does not exist/);
+    assert.deepEqual(asked, []);
+  });
+
   it('retry refuses a run whose date a later run has published since, and redrives nothing', async () => {
     // Prepare
     const sfn = new FakeStepFunctions(() => 'FAILED');
@@ -353,5 +376,178 @@ describe('backfill and retry against a deployed state machine', () => {
     // Assess
     assert.deepEqual(sfn.started, ['2026-07-11', '2026-07-11-a2']);
     assert.deepEqual([outcome.status, outcome.run], ['SUCCEEDED', '2026-07-11-a2']);
+  });
+
+  it('a single run (run, retry --env) ends with its row and failure, without the backfill totals', async () => {
+    // Prepare
+    const outcome = await runsOn(new FakeStepFunctions(() => 'FAILED')).runDate('2026-07-12', false);
+
+    // Act
+    const table = summaryTable([{ date: '2026-07-12', ms: 1000, ...outcome }], 'dev', 'run');
+
+    // Assess
+    assert.doesNotMatch(table, /backfill/);
+    assert.match(table, /^2026-07-12 FAILED at LoadTable: CopyMismatchError/m);
+  });
+
+  it('a succeeded run whose ledger cannot be read is SUCCEEDED, with a warning and no rows', async () => {
+    // Prepare: the Data API fails after the execution succeeded
+    const runs = runsOn(new FakeStepFunctions(), {
+      ledger: {
+        ...ledger(),
+        rowsOf: async () => {
+          throw new Error('cartflow run --env needs the Redshift Data API');
+        },
+      },
+    });
+
+    // Act
+    const outcome = await runs.runDate('2026-07-13', true);
+
+    // Assess
+    assert.equal(outcome.status, 'SUCCEEDED');
+    assert.equal(outcome.rows, undefined);
+    assert.match(
+      outcome.reason ?? '',
+      /^warning: rows not read from ops\.dataset_load: cartflow run --env needs the Redshift Data API$/,
+    );
+  });
+
+  it('Ctrl-C twice in a deployed backfill stops waiting at once: the date ABANDONED, no poll left pending', async () => {
+    // Prepare: a poll interval no test would wait out, so a pending timer would hold the process
+    const sfn = new FakeStepFunctions();
+    const runs = new StateMachineRuns({
+      sfn,
+      stateMachineArn: MACHINE,
+      maxConcurrentRuns: 2,
+      ledger: ledger(),
+      pollMs: 600_000,
+    });
+    const abandon = new AbortController();
+    const ended: string[] = [];
+    const target = runs.target();
+    const backfill = runBackfill(
+      {
+        ...target,
+        runDate: (date, force, signal) => target.runDate(date, force, signal).finally(() => ended.push(date)),
+      },
+      ['2026-07-14'],
+      { concurrency: 1, force: true, abandon: abandon.signal },
+    );
+    while (sfn.started.length === 0) await new Promise((resolve) => setImmediate(resolve));
+
+    // Act
+    abandon.abort();
+    const outcomes = await backfill;
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // Assess
+    assert.deepEqual(
+      outcomes.map((o) => [o.date, o.status]),
+      [['2026-07-14', 'ABANDONED']],
+    );
+    assert.deepEqual(ended, ['2026-07-14'], 'the wait for the execution ended');
+  });
+
+  it('Ctrl-C during run --env stops waiting and names the execution, which goes on', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions();
+    const runs = new StateMachineRuns({
+      sfn,
+      stateMachineArn: MACHINE,
+      maxConcurrentRuns: 2,
+      ledger: ledger(),
+      pollMs: 600_000,
+    });
+    const err: string[] = [];
+    const stream = { write: (text: string) => err.push(text) } as unknown as NodeJS.WritableStream;
+    const waiting = waitUnlessInterrupted(stream, (abandon) => runs.runDate('2026-07-15', true, abandon));
+    while (sfn.started.length === 0) await new Promise((resolve) => setImmediate(resolve));
+
+    // Act
+    process.emit('SIGINT');
+    const outcome = await waiting;
+
+    // Assess
+    assert.equal(outcome, undefined);
+    assert.match(err.join(''), /stopped waiting for execution 2026-07-15: it goes on in Step Functions/);
+    assert.equal(process.listenerCount('SIGINT'), 0);
+  });
+
+  /** A date with two failed attempts already, as after two earlier backfills. */
+  const twiceFailed = (date: string) => {
+    const sfn = new FakeStepFunctions(() => 'FAILED');
+    for (const name of [date, `${date}-a2`])
+      sfn.executions.set(executionArnOf(MACHINE, name), {
+        input: JSON.stringify({ businessDate: date }),
+        status: 'FAILED',
+        polls: 0,
+        ends: 'FAILED',
+        startDate: new Date('2026-07-20T01:00:00Z'),
+      });
+    return sfn;
+  };
+
+  it('two backfills at once: the one whose attempt name was taken meanwhile takes that attempt, no -a4', async () => {
+    // Prepare: B reads the attempts, then A runs -a3 to its end, then B starts the same name
+    const sfn = twiceFailed('2026-07-16');
+    let aDone!: () => void;
+    const aFinished = new Promise<void>((resolve) => (aDone = resolve));
+    const late = {
+      async send(command: object) {
+        if (command instanceof StartExecutionCommand) await aFinished;
+        return sfn.send(command);
+      },
+    };
+    const b = new StateMachineRuns({
+      sfn: late,
+      stateMachineArn: MACHINE,
+      maxConcurrentRuns: 2,
+      ledger: ledger(),
+      pollMs: 1,
+      sleep: () => new Promise((resolve) => setImmediate(resolve)),
+    });
+
+    // Act
+    const second = runBackfill(b.target(), ['2026-07-16'], { concurrency: 1, force: false });
+    const first = await runBackfill(runsOn(sfn).target(), ['2026-07-16'], { concurrency: 1, force: false });
+    aDone();
+    const [outcome] = await second;
+
+    // Assess
+    assert.deepEqual(sfn.started, ['2026-07-16-a3']);
+    assert.deepEqual([first[0].status, first[0].run], ['FAILED', '2026-07-16-a3']);
+    assert.deepEqual([outcome.status, outcome.run], ['FAILED', '2026-07-16-a3']);
+    assert.match(outcome.reason ?? '', /^started by another starter at the same time; CopyMismatchError/);
+  });
+
+  it('a backfill takes an attempt started since it began as its run of the date, even one that ended', async () => {
+    // Prepare: B began; A then ran -a3 to its end before B reached the date
+    const sfn = twiceFailed('2026-07-17');
+    const b = runsOn(sfn).target(new Date(Date.now() - 1));
+    await runBackfill(runsOn(sfn).target(), ['2026-07-17'], { concurrency: 1, force: false });
+
+    // Act
+    const [outcome] = await runBackfill(b, ['2026-07-17'], { concurrency: 1, force: false });
+
+    // Assess
+    assert.deepEqual(sfn.started, ['2026-07-17-a3']);
+    assert.deepEqual([outcome.status, outcome.run], ['FAILED', '2026-07-17-a3']);
+    assert.match(outcome.reason ?? '', /^run by another starter since this backfill began/);
+  });
+
+  it('a later backfill runs a failed date again as its next attempt', async () => {
+    // Prepare
+    const sfn = twiceFailed('2026-07-18');
+
+    // Act
+    const [outcome] = await runBackfill(runsOn(sfn).target(), ['2026-07-18'], {
+      concurrency: 1,
+      force: false,
+    });
+
+    // Assess
+    assert.deepEqual(sfn.started, ['2026-07-18-a3']);
+    assert.equal(outcome.run, '2026-07-18-a3');
   });
 });
