@@ -19,6 +19,7 @@ import { PermanentError } from '../lambdas/core/errors';
 import { layout } from '../lambdas/core/layout';
 import { BATCH_TABLES, DATASETS, type BatchTable } from '../lambdas/core/model';
 import {
+  dropStageStatements,
   ident,
   literal,
   qualifiedName,
@@ -28,6 +29,13 @@ import {
 } from '../lambdas/core/sql';
 import { TABLES, type TableDef } from '../lambdas/core/tables';
 import type { Adapters, LakeObject, LakeStore, Step, Warehouse } from '../lambdas/adapters/ports';
+import type {
+  CheckDifference,
+  ShadowComparison,
+  TableDifference,
+  TimelineStep,
+} from '../lambdas/core/report/model';
+import { writeShadowReport } from './run-report';
 import { step as loadTableStep } from '../lambdas/handlers/load-table';
 import { step as transformStep } from '../lambdas/handlers/transform';
 import { step as validateStep } from '../lambdas/handlers/validate';
@@ -108,41 +116,15 @@ export class NothingToCompareError extends Error {
   override name = 'NothingToCompareError';
 }
 
-export interface TableDifference {
-  table: BatchTable;
-  /** Rows of the published table for the date, and of the shadow run. */
-  published: number;
-  shadow: number;
-  /** Keys (as `k1|k2`) only the shadow has, only the published table has, and both with other values. */
-  added: string[];
-  removed: string[];
-  changed: string[];
-  /** Per numeric column: its sum over the date's rows, published and shadow (decimal text). */
-  sums: { column: string; published: string; shadow: string }[];
-}
-
-export interface CheckDifference {
-  dataset: string;
-  check: string;
-  column: string;
-  /** Rows the check failed in the published run and in the shadow run. */
-  published: number;
-  shadow: number;
-}
-
-export interface Comparison {
+export interface Comparison extends ShadowComparison {
   date: string;
-  /** The published run compared with (the date's latest succeeded run with quality figures). */
-  publishedRun: string;
   shadowRun: string;
-  /** Where the shadow run's lake files are (its quality JSON and report among them). */
+  /** Where the shadow run's lake files are (its quality JSON and HTML report among them). */
   shadowPrefix: string;
+  /** The shadow run's HTML report: its figures and a section on how it differs from the published run. */
+  report: string;
   /** The shadow run's gate; when it fails, the shadow tables are empty. */
   gate: { passed: boolean; failureReason?: string };
-  tables: TableDifference[];
-  /** Every check either run counted failed rows for, in a fixed order. */
-  checks: CheckDifference[];
-  differ: boolean;
 }
 
 /** The date's latest succeeded run that validated data (a rebuild's records carry no quality figures). */
@@ -191,12 +173,39 @@ export async function compareDate(
   const validate = services.build(validateStep, { lake }) as (s: PipelineState) => Promise<ValidationResult>;
   const loadTable = services.build(loadTableStep) as (input: LoadTableInput) => Promise<LoadResult>;
 
-  const state: PipelineState = { run, transform: await transform({ run } as PipelineState) } as PipelineState;
-  const validation = await validate(state);
+  // The steps' times, as the report's timeline shows a run's.
+  const steps: TimelineStep[] = [];
+  const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      const result = await work();
+      steps.push({
+        state: name,
+        status: 'succeeded',
+        startedAt: new Date(started).toISOString(),
+        ms: Date.now() - started,
+      });
+      return result;
+    } catch (error) {
+      steps.push({
+        state: name,
+        status: 'failed',
+        startedAt: new Date(started).toISOString(),
+        ms: Date.now() - started,
+        error: (error as Error).message,
+      });
+      throw error;
+    }
+  };
+
+  const staged = await timed('Transform', () => transform({ run } as PipelineState));
+  const validation = await timed('Validate', () => validate({ run, transform: staged } as PipelineState));
   // The shadow's curated files are under its prefix: the COPY reads them there (same bucket).
   const loaded = validation.passed ? validation.tables : [];
-  await Promise.all(
-    loaded.map((item) => loadTable({ run, item: { ...item, prefix: lake.prefix + item.prefix } })),
+  const loads = await timed('LoadTable', () =>
+    Promise.all(
+      loaded.map((item) => loadTable({ run, item: { ...item, prefix: lake.prefix + item.prefix } })),
+    ),
   );
   // The published dim_product of the date, as its run loaded it, next to the shadow's.
   const baseRun = `${run.runId}-published`;
@@ -205,33 +214,36 @@ export async function compareDate(
     prefix: layout.curatedPrefix('dim_product', date),
     rows: 0,
   };
-  await loadTable({ run: { ...run, runId: baseRun }, item: product });
-  const baseProducts = stageTableName(TABLES.dim_product, baseRun);
+  await timed('LoadPublishedProducts', () => loadTable({ run: { ...run, runId: baseRun }, item: product }));
 
   const tables = loaded.map((item) => TABLES[item.table]);
   // Tables the failed gate left unstaged are empty in the shadow.
   const empty = BATCH_TABLES.filter((t) => !loaded.some((item) => item.table === t)).map((t) => TABLES[t]);
-  await warehouse.executeBatch([
-    ...shadowPublishStatements(tables, run.runId),
-    ...empty.flatMap((table) => [
-      `DROP TABLE IF EXISTS ${shadowTableName(table)}`,
-      `CREATE TABLE ${shadowTableName(table)} (LIKE ${qualifiedName(table)})`,
+  await timed('PublishShadow', () =>
+    warehouse.executeBatch([
+      ...shadowPublishStatements(tables, run.runId),
+      ...empty.flatMap((table) => [
+        `DROP TABLE IF EXISTS ${shadowTableName(table)}`,
+        `CREATE TABLE ${shadowTableName(table)} (LIKE ${qualifiedName(table)})`,
+      ]),
     ]),
-  ]);
+  );
 
   const differences: TableDifference[] = [];
   try {
-    for (const name of BATCH_TABLES) {
-      const table = TABLES[name];
-      const published =
-        table.partitionColumn === undefined
-          ? baseProducts
-          : `(SELECT * FROM ${qualifiedName(table)} WHERE ${ident(table.partitionColumn)} = ${literal(date)})`;
-      const shadow = `(SELECT * FROM ${shadowTableName(table)})`;
-      differences.push(await tableDifference(warehouse, table, published, shadow));
-    }
+    await timed('Compare', async () => {
+      for (const name of BATCH_TABLES) {
+        const table = TABLES[name];
+        const published =
+          table.partitionColumn === undefined
+            ? stageTableName(table, baseRun)
+            : `(SELECT * FROM ${qualifiedName(table)} WHERE ${ident(table.partitionColumn)} = ${literal(date)})`;
+        const shadow = `(SELECT * FROM ${shadowTableName(table)})`;
+        differences.push(await tableDifference(warehouse, table, published, shadow));
+      }
+    });
   } finally {
-    await warehouse.executeBatch([`DROP TABLE IF EXISTS ${baseProducts}`]);
+    await warehouse.executeBatch(dropStageStatements([TABLES.dim_product], baseRun));
   }
   const checks = await checkDifferences(warehouse, publishedRun, validation.checks);
   const differ =
@@ -243,18 +255,23 @@ export async function compareDate(
         d.sums.some((s) => s.published !== s.shadow),
     ) ||
     checks.some((c) => c.published !== c.shadow);
+  const comparison = { publishedRun, tables: differences, checks, differ };
+  const report = await writeShadowReport(
+    { lake, warehouse },
+    { run, transform: staged, validation, loads, record: { finishedAt: now().toISOString() } },
+    comparison,
+    { source: 'execution', steps },
+  );
   return {
     date,
-    publishedRun,
     shadowRun: run.runId,
     shadowPrefix: lake.prefix,
+    report: lake.prefix + report,
     gate: {
       passed: validation.passed,
       ...(validation.failureReason ? { failureReason: validation.failureReason } : {}),
     },
-    tables: differences,
-    checks,
-    differ,
+    ...comparison,
   };
 }
 

@@ -104,6 +104,10 @@ describe('compare: a shadow run of a past date against what is published', () =>
     assert.equal(after.n, runs.n, 'a shadow run records no run');
     assert.deepEqual(await publishedFiles(), files, "the published run's lake files are untouched");
     assert.ok((await open().lake.list(`shadow/${result.shadowRun}/curated/`)).length > 0);
+    const report = await open().lake.getText(result.report);
+    assert.ok(result.report.startsWith(`shadow/${result.shadowRun}/`), result.report);
+    assert.match(report, /id="comparison-verdict">DIFFERENT</);
+    for (const o of over) assert.ok(report.includes(o.order_id), `the report names ${o.order_id}`);
   });
 
   test('the command: a table on the terminal, --json, exit status 0 the same and 3 different', async () => {
@@ -112,6 +116,7 @@ describe('compare: a shadow run of a past date against what is published', () =>
     runtime = undefined;
     const run = async (env: Env, ...args: string[]) => {
       const out: string[] = [];
+      const err: string[] = [];
       const saved = process.env[HANDLER_ENV.qualityRules];
       if (env[HANDLER_ENV.qualityRules] === undefined) delete process.env[HANDLER_ENV.qualityRules];
       else process.env[HANDLER_ENV.qualityRules] = env[HANDLER_ENV.qualityRules];
@@ -119,9 +124,9 @@ describe('compare: a shadow run of a past date against what is published', () =>
         const code = await main(
           ['compare', '--date', DATE, '--data-dir', dataDir, ...args],
           { write: (s: string) => out.push(s) } as unknown as NodeJS.WritableStream,
-          { write: () => true } as unknown as NodeJS.WritableStream,
+          { write: (s: string) => err.push(s) } as unknown as NodeJS.WritableStream,
         );
-        return { code, text: out.join('') };
+        return { code, text: out.join(''), err: err.join('') };
       } finally {
         if (saved === undefined) delete process.env[HANDLER_ENV.qualityRules];
         else process.env[HANDLER_ENV.qualityRules] = saved;
@@ -133,6 +138,7 @@ describe('compare: a shadow run of a past date against what is published', () =>
     const same = await run({});
     const differ = await run(stricter);
     const json = await run(stricter, '--json');
+    const aws = await run({}, '--env', 'dev');
 
     // Assess
     assert.equal(same.code, 0, same.text);
@@ -140,6 +146,11 @@ describe('compare: a shadow run of a past date against what is published', () =>
     assert.equal(differ.code, 3, differ.text);
     assert.match(differ.text, /fact_order removed: /);
     assert.equal(json.code, 3);
-    assert.equal((JSON.parse(json.text) as Comparison).differ, true);
+    const parsed = JSON.parse(json.text) as Comparison & { reportFile: string };
+    assert.equal(parsed.differ, true);
+    assert.match(await readFile(parsed.reportFile, 'utf8'), /id="comparison-verdict">DIFFERENT</);
+    assert.match(same.text, /^report: .*\.html$/m);
+    assert.equal(aws.code, 2);
+    assert.match(aws.err, /compare: runs locally only/);
   });
 });
