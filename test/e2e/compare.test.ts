@@ -77,10 +77,11 @@ describe('compare: a shadow run of a past date against what is published', () =>
       `SELECT order_id FROM analytics.fact_order WHERE order_date = '${DATE}'
        AND total_amount > ${MAX_TOTAL_CENTS / 100} ORDER BY order_id`,
     );
-    const lines = await open().warehouse.query<{ k: string }>(
-      `SELECT order_id || '|' || CAST(line_no AS VARCHAR) AS k FROM analytics.fact_order_item
+    const lines = await open().warehouse.query<{ k: string; category: string }>(
+      `SELECT order_id || '|' || CAST(line_no AS VARCHAR) AS k, category FROM analytics.fact_order_item
        WHERE order_id IN (${over.map((o) => `'${o.order_id}'`).join(', ')}) ORDER BY 1`,
     );
+    const categories = [...new Set(lines.map((l) => `${DATE}|${l.category}`))].sort();
     const [runs] = await open().warehouse.query<{ n: string }>('SELECT count(*) AS n FROM ops.pipeline_run');
     const files = await publishedFiles();
     assert.ok(over.length > 0, 'the fixture moves some orders of the date');
@@ -94,6 +95,11 @@ describe('compare: a shadow run of a past date against what is published', () =>
     assert.deepEqual(table('fact_order').removed, over.map((o) => o.order_id).sort());
     assert.deepEqual([table('fact_order').added, table('fact_order').changed], [[], []]);
     assert.deepEqual(table('fact_order_item').removed, lines.map((l) => l.k).sort());
+    assert.deepEqual([table('fact_order_item').added, table('fact_order_item').changed], [[], []]);
+    // The day's totals of exactly the categories those lines were in.
+    const sales = table('agg_daily_sales');
+    assert.deepEqual(sales.added, []);
+    assert.deepEqual([...sales.changed, ...sales.removed].sort(), categories);
     assert.deepEqual(table('dim_product'), { ...table('dim_product'), added: [], removed: [], changed: [] });
     const revenue = table('agg_daily_sales').sums.find((s) => s.column === 'revenue')!;
     assert.ok(Number(revenue.shadow) < Number(revenue.published), JSON.stringify(revenue));
