@@ -115,13 +115,13 @@ function comparisonSection(c: ShadowComparison): string {
   const verdict = c.differ
     ? `<span class="badge fail" id="comparison-verdict">DIFFERENT</span> from published run <code>${esc(c.publishedRun)}</code>`
     : `<span class="badge pass" id="comparison-verdict">SAME</span> as published run <code>${esc(c.publishedRun)}</code>`;
-  const keys = (list: readonly string[]) =>
+  const keys = (kind: string, list: readonly string[]) =>
     list.length === 0
       ? ''
-      : `<pre>${esc(list.slice(0, SHOWN_KEYS).join(', '))}${list.length > SHOWN_KEYS ? esc(` … and ${list.length - SHOWN_KEYS} more`) : ''}</pre>`;
+      : `<pre>${esc(`${kind}: ${list.slice(0, SHOWN_KEYS).join(', ')}`)}${list.length > SHOWN_KEYS ? esc(` … and ${list.length - SHOWN_KEYS} more`) : ''}</pre>`;
   const tables = c.tables.map(
     (t) =>
-      `<tr id="compare-${esc(t.table)}"><td>${esc(t.table)}</td><td class="num">${count(t.published)}</td><td class="num">${count(t.shadow)}</td><td class="num">${count(t.added.length)}</td><td class="num">${count(t.removed.length)}</td><td class="num">${count(t.changed.length)}</td><td>${keys(t.added)}${keys(t.removed)}${keys(t.changed)}</td></tr>`,
+      `<tr id="compare-${esc(t.table)}"><td>${esc(t.table)}</td><td class="num">${count(t.published)}</td><td class="num">${count(t.shadow)}</td><td class="num">${count(t.added.length)}</td><td class="num">${count(t.removed.length)}</td><td class="num">${count(t.changed.length)}</td><td>${keys('added', t.added)}${keys('removed', t.removed)}${keys('changed', t.changed)}</td></tr>`,
   );
   const sums = c.tables.flatMap((t) =>
     t.sums.map(
@@ -135,7 +135,7 @@ function comparisonSection(c: ShadowComparison): string {
   );
   return `<section id="comparison"><h2>Shadow run against what is published</h2>
 <p>${verdict}. This run published into the <code>shadow</code> schema only; the tables readers see are unchanged.</p>
-<table><thead><tr><th>table</th><th class="num">published</th><th class="num">shadow</th><th class="num">added</th><th class="num">removed</th><th class="num">changed</th><th>keys (added, removed, changed)</th></tr></thead><tbody>${tables.join('\n')}</tbody></table>
+<table><thead><tr><th>table</th><th class="num">published</th><th class="num">shadow</th><th class="num">added</th><th class="num">removed</th><th class="num">changed</th><th>keys</th></tr></thead><tbody>${tables.join('\n')}</tbody></table>
 <h3>Sums of the numeric columns</h3>
 <table><thead><tr><th>column</th><th class="num">published</th><th class="num">shadow</th><th></th></tr></thead><tbody>${sums.join('\n')}</tbody></table>
 <h3>Quarantined rows per check</h3>

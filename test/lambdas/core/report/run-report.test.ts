@@ -71,7 +71,7 @@ describe('renderRunReport', () => {
     );
     assert.match(
       part,
-      /<tr id="compare-fact_order"><td>fact_order<\/td><td class="num">120<\/td><td class="num">118<\/td><td class="num">0<\/td><td class="num">2<\/td><td class="num">0<\/td><td><pre>O-20260304-000017, O-&lt;b&gt;2&lt;\/b&gt;<\/pre>/,
+      /<tr id="compare-fact_order"><td>fact_order<\/td><td class="num">120<\/td><td class="num">118<\/td><td class="num">0<\/td><td class="num">2<\/td><td class="num">0<\/td><td><pre>removed: O-20260304-000017, O-&lt;b&gt;2&lt;\/b&gt;<\/pre>/,
     );
     assert.match(
       part,
