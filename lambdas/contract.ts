@@ -31,6 +31,11 @@ export const LAKE_ZONES = {
   /** Small operational records the pipeline keeps for itself (no lifecycle rule). */
   ops: 'ops/',
   /**
+   * What a shadow run (`cartflow compare`) writes: `shadow/<run id>/` + the key the batch would write, so
+   * the curated files and reports of the published runs are never overwritten.
+   */
+  shadow: 'shadow/',
+  /**
    * The loaders' positions (the events load's arrival state): small objects rewritten by every run, under
    * no lifecycle rule, so that no quiet spell or outage of a loader can expire them.
    */
@@ -150,6 +155,11 @@ export const HANDLER_ENV = {
   slaRules: 'SLA_RULES',
   environment: 'CARTFLOW_ENV',
   qualityThreshold: 'QUALITY_THRESHOLD',
+  /**
+   * Overrides of the quality rules as JSON (core/quality/rules.ts RulesConfig `datasets`): how a shadow run
+   * (`cartflow compare`) tries a changed rule on a past date before it is deployed.
+   */
+  qualityRules: 'QUALITY_RULES',
   extractChunkRows: 'EXTRACT_CHUNK_ROWS',
   /** Kafka topic the stream functions read (clickstream). */
   kafkaTopic: 'KAFKA_TOPIC',

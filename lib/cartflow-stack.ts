@@ -127,7 +127,8 @@ export class CartflowStack extends Stack {
     });
 
     this.triggers = new Triggers(this, 'Triggers', {
-      batchStateMachine: this.pipeline.stateMachine,
+      // The live alias: a deploy publishes a new version, the schedule runs it once promoted.
+      batchStateMachine: this.pipeline.liveBatch,
       catalogStateMachine: this.pipeline.catalogStateMachine,
       bucket,
       scheduleExpression: config.scheduleCron,
@@ -215,6 +216,9 @@ export class CartflowStack extends Stack {
 
     new CfnOutput(this, 'LakeBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'BatchStateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
+    // The promote step (docs/runbooks/promote-batch.md) reads both: what runs daily, what this deploy published.
+    new CfnOutput(this, 'BatchLiveAliasArn', { value: this.pipeline.liveAlias.ref });
+    new CfnOutput(this, 'BatchVersionArn', { value: this.pipeline.batchVersion.attrArn });
     new CfnOutput(this, 'CatalogStateMachineArn', {
       value: this.pipeline.catalogStateMachine.stateMachineArn,
     });

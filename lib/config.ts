@@ -405,6 +405,15 @@ export interface EnvironmentConfig {
    * @default 60
    */
   catalogDebounceSeconds?: number;
+  /**
+   * The version of the batch state machine its `live` alias runs, which the daily schedule starts: every
+   * deploy publishes the definition as a new version, and the alias moves only to this one. Pin it to the
+   * version live now before a deploy that changes the pipeline, check the new version's output on past dates
+   * (`cartflow compare`), then set it to the new version and deploy again to promote
+   * (docs/runbooks/promote-batch.md). Unset, the alias follows the newest version (each deploy promotes).
+   * @default the newest version
+   */
+  batchLiveVersion?: number;
 }
 
 /** config.catalogDebounceSeconds when unset. */
@@ -637,6 +646,9 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   // The Pipe's MaximumBatchingWindowInSeconds range; 0 would start a refresh per handful of files.
   requireInteger('catalogDebounceSeconds', catalogDebounceSecondsOf(cfg), 1, 300);
   requireNumber('qualityThreshold', cfg.qualityThreshold, 0, 1);
+  // Step Functions numbers a state machine's versions from 1.
+  if (cfg.batchLiveVersion !== undefined)
+    requireInteger('batchLiveVersion', cfg.batchLiveVersion, 1, Number.MAX_SAFE_INTEGER);
   requireInteger('extractChunkRows', cfg.extractChunkRows, 1_000, 5_000_000);
   requireInteger('lambdaMemoryMb', cfg.lambdaMemoryMb, 128, 10_240);
   requireInteger('lambdaTimeoutSeconds', cfg.lambdaTimeoutSeconds, 1, 900);

@@ -5,7 +5,7 @@
 import type { Adapters } from '../lambdas/adapters/ports';
 import { writeRunReport } from '../lambdas/adapters/run-report';
 import type { FinishedState } from '../lambdas/core/report/from-state';
-import type { Timeline } from '../lambdas/core/report/model';
+import type { ShadowComparison, Timeline } from '../lambdas/core/report/model';
 import { QUALITY_GATE_ERROR } from '../lambdas/steps';
 import { STEP_STATUS } from './run-journal';
 import type { ExecutionOutcome } from './step-functions';
@@ -50,5 +50,24 @@ export async function reportWithTimeline(
     timeline: timelineOfSteps(outcome.steps),
     ...(outcome.status === 'SUCCEEDED' ? {} : { failedState: outcome.stop?.state }),
     environment: 'local',
+  });
+}
+
+/**
+ * A shadow run's report (`cartflow compare`): its own figures, its step times, and a section on how it
+ * differs from the published run of its date. `adapters.lake` is the shadow's: it lands under its prefix.
+ */
+export function writeShadowReport(
+  adapters: Pick<Adapters, 'lake' | 'warehouse'>,
+  state: FinishedState,
+  comparison: ShadowComparison,
+  timeline: Timeline,
+): Promise<string> {
+  return writeRunReport(adapters, {
+    state,
+    status: state.validation?.passed === false ? 'FAILED' : 'SUCCEEDED',
+    timeline,
+    environment: 'local (shadow run)',
+    comparison,
   });
 }

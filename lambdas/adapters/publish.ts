@@ -22,7 +22,7 @@ import {
   type ReferenceTarget,
 } from '../core/quality/compile-sql';
 import { decideGate } from '../core/quality/gate';
-import { resolveRules, type DatasetRules } from '../core/quality/rules';
+import { resolveRules, type DatasetRules, type RulesConfig } from '../core/quality/rules';
 import type { Env } from '../core/settings';
 import { TABLES, type TableDef } from '../core/tables';
 import { HANDLER_ENV } from '../contract';
@@ -47,19 +47,37 @@ export function engineStepSettings(env: Env): EngineStepSettings {
 
 export function qualityStepSettings(env: Env): QualityStepSettings {
   const raw = env[HANDLER_ENV.qualityThreshold];
-  let rules: Record<Dataset, DatasetRules>;
-  if (raw === undefined || raw === '') rules = resolveRules();
-  else {
+  let threshold: number | undefined;
+  if (raw !== undefined && raw !== '') {
     // A decimal only: Number() would read ' ' as 0 and '0x1' as 1.
-    const threshold = /^\d*\.?\d+$/.test(raw) ? Number(raw) : NaN;
+    threshold = /^\d*\.?\d+$/.test(raw) ? Number(raw) : NaN;
     if (!(threshold >= 0 && threshold <= 1)) {
       throw new ConfigurationError(
         `${HANDLER_ENV.qualityThreshold}="${raw}" must be a share between 0 and 1 (0.05 for 5 %); set it in lib/config.ts (qualityThreshold).`,
       );
     }
-    rules = resolveRules({ threshold });
   }
+  const rules = resolveRules({ threshold, datasets: ruleOverrides(env[HANDLER_ENV.qualityRules]) });
   return { ...engineStepSettings(env), rules };
+}
+
+/** QUALITY_RULES: per-dataset overrides as a JSON object; unset or blank for none. */
+function ruleOverrides(raw: string | undefined): RulesConfig['datasets'] {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new ConfigurationError(
+      `${HANDLER_ENV.qualityRules} is not JSON (${(error as Error).message}); expected {"<dataset>": {"checks": [...], "remove": [...]}}`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigurationError(
+      `${HANDLER_ENV.qualityRules} must be a JSON object of per-dataset overrides, got ${raw.slice(0, 80)}`,
+    );
+  }
+  return parsed as RulesConfig['datasets'];
 }
 
 /** A bucket's own object next to the whole day's: `rejected.jsonl` → `rejected.bucket-00003-of-00016.jsonl`. */

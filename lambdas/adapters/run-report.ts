@@ -36,6 +36,8 @@ export interface RunReportInput {
   finishedAt?: string;
   environment?: string;
   now?: Date;
+  /** A shadow run's difference from the published run of its date. */
+  comparison?: RunReportModel['comparison'];
 }
 
 export async function gatherRunReport(
@@ -69,6 +71,7 @@ export async function gatherRunReport(
     quarantine: await quarantineSamples(lake, state),
     lineage: lineageOf(state),
     clickstream: await clickstreamMinutes(warehouse, date),
+    ...(input.comparison ? { comparison: input.comparison } : {}),
   };
 }
 

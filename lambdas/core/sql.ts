@@ -537,3 +537,28 @@ export function claimRunStatements(
      FROM (SELECT count(*) AS n FROM ${claims} WHERE business_date = ${day}) held WHERE held.n = 0`,
   ];
 }
+
+/**
+ * Where a shadow run (`cartflow compare`) publishes: tables named and shaped like the published ones
+ * (CREATE TABLE … LIKE), which no reader and no published run ever reads.
+ */
+export const SHADOW_SCHEMA = 'shadow';
+
+/** The shadow copy of a published table: `shadow.<name>`. */
+export const shadowTableName = (table: TableDef): string => `${SHADOW_SCHEMA}.${ident(table.name)}`;
+
+/**
+ * The shadow run's publish: each staged table becomes its shadow table whole (the shadow holds one date,
+ * the one compared), its stage dropped. One transaction; the published tables are not touched.
+ */
+export function shadowPublishStatements(tables: readonly TableDef[], runId: string): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${SHADOW_SCHEMA}`,
+    ...tables.flatMap((table) => [
+      `DROP TABLE IF EXISTS ${shadowTableName(table)}`,
+      `CREATE TABLE ${shadowTableName(table)} (LIKE ${qualifiedName(table)})`,
+      `INSERT INTO ${shadowTableName(table)} SELECT * FROM ${stageTableName(table, runId)}`,
+    ]),
+    ...dropStageStatements(tables, runId),
+  ];
+}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { CfnDeletionPolicy, CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -101,9 +101,19 @@ export interface BatchPipelineProps {
   readonly handlersDir?: string;
 }
 
+/** The name of the batch state machine's alias that the daily schedule starts. */
+export const BATCH_LIVE_ALIAS = 'live';
+
 /** The daily batch workflow and the catalog refresh, one NodejsFunction per handler entry. */
 export class BatchPipeline extends Construct {
+  /** The batch state machine; started by its ARN, an execution runs the newest definition. */
   readonly stateMachine: sfn.StateMachine;
+  /** The batch definition as this deploy published it: a new version whenever the definition changed. */
+  readonly batchVersion: sfn.CfnStateMachineVersion;
+  /** `live`: the version the daily schedule runs (config.batchLiveVersion, else the newest). */
+  readonly liveAlias: sfn.CfnStateMachineAlias;
+  /** The live alias as a state machine to start (the schedule's target). */
+  readonly liveBatch: sfn.IStateMachine;
   readonly catalogStateMachine: sfn.StateMachine;
   readonly functions: Record<HandlerEntry, NodejsFunction>;
   /** EnsureWarehouse at deploy: no function that acts as the writer is created before it succeeds. */
@@ -207,6 +217,31 @@ export class BatchPipeline extends Construct {
 
     this.warehouseSchema = this.createWarehouseSchemaOnDeploy(functions['ensure-warehouse'], warehouse);
     this.stateMachine = this.buildBatchStateMachine();
+    this.batchVersion = new sfn.CfnStateMachineVersion(this, 'BatchVersion', {
+      stateMachineArn: this.stateMachine.stateMachineArn,
+      // A changed definition has a new revision, which replaces this resource: a new version is published.
+      stateMachineRevisionId: this.stateMachine.stateMachineRevisionId,
+      description: 'The batch definition as a deploy published it',
+    });
+    // The replaced version stays: the alias may run it (a pinned batchLiveVersion), and a rollback pins it.
+    // Deleting the stack deletes the state machine, and its versions with it.
+    this.batchVersion.cfnOptions.updateReplacePolicy = CfnDeletionPolicy.RETAIN;
+    this.batchVersion.cfnOptions.deletionPolicy = CfnDeletionPolicy.RETAIN;
+    this.liveAlias = new sfn.CfnStateMachineAlias(this, 'BatchLiveAlias', {
+      name: BATCH_LIVE_ALIAS,
+      description: 'The batch version the daily schedule runs (config batchLiveVersion)',
+      routingConfiguration: [
+        {
+          stateMachineVersionArn:
+            config.batchLiveVersion === undefined
+              ? this.batchVersion.attrArn
+              : `${this.stateMachine.stateMachineArn}:${config.batchLiveVersion}`,
+          weight: 100,
+        },
+      ],
+    });
+    // Ref of an alias is its ARN, which StartExecution takes as a state machine's.
+    this.liveBatch = sfn.StateMachine.fromStateMachineArn(this, 'BatchLive', this.liveAlias.ref);
     this.catalogStateMachine = this.buildCatalogStateMachine();
   }
 

@@ -11,6 +11,7 @@ export const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   backfill: () => import('./backfill'),
   retry: () => import('./retry'),
   rebuild: () => import('./rebuild'),
+  compare: () => import('./compare'),
   query: () => import('./query'),
   drop: () => import('./drop'),
   status: () => import('./status'),

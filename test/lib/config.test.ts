@@ -80,6 +80,8 @@ describe('validateConfig', () => {
   const cases: Array<[string, (cfg: EnvironmentConfig) => void, string, RegExp]> = [
     ['threshold above 1', (c) => (c.qualityThreshold = 1.5), 'qualityThreshold', /1\.5.*from 0 to 1/],
     ['negative threshold', (c) => (c.qualityThreshold = -0.1), 'qualityThreshold', /from 0 to 1/],
+    ['batch version 0', (c) => (c.batchLiveVersion = 0), 'batchLiveVersion', /an integer from 1/],
+    ['fractional batch version', (c) => (c.batchLiveVersion = 2.5), 'batchLiveVersion', /an integer from 1/],
     [
       'RPU off the 8-step',
       (c) => (c.redshift.baseCapacityRpu = 12),

@@ -79,6 +79,38 @@ export interface ErrorMinute {
   errors: number;
 }
 
+/** One table of a shadow run against the published one (`cartflow compare`). */
+export interface TableDifference {
+  table: string;
+  /** Rows of the published table for the date, and of the shadow run. */
+  published: number;
+  shadow: number;
+  /** Keys (as `k1|k2`) only the shadow has, only the published table has, and both with other values. */
+  added: string[];
+  removed: string[];
+  changed: string[];
+  /** Per numeric column: its sum over the date's rows, published and shadow (decimal text). */
+  sums: { column: string; published: string; shadow: string }[];
+}
+
+/** Rows one check failed in the published run and in the shadow run. */
+export interface CheckDifference {
+  dataset: string;
+  check: string;
+  column: string;
+  published: number;
+  shadow: number;
+}
+
+/** A shadow run's difference from what is published: the report of a shadow run shows it. */
+export interface ShadowComparison {
+  publishedRun: string;
+  differ: boolean;
+  tables: TableDifference[];
+  /** Every check either run counted failed rows for. */
+  checks: CheckDifference[];
+}
+
 export interface RunReportModel {
   run: {
     runId: string;
@@ -104,4 +136,6 @@ export interface RunReportModel {
   lineage: Lineage;
   /** The business date's clickstream minutes from the warehouse (agg_event_minute, agg_error_minute). */
   clickstream: { eventMinutes: EventMinute[]; errorMinutes: ErrorMinute[] };
+  /** A shadow run's report: how it differs from the published run of its date. */
+  comparison?: ShadowComparison;
 }

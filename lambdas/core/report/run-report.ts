@@ -6,7 +6,7 @@
 import type { CheckResult } from '../contracts';
 import { percent } from '../summary';
 import { escapeHtml as esc } from './escape';
-import type { ErrorMinute, EventMinute, RunReportModel, TimelineStep } from './model';
+import type { ErrorMinute, EventMinute, RunReportModel, ShadowComparison, TimelineStep } from './model';
 import { COLOURS, duration, lineageSvg, minuteChartSvg, minuteSeries, timelineSvg } from './svg';
 
 export type { RunReportModel } from './model';
@@ -77,6 +77,7 @@ export function renderRunReport(model: RunReportModel): string {
 <main>
 ${model.failure ? `<div class="failure" id="failure"><strong>Why it failed:</strong> ${esc(model.failure)}</div>` : ''}
 ${summarySection(model)}
+${model.comparison ? comparisonSection(model.comparison) : ''}
 ${timelineSection(model)}
 ${datasetsSection(model)}
 ${checksSection(model.checks)}
@@ -105,6 +106,41 @@ function summarySection(model: RunReportModel): string {
         `<div class="card" id="card-${id}"><div class="value">${esc(value)}</div><div class="what">${esc(what)}</div></div>`,
     )
     .join('')}</div></section>`;
+}
+
+/** Keys listed per kind of difference; the command's --json lists all. */
+const SHOWN_KEYS = 20;
+
+function comparisonSection(c: ShadowComparison): string {
+  const verdict = c.differ
+    ? `<span class="badge fail" id="comparison-verdict">DIFFERENT</span> from published run <code>${esc(c.publishedRun)}</code>`
+    : `<span class="badge pass" id="comparison-verdict">SAME</span> as published run <code>${esc(c.publishedRun)}</code>`;
+  const keys = (kind: string, list: readonly string[]) =>
+    list.length === 0
+      ? ''
+      : `<pre>${esc(`${kind}: ${list.slice(0, SHOWN_KEYS).join(', ')}`)}${list.length > SHOWN_KEYS ? esc(` … and ${list.length - SHOWN_KEYS} more`) : ''}</pre>`;
+  const tables = c.tables.map(
+    (t) =>
+      `<tr id="compare-${esc(t.table)}"><td>${esc(t.table)}</td><td class="num">${count(t.published)}</td><td class="num">${count(t.shadow)}</td><td class="num">${count(t.added.length)}</td><td class="num">${count(t.removed.length)}</td><td class="num">${count(t.changed.length)}</td><td>${keys('added', t.added)}${keys('removed', t.removed)}${keys('changed', t.changed)}</td></tr>`,
+  );
+  const sums = c.tables.flatMap((t) =>
+    t.sums.map(
+      (s) =>
+        `<tr><td><code>${esc(t.table)}.${esc(s.column)}</code></td><td class="num">${esc(s.published)}</td><td class="num">${esc(s.shadow)}</td><td>${s.published === s.shadow ? '' : '<span class="badge fail">differs</span>'}</td></tr>`,
+    ),
+  );
+  const checks = c.checks.map(
+    (k) =>
+      `<tr><td>${esc(k.dataset)}</td><td>${esc(k.check)}</td><td class="num">${count(k.published)}</td><td class="num">${count(k.shadow)}</td><td>${k.published === k.shadow ? '' : '<span class="badge fail">differs</span>'}</td></tr>`,
+  );
+  return `<section id="comparison"><h2>Shadow run against what is published</h2>
+<p>${verdict}. This run published into the <code>shadow</code> schema only; the tables readers see are unchanged.</p>
+<table><thead><tr><th>table</th><th class="num">published</th><th class="num">shadow</th><th class="num">added</th><th class="num">removed</th><th class="num">changed</th><th>keys</th></tr></thead><tbody>${tables.join('\n')}</tbody></table>
+<h3>Sums of the numeric columns</h3>
+<table><thead><tr><th>column</th><th class="num">published</th><th class="num">shadow</th><th></th></tr></thead><tbody>${sums.join('\n')}</tbody></table>
+<h3>Quarantined rows per check</h3>
+${checks.length ? `<table><thead><tr><th>dataset</th><th>check</th><th class="num">published</th><th class="num">shadow</th><th></th></tr></thead><tbody>${checks.join('\n')}</tbody></table>` : '<p class="note">No check failed a row in either run.</p>'}
+</section>`;
 }
 
 function timelineSection(model: RunReportModel): string {

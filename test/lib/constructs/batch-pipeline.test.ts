@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ENV_NAMES } from '../../../lib/config';
+import { Template } from 'aws-cdk-lib/assertions';
+import { CartflowStack } from '../../../lib/cartflow-stack';
+import { ENV_NAMES, loadConfig, type EnvironmentConfig } from '../../../lib/config';
 import {
+  BATCH_LIVE_ALIAS,
   ensureWarehouseTimeoutSeconds,
   PROVIDER_ANSWER_SECONDS,
   PROVIDER_FRAMEWORK_TIMEOUT_SECONDS,
 } from '../../../lib/constructs/batch-pipeline';
-import { logicalIdOf, synth } from '../synth';
+import { logicalIdOf, synth, testApp } from '../synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized JSON, asserted field by field
 type Json = any;
@@ -122,5 +125,68 @@ describe('BatchPipeline: EnsureWarehouse at deploy', () => {
       (arn) => arn['Fn::GetAtt'][0] as string,
     );
     assert.deepEqual(trusted.sort(), writerRoles.map((r) => JSON.parse(r).Ref as string).sort());
+  });
+});
+
+describe('BatchPipeline: the batch published as versions behind the alias the schedule starts', () => {
+  /** The version, the alias and the daily schedule's target of a synthesized stack. */
+  function versioning(template: Template) {
+    const resources = template.toJSON().Resources as Record<string, Resource & Json>;
+    const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+    const [[versionId, version], ...moreVersions] = ofType('AWS::StepFunctions::StateMachineVersion');
+    const [[aliasId, alias], ...moreAliases] = ofType('AWS::StepFunctions::StateMachineAlias');
+    assert.deepEqual([moreVersions, moreAliases], [[], []]);
+    const [, schedule] = Object.entries(resources).find(
+      ([id, r]) => r.Type === 'AWS::Events::Rule' && id.includes('DailySchedule'),
+    )!;
+    const target = schedule.Properties.Targets[0] as Json;
+    const role = Object.values(resources).find(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        (r.Properties.Roles as Json[]).some((x) => x.Ref === target.RoleArn['Fn::GetAtt'][0]),
+    )!;
+    return { resources, versionId, version, aliasId, alias, target, role };
+  }
+
+  test('each deploy publishes the definition as a version, kept when replaced; the schedule starts the live alias', () => {
+    // Prepare
+    const { stack, template } = synth('prod');
+    const machineId = logicalIdOf(stack, stack.pipeline.stateMachine);
+
+    // Act
+    const { versionId, version, aliasId, alias, target, role } = versioning(template);
+
+    // Assess
+    assert.deepEqual(version.Properties.StateMachineArn, { Ref: machineId });
+    assert.deepEqual(version.Properties.StateMachineRevisionId, {
+      'Fn::GetAtt': [machineId, 'StateMachineRevisionId'],
+    });
+    assert.equal(version.UpdateReplacePolicy, 'Retain');
+    assert.equal(alias.Properties.Name, BATCH_LIVE_ALIAS);
+    // Unpinned (config.batchLiveVersion unset), the alias follows the version this deploy published.
+    assert.deepEqual(alias.Properties.RoutingConfiguration, [
+      { StateMachineVersionArn: { 'Fn::GetAtt': [versionId, 'Arn'] }, Weight: 100 },
+    ]);
+    assert.deepEqual(target.Arn, { Ref: aliasId });
+    assert.deepEqual(role.Properties.PolicyDocument.Statement, [
+      { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: aliasId } },
+    ]);
+  });
+
+  test('a pinned batchLiveVersion keeps the alias, and so the schedule, on that version while a deploy publishes a new one', () => {
+    // Prepare
+    const config: EnvironmentConfig = { ...loadConfig('dev'), batchLiveVersion: 7 };
+    const stack = new CartflowStack(testApp(), 'Cartflow-dev', { config });
+    const machineId = logicalIdOf(stack, stack.pipeline.stateMachine);
+
+    // Act
+    const { version, alias, aliasId, target } = versioning(Template.fromStack(stack));
+
+    // Assess
+    assert.ok(version, 'the new definition is still published');
+    assert.deepEqual(alias.Properties.RoutingConfiguration, [
+      { StateMachineVersionArn: { 'Fn::Join': ['', [{ Ref: machineId }, ':7']] }, Weight: 100 },
+    ]);
+    assert.deepEqual(target.Arn, { Ref: aliasId });
   });
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { renderRunReport } from '../../../../lambdas/core/report/run-report';
 import { timelineFromState } from '../../../../lambdas/core/report/from-state';
+import type { ShadowComparison } from '../../../../lambdas/core/report/model';
 import { failedGateModel, failedGateState } from '../../../support/report-fixture';
 
 /** The text of every element with `id`, tags stripped (enough for the flat markup the report uses). */
@@ -49,6 +51,42 @@ describe('renderRunReport', () => {
       .filter((m) => m.eventType === 'page_view')
       .reduce((sum, m) => sum + m.events, 0);
     assert.ok(clickstream.includes(`page_view</td><td class="num">${pageViews.toLocaleString('en-US')}<`));
+  });
+
+  it('a shadow run’s report shows how it differs from the published run; a run’s report has no such section', () => {
+    // Prepare
+    const comparison = JSON.parse(
+      readFileSync(new URL('../../../fixtures/report/comparison.json', import.meta.url), 'utf8'),
+    ) as ShadowComparison;
+
+    // Act
+    const shadow = renderRunReport({ ...failedGateModel(), comparison });
+    const plain = renderRunReport(failedGateModel());
+
+    // Assess
+    const part = section(shadow, 'comparison');
+    assert.match(
+      part,
+      /<span class="badge fail" id="comparison-verdict">DIFFERENT<\/span> from published run <code>2026-03-04-4f1c2a9e/,
+    );
+    assert.match(
+      part,
+      /<tr id="compare-fact_order"><td>fact_order<\/td><td class="num">120<\/td><td class="num">118<\/td><td class="num">0<\/td><td class="num">2<\/td><td class="num">0<\/td><td><pre>removed: O-20260304-000017, O-&lt;b&gt;2&lt;\/b&gt;<\/pre>/,
+    );
+    assert.match(
+      part,
+      /<code>fact_order\.total_amount<\/code><\/td><td class="num">210345.17<\/td><td class="num">200499.40<\/td><td><span class="badge fail">differs/,
+    );
+    assert.match(
+      part,
+      /dim_product\.price<\/code><\/td><td class="num">4012.50<\/td><td class="num">4012.50<\/td><td><\/td>/,
+    );
+    assert.match(
+      part,
+      /total_amount in range<\/td><td class="num">0<\/td><td class="num">2<\/td><td><span class="badge fail">differs/,
+    );
+    assert.ok(shadow.indexOf('id="comparison"') < shadow.indexOf('id="timeline"'), 'right after the summary');
+    assert.ok(!plain.includes('id="comparison"'));
   });
 
   it('escapes every value that comes from data', () => {
