@@ -159,6 +159,24 @@ export function invocationsPerDay(expression: string): number {
   return perFiringDay * dayShare;
 }
 
+/**
+ * What a target id runs: an alias (which the nightly schedule starts, so that a deploy can be compared
+ * before it is promoted) runs a version of a state machine, whose role is the state machine's.
+ */
+function stateMachineBehind(resources: CfnResources, id: string): string {
+  const resource = resources[id];
+  if (resource?.Type === 'AWS::StepFunctions::StateMachineAlias') {
+    const routes = asList<{ StateMachineVersionArn: unknown }>(resource.Properties?.RoutingConfiguration);
+    return routes.length > 0
+      ? stateMachineBehind(resources, referencedIds(routes[0].StateMachineVersionArn)[0])
+      : id;
+  }
+  if (resource?.Type === 'AWS::StepFunctions::StateMachineVersion') {
+    return referencedIds(resource.Properties?.StateMachineArn)[0] ?? id;
+  }
+  return id;
+}
+
 /** Every target of every EventBridge schedule in the template, with what it can do to the warehouse. */
 export function scheduledCallsOf(resources: CfnResources): ScheduledCall[] {
   return Object.entries(resources)
@@ -166,7 +184,7 @@ export function scheduledCallsOf(resources: CfnResources): ScheduledCall[] {
     .flatMap(([ruleId, rule]) => {
       const perDay = invocationsPerDay(rule.Properties!.ScheduleExpression as string);
       return asList<{ Arn: unknown }>(rule.Properties!.Targets).flatMap((t): ScheduledCall[] => {
-        const [target] = referencedIds(t.Arn);
+        const target = stateMachineBehind(resources, referencedIds(t.Arn)[0]);
         const resource = resources[target];
         if (!resource) return [];
         const props = resource.Properties ?? {};
