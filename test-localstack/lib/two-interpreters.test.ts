@@ -285,11 +285,15 @@ describe('two interpreters agree on the synthesized state machines of every envi
 
   for (const env of ENVIRONMENTS)
     for (const name of SCENARIOS) {
-      test(`${env} ${name}`, async () => {
+      test(`${env} ${name}`, async (t) => {
         // Prepare: the runs started in before(), from fixtures/<env>/<name>.json
         // Act
         const { local, remote } = await runs.get(`${env} ${name}`)!;
         // Assess
+        const ending = remote.error ? `${remote.error.error}: ${remote.error.cause.slice(0, 80)}` : '';
+        t.diagnostic(
+          `LocalStack ${remote.status} ${ending} | ${remote.path.join(' > ')} | retries ${JSON.stringify(remote.retries)}`,
+        );
         assert.deepEqual(
           local,
           remote,
