@@ -14,6 +14,7 @@ import { HANDLER_ENV, LAKE } from '../lambdas/contract';
 import { CATALOG_LANDING_PREFIX, CATALOG_SNAPSHOT_KEY } from '../lambdas/core/layout';
 import { generateDay, type DirtySpec } from '../lambdas/core/generator';
 import { BATCH_STEPS, CATALOG_STEPS } from '../lambdas/steps';
+import { step as resolveRunStep } from '../lambdas/handlers/resolve-run';
 import { seedSourceDatabase } from '../local/embedded-postgres';
 import { startLocalServices, type LocalServices } from '../local/runtime';
 import { runStateMachine } from '../local/step-functions';
@@ -30,6 +31,10 @@ interface Recording {
   split?: boolean;
   prepare?(services: LocalServices, record: Recorder): Promise<void>;
   input: unknown;
+  /** Adapters over the local ones for the run's handlers. */
+  extra?: Partial<Adapters>;
+  /** Called before each Task invocation, with the state's name. */
+  beforeTask?(state: string, services: LocalServices): Promise<void>;
   /** The fixture from the recording and the scenarios recorded before it in the environment. */
   derive?: (recorded: Scenario, earlier: Record<string, Scenario>) => Scenario;
 }
@@ -103,6 +108,23 @@ const RECORDINGS: Record<string, Recording> = {
       );
     },
   },
+  'batch-superseded-at-publish': {
+    machine: 'batch',
+    input: { businessDate: RECORDED_DATE },
+    // The run's runner counts as gone (as a killed one), so a second run takes the date over while the
+    // first loads; the first one's PublishDate then finds the date taken.
+    extra: { liveRuns: { isRunning: async () => false } },
+    prepare: (services) => seedDay(services, 60),
+    beforeTask: async (state, services) => {
+      if (state !== 'PublishDate') return;
+      const takeOver = services.build(resolveRunStep, { liveRuns: { isRunning: async () => false } });
+      await takeOver({
+        request: { businessDate: RECORDED_DATE },
+        executionName: `${RECORDED_DATE}-takeover`,
+        timeoutMinutes: 60,
+      });
+    },
+  },
   'catalog-nothing-pending': {
     machine: 'catalog',
     input: [],
@@ -156,7 +178,7 @@ async function recordEnvironment(envName: string): Promise<void> {
     const record: Recorder = async (recording, executionName) => {
       fault = recording.fault;
       const steps = recording.machine === 'batch' ? BATCH_STEPS : CATALOG_STEPS;
-      const extra: Partial<Adapters> = {};
+      const extra = recording.extra ?? {};
       const built = new Map<string, (input: unknown) => Promise<unknown>>();
       const tasks: Record<string, TaskResult[]> = {};
       const handlers = Object.fromEntries(
@@ -169,6 +191,7 @@ async function recordEnvironment(envName: string): Promise<void> {
               handler = services.build(module.step, extra);
               built.set(entry, handler);
             }
+            await recording.beforeTask?.(state, services);
             const results = (tasks[state] ??= []);
             try {
               const output = await handler(input);

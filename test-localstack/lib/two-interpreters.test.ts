@@ -52,6 +52,7 @@ const SCENARIOS = [
   'batch-task-timeout',
   'batch-load-table-fails',
   'batch-superseded',
+  'batch-superseded-at-publish',
   'catalog-nothing-pending',
   'catalog-transient-retried',
   'catalog-load-fails',
