@@ -9,6 +9,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { format, resolveConfig } from 'prettier';
 import type { Adapters, Env, Step } from '../lambdas/adapters/ports';
 import { HANDLER_ENV, LAKE } from '../lambdas/contract';
 import { CATALOG_LANDING_PREFIX, CATALOG_SNAPSHOT_KEY } from '../lambdas/core/layout';
@@ -228,7 +229,10 @@ async function recordEnvironment(envName: string): Promise<void> {
       await recording.prepare?.(services, record);
       const raw = await record(recording, `${RECORDED_DATE}-recorded`);
       const scenario = (recorded[name] = recording.derive ? recording.derive(raw, recorded) : raw);
-      writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(scenario, null, 2)}\n`);
+      // As `npm run lint` wants it (prettier --check .).
+      const file = join(dir, `${name}.json`);
+      const options = { ...(await resolveConfig(file)), filepath: file };
+      writeFileSync(file, await format(JSON.stringify(scenario), options));
     }
   } finally {
     await services.close();
