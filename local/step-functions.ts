@@ -137,7 +137,7 @@ export async function runStateMachine(
 }
 
 /** A Task the interpreter started after its execution had ended. */
-export class ExecutionEndedError extends Error {
+class ExecutionEndedError extends Error {
   override name = 'ExecutionEndedError';
 }
 
