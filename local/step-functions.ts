@@ -40,6 +40,8 @@ export interface RunOptions {
   handlers: Record<string, LocalHandler>;
   /** Called as each Task state finishes, for progress output. */
   onStep?: (step: ExecutionOutcome['steps'][number]) => void;
+  /** Called as each state is entered (Map iterations' and Parallel branches' states too): the path taken. */
+  onStateEntered?: (state: string) => void;
   /** The execution's name ($$.Execution.Name). @default `local-<epoch ms>` */
   executionName?: string;
   /**
@@ -61,7 +63,11 @@ export async function runStateMachine(
     Object.keys(options.handlers).map((state) => [state, 50]),
   );
   const replays = new Map<string, number>();
-  const handlers = options.memo ? memoized(options.handlers, options.memo, replays) : options.handlers;
+  const ended = { now: false };
+  const handlers = untilEnded(
+    options.memo ? memoized(options.handlers, options.memo, replays) : options.handlers,
+    ended,
+  );
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
     context: { Execution: { Name: options.executionName ?? `local-${Date.now()}` } },
@@ -77,7 +83,7 @@ export async function runStateMachine(
     for await (const event of execution.eventLogs) trackStep(event as ExecutionEvent);
   })();
   try {
-    const output = await execution.result;
+    const output = await execution.result.finally(() => (ended.now = true));
     await watch;
     return { status: 'SUCCEEDED', output, steps };
   } catch (error) {
@@ -96,6 +102,7 @@ export async function runStateMachine(
 
   function trackStep(event: ExecutionEvent) {
     if (event.type === 'StateEntered' && event.state) {
+      options.onStateEntered?.(event.state.name);
       at.entered = event.state.name;
       if (event.state.type === 'Fail') at.fail = event.state.name;
       // A Map iteration's states carry its index; their input is the item, not the run's state.
@@ -127,6 +134,33 @@ export async function runStateMachine(
     steps.push(step);
     options.onStep?.(step);
   }
+}
+
+/** A Task the interpreter started after its execution had ended. */
+class ExecutionEndedError extends Error {
+  override name = 'ExecutionEndedError';
+}
+
+/**
+ * Each handler refuses to start once the execution has ended. aws-local-stepfunctions 3.0.0 still starts a
+ * Map's queued iterations after one failed (its p-limit queue is never cleared): a failed LoadTable went on
+ * loading the other tables. Step Functions starts no iteration once the Map failed (the execution with it,
+ * as no Map of ours has a Catch). The failure propagates in microtasks: a macrotask's wait lets it land.
+ */
+function untilEnded(
+  handlers: Record<string, LocalHandler>,
+  ended: { now: boolean },
+): Record<string, LocalHandler> {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([state, handler]) => [
+      state,
+      async (input: unknown) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (ended.now) throw new ExecutionEndedError(`${state} not started: its execution has ended`);
+        return handler(input);
+      },
+    ]),
+  );
 }
 
 /** Each handler behind the memo: recorded results replay (counted in `replays` for the step log), new ones are recorded. */

@@ -11,6 +11,22 @@ export class LocalStackUnavailableError extends Error {
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
 
+/** The config environments whose synthesized state machines the suite runs (lib/config.ts). */
+export const ENVIRONMENTS = ['dev', 'staging', 'prod'] as const;
+
+/** A Task invocation's result as a mock file gives it: what the handler returned, or the error it threw. */
+export type TaskResult = { Return: unknown } | { Throw: { Error: string; Cause: string } };
+
+/** One recorded scenario (fixtures/<env>/<name>.json, written by record-fixtures.ts). */
+export interface Scenario {
+  machine: 'batch' | 'catalog';
+  /** Run on the batch machine synthesized with a volume threshold of 1 line (the bucket Map). */
+  split?: boolean;
+  input: unknown;
+  /** Each Task state's results, one per invocation in order (Map iterations and retries included). */
+  tasks: Record<string, TaskResult[]>;
+}
+
 export function localstackEndpoint(): string {
   const endpoint = process.env.AWS_ENDPOINT_URL;
   if (!endpoint) {
