@@ -10,18 +10,13 @@ import type { PipelineState, PublishResult, LoadResult, LoadTableInput } from '.
 import { BATCH_TABLES, type BatchTable } from '../lambdas/core/model';
 import { layout } from '../lambdas/core/layout';
 import { qualifiedName, recordRunStatements } from '../lambdas/core/sql';
-import {
-  COMPACTED_PREFIX,
-  copyManifest,
-  eventLoadKeys,
-  eventLoadStatements,
-  newLoadId,
-} from '../lambdas/core/clickstream/load';
+import { COMPACTED_PREFIX, newLoadId } from '../lambdas/core/clickstream/load';
 import { CLICKSTREAM_TABLES } from '../lambdas/core/clickstream/tables';
 import { WAREHOUSE_TABLES } from '../lambdas/core/tables';
 import type { EngineSettings } from '../lambdas/core/engine/engine';
 import { withEngine } from '../lambdas/adapters/lake-workspace';
 import type { LakeStore, SourceDatabase, Step, Warehouse } from '../lambdas/adapters/ports';
+import { copyEventFiles } from '../lambdas/handlers/load-events';
 import { step as loadTableStep } from '../lambdas/handlers/load-table';
 import { step as publishDateStep } from '../lambdas/handlers/publish-date';
 
@@ -204,22 +199,15 @@ async function loadEventsOfDate(
     );
   const before = await count();
   const loadId = newLoadId(at, randomUUID().slice(0, 8));
-  await withEngine(lake, services.engine.tempDirectory, services.engine, async (engine, workspace) => {
-    const ledgerPath = workspace.path('ledger.parquet');
-    await engine.writeParquet(
-      `SELECT CAST(NULL AS VARCHAR) AS object_key, CAST(NULL AS VARCHAR) AS etag, CAST(NULL AS BIGINT) AS "rows",
+  await withEngine(lake, services.engine.tempDirectory, services.engine, (engine, workspace) =>
+    copyEventFiles({ lake, warehouse }, engine, workspace, {
+      loadId,
+      files,
+      copyRoleArn: services.copyRoleArn,
+      // No ledger rows: the files are the compacted ones, whose sources the ledger already lists.
+      ledgerSql: `SELECT CAST(NULL AS VARCHAR) AS object_key, CAST(NULL AS VARCHAR) AS etag, CAST(NULL AS BIGINT) AS "rows",
               CAST(NULL AS VARCHAR) AS load_id, CAST(NULL AS TIMESTAMP) AS loaded_at WHERE false`,
-      ledgerPath,
-    );
-    await lake.put(
-      eventLoadKeys.manifest(loadId),
-      JSON.stringify(copyManifest(lake.bucket, files)),
-      'application/json',
-    );
-    await workspace.publish(ledgerPath, eventLoadKeys.ledger(loadId));
-  });
-  await warehouse.executeBatch(
-    eventLoadStatements({ bucket: lake.bucket, loadId, iamRoleArn: services.copyRoleArn }),
+    }),
   );
   return { eventFiles: files.length, events: (await count()) - before };
 }

@@ -137,16 +137,26 @@ export class S3LakeStore implements LakeStore {
   async upload(key: string, path: string, contentType?: string): Promise<void> {
     const { size } = await stat(path);
     await this.call(`put ${this.uri(key)}`, () =>
-      this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: createReadStream(path),
-          ContentLength: size,
-          ContentType: contentType,
-        }),
-      ),
+      this.client.send(this.putFile(key, path, size, contentType)),
     );
+  }
+
+  /** A PutObject streaming the file at `path` (a new stream per call, so that a retry sends it whole). */
+  private putFile(
+    key: string,
+    path: string,
+    size: number,
+    contentType?: string,
+    condition: { IfMatch?: string; IfNoneMatch?: string } = {},
+  ): PutObjectCommand {
+    return new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Body: createReadStream(path),
+      ContentLength: size,
+      ContentType: contentType,
+      ...condition,
+    });
   }
 
   async uploadIf(
@@ -160,14 +170,13 @@ export class S3LakeStore implements LakeStore {
     const { size } = await stat(path);
     try {
       await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: createReadStream(path),
-          ContentLength: size,
-          ContentType: contentType,
-          ...(etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: etag }),
-        }),
+        this.putFile(
+          key,
+          path,
+          size,
+          contentType,
+          etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: etag },
+        ),
       );
       return true;
     } catch (error) {

@@ -36,12 +36,18 @@ import {
   type ArrivalState,
   type LedgerEntry,
 } from '../core/clickstream/load';
-import { engineSettingsFromEnv, fileList, sqlLiteral, type EngineSettings } from '../core/engine/engine';
+import {
+  engineSettingsFromEnv,
+  fileList,
+  sqlLiteral,
+  type Engine,
+  type EngineSettings,
+} from '../core/engine/engine';
 import { sqlInstant, writeFreshnessRecords } from '../core/freshness';
 import { requireEnv, type Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
 import { findObject } from '../adapters/lake-tables';
-import { withEngine } from '../adapters/lake-workspace';
+import { withEngine, type LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, LakeObject, LakeStore, Step, Warehouse } from '../adapters/ports';
 import { HANDLER_ENV, METRIC } from '../contract';
 
@@ -210,7 +216,6 @@ export function makeLoadEvents(
         files.push({ key: part.key, size: (await stat(path)).size });
       }
 
-      const ledgerPath = workspace.path('ledger.parquet');
       const values = objects
         .map(
           (o) =>
@@ -218,21 +223,14 @@ export function makeLoadEvents(
             `${sqlLiteral(loadId)}, TIMESTAMP ${sqlLiteral(now.toISOString().replace('T', ' ').replace('Z', ''))})`,
         )
         .join(', ');
-      await engine.writeParquet(
-        `SELECT CAST(k AS VARCHAR) AS object_key, CAST(e AS VARCHAR) AS etag, CAST(n AS BIGINT) AS "rows",
+      await copyEventFiles({ lake, warehouse }, engine, workspace, {
+        loadId,
+        files,
+        copyRoleArn: settings.copyRoleArn,
+        ledgerSql: `SELECT CAST(k AS VARCHAR) AS object_key, CAST(e AS VARCHAR) AS etag, CAST(n AS BIGINT) AS "rows",
                 CAST(l AS VARCHAR) AS load_id, CAST(t AS TIMESTAMP) AS loaded_at
          FROM (VALUES ${values}) AS v(k, e, n, l, t)`,
-        ledgerPath,
-      );
-      await lake.put(
-        eventLoadKeys.manifest(loadId),
-        JSON.stringify(copyManifest(lake.bucket, files)),
-        'application/json',
-      );
-      await workspace.publish(ledgerPath, eventLoadKeys.ledger(loadId));
-      await warehouse.executeBatch(
-        eventLoadStatements({ bucket: lake.bucket, loadId, iamRoleArn: settings.copyRoleArn }),
-      );
+      });
 
       // The SLA check reads this record, not the warehouse (core/freshness.ts).
       const [newest] = await engine.rows<{ minute: string | null }>(
@@ -259,3 +257,26 @@ export const step: Step<LoadEventsSettings, unknown, EventsLoadResult> = {
   make: makeLoadEvents,
 };
 export const handler = awsHandler(step);
+
+/**
+ * COPYs compacted event files into fact_click_event: the load's COPY manifest and its ledger file (the rows
+ * of `ledgerSql`, in the ledger's columns) go to the lake, then eventLoadStatements run as one batch.
+ */
+export async function copyEventFiles(
+  { lake, warehouse }: { lake: LakeStore; warehouse: Warehouse },
+  engine: Engine,
+  workspace: LakeWorkspace,
+  load: { loadId: string; files: { key: string; size: number }[]; ledgerSql: string; copyRoleArn: string },
+): Promise<void> {
+  const ledgerPath = workspace.path('ledger.parquet');
+  await engine.writeParquet(load.ledgerSql, ledgerPath);
+  await lake.put(
+    eventLoadKeys.manifest(load.loadId),
+    JSON.stringify(copyManifest(lake.bucket, load.files)),
+    'application/json',
+  );
+  await workspace.publish(ledgerPath, eventLoadKeys.ledger(load.loadId));
+  await warehouse.executeBatch(
+    eventLoadStatements({ bucket: lake.bucket, loadId: load.loadId, iamRoleArn: load.copyRoleArn }),
+  );
+}
