@@ -62,6 +62,22 @@ interface Described {
   input?: string;
   output?: string;
   startDate?: Date;
+  /** How many times the execution was redriven. */
+  redriveCount?: number;
+}
+
+const errorName = (error: unknown) => (error as { name?: string }).name;
+
+/**
+ * A Step Functions call that failed: its error code stays the name (ExecutionAlreadyExists, Throttling…), and
+ * the message says which call, on which state machine or execution.
+ */
+export class StepFunctionsCallError extends Error {
+  constructor(operation: string, target: string, cause: unknown) {
+    const code = errorName(cause) ?? 'Error';
+    super(`${operation} ${target}: ${code}: ${(cause as Error).message}`, { cause });
+    this.name = code;
+  }
 }
 
 /** Ctrl-C said stop waiting: the execution goes on in Step Functions. */
@@ -79,8 +95,6 @@ export class ForeignExecutionError extends Error {
   override name = 'ForeignExecutionError';
 }
 
-const errorName = (error: unknown) => (error as { name?: string }).name;
-
 export class StateMachineRuns {
   private readonly pollMs: number;
   private readonly sleep: (ms: number, abandon?: AbortSignal) => Promise<void>;
@@ -93,13 +107,23 @@ export class StateMachineRuns {
       options.sleep ?? ((ms, abandon) => delay(ms, undefined, { signal: abandon }).catch(() => undefined));
   }
 
+  /** One Step Functions call; a failure keeps its code and says which call on what (`target`). */
+  private async send<O>(command: { input: object }, target: string): Promise<O> {
+    try {
+      return (await this.options.sfn.send(command)) as O;
+    } catch (error) {
+      const operation = command.constructor.name.replace(/Command$/, '');
+      throw new StepFunctionsCallError(operation, target, error);
+    }
+  }
+
   private async describe(name: string): Promise<Described | undefined> {
     const arn = executionArnOf(this.options.stateMachineArn, name);
     try {
-      const out = (await this.options.sfn.send(new DescribeExecutionCommand({ executionArn: arn }))) as Omit<
-        Described,
-        'name' | 'arn'
-      >;
+      const out = await this.send<Omit<Described, 'name' | 'arn'>>(
+        new DescribeExecutionCommand({ executionArn: arn }),
+        arn,
+      );
       return { ...out, name, arn };
     } catch (error) {
       if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
@@ -120,30 +144,33 @@ export class StateMachineRuns {
   /** Waits until fewer than maxConcurrentRuns executions of the state machine run. */
   private async waitForSlot(): Promise<void> {
     for (;;) {
-      const out = (await this.options.sfn.send(
+      const out = await this.send<{ executions?: unknown[] }>(
         new ListExecutionsCommand({
           stateMachineArn: this.options.stateMachineArn,
           statusFilter: 'RUNNING',
           maxResults: this.options.maxConcurrentRuns,
         }),
-      )) as { executions?: unknown[] };
+        this.options.stateMachineArn,
+      );
       if ((out.executions?.length ?? 0) < this.options.maxConcurrentRuns) return;
       await this.sleep(this.pollMs);
     }
   }
 
   /** Polls the execution until it is no longer RUNNING (or PENDING_REDRIVE), or `abandon` aborts. */
-  async waitForEnd(name: string, abandon?: AbortSignal): Promise<Described> {
+  async waitForEnd(name: string, abandon?: AbortSignal, redrives = 0): Promise<Described> {
     for (;;) {
       if (abandon?.aborted) throw new AbandonedWaitError(name);
       const described = await this.describe(name);
       if (!described) throw new Error(`execution ${name} does not exist`);
-      if (described.status !== 'RUNNING' && described.status !== 'PENDING_REDRIVE') return described;
+      // Until a read counts the redrive just made, what it shows is the attempt before it.
+      const current = (described.redriveCount ?? 0) >= redrives;
+      if (current && described.status !== 'RUNNING' && described.status !== 'PENDING_REDRIVE')
+        return described;
       await this.sleep(this.pollMs, abandon);
     }
   }
 
-  /** Runs the date once (a running attempt is joined, not doubled); `force` runs it even if it succeeded. */
   /**
    * Runs the date once (a running attempt is joined, not doubled); `force` runs it even if it succeeded.
    * `since` (a backfill's start): an attempt started since then, by any starter, is this backfill's run of the
@@ -172,12 +199,13 @@ export class StateMachineRuns {
     const started = this.starting.then(async () => {
       await this.waitForSlot();
       try {
-        await this.options.sfn.send(
+        await this.send(
           new StartExecutionCommand({
             stateMachineArn: this.options.stateMachineArn,
             name,
             input: JSON.stringify({ businessDate: date }),
           }),
+          `${this.options.stateMachineArn} (execution ${name})`,
         );
         return true;
       } catch (error) {
@@ -203,8 +231,14 @@ export class StateMachineRuns {
     if (!before) throw new Error(`execution ${name} of ${this.options.stateMachineArn} does not exist`);
     const later = await this.options.ledger.succeededAfter(name);
     if (later) throw redriveSuperseded(name, later);
-    await this.options.sfn.send(new RedriveExecutionCommand({ executionArn: before.arn }));
-    return { date: businessDateOf(before), ...(await this.outcome(await this.waitForEnd(name, abandon))) };
+    const { redriveDate } = await this.send<{ redriveDate?: Date }>(
+      new RedriveExecutionCommand({ executionArn: before.arn }),
+      before.arn,
+    );
+    if (!redriveDate)
+      throw new Error(`RedriveExecution of ${before.arn} answered without a redriveDate: it did not start`);
+    const ended = await this.waitForEnd(name, abandon, (before.redriveCount ?? 0) + 1);
+    return { date: businessDateOf(before), ...(await this.outcome(ended)) };
   }
 
   /** The execution name of a run id or of an execution ARN of this state machine (any other is refused). */

@@ -22,6 +22,10 @@ interface Execution {
   /** What DescribeExecution returns as its output once it SUCCEEDED (a superseded run's names its holder). */
   output?: string;
   startDate?: Date;
+  /** Redrives so far, as DescribeExecution reports them (redriveCount). */
+  redriveCount?: number;
+  /** DescribeExecution calls that still show the attempt before the last redrive (reads lag the write). */
+  stale?: number;
 }
 
 /**
@@ -34,6 +38,10 @@ class FakeStepFunctions {
   readonly started: string[] = [];
   redriven: string[] = [];
   maxRunning = 0;
+  /** How many DescribeExecution calls after a redrive still show the failed attempt. */
+  staleReadsAfterRedrive = 0;
+  /** An error StartExecution throws, as the SDK throws a service error. */
+  startError?: Error;
 
   constructor(
     private readonly outcomeOf: (name: string) => 'SUCCEEDED' | 'FAILED' = () => 'SUCCEEDED',
@@ -47,6 +55,7 @@ class FakeStepFunctions {
   async send(command: object): Promise<unknown> {
     await Promise.resolve();
     if (command instanceof StartExecutionCommand) {
+      if (this.startError) throw this.startError;
       const { name, input } = command.input as { name: string; input: string };
       const arn = executionArnOf(MACHINE, name);
       const existing = this.executions.get(arn);
@@ -75,9 +84,14 @@ class FakeStepFunctions {
         throw Object.assign(new Error(`Execution Does Not Exist: '${arn}'`), {
           name: 'ExecutionDoesNotExist',
         });
+      if (execution.stale) {
+        execution.stale--;
+        return { status: 'FAILED', redriveCount: (execution.redriveCount ?? 1) - 1, input: execution.input };
+      }
       if (execution.status === 'RUNNING' && --execution.polls <= 0) execution.status = execution.ends;
       return {
         status: execution.status,
+        redriveCount: execution.redriveCount ?? 0,
         input: execution.input,
         ...(execution.startDate ? { startDate: execution.startDate } : {}),
         ...(execution.status === 'SUCCEEDED' && execution.output ? { output: execution.output } : {}),
@@ -122,8 +136,14 @@ class FakeStepFunctions {
       if (!execution || execution.status !== 'FAILED')
         throw Object.assign(new Error('not redrivable'), { name: 'ExecutionNotRedrivable' });
       this.redriven.push(arn);
-      Object.assign(execution, { status: 'RUNNING', polls: 2, ends: 'SUCCEEDED' });
-      return {};
+      Object.assign(execution, {
+        status: 'RUNNING',
+        polls: 2,
+        ends: 'SUCCEEDED',
+        redriveCount: (execution.redriveCount ?? 0) + 1,
+        stale: this.staleReadsAfterRedrive,
+      });
+      return { redriveDate: new Date() };
     }
     throw new Error(`unexpected command ${command.constructor.name}`);
   }
@@ -254,6 +274,40 @@ describe('backfill and retry against a deployed state machine', () => {
     assert.deepEqual(sfn.redriven, [executionArnOf(MACHINE, '2026-07-03')]);
     assert.deepEqual([redriven.status, redriven.run, redriven.rows], ['SUCCEEDED', '2026-07-03', 42]);
     await assert.rejects(notRedrivable, { name: 'ExecutionNotRedrivable' });
+  });
+
+  it('retry waits for the redrive it started, not the failed attempt a lagging read still shows', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions(() => 'FAILED');
+    const runs = runsOn(sfn);
+    await runs.runDate('2026-07-06', false);
+    sfn.staleReadsAfterRedrive = 2;
+
+    // Act
+    const redriven = await runs.redrive('2026-07-06');
+
+    // Assess
+    assert.deepEqual([redriven.status, redriven.run], ['SUCCEEDED', '2026-07-06']);
+  });
+
+  it('a Step Functions error keeps its code and names the call and the execution', async () => {
+    // Prepare
+    const sfn = new FakeStepFunctions();
+    sfn.startError = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    const runs = runsOn(sfn);
+
+    // Act
+    const started = runs.runDate('2026-07-07', false);
+
+    // Assess
+    await assert.rejects(started, (error: Error) => {
+      assert.equal(error.name, 'ThrottlingException');
+      assert.equal(
+        error.message,
+        `StartExecution ${MACHINE} (execution 2026-07-07): ThrottlingException: Rate exceeded`,
+      );
+      return true;
+    });
   });
 
   it('retry asks Step Functions first: a run that does not exist is said so without the ledger (Data API)', async () => {
