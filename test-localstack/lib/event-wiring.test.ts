@@ -47,6 +47,7 @@ import { stepAdapters } from '../../bench/support/step-adapters';
 import { LAKE } from '../../lambdas/contract';
 import type { ResolveRunInput } from '../../lambdas/core/contracts';
 import { makeResolveRun } from '../../lambdas/handlers/resolve-run';
+import { executionHistory } from '../../local/aws/status-sources';
 import { synthesizeDefinitions, type SynthesizedDefinitions } from '../../local/synth-definitions';
 import {
   assertReachable,
@@ -589,6 +590,25 @@ describe('the wiring the template declares is the wiring that fires', () => {
       assert.deepEqual(payload.request, { time }, `${env}: ResolveRun's request is the schedule's input`);
       const dayBefore = new Date(Date.parse(time) - 86_400_000).toISOString().slice(0, 10);
       assert.deepEqual([run.runId, run.businessDate], [`nightly-${env}-${TAG}`, dayBefore]);
+    }
+  });
+
+  test('status --env names the step an unmocked execution failed in, from its LambdaFunction* history', async () => {
+    for (const env of ENVS) {
+      // Prepare: the real execution above, whose plain function ARN Tasks log LambdaFunction* events.
+      const { batchArn } = setups[env];
+
+      // Act
+      const run = await executionHistory(sfn, batchArn).steps(`real-${env}-${TAG}`);
+
+      // Assess
+      const failed = run?.steps.filter((s) => s.status === 'failed') ?? [];
+      assert.deepEqual(
+        failed.map((s) => s.state),
+        ['EnsureWarehouse'],
+        `${env}: ${JSON.stringify(run)}`,
+      );
+      assert.ok(failed[0].error, `${env}: the failed step carries its error`);
     }
   });
 
