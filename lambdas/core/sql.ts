@@ -157,12 +157,13 @@ export function warehouseDdl(dialect: WarehouseDialect): string[] {
     'CREATE SCHEMA IF NOT EXISTS analytics',
     'CREATE SCHEMA IF NOT EXISTS ops',
     `CREATE SCHEMA IF NOT EXISTS ${STAGING_SCHEMA}`,
+    `CREATE SCHEMA IF NOT EXISTS ${SHADOW_SCHEMA}`,
     ...DDL_TABLES.map((table) => createTableSql(table, dialect)),
   ];
 }
 
 /**
- * One row `{ present, expected }`: how many of warehouseDdl's tables and its stage schema exist (and, given
+ * One row `{ present, expected }`: how many of warehouseDdl's tables and its stage and shadow schemas exist (and, given
  * the writer user, are writable by it). present = expected means the DDL and grants have nothing to do, so
  * the DDL step costs one catalog query on an existing warehouse. pg_tables, pg_namespace and has_*_privilege
  * are in both dialects; the privilege functions fail on an unknown object, hence only inside CASE.
@@ -175,8 +176,9 @@ export function warehouseReadySql(writerUser?: string): string {
   const stageOk = who ? `has_schema_privilege(${who}, nspname, 'CREATE')` : 'TRUE';
   return `SELECT
     (SELECT count(*) FROM pg_tables WHERE CASE WHEN ${table} IN (${names}) THEN ${tableOk} ELSE FALSE END)
-    + (SELECT count(*) FROM pg_namespace WHERE CASE WHEN nspname = '${STAGING_SCHEMA}' THEN ${stageOk} ELSE FALSE END)
-    AS ${ident('present')}, ${DDL_TABLES.length + 1} AS ${ident('expected')}`;
+    + (SELECT count(*) FROM pg_namespace
+       WHERE CASE WHEN nspname IN ('${STAGING_SCHEMA}', '${SHADOW_SCHEMA}') THEN ${stageOk} ELSE FALSE END)
+    AS ${ident('present')}, ${DDL_TABLES.length + 2} AS ${ident('expected')}`;
 }
 
 /** The schemas whose published tables the pipeline's functions fill (and read back). */
@@ -200,6 +202,8 @@ export function writerGrantStatements(user: string): string[] {
     ]),
     // The user owns the stage tables it creates, so it may drop them; it sees nobody else's.
     `GRANT USAGE, CREATE ON SCHEMA ${STAGING_SCHEMA} TO ${who}`,
+    // A shadow run (`cartflow compare --env`) replaces the shadow tables it created, never published ones.
+    `GRANT USAGE, CREATE ON SCHEMA ${SHADOW_SCHEMA} TO ${who}`,
   ];
 }
 
@@ -549,11 +553,11 @@ export const shadowTableName = (table: TableDef): string => `${SHADOW_SCHEMA}.${
 
 /**
  * The shadow run's publish: each staged table becomes its shadow table whole (the shadow holds one date,
- * the one compared), its stage dropped. One transaction; the published tables are not touched.
+ * the one compared), its stage dropped. One transaction; the published tables are not touched. The schema
+ * is warehouseDdl's (the writer cannot create schemas on Redshift).
  */
 export function shadowPublishStatements(tables: readonly TableDef[], runId: string): string[] {
   return [
-    `CREATE SCHEMA IF NOT EXISTS ${SHADOW_SCHEMA}`,
     ...tables.flatMap((table) => [
       `DROP TABLE IF EXISTS ${shadowTableName(table)}`,
       `CREATE TABLE ${shadowTableName(table)} (LIKE ${qualifiedName(table)})`,

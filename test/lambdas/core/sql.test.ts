@@ -12,7 +12,10 @@ import {
   ident,
   literal,
   publishStatements,
+  qualifiedName,
   recordRunStatements,
+  SHADOW_SCHEMA,
+  shadowPublishStatements,
   STAGE_TABLE_MAX_AGE_DAYS,
   stageBaseName,
   stageTableName,
@@ -20,6 +23,7 @@ import {
   stagedCountSql,
   stagesCreatedBeforeSql,
   warehouseDdl,
+  warehouseReadySql,
   writerGrantStatements,
 } from '../../../lambdas/core/sql';
 import { TABLES, WAREHOUSE_TABLES, type TableDef } from '../../../lambdas/core/tables';
@@ -339,6 +343,75 @@ describe('warehouse SQL', () => {
     ]) {
       await assert.rejects(asWriter([forbidden]), /permission denied|must be owner/, forbidden);
     }
+  });
+
+  it("the writer's grants suffice for a shadow publish, which creates no schema and leaves the published tables", async () => {
+    // Prepare: the writer of the deployed warehouse (compare --env), which cannot create schemas.
+    const writer = 'IAMR:cartflow-test-shadow-writer';
+    await warehouse.executeBatch([
+      `CREATE ROLE "${writer}"`,
+      ...warehouseDdl('postgres'),
+      ...writerGrantStatements(writer),
+    ]);
+    const asWriter = (statements: string[]) =>
+      warehouse.executeBatch([`SET LOCAL ROLE "${writer}"`, ...statements]);
+    const tables = BATCH_TABLES.map((t) => TABLES[t]);
+    const runId = 'shadow-2024-03-05-test';
+    const stage = () =>
+      tables.flatMap((table) =>
+        stageTableStatements({
+          table,
+          runId,
+          businessDate: fixture.businessDate,
+          createdAt: NOW,
+          s3Uri: 's3://cartflow-test/x/',
+          iamRoleArn: ROLE,
+        }).filter((sql) => !sql.startsWith('COPY')),
+      );
+    const publish = shadowPublishStatements(tables, runId);
+
+    // Act: two shadow runs of the date, the second replacing the first's tables.
+    for (let i = 0; i < 2; i++) await asWriter([...stage(), ...publish]);
+
+    // Assess
+    assert.deepEqual(
+      publish.filter((sql) => /\bSCHEMA\b/i.test(sql)),
+      [],
+    );
+    assert.ok(warehouseDdl('redshift').includes(`CREATE SCHEMA IF NOT EXISTS ${SHADOW_SCHEMA}`));
+    assert.ok(
+      writerGrantStatements(writer).includes(`GRANT USAGE, CREATE ON SCHEMA ${SHADOW_SCHEMA} TO "${writer}"`),
+    );
+    const shadow = await warehouse.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = '${SHADOW_SCHEMA}' ORDER BY 1`,
+    );
+    assert.deepEqual(
+      shadow.map((t) => t.table_name),
+      tables.map((t) => t.name).sort(),
+    );
+    const [ready] = await warehouse.query<{ present: string; expected: string }>(warehouseReadySql(writer));
+    assert.equal(Number(ready.present), Number(ready.expected));
+    await assert.rejects(
+      asWriter([`DROP TABLE ${qualifiedName(TABLES.fact_order)}`]),
+      /permission denied|must be owner/,
+    );
+  });
+
+  it("counts the shadow schema as the writer's in the readiness check", async () => {
+    // Prepare
+    const writer = 'IAMR:cartflow-test-ready-writer';
+    await warehouse.executeBatch([
+      `CREATE ROLE "${writer}"`,
+      ...warehouseDdl('postgres'),
+      ...writerGrantStatements(writer),
+    ]);
+
+    // Act
+    await warehouse.executeBatch([`REVOKE CREATE ON SCHEMA ${SHADOW_SCHEMA} FROM "${writer}"`]);
+    const [ready] = await warehouse.query<{ present: string; expected: string }>(warehouseReadySql(writer));
+
+    // Assess
+    assert.equal(Number(ready.present), Number(ready.expected) - 1);
   });
 
   it('moves a key that changed date instead of duplicating it', async () => {
