@@ -23,6 +23,7 @@ import { FailedRuns } from './constructs/failed-runs';
 import { Warehouse } from './constructs/warehouse';
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { FAILURE_HANDLERS, STREAM_HANDLERS } from '../lambdas/steps';
+import { LAKE } from '../lambdas/contract';
 
 export interface CartflowStackProps extends StackProps {
   /** The environment's validated config (lib/config.ts `loadConfig`). */
@@ -112,6 +113,8 @@ export class CartflowStack extends Stack {
       removalPolicy: config.removalPolicy,
       snapshotCopy: config.recovery.snapshots.copy,
     });
+    // A shadow run (`cartflow compare --env`) loads its own curated files, under shadow/<run id>/curated/.
+    this.warehouse.allowCopyFrom(bucket, `${LAKE.shadow}*/${LAKE.curated}`);
 
     // One layer with DuckDB's native binding, shared by every function that runs the engine.
     this.duckdb = new DuckDbLayer(this, 'DuckDb');

@@ -227,7 +227,7 @@ describe('CartflowStack', () => {
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' });
   });
 
-  test('the COPY role reads only curated/*', () => {
+  test("the COPY role reads only curated/* and the shadow runs' curated files (compare --env)", () => {
     // Prepare
     const { stack, template } = synth('dev');
     const roleId = logicalIdOf(stack, stack.warehouse.copyRole);
@@ -238,7 +238,8 @@ describe('CartflowStack', () => {
     const objectResources = JSON.stringify(policy.Properties.PolicyDocument.Statement);
     // Assess
     assert.match(objectResources, /\/curated\/\*/);
-    assert.doesNotMatch(objectResources, /\/raw\/|\/staged\//);
+    assert.match(objectResources, /\/shadow\/\*\/curated\/\*/);
+    assert.doesNotMatch(objectResources, /\/raw\/|\/staged\/|\/shadow\/\*"/);
   });
 
   test('every alarm notifies the alert topic', () => {
