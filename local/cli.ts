@@ -53,7 +53,7 @@ export async function main(
   }
   if (values.env !== undefined && !command.aws) {
     err.write(
-      `cartflow ${name}: runs locally only; --env works with run, backfill, retry, rebuild, status, query, report and events-resume\n`,
+      `cartflow ${name}: runs locally only; --env works with run, backfill, retry, rebuild, compare, status, query, report and events-resume\n`,
     );
     return 2;
   }

@@ -1,7 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { compareDate, comparisonSummary } from '../compare';
-import { dateOption, type Command } from './command';
+import { localLogger, RecordedMetrics } from '../../lambdas/adapters/observability';
+import type { Adapters } from '../../lambdas/adapters/ports';
+import { HANDLER_ENV } from '../../lambdas/contract';
+import { loadConfig } from '../../lib/config';
+import { StackNotFoundError, stackNameOf, type AwsEnvironment } from '../aws/environment';
+import { compareDate, comparisonSummary, type CompareServices } from '../compare';
+import { NO_SOURCE } from '../rebuild';
+import { dataDirOf, dateOption, type Command } from './command';
 import { REPORTS_DIR } from './report';
 
 /** `compare`'s exit status when the shadow run differs from what is published (0: the same, 1: failed). */
@@ -12,22 +18,33 @@ export const command: Command = {
                                               extract, into the shadow schema, never the published tables), then
                                               rows added/removed/changed per table by key, numeric column sums and
                                               quarantined rows per check against what is published, and its HTML
-                                              report (default <data-dir>/${REPORTS_DIR}/<shadow run>.html); exit status
-                                              0 the same, 3 different, 1 failed; local runtime only for now`,
+                                              report (default <data-dir>/${REPORTS_DIR}/<shadow run>.html, with --env
+                                              <data-dir>/${REPORTS_DIR}/<env>/<shadow run>.html); exit status
+                                              0 the same, 3 different, 1 failed; with --env the steps run here
+                                              over the environment's lake and warehouse, with its quality threshold`,
   quietSteps: true,
-  async run({ values, out, err, services }) {
+  aws: true,
+  dataApiUse: 'to load the shadow tables and compare them with the published ones',
+  async run({ values, out, err, services, aws }) {
     const date = dateOption(values, 'date');
-    const local = await services();
-    err.write(`compare ${date}: shadow run of the current code into the shadow schema\n`);
-    const comparison = await compareDate(
-      { lake: local.lake, warehouse: local.warehouse, build: local.build },
-      date,
-    );
-    const reportFile = resolve(
-      values.out ?? join(local.dataDir, REPORTS_DIR, `${comparison.shadowRun}.html`),
-    );
+    let target: CompareServices;
+    let reportsDir: string;
+    if (aws) {
+      const environment = await aws();
+      target = awsCompareTarget(environment, err);
+      reportsDir = join(dataDirOf(values), REPORTS_DIR, environment.envName);
+      err.write(`compare ${date} on ${environment.envName} (s3://${environment.lake.bucket}): `);
+    } else {
+      const local = await services();
+      target = { lake: local.lake, warehouse: local.warehouse, build: local.build };
+      reportsDir = join(local.dataDir, REPORTS_DIR);
+      err.write(`compare ${date}: `);
+    }
+    err.write('shadow run of the current code into the shadow schema\n');
+    const comparison = await compareDate(target, date);
+    const reportFile = resolve(values.out ?? join(reportsDir, `${comparison.shadowRun}.html`));
     await mkdir(dirname(reportFile), { recursive: true });
-    await writeFile(reportFile, await local.lake.getText(comparison.report));
+    await writeFile(reportFile, await target.lake.getText(comparison.report));
     out.write(
       values.json
         ? `${JSON.stringify({ ...comparison, reportFile }, null, 2)}\n`
@@ -36,3 +53,36 @@ export const command: Command = {
     return comparison.differ ? DIFFERS_EXIT_CODE : 0;
   },
 };
+
+/**
+ * The deployed environment's lake and warehouse (Data API as the caller's IAM identity, which needs the
+ * writer's grants, the shadow schema's among them); the shadow run's Transform, Validate and LoadTable run
+ * here, built over them, with the environment's quality threshold (lib/config.ts) and the COPY role of its
+ * stack, which reads the shadow runs' curated files. QUALITY_RULES of this shell still tries a changed rule.
+ */
+export function awsCompareTarget(environment: AwsEnvironment, err: NodeJS.WritableStream): CompareServices {
+  const { copyRoleArn } = environment.outputs;
+  if (!copyRoleArn)
+    throw new StackNotFoundError(
+      `stack ${stackNameOf(environment.envName)} has no output CopyRoleArn; redeploy it with this version`,
+    );
+  const env = {
+    ...process.env,
+    [HANDLER_ENV.copyRoleArn]: copyRoleArn,
+    [HANDLER_ENV.qualityThreshold]: String(loadConfig(environment.envName).qualityThreshold),
+    [HANDLER_ENV.environment]: environment.envName,
+  };
+  const adapters: Adapters = {
+    lake: environment.lake,
+    warehouse: environment.warehouse,
+    source: NO_SOURCE,
+    alerts: { publish: async (subject, message) => void err.write(`${subject}\n${message}\n`) },
+    logger: localLogger(env),
+    metrics: new RecordedMetrics(),
+  };
+  return {
+    lake: environment.lake,
+    warehouse: environment.warehouse,
+    build: (step, extra) => step.make({ ...adapters, ...extra }, step.settings(env)),
+  };
+}
