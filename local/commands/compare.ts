@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { localLogger, RecordedMetrics } from '../../lambdas/adapters/observability';
 import type { Adapters } from '../../lambdas/adapters/ports';
 import { HANDLER_ENV } from '../../lambdas/contract';
+import { step as ensureWarehouseStep } from '../../lambdas/handlers/ensure-warehouse';
 import { loadConfig } from '../../lib/config';
 import { StackNotFoundError, stackNameOf, type AwsEnvironment } from '../aws/environment';
 import { compareDate, comparisonSummary, type CompareServices } from '../compare';
@@ -36,6 +37,8 @@ export const command: Command = {
       err.write(`compare ${date} on ${environment.envName} (s3://${environment.lake.bucket}): `);
     } else {
       const local = await services();
+      // The schema first, as rebuild's: a warehouse made before the shadow schema was in its DDL lacks it.
+      await local.build(ensureWarehouseStep)(undefined);
       target = { lake: local.lake, warehouse: local.warehouse, build: local.build };
       reportsDir = join(local.dataDir, REPORTS_DIR);
       err.write(`compare ${date}: `);

@@ -162,7 +162,9 @@ describe('compare: a shadow run of a past date against what is published', () =>
   });
 
   test('the command: a table on the terminal, --json, exit status 0 the same and 3 different', async () => {
-    // Prepare: the command starts the services over the data dir itself.
+    // Prepare: the command starts the services over the data dir itself, over a warehouse made before the
+    // shadow schema was in its DDL (the command makes it first).
+    await open().warehouse.executeBatch(['DROP SCHEMA shadow CASCADE']);
     await runtime?.close();
     runtime = undefined;
     const run = async (env: Env, ...args: string[]) => {
