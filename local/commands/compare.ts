@@ -1,13 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { localLogger, RecordedMetrics } from '../../lambdas/adapters/observability';
-import type { Adapters } from '../../lambdas/adapters/ports';
 import { HANDLER_ENV } from '../../lambdas/contract';
 import { step as ensureWarehouseStep } from '../../lambdas/handlers/ensure-warehouse';
 import { loadConfig } from '../../lib/config';
-import { StackNotFoundError, stackNameOf, type AwsEnvironment } from '../aws/environment';
+import type { AwsEnvironment } from '../aws/environment';
+import { lakeStepsOf } from '../aws/lake-steps';
 import { compareDate, comparisonSummary, type CompareServices } from '../compare';
-import { NO_SOURCE } from '../rebuild';
 import { dataDirOf, dateOption, type Command } from './command';
 import { REPORTS_DIR } from './report';
 
@@ -64,25 +62,10 @@ export const command: Command = {
  * stack, which reads the shadow runs' curated files. QUALITY_RULES of this shell still tries a changed rule.
  */
 export function awsCompareTarget(environment: AwsEnvironment, err: NodeJS.WritableStream): CompareServices {
-  const { copyRoleArn } = environment.outputs;
-  if (!copyRoleArn)
-    throw new StackNotFoundError(
-      `stack ${stackNameOf(environment.envName)} has no output CopyRoleArn; redeploy it with this version`,
-    );
-  const env = {
-    ...process.env,
-    [HANDLER_ENV.copyRoleArn]: copyRoleArn,
+  const { env, adapters } = lakeStepsOf(environment, err, {
     [HANDLER_ENV.qualityThreshold]: String(loadConfig(environment.envName).qualityThreshold),
     [HANDLER_ENV.environment]: environment.envName,
-  };
-  const adapters: Adapters = {
-    lake: environment.lake,
-    warehouse: environment.warehouse,
-    source: NO_SOURCE,
-    alerts: { publish: async (subject, message) => void err.write(`${subject}\n${message}\n`) },
-    logger: localLogger(env),
-    metrics: new RecordedMetrics(),
-  };
+  });
   return {
     lake: environment.lake,
     warehouse: environment.warehouse,

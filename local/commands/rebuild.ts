@@ -1,10 +1,9 @@
-import { localLogger, RecordedMetrics } from '../../lambdas/adapters/observability';
-import type { Adapters } from '../../lambdas/adapters/ports';
 import { HANDLER_ENV } from '../../lambdas/contract';
 import { dateRange } from '../../lambdas/core/dates';
 import { engineSettingsFromEnv } from '../../lambdas/core/engine/engine';
 import { step as ensureWarehouseStep } from '../../lambdas/handlers/ensure-warehouse';
-import { StackNotFoundError, stackNameOf, type AwsEnvironment } from '../aws/environment';
+import type { AwsEnvironment } from '../aws/environment';
+import { lakeStepsOf } from '../aws/lake-steps';
 import { failureLines } from '../failure-line';
 import {
   CuratedFilesMissingError,
@@ -77,20 +76,7 @@ export async function localRebuildTarget(local: LocalServices): Promise<RebuildS
  * `cdk deploy` (its WarehouseSchema custom resource) creates it before the rebuild.
  */
 function awsTarget(environment: AwsEnvironment, err: NodeJS.WritableStream): RebuildServices {
-  const { copyRoleArn } = environment.outputs;
-  if (!copyRoleArn)
-    throw new StackNotFoundError(
-      `stack ${stackNameOf(environment.envName)} has no output CopyRoleArn; redeploy it with this version`,
-    );
-  const env = { ...process.env, [HANDLER_ENV.copyRoleArn]: copyRoleArn };
-  const adapters: Adapters = {
-    lake: environment.lake,
-    warehouse: environment.warehouse,
-    source: NO_SOURCE,
-    alerts: { publish: async (subject, message) => void err.write(`${subject}\n${message}\n`) },
-    logger: localLogger(env),
-    metrics: new RecordedMetrics(),
-  };
+  const { copyRoleArn, env, adapters } = lakeStepsOf(environment, err);
   return {
     lake: environment.lake,
     warehouse: environment.warehouse,
