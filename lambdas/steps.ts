@@ -63,18 +63,36 @@ export const QUALITY_GATE_ERROR = 'QualityGateError';
 export const SUPERSEDED_STATE = 'Superseded';
 
 /** Why a batch execution ended in SUPERSEDED_STATE (the SupersededRunError message), from its output. */
+export interface StepError {
+  name: string;
+  message: string;
+}
+
+/**
+ * A failed step's error as Step Functions records it. A Lambda function's cause is the runtime's JSON
+ * (`{"errorType","errorMessage",…}`): its message is what happened. The local runner's cause is the message.
+ */
+export function stepError(error: string, cause?: string | null): StepError {
+  try {
+    const parsed = JSON.parse(cause ?? '') as { errorType?: unknown; errorMessage?: unknown };
+    if (typeof parsed?.errorMessage === 'string') {
+      return {
+        name: typeof parsed.errorType === 'string' ? parsed.errorType : error,
+        message: parsed.errorMessage,
+      };
+    }
+  } catch {
+    // Not JSON: the cause is the message itself.
+  }
+  return { name: error, message: cause ?? '' };
+}
+
 export function supersededCause(output: unknown): string | undefined {
-  const caught = (output as { superseded?: { Cause?: unknown } } | null | undefined)?.superseded;
+  const caught = (output as { superseded?: { Error?: unknown; Cause?: unknown } } | null | undefined)
+    ?.superseded;
   if (caught === undefined) return undefined;
   if (typeof caught.Cause !== 'string') return JSON.stringify(caught);
-  // A Lambda task's Cause is the function's error as JSON ({ errorType, errorMessage, trace }).
-  try {
-    const error = JSON.parse(caught.Cause) as { errorMessage?: unknown };
-    if (typeof error.errorMessage === 'string') return error.errorMessage;
-  } catch {
-    // Not JSON: the message itself (the local interpreter's Cause).
-  }
-  return caught.Cause;
+  return stepError(String(caught.Error ?? ''), caught.Cause).message;
 }
 
 /**

@@ -6,7 +6,8 @@
 import { assertBusinessDate } from '../lambdas/core/dates';
 import { SupersededRunError } from '../lambdas/core/errors';
 import { literal } from '../lambdas/core/sql';
-import { failureLines, nextAfterBatch, type StepError } from './failure-line';
+import type { StepError } from '../lambdas/steps';
+import { failureLines, nextAfterBatch } from './failure-line';
 
 const assertDate = (date: string) => assertBusinessDate(date, 'date');
 

@@ -3,31 +3,7 @@
  * command to run next. Every command that runs a state machine ends this way, locally and with --env.
  */
 import { LAKE } from '../lambdas/contract';
-import { QUALITY_GATE_ERROR } from '../lambdas/steps';
-
-export interface StepError {
-  name: string;
-  message: string;
-}
-
-/**
- * A failed step's error as Step Functions records it. A Lambda function's cause is the runtime's JSON
- * (`{"errorType","errorMessage",…}`): its message is what happened. The local runner's cause is the message.
- */
-export function stepError(error: string, cause?: string | null): StepError {
-  try {
-    const parsed = JSON.parse(cause ?? '') as { errorType?: unknown; errorMessage?: unknown };
-    if (typeof parsed?.errorMessage === 'string') {
-      return {
-        name: typeof parsed.errorType === 'string' ? parsed.errorType : error,
-        message: parsed.errorMessage,
-      };
-    }
-  } catch {
-    // Not JSON: the cause is the message itself.
-  }
-  return { name: error, message: cause ?? '' };
-}
+import { QUALITY_GATE_ERROR, type StepError } from '../lambdas/steps';
 
 export const errorText = (error: StepError): string =>
   error.message ? `${error.name}: ${error.message}` : error.name;

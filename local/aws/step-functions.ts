@@ -27,10 +27,10 @@ import {
   type RunLedger,
 } from '../backfill';
 import { SfnExecutionHistory } from '../../lambdas/adapters/execution-history';
-import { errorText, stepError } from '../failure-line';
+import { errorText } from '../failure-line';
 import type { RunRequest } from '../../lambdas/core/contracts';
 import { requestedBusinessDate } from '../../lambdas/core/dates';
-import { supersededCause } from '../../lambdas/steps';
+import { stepError, supersededCause } from '../../lambdas/steps';
 import type { AwsEnvironment, SdkClient } from './environment';
 
 export const executionNameOf = (date: string, attempt: number) =>

@@ -1,6 +1,7 @@
 import { STREAM_HANDLERS } from '../../lambdas/steps';
 import { loadConfig } from '../../lib/config';
-import { errorText, failureLines, type StepError } from '../failure-line';
+import type { StepError } from '../../lambdas/steps';
+import { errorText, failureLines } from '../failure-line';
 import { RECONNECT_TIMEOUT_MS, STREAM_GROUP } from '../kafka/esm-poller';
 import { streamFromKafka, type StreamTotals, type WarehouseEventCounts } from '../kafka/stream';
 import { UsageError, intOption, kafkaBrokers, timeOption, type Command } from './command';

@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  failedStateOf,
-  failureLines,
-  nextAfterBatch,
-  nextAfterRefresh,
-  stepError,
-} from '../../local/failure-line';
+import { failedStateOf, failureLines, nextAfterBatch, nextAfterRefresh } from '../../local/failure-line';
+import { stepError } from '../../lambdas/steps';
 
 describe('stepError', () => {
   it("takes a Lambda step's error from the runtime's JSON cause, as Step Functions records it", () => {
