@@ -27,6 +27,11 @@ export interface ColumnDef {
   scale?: number;
   /** string only: VARCHAR(length). Redshift counts bytes, so lengths leave room for multi-byte text. */
   length?: number;
+  /**
+   * The column's DEFAULT, an SQL literal valid in both dialects (`'EUR'`, `0`, `FALSE`). What rows already in
+   * the table get when EnsureWarehouse appends the column; a NOT NULL column can only be appended with one.
+   */
+  default?: string;
 }
 
 export interface TableDef {
@@ -201,6 +206,23 @@ const qualityResult: TableDef = {
   primaryKey: ['run_id', 'dataset', 'check_name', 'column_name'],
 };
 
+/**
+ * What EnsureWarehouse changed in a deployed warehouse (core/schema-migration.ts): a table it created or a
+ * column it added or widened, with the code version that declared it. `column_name` is '' for a table.
+ */
+const schemaChange: TableDef = {
+  name: 'schema_change',
+  schema: 'ops',
+  columns: [
+    timestamp('applied_at'),
+    str('table_name', 256),
+    str('column_name', 128),
+    str('change', 256),
+    str('code_version', 64),
+  ],
+  primaryKey: ['applied_at', 'table_name', 'column_name'],
+};
+
 // Lake-only datasets: typed but unvalidated, every column nullable. Money gets precision 18 so
 // dirty amounts outside NUMERIC(12,2) still reach validation instead of failing the write.
 const nullable = (column: ColumnDef): ColumnDef => ({ ...column, nullable: true });
@@ -234,6 +256,7 @@ export const TABLES = {
   pipeline_run: pipelineRun,
   dataset_load: datasetLoad,
   quality_result: qualityResult,
+  schema_change: schemaChange,
   /** OrderCandidate */
   raw_orders: lakeTable('raw_orders', orderCandidateColumns),
   /** OrderItemCandidate without `category` (filled by the transform). */
