@@ -13,6 +13,7 @@ import {
   layout,
 } from '../../../lambdas/core/layout';
 import {
+  DECLARED_TABLES,
   dropRegisteredStageStatements,
   STAGE_TABLE_MAX_AGE_DAYS,
   warehouseDdl,
@@ -23,6 +24,7 @@ import { step as extractProductsStep } from '../../../lambdas/handlers/extract-p
 import { findObject } from '../../../lambdas/adapters/lake-tables';
 import type { RejectedCatalogReport } from '../../../lambdas/core/catalog-rejection';
 import { LAKE } from '../../../lambdas/contract';
+import { catalogOf } from '../../support/catalog';
 import { useWorkspace } from '../../support/workspace';
 
 const DATE = '2026-03-02';
@@ -397,8 +399,9 @@ describe('catalog refresh: two refreshes that overlap both keep their files (iss
 
 describe('ensure-warehouse step', () => {
   /**
-   * The warehouse edge as the Data API would answer: the catalog query's one row, then the batch; the
-   * registered stage tables older than the redrive window are `expired`.
+   * The warehouse edge as the Data API would answer: the catalog's columns (every table as declared when
+   * all are `present`, else none), the grants query's one row, then the batch; the registered stage tables
+   * older than the redrive window are `expired`.
    */
   function warehouse(present: number, expected: number, users: number, expired: string[] = []) {
     const batches: string[][] = [];
@@ -415,7 +418,11 @@ describe('ensure-warehouse step', () => {
           ? Array.from({ length: users }, () => ({ exists: 1 }))
           : sql.includes('FROM ops.stage_table')
             ? expired.map((table_name) => ({ table_name }))
-            : [{ present, expected }];
+            : sql.includes('information_schema.columns')
+              ? present === expected
+                ? catalogOf(DECLARED_TABLES)
+                : []
+              : [{ present, expected }];
         return Promise.resolve(rows as T[]);
       },
     };
@@ -436,14 +443,22 @@ describe('ensure-warehouse step', () => {
     const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
 
     // Assess
-    assert.deepEqual(result, { created: true, expiredStages: 0 });
-    assert.deepEqual(batches, [
-      ['CREATE USER "IAMR:writer" PASSWORD DISABLE'],
-      [...warehouseDdl('redshift'), ...writerGrantStatements('IAMR:writer')],
+    assert.deepEqual(result, {
+      created: true,
+      changes: DECLARED_TABLES.map((t) => `${t.schema}.${t.name}: created table`),
+      expiredStages: 0,
+    });
+    assert.deepEqual(batches.length, 2);
+    assert.deepEqual(batches[0], ['CREATE USER "IAMR:writer" PASSWORD DISABLE']);
+    // The DDL, the grants and the record of every table created, in one transaction.
+    assert.deepEqual(batches[1].slice(0, -1), [
+      ...warehouseDdl('redshift'),
+      ...writerGrantStatements('IAMR:writer'),
     ]);
+    assert.match(batches[1].at(-1)!, /^INSERT INTO ops\.schema_change /);
   });
 
-  it('is one catalog query, one stage query and no DDL when every table exists and is granted', async () => {
+  it('is two catalog queries (columns, grants), one stage query and no DDL when every table is as declared and granted', async () => {
     // Prepare
     const { edge, batches, queries } = warehouse(20, 20, 1);
 
@@ -451,9 +466,9 @@ describe('ensure-warehouse step', () => {
     const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
 
     // Assess
-    assert.deepEqual(result, { created: false, expiredStages: 0 });
+    assert.deepEqual(result, { created: false, changes: [], expiredStages: 0 });
     assert.deepEqual(batches, []);
-    assert.equal(queries.length, 3);
+    assert.equal(queries.length, 4);
   });
 
   it('drops the stage tables registered before the redrive window, in one transaction', async () => {
@@ -465,7 +480,7 @@ describe('ensure-warehouse step', () => {
     const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
 
     // Assess
-    assert.deepEqual(result, { created: false, expiredStages: 2 });
+    assert.deepEqual(result, { created: false, changes: [], expiredStages: 2 });
     const before = new Date(Date.now() - STAGE_TABLE_MAX_AGE_DAYS * 86_400_000).toISOString().slice(0, 10);
     assert.match(queries.at(-1)!, new RegExp(`created_at < '${before} `));
     assert.deepEqual(batches, [dropRegisteredStageStatements(expired)]);
