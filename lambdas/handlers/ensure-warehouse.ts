@@ -79,9 +79,17 @@ export async function ensureWarehouse(
     ]);
   }
   for (const { statement, batch } of alterCalls(changes, codeVersion, appliedAt)) {
-    // ExecuteStatement: Redshift alters a column's type only outside a transaction block.
-    if (statement !== undefined) await warehouse.query(statement);
-    await warehouse.executeBatch(batch);
+    try {
+      // ExecuteStatement: Redshift alters a column's type only outside a transaction block.
+      if (statement !== undefined) await warehouse.query(statement);
+      await warehouse.executeBatch(batch);
+    } catch (error) {
+      // Another EnsureWarehouse (the other state machine's, the deploy's) may have altered the table first:
+      // then there is nothing left to do. ALTER TABLE … ADD COLUMN has no IF NOT EXISTS on Redshift.
+      const left = planSchemaChanges(tables, await warehouse.query<CatalogColumn>(catalogColumnsSql(tables)));
+      if (left.length > 0) throw error;
+      return { created: true, changes: [] };
+    }
   }
   return { created: true, changes: changes.map(describeChange) };
 }

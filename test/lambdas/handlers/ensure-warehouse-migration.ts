@@ -142,6 +142,21 @@ export function schemaMigrationScenarios(label: string, openDatabase: OpenDataba
       );
     });
 
+    it('two EnsureWarehouse at once (a run and the deploy) both succeed; the column is added and recorded once', async () => {
+      // Act: both read the catalog before either alters the table.
+      const results = await Promise.all([
+        ensureWarehouse(warehouse, { tables: APPENDED, codeVersion: NEXT_VERSION }),
+        ensureWarehouse(warehouse, { tables: APPENDED, codeVersion: NEXT_VERSION }),
+      ]);
+
+      // Assess
+      assert.deepEqual(results.map((r) => r.changes).sort(), [
+        [],
+        ['analytics.fact_order.coupon_code: added VARCHAR(32)'],
+      ]);
+      assert.equal((await schemaChanges()).filter((r) => r.column_name === COUPON_CODE.name).length, 1);
+    });
+
     it('refuses a dropped, reordered or retyped column with the table, column and change, and changes nothing', async () => {
       // Prepare: each declaration also declares a new table, which must not be created either.
       const before = await catalog();
