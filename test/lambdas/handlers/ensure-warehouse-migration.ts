@@ -24,11 +24,14 @@ import type { Database } from '../../../local/embedded-postgres';
 import { SqlWarehouse } from '../../../local/warehouse';
 import {
   APPENDED,
+  APPENDED_WITH_DEFAULT,
   COUPON_CODE,
   DROPPED,
   NEW_TABLE,
   REORDERED,
   RETYPED,
+  WIDENED,
+  withFactOrderColumns,
 } from '../../fixtures/schema/declarations';
 import { putParquet } from '../../support/parquet';
 import { loadCuratedFixture } from '../../support/warehouse-fixtures';
@@ -140,6 +143,39 @@ export function schemaMigrationScenarios(label: string, openDatabase: OpenDataba
         recorded.slice(0, -1).map((r) => `${r.table_name} ${r.change} ${r.code_version}`),
         DECLARED_TABLES.map((t) => `${t.schema}.${t.name} created table ${CODE_VERSION}`).sort(),
       );
+    });
+
+    it('widens a VARCHAR and adds a NOT NULL column with its default, which the rows already loaded get', async () => {
+      // Prepare: status widened to VARCHAR(64), a channel column appended with DEFAULT 'web'.
+      const declared = withFactOrderColumns(() => [
+        ...WIDENED.find((t) => t.name === 'fact_order')!.columns,
+        APPENDED_WITH_DEFAULT.find((t) => t.name === 'fact_order')!.columns.at(-1)!,
+      ]);
+
+      // Act
+      const result = await ensureWarehouse(warehouse, { tables: declared, codeVersion: NEXT_VERSION });
+
+      // Assess
+      assert.deepEqual(result.changes, [
+        "analytics.fact_order.channel: added VARCHAR(16) DEFAULT 'web'",
+        'analytics.fact_order.status: widened VARCHAR(32) to VARCHAR(64)',
+      ]);
+      assert.deepEqual(
+        await warehouse.query(`SELECT DISTINCT channel FROM ${qualifiedName(TABLES.fact_order)}`),
+        [{ channel: 'web' }],
+      );
+      // 64 characters fit the widened status.
+      await warehouse.executeBatch([
+        `UPDATE ${qualifiedName(TABLES.fact_order)} SET status = '${'s'.repeat(64)}'`,
+      ]);
+      assert.deepEqual(
+        (await schemaChanges()).slice(-2).map((r) => `${r.column_name}: ${r.change}`),
+        ["channel: added VARCHAR(16) DEFAULT 'web'", 'status: widened VARCHAR(32) to VARCHAR(64)'],
+      );
+      assert.deepEqual(await ensureWarehouse(warehouse, { tables: declared }), {
+        created: false,
+        changes: [],
+      });
     });
 
     it('two EnsureWarehouse at once (a run and the deploy) both succeed; the column is added and recorded once', async () => {
