@@ -263,6 +263,14 @@ export function recordSchemaChangesSql(
   );
 }
 
+/** One call that applies changes: `statement` alone first (ExecuteStatement) when given, then `batch`. */
+export interface AlterCall {
+  statement?: string;
+  batch: string[];
+  /** What the call applies. */
+  changes: SchemaChange[];
+}
+
 /**
  * The ALTER TABLE statements of `changes` in the calls that apply them: adds in batches the Data API takes,
  * each with its ops.schema_change rows (a transaction each), and each widening on its own (`ownStatement`),
@@ -272,14 +280,16 @@ export function alterCalls(
   changes: readonly SchemaChange[],
   codeVersion: string,
   appliedAt: Date,
-): { statement?: string; batch: string[] }[] {
+): AlterCall[] {
   const altered = changes.filter((c) => c.sql !== undefined);
   const record = (of: SchemaChange[]) => recordSchemaChangesSql(of, codeVersion, appliedAt);
   return [
     ...chunked(
       altered.filter((c) => !c.ownStatement),
       MAX_BATCH_STATEMENTS - 1,
-    ).map((adds) => ({ batch: [...adds.map((c) => c.sql!), ...record(adds)] })),
-    ...altered.filter((c) => c.ownStatement).map((c) => ({ statement: c.sql!, batch: record([c]) })),
+    ).map((adds) => ({ batch: [...adds.map((c) => c.sql!), ...record(adds)], changes: adds })),
+    ...altered
+      .filter((c) => c.ownStatement)
+      .map((c) => ({ statement: c.sql!, batch: record([c]), changes: [c] })),
   ];
 }

@@ -70,28 +70,29 @@ export async function ensureWarehouse(
   const granted = Number(ready.present) === Number(ready.expected);
   if (granted && changes.length === 0) return { created: false, changes: [] };
   const appliedAt = new Date();
-  const created = changes.filter((c) => c.sql === undefined);
-  if (created.length > 0 || !granted) {
+  const applied = changes.filter((c) => c.sql === undefined);
+  if (applied.length > 0 || !granted) {
     await warehouse.executeBatch([
       ...warehouseDdl(warehouse.dialect, tables),
       ...(writerUser ? writerGrantStatements(writerUser) : []),
-      ...recordSchemaChangesSql(created, codeVersion, appliedAt),
+      ...recordSchemaChangesSql(applied, codeVersion, appliedAt),
     ]);
   }
-  for (const { statement, batch } of alterCalls(changes, codeVersion, appliedAt)) {
+  for (const call of alterCalls(changes, codeVersion, appliedAt)) {
     try {
       // ExecuteStatement: Redshift alters a column's type only outside a transaction block.
-      if (statement !== undefined) await warehouse.query(statement);
-      await warehouse.executeBatch(batch);
+      if (call.statement !== undefined) await warehouse.query(call.statement);
+      await warehouse.executeBatch(call.batch);
     } catch (error) {
       // Another EnsureWarehouse (the other state machine's, the deploy's) may have altered the table first:
       // then there is nothing left to do. ALTER TABLE … ADD COLUMN has no IF NOT EXISTS on Redshift.
       const left = planSchemaChanges(tables, await warehouse.query<CatalogColumn>(catalogColumnsSql(tables)));
       if (left.length > 0) throw error;
-      return { created: true, changes: [] };
+      break;
     }
+    applied.push(...call.changes);
   }
-  return { created: true, changes: changes.map(describeChange) };
+  return { created: true, changes: applied.map(describeChange) };
 }
 
 /**
