@@ -11,7 +11,7 @@ export interface GateDecision {
   failureReason?: string;
 }
 
-/** Failed dataset-level checks are the only failed checks without failed rows (see checkDataset in adapters/publish.ts). */
+/** Failed dataset-level checks are the only failed checks without failed rows (see checkDataset in check-dataset.ts). */
 const isDatasetLevelFailure = (c: CheckResult): boolean =>
   c.severity === 'quarantine' && !c.passed && c.failedRows === 0;
 
