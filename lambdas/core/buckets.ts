@@ -3,6 +3,7 @@ import type { Bucket, CheckResult, DatasetQuality } from './contracts';
 import { ConfigurationError, PermanentError } from './errors';
 import type { Dataset } from './model';
 import { datasetLevelFailure } from './quality/compile-sql';
+import { datasetQuality } from './quality/gate';
 import type { DatasetRules } from './quality/rules';
 
 /** A bucket's own object next to the whole day's: `rejected.jsonl` → `rejected.bucket-00003-of-00016.jsonl`. */
@@ -81,20 +82,8 @@ export function mergeBucketReports(
   const datasets = first.datasets.map((template): DatasetQuality => {
     if (!perBucket(template.dataset)) return template;
     const own = reports.map((r) => r.datasets.find((d) => d.dataset === template.dataset)!);
-    const quarantined = own.reduce((sum, d) => sum + d.rowsQuarantined, 0);
-    const total = rowsIn(template.dataset);
-    const share = total === 0 ? 0 : quarantined / total;
-    const datasetLevelFailed = checks.some(
-      (c) => c.dataset === template.dataset && c.severity === 'quarantine' && !c.passed && c.failedRows === 0,
-    );
-    return {
-      ...template,
-      rowsIn: total,
-      rowsValid: total - quarantined,
-      rowsQuarantined: quarantined,
-      quarantineShare: share,
-      passed: share <= template.threshold && !datasetLevelFailed,
-    };
+    const rowsQuarantined = own.reduce((sum, d) => sum + d.rowsQuarantined, 0);
+    return datasetQuality({ ...template, rowsIn: rowsIn(template.dataset), rowsQuarantined }, checks);
   });
   return { datasets, checks };
 }

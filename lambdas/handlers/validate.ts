@@ -81,7 +81,11 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
 
       const rejectedProducts =
         (state.extract ?? []).flat().find((e) => e.dataset === 'products')?.rejected ?? 0;
-      const qualities = [withRejected(products.quality, rejectedProducts), orders.quality, items.quality];
+      const qualities = [
+        withRejected(products.quality, rejectedProducts, products.checks),
+        orders.quality,
+        items.quality,
+      ];
       const checks: CheckResult[] = [
         ...products.checks,
         ...orders.checks,

@@ -7,22 +7,14 @@ import { withRejected } from '../catalog-snapshot';
 import type { Engine } from '../engine/engine';
 import { quoteIdent } from '../engine/table-io';
 import { checkDataset, type CheckedDataset } from '../quality/check-dataset';
-import { decideGate } from '../quality/gate';
+import { datasetQuality, decideGate } from '../quality/gate';
 import type { DatasetRules } from '../quality/rules';
 import { TABLES } from '../tables';
 import { dimProductSql, writeCurated, type OutputWorkspace, type PrefixRemover } from './write-outputs';
 
 /** A catalog update's tally with the current catalog's (already valid) products added as valid input. */
-function withCurrent(quality: DatasetQuality, rows: number): DatasetQuality {
-  const rowsIn = quality.rowsIn + rows;
-  const quarantineShare = rowsIn === 0 ? 0 : quality.rowsQuarantined / rowsIn;
-  return {
-    ...quality,
-    rowsIn,
-    rowsValid: quality.rowsValid + rows,
-    quarantineShare,
-    passed: quarantineShare <= quality.threshold,
-  };
+function withCurrent(quality: DatasetQuality, rows: number, checks: readonly CheckResult[]): DatasetQuality {
+  return datasetQuality({ ...quality, rowsIn: quality.rowsIn + rows }, checks);
 }
 
 /** The table mergeCatalog leaves behind: the current catalog merged with the accepted files' valid rows. */
@@ -60,7 +52,11 @@ export async function gateCatalogFile(
     businessDate: run.businessDate,
     now: new Date(),
   });
-  const quality = withRejected(withCurrent(checked.quality, kept), update.rejected);
+  const quality = withRejected(
+    withCurrent(checked.quality, kept, checked.checks),
+    update.rejected,
+    checked.checks,
+  );
   const gate = decideGate([quality], checked.checks);
   return { ...gate, quality, checks: checked.checks, checked };
 }

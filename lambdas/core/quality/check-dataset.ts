@@ -17,6 +17,7 @@ import {
   type CompiledDataset,
   type ReferenceTarget,
 } from './compile-sql';
+import { datasetQuality } from './gate';
 import type { DatasetRules } from './rules';
 
 const MAX_SAFE = '9007199254740991';
@@ -95,7 +96,6 @@ export async function checkDataset(engine: Engine, spec: CheckSpec): Promise<Che
     .filter((v) => v !== null && v !== undefined);
   const examples = await exampleRows(engine, table, spec.def, firsts);
 
-  let datasetLevelFailed = false;
   const checks: CheckResult[] = [];
   let row = 0;
   let aggregate = 0;
@@ -107,7 +107,6 @@ export async function checkDataset(engine: Engine, spec: CheckSpec): Promise<Che
       const failure = datasetLevelFailure(compiledCheck.check, totals[compiledCheck.column], spec.now);
       if (failure !== null) {
         Object.assign(result, { passed: false, example: failure });
-        datasetLevelFailed ||= check.severity === 'quarantine';
       }
     } else {
       const { column } = compiled.rowChecks[row++];
@@ -117,18 +116,13 @@ export async function checkDataset(engine: Engine, spec: CheckSpec): Promise<Che
     }
     checks.push(result);
   }
-  const rowsIn = Number(totals.rows_in);
-  const rowsQuarantined = Number(totals.quarantined ?? 0);
-  const share = rowsIn === 0 ? 0 : rowsQuarantined / rowsIn;
-  const quality: DatasetQuality = {
+  const tally = {
     dataset: spec.dataset,
-    rowsIn,
-    rowsValid: rowsIn - rowsQuarantined,
-    rowsQuarantined,
-    quarantineShare: share,
+    rowsIn: Number(totals.rows_in),
+    rowsQuarantined: Number(totals.quarantined ?? 0),
     threshold: spec.rules.quarantineThreshold,
-    passed: share <= spec.rules.quarantineThreshold && !datasetLevelFailed,
   };
+  const quality = datasetQuality(tally, checks);
   return { dataset: spec.dataset, def: spec.def, table, valid, compiled, checks, quality };
 }
 
