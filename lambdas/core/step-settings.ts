@@ -4,7 +4,13 @@ import { HANDLER_ENV } from '../contract';
 import { engineSettingsFromEnv, type EngineSettings } from './engine/engine';
 import { ConfigurationError } from './errors';
 import type { Dataset } from './model';
-import { resolveRules, type DatasetRules, type RulesConfig } from './quality/rules';
+import {
+  resolveRules,
+  RulesConfigError,
+  type DatasetOverrides,
+  type DatasetRules,
+  type RulesConfig,
+} from './quality/rules';
 import type { Env } from './settings';
 
 export interface EngineStepSettings {
@@ -14,7 +20,7 @@ export interface EngineStepSettings {
 }
 
 export interface QualityStepSettings extends EngineStepSettings {
-  /** The quality rules in force: the defaults of docs/quality-rules.md with the environment's threshold. */
+  /** The quality rules in force: the defaults of docs/quality-rules.md with the environment's settings. */
   rules: Record<Dataset, DatasetRules>;
 }
 
@@ -24,36 +30,43 @@ export function engineStepSettings(env: Env): EngineStepSettings {
 }
 
 export function qualityStepSettings(env: Env): QualityStepSettings {
-  const raw = env[HANDLER_ENV.qualityThreshold];
-  let threshold: number | undefined;
-  if (raw !== undefined && raw !== '') {
-    // A decimal only: Number() would read ' ' as 0 and '0x1' as 1.
-    threshold = /^\d*\.?\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!(threshold >= 0 && threshold <= 1)) {
-      throw new ConfigurationError(
-        `${HANDLER_ENV.qualityThreshold}="${raw}" must be a share between 0 and 1 (0.05 for 5 %); set it in lib/config.ts (qualityThreshold).`,
-      );
-    }
+  const settings = jsonObject(
+    env,
+    HANDLER_ENV.qualitySettings,
+    'the stack sets it from lib/config.ts (quality)',
+  );
+  const trial = jsonObject(
+    env,
+    HANDLER_ENV.qualityRules,
+    'expected {"<dataset>": {"checks": [...], "remove": [...]}}',
+  );
+  try {
+    const rules = resolveRules(settings as unknown as RulesConfig, trial as DatasetOverrides | undefined);
+    return { ...engineStepSettings(env), rules };
+  } catch (error) {
+    if (!(error instanceof RulesConfigError)) throw error;
+    throw new ConfigurationError(`${HANDLER_ENV.qualitySettings}: ${error.message} (lib/config.ts quality)`);
   }
-  const rules = resolveRules({ threshold, datasets: ruleOverrides(env[HANDLER_ENV.qualityRules]) });
-  return { ...engineStepSettings(env), rules };
 }
 
-/** QUALITY_RULES: per-dataset overrides as a JSON object; unset or blank for none. */
-function ruleOverrides(raw: string | undefined): RulesConfig['datasets'] {
-  if (raw === undefined || raw.trim() === '') return undefined;
+/**
+ * A JSON object from the environment. QUALITY_SETTINGS must be set; QUALITY_RULES (a shadow run's changed
+ * rules) may be unset or blank.
+ */
+function jsonObject(env: Env, name: string, hint: string): Record<string, unknown> | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') {
+    if (name === HANDLER_ENV.qualityRules) return undefined;
+    throw new ConfigurationError(`Environment variable ${name} is not set; ${hint}.`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (error) {
-    throw new ConfigurationError(
-      `${HANDLER_ENV.qualityRules} is not JSON (${(error as Error).message}); expected {"<dataset>": {"checks": [...], "remove": [...]}}`,
-    );
+    throw new ConfigurationError(`${name} is not JSON (${(error as Error).message}); ${hint}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigurationError(
-      `${HANDLER_ENV.qualityRules} must be a JSON object of per-dataset overrides, got ${raw.slice(0, 80)}`,
-    );
+    throw new ConfigurationError(`${name} must be a JSON object, got ${raw.slice(0, 80)}; ${hint}`);
   }
-  return parsed as RulesConfig['datasets'];
+  return parsed as Record<string, unknown>;
 }

@@ -36,7 +36,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
     dataset: Dataset,
     references?: Partial<Record<'catalog' | 'orders', ReferenceTarget>>,
   ): Promise<{ compiled: CompiledDataset; rows: { reasons: string[]; expect: string[] }[] }> {
-    const compiled = compileDataset(defaultRules()[dataset], {
+    const compiled = compileDataset(defaultRules(0.05)[dataset], {
       def: FIXTURE_DEFS[dataset],
       businessDate: BUSINESS_DATE,
       dialect: DUCKDB_DIALECT,
@@ -108,7 +108,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
     for (const dataset of ['orders', 'order_items', 'products'] as const) {
       const def = FIXTURE_DEFS[dataset];
       const nulls = def.columns.map((c) => `CAST(NULL AS ${duckType(c)}) AS "${c.name}"`).join(', ');
-      const compiled = compileDataset(defaultRules()[dataset], {
+      const compiled = compileDataset(defaultRules(0.05)[dataset], {
         def,
         businessDate: BUSINESS_DATE,
         dialect: DUCKDB_DIALECT,
@@ -194,6 +194,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
   it('compiles dataset-level checks to aggregates and describes their failure', async () => {
     // Prepare
     const rules = resolveRules({
+      threshold: 0.05,
       datasets: {
         orders: {
           checks: [
@@ -231,7 +232,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
 
   it('spells the engine-specific parts for Redshift without DuckDB functions', () => {
     // Act
-    const compiled = compileDataset(defaultRules().orders, {
+    const compiled = compileDataset(defaultRules(0.05).orders, {
       def: FIXTURE_DEFS.orders,
       businessDate: BUSINESS_DATE,
       dialect: REDSHIFT_DIALECT,
