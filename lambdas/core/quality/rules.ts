@@ -344,3 +344,18 @@ function applyOverrides(
     }
   }
 }
+
+/**
+ * A rule on one field of a JSON message (the clickstream's events, docs/quality-rules.md): a message's
+ * reason is the first rule it breaks, `<field>: expected <what the rule says>, got <the value>`.
+ */
+export type MessageCheck = { field: string } &
+  /** A string of at most `maxBytes` UTF-8 bytes; `required`: present and not blank, else null passes. */
+  (
+    | { kind: 'text'; maxBytes: number; required?: boolean }
+    | { kind: 'one_of'; values: readonly string[] }
+    /** An ISO-8601 date-time or whole epoch milliseconds, from `min` (inclusive) to `max` (exclusive) UTC. */
+    | { kind: 'instant'; min: string; max: string }
+    /** A decimal (a JSON number or the same as text) with at most these digits and at least `min`; null passes. */
+    | { kind: 'decimal'; integerDigits: number; fractionDigits: number; min?: number }
+  );
