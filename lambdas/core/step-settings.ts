@@ -30,43 +30,43 @@ export function engineStepSettings(env: Env): EngineStepSettings {
 }
 
 export function qualityStepSettings(env: Env): QualityStepSettings {
-  const settings = jsonObject(
-    env,
-    HANDLER_ENV.qualitySettings,
-    'the stack sets it from lib/config.ts (quality)',
-  );
-  const trial = jsonObject(
-    env,
-    HANDLER_ENV.qualityRules,
-    'expected {"<dataset>": {"checks": [...], "remove": [...]}}',
-  );
+  const settings = jsonObject(env, HANDLER_ENV.qualitySettings, true);
+  const trial = jsonObject(env, HANDLER_ENV.qualityRules, false);
   try {
     const rules = resolveRules(settings as unknown as RulesConfig, trial as DatasetOverrides | undefined);
     return { ...engineStepSettings(env), rules };
   } catch (error) {
     if (!(error instanceof RulesConfigError)) throw error;
-    throw new ConfigurationError(`${HANDLER_ENV.qualitySettings}: ${error.message} (lib/config.ts quality)`);
+    const source = error.setting.startsWith(HANDLER_ENV.qualityRules)
+      ? HANDLER_ENV.qualityRules
+      : `${HANDLER_ENV.qualitySettings} (lib/config.ts quality)`;
+    throw new ConfigurationError(`${source}: ${error.message}`);
   }
 }
 
+const HINTS: Record<string, string> = {
+  [HANDLER_ENV.qualitySettings]: 'the stack sets it from lib/config.ts (quality)',
+  [HANDLER_ENV.qualityRules]: 'expected {"<dataset>": {"checks": [...], "remove": [...]}}',
+};
+
 /**
- * A JSON object from the environment. QUALITY_SETTINGS must be set; QUALITY_RULES (a shadow run's changed
- * rules) may be unset or blank.
+ * A JSON object from the environment: QUALITY_SETTINGS (`required`, the stack sets it) or QUALITY_RULES
+ * (a shadow run's changed rules, unset or blank for none).
  */
-function jsonObject(env: Env, name: string, hint: string): Record<string, unknown> | undefined {
+function jsonObject(env: Env, name: string, required: boolean): Record<string, unknown> | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') {
-    if (name === HANDLER_ENV.qualityRules) return undefined;
-    throw new ConfigurationError(`Environment variable ${name} is not set; ${hint}.`);
+    if (!required) return undefined;
+    throw new ConfigurationError(`Environment variable ${name} is not set; ${HINTS[name]}.`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (error) {
-    throw new ConfigurationError(`${name} is not JSON (${(error as Error).message}); ${hint}`);
+    throw new ConfigurationError(`${name} is not JSON (${(error as Error).message}); ${HINTS[name]}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigurationError(`${name} must be a JSON object, got ${raw.slice(0, 80)}; ${hint}`);
+    throw new ConfigurationError(`${name} must be a JSON object, got ${raw.slice(0, 80)}; ${HINTS[name]}`);
   }
   return parsed as Record<string, unknown>;
 }

@@ -275,7 +275,6 @@ const isObject = (value: unknown): value is object =>
  * QUALITY_RULES): the one place quality settings are validated, for lib/config.ts and the functions alike.
  */
 export function resolveRules(config: RulesConfig, trial?: DatasetOverrides): Record<Dataset, DatasetRules> {
-  assertThreshold(config.threshold, 'threshold');
   const rules = defaultRules(config.threshold);
   applyOverrides(rules, config.datasets, 'datasets');
   applyOverrides(rules, trial, HANDLER_ENV.qualityRules);

@@ -63,6 +63,22 @@ describe('qualityStepSettings', () => {
     assert.equal(settings.rules.order_items.quarantineThreshold, 0.2);
   });
 
+  it("names QUALITY_RULES and the setting when a shadow run's override is wrong", () => {
+    // Act / Assess
+    assert.throws(
+      () =>
+        qualityStepSettings({
+          TMPDIR: '/tmp',
+          [HANDLER_ENV.qualitySettings]: '{"threshold": 0.05}',
+          [HANDLER_ENV.qualityRules]: '{"orders": {"remove": ["no such check"]}}',
+        }),
+      {
+        name: 'ConfigurationError',
+        message: /^QUALITY_RULES: quality setting "QUALITY_RULES\.orders\.remove": got "no such check"/,
+      },
+    );
+  });
+
   it('names QUALITY_SETTINGS and the setting when they are missing or wrong', () => {
     // Act / Assess
     assert.throws(() => qualityStepSettings({ TMPDIR: '/tmp' }), {
@@ -73,7 +89,7 @@ describe('qualityStepSettings', () => {
       () => qualityStepSettings({ TMPDIR: '/tmp', [HANDLER_ENV.qualitySettings]: '{"threshold": 5}' }),
       (error: unknown) =>
         error instanceof ConfigurationError &&
-        /QUALITY_SETTINGS: quality setting "threshold": got 5; allowed: a share from 0 to 1/.test(
+        /QUALITY_SETTINGS \(lib\/config\.ts quality\): quality setting "threshold": got 5; allowed: a share from 0 to 1/.test(
           error.message,
         ),
     );
