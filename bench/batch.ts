@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { PipelineState } from '../lambdas/core/contracts';
 import { Engine, engineSettingsFromEnv, fileList } from '../lambdas/core/engine/engine';
-import { LAKE } from '../lambdas/contract';
+import { HANDLER_ENV, LAKE } from '../lambdas/contract';
 import { layout } from '../lambdas/core/layout';
 import { CURRENCIES, ORDER_STATUSES } from '../lambdas/core/model';
 import { step as transformStep } from '../lambdas/handlers/transform';
@@ -32,6 +32,7 @@ import {
   type Totals,
 } from './support/duckdb-reference';
 import { log, markdownTable, runBench, startProfile } from './support/report';
+import { loadConfig, qualitySettingsOf } from '../lib/config';
 import { stepAdapters } from './support/step-adapters';
 
 const { values: args } = parseArgs({
@@ -96,7 +97,10 @@ await runBench('cartflow-bench-', args.keep, async (dataDir) => {
   const day = setupInChild<{ orders: number; lines: number; products: number; perKind: number }>(dataDir);
   log(`generated the raw day (${day.lines} lines) in ${seconds(performance.now() - t).toFixed(1)} s`);
   const lake = new DirectoryLakeStore(join(dataDir, 'lake'));
-  const env = { TMPDIR: join(dataDir, 'tmp') };
+  const env = {
+    TMPDIR: join(dataDir, 'tmp'),
+    [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig('dev')),
+  };
   const adapters = stepAdapters({ lake });
   const transform = transformStep.make(adapters, transformStep.settings(env));
   const validate = validateStep.make(adapters, validateStep.settings(env));

@@ -12,7 +12,9 @@
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { HANDLER_ENV } from '../lambdas/contract';
 import type { PipelineState } from '../lambdas/core/contracts';
+import { loadConfig, qualitySettingsOf } from '../lib/config';
 import { step as transformStep } from '../lambdas/handlers/transform';
 import { step as validateStep } from '../lambdas/handlers/validate';
 import {
@@ -86,7 +88,11 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
   );
 
   const lake = new DirectoryLakeStore(join(dataDir, 'lake'));
-  const env = { TMPDIR: join(dataDir, 'tmp'), CARTFLOW_ENGINE_MEMORY_MB: args['memory-mb'] };
+  const env = {
+    TMPDIR: join(dataDir, 'tmp'),
+    CARTFLOW_ENGINE_MEMORY_MB: args['memory-mb'],
+    [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig('dev')),
+  };
   const adapters = stepAdapters({ lake });
   const settings = validateStep.settings(env);
   const transform = transformStep.make(adapters, transformStep.settings(env));

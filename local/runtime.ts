@@ -50,11 +50,14 @@ export interface LocalServicesOptions {
    * execution): how a test switches CARTFLOW_FAULT between runs without touching process.env.
    */
   handlerEnv?: () => Env;
+  /**
+   * Config environment whose settings the functions get (its quality settings) and, for the runtime, whose
+   * synthesized definitions run locally. @default 'dev'
+   */
+  envName?: string;
 }
 
 export interface LocalRuntimeOptions extends LocalServicesOptions {
-  /** Config environment whose synthesized definitions run locally. @default 'dev' */
-  envName?: string;
   onStep?: (step: ExecutionOutcome['steps'][number]) => void;
 }
 
@@ -132,7 +135,7 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   const started = new Resources();
   try {
     const s3 = started.add(await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET }));
-    const env: Env = { ...process.env, ...localHandlerEnvironment() };
+    const env: Env = { ...process.env, ...(await localHandlerEnvironment(options.envName ?? 'dev')) };
     const lake = new S3LakeStore(
       // s3rver's fixed local credentials; nothing leaves the machine.
       createS3Client(
@@ -426,12 +429,15 @@ class RunLocks implements LiveRuns {
   }
 }
 
-/** What the stack sets on every function, for the local stand-ins. */
-function localHandlerEnvironment(): Record<string, string> {
+/** What the stack sets on every function, for the local stand-ins: the environment's quality settings too. */
+async function localHandlerEnvironment(envName: string): Promise<Record<string, string>> {
+  // Imported here, not at the top: lib/config loads aws-cdk-lib.
+  const { loadConfig, qualitySettingsOf } = await import('../lib/config');
   return {
     [HANDLER_ENV.bucket]: LOCAL_BUCKET,
     [HANDLER_ENV.copyRoleArn]: LOCAL_COPY_ROLE,
     [HANDLER_ENV.environment]: 'local',
+    [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig(envName)),
   };
 }
 

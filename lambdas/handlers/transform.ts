@@ -1,14 +1,15 @@
+import { bucketFilter, bucketKey } from '../core/buckets';
 import type { PipelineState, TransformResult } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
 import { Engine, fileList } from '../core/engine/engine';
 import { castSelect, createTableSql } from '../core/engine/table-io';
 import { layout } from '../core/layout';
 import type { Dataset } from '../core/model';
+import { engineStepSettings, type EngineStepSettings } from '../core/step-settings';
 import { TABLES, type TableDef } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { withEngine } from '../adapters/lake-workspace';
 import type { Adapters, Step } from '../adapters/ports';
-import { bucketFilter, bucketKey, engineStepSettings, type EngineStepSettings } from '../adapters/publish';
 
 /** Trimmed text, '' as NULL: what the source's padding and empty strings mean. */
 const text = (column: string) => `NULLIF(trim(${column}), '')`;

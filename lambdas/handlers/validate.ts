@@ -1,3 +1,4 @@
+import { bucketKey } from '../core/buckets';
 import { withRejected } from '../core/catalog-snapshot';
 import type {
   CheckResult,
@@ -6,11 +7,13 @@ import type {
   TransformResult,
   ValidationResult,
 } from '../core/contracts';
+import { dimProductSql, writeCurated, writeQuarantine } from '../core/curation/write-outputs';
 import { assertBusinessDate } from '../core/dates';
 import { Engine, sqlLiteral } from '../core/engine/engine';
 import { PermanentError } from '../core/errors';
 import { layout } from '../core/layout';
 import type { BatchTable, Dataset } from '../core/model';
+import { checkDataset, exampleRows, type CheckedDataset } from '../core/quality/check-dataset';
 import {
   checkResult,
   ordersWithAllItemsQuarantinedSql,
@@ -19,21 +22,11 @@ import {
 } from '../core/quality/compile-sql';
 import { decideGate } from '../core/quality/gate';
 import type { Check, ReconcileTotalCheck } from '../core/quality/rules';
+import { qualityStepSettings, type QualityStepSettings } from '../core/step-settings';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { withEngine, type LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, LakeStore, Step } from '../adapters/ports';
-import {
-  bucketKey,
-  checkDataset,
-  dimProductSql,
-  exampleRows,
-  qualityStepSettings,
-  writeCurated,
-  writeQuarantine,
-  type CheckedDataset,
-  type QualityStepSettings,
-} from '../adapters/publish';
 import { METRIC } from '../contract';
 
 function stagedKey(transform: TransformResult | undefined, dataset: Dataset): string {
@@ -88,7 +81,11 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
 
       const rejectedProducts =
         (state.extract ?? []).flat().find((e) => e.dataset === 'products')?.rejected ?? 0;
-      const qualities = [withRejected(products.quality, rejectedProducts), orders.quality, items.quality];
+      const qualities = [
+        withRejected(products.quality, rejectedProducts, products.checks),
+        orders.quality,
+        items.quality,
+      ];
       const checks: CheckResult[] = [
         ...products.checks,
         ...orders.checks,

@@ -23,12 +23,15 @@ import { step as ensureWarehouseStep } from '../../../lambdas/handlers/ensure-wa
 import { step as extractProductsStep } from '../../../lambdas/handlers/extract-products';
 import { findObject } from '../../../lambdas/adapters/lake-tables';
 import type { RejectedCatalogReport } from '../../../lambdas/core/catalog-rejection';
-import { LAKE } from '../../../lambdas/contract';
+import { HANDLER_ENV, LAKE } from '../../../lambdas/contract';
+import { loadConfig, qualitySettingsOf } from '../../../lib/config';
 import { catalogOf } from '../../support/catalog';
 import { useWorkspace } from '../../support/workspace';
 
 const DATE = '2026-03-02';
 const runOf = (runId: string): RunContext => ({ runId, businessDate: DATE, startedAt: `${DATE}T10:00:00Z` });
+/** The quality settings of a dev deploy. */
+const QUALITY = { [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig('dev')) };
 const fixture = (name: string) => new URL(`../../fixtures/batch/landing/${name}`, import.meta.url).pathname;
 const keys = async (lake: LakeStore, prefix: string) => (await lake.list(prefix)).map((o) => o.key).sort();
 
@@ -56,7 +59,10 @@ describe('catalog refresh (extract-products with catalogArrivals) over fixture c
   const extract = () =>
     extractProductsStep.make(
       stepAdapters({ lake: workspace.lake }),
-      extractProductsStep.settings({ TMPDIR: workspace.dir, QUALITY_THRESHOLD: '1' }),
+      extractProductsStep.settings({
+        TMPDIR: workspace.dir,
+        [HANDLER_ENV.qualitySettings]: '{"threshold": 1}',
+      }),
     );
 
   const current = async () => {
@@ -187,7 +193,7 @@ describe('catalog refresh: a file that fails its own gate is set aside and block
           },
         },
       }),
-      extractProductsStep.settings({ TMPDIR: workspace.dir }),
+      extractProductsStep.settings({ TMPDIR: workspace.dir, ...QUALITY }),
     );
   const drop = async (name: string) => {
     const key = `${CATALOG_LANDING_PREFIX}${name}`;
@@ -340,7 +346,10 @@ describe('catalog refresh: two refreshes that overlap both keep their files (iss
   const overlap = (name: string) =>
     new URL(`../../fixtures/catalog-overlap/${name}`, import.meta.url).pathname;
   const extract = (lake: LakeStore) =>
-    extractProductsStep.make(stepAdapters({ lake }), extractProductsStep.settings({ TMPDIR: workspace.dir }));
+    extractProductsStep.make(
+      stepAdapters({ lake }),
+      extractProductsStep.settings({ TMPDIR: workspace.dir, ...QUALITY }),
+    );
   const snapshot = async () => {
     const path = join(workspace.dir, `snapshot-${Date.now()}.parquet`);
     await workspace.lake.download(CATALOG_SNAPSHOT_KEY, path);
