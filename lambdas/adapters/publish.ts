@@ -24,7 +24,7 @@ import {
 import { decideGate } from '../core/quality/gate';
 import { resolveRules, type DatasetRules, type RulesConfig } from '../core/quality/rules';
 import type { Env } from '../core/settings';
-import { TABLES, type TableDef } from '../core/tables';
+import { TABLES, type TableDef, type TableName } from '../core/tables';
 import { HANDLER_ENV } from '../contract';
 import type { LakeWorkspace } from './lake-workspace';
 import type { LakeStore } from './ports';
@@ -270,9 +270,10 @@ export async function writeCurated(
   select: string,
   businessDate: string,
   bucket?: Bucket,
+  tables: Record<TableName, TableDef> = TABLES,
 ): Promise<TableToLoad> {
   const path = workspace.path(`${table}.parquet`);
-  const rows = await engine.writeParquet(castSelect(TABLES[table], `(${select}) s`), path);
+  const rows = await engine.writeParquet(castSelect(tables[table], `(${select}) s`), path);
   const prefix = layout.curatedPrefix(table, businessDate);
   let key = layout.curated(table, businessDate);
   if (bucket === undefined) await lake.deletePrefix(prefix);

@@ -141,9 +141,9 @@ export const RUN_CLAIM: TableDef = {
 /** Step Functions redrives a failed execution for 14 days after it stopped: its stages must live that long. */
 export const STAGE_TABLE_MAX_AGE_DAYS = 14;
 
-/** Every table warehouseDdl creates. */
-const DDL_TABLES: readonly TableDef[] = [
-  ...WAREHOUSE_TABLES,
+/** Every table warehouseDdl creates: the batch tables given (core/tables.ts WAREHOUSE_TABLES) and the rest. */
+const ddlTables = (warehouseTables: readonly TableDef[]): readonly TableDef[] => [
+  ...warehouseTables,
   ...Object.values(CLICKSTREAM_TABLES),
   EVENT_LOAD_LEDGER,
   EVENT_LOAD_MUTEX,
@@ -152,13 +152,16 @@ const DDL_TABLES: readonly TableDef[] = [
 ];
 
 /** Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. */
-export function warehouseDdl(dialect: WarehouseDialect): string[] {
+export function warehouseDdl(
+  dialect: WarehouseDialect,
+  warehouseTables: readonly TableDef[] = WAREHOUSE_TABLES,
+): string[] {
   return [
     'CREATE SCHEMA IF NOT EXISTS analytics',
     'CREATE SCHEMA IF NOT EXISTS ops',
     `CREATE SCHEMA IF NOT EXISTS ${STAGING_SCHEMA}`,
     `CREATE SCHEMA IF NOT EXISTS ${SHADOW_SCHEMA}`,
-    ...DDL_TABLES.map((table) => createTableSql(table, dialect)),
+    ...ddlTables(warehouseTables).map((table) => createTableSql(table, dialect)),
   ];
 }
 
@@ -168,8 +171,12 @@ export function warehouseDdl(dialect: WarehouseDialect): string[] {
  * the DDL step costs one catalog query on an existing warehouse. pg_tables, pg_namespace and has_*_privilege
  * are in both dialects; the privilege functions fail on an unknown object, hence only inside CASE.
  */
-export function warehouseReadySql(writerUser?: string): string {
-  const names = DDL_TABLES.map((t) => literal(`${t.schema}.${t.name}`)).join(', ');
+export function warehouseReadySql(
+  writerUser?: string,
+  warehouseTables: readonly TableDef[] = WAREHOUSE_TABLES,
+): string {
+  const tables = ddlTables(warehouseTables);
+  const names = tables.map((t) => literal(`${t.schema}.${t.name}`)).join(', ');
   const who = writerUser === undefined ? undefined : literal(writerUser);
   const table = `schemaname || '.' || tablename`;
   const tableOk = who ? `has_table_privilege(${who}, ${table}, 'INSERT')` : 'TRUE';
@@ -178,7 +185,7 @@ export function warehouseReadySql(writerUser?: string): string {
     (SELECT count(*) FROM pg_tables WHERE CASE WHEN ${table} IN (${names}) THEN ${tableOk} ELSE FALSE END)
     + (SELECT count(*) FROM pg_namespace
        WHERE CASE WHEN nspname IN ('${STAGING_SCHEMA}', '${SHADOW_SCHEMA}') THEN ${stageOk} ELSE FALSE END)
-    AS ${ident('present')}, ${DDL_TABLES.length + 2} AS ${ident('expected')}`;
+    AS ${ident('present')}, ${tables.length + 2} AS ${ident('expected')}`;
 }
 
 /** The schemas whose published tables the pipeline's functions fill (and read back). */

@@ -8,6 +8,7 @@ import {
   warehouseReadySql,
   writerGrantStatements,
 } from '../core/sql';
+import { DECLARATIONS, warehouseTables, type Declarations } from '../core/tables';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { HANDLER_ENV } from '../contract';
 import { awsHandler } from '../adapters/aws-entry';
@@ -20,6 +21,8 @@ export interface EnsureWarehouseSettings {
    * writes. Absent on a laptop, where one local user does everything.
    */
   writerUser?: string;
+  /** The batch tables to create (core/tables.ts; a test passes its own). @default WAREHOUSE_TABLES */
+  declarations?: Declarations;
 }
 
 export interface EnsureWarehouseResult {
@@ -36,19 +39,20 @@ export interface EnsureWarehouseResult {
  */
 export async function ensureWarehouse(
   warehouse: Warehouse,
-  { writerUser }: EnsureWarehouseSettings,
+  { writerUser, declarations = DECLARATIONS }: EnsureWarehouseSettings,
 ): Promise<EnsureWarehouseResult> {
+  const tables = warehouseTables(declarations.tables);
   // CREATE USER has no IF NOT EXISTS (Redshift Serverless also creates the user at its first IAM login),
   // and runs on its own: Redshift keeps some user DDL out of transaction blocks.
   if (writerUser && (await warehouse.query(userExistsSql(writerUser))).length === 0) {
     await warehouse.executeBatch([createIamUserSql(writerUser)]);
   }
   const [ready] = await warehouse.query<{ present: number | string; expected: number | string }>(
-    warehouseReadySql(writerUser),
+    warehouseReadySql(writerUser, tables),
   );
   if (Number(ready.present) === Number(ready.expected)) return { created: false };
   await warehouse.executeBatch([
-    ...warehouseDdl(warehouse.dialect),
+    ...warehouseDdl(warehouse.dialect, tables),
     ...(writerUser ? writerGrantStatements(writerUser) : []),
   ]);
   return { created: true };
@@ -105,6 +109,7 @@ export function makeEnsureWarehouse({ warehouse, logger }: Adapters, settings: E
 
 export const ensureWarehouseSettings = (env: Env): EnsureWarehouseSettings => ({
   writerUser: env[HANDLER_ENV.warehouseWriterUser] || undefined,
+  declarations: DECLARATIONS,
 });
 
 export const step: Step<EnsureWarehouseSettings, unknown, EnsureWarehouseResult | SchemaResourceResult> = {
