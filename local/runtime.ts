@@ -184,9 +184,12 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
       adapters,
       env,
       build(step, extra) {
-        const faulty = withFaults(step);
-        const settings = faulty.settings({ ...env, ...options.handlerEnv?.() });
-        return faulty.make({ ...adapters, ...extra }, withDeclarations(settings, options.declarations));
+        const declared = {
+          ...step,
+          settings: (e: Env) => withDeclarations(step.settings(e), options.declarations),
+        };
+        const faulty = withFaults(declared);
+        return faulty.make({ ...adapters, ...extra }, faulty.settings({ ...env, ...options.handlerEnv?.() }));
       },
       close: () => started.close(),
     };
