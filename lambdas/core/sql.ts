@@ -50,7 +50,8 @@ export const qualifiedName = (table: TableDef): string => {
   return `${table.schema}.${ident(table.name)}`;
 };
 
-function sqlType(column: ColumnDef): string {
+/** A column's type in the warehouse DDL (both dialects). */
+export function sqlType(column: ColumnDef): string {
   switch (column.kind) {
     case 'string':
       return `VARCHAR(${column.length ?? 256})`;
@@ -142,7 +143,7 @@ export const RUN_CLAIM: TableDef = {
 export const STAGE_TABLE_MAX_AGE_DAYS = 14;
 
 /** Every table warehouseDdl creates: the batch tables given (core/tables.ts WAREHOUSE_TABLES) and the rest. */
-const ddlTables = (warehouseTables: readonly TableDef[]): readonly TableDef[] => [
+export const ddlTables = (warehouseTables: readonly TableDef[] = WAREHOUSE_TABLES): readonly TableDef[] => [
   ...warehouseTables,
   ...Object.values(CLICKSTREAM_TABLES),
   EVENT_LOAD_LEDGER,
