@@ -442,7 +442,7 @@ export const DECLARATIONS: Declarations = declareDatasets();
 
 export const TABLES: Record<TableName, TableDef> = DECLARATIONS.tables;
 
-/** Tables that exist in the warehouse, in creation order. */
+/** The tables of a declaration that exist in the warehouse, in creation order. */
 export const warehouseTables = (tables: Record<TableName, TableDef>): TableDef[] =>
   Object.values(tables).filter((t: TableDef) => t.schema !== undefined);
 

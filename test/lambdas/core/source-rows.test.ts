@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cursorSql, fromSource } from '../../../lambdas/core/source-rows';
+import { cursorSql, fromSource, sourceDdl } from '../../../lambdas/core/source-rows';
 import { SOURCES } from '../../../lambdas/core/tables';
 import { openDatabase, SOURCE_DDL } from '../../../local/embedded-postgres';
+import { ORDERS_WITH_CHANNEL } from '../../fixtures/datasets/orders-with-channel';
 
 describe('source extract SQL', () => {
   it('selects orders of the UTC business date, plus undated orders changed that day', async () => {
@@ -68,5 +69,24 @@ describe('row mapping', () => {
     assert.deepEqual(order.updated_at, new Date('2026-03-01T10:00:00Z'));
     assert.equal(item.unit_price_cents, null);
     assert.equal('category' in item, false, 'the transform adds category');
+  });
+});
+
+describe('source DDL', () => {
+  it('adds a column declared after the table was made, so the extract finds it', async () => {
+    // Prepare
+    const db = await openDatabase({});
+    for (const ddl of SOURCE_DDL) await db.query(ddl);
+    await db.query(`INSERT INTO orders (order_id) VALUES ('O-1')`);
+
+    // Act
+    for (const ddl of sourceDdl(ORDERS_WITH_CHANNEL.sources)) await db.query(ddl);
+
+    // Assess
+    const { rows } = await db.query<{ order_id: string; channel: string | null }>(
+      'SELECT order_id, channel FROM orders',
+    );
+    assert.deepEqual(rows, [{ order_id: 'O-1', channel: null }]);
+    await db.close();
   });
 });
