@@ -16,6 +16,7 @@ import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
 import { BATCH_STEPS, CATALOG_STEPS, supersededCause } from '../lambdas/steps';
 import { HANDLER_ENV } from '../lambdas/contract';
 import { requestedBusinessDate } from '../lambdas/core/dates';
+import type { Declarations } from '../lambdas/core/tables';
 import { FileAlerts } from './console-alerts';
 import { openDatabase, PostgresSourceDatabase, type Database } from './embedded-postgres';
 import { startS3Server } from './s3-server';
@@ -55,6 +56,11 @@ export interface LocalServicesOptions {
    * synthesized definitions run locally. @default 'dev'
    */
   envName?: string;
+  /**
+   * The datasets and tables the handlers work with, instead of the product's (core/tables.ts): how a test
+   * passes a new source column through without declaring it in the product (docs/adding-a-column.md).
+   */
+  declarations?: Declarations;
 }
 
 export interface LocalRuntimeOptions extends LocalServicesOptions {
@@ -120,6 +126,12 @@ export interface LocalRuntime extends LocalServices {
   slaCheck(time?: Date): Promise<SlaCheckResult>;
 }
 
+/** A step's settings with `declarations` in place of the product's, when it has them and some are given. */
+function withDeclarations<S>(settings: S, declarations: Declarations | undefined): S {
+  const takes = typeof settings === 'object' && settings !== null && 'declarations' in settings;
+  return declarations !== undefined && takes ? { ...settings, declarations } : settings;
+}
+
 /**
  * Starts the laptop edition of the AWS parts: s3rver for the lake, the embedded PostgreSQL server over
  * `<dataDir>/postgres` (or the given servers) for the source and the warehouse, each a database of its
@@ -175,7 +187,11 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
       adapters,
       env,
       build(step, extra) {
-        const faulty = withFaults(step);
+        const declared = {
+          ...step,
+          settings: (e: Env) => withDeclarations(step.settings(e), options.declarations),
+        };
+        const faulty = withFaults(declared);
         return faulty.make({ ...adapters, ...extra }, faulty.settings({ ...env, ...options.handlerEnv?.() }));
       },
       close: () => started.close(),

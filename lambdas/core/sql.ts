@@ -147,17 +147,21 @@ export const RUN_CLAIM: TableDef = {
 export const STAGE_TABLE_MAX_AGE_DAYS = 14;
 
 /**
- * Every table of the warehouse, as this code declares it: what warehouseDdl creates and EnsureWarehouse
- * brings a deployed warehouse forward to (core/schema-migration.ts).
+ * Every table of the warehouse, as the given declarations make it (core/tables.ts WAREHOUSE_TABLES, or a
+ * test's): what warehouseDdl creates and EnsureWarehouse brings a deployed warehouse forward to
+ * (core/schema-migration.ts).
  */
-export const DECLARED_TABLES: readonly TableDef[] = [
-  ...WAREHOUSE_TABLES,
+export const declaredTables = (warehouseTables: readonly TableDef[] = WAREHOUSE_TABLES): readonly TableDef[] => [
+  ...warehouseTables,
   ...Object.values(CLICKSTREAM_TABLES),
   EVENT_LOAD_LEDGER,
   EVENT_LOAD_MUTEX,
   STAGE_TABLE_REGISTRY,
   RUN_CLAIM,
 ];
+
+/** Every table of the product's warehouse. */
+export const DECLARED_TABLES: readonly TableDef[] = declaredTables();
 
 /**
  * Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. An existing table keeps its columns:

@@ -1,6 +1,7 @@
 import {
   createIamUserSql,
   DECLARED_TABLES,
+  declaredTables,
   dropRegisteredStageBatches,
   STAGE_TABLE_MAX_AGE_DAYS,
   stagesCreatedBeforeSql,
@@ -17,7 +18,7 @@ import {
   recordSchemaChangesSql,
   type CatalogColumn,
 } from '../core/schema-migration';
-import type { TableDef } from '../core/tables';
+import { DECLARATIONS, warehouseTables, type Declarations, type TableDef } from '../core/tables';
 import { CODE_VERSION } from '../core/version';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { HANDLER_ENV } from '../contract';
@@ -31,10 +32,16 @@ export interface EnsureWarehouseSettings {
    * writes. Absent on a laptop, where one local user does everything.
    */
   writerUser?: string;
-  /** The tables the warehouse must have, as declared; a test passes its own. */
-  tables?: readonly TableDef[];
-  /** Recorded with each change in ops.schema_change. */
+  /** The datasets whose tables the warehouse must have (core/tables.ts; a test passes its own). @default DECLARATIONS */
+  declarations?: Declarations;
+  /** Recorded with each change in ops.schema_change. @default CODE_VERSION (package.json) */
   codeVersion?: string;
+}
+
+/** What ensureWarehouse works with: the settings, with the declarations made into the warehouse's tables. */
+export interface EnsureWarehouseOptions extends Pick<EnsureWarehouseSettings, 'writerUser' | 'codeVersion'> {
+  /** Every table the warehouse must have, as declared. @default DECLARED_TABLES */
+  tables?: readonly TableDef[];
 }
 
 export interface EnsureWarehouseResult {
@@ -55,7 +62,7 @@ export interface EnsureWarehouseResult {
  */
 export async function ensureWarehouse(
   warehouse: Warehouse,
-  { writerUser, tables = DECLARED_TABLES, codeVersion = CODE_VERSION }: EnsureWarehouseSettings,
+  { writerUser, tables = DECLARED_TABLES, codeVersion = CODE_VERSION }: EnsureWarehouseOptions,
 ): Promise<EnsureWarehouseResult> {
   // Planned whole before the first statement: a refused change leaves the warehouse as it was.
   const changes = planSchemaChanges(tables, await warehouse.query<CatalogColumn>(catalogColumnsSql(tables)));
@@ -124,7 +131,9 @@ const isStackEvent = (input: unknown): input is CloudFormationCustomResourceEven
 
 export function makeEnsureWarehouse({ warehouse, logger }: Adapters, settings: EnsureWarehouseSettings) {
   const ensure = async (): Promise<EnsureWarehouseResult> => {
-    const result = await ensureWarehouse(warehouse, settings);
+    const { declarations = DECLARATIONS, ...options } = settings;
+    const tables = declaredTables(warehouseTables(declarations.tables));
+    const result = await ensureWarehouse(warehouse, { ...options, tables });
     if (result.created)
       logger.info('warehouse schema created, changed or granted', { changes: result.changes });
     else logger.info('warehouse schema present');
@@ -148,6 +157,7 @@ export function makeEnsureWarehouse({ warehouse, logger }: Adapters, settings: E
 
 export const ensureWarehouseSettings = (env: Env): EnsureWarehouseSettings => ({
   writerUser: env[HANDLER_ENV.warehouseWriterUser] || undefined,
+  declarations: DECLARATIONS,
 });
 
 export const step: Step<EnsureWarehouseSettings, unknown, EnsureWarehouseResult | SchemaResourceResult> = {

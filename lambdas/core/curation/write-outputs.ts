@@ -10,7 +10,7 @@ import { layout } from '../layout';
 import type { BatchTable } from '../model';
 import { ROW_NUMBER } from '../quality/compile-sql';
 import { rowJson, type CheckedDataset } from '../quality/check-dataset';
-import { TABLES } from '../tables';
+import { TABLES, type TableDef, type TableName } from '../tables';
 
 /** Where a step writes its files and how they reach the lake (adapters/lake-workspace.ts). */
 export interface OutputWorkspace {
@@ -63,9 +63,10 @@ export async function writeCurated(
   select: string,
   businessDate: string,
   bucket?: Bucket,
+  tables: Record<TableName, TableDef> = TABLES,
 ): Promise<TableToLoad> {
   const path = workspace.path(`${table}.parquet`);
-  const rows = await engine.writeParquet(castSelect(TABLES[table], `(${select}) s`), path);
+  const rows = await engine.writeParquet(castSelect(tables[table], `(${select}) s`), path);
   const prefix = layout.curatedPrefix(table, businessDate);
   let key = layout.curated(table, businessDate);
   if (bucket === undefined) await lake.deletePrefix(prefix);
