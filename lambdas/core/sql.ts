@@ -151,7 +151,9 @@ export const STAGE_TABLE_MAX_AGE_DAYS = 14;
  * test's): what warehouseDdl creates and EnsureWarehouse brings a deployed warehouse forward to
  * (core/schema-migration.ts).
  */
-export const declaredTables = (warehouseTables: readonly TableDef[] = WAREHOUSE_TABLES): readonly TableDef[] => [
+export const declaredTables = (
+  warehouseTables: readonly TableDef[] = WAREHOUSE_TABLES,
+): readonly TableDef[] => [
   ...warehouseTables,
   ...Object.values(CLICKSTREAM_TABLES),
   EVENT_LOAD_LEDGER,
