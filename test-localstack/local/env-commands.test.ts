@@ -148,24 +148,109 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
     assert.match(outputs.BatchStateMachineArn, new RegExp(`:stateMachine:${stack.batchName}$`));
   });
 
-  test('run --env --date D: execution D, then D-a2, in Step Functions', async () => {
-    // Prepare
+  test('run --env --date D: execution D, then D-a2; a failing date FAILED with its error, exit 1', async () => {
+    // Prepare: GATE_FAILS runs the recorded failed quality gate, any other date the clean day
     const date = '2026-11-01';
     // Act
-    const first = await cli('run', '--date', date);
-    const second = await cli('run', '--date', date);
+    const [[first, second], failed] = await Promise.all([
+      cli('run', '--date', date).then(async (run) => [run, await cli('run', '--date', date)]),
+      cli('run', '--date', GATE_FAILS),
+    ]);
     // Assess
     assert.equal(first.code, 0, first.out + first.err);
-    assert.match(first.out, new RegExp(`${date}\\s+SUCCEEDED.*${date}\\b`));
+    assert.match(first.out, new RegExp(`^${date}\\s+SUCCEEDED.*\\s${date}\\s`, 'm'));
     assert.equal(second.code, 0, second.out + second.err);
-    assert.match(second.out, new RegExp(`${date}\\s+SUCCEEDED.*${date}-a2\\b`));
+    assert.match(second.out, new RegExp(`^${date}\\s+SUCCEEDED.*\\s${date}-a2\\s`, 'm'));
     for (const name of [date, `${date}-a2`]) {
       const described = await describeRun(name);
       assert.equal(described.status, 'SUCCEEDED', name);
       assert.deepEqual(JSON.parse(described.input!), { businessDate: date });
     }
+    assert.equal(failed.code, 1, failed.out + failed.err);
+    assert.match(failed.out, new RegExp(`^${GATE_FAILS}\\s+FAILED`, 'm'));
+    assert.match(failed.out, /QualityGateError/);
+    assert.equal((await describeRun(GATE_FAILS)).status, 'FAILED');
+  });
+
+  test('backfill --env --concurrency 5: at most maxConcurrentRuns (2) executions at once, others\' included', async () => {
+    // Prepare: two executions started outside the CLI hold both of dev's run slots
+    const blockers = await Promise.all(
+      ['blocker-1', 'blocker-2'].map((name) =>
+        sfn.send(
+          new StartExecutionCommand({
+            stateMachineArn: `${outputs.BatchStateMachineArn}#${BLOCKER_CASE}`,
+            name,
+            input: JSON.stringify({ businessDate: '2026-10-01' }),
+          }),
+        ),
+      ),
+    );
+    const dates = ['2026-11-02', '2026-11-03', '2026-11-04'];
+    // Act
+    const running = cli('backfill', '--from', dates[0], '--to', dates[2], '--concurrency', '5', '--force');
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    const whileBlocked = await executionNames();
+    for (const { executionArn } of blockers) await sfn.send(new StopExecutionCommand({ executionArn }));
+    const backfill = await running;
+    // Assess
+    assert.equal(backfill.code, 0, backfill.out + backfill.err);
+    assert.match(backfill.err, /3 dates, 2 at a time/);
+    assert.deepEqual(
+      whileBlocked.filter((name) => dates.includes(name)),
+      [],
+      'no date started while the two slots were taken',
+    );
+    const runs: DescribeExecutionCommandOutput[] = [];
+    for (const date of dates) {
+      assert.match(backfill.out, new RegExp(`${date}\\s+SUCCEEDED.*${date}\\b`));
+      runs.push(await describeRun(date));
+    }
+    const stopped = Math.min(
+      ...(await Promise.all(blockers.map(async (b) => (await describeRun(b.executionArn!.split(':').at(-1)!)).stopDate!.getTime()))),
+    );
+    for (const run of runs) assert.ok(run.startDate!.getTime() >= stopped, `${run.name} started before a slot was free`);
+    // No instant with more than two of the backfill's executions running.
+    for (const run of runs) {
+      const at = run.startDate!.getTime();
+      const overlapping = runs.filter((r) => r.startDate!.getTime() <= at && r.stopDate!.getTime() > at);
+      assert.ok(overlapping.length <= 2, `${overlapping.map((r) => r.name).join(', ')} ran at once`);
+    }
+  });
+
+  test('two backfills of the same dates at once: each date runs once, both exit 0', async (t) => {
+    // Prepare
+    const dates = ['2026-11-06', '2026-11-07', '2026-11-08'];
+    const args = ['backfill', '--from', dates[0], '--to', dates[2], '--concurrency', '2', '--force'];
+    // Act
+    const [a, b] = await Promise.all([cli(...args), cli(...args)]);
+    // Assess
+    for (const backfill of [a, b]) assert.equal(backfill.code, 0, backfill.out + backfill.err);
+    const names = await executionNames();
+    for (const date of dates) {
+      assert.deepEqual(names.filter((n) => n.startsWith(date)), [date], `${date}: one execution`);
+      assert.equal((await describeRun(date)).status, 'SUCCEEDED');
+    }
+    // Both report the one execution of each date as their run: a same-name start while it runs is
+    // StartExecution's idempotent answer, after it ended ExecutionAlreadyExists, or it was seen running.
+    for (const date of dates)
+      for (const backfill of [a, b]) assert.match(backfill.out, new RegExp(`^${date}\\s+SUCCEEDED.*\\s${date}\\s`, 'm'));
+    t.diagnostic(
+      [...`${a.out}\n${b.out}`.matchAll(/^(\S+) .*?(started by another starter at the same time|run by another starter since this backfill began|was already running; waited for it)/gm)]
+        .map((m) => `${m[1]}: ${m[2]}`)
+        .join('; ') || 'each date started by both at once (idempotent StartExecution)',
+    );
+    // The API fact the CLI relies on: a closed execution's name cannot be started again.
+    await assert.rejects(
+      sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: outputs.BatchStateMachineArn,
+          name: dates[0],
+          input: JSON.stringify({ businessDate: dates[0] }),
+        }),
+      ),
+      { name: 'ExecutionAlreadyExists' },
+    );
   });
 });
 
-export type { DescribeExecutionCommandOutput };
-void [PutObjectCommand, StartExecutionCommand, StopExecutionCommand, layout];
+void [PutObjectCommand, layout];
