@@ -335,6 +335,37 @@ function businessDateOf(execution: Described): string {
   });
 }
 
+/**
+ * A run of the batch state machine (`runId`, else its newest execution) and its business date, from Step
+ * Functions alone: the run id is the execution name, the date comes from its input as ResolveRun fixed it.
+ * Undefined when there is no such execution.
+ */
+export async function batchRunOf(
+  sfn: SdkClient,
+  stateMachineArn: string,
+  runId?: string,
+): Promise<{ runId: string; businessDate: string } | undefined> {
+  let name = runId;
+  if (name === undefined) {
+    // Newest first on AWS; sorted here too, for an API that lists in another order (LocalStack).
+    const { executions } = (await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn, maxResults: 100 }),
+    )) as { executions?: { name?: string; startDate?: Date }[] };
+    const time = (e: { startDate?: Date }) => new Date(e.startDate ?? 0).getTime();
+    name = [...(executions ?? [])].sort((a, b) => time(b) - time(a))[0]?.name;
+    if (name === undefined) return undefined;
+  }
+  const arn = executionArnOf(stateMachineArn, name);
+  let described: Omit<Described, 'name' | 'arn'>;
+  try {
+    described = (await sfn.send(new DescribeExecutionCommand({ executionArn: arn }))) as typeof described;
+  } catch (error) {
+    if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
+    throw error;
+  }
+  return { runId: name, businessDate: businessDateOf({ ...described, name, arn }) };
+}
+
 /** The batch state machine of a deployed environment, its ledger ops.* through the Data API. */
 export const stateMachineRuns = (environment: AwsEnvironment, pollMs?: number) =>
   new StateMachineRuns({
