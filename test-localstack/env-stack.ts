@@ -89,7 +89,9 @@ export async function startExecutionProxy(
         const start = JSON.parse(body.toString()) as Json;
         const testCase = testCaseOf(JSON.parse(String(start.input ?? '{}')) as Json);
         starts.push({ name: String(start.name), testCase, at: Date.now() });
-        body = Buffer.from(JSON.stringify({ ...start, stateMachineArn: `${String(start.stateMachineArn)}#${testCase}` }));
+        body = Buffer.from(
+          JSON.stringify({ ...start, stateMachineArn: `${String(start.stateMachineArn)}#${testCase}` }),
+        );
       }
       const forwarded = request(
         {

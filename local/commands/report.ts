@@ -24,8 +24,7 @@ export const command: Command = {
       const environment = await aws();
       source = {
         lake: environment.lake,
-        findRun: (runId) =>
-          batchRunOf(environment.sfn, environment.outputs.batchStateMachineArn, runId),
+        findRun: (runId) => batchRunOf(environment.sfn, environment.outputs.batchStateMachineArn, runId),
         reportsDir: join(dataDirOf(values), REPORTS_DIR, environment.envName),
       };
     } else {

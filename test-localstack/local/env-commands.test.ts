@@ -27,7 +27,9 @@ import {
   StopExecutionCommand,
   type DescribeExecutionCommandOutput,
 } from '@aws-sdk/client-sfn';
+import { LAKE } from '../../lambdas/contract';
 import { layout } from '../../lambdas/core/layout';
+import type { StatusReport } from '../../local/status';
 import { synthesizeDefinitions } from '../../local/synth-definitions';
 import { runCartflow } from '../../test/support/cartflow-cli';
 import { envStackTemplate, startExecutionProxy, type EnvStackTemplate } from '../env-stack';
@@ -62,11 +64,13 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
   let proxy: Awaited<ReturnType<typeof startExecutionProxy>>;
   let env: NodeJS.ProcessEnv;
 
-  const cli = (...args: string[]) => runCartflow([...args, '--env', 'dev'], { dataDir, env, timeoutMs: 120_000 });
+  const cli = (...args: string[]) =>
+    runCartflow([...args, '--env', 'dev'], { dataDir, env, timeoutMs: 120_000 });
 
   const executionArn = (name: string) =>
     `${outputs.BatchStateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-  const describeRun = (name: string) => sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(name) }));
+  const describeRun = (name: string) =>
+    sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(name) }));
   async function executionNames(): Promise<string[]> {
     const { executions } = await sfn.send(
       new ListExecutionsCommand({ stateMachineArn: outputs.BatchStateMachineArn, maxResults: 1000 }),
@@ -81,8 +85,9 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
     // The test cases of the batch machine in the mock file, before any execution names them.
     const path = mockFilePath();
     const mock = readMockFile(path);
-    const cases = (mock.StateMachines[stack.batchName] = { TestCases: {} as Record<string, Record<string, string>> })
-      .TestCases;
+    const cases = (mock.StateMachines[stack.batchName] = {
+      TestCases: {} as Record<string, Record<string, string>>,
+    }).TestCases;
     const mockCase = (name: string, tasks: Scenario['tasks']) => {
       cases[name] = {};
       for (const [state, results] of Object.entries(tasks)) {
@@ -100,7 +105,9 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
     mockCase('GateFails', scenario('batch-quality-gate-fails').tasks);
     // Retried with the definition's real backoff (5 s, then 10 s): it runs until the suite stops it.
     mockCase(BLOCKER_CASE, {
-      EnsureWarehouse: [{ Throw: { Error: 'TransientError', Cause: 'warehouse busy (a blocker of the suite)' } }],
+      EnsureWarehouse: [
+        { Throw: { Error: 'TransientError', Cause: 'warehouse busy (a blocker of the suite)' } },
+      ],
     });
     writeMockFile(path, mock);
     proxy = await startExecutionProxy(endpoint, (input) =>
@@ -112,12 +119,18 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
       .catch(() => undefined);
     if (existing?.Stacks?.length) {
       await cloudFormation.send(new DeleteStackCommand({ StackName: STACK }));
-      await waitUntilStackDeleteComplete({ client: cloudFormation, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { StackName: STACK });
+      await waitUntilStackDeleteComplete(
+        { client: cloudFormation, maxWaitTime: 60, minDelay: 1, maxDelay: 2 },
+        { StackName: STACK },
+      );
     }
     await cloudFormation.send(
       new CreateStackCommand({ StackName: STACK, TemplateBody: JSON.stringify(stack.template) }),
     );
-    await waitUntilStackCreateComplete({ client: cloudFormation, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { StackName: STACK });
+    await waitUntilStackCreateComplete(
+      { client: cloudFormation, maxWaitTime: 60, minDelay: 1, maxDelay: 2 },
+      { StackName: STACK },
+    );
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: STACK }));
     outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey!, o.OutputValue!]));
     env = {
@@ -143,7 +156,13 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
     // Prepare: the stack created in before()
     // Act: DescribeStacks in before()
     // Assess
-    for (const key of ['BatchStateMachineArn', 'CatalogStateMachineArn', 'LakeBucketName', 'WorkgroupName', 'AlertTopicArn'])
+    for (const key of [
+      'BatchStateMachineArn',
+      'CatalogStateMachineArn',
+      'LakeBucketName',
+      'WorkgroupName',
+      'AlertTopicArn',
+    ])
       assert.ok(outputs[key], `output ${key} of ${STACK}: ${JSON.stringify(outputs)}`);
     assert.match(outputs.BatchStateMachineArn, new RegExp(`:stateMachine:${stack.batchName}$`));
   });
@@ -172,7 +191,7 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
     assert.equal((await describeRun(GATE_FAILS)).status, 'FAILED');
   });
 
-  test('backfill --env --concurrency 5: at most maxConcurrentRuns (2) executions at once, others\' included', async () => {
+  test("backfill --env --concurrency 5: at most maxConcurrentRuns (2) executions at once, others' included", async () => {
     // Prepare: two executions started outside the CLI hold both of dev's run slots
     const blockers = await Promise.all(
       ['blocker-1', 'blocker-2'].map((name) =>
@@ -206,9 +225,14 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
       runs.push(await describeRun(date));
     }
     const stopped = Math.min(
-      ...(await Promise.all(blockers.map(async (b) => (await describeRun(b.executionArn!.split(':').at(-1)!)).stopDate!.getTime()))),
+      ...(await Promise.all(
+        blockers.map(async (b) =>
+          (await describeRun(b.executionArn!.split(':').at(-1)!)).stopDate!.getTime(),
+        ),
+      )),
     );
-    for (const run of runs) assert.ok(run.startDate!.getTime() >= stopped, `${run.name} started before a slot was free`);
+    for (const run of runs)
+      assert.ok(run.startDate!.getTime() >= stopped, `${run.name} started before a slot was free`);
     // No instant with more than two of the backfill's executions running.
     for (const run of runs) {
       const at = run.startDate!.getTime();
@@ -227,15 +251,24 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
     for (const backfill of [a, b]) assert.equal(backfill.code, 0, backfill.out + backfill.err);
     const names = await executionNames();
     for (const date of dates) {
-      assert.deepEqual(names.filter((n) => n.startsWith(date)), [date], `${date}: one execution`);
+      assert.deepEqual(
+        names.filter((n) => n.startsWith(date)),
+        [date],
+        `${date}: one execution`,
+      );
       assert.equal((await describeRun(date)).status, 'SUCCEEDED');
     }
     // Both report the one execution of each date as their run: a same-name start while it runs is
     // StartExecution's idempotent answer, after it ended ExecutionAlreadyExists, or it was seen running.
     for (const date of dates)
-      for (const backfill of [a, b]) assert.match(backfill.out, new RegExp(`^${date}\\s+SUCCEEDED.*\\s${date}\\s`, 'm'));
+      for (const backfill of [a, b])
+        assert.match(backfill.out, new RegExp(`^${date}\\s+SUCCEEDED.*\\s${date}\\s`, 'm'));
     t.diagnostic(
-      [...`${a.out}\n${b.out}`.matchAll(/^(\S+) .*?(started by another starter at the same time|run by another starter since this backfill began|was already running; waited for it)/gm)]
+      [
+        ...`${a.out}\n${b.out}`.matchAll(
+          /^(\S+) .*?(started by another starter at the same time|run by another starter since this backfill began|was already running; waited for it)/gm,
+        ),
+      ]
         .map((m) => `${m[1]}: ${m[2]}`)
         .join('; ') || 'each date started by both at once (idempotent StartExecution)',
     );
@@ -251,6 +284,96 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
       { name: 'ExecutionAlreadyExists' },
     );
   });
-});
 
-void [PutObjectCommand, layout];
+  test('status --env: runs and steps from Step Functions, on-failure objects from the bucket, the warehouse said unread', async () => {
+    // Prepare: the runs of the tests above; an on-failure object as the stream's Lambda destination writes it
+    const key = `${LAKE.streamOnFailure}2026/11/09/failed-batch.json`;
+    await s3.send(
+      new PutObjectCommand({ Bucket: outputs.LakeBucketName, Key: key, Body: '{"requestContext":{}}' }),
+    );
+    // Act
+    const [json, text] = await Promise.all([cli('status', '--json'), cli('status')]);
+    // Assess
+    assert.equal(json.code, 0, json.err);
+    const report = JSON.parse(json.out) as StatusReport;
+    assert.match(
+      report.warehouseNote ?? '',
+      /^runs from execution history; freshness and failed checks not read: .*Redshift Data API/,
+    );
+    const byDate = new Map(report.runs.map((d) => [d.businessDate, d]));
+    assert.deepEqual(
+      ['2026-11-01', GATE_FAILS, '2026-11-06'].map((date) => [
+        date,
+        byDate.get(date)?.runs,
+        byDate.get(date)?.latest.status,
+        byDate.get(date)?.latest.runId,
+      ]),
+      [
+        ['2026-11-01', 2, 'SUCCEEDED', '2026-11-01-a2'],
+        [GATE_FAILS, 1, 'FAILED', GATE_FAILS],
+        ['2026-11-06', 1, 'SUCCEEDED', '2026-11-06'],
+      ],
+    );
+    // The newest date's steps, read from its execution history: every Task of the clean day, succeeded
+    // (in order of start: the Parallel's branches in either order).
+    const newest = report.runs[0];
+    assert.deepEqual(
+      newest.steps?.map((step) => `${step.state} ${step.status}`).sort(),
+      Object.keys(scenario('batch-clean-day').tasks)
+        .map((state) => `${state} succeeded`)
+        .sort(),
+    );
+    assert.ok(
+      newest.steps?.some((step) => step.state === 'LoadTable' && step.count > 1),
+      'the LoadTables Map',
+    );
+    assert.deepEqual(
+      report.onFailure.newest.map((o) => o.key),
+      [key],
+    );
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /Freshness \(SLA per dataset\)\n {2}not read: the warehouse is unavailable/);
+    assert.match(text.out, new RegExp(`^  ${GATE_FAILS}\\s+FAILED\\s+1\\s+${GATE_FAILS}\\s`, 'm'));
+  });
+
+  test("report --env: the run's report copied from the bucket; a run without one says where it looked", async () => {
+    // Prepare: reports where RecordRun writes them (mocked here): of 2026-11-01 and of the newest run
+    const put = (date: string, run: string) =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: outputs.LakeBucketName,
+          Key: layout.runReport(date, run),
+          Body: `<html><body>report of ${run}</body></html>`,
+        }),
+      );
+    const { executions } = await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: outputs.BatchStateMachineArn, maxResults: 1000 }),
+    );
+    const latest = [...(executions ?? [])].sort((a, b) => b.startDate!.getTime() - a.startDate!.getTime())[0];
+    const latestDate = (JSON.parse((await describeRun(latest.name!)).input!) as { businessDate: string })
+      .businessDate;
+    await Promise.all([put('2026-11-01', '2026-11-01'), put(latestDate, latest.name!)]);
+    // Act
+    const [named, newestRun, none] = await Promise.all([
+      cli('report', '2026-11-01'),
+      cli('report'),
+      cli('report', GATE_FAILS),
+    ]);
+    // Assess
+    assert.equal(named.code, 0, named.err);
+    assert.equal(named.out.trim(), join(dataDir, 'reports', 'dev', '2026-11-01.html'));
+    assert.equal(readFileSync(named.out.trim(), 'utf8'), '<html><body>report of 2026-11-01</body></html>');
+    assert.equal(newestRun.code, 0, newestRun.err);
+    assert.equal(
+      readFileSync(newestRun.out.trim(), 'utf8'),
+      `<html><body>report of ${latest.name}</body></html>`,
+    );
+    assert.equal(none.code, 1);
+    assert.match(
+      none.err,
+      new RegExp(
+        `run ${GATE_FAILS} has no report at s3://${outputs.LakeBucketName}/${layout.runReport(GATE_FAILS, GATE_FAILS)}`,
+      ),
+    );
+  });
+});

@@ -186,8 +186,18 @@ describe('status sources on AWS', () => {
     // the SDK edge has a failed run of 2026-05-02 (the fixture's history) and a later-dated older one
     const events = (await historyFixture()).filter((e) => (e.id ?? 0) <= 34);
     const executions = [
-      { name: '2026-05-03', input: '{"businessDate":"2026-05-03"}', status: 'SUCCEEDED', at: '2026-05-04T01:00:00Z' },
-      { name: '2026-05-02', input: '{"businessDate":"2026-05-02"}', status: 'FAILED', at: '2026-05-04T02:00:00Z' },
+      {
+        name: '2026-05-03',
+        input: '{"businessDate":"2026-05-03"}',
+        status: 'SUCCEEDED',
+        at: '2026-05-04T01:00:00Z',
+      },
+      {
+        name: '2026-05-02',
+        input: '{"businessDate":"2026-05-02"}',
+        status: 'FAILED',
+        at: '2026-05-04T02:00:00Z',
+      },
     ];
     const sfn = {
       async send(command: object) {
@@ -244,8 +254,16 @@ describe('status sources on AWS', () => {
             },
           });
           return gatherStatus(
-            { warehouse: environment.warehouse, lake: environment.lake, history: executionHistory(sfn, MACHINE) },
-            { environment: 'dev', rules: freshnessRulesOf(loadConfig('dev')), now: new Date('2026-05-04T03:00:00Z') },
+            {
+              warehouse: environment.warehouse,
+              lake: environment.lake,
+              history: executionHistory(sfn, MACHINE),
+            },
+            {
+              environment: 'dev',
+              rules: freshnessRulesOf(loadConfig('dev')),
+              now: new Date('2026-05-04T03:00:00Z'),
+            },
           );
         },
       );
@@ -257,7 +275,13 @@ describe('status sources on AWS', () => {
         /^runs from execution history; freshness and failed checks not read: cartflow status --env needs the Redshift Data API/,
       );
       assert.deepEqual(
-        report.runs.map((d) => [d.businessDate, d.latest.runId, d.latest.status, d.latest.startedAt, d.latest.ms]),
+        report.runs.map((d) => [
+          d.businessDate,
+          d.latest.runId,
+          d.latest.status,
+          d.latest.startedAt,
+          d.latest.ms,
+        ]),
         [
           ['2026-05-02', '2026-05-02', 'FAILED', '2026-05-04T02:00:00.000Z', 90_000],
           ['2026-05-03', '2026-05-03', 'SUCCEEDED', '2026-05-04T01:00:00.000Z', 90_000],
@@ -266,8 +290,14 @@ describe('status sources on AWS', () => {
       assert.equal(report.runs[0].error, 'PermanentError: staged/orders missing');
       assert.ok(report.runs[0].steps?.some((step) => step.state === 'Validate' && step.status === 'failed'));
       assert.deepEqual([report.freshness, report.failedChecks], [[], []]);
-      assert.match(text, /Freshness \(SLA per dataset\)\n {2}not read: the warehouse is unavailable \(above\)\n/);
-      assert.match(text, /Failed checks \(latest run of each date listed\)\n {2}not read: the warehouse is unavailable/);
+      assert.match(
+        text,
+        /Freshness \(SLA per dataset\)\n {2}not read: the warehouse is unavailable \(above\)\n/,
+      );
+      assert.match(
+        text,
+        /Failed checks \(latest run of each date listed\)\n {2}not read: the warehouse is unavailable/,
+      );
     } finally {
       await Promise.all([unserved.close(), s3.close()]);
     }

@@ -609,9 +609,21 @@ describe('backfill and retry against a deployed state machine', () => {
 describe('batchRunOf (report --env): the run and its business date from Step Functions, no Data API', () => {
   /** ListExecutions in another order than newest first (as LocalStack lists), DescribeExecution with input. */
   const executions = [
-    { name: '2026-03-01', startDate: new Date('2026-03-02T08:00:00Z'), input: '{"businessDate":"2026-03-01"}' },
-    { name: 'sched-7f3a', startDate: new Date('2026-03-03T02:00:00Z'), input: '{"time":"2026-03-03T02:00:00Z"}' },
-    { name: '2026-02-27-a2', startDate: new Date('2026-03-01T09:00:00Z'), input: '{"businessDate":"2026-02-27"}' },
+    {
+      name: '2026-03-01',
+      startDate: new Date('2026-03-02T08:00:00Z'),
+      input: '{"businessDate":"2026-03-01"}',
+    },
+    {
+      name: 'sched-7f3a',
+      startDate: new Date('2026-03-03T02:00:00Z'),
+      input: '{"time":"2026-03-03T02:00:00Z"}',
+    },
+    {
+      name: '2026-02-27-a2',
+      startDate: new Date('2026-03-01T09:00:00Z'),
+      input: '{"businessDate":"2026-02-27"}',
+    },
   ];
   const sfn = {
     async send(command: object): Promise<unknown> {
@@ -620,7 +632,8 @@ describe('batchRunOf (report --env): the run and its business date from Step Fun
         return { executions: executions.map(({ name, startDate }) => ({ name, startDate })) };
       if (command instanceof DescribeExecutionCommand) {
         const found = executions.find((e) => executionArnOf(MACHINE, e.name) === command.input.executionArn);
-        if (!found) throw Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' });
+        if (!found)
+          throw Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' });
         return { status: 'SUCCEEDED', input: found.input, startDate: found.startDate };
       }
       throw new Error(`unexpected command ${command.constructor.name}`);
