@@ -384,7 +384,7 @@ export async function newestExecutions(
   const { executions } = (await sfn.send(
     new ListExecutionsCommand({ stateMachineArn, maxResults: 100 }),
   )) as { executions?: { name?: string; startDate?: Date }[] };
-  // Newest first on AWS; sorted here too, for an API that lists in another order (LocalStack).
+  // Step Functions (and LocalStack) list newest first; sorted by start anyway, as the caller relies on it.
   const time = (e: { startDate?: Date }) => new Date(e.startDate ?? 0).getTime();
   return [...(executions ?? [])]
     .sort((a, b) => time(b) - time(a))

@@ -41,7 +41,7 @@ export const command: Command = {
   },
 };
 
-/** Where a report is read (its run: ops.pipeline_run locally, Step Functions with --env; the lake) and where it goes by default. */
+/** Where a report is read (the run: ops.pipeline_run, or Step Functions with --env; the lake), where it goes. */
 export interface ReportSource {
   /** The run `runId` (absent: the latest) and its business date; undefined when there is none. */
   findRun(runId: string | undefined): Promise<{ runId: string; businessDate: string } | undefined>;

@@ -607,7 +607,7 @@ describe('backfill and retry against a deployed state machine', () => {
 });
 
 describe('batchRunOf (report --env): the run and its business date from Step Functions, no Data API', () => {
-  /** ListExecutions in another order than newest first (as LocalStack lists), DescribeExecution with input. */
+  /** ListExecutions in another order than newest first, DescribeExecution with the input. */
   const executions = [
     {
       name: '2026-03-01',
