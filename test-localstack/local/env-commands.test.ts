@@ -64,8 +64,21 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
   let proxy: Awaited<ReturnType<typeof startExecutionProxy>>;
   let env: NodeJS.ProcessEnv;
 
-  const cli = (...args: string[]) =>
-    runCartflow([...args, '--env', 'dev'], { dataDir, env, timeoutMs: 120_000 });
+  /** Every command run, with its exit code and the lines that say its outcome, printed after the suite. */
+  const transcript: string[] = [];
+  const cli = async (...args: string[]) => {
+    const started = Date.now();
+    const ended = await runCartflow([...args, '--env', 'dev'], { dataDir, env, timeoutMs: 120_000 });
+    const outcome = `${ended.out}\n${ended.err}`
+      .split('\n')
+      .filter((line) => /^( {2})?20\d\d-|^\/|^backfill \d|^! |^cartflow \w+: /.test(line))
+      .map((line) => `    ${line.slice(0, 110)}`);
+    transcript.push(
+      `cartflow ${args.join(' ')} --env dev → exit ${ended.code} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      ...outcome,
+    );
+    return ended;
+  };
 
   const executionArn = (name: string) =>
     `${outputs.BatchStateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -148,6 +161,7 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
   });
 
   after(async () => {
+    console.log(`--env commands against ${STACK} in LocalStack:\n${transcript.join('\n')}`);
     await proxy?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
