@@ -62,13 +62,6 @@ export function envStackTemplate(synthesized: SynthesizedDefinitions, tag: strin
   return { template: { Resources: resources, Outputs: outputs }, dropped, batchName, catalogName };
 }
 
-/** A StartExecution the proxy passed on. */
-export interface ProxiedStart {
-  name: string;
-  testCase: string;
-  at: number;
-}
-
 /**
  * The Step Functions endpoint the CLI is given: LocalStack's, with every StartExecution's state machine ARN
  * suffixed `#<test case>` (LocalStack chooses mocked task results only so; the CLI starts the plain ARN the
@@ -77,9 +70,8 @@ export interface ProxiedStart {
 export async function startExecutionProxy(
   target: string,
   testCaseOf: (input: Json) => string,
-): Promise<{ url: string; starts: ProxiedStart[]; close: () => Promise<void> }> {
+): Promise<{ url: string; close: () => Promise<void> }> {
   const upstream = new URL(target);
-  const starts: ProxiedStart[] = [];
   const server: Server = createServer((incoming, answer) => {
     const chunks: Buffer[] = [];
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -88,7 +80,6 @@ export async function startExecutionProxy(
       if (incoming.headers['x-amz-target'] === 'AWSStepFunctions.StartExecution') {
         const start = JSON.parse(body.toString()) as Json;
         const testCase = testCaseOf(JSON.parse(String(start.input ?? '{}')) as Json);
-        starts.push({ name: String(start.name), testCase, at: Date.now() });
         body = Buffer.from(
           JSON.stringify({ ...start, stateMachineArn: `${String(start.stateMachineArn)}#${testCase}` }),
         );
@@ -117,7 +108,6 @@ export async function startExecutionProxy(
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    starts,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
