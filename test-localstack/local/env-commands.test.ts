@@ -34,6 +34,7 @@ import { synthesizeDefinitions } from '../../local/synth-definitions';
 import { runCartflow } from '../../test/support/cartflow-cli';
 import { envStackTemplate, startExecutionProxy, type EnvStackTemplate } from '../env-stack';
 import {
+  addTestCase,
   assertReachable,
   clientConfig,
   FIXTURES,
@@ -45,7 +46,7 @@ import {
 } from '../support';
 
 const STACK = 'Cartflow-dev';
-/** The dates whose runs the scenario says (any other date runs the clean day). */
+/** The date whose run fails at the quality gate (any other date runs the clean day). */
 const GATE_FAILS = '2026-11-05';
 /** Executions started by the suite itself (not through the CLI) that hold a run slot until stopped. */
 const BLOCKER_CASE = 'Blocker';
@@ -98,22 +99,8 @@ describe('cartflow --env dev against a Cartflow-dev stack in LocalStack', () => 
     // The test cases of the batch machine in the mock file, before any execution names them.
     const path = mockFilePath();
     const mock = readMockFile(path);
-    const cases = (mock.StateMachines[stack.batchName] = {
-      TestCases: {} as Record<string, Record<string, string>>,
-    }).TestCases;
-    const mockCase = (name: string, tasks: Scenario['tasks']) => {
-      cases[name] = {};
-      for (const [state, results] of Object.entries(tasks)) {
-        const response = `env-${tag}.${name}.${state}`;
-        cases[name][state] = response;
-        mock.MockedResponses[response] = Object.fromEntries(
-          results.map((result, i) => [
-            i === results.length - 1 ? `${i}-999` : String(i),
-            'Return' in result ? { Return: { StatusCode: 200, Payload: result.Return } } : result,
-          ]),
-        );
-      }
-    };
+    const mockCase = (name: string, tasks: Scenario['tasks']) =>
+      addTestCase(mock, stack.batchName, name, tasks, `env-${tag}.${name}`);
     mockCase('CleanDay', scenario('batch-clean-day').tasks);
     mockCase('GateFails', scenario('batch-quality-gate-fails').tasks);
     // Retried with the definition's real backoff (5 s, then 10 s): it runs until the suite stops it.
