@@ -126,8 +126,8 @@ export function addingAColumnScenarios(label: string, urls: ColumnScenarioDataba
       await load(current, FIRST, first, SOURCES);
       assert.ok(!(await factOrderColumns(current)).includes('channel'));
 
-      // Act: the next release (the two appends of the walkthrough) starts, the shop's orders table gains
-      // the column (the seed's source DDL adds it), and the next date runs.
+      // Act: the release with steps 1 and 2 of the walkthrough starts (step 5, what the deploy does), then
+      // the shop's orders table gains the column (the seed's source DDL adds it) and the next date runs (step 6).
       const next = await release(ORDERS_WITH_CHANNEL);
       const added = await factOrderColumns(next);
       const recorded = await channelChanges(next);
@@ -153,7 +153,7 @@ export function addingAColumnScenarios(label: string, urls: ColumnScenarioDataba
       assert.deepEqual(await channelChanges(next), recorded, 'the run changed the schema no further');
     });
 
-    test('rerunning the older date fills the column for it too', async () => {
+    test('rerunning the older date fills the column for it too (step 7)', async () => {
       // Prepare: the shop's older orders, now with their channel.
       const local = runtime!;
       const first = day(FIRST, true);
