@@ -4,18 +4,22 @@
  * SOURCE_DATABASE_URL / WAREHOUSE_DATABASE_URL, test-integration/adding-a-column-postgres.test.ts).
  * The current release loads a date; the next release declares a source column `channel` on orders and
  * fact_order (test/fixtures/datasets/orders-with-channel.ts, appends to copies of the product's
- * declarations) and loads the next date with it; the older date is then rerun to fill it.
+ * declarations) and loads the next date with it; the older date, which a rebuild from the lake cannot fill,
+ * is then run again from the source.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { CopyMismatchError } from '../../lambdas/core/errors';
 import { generateDay, type GeneratedDay } from '../../lambdas/core/generator';
 import { CATALOG_LANDING_PREFIX } from '../../lambdas/core/layout';
 import { SOURCES, type Declarations } from '../../lambdas/core/tables';
 import { CODE_VERSION } from '../../lambdas/core/version';
+import { localRebuildTarget } from '../../local/commands/rebuild';
 import { seedSourceDatabase } from '../../local/embedded-postgres';
+import { rebuildFromLake } from '../../local/rebuild';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { ORDERS_WITH_CHANNEL } from '../fixtures/datasets/orders-with-channel';
 
@@ -153,7 +157,25 @@ export function addingAColumnScenarios(label: string, urls: ColumnScenarioDataba
       assert.deepEqual(await channelChanges(next), recorded, 'the run changed the schema no further');
     });
 
-    test('rerunning the older date fills the column for it too (step 7)', async () => {
+    test('a rebuild from the lake refuses the older date, whose curated files lack the column, and changes nothing', async () => {
+      // Prepare
+      const local = runtime!;
+      const target = await localRebuildTarget(local);
+      const before = await factOrder(local, FIRST);
+
+      // Act
+      const rebuild = rebuildFromLake(target, [FIRST]);
+
+      // Assess
+      await assert.rejects(rebuild, (error: Error) => {
+        assert.ok(error instanceof CopyMismatchError, String(error));
+        assert.match(error.message, /fact_order\/dt=2026-03-01\/.*has \d+ columns, the table has \d+/);
+        return true;
+      });
+      assert.deepEqual(await factOrder(local, FIRST), before);
+    });
+
+    test('running the older date again fills the column for it (step 7)', async () => {
       // Prepare: the shop's older orders, now with their channel.
       const local = runtime!;
       const first = day(FIRST, true);
@@ -162,8 +184,9 @@ export function addingAColumnScenarios(label: string, urls: ColumnScenarioDataba
       await load(local, FIRST, first, ORDERS_WITH_CHANNEL.sources);
 
       // Assess
-      assert.deepEqual(await factOrder(local, FIRST), expectedRows(first));
-      assert.ok((await factOrder(local, FIRST)).some((r) => r.channel !== null));
+      const filled = await factOrder(local, FIRST);
+      assert.deepEqual(filled, expectedRows(first));
+      assert.ok(filled.some((r) => r.channel !== null));
     });
   });
 }
