@@ -25,6 +25,10 @@ export interface EngineSettings {
 const ENGINE_MEMORY_SHARE = 0.6;
 const MB_PER_VCPU = 1769;
 
+/** The engine's worker threads in a function of `functionMemoryMb`: its vCPUs, 1 to 6. */
+export const engineThreads = (functionMemoryMb: number): number =>
+  Math.max(1, Math.min(6, Math.floor(functionMemoryMb / MB_PER_VCPU)));
+
 /**
  * Engine settings from a function's environment: memory from AWS_LAMBDA_FUNCTION_MEMORY_SIZE (Lambda sets
  * it) or `CARTFLOW_ENGINE_MEMORY_MB`, spill directory from TMPDIR, threads from the vCPUs that memory buys.
@@ -44,9 +48,7 @@ export function engineSettingsFromEnv(env: Readonly<Record<string, string | unde
     const total = functionMemory ? Number(functionMemory) : 2048;
     memoryLimitMb = Math.max(64, Math.floor(total * ENGINE_MEMORY_SHARE));
   }
-  const threads = functionMemory
-    ? Math.max(1, Math.min(6, Math.floor(Number(functionMemory) / MB_PER_VCPU)))
-    : 2;
+  const threads = functionMemory ? engineThreads(Number(functionMemory)) : 2;
   return { memoryLimitMb, tempDirectory: `${env.TMPDIR || '/tmp'}/cartflow-duckdb`, threads };
 }
 

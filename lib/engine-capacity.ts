@@ -1,0 +1,58 @@
+/**
+ * How big a day one DuckDB function takes, from what `npm run bench:scale` measured (each step in a child
+ * process held to prod's function memory): the order lines it gets through within a share of its timeout,
+ * and the lines whose spill and working files fit its /tmp. lib/config.ts checks the volume settings
+ * against it, so a threshold that would send a function a day it cannot finish fails at synth.
+ */
+import { engineThreads } from '../lambdas/core/engine/engine';
+import type { EnvironmentConfig } from './config';
+
+/** One step's run at a day's size, as bench:scale measures it. */
+export interface MeasuredStep {
+  lines: number;
+  seconds: number;
+  /** Peak bytes under the function's /tmp (DuckDB's spill and the step's working files). */
+  tmpBytes: number;
+  /** The engine's threads when measured. */
+  threads: number;
+}
+
+/** What one function of an environment has for a day. */
+export interface EngineCapacity {
+  /** The share of the timeout a day may take: the rest is the margin for a slower machine or a retry's cold start. */
+  timeShare: number;
+  timeoutSeconds: number;
+  tmpBytes: number;
+  threads: number;
+}
+
+const TIME_SHARE = 0.8;
+
+export function engineCapacity(
+  cfg: Pick<EnvironmentConfig, 'lambdaTimeoutSeconds' | 'engine'>,
+): EngineCapacity {
+  return {
+    timeShare: TIME_SHARE,
+    timeoutSeconds: cfg.lambdaTimeoutSeconds,
+    tmpBytes: cfg.engine.ephemeralStorageMb * 1024 * 1024,
+    threads: engineThreads(cfg.engine.memoryMb),
+  };
+}
+
+/**
+ * The largest day (order lines) a step takes, scaled linearly from `measured`: time by lines per second
+ * (per thread when the function has fewer threads than the measurement had, which overstates the time:
+ * a step is never more than thread-parallel), /tmp by bytes per line. `bound` says which one limits it.
+ */
+export function largestDayLines(
+  measured: MeasuredStep,
+  capacity: EngineCapacity,
+): { lines: number; bound: 'time' | '/tmp' } {
+  const slowdown = Math.max(1, measured.threads / capacity.threads);
+  const byTime =
+    (measured.lines * capacity.timeShare * capacity.timeoutSeconds) / (measured.seconds * slowdown);
+  const byTmp = (measured.lines * capacity.tmpBytes) / measured.tmpBytes;
+  return byTime <= byTmp
+    ? { lines: Math.floor(byTime), bound: 'time' }
+    : { lines: Math.floor(byTmp), bound: '/tmp' };
+}
