@@ -142,7 +142,9 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
   const functionEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(functionMb),
-    ...(args['engine-memory-mb'] === undefined ? {} : { CARTFLOW_ENGINE_MEMORY_MB: args['engine-memory-mb'] }),
+    ...(args['engine-memory-mb'] === undefined
+      ? {}
+      : { CARTFLOW_ENGINE_MEMORY_MB: args['engine-memory-mb'] }),
   };
   const engineSettings = engineSettingsFromEnv(functionEnv);
   const runs: StepRun<unknown>[] = [];
@@ -178,11 +180,15 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
     const engine = await Engine.open({ ...engineSettings, tempDirectory: join(dataDir, 'spill') });
     try {
       const agg = join(lake.root, layout.curated('agg_daily_sales', businessDate));
-      const revenue = String(await engine.scalar(`SELECT sum(revenue)::VARCHAR FROM read_parquet(${sqlLiteral(agg)})`));
+      const revenue = String(
+        await engine.scalar(`SELECT sum(revenue)::VARCHAR FROM read_parquet(${sqlLiteral(agg)})`),
+      );
       return {
         ...Object.fromEntries(validation.tables.map((t) => [t.table, t.rows])),
         revenue,
-        ...Object.fromEntries(validation.datasets.map((d) => [`quarantined ${d.dataset}`, d.rowsQuarantined])),
+        ...Object.fromEntries(
+          validation.datasets.map((d) => [`quarantined ${d.dataset}`, d.rowsQuarantined]),
+        ),
       };
     } finally {
       engine.close();
@@ -201,7 +207,11 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
     const buckets: BucketValidation[] = [];
     for (let index = 0; index < bucketCount; index++) {
       const bucketState: PipelineState = { run, bucket: { index, count: bucketCount } };
-      bucketState.transform = await invoke<TransformResult>('transform', `transform bucket ${index}`, bucketState);
+      bucketState.transform = await invoke<TransformResult>(
+        'transform',
+        `transform bucket ${index}`,
+        bucketState,
+      );
       const validated = await invoke<ValidationResult>('validate', `validate bucket ${index}`, bucketState);
       buckets.push({ reportKey: validated.reportKey, tables: validated.tables });
     }
@@ -231,7 +241,11 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
   const unsplitRuns = [byLabel('transform'), byLabel('validate')];
   const unsplitMs = unsplitRuns.reduce((sum, r) => sum + r.wallMs, 0);
   const work = (list: readonly StepRun<unknown>[]) =>
-    list.map((r) => ({ seconds: seconds(r.wallMs), memoryMb: functionMb, architecture: ENGINE_ARCHITECTURE }));
+    list.map((r) => ({
+      seconds: seconds(r.wallMs),
+      memoryMb: functionMb,
+      architecture: ENGINE_ARCHITECTURE,
+    }));
   const usd = lambdaUsd(work(unsplitRuns));
   const splitRuns = runs.filter((r) => !unsplitRuns.includes(r));
   const splitUsd = lambdaUsd(work(splitRuns));
@@ -253,7 +267,10 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
       `${engineSettings.memoryLimitMb} MB; load average ${loadavg()[0].toFixed(1)}`,
     `input: ${fmt(day.lines)} order lines, ${fmt(day.orders)} orders, ${day.products} products`,
     '',
-    ...markdownTable(['function invocation', 'seconds', 'order lines/s', 'peak RSS / cap MB', 'fits', '/tmp peak MB'], body),
+    ...markdownTable(
+      ['function invocation', 'seconds', 'order lines/s', 'peak RSS / cap MB', 'fits', '/tmp peak MB'],
+      body,
+    ),
     '',
     `${fits ? 'every step fits' : 'a step went OVER the cap'}: peak RSS ${peakRssMb} MB of ${functionMb} MB ` +
       `(each step a child process killed past the cap; RSS sampled every 50 ms and the child's own VmHWM)`,

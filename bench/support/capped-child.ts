@@ -81,7 +81,13 @@ export async function runCapped<T>(options: {
   }
   const text = await readFile(resultFile, 'utf8');
   if (code !== 0 || text === '') {
-    return { peakRssMb: mb(sampledKb), capMb, fits: sampledKb <= capMb * 1024, wallMs, error: `exit ${code}` };
+    return {
+      peakRssMb: mb(sampledKb),
+      capMb,
+      fits: sampledKb <= capMb * 1024,
+      wallMs,
+      error: `exit ${code}`,
+    };
   }
   const report = JSON.parse(text) as ChildReport<T>;
   const peakKb = Math.max(report.peakRssKb, sampledKb);
