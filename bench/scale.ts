@@ -230,6 +230,8 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
     seconds: seconds(byLabel(label).wallMs),
     tmpBytes: byLabel(label).tmpBytes,
     threads: engineSettings.threads,
+    peakRssMb: byLabel(label).peakRssMb,
+    memoryLimitMb: engineSettings.memoryLimitMb,
   });
   const capacity = engineCapacity(config);
   const largest = {

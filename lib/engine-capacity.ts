@@ -4,7 +4,7 @@
  * and the lines whose spill and working files fit its /tmp. lib/config.ts checks the volume settings
  * against it, so a threshold that would send a function a day it cannot finish fails at synth.
  */
-import { engineThreads } from '../lambdas/core/engine/engine';
+import { engineMemoryLimitMb, engineThreads } from '../lambdas/core/engine/engine';
 import type { EnvironmentConfig } from './config';
 
 /** One step's run at a day's size, as bench:scale measures it. */
@@ -15,6 +15,9 @@ export interface MeasuredStep {
   tmpBytes: number;
   /** The engine's threads when measured. */
   threads: number;
+  /** The process's peak RSS, and DuckDB's memory_limit then: what lay outside the limit grows with the day. */
+  peakRssMb: number;
+  memoryLimitMb: number;
 }
 
 /** What one function of an environment has for a day. */
@@ -24,6 +27,9 @@ export interface EngineCapacity {
   timeoutSeconds: number;
   tmpBytes: number;
   threads: number;
+  /** The function's memory, and the memory_limit the engine gives DuckDB in it. */
+  memoryMb: number;
+  memoryLimitMb: number;
 }
 
 const TIME_SHARE = 0.8;
@@ -36,23 +42,34 @@ export function engineCapacity(
     timeoutSeconds: cfg.lambdaTimeoutSeconds,
     tmpBytes: cfg.engine.ephemeralStorageMb * 1024 * 1024,
     threads: engineThreads(cfg.engine.memoryMb),
+    memoryMb: cfg.engine.memoryMb,
+    memoryLimitMb: engineMemoryLimitMb(cfg.engine.memoryMb),
   };
 }
+
+export type CapacityBound = 'time' | '/tmp' | 'memory';
 
 /**
  * The largest day (order lines) a step takes, scaled linearly from `measured`: time by lines per second
  * (per thread when the function has fewer threads than the measurement had, which overstates the time:
- * a step is never more than thread-parallel), /tmp by bytes per line. `bound` says which one limits it.
+ * a step is never more than thread-parallel), /tmp by bytes per line, memory by the RSS outside DuckDB's
+ * memory_limit per line (all of it taken as growing with the day, which overstates it) against the room
+ * the function leaves outside its limit. `bound` says which one limits it.
  */
 export function largestDayLines(
   measured: MeasuredStep,
   capacity: EngineCapacity,
-): { lines: number; bound: 'time' | '/tmp' } {
+): { lines: number; bound: CapacityBound } {
   const slowdown = Math.max(1, measured.threads / capacity.threads);
-  const byTime =
-    (measured.lines * capacity.timeShare * capacity.timeoutSeconds) / (measured.seconds * slowdown);
-  const byTmp = (measured.lines * capacity.tmpBytes) / measured.tmpBytes;
-  return byTime <= byTmp
-    ? { lines: Math.floor(byTime), bound: 'time' }
-    : { lines: Math.floor(byTmp), bound: '/tmp' };
+  const outsideMb = measured.peakRssMb - measured.memoryLimitMb;
+  const bounds: [CapacityBound, number][] = [
+    ['time', (measured.lines * capacity.timeShare * capacity.timeoutSeconds) / (measured.seconds * slowdown)],
+    ['/tmp', (measured.lines * capacity.tmpBytes) / measured.tmpBytes],
+    [
+      'memory',
+      outsideMb <= 0 ? Infinity : (measured.lines * (capacity.memoryMb - capacity.memoryLimitMb)) / outsideMb,
+    ],
+  ];
+  const [bound, lines] = bounds.reduce((low, b) => (b[1] < low[1] ? b : low));
+  return { lines: Math.floor(lines), bound };
 }

@@ -25,6 +25,10 @@ export interface EngineSettings {
 const ENGINE_MEMORY_SHARE = 0.6;
 const MB_PER_VCPU = 1769;
 
+/** DuckDB's memory_limit in a function of `functionMemoryMb`: what the rest of the process needs is left free. */
+export const engineMemoryLimitMb = (functionMemoryMb: number): number =>
+  Math.max(64, Math.floor(functionMemoryMb * ENGINE_MEMORY_SHARE));
+
 /** The engine's worker threads in a function of `functionMemoryMb`: its vCPUs, 1 to 6. */
 export const engineThreads = (functionMemoryMb: number): number =>
   Math.max(1, Math.min(6, Math.floor(functionMemoryMb / MB_PER_VCPU)));
@@ -46,7 +50,7 @@ export function engineSettingsFromEnv(env: Readonly<Record<string, string | unde
     }
   } else {
     const total = functionMemory ? Number(functionMemory) : 2048;
-    memoryLimitMb = Math.max(64, Math.floor(total * ENGINE_MEMORY_SHARE));
+    memoryLimitMb = engineMemoryLimitMb(total);
   }
   const threads = functionMemory ? engineThreads(Number(functionMemory)) : 2;
   return { memoryLimitMb, tempDirectory: `${env.TMPDIR || '/tmp'}/cartflow-duckdb`, threads };
