@@ -21,7 +21,15 @@ export interface EngineSettings {
   threads: number;
 }
 
-/** The share of the function's memory DuckDB may take: the rest is Node, the binding and S3 buffers. */
+/**
+ * The share of the function's memory DuckDB's memory_limit takes. The rest is what the process holds
+ * outside the limit, and Lambda caps the whole process: Node and the binding (about 150 MB), streamed
+ * S3 transfers (small), and DuckDB's allocations outside its buffer manager with the allocator's slack,
+ * which grow with the day. bench:scale, each step in a child held to the function's memory, measured
+ * 190–310 MB outside the limit at 5M order lines and up to 1,070 MB at 20M; lib/engine-capacity.ts
+ * turns those figures into the largest day a function takes and lib/config.ts keeps
+ * volume.bucketThresholdLines below it.
+ */
 const ENGINE_MEMORY_SHARE = 0.6;
 const MB_PER_VCPU = 1769;
 
@@ -35,7 +43,8 @@ export const engineThreads = (functionMemoryMb: number): number =>
 
 /**
  * Engine settings from a function's environment: memory from AWS_LAMBDA_FUNCTION_MEMORY_SIZE (Lambda sets
- * it) or `CARTFLOW_ENGINE_MEMORY_MB`, spill directory from TMPDIR, threads from the vCPUs that memory buys.
+ * it) or `CARTFLOW_ENGINE_MEMORY_MB` (never more than the function's memory leaves DuckDB), spill
+ * directory from TMPDIR, threads from the vCPUs that memory buys.
  */
 export function engineSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): EngineSettings {
   const explicit = env[HANDLER_ENV.engineMemoryMb];
@@ -46,6 +55,14 @@ export function engineSettingsFromEnv(env: Readonly<Record<string, string | unde
     if (!(Number.isInteger(memoryLimitMb) && memoryLimitMb >= 64)) {
       throw new ConfigurationError(
         `${HANDLER_ENV.engineMemoryMb}="${explicit}" must be a whole number of megabytes, at least 64.`,
+      );
+    }
+    // Past this share, the rest of the process no longer fits the function: Lambda would kill it.
+    if (functionMemory && memoryLimitMb > engineMemoryLimitMb(Number(functionMemory))) {
+      throw new ConfigurationError(
+        `${HANDLER_ENV.engineMemoryMb}="${explicit}" must be at most ` +
+          `${engineMemoryLimitMb(Number(functionMemory))} MB in a function of ${functionMemory} MB ` +
+          `(AWS_LAMBDA_FUNCTION_MEMORY_SIZE): the rest is Node, the binding and DuckDB's memory outside its limit.`,
       );
     }
   } else {
