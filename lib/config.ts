@@ -10,6 +10,7 @@ import {
   limitMinutes,
   type FreshnessRules,
 } from '../lambdas/core/freshness';
+import { largestDayOf } from './engine-capacity';
 
 export const ENV_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
@@ -671,6 +672,17 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   requireInteger('volume.bucketThresholdLines', cfg.volume.bucketThresholdLines, 1, 1_000_000_000);
   requireInteger('volume.bucketCount', cfg.volume.bucketCount, 2, 1000);
   requireInteger('volume.maxConcurrency', cfg.volume.maxConcurrency, 1, cfg.volume.bucketCount);
+  // A day at the threshold runs in one Transform and one Validate: they must finish it.
+  const largest = largestDayOf(cfg);
+  if (cfg.volume.bucketThresholdLines > largest.lines) {
+    throw new ConfigError(
+      'volume.bucketThresholdLines',
+      cfg.volume.bucketThresholdLines,
+      `at most ${largest.lines} order lines, the largest day one ${largest.step} takes (bound by ${largest.bound}) ` +
+        `at engine.memoryMb ${cfg.engine.memoryMb}, engine.ephemeralStorageMb ${cfg.engine.ephemeralStorageMb} and ` +
+        `80 % of lambdaTimeoutSeconds ${cfg.lambdaTimeoutSeconds} (lib/engine-capacity.ts, measured by bench:scale)`,
+    );
+  }
   if (!RETENTION_VALUES.includes(cfg.logRetentionDays)) {
     throw new ConfigError(
       'logRetentionDays',

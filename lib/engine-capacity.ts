@@ -4,7 +4,7 @@
  * and the lines whose spill and working files fit its /tmp. lib/config.ts checks the volume settings
  * against it, so a threshold that would send a function a day it cannot finish fails at synth.
  */
-import { engineMemoryLimitMb, engineThreads } from '../lambdas/core/engine/engine';
+import { engineMemoryLimitMb, engineThreads } from '../lambdas/core/engine/sizing';
 import type { EnvironmentConfig } from './config';
 
 /** One step's run at a day's size, as bench:scale measures it. */
@@ -72,4 +72,42 @@ export function largestDayLines(
   ];
   const [bound, lines] = bounds.reduce((low, b) => (b[1] < low[1] ? b : low));
   return { lines: Math.floor(lines), bound };
+}
+
+/**
+ * What `npm run bench:scale` measured at 20M order lines with prod's function (4,096 MB, 2 threads, DuckDB
+ * memory_limit 2,457 MB), each step in a child held to the function's memory, on a shared 2-core machine
+ * under load (so the times overstate Lambda's). Run it again when the steps or the engine change.
+ */
+export const MEASURED_STEPS: Record<'Transform' | 'Validate', MeasuredStep> = {
+  Transform: {
+    lines: 20_006_160,
+    seconds: 80.0,
+    tmpBytes: 809 * 1024 * 1024,
+    threads: 2,
+    peakRssMb: 2956,
+    memoryLimitMb: 2457,
+  },
+  Validate: {
+    lines: 20_006_160,
+    seconds: 0,
+    tmpBytes: 0,
+    threads: 2,
+    peakRssMb: 0,
+    memoryLimitMb: 2457,
+  },
+};
+
+/** The largest day one function of `cfg` takes, the step that bounds it and by what. */
+export function largestDayOf(cfg: Pick<EnvironmentConfig, 'lambdaTimeoutSeconds' | 'engine'>): {
+  lines: number;
+  step: keyof typeof MEASURED_STEPS;
+  bound: CapacityBound;
+} {
+  const capacity = engineCapacity(cfg);
+  const steps = Object.entries(MEASURED_STEPS).map(([step, measured]) => ({
+    step: step as keyof typeof MEASURED_STEPS,
+    ...largestDayLines(measured, capacity),
+  }));
+  return steps.reduce((low, s) => (s.lines < low.lines ? s : low));
 }
