@@ -229,7 +229,11 @@ export interface EngineConfig {
  * parallel (an order and its lines share a bucket, so the per-order rules stay exact).
  */
 export interface VolumeConfig {
-  /** Order lines above which the day is split; at or below it, one Transform → Validate runs the day. */
+  /**
+   * Order lines above which the day is split; at or below it, one Transform → Validate runs the day, so it
+   * may be at most the largest day one of them takes at engine.memoryMb within 80 % of lambdaTimeoutSeconds
+   * (lib/engine-capacity.ts, from bench:scale's figures).
+   */
   bucketThresholdLines: number;
   /** Buckets a split day gets (2..1000: States.ArrayRange builds their list, and it stops at 1000 items). */
   bucketCount: number;
