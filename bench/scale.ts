@@ -18,7 +18,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { engineCapacity, largestDayLines, type MeasuredStep } from '../lib/engine-capacity';
+import {
+  engineCapacity,
+  largestDayLines,
+  largestSplitDayOf,
+  type MeasuredStep,
+} from '../lib/engine-capacity';
 import { loadConfig } from '../lib/config';
 import type {
   BucketValidation,
@@ -238,6 +243,7 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
     transform: largestDayLines(measured('transform'), capacity),
     validate: largestDayLines(measured('validate'), capacity),
   };
+  const split = largestSplitDayOf(config);
   const fits = runs.every((r) => r.fits);
   const peakRssMb = Math.max(...runs.map((r) => r.peakRssMb));
   const unsplitRuns = [byLabel('transform'), byLabel('validate')];
@@ -280,7 +286,8 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
       `${config.engine.ephemeralStorageMb} MB of /tmp, at ${day.lines.toLocaleString('en-US')} lines' rates: ` +
       `Transform ${fmt(largest.transform.lines)} (${largest.transform.bound}), Validate ` +
       `${fmt(largest.validate.lines)} (${largest.validate.bound}); volume.bucketThresholdLines is ` +
-      `${fmt(config.volume.bucketThresholdLines)}`,
+      `${fmt(config.volume.bucketThresholdLines)}; a split day of ${config.volume.bucketCount} buckets takes up to ` +
+      `${fmt(split.lines)} (${split.bound}; from the figures in lib/engine-capacity.ts)`,
     `gate ${state.validation.passed ? 'passed' : `failed: ${state.validation.failureReason}`}; ` +
       state.validation.tables.map((table) => `${table.table} ${table.rows}`).join(', '),
     costLine(usd, day.lines, 'order lines', `Transform + Validate, ${functionMb} MB ${ENGINE_ARCHITECTURE}`),

@@ -116,3 +116,19 @@ export function largestDayOf(cfg: Pick<EnvironmentConfig, 'lambdaTimeoutSeconds'
 /** Seconds of DuckDB function time per order line of a day (Transform + Validate, as measured). */
 export const batchSecondsPerLine = (): number =>
   Object.values(MEASURED_STEPS).reduce((sum, m) => sum + m.seconds / m.lines, 0);
+
+/**
+ * The largest day the split path of `cfg` takes: each of volume.bucketCount buckets gets about its share
+ * of the lines (a hash of order_id), but each bucket's Transform reads the whole day's raw parts to pick
+ * its orders, so the whole day must fit one Transform's time and /tmp as measured unsplit.
+ */
+export function largestSplitDayOf(
+  cfg: Pick<EnvironmentConfig, 'lambdaTimeoutSeconds' | 'engine' | 'volume'>,
+): { lines: number; bound: string } {
+  const perBucket = largestDayOf(cfg);
+  const wholeDay = largestDayLines(MEASURED_STEPS.Transform, engineCapacity(cfg));
+  const split = cfg.volume.bucketCount * perBucket.lines;
+  return split <= wholeDay.lines
+    ? { lines: split, bound: `${cfg.volume.bucketCount} buckets × ${perBucket.step}'s largest day` }
+    : { lines: wholeDay.lines, bound: `each bucket's Transform reads the whole day (${wholeDay.bound})` };
+}

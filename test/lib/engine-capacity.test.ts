@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../lib/config';
-import { engineCapacity, largestDayLines } from '../../lib/engine-capacity';
+import {
+  engineCapacity,
+  largestDayLines,
+  largestDayOf,
+  largestSplitDayOf,
+  MEASURED_STEPS,
+} from '../../lib/engine-capacity';
 
 const GB = 1024 ** 3;
 /** A measurement whose process stayed within DuckDB's limit, and a function with room outside it. */
@@ -65,5 +71,20 @@ describe('largestDayLines', () => {
       memoryMb: 4096,
       memoryLimitMb: 2457,
     });
+  });
+});
+
+describe('largestSplitDayOf', () => {
+  it("is the buckets' share of the day, up to the whole day one bucket's Transform reads", () => {
+    // Prepare
+    const prod = loadConfig('prod');
+    const few = { ...prod, volume: { ...prod.volume, bucketCount: 2 } };
+    // Act
+    const wide = largestSplitDayOf(prod);
+    const narrow = largestSplitDayOf(few);
+    // Assess: 16 buckets are bound by the whole-day Transform, 2 by twice the per-bucket day
+    assert.equal(wide.lines, largestDayLines(MEASURED_STEPS.Transform, engineCapacity(prod)).lines);
+    assert.match(wide.bound, /reads the whole day/);
+    assert.equal(narrow.lines, 2 * largestDayOf(prod).lines);
   });
 });
