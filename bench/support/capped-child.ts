@@ -6,8 +6,8 @@
  *
  * Why sampling and not a kernel cap: this machine's memory cgroup is the v1 one its session runner owns
  * (cgroup v2 is mounted without the memory controller), and RLIMIT_AS (prlimit --as, ulimit -v) caps
- * virtual address space, which V8 and DuckDB reserve far beyond what they touch, so no address-space cap
- * corresponds to a function's memory.
+ * virtual address space, which V8 and DuckDB reserve far beyond what they touch (Validate at 20M lines:
+ * 22.6 GB of address space at 3.1 GB RSS), so no address-space cap corresponds to a function's memory.
  */
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
