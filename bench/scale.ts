@@ -14,7 +14,7 @@
  * The day is generated in a child process (a base day of at most 1M lines, multiplied with DuckDB under
  * distinct order ids).
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -94,7 +94,6 @@ if (args.step !== undefined) {
   // The function: one step over the lake, its settings from this process's environment as on Lambda.
   const name = args.step as StepName;
   const lake = new DirectoryLakeStore(join(args['data-dir']!, 'lake'));
-  const { readFile } = await import('node:fs/promises');
   const state = JSON.parse(await readFile(args.state!, 'utf8')) as PipelineState;
   const step = STEPS[name] as (typeof STEPS)['validate'];
   const run = step.make(stepAdapters({ lake }), step.settings(process.env));
@@ -154,20 +153,20 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
   const engineSettings = engineSettingsFromEnv(functionEnv);
   const runs: StepRun<unknown>[] = [];
 
-  /** One invocation of `name`'s function in a capped child, with a fresh /tmp of its own. */
-  async function invoke<T>(name: StepName, label: string, state: PipelineState): Promise<T> {
-    const tmp = join(dataDir, 'tmp', label.replaceAll(' ', '-'));
+  /** One invocation of `step`'s function in a capped child, with a fresh /tmp of its own. */
+  async function invoke<T>(step: StepName, label: string, state: PipelineState): Promise<T> {
+    const name = label.replaceAll(' ', '-');
+    const tmp = join(dataDir, 'tmp', name);
     await mkdir(tmp, { recursive: true });
-    const statePath = join(tmp, '..', `${label.replaceAll(' ', '-')}.state.json`);
-    const { writeFile } = await import('node:fs/promises');
+    const statePath = join(dataDir, 'tmp', `${name}.state.json`);
     await writeFile(statePath, JSON.stringify(state));
     const watch = watchDirectory(tmp);
     const run = await runCapped<T>({
       script: process.argv[1],
-      args: ['--step', name, '--state', statePath, '--data-dir', dataDir, '--lines', args.lines!],
+      args: ['--step', step, '--state', statePath, '--data-dir', dataDir, '--lines', args.lines!],
       env: { ...functionEnv, TMPDIR: tmp },
       capMb: functionMb,
-      resultFile: join(tmp, '..', `${label.replaceAll(' ', '-')}.result.json`),
+      resultFile: join(dataDir, 'tmp', `${name}.result.json`),
     });
     const tmpBytes = await watch.stop();
     await rm(tmp, { recursive: true, force: true });
