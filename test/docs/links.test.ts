@@ -19,9 +19,12 @@ function pages(): string[] {
   return [join(REPO, 'README.md'), ...walk(join(REPO, 'docs'))];
 }
 
+/** The page without its fenced blocks (a `#` line inside one is not a heading). */
+const withoutFences = (markdown: string): string =>
+  markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
+
 /** The text that Markdown renders as prose: fenced blocks and code spans removed (their URLs are not links). */
-const prose = (markdown: string): string =>
-  markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/(`+)[\s\S]*?\1/g, '');
+const prose = (markdown: string): string => withoutFences(markdown).replace(/(`+)[\s\S]*?\1/g, '');
 
 /** Every link target of a page: inline links and images, reference definitions, autolinks, HTML, bare URLs. */
 function linkTargets(markdown: string): string[] {
@@ -37,11 +40,15 @@ function linkTargets(markdown: string): string[] {
   return [...new Set(targets)];
 }
 
-/** GitHub's anchors of a page's headings (`## Second part` twice → second-part, second-part-1). */
+/**
+ * GitHub's anchors of a page's headings (`## Second part` twice → second-part, second-part-1): lowercase,
+ * punctuation but hyphens and underscores removed, spaces → hyphens; a code span keeps its text
+ * (`### \`ops.schema_change\`` → opsschema_change), so headings are read before code spans are removed.
+ */
 function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>();
   const result = new Set<string>();
-  for (const [, heading] of prose(markdown).matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
+  for (const [, heading] of withoutFences(markdown).matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
     const base = heading
       .replace(/`/g, '')
       .toLowerCase()
