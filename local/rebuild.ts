@@ -3,12 +3,15 @@
  * the lake, never from the source database. Per date, the curated Parquet of the four batch tables goes
  * through the batch's own LoadTable and PublishDate steps (one transaction per date), then the compacted
  * event files of the date through the events loader's transaction (copy, deduplicate, recount the minutes).
+ * Each date is first claimed in ops.run_claim as ResolveRun claims it (PublishDate publishes only for the
+ * holder); a date whose batch run is running is refused, never taken from it.
  * The same locally and on AWS: only the adapters the steps are built over differ.
  */
 import { randomUUID } from 'node:crypto';
 import type { PipelineState, PublishResult, LoadResult, LoadTableInput } from '../lambdas/core/contracts';
 import { BATCH_TABLES, type BatchTable } from '../lambdas/core/model';
 import { layout } from '../lambdas/core/layout';
+import { claimDate, holderOf } from '../lambdas/core/run-claim';
 import { qualifiedName, recordRunStatements } from '../lambdas/core/sql';
 import { COMPACTED_PREFIX, newLoadId } from '../lambdas/core/clickstream/load';
 import { CLICKSTREAM_TABLES } from '../lambdas/core/clickstream/tables';
@@ -30,6 +33,11 @@ export interface RebuildServices {
   readonly copyRoleArn: string;
   /** DuckDB for the events load's (empty) ledger file. */
   readonly engine: EngineSettings;
+  /**
+   * The batch state machine's timeout (config slaMinutes): a claim older than this is a run that no longer
+   * runs, as ResolveRun reads it.
+   */
+  readonly runTimeoutMinutes: number;
 }
 
 /** A date of the range whose curated Parquet is gone (expired, deleted, or the date never ran). */
@@ -52,6 +60,25 @@ export class CuratedFilesMissingError extends Error {
       `the lake has no curated Parquet under ${layout.curatedPrefix('<table>' as BatchTable, '<date>')} for ` +
         `${missing.length} date(s): ${shown}${more}; nothing was loaded. Rebuild a range without them, or run ` +
         'them again from the source database (cartflow backfill --from D1 --to D2 --force)',
+    );
+  }
+}
+
+/** A batch run of the date, RUNNING and holding its claim in ops.run_claim. */
+export interface RunningDate {
+  date: string;
+  run: string;
+}
+
+/** `rebuild` of a range with dates a batch run is publishing: nothing was loaded. */
+export class DateRunningError extends Error {
+  override name = 'DateRunningError';
+
+  constructor(readonly running: RunningDate[]) {
+    const shown = running.map((r) => `${r.date} (run ${r.run})`).join(', ');
+    super(
+      `batch runs hold ${running.length} date(s) of the range in ops.run_claim and are running: ${shown}; ` +
+        'nothing was loaded. Rebuild once they have finished (cartflow status), or rebuild a range without them',
     );
   }
 }
@@ -110,9 +137,28 @@ export async function missingCurated(lake: LakeStore, dates: readonly string[]):
   return missing;
 }
 
+/** The dates among `dates` whose claim a live batch run holds (core/run-claim.ts decides what lives). */
+export async function runningDates(
+  services: Pick<RebuildServices, 'warehouse' | 'runTimeoutMinutes'>,
+  dates: readonly string[],
+  now: Date,
+): Promise<RunningDate[]> {
+  const running: RunningDate[] = [];
+  for (const date of dates) {
+    const holder = await holderOf(services.warehouse, date, {
+      timeoutMinutes: services.runTimeoutMinutes,
+      now,
+    });
+    if (holder?.live) running.push({ date, run: holder.runId });
+  }
+  return running;
+}
+
 /**
  * Reloads `dates` (in order) from the lake. Refuses the whole range, before any load, when a date lacks
- * its curated Parquet (CuratedFilesMissingError). Each date is recorded in ops.pipeline_run as a SUCCEEDED
+ * its curated Parquet (CuratedFilesMissingError) or a batch run of it is running (DateRunningError). Each
+ * date is claimed by its rebuild run, which keeps the claim once finished: the next batch run of the date
+ * takes it over, as it takes over any finished run's. Each date is recorded in ops.pipeline_run as a SUCCEEDED
  * run of its own (`rebuild-<date>-…`), so `backfill` skips it and `status` shows it; its quality figures
  * (ops.dataset_load, ops.quality_result) stay with the runs that produced the files.
  */
@@ -124,6 +170,8 @@ export async function rebuildFromLake(
   const now = options.now ?? (() => new Date());
   const missing = await missingCurated(services.lake, dates);
   if (missing.length > 0) throw new CuratedFilesMissingError(missing);
+  const running = await runningDates(services, dates, now());
+  if (running.length > 0) throw new DateRunningError(running);
   const loadTable = services.build(loadTableStep) as (input: LoadTableInput) => Promise<LoadResult>;
   const publishDate = services.build(publishDateStep) as (input: PublishInputOf) => Promise<PublishResult>;
   const started = Date.now();
@@ -140,23 +188,35 @@ export async function rebuildFromLake(
       prefix: layout.curatedPrefix(table, date),
       rows: 0,
     }));
-    // The load Map's iterations, then the date published in one transaction, as the batch does.
-    const loads = await Promise.all(items.map((item) => loadTable({ run, item })));
-    await publishDate({
-      run,
-      validation: { passed: true, reportKey: '', datasets: [], checks: [], tables: items },
-    });
-    await services.warehouse.executeBatch(
-      recordRunStatements({
-        runId: run.runId,
-        businessDate: date,
-        status: 'SUCCEEDED',
-        startedAt: run.startedAt,
-        finishedAt: now(),
-        message: `rebuilt from the lake (${layout.curatedPrefix('<table>' as BatchTable, date)}) by cartflow rebuild`,
-        datasets: [],
-        checks: [],
-      }),
+    // Claimed and recorded RUNNING as ResolveRun does: a batch run started meanwhile ends superseded.
+    await claimDate(services.warehouse, run, { timeoutMinutes: services.runTimeoutMinutes, now: now() });
+    const record = (status: 'RUNNING' | 'SUCCEEDED' | 'FAILED', message?: string) =>
+      services.warehouse.executeBatch(
+        recordRunStatements({
+          ...run,
+          status,
+          ...(status === 'RUNNING' ? {} : { finishedAt: now(), message }),
+          datasets: [],
+          checks: [],
+        }),
+      );
+    await record('RUNNING');
+    let loads: LoadResult[];
+    try {
+      // The load Map's iterations, then the date published in one transaction, as the batch does.
+      loads = await Promise.all(items.map((item) => loadTable({ run, item })));
+      await publishDate({
+        run,
+        validation: { passed: true, reportKey: '', datasets: [], checks: [], tables: items },
+      });
+    } catch (error) {
+      // Finished, so the date's next run takes the claim over at once.
+      await record('FAILED', `${(error as Error).name}: ${(error as Error).message}`);
+      throw error;
+    }
+    await record(
+      'SUCCEEDED',
+      `rebuilt from the lake (${layout.curatedPrefix('<table>' as BatchTable, date)}) by cartflow rebuild`,
     );
     const events = await loadEventsOfDate(services, date, now());
     const tables = Object.fromEntries(loads.map((l) => [l.table, l.rowsLoaded])) as Record<

@@ -78,6 +78,8 @@ export interface LocalServices {
   readonly adapters: Adapters & { metrics: RecordedMetrics };
   /** The environment the stack would give the functions, pointing at the stand-ins. */
   readonly env: Env;
+  /** The config's slaMinutes: the batch state machine's timeout, after which a date's claim expires. */
+  readonly slaMinutes: number;
   /** A step's handler, built as its Lambda entry builds it, over the local adapters (and `extra` ones). */
   build<S, I, O>(step: Step<S, I, O>, extra?: Partial<Adapters>): (input: I) => Promise<O>;
   close(): Promise<void>;
@@ -147,7 +149,8 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   const started = new Resources();
   try {
     const s3 = started.add(await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET }));
-    const env: Env = { ...process.env, ...(await localHandlerEnvironment(options.envName ?? 'dev')) };
+    const { handlerEnv, slaMinutes } = await localHandlerEnvironment(options.envName ?? 'dev');
+    const env: Env = { ...process.env, ...handlerEnv };
     const lake = new S3LakeStore(
       // s3rver's fixed local credentials; nothing leaves the machine.
       createS3Client(
@@ -186,6 +189,7 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
       alerts,
       adapters,
       env,
+      slaMinutes,
       build(step, extra) {
         const declared = {
           ...step,
@@ -445,15 +449,24 @@ class RunLocks implements LiveRuns {
   }
 }
 
-/** What the stack sets on every function, for the local stand-ins: the environment's quality settings too. */
-async function localHandlerEnvironment(envName: string): Promise<Record<string, string>> {
+/**
+ * What the stack sets on every function, for the local stand-ins: the environment's quality settings too;
+ * and the environment's slaMinutes.
+ */
+async function localHandlerEnvironment(
+  envName: string,
+): Promise<{ handlerEnv: Record<string, string>; slaMinutes: number }> {
   // Imported here, not at the top: lib/config loads aws-cdk-lib.
   const { loadConfig, qualitySettingsOf } = await import('../lib/config');
+  const config = loadConfig(envName);
   return {
-    [HANDLER_ENV.bucket]: LOCAL_BUCKET,
-    [HANDLER_ENV.copyRoleArn]: LOCAL_COPY_ROLE,
-    [HANDLER_ENV.environment]: 'local',
-    [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig(envName)),
+    handlerEnv: {
+      [HANDLER_ENV.bucket]: LOCAL_BUCKET,
+      [HANDLER_ENV.copyRoleArn]: LOCAL_COPY_ROLE,
+      [HANDLER_ENV.environment]: 'local',
+      [HANDLER_ENV.qualitySettings]: qualitySettingsOf(config),
+    },
+    slaMinutes: config.slaMinutes,
   };
 }
 

@@ -33,7 +33,8 @@ interface ClaimRow {
   expired: number | string;
 }
 
-async function holderOf(
+/** The date's claim: its holder and whether that run still runs (a rebuild refuses a live one). */
+export async function holderOf(
   warehouse: ClaimWarehouse,
   businessDate: string,
   { timeoutMinutes, isRunning, now = new Date() }: ClaimOptions,

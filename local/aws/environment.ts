@@ -47,6 +47,8 @@ export interface AwsEnvironment {
   cloudWatch: SdkClient;
   /** redshift.maxConcurrentRuns of the environment's config. */
   maxConcurrentRuns: number;
+  /** slaMinutes of the environment's config: the batch state machine's timeout. */
+  slaMinutes: number;
 }
 
 /** The environment's stack is missing or lacks an output the command needs. */
@@ -157,5 +159,6 @@ export async function openAwsEnvironment(options: AwsOptions): Promise<AwsEnviro
     lake: new S3LakeStore(createS3Client(base, endpointOf('S3')), outputs.bucket),
     cloudWatch: new CloudWatchClient(clientConfig('CloudWatch')),
     maxConcurrentRuns: maxConcurrentRunsOf(config),
+    slaMinutes: config.slaMinutes,
   };
 }

@@ -7,6 +7,7 @@ import { lakeStepsOf } from '../aws/lake-steps';
 import { failureLines } from '../failure-line';
 import {
   CuratedFilesMissingError,
+  DateRunningError,
   NO_SOURCE,
   rebuildFromLake,
   rebuildSummary,
@@ -39,7 +40,7 @@ export const command: Command = {
       });
     } catch (error) {
       // A refused range loaded nothing, and its message says what to run instead.
-      if (error instanceof CuratedFilesMissingError) throw error;
+      if (error instanceof CuratedFilesMissingError || error instanceof DateRunningError) throw error;
       // Every date before the failed one is published: the rebuild goes on from it.
       const failed = dates[published];
       const on = values.env === undefined ? '' : ` --env ${values.env}`;
@@ -67,6 +68,7 @@ export async function localRebuildTarget(local: LocalServices): Promise<RebuildS
     build: (step) => local.build(step, { source: NO_SOURCE }),
     copyRoleArn: local.env[HANDLER_ENV.copyRoleArn]!,
     engine: engineSettingsFromEnv(local.env),
+    runTimeoutMinutes: local.slaMinutes,
   };
 }
 
@@ -83,5 +85,6 @@ function awsTarget(environment: AwsEnvironment, err: NodeJS.WritableStream): Reb
     build: (step) => step.make(adapters, step.settings(env)),
     copyRoleArn,
     engine: engineSettingsFromEnv(env),
+    runTimeoutMinutes: environment.slaMinutes,
   };
 }
