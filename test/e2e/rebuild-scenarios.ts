@@ -2,7 +2,9 @@
  * `cartflow rebuild` end to end, shared by the embedded run (embedded PostgreSQL) and the integration run
  * (the PostgreSQL server of WAREHOUSE_DATABASE_URL): several dates loaded by the batch and a stream that
  * crosses midnight, the warehouse dropped entirely, the source tables dropped too, then the rebuild from
- * the lake must bring back every analytics table with the same per-table digest.
+ * the lake must bring back every analytics table with the same per-table digest. First, with the warehouse
+ * kept: a date a batch run published (and still holds in ops.run_claim) is rebuilt over its claim, and a
+ * date whose batch run is running is refused.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,10 +14,17 @@ import { after, before, describe, test } from 'node:test';
 import { generateClickEvents } from '../../lambdas/core/clickstream/sample';
 import { layout } from '../../lambdas/core/layout';
 import { step as ensureWarehouse } from '../../lambdas/handlers/ensure-warehouse';
+import { step as resolveRun } from '../../lambdas/handlers/resolve-run';
 import { localRebuildTarget } from '../../local/commands/rebuild';
 import { replayRecording } from '../../local/kafka/stream';
 import { spreadTimestamps } from '../../local/kafka/topic';
-import { CuratedFilesMissingError, rebuildFromLake, rebuildSummary, tableDigests } from '../../local/rebuild';
+import {
+  CuratedFilesMissingError,
+  DateRunningError,
+  rebuildFromLake,
+  rebuildSummary,
+  tableDigests,
+} from '../../local/rebuild';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { seed } from './batch-scenarios';
 
@@ -71,6 +80,61 @@ export function rebuildScenarios(label: string, urls: { source?: string; warehou
     after(async () => {
       await runtime.close();
       await rm(dataDir, { recursive: true, force: true });
+    });
+
+    const claimOf = async (date: string) =>
+      (
+        await runtime.warehouse.query<{ run_id: string }>(
+          `SELECT run_id FROM ops.run_claim WHERE business_date = '${date}'`,
+        )
+      ).map((r) => r.run_id);
+
+    test('a date its batch run published and holds is rebuilt identical, and its next batch run still runs', async () => {
+      // Prepare
+      const [batchRun] = await claimOf(DATES[0]);
+      assert.match(batchRun, new RegExp(`^${DATES[0]}-`), 'the batch run holds the date');
+
+      // Act
+      const result = await rebuildFromLake(await localRebuildTarget(runtime), [DATES[0]]);
+      const rebuiltDigests = await tableDigests(runtime.warehouse);
+      const claimAfterRebuild = await claimOf(DATES[0]);
+      const rerun = await runtime.runBatch({ businessDate: DATES[0] });
+
+      // Assess
+      assert.deepEqual(rebuiltDigests, loaded);
+      assert.deepEqual(claimAfterRebuild, [result.dates[0].run], 'the finished rebuild run holds the date');
+      assert.equal(rerun.status, 'SUCCEEDED', JSON.stringify(rerun.error));
+      assert.deepEqual(await claimOf(DATES[0]), [rerun.runId], 'the next batch run took the claim over');
+      assert.deepEqual(await tableDigests(runtime.warehouse), loaded);
+    });
+
+    test('a range with a date whose batch run is running is refused whole, naming the date and the run', async () => {
+      // Prepare: a batch run of the second date past ResolveRun (it holds the claim, RUNNING).
+      const live = `${DATES[1]}-running`;
+      await runtime.build(resolveRun)({
+        request: { businessDate: DATES[1] },
+        executionName: live,
+        timeoutMinutes: runtime.slaMinutes,
+      });
+      const target = await localRebuildTarget(runtime);
+      const rebuildRuns = () =>
+        runtime.warehouse.query(
+          "SELECT run_id FROM ops.pipeline_run WHERE run_id LIKE 'rebuild-%' ORDER BY 1",
+        );
+      const rebuildsBefore = await rebuildRuns();
+
+      // Act
+      const refusal = rebuildFromLake(target, DATES);
+
+      // Assess
+      await assert.rejects(refusal, (error: unknown) => {
+        assert.ok(error instanceof DateRunningError);
+        assert.deepEqual(error.running, [{ date: DATES[1], run: live }]);
+        assert.match(error.message, new RegExp(`${DATES[1]} \\(run ${live}\\); nothing was loaded`));
+        return true;
+      });
+      assert.deepEqual(await claimOf(DATES[1]), [live], 'the running batch run keeps the date');
+      assert.deepEqual(await rebuildRuns(), rebuildsBefore, 'no date of the range was rebuilt');
     });
 
     test('a dropped warehouse comes back from the lake with every table identical, without the source', async (t) => {
