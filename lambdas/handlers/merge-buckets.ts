@@ -13,7 +13,7 @@ import { assertBusinessDate } from '../core/dates';
 import { Engine, fileList, sqlLiteral } from '../core/engine/engine';
 import { PermanentError } from '../core/errors';
 import { layout } from '../core/layout';
-import { DATASETS, type BatchTable, type Dataset } from '../core/model';
+import { DATASETS, type Dataset } from '../core/model';
 import { decideGate } from '../core/quality/gate';
 import { qualityStepSettings, type QualityStepSettings } from '../core/step-settings';
 import { awsHandler } from '../adapters/aws-entry';
@@ -114,7 +114,7 @@ async function mergeTables(
   run: RunContext,
   buckets: readonly BucketValidation[],
 ): Promise<TableToLoad[]> {
-  const tableOf = (index: number, table: BatchTable): TableToLoad => {
+  const tableOf = (index: number, table: string): TableToLoad => {
     const found = buckets[index].tables.find((t) => t.table === table);
     if (found === undefined) {
       // A bucket writes no tables when its own gate fails; the day's gate may still pass.
