@@ -26,11 +26,9 @@ export const layout = {
   rawPrefix: (dataset: string, date: string) => `${LAKE.raw}${dataset}/${partition(date)}/`,
   rawPart: (dataset: string, date: string, part: number) =>
     `${LAKE.raw}${dataset}/${partition(date)}/part-${String(part).padStart(5, '0')}.parquet`,
-  staged: (dataset: string, date: string) =>
-    `${LAKE.staged}${dataset}/${partition(date)}/${dataset}.parquet`,
+  staged: (dataset: string, date: string) => `${LAKE.staged}${dataset}/${partition(date)}/${dataset}.parquet`,
   curatedPrefix: (table: string, date: string) => `${LAKE.curated}${table}/${partition(date)}/`,
-  curated: (table: string, date: string) =>
-    `${LAKE.curated}${table}/${partition(date)}/part-00000.parquet`,
+  curated: (table: string, date: string) => `${LAKE.curated}${table}/${partition(date)}/part-00000.parquet`,
   quarantine: (dataset: string, date: string) =>
     `${LAKE.quarantine}${dataset}/${partition(date)}/rejected.jsonl`,
   /** Records that could not even be parsed (catalog lines, whole files). */

@@ -252,11 +252,11 @@ export interface SourceDataset {
    */
   enriched?: readonly ColumnDef[];
   /**
-   * A dataset other than orders and order_items: its staged rows as SQL over `c`, its conformed rows
-   * (strings trimmed, then cased as declared), giving its columns then `enriched`, in order. Absent: the
-   * conformed rows as they are.
+   * A dataset other than orders and order_items: its staged rows, a SELECT over `rows` (its conformed rows:
+   * strings trimmed, then cased as declared, with `__part` and `__line` giving the input order) that returns
+   * its columns then `enriched`, by name. Absent: the conformed rows as they are, in input order.
    */
-  stage?: (conformed: string) => string;
+  stage?: (rows: string) => string;
 }
 
 /** The extract window: orders whose UTC date of order_ts is the business date, plus undated ones changed that day. */
