@@ -1,0 +1,138 @@
+/**
+ * docs/adding-a-column.md "Adding a source table", step by step, on the local runtime (embedded PostgreSQL
+ * and s3rver): a source table `customers` declared with the dimension it feeds
+ * (test/fixtures/datasets/customers.ts) reaches analytics.dim_customer with no handler code: extracted by
+ * its changed-that-day filter, conformed, checked by the rules derived from the declaration (a null key is
+ * quarantined, the latest version of a key wins) and upserted by its version column.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateDay } from '../../lambdas/core/generator';
+import { CATALOG_LANDING_PREFIX, layout } from '../../lambdas/core/layout';
+import { seedSourceDatabase } from '../../local/embedded-postgres';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { WITH_CUSTOMERS } from '../fixtures/datasets/customers';
+
+const DATE = '2026-03-01';
+const at = (time: string) => `${DATE}T${time}Z`;
+
+/** customer_id, name, segment, updated_at, as the shop database holds them. */
+type Customer = [string | null, string | null, string | null, string];
+
+// 40 clean customers changed that day, so the two quarantined rows stay under the 5 % threshold.
+const CLEAN: Customer[] = Array.from({ length: 40 }, (_, i) => [
+  `C-${String(i + 10).padStart(3, '0')}`,
+  `Customer ${i + 10}`,
+  i % 2 === 0 ? 'business' : 'retail',
+  at('08:00:00'),
+]);
+const CUSTOMERS: Customer[] = [
+  [' C-001 ', '  Ada  ', ' Business ', at('09:00:00')],
+  ['C-002', 'Bob (old)', 'retail', at('10:00:00')],
+  ['C-002', 'Bob', 'RETAIL', at('11:00:00')], // the later version of C-002 wins; the older is quarantined
+  [null, 'Nobody', 'retail', at('12:00:00')], // no key: quarantined
+  ['C-003', 'Yesterday', 'retail', '2026-02-28T12:00:00Z'], // changed the day before: not extracted
+  ...CLEAN,
+];
+
+describe('adding a source table (docs/adding-a-column.md)', () => {
+  let runtime: LocalRuntime;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'cartflow-source-table-'));
+    runtime = await startLocalRuntime({ dataDir, declarations: WITH_CUSTOMERS });
+  });
+
+  after(async () => {
+    await runtime.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const dimCustomer = () =>
+    runtime.warehouse.query<{
+      customer_id: string;
+      name: string | null;
+      segment: string;
+      is_business: boolean;
+    }>(`SELECT customer_id, name, segment, is_business FROM analytics.dim_customer ORDER BY customer_id`);
+
+  test('a declared source table fills its declared dimension, its null key quarantined', async () => {
+    // Prepare: the generator's day for the product's tables; the customers table, created from its
+    // declaration by seedSourceDatabase, gets the test's rows.
+    const day = generateDay({ date: DATE, orders: 40, seed: 11 });
+    await seedSourceDatabase(runtime.source, day, DATE, WITH_CUSTOMERS.sources);
+    await runtime.source.insertRows('customers', CUSTOMERS);
+    await runtime.lake.put(
+      `${CATALOG_LANDING_PREFIX}products.jsonl`,
+      day.catalog.map((p) => JSON.stringify(p)).join('\n'),
+    );
+
+    // Act
+    const outcome = await runtime.runBatch({ businessDate: DATE });
+
+    // Assess
+    assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
+    const expected = [
+      { customer_id: 'C-001', name: 'Ada', segment: 'business', is_business: true },
+      { customer_id: 'C-002', name: 'Bob', segment: 'retail', is_business: false },
+      ...CLEAN.map(([id, name, segment]) => ({
+        customer_id: id,
+        name,
+        segment,
+        is_business: segment === 'business',
+      })),
+    ];
+    assert.deepEqual(await dimCustomer(), expected);
+    const quarantined = (await runtime.lake.getText(layout.quarantine('customers', DATE)))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { reasons: string[]; row: { customer_id: string | null } });
+    assert.deepEqual(
+      quarantined.map((q) => [q.row.customer_id, q.reasons]),
+      [
+        [null, ['customer_id is null']],
+        ['C-002', ["duplicate customer_id 'C-002': the copy with the latest updated_at is kept"]],
+      ],
+    );
+    const loads = await runtime.warehouse.query<{ dataset: string; rows_loaded: string | number }>(
+      `SELECT dataset, rows_loaded FROM ops.dataset_load WHERE business_date = '${DATE}' ORDER BY dataset`,
+    );
+    assert.deepEqual(
+      loads.find((l) => l.dataset === 'customers'),
+      { dataset: 'customers', rows_loaded: expected.length },
+    );
+    const [facts] = await runtime.warehouse.query<{ n: string | number }>(
+      `SELECT count(*) AS n FROM analytics.fact_order WHERE order_date = '${DATE}'`,
+    );
+    assert.equal(
+      Number(facts.n),
+      Number(loads.find((l) => l.dataset === 'orders')?.rows_loaded),
+      'the product tables load as before',
+    );
+  });
+
+  test('a rerun of the date upserts the later version of a changed customer', async () => {
+    // Prepare
+    await runtime.source.query(
+      `UPDATE customers SET name = ' Ada Lovelace ', updated_at = '${at('18:00:00')}' WHERE customer_id = ' C-001 '`,
+    );
+
+    // Act
+    const outcome = await runtime.runBatch({ businessDate: DATE });
+
+    // Assess
+    assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
+    const rows = await dimCustomer();
+    assert.equal(rows.length, CLEAN.length + 2, 'one row per key');
+    assert.deepEqual(rows[0], {
+      customer_id: 'C-001',
+      name: 'Ada Lovelace',
+      segment: 'business',
+      is_business: true,
+    });
+  });
+});
