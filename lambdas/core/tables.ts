@@ -220,7 +220,7 @@ export type SourceDatasetName = Exclude<Dataset, 'products'>;
 
 /**
  * The source datasets of a declaration: the product's by name, and any other a declaration adds (a new
- * source table feeding a new dimension, docs/adding-a-column.md "Adding a source table").
+ * source table feeding a new dimension, docs/adding-a-source-table.md).
  */
 export type Sources = Record<SourceDatasetName, SourceDataset> & { [dataset: string]: SourceDataset };
 

@@ -1,9 +1,9 @@
 /**
- * docs/adding-a-column.md "Adding a source table", step by step, on the local runtime (embedded PostgreSQL
- * and s3rver): a source table `customers` declared with the dimension it feeds
- * (test/fixtures/datasets/customers.ts) reaches analytics.dim_customer with no handler code: extracted by
- * its changed-that-day filter, conformed, checked by the rules derived from the declaration (a null key is
- * quarantined, the latest version of a key wins) and upserted by its version column.
+ * docs/adding-a-source-table.md, step by step, on the local runtime (embedded PostgreSQL and s3rver): a
+ * source table `customers` declared with the dimension it feeds (test/fixtures/datasets/customers.ts)
+ * reaches analytics.dim_customer with no handler code: extracted by its changed-that-day filter, conformed,
+ * checked by the rules derived from the declaration (a null key is quarantined, the latest version of a key
+ * wins) and upserted by its version column.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -38,7 +38,7 @@ const CUSTOMERS: Customer[] = [
   ...CLEAN,
 ];
 
-describe('adding a source table (docs/adding-a-column.md)', () => {
+describe('adding a source table (docs/adding-a-source-table.md)', () => {
   let runtime: LocalRuntime;
   let dataDir: string;
 
@@ -134,5 +134,28 @@ describe('adding a source table (docs/adding-a-column.md)', () => {
       segment: 'business',
       is_business: true,
     });
+  });
+
+  test('a day split into buckets gives the same dimension and quarantine: the first bucket writes them', async () => {
+    // Prepare
+    const before = await dimCustomer();
+    const runSplit = await runtime.batchWith((config) => {
+      config.volume = { bucketThresholdLines: 1, bucketCount: 3, maxConcurrency: 2 };
+    });
+
+    // Act
+    const outcome = await runSplit({ businessDate: DATE });
+
+    // Assess
+    assert.equal(outcome.status, 'SUCCEEDED', JSON.stringify(outcome.error));
+    assert.ok(outcome.state?.volume?.count === 3, 'the day was split');
+    assert.deepEqual(await dimCustomer(), before);
+    const quarantined = (await runtime.lake.getText(layout.quarantine('customers', DATE))).trim().split('\n');
+    assert.equal(quarantined.length, 2, 'each quarantined customer once, not once per bucket');
+    const [load] = await runtime.warehouse.query<{ rows_in: string | number; rows_loaded: string | number }>(
+      `SELECT rows_in, rows_loaded FROM ops.dataset_load d JOIN ops.pipeline_run r USING (run_id)
+       WHERE d.dataset = 'customers' AND r.business_date = '${DATE}' ORDER BY r.started_at DESC LIMIT 1`,
+    );
+    assert.deepEqual([Number(load.rows_in), Number(load.rows_loaded)], [CUSTOMERS.length - 1, before.length]);
   });
 });

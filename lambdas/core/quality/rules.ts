@@ -262,9 +262,8 @@ export function defaultRules(threshold: number): Record<Dataset, DatasetRules> {
 
 /**
  * The rules of a source dataset a declaration adds, derived from it and the curated tables built from it
- * (docs/adding-a-column.md "Adding a source table"): `<column> not null` for every column they declare NOT
- * NULL, the key unique (the latest `versionColumn` wins) and every string fitting its VARCHAR, all
- * quarantining. A dataset needing other rules is one of the product's, with hand-written ones above.
+ * (docs/adding-a-source-table.md): `<column> not null` for every column they declare NOT NULL, the key
+ * unique (the latest `versionColumn` wins) and every string fitting its VARCHAR, all quarantining. A dataset needing other rules is one of the product's, with hand-written ones above.
  */
 export function derivedRules(
   source: SourceDataset,
