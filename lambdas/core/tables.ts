@@ -8,7 +8,8 @@
  * maps columns by position and refuses a file whose column count differs.
  *
  * Columns may only be appended (docs/warehouse-contract.md); never reorder or insert in the middle.
- * docs/adding-a-column.md walks through passing a new source column to the warehouse.
+ * docs/adding-a-column.md walks through passing a new source column to the warehouse, and
+ * docs/adding-a-source-table.md through a new source table feeding a new dimension.
  */
 import { ConfigurationError } from './errors';
 import { CURRENCIES, ORDER_STATUSES, type BatchTable, type Dataset } from './model';

@@ -58,7 +58,8 @@ async function rawSource(engine: Engine, def: TableDef, paths: readonly string[]
 
 /**
  * raw/ → staged/: orders trimmed and cased, items trimmed and given their product's category from the
- * catalog snapshot, products as they are. DuckDB reads and writes the files; the rows never enter
+ * catalog snapshot, products as they are, and any other declared source dataset conformed and then given
+ * its declared `stage` SQL (core/tables.ts). DuckDB reads and writes the files; the rows never enter
  * JavaScript. With `state.bucket`, only that bucket's orders and lines are staged, under bucket keys.
  */
 export function makeTransform({ lake, logger }: Adapters, settings: TransformSettings) {

@@ -54,7 +54,9 @@ export const validateSettings = (env: Env): ValidateSettings => ({
 /**
  * The declarative quality rules over staged/, as SQL in DuckDB: bad rows to quarantine/ with all their
  * reasons, a JSON report to quality/, and — only when the gate passes — the curated tables built from the
- * good rows. With `state.bucket`, the staged files are that bucket's and the outputs are its own parts.
+ * good rows. A source dataset a declaration adds is checked by rules derived from its declaration
+ * (core/quality/rules.ts derivedRules). With `state.bucket`, the staged files are that bucket's and the
+ * outputs are its own parts.
  */
 export function makeValidate({ lake, logger, metrics }: Adapters, settings: ValidateSettings) {
   return async (state: PipelineState): Promise<ValidationResult> => {
@@ -230,8 +232,9 @@ function curatedColumns(table: CuratedTable, context: CuratedContext): string {
 
 /**
  * The curated tables from the valid rows, their columns as declared: fact_order_item (lines of valid orders),
- * fact_order, agg_daily_sales per category and dim_product. A bucket other than the first leaves dim_product
- * to the first: products are the same in every bucket.
+ * fact_order, agg_daily_sales per category, dim_product and the curated tables of the source datasets a
+ * declaration adds. A bucket other than the first leaves dim_product and those to the first: their rows are
+ * the same in every bucket.
  */
 async function writeFacts(
   engine: Engine,
@@ -275,8 +278,7 @@ async function writeFacts(
   ];
   const firstBucket = bucket === undefined || bucket.index === 0;
   if (firstBucket) facts.unshift(['dim_product', dimProductSql(validProducts)]);
-  // A table a declaration adds, from its dataset's valid rows as declared, by key; like dim_product, written
-  // by the first bucket alone (such datasets are not bucketed).
+  // A table a declaration adds: its dataset's valid rows as declared, sorted by key.
   const from = new Map<string, string>();
   for (const checked of firstBucket ? valid.others : []) {
     for (const table of Object.values(curated).filter((c) => c.from === checked.dataset)) {
