@@ -11,6 +11,7 @@ import {
   type FreshnessRules,
 } from '../lambdas/core/freshness';
 import { resolveRules, RulesConfigError, type Severity } from '../lambdas/core/quality/rules';
+import { largestDayOf } from './engine-capacity';
 
 export const ENV_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
@@ -260,7 +261,11 @@ export interface EngineConfig {
  * parallel (an order and its lines share a bucket, so the per-order rules stay exact).
  */
 export interface VolumeConfig {
-  /** Order lines above which the day is split; at or below it, one Transform → Validate runs the day. */
+  /**
+   * Order lines above which the day is split; at or below it, one Transform → Validate runs the day, so it
+   * may be at most the largest day one of them takes at engine.memoryMb within 80 % of lambdaTimeoutSeconds
+   * (lib/engine-capacity.ts, from bench:scale's figures).
+   */
   bucketThresholdLines: number;
   /** Buckets a split day gets (2..1000: States.ArrayRange builds their list, and it stops at 1000 items). */
   bucketCount: number;
@@ -717,6 +722,17 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   requireInteger('volume.bucketThresholdLines', cfg.volume.bucketThresholdLines, 1, 1_000_000_000);
   requireInteger('volume.bucketCount', cfg.volume.bucketCount, 2, 1000);
   requireInteger('volume.maxConcurrency', cfg.volume.maxConcurrency, 1, cfg.volume.bucketCount);
+  // A day at the threshold runs in one Transform and one Validate: they must finish it.
+  const largest = largestDayOf(cfg);
+  if (cfg.volume.bucketThresholdLines > largest.lines) {
+    throw new ConfigError(
+      'volume.bucketThresholdLines',
+      cfg.volume.bucketThresholdLines,
+      `at most ${largest.lines} order lines, the largest day one ${largest.step} takes (bound by ${largest.bound}) ` +
+        `at engine.memoryMb ${cfg.engine.memoryMb}, engine.ephemeralStorageMb ${cfg.engine.ephemeralStorageMb} and ` +
+        `80 % of lambdaTimeoutSeconds ${cfg.lambdaTimeoutSeconds} (lib/engine-capacity.ts, measured by bench:scale)`,
+    );
+  }
   if (!RETENTION_VALUES.includes(cfg.logRetentionDays)) {
     throw new ConfigError(
       'logRetentionDays',

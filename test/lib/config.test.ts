@@ -157,6 +157,18 @@ describe('validateConfig', () => {
       'volume.bucketThresholdLines',
       /from 1/,
     ],
+    [
+      'a threshold above the day one function finishes (bench:scale figures)',
+      (c) => (c.volume.bucketThresholdLines = 500_000_000),
+      'volume.bucketThresholdLines',
+      /at most \d+ order lines, the largest day one (Transform|Validate) takes \(bound by (time|\/tmp|memory)\) at engine.memoryMb 2048/,
+    ],
+    [
+      'a shorter timeout that leaves the threshold too big a day',
+      (c) => Object.assign(c, { lambdaTimeoutSeconds: 30 }),
+      'volume.bucketThresholdLines',
+      /80 % of lambdaTimeoutSeconds 30/,
+    ],
     ['IA before 30 days', (c) => (c.lifecycle.rawToIaDays = 10), 'lifecycle.rawToIaDays', /from 30/],
     [
       'bad database name',

@@ -17,7 +17,7 @@ import {
   recordRunStatements,
   stageTableStatements,
 } from '../../../lambdas/core/sql';
-import { TABLES, type TableDef } from '../../../lambdas/core/tables';
+import { TABLES } from '../../../lambdas/core/tables';
 import { CODE_VERSION } from '../../../lambdas/core/version';
 import { ensureWarehouse } from '../../../lambdas/handlers/ensure-warehouse';
 import type { Database } from '../../../local/embedded-postgres';
@@ -41,7 +41,6 @@ export type OpenDatabase = () => Promise<{ db: Database; drop(): Promise<void> }
 
 const ROLE = 'arn:aws:iam::123456789012:role/cartflow-copy';
 const NEXT_VERSION = '0.2.0-test';
-const SECOND_DATE = '2024-03-11';
 
 export function schemaMigrationScenarios(label: string, openDatabase: OpenDatabase) {
   describe(`EnsureWarehouse brings a deployed warehouse forward (${label})`, () => {
@@ -50,8 +49,9 @@ export function schemaMigrationScenarios(label: string, openDatabase: OpenDataba
     let warehouse: SqlWarehouse;
     let drop: () => Promise<void>;
 
-    /** LoadTable's COPY into the run's stage and PublishDate's replace of the date, for fact_order as `def` declares it. */
-    async function loadFactOrder(def: TableDef, rows: object[], businessDate: string) {
+    /** LoadTable's COPY into the run's stage and PublishDate's replace of the date, for fact_order. */
+    async function loadFactOrder(rows: object[], businessDate: string) {
+      const def = TABLES.fact_order;
       const runId = `run-${businessDate}`;
       const prefix = layout.curatedPrefix('fact_order', businessDate);
       await putParquet(lake, `${prefix}part-00000.parquet`, def, rows);
@@ -83,7 +83,7 @@ export function schemaMigrationScenarios(label: string, openDatabase: OpenDataba
       warehouse = new SqlWarehouse(opened.db, lake);
       const made = await ensureWarehouse(warehouse, {});
       assert.equal(made.created, true);
-      await loadFactOrder(TABLES.fact_order, fixture.rows.fact_order, fixture.businessDate);
+      await loadFactOrder(fixture.rows.fact_order, fixture.businessDate);
     });
 
     afterEach(async () => {
@@ -91,45 +91,21 @@ export function schemaMigrationScenarios(label: string, openDatabase: OpenDataba
       await drop();
     });
 
-    it('adds a column appended to a declaration; the next load fills it and the older dates keep their rows', async () => {
-      // Prepare: the next date's orders as the next release writes them, with a coupon code.
-      const next = fixture.rows.fact_order.map((row, i) => ({
-        ...row,
-        order_id: `${String(row.order_id)}-next`,
-        order_date: SECOND_DATE,
-        coupon_code: i === 0 ? 'SPRING24' : null,
-      }));
-      const nextFactOrder = APPENDED.find((t) => t.name === 'fact_order')!;
-
+    it('adds a column appended to a declaration and records it with the code version', async () => {
       // Act
       const result = await ensureWarehouse(warehouse, { tables: APPENDED, codeVersion: NEXT_VERSION });
-      await loadFactOrder(nextFactOrder, next, SECOND_DATE);
       const again = await ensureWarehouse(warehouse, { tables: APPENDED, codeVersion: NEXT_VERSION });
 
-      // Assess
+      // Assess: loading a date with it, through the real transform, is test/e2e/adding-a-column-scenarios.ts.
       assert.deepEqual(result, {
         created: true,
         changes: ['analytics.fact_order.coupon_code: added VARCHAR(32)'],
       });
       assert.deepEqual(again, { created: false, changes: [] }, 'the readiness check compares columns');
-      const rows = await warehouse.query<{
-        order_id: string;
-        order_date: string;
-        coupon_code: string | null;
-      }>(
-        `SELECT order_id, CAST(order_date AS VARCHAR(10)) AS order_date, coupon_code
-         FROM ${qualifiedName(TABLES.fact_order)} ORDER BY order_id`,
-      );
       assert.deepEqual(
-        rows,
-        [
-          ...fixture.rows.fact_order.map((r) => ({
-            order_id: String(r.order_id),
-            order_date: fixture.businessDate,
-            coupon_code: null,
-          })),
-          ...next.map((r) => ({ order_id: r.order_id, order_date: SECOND_DATE, coupon_code: r.coupon_code })),
-        ].sort((a, b) => (a.order_id < b.order_id ? -1 : 1)),
+        await warehouse.query(`SELECT DISTINCT coupon_code FROM ${qualifiedName(TABLES.fact_order)}`),
+        [{ coupon_code: null }],
+        'the rows already loaded have it null',
       );
       const recorded = await schemaChanges();
       assert.deepEqual(recorded.at(-1), {
