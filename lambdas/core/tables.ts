@@ -488,7 +488,13 @@ export function declareDatasets(sources: Sources = SOURCES, curated: Curated = C
     products,
   };
   // The datasets and curated tables a declaration adds, after the product's (EnsureWarehouse creates them).
-  for (const source of Object.values(sources).filter((s) => !isProductSource(s.dataset))) {
+  for (const [key, source] of Object.entries(sources).filter(([, s]) => !isProductSource(s.dataset))) {
+    // The name becomes lake prefixes, engine tables (`<dataset>_checked`) and raw_/staged_ table names.
+    if (key !== source.dataset || !/^[a-z][a-z0-9_]*$/.test(key) || key === 'products') {
+      throw new ConfigurationError(
+        `source dataset ${JSON.stringify(source.dataset)} declared as ${JSON.stringify(key)}: expected the same lower-case SQL name (a-z, 0-9, _) for both, other than products (lambdas/core/tables.ts)`,
+      );
+    }
     tables[`raw_${source.dataset}`] = lakeTable(`raw_${source.dataset}`, source.columns.map(lakeColumn));
     tables[`staged_${source.dataset}`] = lakeTable(
       `staged_${source.dataset}`,

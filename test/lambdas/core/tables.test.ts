@@ -94,4 +94,23 @@ describe('declareDatasets', () => {
       /curated table dim_customer is built from source dataset customers, which is not declared/,
     );
   });
+
+  test('a source dataset is refused when its name is not a lower-case SQL name, differs from its key or is products', () => {
+    // Prepare
+    const { customers } = WITH_CUSTOMERS.sources;
+    const declarations = [
+      { ...SOURCES, 'my-customers': { ...customers, dataset: 'my-customers' } },
+      { ...SOURCES, customers: { ...customers, dataset: 'clients' } },
+      { ...SOURCES, products: { ...customers, dataset: 'products' } },
+    ];
+
+    // Assess
+    for (const sources of declarations) {
+      assert.throws(() => declareDatasets(sources, CURATED), ConfigurationError);
+    }
+    assert.throws(
+      () => declareDatasets(declarations[1], CURATED),
+      /source dataset "clients" declared as "customers": expected the same lower-case SQL name/,
+    );
+  });
 });
