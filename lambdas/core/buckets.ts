@@ -1,7 +1,7 @@
 /** The bucket split of a large day: which rows a bucket's steps take and where its own objects go. */
 import type { Bucket, CheckResult, DatasetQuality } from './contracts';
 import { ConfigurationError, PermanentError } from './errors';
-import type { Dataset } from './model';
+import { isProductSource } from './tables';
 import { datasetLevelFailure } from './quality/compile-sql';
 import { datasetQuality } from './quality/gate';
 import type { DatasetRules } from './quality/rules';
@@ -34,8 +34,11 @@ export interface BucketReport {
   checks: CheckResult[];
 }
 
-/** The products are the same in every bucket: the first bucket's figures are the day's. */
-export const perBucket = (dataset: Dataset): boolean => dataset !== 'products';
+/**
+ * Only orders and their lines are split into buckets: the products, and any dataset a declaration adds, are
+ * the same in every bucket, so the first bucket's figures are the day's.
+ */
+export const perBucket = (dataset: string): boolean => isProductSource(dataset);
 
 /**
  * The buckets' datasets and checks as the whole day's: rows and failed rows summed (products counted
@@ -44,7 +47,7 @@ export const perBucket = (dataset: Dataset): boolean => dataset !== 'products';
  */
 export function mergeBucketReports(
   reports: readonly BucketReport[],
-  rules: Record<Dataset, DatasetRules>,
+  rules: Partial<Record<string, DatasetRules>>,
   now: Date,
 ): BucketReport {
   const [first] = reports;
@@ -57,7 +60,7 @@ export function mergeBucketReports(
       );
     }
   }
-  const rowsIn = (dataset: Dataset) =>
+  const rowsIn = (dataset: string) =>
     reports.reduce((sum, r) => sum + (r.datasets.find((d) => d.dataset === dataset)?.rowsIn ?? 0), 0);
 
   const checks = first.checks.map((template, at): CheckResult => {
@@ -67,7 +70,7 @@ export function mergeBucketReports(
     const example = all.find((c) => c.example !== undefined)?.example;
     const merged: CheckResult = { ...template, failedRows, passed: all.every((c) => c.passed) };
     delete merged.example;
-    const rule = rules[template.dataset].checks.find((c) => c.name === template.check);
+    const rule = rules[template.dataset]?.checks.find((c) => c.name === template.check);
     if (rule?.kind === 'row_count') {
       const failure = datasetLevelFailure(rule, rowsIn(template.dataset), now);
       merged.passed = failure === null;

@@ -2,7 +2,6 @@
  * Payloads passed between the batch state machine's steps. Every Lambda task gets the whole
  * state (`Payload.$: '$'`) and returns only its own part, stored under the ResultPath noted.
  */
-import type { BatchTable, Dataset } from './model';
 
 /** What starts a run: a backfill/manual input, or the EventBridge scheduled event (`time`). */
 export interface RunRequest {
@@ -33,7 +32,8 @@ export interface RunContext {
 
 /** What an extract step wrote for one dataset; each Extract branch returns a list of them. */
 export interface ExtractResult {
-  dataset: Dataset;
+  /** The product's Dataset, or a source dataset a declaration adds (core/tables.ts). */
+  dataset: string;
   /** S3 keys written under raw/. */
   keys: string[];
   rows: number;
@@ -46,12 +46,12 @@ export interface ExtractResult {
 /** ResultPath `$.transform`. */
 export interface TransformResult {
   /** staged/ keys by dataset. */
-  staged: Partial<Record<Dataset, string>>;
-  rows: Partial<Record<Dataset, number>>;
+  staged: Partial<Record<string, string>>;
+  rows: Partial<Record<string, number>>;
 }
 
 export interface CheckResult {
-  dataset: Dataset;
+  dataset: string;
   check: string;
   column?: string;
   passed: boolean;
@@ -63,7 +63,7 @@ export interface CheckResult {
 }
 
 export interface DatasetQuality {
-  dataset: Dataset;
+  dataset: string;
   rowsIn: number;
   rowsValid: number;
   rowsQuarantined: number;
@@ -73,7 +73,10 @@ export interface DatasetQuality {
 }
 
 export interface TableToLoad {
-  table: BatchTable;
+  /** The product's BatchTable, or a curated table a declaration adds (core/tables.ts). */
+  table: string;
+  /** The source dataset whose valid rows it holds, when a declaration adds it (run-record.ts datasetLoads). */
+  from?: string;
   /** s3 prefix (no bucket) holding the table's Parquet for the date, ending in '/'. */
   prefix: string;
   rows: number;
@@ -114,14 +117,14 @@ export interface CatalogRefreshResult {
 }
 
 export interface LoadResult {
-  table: BatchTable;
+  table: string;
   /** Rows staged, which PublishDate then inserts whole. */
   rowsLoaded: number;
 }
 
 /** ResultPath `$.publish`. */
 export interface PublishResult {
-  tables: BatchTable[];
+  tables: string[];
 }
 
 /**

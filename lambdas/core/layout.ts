@@ -1,6 +1,5 @@
 /** Where every object lives in the data lake: one bucket, one prefix per zone (lambdas/contract.ts), Hive partitions. */
 import { LAKE } from '../contract';
-import type { BatchTable, Dataset } from './model';
 
 export const CATALOG_LANDING_PREFIX = LAKE.catalogLanding;
 /** Landing files already processed, kept for forensics (the lake's lifecycle tiers and expires them). */
@@ -22,19 +21,18 @@ export const REJECTED_REPORT_SUFFIX = '.quality.json';
 
 export const partition = (businessDate: string): string => `dt=${businessDate}`;
 
+/** Datasets and tables by name: the product's, or ones a declaration adds (core/tables.ts declareDatasets). */
 export const layout = {
-  rawPrefix: (dataset: Dataset, date: string) => `${LAKE.raw}${dataset}/${partition(date)}/`,
-  rawPart: (dataset: Dataset, date: string, part: number) =>
+  rawPrefix: (dataset: string, date: string) => `${LAKE.raw}${dataset}/${partition(date)}/`,
+  rawPart: (dataset: string, date: string, part: number) =>
     `${LAKE.raw}${dataset}/${partition(date)}/part-${String(part).padStart(5, '0')}.parquet`,
-  staged: (dataset: Dataset, date: string) =>
-    `${LAKE.staged}${dataset}/${partition(date)}/${dataset}.parquet`,
-  curatedPrefix: (table: BatchTable, date: string) => `${LAKE.curated}${table}/${partition(date)}/`,
-  curated: (table: BatchTable, date: string) =>
-    `${LAKE.curated}${table}/${partition(date)}/part-00000.parquet`,
-  quarantine: (dataset: Dataset, date: string) =>
+  staged: (dataset: string, date: string) => `${LAKE.staged}${dataset}/${partition(date)}/${dataset}.parquet`,
+  curatedPrefix: (table: string, date: string) => `${LAKE.curated}${table}/${partition(date)}/`,
+  curated: (table: string, date: string) => `${LAKE.curated}${table}/${partition(date)}/part-00000.parquet`,
+  quarantine: (dataset: string, date: string) =>
     `${LAKE.quarantine}${dataset}/${partition(date)}/rejected.jsonl`,
   /** Records that could not even be parsed (catalog lines, whole files). */
-  unparseable: (dataset: Dataset, date: string) =>
+  unparseable: (dataset: string, date: string) =>
     `${LAKE.quarantine}${dataset}/${partition(date)}/unparseable.jsonl`,
   qualityReport: (date: string, runId: string) => `${LAKE.quality}${partition(date)}/${runId}.json`,
   /** The run's HTML report, next to its quality JSON (core/report/run-report.ts). */

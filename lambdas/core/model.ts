@@ -24,6 +24,9 @@ export type BatchTable = (typeof BATCH_TABLES)[number];
 export const DATASETS = ['products', 'orders', 'order_items'] as const;
 export type Dataset = (typeof DATASETS)[number];
 
+/** One of the product's datasets, not one a test's declarations add (core/tables.ts declareDatasets). */
+export const isDataset = (name: string): name is Dataset => (DATASETS as readonly string[]).includes(name);
+
 /** A catalog product as conformed, before validation: every field nullable, money in integer cents. */
 export interface ProductCandidate {
   product_id: string | null;

@@ -2,7 +2,7 @@
 import { executionConsoleUrl, parseArn, s3ConsoleUrl, type ConsoleLocation } from './console-links';
 import type { DatasetQuality, PipelineState } from './contracts';
 import { layout } from './layout';
-import type { BatchTable, Dataset } from './model';
+import { isDataset, type BatchTable, type Dataset } from './model';
 import { formatRunSummary } from './summary';
 import { QUALITY_GATE_ERROR } from '../steps';
 
@@ -19,9 +19,14 @@ export interface DatasetLoad extends DatasetQuality {
 
 export function datasetLoads(state: PipelineState): DatasetLoad[] {
   const loaded = new Map((state.loads ?? []).map((l) => [l.table, l.rowsLoaded]));
+  // A dataset a declaration adds counts the curated table validate wrote from it.
+  const tableOf = (dataset: string) =>
+    isDataset(dataset)
+      ? TABLE_OF_DATASET[dataset]
+      : state.validation?.tables.find((t) => t.from === dataset)?.table;
   return (state.validation?.datasets ?? []).map((quality) => ({
     ...quality,
-    rowsLoaded: loaded.get(TABLE_OF_DATASET[quality.dataset]) ?? 0,
+    rowsLoaded: loaded.get(tableOf(quality.dataset) ?? '') ?? 0,
   }));
 }
 
@@ -184,7 +189,7 @@ export function describeRun(
 }
 
 /** A dataset's quarantine folder for the date (rejected rows and unparseable records). */
-function quarantinePrefix(dataset: Dataset, date: string): string {
+function quarantinePrefix(dataset: string, date: string): string {
   const key = layout.quarantine(dataset, date);
   return key.slice(0, key.lastIndexOf('/') + 1);
 }

@@ -22,6 +22,8 @@ export interface EngineStepSettings {
 export interface QualityStepSettings extends EngineStepSettings {
   /** The quality rules in force: the defaults of docs/quality-rules.md with the environment's settings. */
   rules: Record<Dataset, DatasetRules>;
+  /** The quarantine threshold of a source dataset a declaration adds, whose rules are derived (derivedRules). */
+  threshold: number;
 }
 
 export function engineStepSettings(env: Env): EngineStepSettings {
@@ -34,7 +36,7 @@ export function qualityStepSettings(env: Env): QualityStepSettings {
   const trial = jsonObject(env, HANDLER_ENV.qualityRules, false);
   try {
     const rules = resolveRules(settings as unknown as RulesConfig, trial as DatasetOverrides | undefined);
-    return { ...engineStepSettings(env), rules };
+    return { ...engineStepSettings(env), rules, threshold: (settings as unknown as RulesConfig).threshold };
   } catch (error) {
     if (!(error instanceof RulesConfigError)) throw error;
     const source = error.setting.startsWith(HANDLER_ENV.qualityRules)

@@ -8,7 +8,8 @@
  * maps columns by position and refuses a file whose column count differs.
  *
  * Columns may only be appended (docs/warehouse-contract.md); never reorder or insert in the middle.
- * docs/adding-a-column.md walks through passing a new source column to the warehouse.
+ * docs/adding-a-column.md walks through passing a new source column to the warehouse, and
+ * docs/adding-a-source-table.md through a new source table feeding a new dimension.
  */
 import { ConfigurationError } from './errors';
 import { CURRENCIES, ORDER_STATUSES, type BatchTable, type Dataset } from './model';
@@ -215,8 +216,14 @@ const products = lakeTable(
 // ---------------------------------------------------------------------------------------------------------
 // The source datasets, each declared once. docs/adding-a-column.md shows how to pass a new column through.
 
-/** The datasets read from the shop database. */
+/** The product's datasets read from the shop database. */
 export type SourceDatasetName = Exclude<Dataset, 'products'>;
+
+/**
+ * The source datasets of a declaration: the product's by name, and any other a declaration adds (a new
+ * source table feeding a new dimension, docs/adding-a-source-table.md).
+ */
+export type Sources = Record<SourceDatasetName, SourceDataset> & { [dataset: string]: SourceDataset };
 
 /** A source column: its warehouse type (raw/ and staged/ hold it nullable), how it is conformed, what it means. */
 export type SourceColumn<N extends string = string, K extends ColumnKind = ColumnKind> = Column<N, K> & {
@@ -228,7 +235,8 @@ export type SourceColumn<N extends string = string, K extends ColumnKind = Colum
 
 /** A table of the shop database that ExtractOrders reads for a business date. */
 export interface SourceDataset {
-  dataset: SourceDatasetName;
+  /** Its name in the lake (raw/<dataset>/, staged/<dataset>/) and in the quality report. */
+  dataset: string;
   /** Its table in the source database. */
   table: string;
   /** In table order: the extract reads them, raw/ and staged/ hold them in this order. Append only. */
@@ -239,8 +247,17 @@ export interface SourceDataset {
   orderBy: string;
   /** Columns the extract's condition needs indexed (created in the embedded source database). */
   indexes: readonly string[];
-  /** Columns the transform adds after the source's in staged/ (its SQL in handlers/transform.ts). */
+  /**
+   * Columns the transform adds after the source's in staged/: for orders and order_items their SQL is in
+   * handlers/transform.ts; for any other dataset it is `stage`.
+   */
   enriched?: readonly ColumnDef[];
+  /**
+   * A dataset other than orders and order_items: its staged rows, a SELECT over `rows` (its conformed rows:
+   * strings trimmed, then cased as declared, with `__part` and `__line` giving the input order) that returns
+   * its columns then `enriched`, by name. Absent: the conformed rows as they are, in input order.
+   */
+  stage?: (rows: string) => string;
 }
 
 /** The extract window: orders whose UTC date of order_ts is the business date, plus undated ones changed that day. */
@@ -293,7 +310,7 @@ const ORDER_ITEMS = {
 } as const satisfies SourceDataset;
 
 /** The source datasets of the product. */
-export const SOURCES: Record<SourceDatasetName, SourceDataset> = { orders: ORDERS, order_items: ORDER_ITEMS };
+export const SOURCES: Sources = { orders: ORDERS, order_items: ORDER_ITEMS };
 
 type SourceValue<K extends ColumnKind> = K extends 'int32' | 'int64'
   ? number
@@ -311,8 +328,11 @@ export type SourceRow<D extends { columns: readonly ColumnDef[] }> = {
 export type SourceOrder = SourceRow<typeof ORDERS>;
 export type SourceOrderItem = SourceRow<typeof ORDER_ITEMS>;
 
-/** The curated tables built from a source dataset's valid rows (handlers/validate.ts). */
+/** The product's curated tables built from a source dataset's valid rows (handlers/validate.ts). */
 export type CuratedName = 'fact_order' | 'fact_order_item';
+
+/** The curated tables of a declaration: the product's by name, and any other a declaration adds. */
+export type Curated = Record<CuratedName, CuratedTable> & { [table: string]: CuratedTable };
 
 /** What a derived column's SQL may use besides `s`, the dataset's valid row. */
 export interface CuratedContext {
@@ -326,9 +346,13 @@ export interface CuratedContext {
 export type CuratedColumn = string | { column: ColumnDef; sql: (context: CuratedContext) => string };
 
 export interface CuratedTable extends Omit<TableDef, 'columns'> {
-  name: CuratedName;
-  /** The source dataset whose valid rows it holds, one row each. */
-  from: SourceDatasetName;
+  name: string;
+  /**
+   * The source dataset whose valid rows it holds, one row each. A table fed by a dataset other than orders
+   * and order_items is written by validate as it is declared, sorted by its key, and published by its
+   * declaration (a versionColumn makes it an upsert, like dim_product).
+   */
+  from: string;
   /** In warehouse order. Append only. */
   columns: readonly CuratedColumn[];
 }
@@ -336,7 +360,7 @@ export interface CuratedTable extends Omit<TableDef, 'columns'> {
 // Every fact carries its order's business date, so a load replaces a date without reading another table.
 const orderDate: CuratedColumn = { column: date('order_date'), sql: ({ date }) => date };
 
-export const CURATED: Record<CuratedName, CuratedTable> = {
+export const CURATED: Curated = {
   fact_order: {
     name: 'fact_order',
     schema: 'analytics',
@@ -393,9 +417,14 @@ function columnOf(column: SourceColumn | ColumnDef): ColumnDef {
 const lakeColumn = (column: ColumnDef): ColumnDef =>
   nullable(column.kind === 'decimal' ? { ...columnOf(column), precision: 18 } : columnOf(column));
 
-function curatedDef(table: CuratedTable, sources: Record<SourceDatasetName, SourceDataset>): TableDef {
+function curatedDef(table: CuratedTable, sources: Sources): TableDef {
   const { from, columns, ...def } = table;
-  const source = sources[from];
+  const source = sources[from] as SourceDataset | undefined;
+  if (source === undefined) {
+    throw new ConfigurationError(
+      `curated table ${table.name} is built from source dataset ${from}, which is not declared; declare it with the sources (lambdas/core/tables.ts)`,
+    );
+  }
   const available = [...source.columns, ...(source.enriched ?? [])];
   return {
     ...def,
@@ -414,9 +443,9 @@ function curatedDef(table: CuratedTable, sources: Record<SourceDatasetName, Sour
 
 /** The source datasets and curated tables, and every table derived from them. */
 export interface Declarations {
-  sources: Record<SourceDatasetName, SourceDataset>;
-  curated: Record<CuratedName, CuratedTable>;
-  tables: Record<TableName, TableDef>;
+  sources: Sources;
+  curated: Curated;
+  tables: Tables;
 }
 
 export type TableName =
@@ -431,13 +460,13 @@ export type TableName =
   | 'staged_order_items'
   | 'products';
 
+/** Every table of a declaration: the product's by name, and the raw/, staged/ and curated ones it adds. */
+export type Tables = Record<TableName, TableDef> & { [table: string]: TableDef };
+
 /** Every table, derived from the source datasets and curated tables given (a test passes its own). */
-export function declareDatasets(
-  sources: Record<SourceDatasetName, SourceDataset> = SOURCES,
-  curated: Record<CuratedName, CuratedTable> = CURATED,
-): Declarations {
+export function declareDatasets(sources: Sources = SOURCES, curated: Curated = CURATED): Declarations {
   const { orders, order_items: items } = sources;
-  const tables: Record<TableName, TableDef> = {
+  const tables: Tables = {
     dim_product: dimProduct,
     fact_order: curatedDef(curated.fact_order, sources),
     fact_order_item: curatedDef(curated.fact_order_item, sources),
@@ -458,16 +487,40 @@ export function declareDatasets(
     ),
     products,
   };
+  // The datasets and curated tables a declaration adds, after the product's (EnsureWarehouse creates them).
+  for (const [key, source] of Object.entries(sources).filter(([, s]) => !isProductSource(s.dataset))) {
+    // The name becomes lake prefixes, engine tables (`<dataset>_checked`) and raw_/staged_ table names.
+    if (key !== source.dataset || !/^[a-z][a-z0-9_]*$/.test(key) || key === 'products') {
+      throw new ConfigurationError(
+        `source dataset ${JSON.stringify(source.dataset)} declared as ${JSON.stringify(key)}: expected the same lower-case SQL name (a-z, 0-9, _) for both, other than products (lambdas/core/tables.ts)`,
+      );
+    }
+    tables[`raw_${source.dataset}`] = lakeTable(`raw_${source.dataset}`, source.columns.map(lakeColumn));
+    tables[`staged_${source.dataset}`] = lakeTable(
+      `staged_${source.dataset}`,
+      [...source.columns, ...(source.enriched ?? [])].map(lakeColumn),
+    );
+  }
+  for (const table of Object.values(curated).filter((c) => !isProductCurated(c.name))) {
+    tables[table.name] = curatedDef(table, sources);
+  }
   return { sources, curated, tables };
 }
+
+/** orders or order_items, whose transform and checks are written by hand; any other dataset's are derived. */
+export const isProductSource = (dataset: string): dataset is SourceDatasetName =>
+  dataset === 'orders' || dataset === 'order_items';
+
+const isProductCurated = (table: string): table is CuratedName =>
+  table === 'fact_order' || table === 'fact_order_item';
 
 /** The product's declarations. */
 export const DECLARATIONS: Declarations = declareDatasets();
 
-export const TABLES: Record<TableName, TableDef> = DECLARATIONS.tables;
+export const TABLES: Tables = DECLARATIONS.tables;
 
 /** The tables of a declaration that exist in the warehouse, in creation order. */
-export const warehouseTables = (tables: Record<TableName, TableDef>): TableDef[] =>
+export const warehouseTables = (tables: Tables): TableDef[] =>
   Object.values(tables).filter((t: TableDef) => t.schema !== undefined);
 
 /** Tables that exist in the warehouse, in creation order. */

@@ -13,7 +13,6 @@ import { assertBusinessDate } from '../core/dates';
 import { Engine, fileList, sqlLiteral } from '../core/engine/engine';
 import { PermanentError } from '../core/errors';
 import { layout } from '../core/layout';
-import { DATASETS, type BatchTable, type Dataset } from '../core/model';
 import { decideGate } from '../core/quality/gate';
 import { qualityStepSettings, type QualityStepSettings } from '../core/step-settings';
 import { awsHandler } from '../adapters/aws-entry';
@@ -47,7 +46,8 @@ export function makeMergeBuckets({ lake, logger, metrics }: Adapters, settings: 
 
     const workspace = await LakeWorkspace.open(lake, settings.workDirectory);
     try {
-      for (const dataset of DATASETS) await foldQuarantine(lake, workspace, businessDate, dataset, count);
+      // Every dataset the buckets checked: the product's and any a declaration adds.
+      for (const { dataset } of datasets) await foldQuarantine(lake, workspace, businessDate, dataset, count);
       const reportKey = layout.qualityReport(businessDate, run.runId);
       const report = { run, buckets: buckets.map((b) => b.reportKey), gate, datasets, checks };
       await lake.put(reportKey, JSON.stringify(report, null, 2), 'application/json');
@@ -77,7 +77,7 @@ async function foldQuarantine(
   lake: LakeStore,
   workspace: LakeWorkspace,
   businessDate: string,
-  dataset: Dataset,
+  dataset: string,
   count: number,
 ): Promise<void> {
   const dayKey = layout.quarantine(dataset, businessDate);
@@ -114,7 +114,7 @@ async function mergeTables(
   run: RunContext,
   buckets: readonly BucketValidation[],
 ): Promise<TableToLoad[]> {
-  const tableOf = (index: number, table: BatchTable): TableToLoad => {
+  const tableOf = (index: number, table: string): TableToLoad => {
     const found = buckets[index].tables.find((t) => t.table === table);
     if (found === undefined) {
       // A bucket writes no tables when its own gate fails; the day's gate may still pass.
@@ -126,8 +126,9 @@ async function mergeTables(
     return found;
   };
   const tables: TableToLoad[] = [];
-  for (const { table } of buckets[0].tables) {
-    if (table === 'dim_product') {
+  for (const { table, from } of buckets[0].tables) {
+    // dim_product and a table a declaration adds are written by the first bucket alone (validate.ts).
+    if (table === 'dim_product' || from !== undefined) {
       await keepOnly(lake, tableOf(0, table).prefix, [partName(0)]);
       tables.push(tableOf(0, table));
     } else if (table === 'agg_daily_sales') {

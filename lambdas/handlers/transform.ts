@@ -4,9 +4,14 @@ import { assertBusinessDate } from '../core/dates';
 import { Engine, fileList } from '../core/engine/engine';
 import { castSelect, createTableSql, quoteIdent } from '../core/engine/table-io';
 import { layout } from '../core/layout';
-import type { Dataset } from '../core/model';
 import { engineStepSettings, type EngineStepSettings } from '../core/step-settings';
-import { DECLARATIONS, type Declarations, type SourceDataset, type TableDef } from '../core/tables';
+import {
+  DECLARATIONS,
+  isProductSource,
+  type Declarations,
+  type SourceDataset,
+  type TableDef,
+} from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { withEngine } from '../adapters/lake-workspace';
 import type { Adapters, Env, Step } from '../adapters/ports';
@@ -53,7 +58,8 @@ async function rawSource(engine: Engine, def: TableDef, paths: readonly string[]
 
 /**
  * raw/ → staged/: orders trimmed and cased, items trimmed and given their product's category from the
- * catalog snapshot, products as they are. DuckDB reads and writes the files; the rows never enter
+ * catalog snapshot, products as they are, and any other declared source dataset conformed and then given
+ * its declared `stage` SQL (core/tables.ts). DuckDB reads and writes the files; the rows never enter
  * JavaScript. With `state.bucket`, only that bucket's orders and lines are staged, under bucket keys.
  */
 export function makeTransform({ lake, logger }: Adapters, settings: TransformSettings) {
@@ -61,9 +67,12 @@ export function makeTransform({ lake, logger }: Adapters, settings: TransformSet
     const businessDate = assertBusinessDate(state.run.businessDate, 'run.businessDate');
     const { bucket } = state;
     return withEngine(lake, settings.workDirectory, settings.engine, async (engine, workspace) => {
-      // One fetch for all three: the workspace names files by their position in the call.
+      const { sources, tables } = settings.declarations;
+      // Datasets a declaration adds are staged from their declaration alone.
+      const declared = Object.values(sources).filter((s) => !isProductSource(s.dataset));
+      // One fetch for all: the workspace names files by their position in the call.
       const keys = await Promise.all(
-        (['orders', 'order_items', 'products'] as const).map(async (dataset) =>
+        ['orders', 'order_items', 'products', ...declared.map((s) => s.dataset)].map(async (dataset) =>
           (await lake.list(layout.rawPrefix(dataset, businessDate)))
             .map((o) => o.key)
             .filter((key) => key.endsWith('.parquet'))
@@ -71,10 +80,8 @@ export function makeTransform({ lake, logger }: Adapters, settings: TransformSet
         ),
       );
       const paths = await workspace.fetch(keys.flat());
-      const orders = paths.slice(0, keys[0].length);
-      const items = paths.slice(keys[0].length, keys[0].length + keys[1].length);
-      const products = paths.slice(keys[0].length + keys[1].length);
-      const { sources, tables } = settings.declarations;
+      let at = 0;
+      const [orders, items, products, ...others] = keys.map((k) => paths.slice(at, (at += k.length)));
       const rawOrders = await rawSource(engine, tables.raw_orders, orders);
       const rawItems = await rawSource(engine, tables.raw_order_items, items);
       const rawProducts = await rawSource(engine, tables.products, products);
@@ -95,20 +102,25 @@ export function makeTransform({ lake, logger }: Adapters, settings: TransformSet
         ORDER BY i.__part, i.__line`; // a join does not keep the input order; scans and filters do
       const stagedProducts = `SELECT * FROM ${rawProducts} p`;
 
-      const outputs: [Dataset, TableDef, string][] = [
+      const outputs: [string, TableDef, string][] = [
         ['orders', tables.staged_orders, stagedOrders],
         ['order_items', tables.staged_order_items, stagedItems],
         ['products', tables.products, stagedProducts],
       ];
+      for (const [i, source] of declared.entries()) {
+        const raw = await rawSource(engine, tables[`raw_${source.dataset}`], others[i]);
+        const rows = `(SELECT ${conformed(source)}, __part, __line FROM ${raw} r)`;
+        const select = source.stage?.(rows) ?? `SELECT * FROM ${rows} c ORDER BY __part, __line`;
+        outputs.push([source.dataset, tables[`staged_${source.dataset}`], select]);
+      }
       const result: TransformResult = { staged: {}, rows: {} };
       for (const [dataset, def, select] of outputs) {
         const path = workspace.path(`staged-${dataset}.parquet`);
         const rows = await engine.writeParquet(castSelect(def, `(${select}) s`), path);
-        // Products are not bucketed: every bucket stages the same snapshot under the day's key.
-        const key =
-          dataset === 'products'
-            ? layout.staged(dataset, businessDate)
-            : bucketKey(layout.staged(dataset, businessDate), bucket);
+        // Only orders and lines are bucketed: every bucket stages the same other rows under the day's key.
+        const key = isProductSource(dataset)
+          ? bucketKey(layout.staged(dataset, businessDate), bucket)
+          : layout.staged(dataset, businessDate);
         await workspace.publish(path, key);
         result.staged[dataset] = key;
         result.rows[dataset] = rows;

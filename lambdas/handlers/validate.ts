@@ -13,7 +13,6 @@ import { Engine, sqlLiteral } from '../core/engine/engine';
 import { quoteIdent } from '../core/engine/table-io';
 import { PermanentError } from '../core/errors';
 import { layout } from '../core/layout';
-import type { BatchTable, Dataset } from '../core/model';
 import { checkDataset, exampleRows, type CheckedDataset } from '../core/quality/check-dataset';
 import {
   checkResult,
@@ -22,15 +21,21 @@ import {
   ROW_NUMBER,
 } from '../core/quality/compile-sql';
 import { decideGate } from '../core/quality/gate';
-import type { Check, ReconcileTotalCheck } from '../core/quality/rules';
+import { derivedRules, type Check, type ReconcileTotalCheck } from '../core/quality/rules';
 import { qualityStepSettings, type QualityStepSettings } from '../core/step-settings';
-import { DECLARATIONS, type CuratedContext, type CuratedTable, type Declarations } from '../core/tables';
+import {
+  DECLARATIONS,
+  isProductSource,
+  type CuratedContext,
+  type CuratedTable,
+  type Declarations,
+} from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { withEngine, type LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, Env, LakeStore, Step } from '../adapters/ports';
 import { METRIC } from '../contract';
 
-function stagedKey(transform: TransformResult | undefined, dataset: Dataset): string {
+function stagedKey(transform: TransformResult | undefined, dataset: string): string {
   const key = transform?.staged[dataset];
   if (key === undefined) throw new PermanentError(`validate needs transform.staged.${dataset}`);
   return key;
@@ -49,7 +54,9 @@ export const validateSettings = (env: Env): ValidateSettings => ({
 /**
  * The declarative quality rules over staged/, as SQL in DuckDB: bad rows to quarantine/ with all their
  * reasons, a JSON report to quality/, and — only when the gate passes — the curated tables built from the
- * good rows. With `state.bucket`, the staged files are that bucket's and the outputs are its own parts.
+ * good rows. A source dataset a declaration adds is checked by rules derived from its declaration
+ * (core/quality/rules.ts derivedRules). With `state.bucket`, the staged files are that bucket's and the
+ * outputs are its own parts.
  */
 export function makeValidate({ lake, logger, metrics }: Adapters, settings: ValidateSettings) {
   return async (state: PipelineState): Promise<ValidationResult> => {
@@ -57,9 +64,11 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Vali
     const businessDate = assertBusinessDate(run.businessDate, 'run.businessDate');
     const { rules, declarations } = settings;
     const defs = declarations.tables;
+    // Datasets a declaration adds: checked by rules derived from their declaration.
+    const declared = Object.values(declarations.sources).filter((s) => !isProductSource(s.dataset));
     const now = new Date();
     return withEngine(lake, settings.workDirectory, settings.engine, async (engine, workspace) => {
-      const datasets = ['products', 'orders', 'order_items'] as const;
+      const datasets = ['products', 'orders', 'order_items', ...declared.map((s) => s.dataset)];
       const paths = await workspace.fetch(datasets.map((d) => stagedKey(state.transform, d)));
       const staged = (i: number) =>
         `(SELECT *, file_row_number AS ${ROW_NUMBER} FROM read_parquet(${sqlLiteral(paths[i])}, file_row_number = true))`;
@@ -91,22 +100,37 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Vali
         },
       });
 
+      const others: CheckedDataset[] = [];
+      for (const [i, source] of declared.entries()) {
+        others.push(
+          await checkDataset(engine, {
+            ...common,
+            dataset: source.dataset,
+            rules: derivedRules(source, declarations, settings.threshold),
+            def: defs[`staged_${source.dataset}`],
+            source: staged(3 + i),
+          }),
+        );
+      }
+
       const rejectedProducts =
         (state.extract ?? []).flat().find((e) => e.dataset === 'products')?.rejected ?? 0;
       const qualities = [
         withRejected(products.quality, rejectedProducts, products.checks),
         orders.quality,
         items.quality,
+        ...others.map((o) => o.quality),
       ];
       const checks: CheckResult[] = [
         ...products.checks,
         ...orders.checks,
         ...items.checks,
+        ...others.flatMap((o) => o.checks),
         ...(await crossDatasetChecks(engine, orders, items, rules.orders.checks)),
       ];
       const gate = decideGate(qualities, checks);
 
-      for (const checked of [products, orders, items]) {
+      for (const checked of [products, orders, items, ...others]) {
         await writeQuarantine(engine, workspace, run, checked, bucket);
       }
       const reportKey = bucketKey(layout.qualityReport(businessDate, run.runId), bucket);
@@ -123,6 +147,7 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Vali
           orders: orders.valid,
           items: items.valid,
           products: products.valid,
+          others,
           itemsOfValidOrders: rules.order_items.checks.some(
             (c) => c.kind === 'references' && c.target === 'orders' && c.severity === 'quarantine',
           ),
@@ -207,8 +232,9 @@ function curatedColumns(table: CuratedTable, context: CuratedContext): string {
 
 /**
  * The curated tables from the valid rows, their columns as declared: fact_order_item (lines of valid orders),
- * fact_order, agg_daily_sales per category and dim_product. A bucket other than the first leaves dim_product
- * to the first: products are the same in every bucket.
+ * fact_order, agg_daily_sales per category, dim_product and the curated tables of the source datasets a
+ * declaration adds. A bucket other than the first leaves dim_product and those to the first: their rows are
+ * the same in every bucket.
  */
 async function writeFacts(
   engine: Engine,
@@ -216,7 +242,14 @@ async function writeFacts(
   lake: LakeStore,
   state: PipelineState,
   declarations: Declarations,
-  valid: { orders: string; items: string; products: string; itemsOfValidOrders: boolean },
+  valid: {
+    orders: string;
+    items: string;
+    products: string;
+    itemsOfValidOrders: boolean;
+    /** The datasets a declaration adds, checked. */
+    others: readonly CheckedDataset[];
+  },
 ): Promise<TableToLoad[]> {
   const { run, bucket } = state;
   const { orders: validOrders, items: validItems, products: validProducts } = valid;
@@ -229,7 +262,7 @@ async function writeFacts(
   await engine.run(`CREATE OR REPLACE ${valid.itemsOfValidOrders ? 'VIEW' : 'TABLE'} fact_items AS
     SELECT s.${ROW_NUMBER}, ${curatedColumns(curated.fact_order_item, context)}
     FROM ${validItems} s WHERE ${valid.itemsOfValidOrders ? 'TRUE' : ofValidOrders}`);
-  const facts: [BatchTable, string][] = [
+  const facts: [string, string][] = [
     [
       'fact_order',
       `SELECT ${curatedColumns(curated.fact_order, context)} FROM ${validOrders} s ORDER BY s.${ROW_NUMBER}`,
@@ -243,22 +276,34 @@ async function writeFacts(
       FROM fact_items GROUP BY category ORDER BY category`,
     ],
   ];
-  if (bucket === undefined || bucket.index === 0)
-    facts.unshift(['dim_product', dimProductSql(validProducts)]);
+  const firstBucket = bucket === undefined || bucket.index === 0;
+  if (firstBucket) facts.unshift(['dim_product', dimProductSql(validProducts)]);
+  // A table a declaration adds: its dataset's valid rows as declared, sorted by key.
+  const from = new Map<string, string>();
+  for (const checked of firstBucket ? valid.others : []) {
+    for (const table of Object.values(curated).filter((c) => c.from === checked.dataset)) {
+      const key = table.primaryKey.map((k) => `s.${quoteIdent(k)}`).join(', ');
+      facts.push([
+        table.name,
+        `SELECT ${curatedColumns(table, context)} FROM ${checked.valid} s ORDER BY ${key}`,
+      ]);
+      from.set(table.name, checked.dataset);
+    }
+  }
   const tables: TableToLoad[] = [];
   for (const [table, select] of facts) {
-    tables.push(
-      await writeCurated(
-        engine,
-        workspace,
-        lake,
-        table,
-        select,
-        run.businessDate,
-        bucket,
-        declarations.tables,
-      ),
+    const written = await writeCurated(
+      engine,
+      workspace,
+      lake,
+      table,
+      select,
+      run.businessDate,
+      bucket,
+      declarations.tables,
     );
+    const source = from.get(table);
+    tables.push(source === undefined ? written : { ...written, from: source });
   }
   return tables;
 }

@@ -7,10 +7,9 @@ import { bucketKey } from '../buckets';
 import { sqlLiteral, type Engine } from '../engine/engine';
 import { castSelect } from '../engine/table-io';
 import { layout } from '../layout';
-import type { BatchTable } from '../model';
 import { ROW_NUMBER } from '../quality/compile-sql';
 import { rowJson, type CheckedDataset } from '../quality/check-dataset';
-import { TABLES, type TableDef, type TableName } from '../tables';
+import { TABLES, type Tables } from '../tables';
 
 /** Where a step writes its files and how they reach the lake (adapters/lake-workspace.ts). */
 export interface OutputWorkspace {
@@ -59,11 +58,11 @@ export async function writeCurated(
   engine: Engine,
   workspace: OutputWorkspace,
   lake: PrefixRemover,
-  table: BatchTable,
+  table: string,
   select: string,
   businessDate: string,
   bucket?: Bucket,
-  tables: Record<TableName, TableDef> = TABLES,
+  tables: Tables = TABLES,
 ): Promise<TableToLoad> {
   const path = workspace.path(`${table}.parquet`);
   const rows = await engine.writeParquet(castSelect(tables[table], `(${select}) s`), path);

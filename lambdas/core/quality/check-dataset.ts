@@ -6,7 +6,6 @@
 import type { CheckResult, DatasetQuality } from '../contracts';
 import { sqlLiteral, type Engine } from '../engine/engine';
 import { quoteIdent } from '../engine/table-io';
-import type { Dataset } from '../model';
 import type { TableDef } from '../tables';
 import {
   checkResult,
@@ -41,7 +40,7 @@ export function rowJson(def: TableDef, alias: string): string {
 }
 
 export interface CheckedDataset {
-  dataset: Dataset;
+  dataset: string;
   def: TableDef;
   /** The table of every row with its reason columns and ROW_NUMBER. */
   table: string;
@@ -53,7 +52,8 @@ export interface CheckedDataset {
 }
 
 export interface CheckSpec {
-  dataset: Dataset;
+  /** The product's Dataset, or a source dataset a declaration adds (also the name of its engine tables). */
+  dataset: string;
   rules: DatasetRules;
   def: TableDef;
   /** A relation of the dataset's rows (columns of `def`) with ROW_NUMBER, their input order. */

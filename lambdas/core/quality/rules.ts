@@ -9,7 +9,7 @@ import { ConfigurationError } from '../errors';
 import { CURRENCIES, DATASETS, ORDER_STATUSES } from '../model';
 import type { BatchTable, Dataset } from '../model';
 import { TABLES } from '../tables';
-import type { ColumnDef } from '../tables';
+import type { ColumnDef, Declarations, SourceDataset } from '../tables';
 
 export type Severity = 'quarantine' | 'report';
 export type Bound = number | bigint;
@@ -52,7 +52,8 @@ export type Check = { name: string; severity: Severity } & (
 export type ReconcileTotalCheck = Extract<Check, { kind: 'reconcile_total' }>;
 
 export interface DatasetRules {
-  dataset: Dataset;
+  /** The product's Dataset, or a source dataset a declaration adds (derivedRules). */
+  dataset: string;
   checks: Check[];
   /** A dataset fails the gate when its quarantined share is strictly greater than this (0..1). */
   quarantineThreshold: number;
@@ -257,6 +258,50 @@ export function defaultRules(threshold: number): Record<Dataset, DatasetRules> {
   rules.order_items.checks.push(...lengthChecks('order_items', columnNames('staged_order_items')));
   rules.products.checks.push(...lengthChecks('products', columnNames('products')));
   return rules;
+}
+
+/**
+ * The rules of a source dataset a declaration adds, derived from it and the curated tables built from it
+ * (docs/adding-a-source-table.md): `<column> not null` for every column they declare NOT NULL, the key
+ * unique (the latest `versionColumn` wins) and every string fitting its VARCHAR, all quarantining. A dataset needing other rules is one of the product's, with hand-written ones above.
+ */
+export function derivedRules(
+  source: SourceDataset,
+  declarations: Declarations,
+  threshold: number,
+): DatasetRules {
+  const staged = declarations.tables[`staged_${source.dataset}`];
+  const delivered = new Map(staged.columns.map((c) => [c.name, c]));
+  const curated = Object.values(declarations.curated)
+    .filter((c) => c.from === source.dataset)
+    .map((c) => declarations.tables[c.name]);
+  const checks = new Map<string, Check>();
+  const add = (check: Check) => checks.set(check.name, check);
+  for (const table of curated) {
+    const own = table.columns.filter((c) => delivered.has(c.name));
+    for (const c of own.filter((c) => !c.nullable)) {
+      add({ name: `${c.name} not null`, kind: 'not_null', column: c.field, severity: 'quarantine' });
+    }
+    if (table.primaryKey.every((k) => delivered.has(k))) {
+      add({
+        name: `${table.primaryKey.join(', ')} unique`,
+        kind: 'unique',
+        columns: table.primaryKey,
+        ...(table.versionColumn !== undefined && { keepLatestBy: table.versionColumn }),
+        severity: 'quarantine',
+      });
+    }
+    for (const c of own.filter((c) => c.kind === 'string' && c.length !== undefined)) {
+      add({
+        name: `${c.name} fits VARCHAR(${c.length})`,
+        kind: 'max_bytes',
+        column: c.name,
+        maxBytes: c.length!,
+        severity: 'quarantine',
+      });
+    }
+  }
+  return { dataset: source.dataset, quarantineThreshold: threshold, checks: [...checks.values()] };
 }
 
 const SHARE = 'a share from 0 to 1 (0.05 for 5 %)';

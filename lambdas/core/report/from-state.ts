@@ -95,7 +95,7 @@ export function lineageOf(state: FinishedState): Lineage {
   const nodes: LineageNode[] = [];
   const edges: Lineage['edges'] = [];
   const node = (n: LineageNode) => (nodes.push(n), n.id);
-  const extracts = new Map<Dataset, ExtractResult>(
+  const extracts = new Map<string, ExtractResult>(
     (state.extract ?? []).flat().map((e) => [e.dataset, e] as const),
   );
   const quality = new Map((state.validation?.datasets ?? []).map((d) => [d.dataset, d]));

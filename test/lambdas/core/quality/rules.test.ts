@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigurationError } from '../../../../lambdas/core/errors';
 import { DATASETS } from '../../../../lambdas/core/model';
+import { WITH_CUSTOMERS } from '../../../fixtures/datasets/customers';
 import {
   defaultRules,
+  derivedRules,
   requiredColumns,
   resolveRules,
   RulesConfigError,
@@ -230,5 +232,49 @@ describe('resolveRules', () => {
     assert.equal(status?.severity, 'report');
     assert.equal(rules.orders.quarantineThreshold, 0.5);
     assert.equal(rules.order_items.quarantineThreshold, 0.05);
+  });
+});
+
+describe('derivedRules', () => {
+  it('checks a declared dataset by its curated table: NOT NULL columns, the key unique by version, VARCHAR lengths', () => {
+    // Act
+    const rules = derivedRules(WITH_CUSTOMERS.sources.customers, WITH_CUSTOMERS, 0.05);
+
+    // Assess
+    assert.equal(rules.dataset, 'customers');
+    assert.equal(rules.quarantineThreshold, 0.05);
+    assert.deepEqual(rules.checks, [
+      { name: 'customer_id not null', kind: 'not_null', column: 'customer_id', severity: 'quarantine' },
+      { name: 'segment not null', kind: 'not_null', column: 'segment', severity: 'quarantine' },
+      { name: 'updated_at not null', kind: 'not_null', column: 'updated_at', severity: 'quarantine' },
+      {
+        name: 'customer_id unique',
+        kind: 'unique',
+        columns: ['customer_id'],
+        keepLatestBy: 'updated_at',
+        severity: 'quarantine',
+      },
+      {
+        name: 'customer_id fits VARCHAR(128)',
+        kind: 'max_bytes',
+        column: 'customer_id',
+        maxBytes: 128,
+        severity: 'quarantine',
+      },
+      {
+        name: 'name fits VARCHAR(256)',
+        kind: 'max_bytes',
+        column: 'name',
+        maxBytes: 256,
+        severity: 'quarantine',
+      },
+      {
+        name: 'segment fits VARCHAR(32)',
+        kind: 'max_bytes',
+        column: 'segment',
+        maxBytes: 32,
+        severity: 'quarantine',
+      },
+    ]);
   });
 });
