@@ -296,24 +296,26 @@ export function datasetLevelFailure(
 }
 
 /**
- * reconcile_total: per order of `orders`, the reason when |total_amount − Σ quantity × unit_price of its
- * lines in `items`| exceeds the tolerance (orders without lines compare with 0). Pass ALL staged lines:
- * the check is about the source's consistency, and a quarantined line still belonged to the order.
- * Yields (__row, reason) over every order.
+ * reconcile_total: per row of `totals` (orders), the reason when its total differs from the sum over its
+ * lines in `lines` of the check's product by more than the tolerance (a row without lines compares with 0).
+ * Pass ALL staged lines: the check is about the source's consistency, and a quarantined line still belonged
+ * to its order. Yields (__row, reason) over every row of `totals`.
  */
-export function reconcileTotalSql(check: ReconcileTotalCheck, orders: string, items: string): string {
+export function reconcileTotalSql(check: ReconcileTotalCheck, totals: string, lines: string): string {
   const tolerance = formatCents(BigInt(check.tolerance_cents));
+  const [total, key] = [ident(check.total), ident(check.key)];
+  const [a, b] = check.lineProduct.map(ident);
   const sum = 'coalesce(s.lines_total, 0)';
   return `SELECT o.${ROW_NUMBER}, CASE
-    WHEN o.total_amount IS NULL THEN 'total_amount is null'
-    WHEN abs(o.total_amount - ${sum}) > ${tolerance}
-      THEN 'total_amount ' || CAST(o.total_amount AS VARCHAR) || ' differs from the sum of its lines '
+    WHEN o.${total} IS NULL THEN ${literal(`${check.total} is null`)}
+    WHEN abs(o.${total} - ${sum}) > ${tolerance}
+      THEN ${literal(`${check.total} `)} || CAST(o.${total} AS VARCHAR) || ' differs from the sum of its lines '
         || CAST(CAST(${sum} AS DECIMAL(38,2)) AS VARCHAR) || ' by more than ${tolerance}'
   END AS reason
-  FROM ${orders} o LEFT JOIN (
-    SELECT order_id, sum(quantity * unit_price) AS lines_total FROM ${items}
-    WHERE order_id IS NOT NULL GROUP BY order_id
-  ) s ON s.order_id = o.order_id`;
+  FROM ${totals} o LEFT JOIN (
+    SELECT ${key}, sum(${a} * ${b}) AS lines_total FROM ${lines}
+    WHERE ${key} IS NOT NULL GROUP BY ${key}
+  ) s ON s.${key} = o.${key}`;
 }
 
 /**

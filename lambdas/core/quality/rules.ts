@@ -43,10 +43,18 @@ export type Check = { name: string; severity: Severity } & (
    */
   | { kind: 'product_max'; columns: [string, string]; as: string; max: Bound }
   /**
-   * Orders vs their lines: |total_amount − Σ quantity × unit_price| <= tolerance. Cross-dataset, so it is
-   * compiled on its own (compile-sql.ts reconcileTotalSql), not with the row checks, and is report-only.
+   * A total vs its lines: |total − Σ of the lines' product of `lineProduct`| <= tolerance, lines joined on
+   * `key`. Cross-dataset, so it is compiled on its own (compile-sql.ts reconcileTotalSql), not with the row
+   * checks, and is report-only.
    */
-  | { kind: 'reconcile_total'; tolerance_cents: number; severity: 'report' }
+  | {
+      kind: 'reconcile_total';
+      total: string;
+      key: string;
+      lineProduct: [string, string];
+      tolerance_cents: number;
+      severity: 'report';
+    }
 );
 
 export type ReconcileTotalCheck = Extract<Check, { kind: 'reconcile_total' }>;
@@ -98,6 +106,9 @@ const MAX_MONEY_CENTS = 999_999_999_999n;
 export const RECONCILE_TOTAL: ReconcileTotalCheck = {
   name: 'total_amount matches lines',
   kind: 'reconcile_total',
+  total: 'total_amount',
+  key: 'order_id',
+  lineProduct: ['quantity', 'unit_price'],
   tolerance_cents: 1,
   severity: 'report',
 };
