@@ -36,7 +36,7 @@ import { DAY_MS, assertBusinessDate, dayBounds, utcDate } from '../lambdas/core/
 import { engineSettingsFromEnv } from '../lambdas/core/engine/engine';
 import { layout } from '../lambdas/core/layout';
 import type { LakeStore } from '../lambdas/adapters/ports';
-import { seedDay } from '../local/commands/batch';
+import { seedDay } from '../cli/commands/batch';
 import { warehouseEventCounts } from '../local/kafka/stream';
 import { replayRecordedTopic } from '../local/kafka/replay';
 import { recordTopic, spreadTimestamps } from '../local/kafka/topic';

@@ -1,4 +1,4 @@
 #!/usr/bin/env -S node --openssl-legacy-provider --import tsx
-import { main } from '../local/cli';
+import { main } from '../cli/cli';
 
 process.exitCode = await main(process.argv.slice(2));

@@ -5,7 +5,12 @@
  * against it, so a threshold that would send a function a day it cannot finish fails at synth.
  */
 import { engineMemoryLimitMb, engineThreads } from '../lambdas/core/engine/sizing';
-import type { EnvironmentConfig } from './config';
+
+/** What a function's capacity depends on, as an environment of lib/config.ts gives it. */
+export interface CapacityConfig {
+  lambdaTimeoutSeconds: number;
+  engine: { memoryMb: number; ephemeralStorageMb: number };
+}
 
 /** One step's run at a day's size, as bench:scale measures it. */
 export interface MeasuredStep {
@@ -34,9 +39,7 @@ export interface EngineCapacity {
 
 const TIME_SHARE = 0.8;
 
-export function engineCapacity(
-  cfg: Pick<EnvironmentConfig, 'lambdaTimeoutSeconds' | 'engine'>,
-): EngineCapacity {
+export function engineCapacity(cfg: CapacityConfig): EngineCapacity {
   return {
     timeShare: TIME_SHARE,
     timeoutSeconds: cfg.lambdaTimeoutSeconds,
@@ -106,7 +109,7 @@ export const MEASURED_STEPS: Record<'Transform' | 'Validate', MeasuredStep> = {
 };
 
 /** The largest day one function of `cfg` takes, the step that bounds it and by what. */
-export function largestDayOf(cfg: Pick<EnvironmentConfig, 'lambdaTimeoutSeconds' | 'engine'>): {
+export function largestDayOf(cfg: CapacityConfig): {
   lines: number;
   step: keyof typeof MEASURED_STEPS;
   bound: CapacityBound;
@@ -128,9 +131,10 @@ export const batchSecondsPerLine = (): number =>
  * of the lines (a hash of order_id), but each bucket's Transform reads the whole day's raw parts to pick
  * its orders, so the whole day must fit one Transform's time and /tmp as measured unsplit.
  */
-export function largestSplitDayOf(
-  cfg: Pick<EnvironmentConfig, 'lambdaTimeoutSeconds' | 'engine' | 'volume'>,
-): { lines: number; bound: string } {
+export function largestSplitDayOf(cfg: CapacityConfig & { volume: { bucketCount: number } }): {
+  lines: number;
+  bound: string;
+} {
   const perBucket = largestDayOf(cfg);
   // Its memory is its bucket's (it keeps only those orders); its time and /tmp are the whole day's.
   const wholeDay = largestDayLines(MEASURED_STEPS.Transform, engineCapacity(cfg), ['time', '/tmp']);

@@ -18,7 +18,7 @@ import {
 } from '../lambdas/core/freshness';
 import { layout } from '../lambdas/core/layout';
 import { literal } from '../lambdas/core/sql';
-import { DataApiUnavailableError } from './aws/data-api';
+import { DataApiUnavailableError } from '../lambdas/core/errors';
 
 /** One Task state occurrence (a Map iteration, a retry and a redrive each are one). */
 export interface StepTiming {

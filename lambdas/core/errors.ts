@@ -78,6 +78,13 @@ export class LoaderStateMissingError extends PermanentError {}
 export class SupersededRunError extends CartflowError {}
 
 /**
+ * An --env command needs the Redshift Data API and the API is unavailable (LocalStack community, an endpoint
+ * that refuses): thrown by the command line's Data API client, read by `status`, which then says what it
+ * could not read.
+ */
+export class DataApiUnavailableError extends PermanentError {}
+
+/**
  * What Step Functions reports when a Lambda task runs out of time: `Sandbox.Timedout` when the function
  * reaches its own timeout, `States.Timeout` when the task's TimeoutSeconds passes first.
  */

@@ -47,7 +47,7 @@ import { stepAdapters } from '../../bench/support/step-adapters';
 import { LAKE } from '../../lambdas/contract';
 import type { ResolveRunInput } from '../../lambdas/core/contracts';
 import { makeResolveRun } from '../../lambdas/handlers/resolve-run';
-import { executionHistory } from '../../local/aws/status-sources';
+import { executionHistory } from '../../cli/aws/status-sources';
 import { synthesizeDefinitions, type SynthesizedDefinitions } from '../../local/synth-definitions';
 import {
   assertReachable,

@@ -17,9 +17,9 @@ import { generateDay, type GeneratedDay } from '../../lambdas/core/generator';
 import { CATALOG_LANDING_PREFIX } from '../../lambdas/core/layout';
 import { SOURCES, type Declarations } from '../../lambdas/core/tables';
 import { CODE_VERSION } from '../../lambdas/core/version';
-import { localRebuildTarget } from '../../local/commands/rebuild';
+import { localRebuildTarget } from '../../cli/commands/rebuild';
 import { seedSourceDatabase } from '../../local/embedded-postgres';
-import { rebuildFromLake } from '../../local/rebuild';
+import { rebuildFromLake } from '../../cli/rebuild';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { ORDERS_WITH_CHANNEL } from '../fixtures/datasets/orders-with-channel';
 

@@ -12,10 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import { HANDLER_ENV } from '../../lambdas/contract';
 import type { Adapters, Env, LakeStore, Step } from '../../lambdas/adapters/ports';
 import { loadConfig } from '../../lib/config';
-import type { AwsEnvironment } from '../../local/aws/environment';
-import { awsCompareTarget } from '../../local/commands/compare';
-import { main } from '../../local/cli';
-import { compareDate, comparisonSummary, type Comparison } from '../../local/compare';
+import type { AwsEnvironment } from '../../cli/aws/environment';
+import { awsCompareTarget } from '../../cli/commands/compare';
+import { main } from '../../cli/cli';
+import { compareDate, comparisonSummary, type Comparison } from '../../cli/compare';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { seed, tableDump } from './batch-scenarios';
 

@@ -15,7 +15,7 @@ import { generateClickEvents } from '../../lambdas/core/clickstream/sample';
 import { layout } from '../../lambdas/core/layout';
 import { step as ensureWarehouse } from '../../lambdas/handlers/ensure-warehouse';
 import { step as resolveRun } from '../../lambdas/handlers/resolve-run';
-import { localRebuildTarget } from '../../local/commands/rebuild';
+import { localRebuildTarget } from '../../cli/commands/rebuild';
 import { replayRecording } from '../../local/kafka/stream';
 import { spreadTimestamps } from '../../local/kafka/topic';
 import {
@@ -24,7 +24,7 @@ import {
   rebuildFromLake,
   rebuildSummary,
   tableDigests,
-} from '../../local/rebuild';
+} from '../../cli/rebuild';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { seed } from './batch-scenarios';
 

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../local/cli';
+import { main } from '../../cli/cli';
 
 /** Runs a cartflow command in this process, its stdout and stderr captured. */
 export async function cartflow(...args: string[]) {

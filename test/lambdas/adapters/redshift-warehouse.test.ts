@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import type { RedshiftDataClient } from '@aws-sdk/client-redshift-data';
 import { RedshiftDataWarehouse } from '../../../lambdas/adapters/redshift-warehouse';
 import { DataApiLimitError } from '../../../lambdas/core/data-api-limits';
-import { toCsv } from '../../../local/csv';
+import { toCsv } from '../../../cli/csv';
 import {
   PermanentError,
   RETRYABLE_ERRORS,

@@ -30,7 +30,7 @@ import {
 } from '../../../lambdas/core/clickstream/load';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { command as resumeCommand } from '../../../local/commands/events-resume';
+import { command as resumeCommand } from '../../../cli/commands/events-resume';
 import type { LocalServices } from '../../../local/runtime';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
