@@ -240,7 +240,7 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
   let referenceMs = 0;
   let written = 0;
   let quarantined = 0;
-  const parts = { decode: 0, sql: 0, upload: 0, cleanup: 0 };
+  const parts = { decode: 0, sql: 0, write: 0, upload: 0, cleanup: 0 };
   try {
     for (const [i, event] of events.entries()) {
       handlerMs += await rss.time('handler', async () => {

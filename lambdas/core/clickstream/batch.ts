@@ -5,9 +5,9 @@
  * event hour), so a redelivered batch overwrites the objects of its first delivery instead of adding
  * new ones: that is what makes the stream exactly once in S3.
  */
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { fileList, sqlLiteral, type Engine } from '../engine/engine';
+import { sqlLiteral, type Engine } from '../engine/engine';
 import { InputFormatError } from '../errors';
 import { EVENT_TYPES, validateEventsSql } from './event';
 import { CLICKSTREAM_TABLES } from './tables';
@@ -74,13 +74,21 @@ export const clickstreamKeys = {
 const FACT_COLUMNS = CLICKSTREAM_TABLES.fact_click_event.columns.map((c) => `"${c.name}"`).join(', ');
 const SAFE_OFFSET = Number.MAX_SAFE_INTEGER;
 
-/** The record fields read from each input file (a JSON array of MSK records); others are ignored. */
-const RECORD_COLUMNS = `{topic: 'VARCHAR', partition: 'BIGINT', "offset": 'VARCHAR', "timestamp": 'VARCHAR', value: 'VARCHAR'}`;
+/**
+ * The batch's records in DuckDB: the fields read of each MSK record (others are ignored), as text, in
+ * delivery order. Replaced by each batch, so the previous batch's rows are freed.
+ */
+const RECORDS = 'batch_records';
+const RECORD_FIELDS = ['topic', 'partition', 'offset', 'timestamp', 'value'] as const;
+const RECORDS_DDL = `CREATE OR REPLACE TEMP TABLE ${RECORDS} (${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
 
 /** What DuckDB writes: Parquet as Redshift's COPY reads it (engine.ts, writeParquet). */
 const PARQUET_OPTIONS = 'FORMAT PARQUET, COMPRESSION SNAPPY, PARQUET_VERSION V1';
 /** The columns that name an output's files: topic=…/partition=…/dt=…/hour=…, as in the lake keys. */
 const HOUR_PARTITIONS = 'topic, "partition", dt, "hour"';
+
+/** The parts of processing a batch: records into DuckDB, validating and deduplicating, writing the files. */
+export type BatchPart = 'decode' | 'sql' | 'write';
 
 interface PartitionRow {
   topic: string;
@@ -95,37 +103,65 @@ interface PartitionRow {
   malformed: number;
 }
 
-const recordsSource = (inputs: readonly string[]) =>
-  `read_json(${fileList(inputs)}, format = 'array', columns = ${RECORD_COLUMNS})`;
+/** A record field as DuckDB's JSON reader gives it as VARCHAR: text as is, any other value as JSON, absent as NULL. */
+function fieldText(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  return value === undefined || value === null ? null : (JSON.stringify(value) ?? null);
+}
 
 /**
- * Validates, deduplicates and groups a batch. `inputs` are JSON files, each an array of MSK records
- * (topic, partition, offset, timestamp, base64 value), in delivery order. Duplicates by event_id keep
+ * Hands the records to DuckDB through its appender: no file, no JSON text to write and parse again. The
+ * only JavaScript per record is reading its five fields; DuckDB decodes and checks them.
+ */
+async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[]): Promise<void> {
+  await engine.run(RECORDS_DDL);
+  const appender = await engine.appender(RECORDS);
+  for (const list of lists) {
+    for (const record of list) {
+      const fields = (typeof record === 'object' && record !== null ? record : {}) as Record<string, unknown>;
+      for (const name of RECORD_FIELDS) {
+        const text = fieldText(fields[name]);
+        if (text === null) appender.appendNull();
+        else appender.appendVarchar(text);
+      }
+      appender.endRow();
+    }
+  }
+  appender.closeSync();
+}
+
+/**
+ * Validates, deduplicates and groups a batch. `lists` are the batch's record lists (one per
+ * topic-partition, as MSK delivers them: topic, partition, offset, timestamp, base64 value), taken in
+ * delivery order. Duplicates by event_id keep
  * the lowest offset (the first delivered on a tie). Offset ranges cover every record of a
  * topic-partition, quarantined ones included, so the keys depend only on which records were delivered.
- * The files are written in a new directory under `dir`: one partitioned COPY per output, DuckDB
- * naming the files by topic, partition and hour.
+ * The files are written in `dir`, an empty directory of this batch's own: one partitioned COPY per
+ * output, DuckDB naming the files by topic, partition and hour. `lap` is called as each part ends.
  */
 export async function processBatch(
   engine: Engine,
-  inputs: readonly string[],
+  lists: readonly (readonly unknown[])[],
   dir: string,
+  lap: (part: BatchPart) => void = () => undefined,
 ): Promise<BatchResult> {
-  if (inputs.length === 0) {
+  if (lists.every((list) => list.length === 0)) {
     return { files: [], eventKeys: [], ranges: [], stats: emptyStats() };
   }
-  // One pass from the files to the checked records: DuckDB decodes the base64 value (TRY: NULL where
-  // the bytes are not UTF-8) and validates. rowid is the delivery order (the inputs in turn, each file's
-  // records as written). Only a rejected record keeps its text (`raw`).
+  await loadRecords(engine, lists);
+  lap('decode');
+  // One pass from the records to the checked records: DuckDB decodes the base64 value (TRY: NULL where
+  // the bytes are not UTF-8) and validates. rowid is the delivery order (the lists in turn, each list's
+  // records as delivered). Only a rejected record keeps its text (`raw`).
   await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
     SELECT * EXCLUDE (raw), CASE WHEN reason IS NOT NULL THEN raw END AS raw
     FROM (${validateEventsSql(`(
-      SELECT topic, partition,
+      SELECT topic, CAST(partition AS BIGINT) AS partition,
              CASE WHEN regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}
                   THEN CAST("offset" AS BIGINT) END AS off,
              CASE WHEN isfinite(TRY_CAST("timestamp" AS DOUBLE)) THEN CAST("timestamp" AS DOUBLE) END AS kafka_ts,
              value, TRY(decode(from_base64(value))) AS text
-      FROM ${recordsSource(inputs)})`)})`);
+      FROM ${RECORDS})`)})`);
 
   const partitions = (
     await engine.rows<PartitionRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition,
@@ -136,7 +172,7 @@ export async function processBatch(
       CAST(count(*) FILTER (WHERE off IS NULL OR kafka_ts IS NULL) AS INTEGER) AS malformed
       FROM checked GROUP BY ALL ORDER BY topic, partition`)
   ).map((p) => ({ ...p, first: Number(p.first), last: Number(p.last) }));
-  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, inputs);
+  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine);
 
   // Kept events: the lowest offset of each event_id (then the first delivered), found by a grouped
   // arg_min and a semi-join instead of sorting the batch; rows stay in delivery order.
@@ -146,9 +182,8 @@ export async function processBatch(
     WHERE reason IS NULL AND rowid IN (
       SELECT arg_min(rowid, (off, rowid)) FROM checked WHERE reason IS NULL GROUP BY event_id)`);
 
-  // A fresh directory: only this batch's files are in it when they are collected below.
-  const outputs = await mkdtemp(join(dir, 'batch-'));
-  const out = (name: string) => sqlLiteral(join(outputs, name));
+  lap('sql');
+  const out = (name: string) => sqlLiteral(join(dir, name));
   const kept = Number(
     await engine.scalar(
       `COPY (SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM kept)
@@ -177,7 +212,7 @@ export async function processBatch(
     if (p.quarantined === 0) continue;
     const file = {
       key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
-      path: join(outputs, `quarantine-${rejected.length}.jsonl`),
+      path: join(dir, `quarantine-${rejected.length}.jsonl`),
       contentType: JSON_LINES,
     };
     await engine.run(`COPY (
@@ -188,7 +223,7 @@ export async function processBatch(
   }
 
   const rangeOf = new Map(partitions.map((p) => [`${p.topic}/${p.partition}`, p]));
-  const written = await writtenFiles(outputs);
+  const written = await writtenFiles(dir);
   const place = (kind: string, key: (hour: Date, range: OffsetRange) => string): BatchFile[] =>
     written
       .filter((f) => f.kind === kind)
@@ -203,6 +238,7 @@ export async function processBatch(
     ...place('event_minute', clickstreamKeys.eventMinute),
     ...place('error_minute', clickstreamKeys.errorMinute),
   ].sort(byKey);
+  lap('write');
   const records = partitions.reduce((sum, p) => sum + p.records, 0);
   const quarantined = partitions.reduce((sum, p) => sum + p.quarantined, 0);
   const valid = partitions.reduce((sum, p) => sum + p.valid, 0);
@@ -262,7 +298,7 @@ const emptyStats = (): BatchStats => ({
 });
 
 /** A record without a whole offset or a numeric timestamp is no MSK record: the batch fails, it is not quarantined. */
-async function failOnRecordFields(engine: Engine, inputs: readonly string[]): Promise<never> {
+async function failOnRecordFields(engine: Engine): Promise<never> {
   const wholeOffset = `coalesce(regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}, false)`;
   const [bad] = await engine.rows<{
     topic: string;
@@ -273,7 +309,7 @@ async function failOnRecordFields(engine: Engine, inputs: readonly string[]): Pr
   }>(`
     SELECT topic, CAST(partition AS INTEGER) AS partition, "offset" AS off_text, "timestamp" AS ts_text,
            CASE WHEN NOT ${wholeOffset} THEN 'offset' ELSE 'timestamp' END AS field
-    FROM ${recordsSource(inputs)}
+    FROM ${RECORDS}
     WHERE NOT ${wholeOffset} OR NOT coalesce(isfinite(TRY_CAST("timestamp" AS DOUBLE)), false)
     LIMIT 1`);
   const where = `record ${bad.topic}-${bad.partition}`;

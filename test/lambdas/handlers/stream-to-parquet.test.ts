@@ -272,7 +272,7 @@ describe('stream-to-parquet handler against s3rver', () => {
     const { timings } = await handler(fixture);
 
     // Assess
-    assert.deepEqual(Object.keys(timings), ['decode', 'sql', 'upload', 'cleanup']);
+    assert.deepEqual(Object.keys(timings), ['decode', 'sql', 'write', 'upload', 'cleanup']);
     assert.ok(Object.values(timings).every((ms) => ms >= 0));
     assert.ok(timings.sql > 0);
   });

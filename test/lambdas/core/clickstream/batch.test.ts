@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,18 +41,9 @@ describe('processBatch', () => {
   let root: string;
   let batches = 0;
 
-  /** Writes each topic-partition's records as the handler does (one JSON array per file) and runs the batch. */
-  const run = async (lists: unknown[][]): Promise<BatchResult> => {
-    const dir = await mkdtemp(join(root, `batch-${batches++}-`));
-    const inputs = await Promise.all(
-      lists.map(async (list, i) => {
-        const path = join(dir, `records-${String(i).padStart(6, '0')}.json`);
-        await writeFile(path, JSON.stringify(list));
-        return path;
-      }),
-    );
-    return processBatch(engine, inputs, dir);
-  };
+  /** Runs the batch over each topic-partition's records, as the handler hands them over. */
+  const run = async (lists: unknown[][]): Promise<BatchResult> =>
+    processBatch(engine, lists, await mkdtemp(join(root, `batch-${batches++}-`)));
   /** The rows of a written Parquet file, as text, in file order. */
   const rows = async (path: string, columns: string): Promise<string[]> =>
     (
