@@ -206,8 +206,12 @@ export async function processBatch(
     );
   }
   // Quarantine: one JSON Lines file per topic-partition with rejected records (COPY to JSON has no
-  // PARTITION_BY); few records, few files.
+  // PARTITION_BY); few records, few files. The batch is scanned once for them, not once per partition.
   const rejected: BatchFile[] = [];
+  if (partitions.some((p) => p.quarantined > 0)) {
+    await engine.run(`CREATE OR REPLACE TEMP TABLE rejected AS
+      SELECT topic, partition, off AS "offset", reason, raw FROM checked WHERE reason IS NOT NULL ORDER BY rowid`);
+  }
   for (const p of partitions) {
     if (p.quarantined === 0) continue;
     const file = {
@@ -216,8 +220,7 @@ export async function processBatch(
       contentType: JSON_LINES,
     };
     await engine.run(`COPY (
-      SELECT topic, partition, off AS "offset", reason, raw FROM checked
-      WHERE reason IS NOT NULL AND topic = ${sqlLiteral(p.topic)} AND partition = ${p.partition} ORDER BY rowid
+      SELECT * FROM rejected WHERE topic = ${sqlLiteral(p.topic)} AND partition = ${p.partition} ORDER BY rowid
     ) TO ${sqlLiteral(file.path)} (FORMAT JSON)`);
     rejected.push(file);
   }
