@@ -5,7 +5,7 @@
  * event hour), so a redelivered batch overwrites the objects of its first delivery instead of adding
  * new ones: that is what makes the stream exactly once in S3.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { sqlLiteral, type Engine } from '../engine/engine';
 import { InputFormatError } from '../errors';
@@ -205,24 +205,26 @@ export async function processBatch(
        TO ${out('error_minute')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
     );
   }
-  // Quarantine: one JSON Lines file per topic-partition with rejected records (COPY to JSON has no
-  // PARTITION_BY); few records, few files. The batch is scanned once for them, not once per partition.
+  // Quarantine: one JSON Lines file per topic-partition with rejected records. One scan has DuckDB
+  // write each line (to_json, as COPY … (FORMAT JSON) writes it, which has no PARTITION_BY); the lines
+  // are split by partition here. Few records, few files.
   const rejected: BatchFile[] = [];
   if (partitions.some((p) => p.quarantined > 0)) {
-    await engine.run(`CREATE OR REPLACE TEMP TABLE rejected AS
-      SELECT topic, partition, off AS "offset", reason, raw FROM checked WHERE reason IS NOT NULL ORDER BY rowid`);
-  }
-  for (const p of partitions) {
-    if (p.quarantined === 0) continue;
-    const file = {
-      key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
-      path: join(dir, `quarantine-${rejected.length}.jsonl`),
-      contentType: JSON_LINES,
-    };
-    await engine.run(`COPY (
-      SELECT * FROM rejected WHERE topic = ${sqlLiteral(p.topic)} AND partition = ${p.partition} ORDER BY rowid
-    ) TO ${sqlLiteral(file.path)} (FORMAT JSON)`);
-    rejected.push(file);
+    const lines = await engine.rows<{ topic: string; partition: number; line: string }>(`
+      SELECT topic, CAST(partition AS INTEGER) AS partition,
+             CAST(to_json({topic: topic, partition: partition, "offset": off, reason: reason, raw: raw}) AS VARCHAR) AS line
+      FROM checked WHERE reason IS NOT NULL ORDER BY rowid`);
+    for (const p of partitions) {
+      if (p.quarantined === 0) continue;
+      const file = {
+        key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
+        path: join(dir, `quarantine-${rejected.length}.jsonl`),
+        contentType: JSON_LINES,
+      };
+      const mine = lines.filter((l) => l.topic === p.topic && l.partition === p.partition);
+      await writeFile(file.path, mine.map((l) => `${l.line}\n`).join(''));
+      rejected.push(file);
+    }
   }
 
   const rangeOf = new Map(partitions.map((p) => [`${p.topic}/${p.partition}`, p]));

@@ -169,6 +169,11 @@ describe('processBatch', () => {
         ['clickstream', 1, 10, 'value'],
       ],
     );
+    // Each line as COPY … (FORMAT JSON) writes it: keys in this order, no spaces.
+    assert.equal(
+      (await readFile(quarantine[0].path, 'utf8')).split('\n')[0],
+      String.raw`{"topic":"clickstream","partition":0,"offset":103,"reason":"value: expected JSON text (not valid JSON)","raw":"{\"event_id\":\"e9\",\"event_type\":\"page_"}`,
+    );
     assert.match(lines[0].reason, /^value: expected JSON text \(/);
     assert.equal(lines[0].raw, '{"event_id":"e9","event_type":"page_');
     assert.equal((JSON.parse(lines[1].raw) as { event_type: string }).event_type, 'page_view');
