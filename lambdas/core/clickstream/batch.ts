@@ -5,7 +5,7 @@
  * event hour), so a redelivered batch overwrites the objects of its first delivery instead of adding
  * new ones: that is what makes the stream exactly once in S3.
  */
-import { readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { sqlLiteral, type Engine } from '../engine/engine';
 import { InputFormatError } from '../errors';
@@ -183,26 +183,26 @@ export async function processBatch(
       SELECT arg_min(rowid, (off, rowid)) FROM checked WHERE reason IS NULL GROUP BY event_id)`);
 
   lap('sql');
-  const out = (name: string) => sqlLiteral(join(dir, name));
-  const kept = Number(
-    await engine.scalar(
-      `COPY (SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM kept)
-       TO ${out('events')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
-    ),
-  );
+  const written: WrittenFile[] = [];
+  const copy = async (kind: string, select: string): Promise<number> => {
+    const { rows, files } = await copyByHour(engine, select, join(dir, kind));
+    written.push(...files.map((f) => ({ ...f, kind })));
+    return rows;
+  };
+  const kept = await copy('events', `SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM kept`);
   if (kept > 0) {
-    await engine.run(
-      `COPY (SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start, event_type, count(*) AS events
-             FROM kept GROUP BY ${HOUR_PARTITIONS}, window_start, event_type
-             ORDER BY ${HOUR_PARTITIONS}, window_start, list_position(${typeList}, event_type))
-       TO ${out('event_minute')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
+    await copy(
+      'event_minute',
+      `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start, event_type, count(*) AS events
+       FROM kept GROUP BY ${HOUR_PARTITIONS}, window_start, event_type
+       ORDER BY ${HOUR_PARTITIONS}, window_start, list_position(${typeList}, event_type)`,
     );
-    await engine.run(
-      `COPY (SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start,
-                    coalesce(service, '${UNKNOWN}') AS service, coalesce(error_code, '${UNKNOWN}') AS error_code,
-                    count(*) AS errors
-             FROM kept WHERE event_type = 'error' GROUP BY ALL ORDER BY ALL)
-       TO ${out('error_minute')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
+    await copy(
+      'error_minute',
+      `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start,
+              coalesce(service, '${UNKNOWN}') AS service, coalesce(error_code, '${UNKNOWN}') AS error_code,
+              count(*) AS errors
+       FROM kept WHERE event_type = 'error' GROUP BY ALL ORDER BY ALL`,
     );
   }
   // Quarantine: one JSON Lines file per topic-partition with rejected records. One scan has DuckDB
@@ -228,7 +228,6 @@ export async function processBatch(
   }
 
   const rangeOf = new Map(partitions.map((p) => [`${p.topic}/${p.partition}`, p]));
-  const written = await writtenFiles(dir);
   const place = (kind: string, key: (hour: Date, range: OffsetRange) => string): BatchFile[] =>
     written
       .filter((f) => f.kind === kind)
@@ -274,22 +273,26 @@ interface WrittenFile {
 /** `topic=…/partition=…/dt=…/hour=…/<file>` under an output's directory. */
 const WRITTEN_RE = /^topic=([^/]+)\/partition=(\d+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/[^/]+$/;
 
-/** The files the partitioned COPYs wrote under `dir`, with the topic, partition and hour their directories name. */
-async function writtenFiles(dir: string): Promise<WrittenFile[]> {
-  const found: WrittenFile[] = [];
-  for (const kind of ['events', 'event_minute', 'error_minute']) {
-    const root = join(dir, kind);
-    const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      if (!e.isFile()) continue;
-      const path = join(e.parentPath, e.name);
-      const m = WRITTEN_RE.exec(relative(root, path).split(sep).join('/'));
-      if (m === null) throw new Error(`unexpected output ${path}`);
-      const [, topic, partition, dt, hour] = m;
-      found.push({ kind, topic, partition: Number(partition), hour: new Date(`${dt}T${hour}:00:00Z`), path });
-    }
-  }
-  return found;
+/**
+ * Writes `select` as Parquet under `root`, one file per topic, partition and hour. Returns the rows
+ * written and the files, with the topic, partition and hour their directories name (DuckDB lists
+ * them: no directory walk).
+ */
+async function copyByHour(
+  engine: Engine,
+  select: string,
+  root: string,
+): Promise<{ rows: number; files: Omit<WrittenFile, 'kind'>[] }> {
+  const [result] = await engine.rows<{ Count: bigint; Files: string[] }>(
+    `COPY (${select}) TO ${sqlLiteral(root)} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}), RETURN_FILES true)`,
+  );
+  const files = result.Files.map((path) => {
+    const m = WRITTEN_RE.exec(relative(root, path).split(sep).join('/'));
+    if (m === null) throw new Error(`unexpected output ${path}`);
+    const [, topic, partition, dt, hour] = m;
+    return { topic, partition: Number(partition), hour: new Date(`${dt}T${hour}:00:00Z`), path };
+  });
+  return { rows: Number(result.Count), files };
 }
 
 const typeList = `[${EVENT_TYPES.map((t) => `'${t}'`).join(', ')}]`;
