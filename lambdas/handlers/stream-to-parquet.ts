@@ -8,8 +8,8 @@
  * finds new objects without listing events/clickstream/. DuckDB and the workspace directory stay warm
  * across the invocations of an execution environment.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, rm, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { MSKEvent } from 'aws-lambda';
 import { DEFAULT_CLOSE_SECONDS, arrivalKey, parsePositive } from '../core/clickstream/load';
 import { processBatch, type BatchPart } from '../core/clickstream/batch';
@@ -86,6 +86,9 @@ async function runAll(writes: (() => Promise<void>)[]): Promise<void> {
   if (rejected) throw rejected.reason;
 }
 
+/** Hour directories kept for the next batches (a day of 40 partitions) before the output tree is removed. */
+const MAX_KEPT_DIRECTORIES = 1000;
+
 /** `clock` dates the arrival notice (injected by tests). */
 export function makeStreamToParquet(
   { lake, logger, metrics }: Adapters,
@@ -96,14 +99,26 @@ export function makeStreamToParquet(
   // per batch. After a failed invocation the next one starts a fresh instance (no state of the failure kept).
   let warm: Promise<Engine> | undefined;
   const engineFor = () => (warm ??= Engine.open(settings.engine));
-  // The workspace root is made once; each batch writes in a directory of its own under it.
-  let root: Promise<string | undefined> | undefined;
-  const workspace = () => (root ??= mkdir(settings.engine.tempDirectory, { recursive: true }));
+  // The batches' output tree is kept too: after a batch its files are removed and its directories (one per
+  // topic, partition and hour) left for the next batches, which mostly write the same hours, as removing a
+  // directory costs several times removing a file. Past MAX_KEPT_DIRECTORIES, or after a failure, it goes whole.
+  let outputs: Promise<string> | undefined;
+  const outputDir = () =>
+    (outputs ??= mkdir(settings.engine.tempDirectory, { recursive: true }).then(() =>
+      mkdtemp(join(settings.engine.tempDirectory, 'batches-')),
+    ));
+  const keptDirectories = new Set<string>();
+  const dropOutputs = async () => {
+    const dir = await outputs?.catch(() => undefined);
+    outputs = undefined;
+    keptDirectories.clear();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  };
   return async (event: MSKEvent): Promise<StreamResult> => {
     if (typeof event?.records !== 'object' || event.records === null) {
       throw new InputFormatError('MSK event: expected a "records" object of topic-partition → records');
     }
-    // DuckDB starts (on a cold start) while the batch directory is made. Handled here so that a failed
+    // DuckDB starts (on a cold start) while the output directory is made. Handled here so that a failed
     // start is thrown by the `await` below, not reported as unhandled meanwhile.
     const opening = engineFor();
     opening.catch(() => undefined);
@@ -114,10 +129,8 @@ export function makeStreamToParquet(
       timings[part] += now - mark;
       mark = now;
     };
-    let dir: string | undefined;
     try {
-      await workspace();
-      dir = await mkdtemp(join(settings.engine.tempDirectory, 'batch-'));
+      const dir = await outputDir();
       const lists = Object.values(event.records).filter((list) => Array.isArray(list));
       const engine = await opening;
       const { files, eventKeys, ranges, stats } = await processBatch(engine, lists, dir, lap);
@@ -140,7 +153,9 @@ export function makeStreamToParquet(
         }
       }
       lap('upload');
-      await rm(dir, { recursive: true, force: true });
+      await Promise.all(files.map((f) => unlink(f.path)));
+      for (const f of files) keptDirectories.add(dirname(f.path));
+      if (keptDirectories.size > MAX_KEPT_DIRECTORIES) await dropOutputs();
       lap('cleanup');
 
       metrics.count(METRIC.eventsWritten, stats.events);
@@ -158,9 +173,7 @@ export function makeStreamToParquet(
     } catch (error) {
       if (warm === opening) warm = undefined;
       (await opening.catch(() => undefined))?.close();
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-      // A root that could not be made is tried again by the next invocation.
-      root = undefined;
+      await dropOutputs();
       throw error;
     }
   };

@@ -136,8 +136,9 @@ async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[
  * delivery order. Duplicates by event_id keep
  * the lowest offset (the first delivered on a tie). Offset ranges cover every record of a
  * topic-partition, quarantined ones included, so the keys depend only on which records were delivered.
- * The files are written in `dir`, an empty directory of this batch's own: one partitioned COPY per
- * output, DuckDB naming the files by topic, partition and hour. `lap` is called as each part ends.
+ * The files are written in `dir`, a directory of the caller's own (files earlier batches left in it
+ * are overwritten or not listed): one partitioned COPY per output, DuckDB naming the files by topic,
+ * partition and hour. `lap` is called as each part ends.
  */
 export async function processBatch(
   engine: Engine,
@@ -275,8 +276,8 @@ const WRITTEN_RE = /^topic=([^/]+)\/partition=(\d+)\/dt=(\d{4}-\d{2}-\d{2})\/hou
 
 /**
  * Writes `select` as Parquet under `root`, one file per topic, partition and hour. Returns the rows
- * written and the files, with the topic, partition and hour their directories name (DuckDB lists
- * them: no directory walk).
+ * written and the files, with the topic, partition and hour their directories name: DuckDB lists them
+ * (no directory walk), so files an earlier batch left under `root` are never taken for this batch's.
  */
 async function copyByHour(
   engine: Engine,
@@ -284,7 +285,7 @@ async function copyByHour(
   root: string,
 ): Promise<{ rows: number; files: Omit<WrittenFile, 'kind'>[] }> {
   const [result] = await engine.rows<{ Count: bigint; Files: string[] }>(
-    `COPY (${select}) TO ${sqlLiteral(root)} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}), RETURN_FILES true)`,
+    `COPY (${select}) TO ${sqlLiteral(root)} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}), OVERWRITE_OR_IGNORE, RETURN_FILES true)`,
   );
   const files = result.Files.map((path) => {
     const m = WRITTEN_RE.exec(relative(root, path).split(sep).join('/'));

@@ -274,6 +274,26 @@ describe('processBatch', () => {
     );
   });
 
+  it('lists only its own files when an earlier batch left files in its directory', async () => {
+    // Prepare: the first batch writes hours 09-11; the second, in the same directory, hour 10 of another range.
+    const dir = await mkdtemp(join(root, 'shared-'));
+    await processBatch(engine, fixtureLists(), dir);
+    const later = [[record(0, 200, event('z', '2024-05-01T10:30:00Z'))]];
+
+    // Act
+    const result = await processBatch(engine, later, dir);
+
+    // Assess
+    assert.deepEqual(
+      result.files.map((f) => f.key),
+      [
+        'events/clickstream/dt=2024-05-01/hour=10/clickstream-0-200-200.parquet',
+        'events/aggregates/event_minute/dt=2024-05-01/hour=10/clickstream-0-200-200.parquet',
+      ],
+    );
+    assert.deepEqual(await rows(result.files[0].path, 'event_id'), ['z']);
+  });
+
   it('returns nothing to write for an empty batch', async () => {
     // Act
     const result = await processBatch(engine, [], root);
