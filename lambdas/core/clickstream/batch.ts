@@ -75,12 +75,19 @@ const FACT_COLUMNS = CLICKSTREAM_TABLES.fact_click_event.columns.map((c) => `"${
 const SAFE_OFFSET = Number.MAX_SAFE_INTEGER;
 
 /**
- * The batch's records in DuckDB: the fields read of each MSK record (others are ignored), as text, in
- * delivery order. Replaced by each batch, so the previous batch's rows are freed.
+ * The batch's records in DuckDB: the fields read of each MSK record (others are ignored), as text, and
+ * `seq`, the delivery order. Replaced by each batch, so the previous batch's rows are freed. One table
+ * per engine thread, each holding a contiguous share of the batch: DuckDB scans a table on one thread
+ * per row group of 122,880 rows, more than a batch (6 MB, some 20,000 records) fills, so with one
+ * table validating a batch would use one thread.
  */
-const RECORDS = 'batch_records';
+const recordsTable = (i: number) => `batch_records_${i}`;
 const RECORD_FIELDS = ['topic', 'partition', 'offset', 'timestamp', 'value'] as const;
-const RECORDS_DDL = `CREATE OR REPLACE TEMP TABLE ${RECORDS} (${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
+const recordsDdl = (i: number) =>
+  `CREATE OR REPLACE TEMP TABLE ${recordsTable(i)} (seq BIGINT, ${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
+/** Every record of the batch, in no particular order (ORDER BY seq for the delivery order). */
+const allRecords = (tables: number) =>
+  `(${Array.from({ length: tables }, (_, i) => `SELECT * FROM ${recordsTable(i)}`).join(' UNION ALL ')})`;
 
 /** What DuckDB writes: Parquet as Redshift's COPY reads it (engine.ts, writeParquet). */
 const PARQUET_OPTIONS = 'FORMAT PARQUET, COMPRESSION SNAPPY, PARQUET_VERSION V1';
@@ -111,13 +118,23 @@ function fieldText(value: unknown): string | null {
 
 /**
  * Hands the records to DuckDB through its appender: no file, no JSON text to write and parse again. The
- * only JavaScript per record is reading its five fields; DuckDB decodes and checks them.
+ * only JavaScript per record is reading its five fields; DuckDB decodes and checks them. Returns the
+ * number of tables they went to.
  */
-async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[]): Promise<void> {
-  await engine.run(RECORDS_DDL);
-  const appender = await engine.appender(RECORDS);
+async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[]): Promise<number> {
+  const count = lists.reduce((sum, list) => sum + list.length, 0);
+  const tables = Math.max(1, Math.min(engine.settings.threads, count));
+  const share = Math.ceil(count / tables);
+  await engine.run(Array.from({ length: tables }, (_, i) => recordsDdl(i)).join('; '));
+  let seq = 0;
+  let appender = await engine.appender(recordsTable(0));
   for (const list of lists) {
     for (const record of list) {
+      if (seq > 0 && seq % share === 0) {
+        appender.closeSync();
+        appender = await engine.appender(recordsTable(seq / share));
+      }
+      appender.appendBigInt(BigInt(seq++));
       const fields = (typeof record === 'object' && record !== null ? record : {}) as Record<string, unknown>;
       for (const name of RECORD_FIELDS) {
         const text = fieldText(fields[name]);
@@ -128,6 +145,7 @@ async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[
     }
   }
   appender.closeSync();
+  return tables;
 }
 
 /**
@@ -149,20 +167,29 @@ export async function processBatch(
   if (lists.every((list) => list.length === 0)) {
     return { files: [], eventKeys: [], ranges: [], stats: emptyStats() };
   }
-  await loadRecords(engine, lists);
+  const tables = await loadRecords(engine, lists);
   lap('decode');
   // One pass from the records to the checked records: DuckDB decodes the base64 value (TRY: NULL where
-  // the bytes are not UTF-8) and validates. rowid is the delivery order (the lists in turn, each list's
-  // records as delivered). Only a rejected record keeps its text (`raw`).
-  await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
-    SELECT * EXCLUDE (raw), CASE WHEN reason IS NOT NULL THEN raw END AS raw
-    FROM (${validateEventsSql(`(
-      SELECT topic, CAST(partition AS BIGINT) AS partition,
+  // the bytes are not UTF-8) and validates, each table's share on a thread of its own; the union is then
+  // put back in delivery order, so rowid is the delivery order (the lists in turn, each list's records as
+  // delivered). Only a rejected record keeps its text (`raw`).
+  const checks = Array.from(
+    { length: tables },
+    (_, i) =>
+      `(${validateEventsSql(
+        `(
+      SELECT seq, topic, CAST(partition AS BIGINT) AS partition,
              CASE WHEN regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}
                   THEN CAST("offset" AS BIGINT) END AS off,
              CASE WHEN isfinite(TRY_CAST("timestamp" AS DOUBLE)) THEN CAST("timestamp" AS DOUBLE) END AS kafka_ts,
              value, TRY(decode(from_base64(value))) AS text
-      FROM ${RECORDS})`)})`);
+      FROM ${recordsTable(i)})`,
+        ['seq'],
+      )})`,
+  );
+  await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
+    SELECT * EXCLUDE (raw, seq), CASE WHEN reason IS NOT NULL THEN raw END AS raw
+    FROM (${checks.join(' UNION ALL ')})${tables > 1 ? ' ORDER BY seq' : ''}`);
 
   const partitions = (
     await engine.rows<PartitionRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition,
@@ -173,7 +200,7 @@ export async function processBatch(
       CAST(count(*) FILTER (WHERE off IS NULL OR kafka_ts IS NULL) AS INTEGER) AS malformed
       FROM checked GROUP BY ALL ORDER BY topic, partition`)
   ).map((p) => ({ ...p, first: Number(p.first), last: Number(p.last) }));
-  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine);
+  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, tables);
 
   // Kept events: the lowest offset of each event_id (then the first delivered), found by a grouped
   // arg_min and a semi-join instead of sorting the batch; rows stay in delivery order.
@@ -307,7 +334,7 @@ const emptyStats = (): BatchStats => ({
 });
 
 /** A record without a whole offset or a numeric timestamp is no MSK record: the batch fails, it is not quarantined. */
-async function failOnRecordFields(engine: Engine): Promise<never> {
+async function failOnRecordFields(engine: Engine, tables: number): Promise<never> {
   const wholeOffset = `coalesce(regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}, false)`;
   const [bad] = await engine.rows<{
     topic: string;
@@ -318,9 +345,9 @@ async function failOnRecordFields(engine: Engine): Promise<never> {
   }>(`
     SELECT topic, CAST(partition AS INTEGER) AS partition, "offset" AS off_text, "timestamp" AS ts_text,
            CASE WHEN NOT ${wholeOffset} THEN 'offset' ELSE 'timestamp' END AS field
-    FROM ${RECORDS}
+    FROM ${allRecords(tables)}
     WHERE NOT ${wholeOffset} OR NOT coalesce(isfinite(TRY_CAST("timestamp" AS DOUBLE)), false)
-    LIMIT 1`);
+    ORDER BY seq LIMIT 1`);
   const where = `record ${bad.topic}-${bad.partition}`;
   throw new InputFormatError(
     bad.field === 'offset'

@@ -143,9 +143,11 @@ const textValue = (field: Field) => `CASE WHEN ${typeOf(field)} = 'VARCHAR' THEN
  * value (the base64 Kafka value) and text (its UTF-8 text; NULL when the bytes are not UTF-8). The
  * result keeps those and adds `reason` (NULL for a valid event: the first rule it breaks, naming the
  * field and what was expected, otherwise), `raw` (what a quarantined record keeps: the text, or the
- * base64 value when there is no text) and the columns of fact_click_event.
+ * base64 value when there is no text) and the columns of fact_click_event. `keep` names further source
+ * columns the result passes on as they are (the stream's delivery order).
  */
-export function validateEventsSql(source: string): string {
+export function validateEventsSql(source: string, keep: readonly string[] = []): string {
+  const kept = keep.map((c) => `${c}, `).join('');
   const fieldPaths = FIELDS.map((f) => quote(`$.${f}`));
   const paths = `[${fieldPaths.join(', ')}]`;
   const typePaths = `['$', ${fieldPaths.join(', ')}]`;
@@ -158,7 +160,7 @@ export function validateEventsSql(source: string): string {
   ).join(' ');
   return `
     WITH decoded AS (
-      SELECT topic, partition, off, kafka_ts, value, text,
+      SELECT ${kept}topic, partition, off, kafka_ts, value, text,
              CASE WHEN value IS NULL OR value = '' THEN 'empty' WHEN text IS NULL THEN 'utf8'
                   WHEN NOT json_valid(text) THEN 'json' END AS failure
       FROM ${source}
@@ -173,7 +175,7 @@ export function validateEventsSql(source: string): string {
                    CASE WHEN ${typeOf('ts')} = 'VARCHAR' THEN regexp_extract(${textOf('ts')}, '${ISO_RE}', ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z'], 'i') END AS iso
             FROM fields)
     )
-    SELECT topic, partition, off, kafka_ts,
+    SELECT ${kept}topic, partition, off, kafka_ts,
            CASE
              WHEN failure = 'empty' THEN 'value: expected a JSON object, got an empty Kafka message'
              WHEN failure = 'utf8' THEN 'value: expected UTF-8 JSON text (raw is the base64 value)'

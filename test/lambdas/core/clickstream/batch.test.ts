@@ -294,6 +294,47 @@ describe('processBatch', () => {
     assert.deepEqual(await rows(result.files[0].path, 'event_id'), ['z']);
   });
 
+  it('splits a batch over the engine threads and keeps the delivery order across the split', async () => {
+    // Prepare: a 2-thread engine, so the 4 records go to 2 tables of 2; the tie on event a (offset 5 in
+    // both partitions) and the quarantine order of partition 0 (offsets 6, 7) span them.
+    const twoThreads = await Engine.open({
+      memoryLimitMb: 256,
+      tempDirectory: join(root, 'spill-2'),
+      threads: 2,
+    });
+    const lists = [
+      [
+        record(0, 5, event('a', '2024-05-01T10:00:00Z', { user_id: 'first' })),
+        record(0, 6, { event_id: 'bad-1' }),
+        record(0, 7, { event_id: 'bad-2' }),
+      ],
+      [record(1, 5, event('a', '2024-05-01T10:00:00Z', { user_id: 'second' }))],
+    ];
+
+    try {
+      // Act
+      const result = await processBatch(twoThreads, lists, await mkdtemp(join(root, 'split-')));
+
+      // Assess
+      const [{ tables }] = await twoThreads.rows<{ tables: number }>(
+        `SELECT CAST(count(*) AS INTEGER) AS tables FROM duckdb_tables() WHERE table_name LIKE 'batch_records_%'`,
+      );
+      assert.equal(tables, 2);
+      const events = result.files.find((f) => f.key.startsWith('events/clickstream/'));
+      assert.ok(events);
+      assert.deepEqual(await rows(events.path, 'event_id, user_id'), ['a first']);
+      const quarantine = result.files.find((f) => f.key.startsWith('quarantine/'));
+      assert.ok(quarantine);
+      const offsets = (await readFile(quarantine.path, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { offset: number }).offset);
+      assert.deepEqual(offsets, [6, 7]);
+    } finally {
+      twoThreads.close();
+    }
+  });
+
   it('returns nothing to write for an empty batch', async () => {
     // Act
     const result = await processBatch(engine, [], root);
