@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { PipelineState } from '../lambdas/core/contracts';
 import { Engine, engineSettingsFromEnv, fileList } from '../lambdas/core/engine/engine';
-import { LAKE } from '../lambdas/contract';
+import { HANDLER_ENV, LAKE } from '../lambdas/contract';
 import { layout } from '../lambdas/core/layout';
 import { CURRENCIES, ORDER_STATUSES } from '../lambdas/core/model';
 import { step as transformStep } from '../lambdas/handlers/transform';
@@ -31,7 +31,9 @@ import {
   totalsSql,
   type Totals,
 } from './support/duckdb-reference';
+import { costLine, ENGINE_ARCHITECTURE, lambdaUsd, usdPerMillion } from './support/cost';
 import { log, markdownTable, runBench, startProfile } from './support/report';
+import { loadConfig, qualitySettingsOf } from '../lib/config';
 import { stepAdapters } from './support/step-adapters';
 
 const { values: args } = parseArgs({
@@ -96,7 +98,10 @@ await runBench('cartflow-bench-', args.keep, async (dataDir) => {
   const day = setupInChild<{ orders: number; lines: number; products: number; perKind: number }>(dataDir);
   log(`generated the raw day (${day.lines} lines) in ${seconds(performance.now() - t).toFixed(1)} s`);
   const lake = new DirectoryLakeStore(join(dataDir, 'lake'));
-  const env = { TMPDIR: join(dataDir, 'tmp') };
+  const env = {
+    TMPDIR: join(dataDir, 'tmp'),
+    [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig('dev')),
+  };
   const adapters = stepAdapters({ lake });
   const transform = transformStep.make(adapters, transformStep.settings(env));
   const validate = validateStep.make(adapters, validateStep.settings(env));
@@ -252,6 +257,15 @@ await runBench('cartflow-bench-', args.keep, async (dataDir) => {
   const mb = (bytes: number) => bytes / 1024 / 1024;
   const rawBytes = (await lake.list(LAKE.raw)).reduce((sum, o) => sum + o.size, 0);
   const peakRssMb = Math.round(mb(cartflowRssKb * 1024));
+  // Transform and Validate as prod's DuckDB functions: their measured times at its engine memory.
+  const engineMb = loadConfig('prod').engine.memoryMb;
+  const usd = lambdaUsd(
+    [transformed.ms, validated.ms].map((ms) => ({
+      seconds: seconds(ms),
+      memoryMb: engineMb,
+      architecture: ENGINE_ARCHITECTURE,
+    })),
+  );
   const out = [
     '',
     `batch benchmark — ${businessDate}, ${cpus().length} cores, node ${process.version}, engine threads ` +
@@ -272,6 +286,12 @@ await runBench('cartflow-bench-', args.keep, async (dataDir) => {
     'their inputs from the lake directory and publishing their outputs; the references read and write their',
     'files in place.',
     `peak RSS: ${peakRssMb} MB after the cartflow stages (the day was generated in a child process)`,
+    costLine(
+      usd,
+      day.lines,
+      'order lines',
+      `Transform + Validate, ${engineMb} MB ${ENGINE_ARCHITECTURE} (prod)`,
+    ),
     mismatches.length === 0
       ? `check: OK — cartflow = duckdb${spark === undefined ? '' : ' = pyspark'} (fact_order ${String(ours.orders)} rows, revenue ${String(ours.order_revenue)}; ` +
         `fact_order_item ${String(ours.lines)} rows; agg revenue ${String(ours.agg_revenue)}; quarantine counts)`
@@ -290,6 +310,7 @@ await runBench('cartflow-bench-', args.keep, async (dataDir) => {
       duckdb_s: Number(seconds(total.duckdbMs).toFixed(2)),
       ...(total.pysparkMs === undefined ? {} : { pyspark_s: Number(seconds(total.pysparkMs).toFixed(2)) }),
       peak_rss_mb: peakRssMb,
+      usd_per_million: usdPerMillion(usd, day.lines),
       check: mismatches.length === 0 ? 'ok' : 'mismatch',
     }),
     '',

@@ -37,6 +37,7 @@ import { replayRecordedTopic } from '../local/kafka/replay';
 import { recordTopic, spreadTimestamps } from '../local/kafka/topic';
 import { perMinute, rebuildFromLake, tableDigests } from '../local/rebuild';
 import { startLocalRuntime } from '../local/runtime';
+import { costLine, ENGINE_ARCHITECTURE, lambdaUsd, redshiftUsd, usdPerMillion } from './support/cost';
 import { log, markdownTable, runBench } from './support/report';
 
 const { values: args } = parseArgs({
@@ -289,6 +290,15 @@ await runBench(
         ({ table }) => `${table.name} ${(pgCounts.get(table.name) ?? 0).toLocaleString('en-US')}`,
       );
       const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+      // Priced as prod would run it: every second of the rebuild a DuckDB-sized function and the
+      // workgroup at base capacity busy (an upper bound: the steps run one at a time, the warehouse waits
+      // on the lake between them).
+      const prod = loadConfig('prod');
+      const rebuildS = seconds(rebuilt.ms);
+      const usd =
+        lambdaUsd([
+          { seconds: rebuildS, memoryMb: prod.engine.memoryMb, architecture: ENGINE_ARCHITECTURE },
+        ]) + redshiftUsd(rebuildS, prod.redshift.baseCapacityRpu);
       const datesPerMin = perMinute(dates.length, rebuilt.ms);
       const rowsPerMin = perMinute(result.rows, rebuilt.ms);
       const out = [
@@ -307,6 +317,13 @@ await runBench(
         `downloaded once before (${seconds(download.ms).toFixed(1)} s, not in their time) and only load rows.`,
         `per date: ${result.dates.map((d) => `${d.date} ${seconds(d.ms).toFixed(1)} s`).join(', ')}`,
         `peak RSS: ${peakRssMb} MB (the whole process: runtime, s3rver and the references)`,
+        costLine(
+          usd,
+          result.rows,
+          'rows',
+          `rebuild time as prod's ${prod.engine.memoryMb} MB ${ENGINE_ARCHITECTURE} Lambda + ` +
+            `${prod.redshift.baseCapacityRpu} RPU Redshift Serverless`,
+        ),
         mismatches.length === 0
           ? `check: OK — every table's digest after the rebuild equals its digest before the drop ` +
             `(${Object.keys(loaded).length} tables); both references loaded the rows the rebuild staged`
@@ -327,6 +344,7 @@ await runBench(
           duckdb_s: Number(seconds(duckdbLoad.ms).toFixed(1)),
           peak_rss_mb: peakRssMb,
           load_average: Number(loadavg()[0].toFixed(1)),
+          usd_per_million: usdPerMillion(usd, result.rows),
           check: mismatches.length === 0 ? 'ok' : 'mismatch',
         }),
         '',

@@ -15,12 +15,14 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { loadConfig } from '../lib/config';
 import { LAKE } from '../lambdas/contract';
 import { generateClickEvents } from '../lambdas/core/clickstream/sample';
 import { EVENT_TYPES } from '../lambdas/core/clickstream/event';
 import { step } from '../lambdas/handlers/stream-to-parquet';
 import { asLambdaEvent, buildMskEvent } from '../local/kafka/msk-event';
 import { recordTopic } from '../local/kafka/topic';
+import { ENGINE_ARCHITECTURE, lambdaUsd, usdPerMillion } from './support/cost';
 import { MemoryLakeStore } from './support/memory-lake';
 import { log, markdownTable, runBench, startProfile } from './support/report';
 import { stepAdapters } from './support/step-adapters';
@@ -369,6 +371,17 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
       mean_event_object_kb: Math.round(handlerParquetBytes / eventObjects.length / 1024),
       objects_written: allObjects,
       peak_rss_mb: Math.round(rss.peaks.handler / 1024 / 1024),
+      // The handler's time as prod's stream-to-parquet (engine memory, DuckDB's architecture), per million events.
+      usd_per_million: usdPerMillion(
+        lambdaUsd([
+          {
+            seconds: handlerMs / 1000,
+            memoryMb: loadConfig('prod').engine.memoryMb,
+            architecture: ENGINE_ARCHITECTURE,
+          },
+        ]),
+        eventCount,
+      ),
     })}\n`,
   );
   return mismatches.length === 0;

@@ -154,10 +154,12 @@ export const HANDLER_ENV = {
   /** sla-check: the freshness rules per dataset as JSON (core/freshness.ts FreshnessRules). */
   slaRules: 'SLA_RULES',
   environment: 'CARTFLOW_ENV',
-  qualityThreshold: 'QUALITY_THRESHOLD',
+  /** The environment's quality settings as JSON (lib/config.ts `quality`, core/quality/rules.ts RulesConfig). */
+  qualitySettings: 'QUALITY_SETTINGS',
   /**
-   * Overrides of the quality rules as JSON (core/quality/rules.ts RulesConfig `datasets`): how a shadow run
-   * (`cartflow compare`) tries a changed rule on a past date before it is deployed.
+   * Overrides of the quality rules as JSON (core/quality/rules.ts DatasetOverrides), applied over
+   * QUALITY_SETTINGS: how a shadow run (`cartflow compare`) tries a changed rule on a past date before it
+   * is deployed.
    */
   qualityRules: 'QUALITY_RULES',
   extractChunkRows: 'EXTRACT_CHUNK_ROWS',

@@ -10,6 +10,8 @@ import {
   limitMinutes,
   type FreshnessRules,
 } from '../lambdas/core/freshness';
+import { resolveRules, RulesConfigError, type Severity } from '../lambdas/core/quality/rules';
+import { largestDayOf } from './engine-capacity';
 
 export const ENV_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
@@ -71,6 +73,37 @@ export interface AlarmConfig {
  * Freshness SLAs per dataset (lambdas/core/freshness.ts), measured by the scheduled SLA check
  * (lambdas/handlers/sla-check.ts), alarmed per dataset and shown by `cartflow status` with the same code.
  */
+/**
+ * The quality gate and the checks of an environment. The checks themselves are docs/quality-rules.md; the
+ * Validate, MergeBuckets and catalog steps get these settings as QUALITY_SETTINGS.
+ */
+export interface QualityConfig {
+  /** Largest quarantined share (0..1) a dataset may have before the quality gate fails the run. */
+  threshold: number;
+  /** The settings of a dataset that differ from the environment's. */
+  datasets?: QualityDatasetsConfig;
+}
+
+/** Per-dataset quality settings, one optional entry per batch dataset. */
+export interface QualityDatasetsConfig {
+  /** The product catalog's settings. */
+  products?: DatasetQualityConfig;
+  /** The orders' settings. */
+  orders?: DatasetQualityConfig;
+  /** The order lines' settings. */
+  order_items?: DatasetQualityConfig;
+}
+
+export interface DatasetQualityConfig {
+  /** The dataset's own largest quarantined share (0..1), instead of `threshold`. */
+  quarantineThreshold?: number;
+  /**
+   * Severity by check name (docs/quality-rules.md): `report` counts and reports a check's failures but
+   * quarantines no row and fails no gate; `quarantine` is every check's default.
+   */
+  severity?: Record<string, Severity>;
+}
+
 export interface SlaConfig {
   /**
    * One rule per dataset (products, orders, order_items, events): `{ loadedBy: 'HH:MM' }` means business
@@ -228,7 +261,11 @@ export interface EngineConfig {
  * parallel (an order and its lines share a bucket, so the per-order rules stay exact).
  */
 export interface VolumeConfig {
-  /** Order lines above which the day is split; at or below it, one Transform → Validate runs the day. */
+  /**
+   * Order lines above which the day is split; at or below it, one Transform → Validate runs the day, so it
+   * may be at most the largest day one of them takes at engine.memoryMb within 80 % of lambdaTimeoutSeconds
+   * (lib/engine-capacity.ts, from bench:scale's figures).
+   */
   bucketThresholdLines: number;
   /** Buckets a split day gets (2..1000: States.ArrayRange builds their list, and it stops at 1000 items). */
   bucketCount: number;
@@ -333,8 +370,8 @@ export interface EnvironmentConfig {
   scheduleCron: string;
   /** Hard SLA of one batch run; the state machine's TimeoutSeconds is slaMinutes * 60. */
   slaMinutes: number;
-  /** Largest quarantined share (0..1) a dataset may have before the quality gate fails the run. */
-  qualityThreshold: number;
+  /** The quality gate's thresholds and the checks' severities. */
+  quality: QualityConfig;
   /** Rows per raw/ Parquet part written by the extract. */
   extractChunkRows: number;
   /** Memory of the functions that do not run DuckDB (those take `engine.memoryMb`). */
@@ -442,7 +479,11 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     envName: 'dev',
     scheduleCron: 'cron(0 3 * * ? *)',
     slaMinutes: 60,
-    qualityThreshold: DEFAULT_QUALITY_THRESHOLD,
+    quality: {
+      threshold: DEFAULT_QUALITY_THRESHOLD,
+      // Dev replays and generates days at will: an order outside its date is reported, not quarantined.
+      datasets: { orders: { severity: { 'order_ts within date': 'report' } } },
+    },
     extractChunkRows: 50_000,
     lambdaMemoryMb: 1024,
     lambdaTimeoutSeconds: 300,
@@ -492,7 +533,7 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     envName: 'staging',
     scheduleCron: 'cron(0 3 * * ? *)',
     slaMinutes: 90,
-    qualityThreshold: DEFAULT_QUALITY_THRESHOLD,
+    quality: { threshold: DEFAULT_QUALITY_THRESHOLD },
     extractChunkRows: 100_000,
     lambdaMemoryMb: 1536,
     lambdaTimeoutSeconds: 600,
@@ -538,7 +579,8 @@ const CONFIGS: Record<EnvName, EnvironmentConfig> = {
     envName: 'prod',
     scheduleCron: 'cron(30 2 * * ? *)',
     slaMinutes: 120,
-    qualityThreshold: DEFAULT_QUALITY_THRESHOLD,
+    // Orders are what the business reports on: more than 1 % of them quarantined stops the load.
+    quality: { threshold: DEFAULT_QUALITY_THRESHOLD, datasets: { orders: { quarantineThreshold: 0.01 } } },
     extractChunkRows: 200_000,
     lambdaMemoryMb: 2048,
     lambdaTimeoutSeconds: 900,
@@ -632,7 +674,16 @@ const RETENTION_VALUES = Object.values(RetentionDays).filter((v): v is number =>
 
 /** Throws a ConfigError for the first invalid field. */
 export function validateConfig(cfg: EnvironmentConfig): void {
-  for (const section of ['engine', 'retry', 'volume', 'redshift', 'alarms', 'lifecycle', 'stream'] as const) {
+  for (const section of [
+    'quality',
+    'engine',
+    'retry',
+    'volume',
+    'redshift',
+    'alarms',
+    'lifecycle',
+    'stream',
+  ] as const) {
     const value: unknown = cfg[section];
     if (typeof value !== 'object' || value === null) throw new ConfigError(section, value, 'an object');
   }
@@ -645,7 +696,7 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   requireInteger('slaMinutes', cfg.slaMinutes, 5, 24 * 60);
   // The Pipe's MaximumBatchingWindowInSeconds range; 0 would start a refresh per handful of files.
   requireInteger('catalogDebounceSeconds', catalogDebounceSecondsOf(cfg), 1, 300);
-  requireNumber('qualityThreshold', cfg.qualityThreshold, 0, 1);
+  validateQuality(cfg.quality);
   // Step Functions numbers a state machine's versions from 1.
   if (cfg.batchLiveVersion !== undefined)
     requireInteger('batchLiveVersion', cfg.batchLiveVersion, 1, Number.MAX_SAFE_INTEGER);
@@ -671,6 +722,17 @@ export function validateConfig(cfg: EnvironmentConfig): void {
   requireInteger('volume.bucketThresholdLines', cfg.volume.bucketThresholdLines, 1, 1_000_000_000);
   requireInteger('volume.bucketCount', cfg.volume.bucketCount, 2, 1000);
   requireInteger('volume.maxConcurrency', cfg.volume.maxConcurrency, 1, cfg.volume.bucketCount);
+  // A day at the threshold runs in one Transform and one Validate: they must finish it.
+  const largest = largestDayOf(cfg);
+  if (cfg.volume.bucketThresholdLines > largest.lines) {
+    throw new ConfigError(
+      'volume.bucketThresholdLines',
+      cfg.volume.bucketThresholdLines,
+      `at most ${largest.lines} order lines, the largest day one ${largest.step} takes (bound by ${largest.bound}) ` +
+        `at engine.memoryMb ${cfg.engine.memoryMb}, engine.ephemeralStorageMb ${cfg.engine.ephemeralStorageMb} and ` +
+        `80 % of lambdaTimeoutSeconds ${cfg.lambdaTimeoutSeconds} (lib/engine-capacity.ts, measured by bench:scale)`,
+    );
+  }
   if (!RETENTION_VALUES.includes(cfg.logRetentionDays)) {
     throw new ConfigError(
       'logRetentionDays',
@@ -819,6 +881,19 @@ function dailyStartMinute(expression: string): number | undefined {
 
 const hhmm = (minute: number): string =>
   `${String(Math.floor(minute / 60) % 24).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+
+/** The quality settings, validated by the code the functions resolve them with (core/quality/rules.ts). */
+function validateQuality(quality: QualityConfig): void {
+  try {
+    resolveRules(quality);
+  } catch (error) {
+    if (!(error instanceof RulesConfigError)) throw error;
+    throw new ConfigError(`quality.${error.setting}`, error.value, error.allowed);
+  }
+}
+
+/** What the stack gives the quality steps as QUALITY_SETTINGS. */
+export const qualitySettingsOf = (cfg: EnvironmentConfig): string => JSON.stringify(cfg.quality);
 
 function validateSla(cfg: EnvironmentConfig): void {
   const { sla } = cfg;

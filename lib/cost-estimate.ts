@@ -4,6 +4,7 @@
  * it is an estimate of the fixed and volume-driven lines, not a bill: check the prices before relying on it.
  */
 import { freshnessRulesOf, type EnvironmentConfig } from './config';
+import { batchSecondsPerLine } from './engine-capacity';
 import { scheduledCallsOf, type CfnResources, type ScheduledCall } from './scheduled-calls';
 import { MONITORING_HANDLERS, STREAM_HANDLERS } from '../lambdas/steps';
 
@@ -181,9 +182,11 @@ export function estimateMonthlyCost(
   );
 
   // Lambda: each scheduled batch run (~12 invocations of ~60 s: 4 DuckDB steps at the engine's memory, the
-  // others at lambdaMemoryMb on arm64), stream-to-parquet (one DuckDB invocation per batchSize events,
-  // ~2 s), load-events runs (DuckDB, ~5 s when idle, ~30 s with work), other timers (~1 s each: the SLA
-  // check). The DuckDB functions are priced at their deployed architecture (x86_64: the binding's).
+  // others at lambdaMemoryMb on arm64; Transform and Validate also take the seconds per order line that
+  // bench:scale measured, lib/engine-capacity.ts, ~3 lines an order), stream-to-parquet (one DuckDB
+  // invocation per batchSize events, ~2 s), load-events runs (DuckDB, ~5 s when idle, ~30 s with work),
+  // other timers (~1 s each: the SLA check). The DuckDB functions are priced at their deployed
+  // architecture (x86_64: the binding's).
   const gbSecond = (arch: string | undefined) =>
     arch === 'arm64' ? p.lambdaGbSecondArm : p.lambdaGbSecondX86;
   const engineGb = config.engine.memoryMb / 1024;
@@ -194,7 +197,7 @@ export function estimateMonthlyCost(
   const others = calls.filter((c) => c.kind === 'function' && c.entry !== STREAM_HANDLERS.LoadEvents);
   const streamInvocations = stream.enabled ? volume.events / stream.batchSize : 0;
   const engineGbS =
-    batchRuns * (4 * 60 * engineGb + (volume.orders / 100_000) * 60 * engineGb) +
+    batchRuns * (4 * 60 * engineGb + volume.orders * 3 * batchSecondsPerLine() * engineGb) +
     streamInvocations * 2 * engineGb +
     loadRuns * (volume.events > 0 ? 30 : 5) * engineGb;
   const armGbS = batchRuns * 8 * 60 * (config.lambdaMemoryMb / 1024);

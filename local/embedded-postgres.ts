@@ -5,10 +5,18 @@
  */
 import pg from 'pg';
 import type { SqlClient, SourceDatabase } from '../lambdas/adapters/ports';
-import { businessDayFilter } from '../lambdas/core/source-rows';
+import { quoteIdent } from '../lambdas/core/engine/table-io';
+import { sourceDdl } from '../lambdas/core/source-rows';
 import { assertBusinessDate } from '../lambdas/core/dates';
 import { TransientError } from '../lambdas/core/errors';
-import type { SourceOrder, SourceOrderItem } from '../lambdas/core/model';
+import {
+  businessDayFilter,
+  SOURCES,
+  type SourceDataset,
+  type SourceDatasetName,
+  type SourceOrder,
+  type SourceOrderItem,
+} from '../lambdas/core/tables';
 import { acquireCluster, ephemeralCluster, type ClusterLease } from './postgres-cluster';
 
 export interface Database extends SqlClient {
@@ -175,26 +183,7 @@ export class PostgresSourceDatabase implements SourceDatabase {
 }
 
 /** The source contract (docs/source-contract.md), verbatim, plus the indexes an extract by date needs. */
-export const SOURCE_DDL = [
-  `CREATE TABLE IF NOT EXISTS orders (
-  order_id     TEXT,
-  customer_id  TEXT,
-  order_ts     TIMESTAMPTZ,
-  status       TEXT,
-  currency     TEXT,
-  total_amount NUMERIC(12,2),
-  updated_at   TIMESTAMPTZ
-)`,
-  `CREATE TABLE IF NOT EXISTS order_items (
-  order_id   TEXT,
-  line_no    INT,
-  product_id TEXT,
-  quantity   INT,
-  unit_price NUMERIC(12,2)
-)`,
-  'CREATE INDEX IF NOT EXISTS orders_order_ts_idx ON orders (order_ts)',
-  'CREATE INDEX IF NOT EXISTS order_items_order_id_idx ON order_items (order_id)',
-];
+export const SOURCE_DDL = sourceDdl(SOURCES);
 
 /**
  * Replaces the business date's source rows with `rows`, kept exactly as given (nulls, dirt and all).
@@ -205,31 +194,27 @@ export async function seedSourceDatabase(
   db: Database,
   rows: { orders: readonly SourceOrder[]; items: readonly SourceOrderItem[] },
   businessDate: string,
+  sources: Record<SourceDatasetName, SourceDataset> = SOURCES,
 ): Promise<void> {
   const filter = businessDayFilter(assertBusinessDate(businessDate, 'businessDate'));
   const ids = [...new Set(rows.orders.map((o) => o.order_id).filter((id) => id !== null))];
   await inTransaction(db, async () => {
-    for (const ddl of SOURCE_DDL) await db.query(ddl);
+    for (const ddl of sourceDdl(sources)) await db.query(ddl);
     await db.query(
       `DELETE FROM order_items WHERE order_id IN (SELECT order_id FROM orders WHERE ${filter}) OR order_id = ANY($1)`,
       [ids],
     );
     await db.query(`DELETE FROM orders WHERE ${filter} OR order_id = ANY($1)`, [ids]);
+    // A column a row lacks is NULL: rows of a fixture's extra columns carry them, the generator's do not.
+    const values = (dataset: SourceDataset, row: object) =>
+      dataset.columns.map((c) => (row as Record<string, unknown>)[c.name] ?? null);
     await db.insertRows(
-      'orders',
-      rows.orders.map((o) => [
-        o.order_id,
-        o.customer_id,
-        o.order_ts,
-        o.status,
-        o.currency,
-        o.total_amount,
-        o.updated_at,
-      ]),
+      quoteIdent(sources.orders.table),
+      rows.orders.map((o) => values(sources.orders, o)),
     );
     await db.insertRows(
-      'order_items',
-      rows.items.map((i) => [i.order_id, i.line_no, i.product_id, i.quantity, i.unit_price]),
+      quoteIdent(sources.order_items.table),
+      rows.items.map((i) => values(sources.order_items, i)),
     );
   });
 }

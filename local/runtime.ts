@@ -16,6 +16,7 @@ import { S3LakeStore, createS3Client } from '../lambdas/adapters/s3-lake';
 import { BATCH_STEPS, CATALOG_STEPS, supersededCause } from '../lambdas/steps';
 import { HANDLER_ENV } from '../lambdas/contract';
 import { requestedBusinessDate } from '../lambdas/core/dates';
+import type { Declarations } from '../lambdas/core/tables';
 import { FileAlerts } from './console-alerts';
 import { openDatabase, PostgresSourceDatabase, type Database } from './embedded-postgres';
 import { startS3Server } from './s3-server';
@@ -50,11 +51,19 @@ export interface LocalServicesOptions {
    * execution): how a test switches CARTFLOW_FAULT between runs without touching process.env.
    */
   handlerEnv?: () => Env;
+  /**
+   * Config environment whose settings the functions get (its quality settings) and, for the runtime, whose
+   * synthesized definitions run locally. @default 'dev'
+   */
+  envName?: string;
+  /**
+   * The datasets and tables the handlers work with, instead of the product's (core/tables.ts): how a test
+   * passes a new source column through without declaring it in the product (docs/adding-a-column.md).
+   */
+  declarations?: Declarations;
 }
 
 export interface LocalRuntimeOptions extends LocalServicesOptions {
-  /** Config environment whose synthesized definitions run locally. @default 'dev' */
-  envName?: string;
   onStep?: (step: ExecutionOutcome['steps'][number]) => void;
 }
 
@@ -117,6 +126,12 @@ export interface LocalRuntime extends LocalServices {
   slaCheck(time?: Date): Promise<SlaCheckResult>;
 }
 
+/** A step's settings with `declarations` in place of the product's, when it has them and some are given. */
+function withDeclarations<S>(settings: S, declarations: Declarations | undefined): S {
+  const takes = typeof settings === 'object' && settings !== null && 'declarations' in settings;
+  return declarations !== undefined && takes ? { ...settings, declarations } : settings;
+}
+
 /**
  * Starts the laptop edition of the AWS parts: s3rver for the lake, the embedded PostgreSQL server over
  * `<dataDir>/postgres` (or the given servers) for the source and the warehouse, each a database of its
@@ -132,7 +147,7 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
   const started = new Resources();
   try {
     const s3 = started.add(await startS3Server({ directory: join(dataDir, 's3'), bucket: LOCAL_BUCKET }));
-    const env: Env = { ...process.env, ...localHandlerEnvironment() };
+    const env: Env = { ...process.env, ...(await localHandlerEnvironment(options.envName ?? 'dev')) };
     const lake = new S3LakeStore(
       // s3rver's fixed local credentials; nothing leaves the machine.
       createS3Client(
@@ -172,7 +187,11 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
       adapters,
       env,
       build(step, extra) {
-        const faulty = withFaults(step);
+        const declared = {
+          ...step,
+          settings: (e: Env) => withDeclarations(step.settings(e), options.declarations),
+        };
+        const faulty = withFaults(declared);
         return faulty.make({ ...adapters, ...extra }, faulty.settings({ ...env, ...options.handlerEnv?.() }));
       },
       close: () => started.close(),
@@ -426,12 +445,15 @@ class RunLocks implements LiveRuns {
   }
 }
 
-/** What the stack sets on every function, for the local stand-ins. */
-function localHandlerEnvironment(): Record<string, string> {
+/** What the stack sets on every function, for the local stand-ins: the environment's quality settings too. */
+async function localHandlerEnvironment(envName: string): Promise<Record<string, string>> {
+  // Imported here, not at the top: lib/config loads aws-cdk-lib.
+  const { loadConfig, qualitySettingsOf } = await import('../lib/config');
   return {
     [HANDLER_ENV.bucket]: LOCAL_BUCKET,
     [HANDLER_ENV.copyRoleArn]: LOCAL_COPY_ROLE,
     [HANDLER_ENV.environment]: 'local',
+    [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig(envName)),
   };
 }
 

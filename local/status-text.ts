@@ -82,6 +82,8 @@ function stepLines(steps: readonly StepSummary[]): string {
 
 export function formatStatus(report: StatusReport): string {
   const parts: string[] = [`cartflow status · ${report.environment} · ${when(report.generatedAt)} UTC\n`];
+  const unread = report.warehouseNote ? '  not read: the warehouse is unavailable (above)\n' : undefined;
+  if (report.warehouseNote) parts.push(`\n! ${report.warehouseNote}\n`);
 
   parts.push(
     `\nRuns (latest run per business date; steps from the ${report.stepSource})\n` +
@@ -108,7 +110,7 @@ export function formatStatus(report: StatusReport): string {
   parts.push(
     `\nFreshness (SLA per dataset)${report.breaches.length ? ` · BREACHED: ${report.breaches.join(', ')}` : report.freshness.length ? ' · all within SLA' : ''}\n` +
       (report.freshness.length === 0
-        ? '  no SLA rules\n'
+        ? (unread ?? '  no SLA rules\n')
         : table(
             ['', 'DATASET', 'STATUS', 'AGE', 'LIMIT', 'NEWEST', 'WHY'],
             report.freshness.map((f) => [
@@ -126,7 +128,7 @@ export function formatStatus(report: StatusReport): string {
   parts.push(
     `\nFailed checks (latest run of each date listed)\n` +
       (report.failedChecks.length === 0
-        ? '  none\n'
+        ? (unread ?? '  none\n')
         : tableWithDetails(
             ['DATE', 'RUN', 'DATASET', 'CHECK', 'COLUMN', 'ROWS', 'SEVERITY'],
             report.failedChecks.map((c) => ({

@@ -18,6 +18,7 @@ import {
 } from '../lambdas/core/freshness';
 import { layout } from '../lambdas/core/layout';
 import { literal } from '../lambdas/core/sql';
+import { DataApiUnavailableError } from './aws/data-api';
 
 /** One Task state occurrence (a Map iteration, a retry and a redrive each are one). */
 export interface StepTiming {
@@ -43,6 +44,18 @@ export interface RunHistory {
   readonly source: string;
   /** The run's steps and its attempt (1 + redrives); undefined when the history does not know the run. */
   steps(runId: string): Promise<RunSteps | undefined>;
+  /** The newest `count` runs, newest first: the runs listed when the warehouse cannot be read. */
+  runs?(count: number): Promise<RunRow[]>;
+}
+
+/** A run as ops.pipeline_run (or, without the warehouse, Step Functions) records it. */
+export interface RunRow {
+  run_id: string;
+  business_date: string;
+  status: string;
+  started_at: string | null;
+  finished_at: string | null;
+  message?: string | null;
 }
 
 export interface PartitionLag {
@@ -138,6 +151,8 @@ export interface StatusReport {
   failedChecks: FailedCheck[];
   streamLag: StreamLag;
   onFailure: { prefix: string; total: number; newest: OnFailureObject[] };
+  /** Why runs, freshness and failed checks are not from the warehouse (the Data API is unavailable). */
+  warehouseNote?: string;
 }
 
 export interface StatusPorts {
@@ -167,21 +182,19 @@ const instant = (text: unknown): string | null =>
 const errorText = (error: unknown) => (error as Error).message ?? String(error);
 
 export async function gatherStatus(ports: StatusPorts, options: StatusOptions): Promise<StatusReport> {
-  const tables = new Set(
-    (
-      await ports.warehouse.query<{ name: string }>(
-        `SELECT table_schema || '.' || table_name AS name FROM information_schema.tables WHERE table_schema = 'ops'`,
-      )
-    ).map((r) => r.name),
-  );
-  const runs = tables.has('ops.pipeline_run') ? await recentRuns(ports, options) : [];
-  const failedChecks =
-    runs.length > 0 && tables.has('ops.quality_result') ? await failedChecksOf(ports, runs) : [];
-  const freshness = evaluateFreshness(
-    options.rules,
-    await readFreshnessObservations(ports.warehouse, options.rules),
-    options.now,
-  );
+  let warehouseNote: string | undefined;
+  let read: Pick<StatusReport, 'runs' | 'failedChecks' | 'freshness'>;
+  try {
+    read = await warehouseParts(ports, options);
+  } catch (error) {
+    // No Data API (LocalStack community, or a region or role without it): what Step Functions, the lake and
+    // CloudWatch say is still shown, with why the rest is missing.
+    if (!(error instanceof DataApiUnavailableError)) throw error;
+    warehouseNote = `runs from ${ports.history.source}; freshness and failed checks not read: ${error.message}`;
+    const rows = ports.history.runs ? await ports.history.runs(2 * (options.dates ?? 10)) : [];
+    read = { runs: await runsOf(ports, options, rows), failedChecks: [], freshness: [] };
+  }
+  const { runs, failedChecks, freshness } = read;
   const [streamLag, onFailure] = await Promise.all([
     ports.lag
       ? ports.lag.lag().catch((error): StreamLag => ({
@@ -202,7 +215,31 @@ export async function gatherStatus(ports: StatusPorts, options: StatusOptions): 
     failedChecks,
     streamLag,
     onFailure,
+    ...(warehouseNote ? { warehouseNote } : {}),
   };
+}
+
+/** What the warehouse says: the runs in ops.pipeline_run, their failed checks, freshness. */
+async function warehouseParts(
+  ports: StatusPorts,
+  options: StatusOptions,
+): Promise<Pick<StatusReport, 'runs' | 'failedChecks' | 'freshness'>> {
+  const tables = new Set(
+    (
+      await ports.warehouse.query<{ name: string }>(
+        `SELECT table_schema || '.' || table_name AS name FROM information_schema.tables WHERE table_schema = 'ops'`,
+      )
+    ).map((r) => r.name),
+  );
+  const runs = tables.has('ops.pipeline_run') ? await recentRuns(ports, options) : [];
+  const failedChecks =
+    runs.length > 0 && tables.has('ops.quality_result') ? await failedChecksOf(ports, runs) : [];
+  const freshness = evaluateFreshness(
+    options.rules,
+    await readFreshnessObservations(ports.warehouse, options.rules),
+    options.now,
+  );
+  return { runs, failedChecks, freshness };
 }
 
 /** Per business date: its latest run (by start), how many runs it had; steps of the most recent few. */
@@ -213,24 +250,32 @@ async function recentRuns(ports: StatusPorts, options: StatusOptions): Promise<D
      GROUP BY business_date ORDER BY max(started_at) DESC LIMIT ${options.dates ?? 10}`,
   );
   if (dates.length === 0) return [];
-  const rows = await ports.warehouse.query<{
-    run_id: string;
-    business_date: string;
-    status: string;
-    started_at: string | null;
-    finished_at: string | null;
-    message: string | null;
-  }>(
+  const rows = await ports.warehouse.query<RunRow>(
     `SELECT run_id, CAST(business_date AS VARCHAR) AS business_date, status,
        CAST(started_at AS VARCHAR) AS started_at, CAST(finished_at AS VARCHAR) AS finished_at, message
      FROM ops.pipeline_run WHERE business_date IN (${dates.map((d) => literal(d.business_date.slice(0, 10))).join(', ')})
      ORDER BY started_at DESC, run_id DESC`,
   );
+  const counts = new Map(dates.map((d) => [d.business_date.slice(0, 10), Number(d.runs)]));
+  return runsOf(ports, options, rows, counts);
+}
+
+/**
+ * The dates of `rows` (newest first) in order of their latest run, each with that run and its count (`counts`,
+ * else the rows of the date), the most recent few with their steps from the history.
+ */
+async function runsOf(
+  ports: StatusPorts,
+  options: StatusOptions,
+  rows: readonly RunRow[],
+  counts?: ReadonlyMap<string, number>,
+): Promise<DateRuns[]> {
+  const dateOf = (row: RunRow) => row.business_date.slice(0, 10);
+  const dates = [...new Set(rows.map(dateOf))].slice(0, options.dates ?? 10);
   const stepsOf = options.stepsOfDates ?? 3;
   return Promise.all(
-    dates.map(async (d, index): Promise<DateRuns> => {
-      const date = d.business_date.slice(0, 10);
-      const row = rows.find((r) => r.business_date.slice(0, 10) === date)!;
+    dates.map(async (date, index): Promise<DateRuns> => {
+      const row = rows.find((r) => dateOf(r) === date)!;
       const startedAt = instant(row.started_at);
       const finishedAt = instant(row.finished_at);
       const latest: RunAttempt = {
@@ -241,7 +286,8 @@ async function recentRuns(ports: StatusPorts, options: StatusOptions): Promise<D
         ms: startedAt && finishedAt ? Date.parse(finishedAt) - Date.parse(startedAt) : null,
         ...(row.message ? { message: row.message } : {}),
       };
-      const entry: DateRuns = { businessDate: date, runs: Number(d.runs), latest };
+      const runs = counts?.get(date) ?? rows.filter((r) => dateOf(r) === date).length;
+      const entry: DateRuns = { businessDate: date, runs, latest };
       if (index >= stepsOf) return entry;
       try {
         const history = await ports.history.steps(row.run_id);

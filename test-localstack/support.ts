@@ -81,6 +81,32 @@ export function readMockFile(path: string): MockFile {
   return { StateMachines: parsed.StateMachines ?? {}, MockedResponses: parsed.MockedResponses ?? {} };
 }
 
+/**
+ * Adds test case `testCase` of state machine `machine` to `mock`: each Task state's results in invocation
+ * order, the last one repeated. Response names start with `prefix` (unique per scenario).
+ */
+export function addTestCase(
+  mock: MockFile,
+  machine: string,
+  testCase: string,
+  tasks: Scenario['tasks'],
+  prefix: string,
+): void {
+  const cases = (mock.StateMachines[machine] ??= { TestCases: {} }).TestCases;
+  cases[testCase] = {};
+  for (const [state, results] of Object.entries(tasks)) {
+    const response = `${prefix}.${state}`;
+    cases[testCase][state] = response;
+    // A mocked Lambda task returns the Invoke response; the state's result is its Payload.
+    mock.MockedResponses[response] = Object.fromEntries(
+      results.map((result, i) => [
+        i === results.length - 1 ? `${i}-999` : String(i),
+        'Return' in result ? { Return: { StatusCode: 200, Payload: result.Return } } : result,
+      ]),
+    );
+  }
+}
+
 export function writeMockFile(path: string, mock: MockFile): void {
   writeFileSync(path, JSON.stringify(mock, null, 2));
 }

@@ -12,8 +12,8 @@ import { Engine, sqlLiteral } from '../../lambdas/core/engine/engine';
 import { writeRowsParquet } from '../../lambdas/core/engine/table-io';
 import { DIRTY_KINDS, generateDay, type DirtySpec } from '../../lambdas/core/generator';
 import { layout } from '../../lambdas/core/layout';
-import { orderFromSource, orderItemFromSource } from '../../lambdas/core/source-rows';
-import { TABLES } from '../../lambdas/core/tables';
+import { fromSource } from '../../lambdas/core/source-rows';
+import { SOURCES, TABLES } from '../../lambdas/core/tables';
 
 export class DirectoryLakeStore implements LakeStore {
   readonly bucket = 'cartflow-bench';
@@ -129,8 +129,8 @@ export async function writeRawDay(
   });
   try {
     const datasets = [
-      ['orders', TABLES.raw_orders, day.orders.map(orderFromSource)],
-      ['order_items', TABLES.raw_order_items, day.items.map(orderItemFromSource)],
+      ['orders', TABLES.raw_orders, day.orders.map(fromSource(SOURCES.orders))],
+      ['order_items', TABLES.raw_order_items, day.items.map(fromSource(SOURCES.order_items))],
       ['products', TABLES.products, day.catalog.map((p) => conformProduct(p).row)],
     ] as const;
     for (const [dataset, def, rows] of datasets) {

@@ -24,6 +24,34 @@ export class ConfigurationError extends PermanentError {}
 /** COPY input does not match the target table (column count or type): fails locally as on Redshift. */
 export class CopyMismatchError extends PermanentError {}
 
+/** One declared change EnsureWarehouse will not apply (core/schema-migration.ts). */
+export interface RefusedSchemaChange {
+  /** `schema.table` */
+  table: string;
+  column: string;
+  /** What changed, e.g. `dropped`, `reordered`, `retyped INTEGER → BIGINT`. */
+  change: string;
+  /** How an operator applies it by hand. */
+  byHand: string;
+}
+
+/**
+ * The declared tables differ from the warehouse's in a way that would lose data or break COPY (a dropped,
+ * renamed, reordered or retyped column): EnsureWarehouse changed nothing, and every run fails until the
+ * declaration is restored or the change is made by hand (docs/warehouse-contract.md).
+ */
+export class SchemaChangeRefusedError extends PermanentError {
+  constructor(readonly refusals: readonly RefusedSchemaChange[]) {
+    super(
+      [
+        `EnsureWarehouse refused ${refusals.length} schema change(s) and changed nothing:`,
+        ...refusals.map((r) => `- ${r.table}.${r.column}: ${r.change}. By hand: ${r.byHand}`),
+        'See docs/warehouse-contract.md, "Changing a table by hand".',
+      ].join('\n'),
+    );
+  }
+}
+
 /**
  * A warehouse statement outlived the time the function had left, so it was cancelled before the function
  * would have been killed: a fresh invocation gets its whole timeout again, so it is retried.

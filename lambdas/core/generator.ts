@@ -5,9 +5,10 @@
  */
 import { DAY_MS, assertBusinessDate, dayBounds, previousUtcDate } from './dates';
 import { CURRENCIES, ORDER_STATUSES } from './model';
-import type { CatalogProduct, SourceOrder, SourceOrderItem } from './model';
+import type { CatalogProduct } from './model';
 import { createRandom } from './random';
 import type { Random } from './random';
+import type { SourceOrder, SourceOrderItem } from './tables';
 
 export const CATEGORIES = [
   'electronics',

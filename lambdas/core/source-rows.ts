@@ -1,85 +1,87 @@
-/** Maps rows as PostgreSQL returns them (timestamptz → Date, NUMERIC cast to text) to typed candidates. */
+/**
+ * The extract side of the source datasets declared in core/tables.ts: the cursor SQL, the mapping of rows as
+ * PostgreSQL returns them (timestamptz → Date, NUMERIC cast to text) to typed lake rows, the columns the
+ * extract checks are there, and the source tables' DDL (the embedded source database creates exactly these).
+ */
 import { parseCents } from './dates';
-import type { OrderCandidate, OrderItemCandidate } from './model';
-
-export interface SourceOrderRow {
-  order_id: string | null;
-  customer_id: string | null;
-  order_ts: Date | string | null;
-  status: string | null;
-  currency: string | null;
-  total_amount: string | null;
-  updated_at: Date | string | null;
-}
-
-export interface SourceOrderItemRow {
-  order_id: string | null;
-  line_no: number | null;
-  product_id: string | null;
-  quantity: number | null;
-  unit_price: string | null;
-}
+import { quoteIdent } from './engine/table-io';
+import { PLAIN_SQL_TYPES, type ColumnDef, type SourceDataset, type SourceDatasetName } from './tables';
 
 /** ±infinity (which TIMESTAMPTZ can hold) is no instant: null, as an unknown time. */
-function toDate(value: Date | string | null): Date | null {
-  const date = value === null || value instanceof Date ? value : new Date(value);
-  return date === null || Number.isNaN(date.getTime()) ? null : date;
+function toDate(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  const date = value instanceof Date ? value : new Date(String(value));
+  return Number.isNaN(date.getTime()) ? null : date;
 }
 
 /** NUMERIC's NaN is no amount: null, which the amount's range check quarantines. */
-const toCents = (value: string | null): bigint | null =>
-  value === null || value === 'NaN' ? null : parseCents(value);
+const toCents = (value: unknown): bigint | null =>
+  value === null || value === undefined || value === 'NaN' ? null : parseCents(String(value));
 
-export function orderFromSource(row: SourceOrderRow): OrderCandidate {
-  return {
-    order_id: row.order_id,
-    customer_id: row.customer_id,
-    order_ts: toDate(row.order_ts),
-    status: row.status,
-    currency: row.currency,
-    total_amount_cents: toCents(row.total_amount),
-    updated_at: toDate(row.updated_at),
-  };
+const fromValue = (column: ColumnDef): ((value: unknown) => unknown) => {
+  if (column.kind === 'timestamp') return toDate;
+  if (column.kind === 'decimal') return toCents;
+  return (value) => value ?? null;
+};
+
+/**
+ * A source row (keyed by column name, as the cursor SQL returns it) → the raw/ row (keyed by field: money
+ * in integer cents, timestamps as Date), for writeRowsParquet with the dataset's raw table.
+ */
+export function fromSource(dataset: SourceDataset): (row: object) => Record<string, unknown> {
+  const columns = dataset.columns.map((c) => ({ name: c.name, field: c.field, value: fromValue(c) }));
+  return (row) =>
+    Object.fromEntries(columns.map((c) => [c.field, c.value((row as Record<string, unknown>)[c.name])]));
 }
 
-export function orderItemFromSource(row: SourceOrderItemRow): OrderItemCandidate {
-  return {
-    order_id: row.order_id,
-    line_no: row.line_no,
-    product_id: row.product_id,
-    quantity: row.quantity,
-    unit_price_cents: toCents(row.unit_price),
-    category: null,
-  };
+/** The dataset's rows of a business date, every declared column (NUMERIC as exact text), in a stable order. */
+export function cursorSql(dataset: SourceDataset, businessDate: string): string {
+  const columns = dataset.columns.map((c) =>
+    c.kind === 'decimal' ? `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}` : quoteIdent(c.name),
+  );
+  return `SELECT ${columns.join(', ')}
+FROM ${quoteIdent(dataset.table)} WHERE ${dataset.where(businessDate)}
+ORDER BY ${dataset.orderBy}`;
 }
 
-/** The extract window: orders whose UTC date of order_ts is the business date, plus undated ones changed that day. */
-export function businessDayFilter(businessDate: string): string {
-  const start = `TIMESTAMPTZ '${businessDate} 00:00:00+00'`;
-  const end = `(TIMESTAMPTZ '${businessDate} 00:00:00+00' + INTERVAL '1 day')`;
-  return `((order_ts >= ${start} AND order_ts < ${end}) OR (order_ts IS NULL AND updated_at >= ${start} AND updated_at < ${end}))`;
-}
+/** The columns of the source contract (docs/source-contract.md) the extract reads, per source table. */
+export const sourceColumns = (sources: Record<SourceDatasetName, SourceDataset>): Record<string, string[]> =>
+  Object.fromEntries(Object.values(sources).map((d) => [d.table, d.columns.map((c) => c.name)]));
 
-/** The columns of the source contract (docs/source-contract.md) the extract reads, per table. */
-export const SOURCE_COLUMNS = {
-  orders: ['order_id', 'customer_id', 'order_ts', 'status', 'currency', 'total_amount', 'updated_at'],
-  order_items: ['order_id', 'line_no', 'product_id', 'quantity', 'unit_price'],
-} as const satisfies Record<string, readonly string[]>;
-
-export function ordersCursorSql(businessDate: string): string {
-  return `SELECT order_id, customer_id, order_ts, status, currency, total_amount::text AS total_amount, updated_at
-FROM orders WHERE ${businessDayFilter(businessDate)}
-ORDER BY order_id NULLS FIRST, updated_at NULLS FIRST`;
+/** The PostgreSQL type of a source column. */
+export function sourceType(column: ColumnDef): string {
+  switch (column.kind) {
+    case 'string':
+      return 'TEXT';
+    case 'decimal':
+      return `NUMERIC(${column.precision},${column.scale ?? 0})`;
+    case 'timestamp':
+      return 'TIMESTAMPTZ';
+    case 'int32':
+      return 'INT';
+    default:
+      return PLAIN_SQL_TYPES[column.kind];
+  }
 }
 
 /**
- * The lines of the day's orders. The pipeline trims ids (transform), so a line whose order_id is its order's
- * id trimmed belongs to that order too: an order ' O-1 ' owns the line 'O-1'. Both forms are listed so an
- * index on order_items.order_id still serves the lookup.
+ * The source tables as the contract declares them, plus the indexes the extract by date needs. Columns
+ * declared after a table was made are added to it, so a database seeded before keeps working.
  */
-export function orderItemsCursorSql(businessDate: string): string {
-  const day = `FROM orders WHERE ${businessDayFilter(businessDate)}`;
-  return `SELECT order_id, line_no, product_id, quantity, unit_price::text AS unit_price
-FROM order_items WHERE order_id IN (SELECT order_id ${day} UNION SELECT btrim(order_id) ${day})
-ORDER BY order_id, line_no NULLS FIRST`;
+export function sourceDdl(sources: Record<SourceDatasetName, SourceDataset>): string[] {
+  return Object.values(sources).flatMap((d) => {
+    const table = quoteIdent(d.table);
+    const width = Math.max(...d.columns.map((c) => c.name.length));
+    const columns = d.columns.map((c) => `  ${c.name.padEnd(width)} ${sourceType(c)}`);
+    return [
+      `CREATE TABLE IF NOT EXISTS ${table} (\n${columns.join(',\n')}\n)`,
+      ...d.columns.map(
+        (c) => `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${sourceType(c)}`,
+      ),
+      ...d.indexes.map(
+        (column) =>
+          `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${d.table}_${column}_idx`)} ON ${table} (${quoteIdent(column)})`,
+      ),
+    ];
+  });
 }

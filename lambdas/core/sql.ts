@@ -50,7 +50,8 @@ export const qualifiedName = (table: TableDef): string => {
   return `${table.schema}.${ident(table.name)}`;
 };
 
-function sqlType(column: ColumnDef): string {
+/** The column's SQL type, spelled alike in both dialects. */
+export function sqlType(column: ColumnDef): string {
   switch (column.kind) {
     case 'string':
       return `VARCHAR(${column.length ?? 256})`;
@@ -73,10 +74,14 @@ function redshiftAttributes(table: TableDef): string {
   return attributes.map((a) => ` ${a}`).join('');
 }
 
+/** `name TYPE [DEFAULT d] [NOT NULL]`: a column as CREATE TABLE and ALTER TABLE … ADD COLUMN declare it. */
+export function columnSql(column: ColumnDef): string {
+  const defaultSql = column.default === undefined ? '' : ` DEFAULT ${column.default}`;
+  return `${ident(column.name)} ${sqlType(column)}${defaultSql}${column.nullable ? '' : ' NOT NULL'}`;
+}
+
 export function createTableSql(table: TableDef, dialect: WarehouseDialect): string {
-  const columns = table.columns.map(
-    (c) => `  ${ident(c.name)} ${sqlType(c)}${c.nullable ? '' : ' NOT NULL'}`,
-  );
+  const columns = table.columns.map((c) => `  ${columnSql(c)}`);
   if (table.primaryKey.length > 0) columns.push(`  PRIMARY KEY (${table.primaryKey.map(ident).join(', ')})`);
   const attributes = dialect === 'redshift' ? redshiftAttributes(table) : '';
   return `CREATE TABLE IF NOT EXISTS ${qualifiedName(table)} (\n${columns.join(',\n')}\n)${attributes}`;
@@ -141,9 +146,15 @@ export const RUN_CLAIM: TableDef = {
 /** Step Functions redrives a failed execution for 14 days after it stopped: its stages must live that long. */
 export const STAGE_TABLE_MAX_AGE_DAYS = 14;
 
-/** Every table warehouseDdl creates. */
-const DDL_TABLES: readonly TableDef[] = [
-  ...WAREHOUSE_TABLES,
+/**
+ * Every table of the warehouse, as the given declarations make it (core/tables.ts WAREHOUSE_TABLES, or a
+ * test's): what warehouseDdl creates and EnsureWarehouse brings a deployed warehouse forward to
+ * (core/schema-migration.ts).
+ */
+export const declaredTables = (
+  warehouseTables: readonly TableDef[] = WAREHOUSE_TABLES,
+): readonly TableDef[] => [
+  ...warehouseTables,
   ...Object.values(CLICKSTREAM_TABLES),
   EVENT_LOAD_LEDGER,
   EVENT_LOAD_MUTEX,
@@ -151,25 +162,38 @@ const DDL_TABLES: readonly TableDef[] = [
   RUN_CLAIM,
 ];
 
-/** Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. */
-export function warehouseDdl(dialect: WarehouseDialect): string[] {
+/** Every table of the product's warehouse. */
+export const DECLARED_TABLES: readonly TableDef[] = declaredTables();
+
+/**
+ * Everything the warehouse needs, idempotent (IF NOT EXISTS), in order. An existing table keeps its columns:
+ * EnsureWarehouse adds the declared ones it lacks (core/schema-migration.ts).
+ */
+export function warehouseDdl(
+  dialect: WarehouseDialect,
+  tables: readonly TableDef[] = DECLARED_TABLES,
+): string[] {
   return [
     'CREATE SCHEMA IF NOT EXISTS analytics',
     'CREATE SCHEMA IF NOT EXISTS ops',
     `CREATE SCHEMA IF NOT EXISTS ${STAGING_SCHEMA}`,
     `CREATE SCHEMA IF NOT EXISTS ${SHADOW_SCHEMA}`,
-    ...DDL_TABLES.map((table) => createTableSql(table, dialect)),
+    ...tables.map((table) => createTableSql(table, dialect)),
   ];
 }
 
 /**
- * One row `{ present, expected }`: how many of warehouseDdl's tables and its stage and shadow schemas exist (and, given
- * the writer user, are writable by it). present = expected means the DDL and grants have nothing to do, so
- * the DDL step costs one catalog query on an existing warehouse. pg_tables, pg_namespace and has_*_privilege
- * are in both dialects; the privilege functions fail on an unknown object, hence only inside CASE.
+ * One row `{ present, expected }`: how many of the tables and the stage and shadow schemas exist (and, given
+ * the writer user, are writable by it). present = expected means the grants have nothing to do; whether the
+ * tables' columns are as declared is the catalog comparison's (core/schema-migration.ts). pg_tables,
+ * pg_namespace and has_*_privilege are in both dialects; the privilege functions fail on an unknown object,
+ * hence only inside CASE.
  */
-export function warehouseReadySql(writerUser?: string): string {
-  const names = DDL_TABLES.map((t) => literal(`${t.schema}.${t.name}`)).join(', ');
+export function warehouseReadySql(
+  writerUser?: string,
+  tables: readonly TableDef[] = DECLARED_TABLES,
+): string {
+  const names = tables.map((t) => literal(`${t.schema}.${t.name}`)).join(', ');
   const who = writerUser === undefined ? undefined : literal(writerUser);
   const table = `schemaname || '.' || tablename`;
   const tableOk = who ? `has_table_privilege(${who}, ${table}, 'INSERT')` : 'TRUE';
@@ -178,7 +202,7 @@ export function warehouseReadySql(writerUser?: string): string {
     (SELECT count(*) FROM pg_tables WHERE CASE WHEN ${table} IN (${names}) THEN ${tableOk} ELSE FALSE END)
     + (SELECT count(*) FROM pg_namespace
        WHERE CASE WHEN nspname IN ('${STAGING_SCHEMA}', '${SHADOW_SCHEMA}') THEN ${stageOk} ELSE FALSE END)
-    AS ${ident('present')}, ${DDL_TABLES.length + 2} AS ${ident('expected')}`;
+    AS ${ident('present')}, ${tables.length + 2} AS ${ident('expected')}`;
 }
 
 /** The schemas whose published tables the pipeline's functions fill (and read back). */

@@ -1,12 +1,17 @@
 /**
- * The one definition of every table: the warehouse DDL (core/sql.ts) and the DuckDB types the Parquet
- * files are written with (core/engine/table-io.ts) both derive from it, so the column order of a curated Parquet file always equals
- * the column order of its warehouse table — Redshift's COPY FROM PARQUET maps columns by position and
- * refuses a file whose column count differs.
+ * The one definition of every table, and of each source dataset once: its source table's columns and types,
+ * how the extract reads it, and the curated tables it feeds. From these declarations derive the extract's
+ * column list and source-contract check (core/source-rows.ts), the raw/staged/curated Parquet schemas
+ * (core/engine/table-io.ts), the warehouse DDL (core/sql.ts), the embedded source database's DDL
+ * (local/embedded-postgres.ts) and the contract docs (scripts/contract-docs.ts). So the column order of a
+ * curated Parquet file always equals the column order of its warehouse table — Redshift's COPY FROM PARQUET
+ * maps columns by position and refuses a file whose column count differs.
  *
  * Columns may only be appended (docs/warehouse-contract.md); never reorder or insert in the middle.
+ * docs/adding-a-column.md walks through passing a new source column to the warehouse.
  */
-import type { BatchTable } from './model';
+import { ConfigurationError } from './errors';
+import { CURRENCIES, ORDER_STATUSES, type BatchTable, type Dataset } from './model';
 
 export type ColumnKind = 'string' | 'int32' | 'int64' | 'decimal' | 'timestamp' | 'date' | 'bool';
 
@@ -27,6 +32,11 @@ export interface ColumnDef {
   scale?: number;
   /** string only: VARCHAR(length). Redshift counts bytes, so lengths leave room for multi-byte text. */
   length?: number;
+  /**
+   * The column's DEFAULT, an SQL literal valid in both dialects (`'EUR'`, `0`, `FALSE`). What rows already in
+   * the table get when EnsureWarehouse appends the column; a NOT NULL column can only be appended with one.
+   */
+  default?: string;
 }
 
 export interface TableDef {
@@ -50,8 +60,14 @@ export interface TableDef {
   distKey?: string;
 }
 
+/** A column whose name and kind are known to the type checker, so row types can be derived from a declaration. */
+export type Column<N extends string = string, K extends ColumnKind = ColumnKind> = ColumnDef & {
+  name: N;
+  kind: K;
+};
+
 // Column builders, shared with clickstream/tables.ts: `field` is the column name unless said otherwise.
-export const str = (name: string, length: number, nullable = false): ColumnDef => ({
+export const str = <N extends string>(name: N, length: number, nullable = false): Column<N, 'string'> => ({
   name,
   field: name,
   kind: 'string',
@@ -70,15 +86,15 @@ export const PLAIN_SQL_TYPES: Record<PlainKind, string> = {
 };
 /** A column whose kind says all: `field` is the column name. */
 const plain =
-  (kind: PlainKind) =>
-  (name: string, nullable = false): ColumnDef => ({ name, field: name, kind, nullable });
+  <K extends PlainKind>(kind: K) =>
+  <N extends string>(name: N, nullable = false): Column<N, K> => ({ name, field: name, kind, nullable });
 export const int32 = plain('int32');
 export const int64 = plain('int64');
 export const bool = plain('bool');
 export const date = plain('date');
 export const timestamp = plain('timestamp');
 /** NUMERIC(12,2) in the warehouse, `<name>_cents` (bigint) in the row. */
-export const money = (name: string, nullable = false, precision = 12): ColumnDef => ({
+export const money = <N extends string>(name: N, nullable = false, precision = 12): Column<N, 'decimal'> => ({
   name,
   field: `${name}_cents`,
   kind: 'decimal',
@@ -103,48 +119,6 @@ const dimProduct: TableDef = {
   ],
   primaryKey: ['product_id'],
   versionColumn: 'updated_at',
-};
-
-const factOrder: TableDef = {
-  name: 'fact_order',
-  schema: 'analytics',
-  columns: [
-    str('order_id', ID),
-    str('customer_id', ID),
-    timestamp('order_ts'),
-    date('order_date'),
-    str('status', 32),
-    str('currency', 3),
-    money('total_amount'),
-    int32('item_count'),
-  ],
-  primaryKey: ['order_id'],
-  partitionColumn: 'order_date',
-  sortKey: ['order_date'],
-  // Shared with fact_order_item: an order's lines sit on its slice, so their join moves nothing.
-  distKey: 'order_id',
-};
-
-// fact_order_item carries its order's `order_date` as a last column, so every fact has its own
-// partition column and a load replaces a date without reading another table.
-
-const factOrderItem: TableDef = {
-  name: 'fact_order_item',
-  schema: 'analytics',
-  columns: [
-    str('order_id', ID),
-    int32('line_no'),
-    str('product_id', ID),
-    str('category', CATEGORY),
-    int32('quantity'),
-    money('unit_price'),
-    money('line_amount'),
-    date('order_date'),
-  ],
-  primaryKey: ['order_id', 'line_no'],
-  partitionColumn: 'order_date',
-  sortKey: ['order_date'],
-  distKey: 'order_id',
 };
 
 const aggDailySales: TableDef = {
@@ -201,63 +175,300 @@ const qualityResult: TableDef = {
   primaryKey: ['run_id', 'dataset', 'check_name', 'column_name'],
 };
 
+/**
+ * What EnsureWarehouse changed in a deployed warehouse (core/schema-migration.ts): a table it created or a
+ * column it added or widened, with the code version that declared it. `column_name` is '' for a table.
+ */
+const schemaChange: TableDef = {
+  name: 'schema_change',
+  schema: 'ops',
+  columns: [
+    timestamp('applied_at'),
+    str('table_name', 256),
+    str('column_name', 128),
+    str('change', 256),
+    str('code_version', 64),
+  ],
+  primaryKey: ['applied_at', 'table_name', 'column_name'],
+};
+
 // Lake-only datasets: typed but unvalidated, every column nullable. Money gets precision 18 so
 // dirty amounts outside NUMERIC(12,2) still reach validation instead of failing the write.
 const nullable = (column: ColumnDef): ColumnDef => ({ ...column, nullable: true });
 const lakeMoney = (name: string) => money(name, true, 18);
 
-const orderCandidateColumns: ColumnDef[] = [
-  str('order_id', ID),
-  str('customer_id', ID),
-  timestamp('order_ts'),
-  str('status', 32),
-  str('currency', 3),
-  lakeMoney('total_amount'),
-  timestamp('updated_at'),
-].map(nullable);
-
-const itemCandidateColumns: ColumnDef[] = [
-  str('order_id', ID),
-  int32('line_no'),
-  str('product_id', ID),
-  int32('quantity'),
-  lakeMoney('unit_price'),
-].map(nullable);
-
 const lakeTable = (name: string, columns: ColumnDef[]): TableDef => ({ name, columns, primaryKey: [] });
 
-export const TABLES = {
-  dim_product: dimProduct,
-  fact_order: factOrder,
-  fact_order_item: factOrderItem,
-  agg_daily_sales: aggDailySales,
-  pipeline_run: pipelineRun,
-  dataset_load: datasetLoad,
-  quality_result: qualityResult,
-  /** OrderCandidate */
-  raw_orders: lakeTable('raw_orders', orderCandidateColumns),
-  /** OrderItemCandidate without `category` (filled by the transform). */
-  raw_order_items: lakeTable('raw_order_items', itemCandidateColumns),
-  staged_orders: lakeTable('staged_orders', orderCandidateColumns),
-  staged_order_items: lakeTable('staged_order_items', [
-    ...itemCandidateColumns,
-    str('category', CATEGORY, true),
-  ]),
-  /** ProductCandidate */
-  products: lakeTable(
-    'products',
-    [
-      str('product_id', ID),
-      str('name', 1024),
-      str('category', CATEGORY),
-      lakeMoney('price'),
-      str('currency', 3),
-      timestamp('updated_at'),
-    ].map(nullable),
-  ),
-} satisfies Record<string, TableDef> & Record<BatchTable, TableDef>;
+/** The catalog as a lake dataset (landing files parsed by ExtractProducts; docs/source-contract.md). */
+const products = lakeTable(
+  'products',
+  [
+    str('product_id', ID),
+    str('name', 1024),
+    str('category', CATEGORY),
+    lakeMoney('price'),
+    str('currency', 3),
+    timestamp('updated_at'),
+  ].map(nullable),
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// The source datasets, each declared once. docs/adding-a-column.md shows how to pass a new column through.
+
+/** The datasets read from the shop database. */
+export type SourceDatasetName = Exclude<Dataset, 'products'>;
+
+/** A source column: its warehouse type (raw/ and staged/ hold it nullable), how it is conformed, what it means. */
+export type SourceColumn<N extends string = string, K extends ColumnKind = ColumnKind> = Column<N, K> & {
+  /** Strings are always trimmed ('' becomes NULL) by the transform; then lower- or upper-cased. */
+  conform?: 'lower' | 'upper';
+  /** What the source contract says of it beyond its type (docs/source-contract.md). */
+  doc?: string;
+};
+
+/** A table of the shop database that ExtractOrders reads for a business date. */
+export interface SourceDataset {
+  dataset: SourceDatasetName;
+  /** Its table in the source database. */
+  table: string;
+  /** In table order: the extract reads them, raw/ and staged/ hold them in this order. Append only. */
+  columns: readonly SourceColumn[];
+  /** The rows of a business date (`YYYY-MM-DD`): an SQL condition over the source table. */
+  where: (businessDate: string) => string;
+  /** The extract's ORDER BY, so a date always gives the same parts. */
+  orderBy: string;
+  /** Columns the extract's condition needs indexed (created in the embedded source database). */
+  indexes: readonly string[];
+  /** Columns the transform adds after the source's in staged/ (its SQL in handlers/transform.ts). */
+  enriched?: readonly ColumnDef[];
+}
+
+/** The extract window: orders whose UTC date of order_ts is the business date, plus undated ones changed that day. */
+export function businessDayFilter(businessDate: string): string {
+  const start = `TIMESTAMPTZ '${businessDate} 00:00:00+00'`;
+  const end = `(TIMESTAMPTZ '${businessDate} 00:00:00+00' + INTERVAL '1 day')`;
+  return `((order_ts >= ${start} AND order_ts < ${end}) OR (order_ts IS NULL AND updated_at >= ${start} AND updated_at < ${end}))`;
+}
+
+const ORDERS = {
+  dataset: 'orders',
+  table: 'orders',
+  columns: [
+    { ...str('order_id', ID), doc: 'the key; may be null, empty or repeated in dirty data' },
+    str('customer_id', ID),
+    { ...timestamp('order_ts'), doc: 'the business date is the UTC date of order_ts' },
+    { ...str('status', 32), conform: 'lower', doc: ORDER_STATUSES.join(' | ') },
+    { ...str('currency', 3), conform: 'upper', doc: `ISO 4217: ${CURRENCIES.join(', ')} are accepted` },
+    money('total_amount'),
+    timestamp('updated_at'),
+  ],
+  where: businessDayFilter,
+  orderBy: 'order_id NULLS FIRST, updated_at NULLS FIRST',
+  indexes: ['order_ts'],
+} as const satisfies SourceDataset;
+
+const ORDER_ITEMS = {
+  dataset: 'order_items',
+  table: 'order_items',
+  columns: [
+    str('order_id', ID),
+    int32('line_no'),
+    str('product_id', ID),
+    int32('quantity'),
+    money('unit_price'),
+  ],
+  /**
+   * The lines of the day's orders. The pipeline trims ids (transform), so a line whose order_id is its
+   * order's id trimmed belongs to that order too: an order ' O-1 ' owns the line 'O-1'. Both forms are
+   * listed so the index on order_items.order_id still serves the lookup.
+   */
+  where: (businessDate) => {
+    const day = `FROM orders WHERE ${businessDayFilter(businessDate)}`;
+    return `order_id IN (SELECT order_id ${day} UNION SELECT btrim(order_id) ${day})`;
+  },
+  orderBy: 'order_id, line_no NULLS FIRST',
+  indexes: ['order_id'],
+  // The product's category from the catalog snapshot; null when the product is unknown.
+  enriched: [str('category', CATEGORY)],
+} as const satisfies SourceDataset;
+
+/** The source datasets of the product. */
+export const SOURCES: Record<SourceDatasetName, SourceDataset> = { orders: ORDERS, order_items: ORDER_ITEMS };
+
+type SourceValue<K extends ColumnKind> = K extends 'int32' | 'int64'
+  ? number
+  : K extends 'bool'
+    ? boolean
+    : string;
+
+/**
+ * A source row as the sample generator writes it and the embedded source database is seeded with, keyed by
+ * column name: decimals and timestamps as text, any value null (a missing one is NULL too).
+ */
+export type SourceRow<D extends { columns: readonly ColumnDef[] }> = {
+  [C in D['columns'][number] as C['name']]?: SourceValue<C['kind']> | null;
+};
+export type SourceOrder = SourceRow<typeof ORDERS>;
+export type SourceOrderItem = SourceRow<typeof ORDER_ITEMS>;
+
+/** The curated tables built from a source dataset's valid rows (handlers/validate.ts). */
+export type CuratedName = 'fact_order' | 'fact_order_item';
+
+/** What a derived column's SQL may use besides `s`, the dataset's valid row. */
+export interface CuratedContext {
+  /** The business date as an SQL DATE literal. */
+  date: string;
+  /** The relation of a curated table already built for the date (validate builds fact_order_item first). */
+  curated: (table: CuratedName) => string;
+}
+
+/** A column of a curated table: its source dataset's column by name, or derived by SQL over `s`. */
+export type CuratedColumn = string | { column: ColumnDef; sql: (context: CuratedContext) => string };
+
+export interface CuratedTable extends Omit<TableDef, 'columns'> {
+  name: CuratedName;
+  /** The source dataset whose valid rows it holds, one row each. */
+  from: SourceDatasetName;
+  /** In warehouse order. Append only. */
+  columns: readonly CuratedColumn[];
+}
+
+// Every fact carries its order's business date, so a load replaces a date without reading another table.
+const orderDate: CuratedColumn = { column: date('order_date'), sql: ({ date }) => date };
+
+export const CURATED: Record<CuratedName, CuratedTable> = {
+  fact_order: {
+    name: 'fact_order',
+    schema: 'analytics',
+    from: 'orders',
+    columns: [
+      'order_id',
+      'customer_id',
+      'order_ts',
+      orderDate,
+      'status',
+      'currency',
+      'total_amount',
+      {
+        column: int32('item_count'),
+        sql: ({ curated }) =>
+          `(SELECT count(*) FROM ${curated('fact_order_item')} l WHERE l.order_id = s.order_id)`,
+      },
+    ],
+    primaryKey: ['order_id'],
+    partitionColumn: 'order_date',
+    sortKey: ['order_date'],
+    // Shared with fact_order_item: an order's lines sit on its slice, so their join moves nothing.
+    distKey: 'order_id',
+  },
+  fact_order_item: {
+    name: 'fact_order_item',
+    schema: 'analytics',
+    from: 'order_items',
+    columns: [
+      'order_id',
+      'line_no',
+      'product_id',
+      'category',
+      'quantity',
+      'unit_price',
+      { column: money('line_amount'), sql: () => 's.quantity * s.unit_price' },
+      orderDate,
+    ],
+    primaryKey: ['order_id', 'line_no'],
+    partitionColumn: 'order_date',
+    sortKey: ['order_date'],
+    distKey: 'order_id',
+  },
+};
+
+/** A source column as a plain ColumnDef: what the warehouse holds of it. */
+function columnOf(column: SourceColumn | ColumnDef): ColumnDef {
+  const plainColumn: ColumnDef & { conform?: unknown; doc?: unknown } = { ...column };
+  delete plainColumn.conform;
+  delete plainColumn.doc;
+  return plainColumn;
+}
+
+const lakeColumn = (column: ColumnDef): ColumnDef =>
+  nullable(column.kind === 'decimal' ? { ...columnOf(column), precision: 18 } : columnOf(column));
+
+function curatedDef(table: CuratedTable, sources: Record<SourceDatasetName, SourceDataset>): TableDef {
+  const { from, columns, ...def } = table;
+  const source = sources[from];
+  const available = [...source.columns, ...(source.enriched ?? [])];
+  return {
+    ...def,
+    columns: columns.map((c) => {
+      if (typeof c !== 'string') return c.column;
+      const column = available.find((a) => a.name === c);
+      if (column === undefined) {
+        throw new ConfigurationError(
+          `curated table ${table.name} takes column ${c} from source dataset ${from}, which has no such column; declare it in its columns (lambdas/core/tables.ts)`,
+        );
+      }
+      return columnOf(column);
+    }),
+  };
+}
+
+/** The source datasets and curated tables, and every table derived from them. */
+export interface Declarations {
+  sources: Record<SourceDatasetName, SourceDataset>;
+  curated: Record<CuratedName, CuratedTable>;
+  tables: Record<TableName, TableDef>;
+}
+
+export type TableName =
+  | BatchTable
+  | 'pipeline_run'
+  | 'dataset_load'
+  | 'quality_result'
+  | 'schema_change'
+  | 'raw_orders'
+  | 'raw_order_items'
+  | 'staged_orders'
+  | 'staged_order_items'
+  | 'products';
+
+/** Every table, derived from the source datasets and curated tables given (a test passes its own). */
+export function declareDatasets(
+  sources: Record<SourceDatasetName, SourceDataset> = SOURCES,
+  curated: Record<CuratedName, CuratedTable> = CURATED,
+): Declarations {
+  const { orders, order_items: items } = sources;
+  const tables: Record<TableName, TableDef> = {
+    dim_product: dimProduct,
+    fact_order: curatedDef(curated.fact_order, sources),
+    fact_order_item: curatedDef(curated.fact_order_item, sources),
+    agg_daily_sales: aggDailySales,
+    pipeline_run: pipelineRun,
+    dataset_load: datasetLoad,
+    quality_result: qualityResult,
+    schema_change: schemaChange,
+    raw_orders: lakeTable('raw_orders', orders.columns.map(lakeColumn)),
+    raw_order_items: lakeTable('raw_order_items', items.columns.map(lakeColumn)),
+    staged_orders: lakeTable(
+      'staged_orders',
+      [...orders.columns, ...(orders.enriched ?? [])].map(lakeColumn),
+    ),
+    staged_order_items: lakeTable(
+      'staged_order_items',
+      [...items.columns, ...(items.enriched ?? [])].map(lakeColumn),
+    ),
+    products,
+  };
+  return { sources, curated, tables };
+}
+
+/** The product's declarations. */
+export const DECLARATIONS: Declarations = declareDatasets();
+
+export const TABLES: Record<TableName, TableDef> = DECLARATIONS.tables;
+
+/** The tables of a declaration that exist in the warehouse, in creation order. */
+export const warehouseTables = (tables: Record<TableName, TableDef>): TableDef[] =>
+  Object.values(tables).filter((t: TableDef) => t.schema !== undefined);
 
 /** Tables that exist in the warehouse, in creation order. */
-export const WAREHOUSE_TABLES: TableDef[] = Object.values(TABLES).filter(
-  (t: TableDef) => t.schema !== undefined,
-);
+export const WAREHOUSE_TABLES: TableDef[] = warehouseTables(TABLES);

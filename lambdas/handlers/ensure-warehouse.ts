@@ -1,5 +1,7 @@
 import {
   createIamUserSql,
+  DECLARED_TABLES,
+  declaredTables,
   dropRegisteredStageBatches,
   STAGE_TABLE_MAX_AGE_DAYS,
   stagesCreatedBeforeSql,
@@ -8,6 +10,16 @@ import {
   warehouseReadySql,
   writerGrantStatements,
 } from '../core/sql';
+import {
+  alterCalls,
+  catalogColumnsSql,
+  describeChange,
+  planSchemaChanges,
+  recordSchemaChangesSql,
+  type CatalogColumn,
+} from '../core/schema-migration';
+import { DECLARATIONS, warehouseTables, type Declarations, type TableDef } from '../core/tables';
+import { CODE_VERSION } from '../core/version';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { HANDLER_ENV } from '../contract';
 import { awsHandler } from '../adapters/aws-entry';
@@ -20,38 +32,74 @@ export interface EnsureWarehouseSettings {
    * writes. Absent on a laptop, where one local user does everything.
    */
   writerUser?: string;
+  /** The datasets whose tables the warehouse must have (core/tables.ts; a test passes its own). @default DECLARATIONS */
+  declarations?: Declarations;
+  /** Recorded with each change in ops.schema_change. @default CODE_VERSION (package.json) */
+  codeVersion?: string;
+}
+
+/** What ensureWarehouse works with: the settings, with the declarations made into the warehouse's tables. */
+export interface EnsureWarehouseOptions extends Pick<EnsureWarehouseSettings, 'writerUser' | 'codeVersion'> {
+  /** Every table the warehouse must have, as declared. @default DECLARED_TABLES */
+  tables?: readonly TableDef[];
 }
 
 export interface EnsureWarehouseResult {
-  /** False when every table existed (and was granted): the step then ran one catalog query and no DDL. */
+  /** False when every table was as declared (and granted): the step then ran catalog queries and no DDL. */
   created: boolean;
+  /** The schema changes applied, `schema.table[.column]: change`, as ops.schema_change records them. */
+  changes?: string[];
   /** Stage tables dropped because they outlived the redrive window (STAGE_TABLE_MAX_AGE_DAYS). */
   expiredStages?: number;
 }
 
 /**
- * Schemas, tables and the writer's grants, idempotent. The deploy runs it (a custom resource) before any
- * function that acts as the writer exists, and both state machines run it first; on an existing warehouse
- * it is cheap.
+ * Schemas, tables and the writer's grants, idempotent, and a deployed warehouse brought forward to the
+ * declared tables (core/schema-migration.ts): missing tables created, appended columns added, VARCHARs
+ * widened, each recorded in ops.schema_change. A change it refuses fails it before anything changes. The
+ * deploy runs it (a custom resource) before any function that acts as the writer exists, and both state
+ * machines run it first; on an existing warehouse it costs two catalog queries.
  */
 export async function ensureWarehouse(
   warehouse: Warehouse,
-  { writerUser }: EnsureWarehouseSettings,
+  { writerUser, tables = DECLARED_TABLES, codeVersion = CODE_VERSION }: EnsureWarehouseOptions,
 ): Promise<EnsureWarehouseResult> {
+  // Planned whole before the first statement: a refused change leaves the warehouse as it was.
+  const changes = planSchemaChanges(tables, await warehouse.query<CatalogColumn>(catalogColumnsSql(tables)));
   // CREATE USER has no IF NOT EXISTS (Redshift Serverless also creates the user at its first IAM login),
   // and runs on its own: Redshift keeps some user DDL out of transaction blocks.
   if (writerUser && (await warehouse.query(userExistsSql(writerUser))).length === 0) {
     await warehouse.executeBatch([createIamUserSql(writerUser)]);
   }
   const [ready] = await warehouse.query<{ present: number | string; expected: number | string }>(
-    warehouseReadySql(writerUser),
+    warehouseReadySql(writerUser, tables),
   );
-  if (Number(ready.present) === Number(ready.expected)) return { created: false };
-  await warehouse.executeBatch([
-    ...warehouseDdl(warehouse.dialect),
-    ...(writerUser ? writerGrantStatements(writerUser) : []),
-  ]);
-  return { created: true };
+  const granted = Number(ready.present) === Number(ready.expected);
+  if (granted && changes.length === 0) return { created: false, changes: [] };
+  const appliedAt = new Date();
+  const applied = changes.filter((c) => c.sql === undefined);
+  if (applied.length > 0 || !granted) {
+    await warehouse.executeBatch([
+      ...warehouseDdl(warehouse.dialect, tables),
+      ...(writerUser ? writerGrantStatements(writerUser) : []),
+      ...recordSchemaChangesSql(applied, codeVersion, appliedAt),
+    ]);
+  }
+  for (const call of alterCalls(changes, codeVersion, appliedAt)) {
+    try {
+      // ExecuteStatement: Redshift alters a column's type only outside a transaction block.
+      if (call.statement !== undefined) await warehouse.query(call.statement);
+      await warehouse.executeBatch(call.batch);
+    } catch (error) {
+      // Another EnsureWarehouse (the other state machine's, the deploy's) may have altered the table first:
+      // then there is nothing left to do. ALTER TABLE … ADD COLUMN has no IF NOT EXISTS on Redshift.
+      const left = planSchemaChanges(tables, await warehouse.query<CatalogColumn>(catalogColumnsSql(tables)));
+      if (left.length > 0) throw error;
+      break;
+    }
+    applied.push(...call.changes);
+  }
+  return { created: true, changes: applied.map(describeChange) };
 }
 
 /**
@@ -83,8 +131,12 @@ const isStackEvent = (input: unknown): input is CloudFormationCustomResourceEven
 
 export function makeEnsureWarehouse({ warehouse, logger }: Adapters, settings: EnsureWarehouseSettings) {
   const ensure = async (): Promise<EnsureWarehouseResult> => {
-    const result = await ensureWarehouse(warehouse, settings);
-    logger.info(result.created ? 'warehouse schema created or granted' : 'warehouse schema present');
+    const { declarations = DECLARATIONS, ...options } = settings;
+    const tables = declaredTables(warehouseTables(declarations.tables));
+    const result = await ensureWarehouse(warehouse, { ...options, tables });
+    if (result.created)
+      logger.info('warehouse schema created, changed or granted', { changes: result.changes });
+    else logger.info('warehouse schema present');
     return result;
   };
   // A state machine's input (a run request, an S3 event) does not matter: the state machines discard the
@@ -105,6 +157,7 @@ export function makeEnsureWarehouse({ warehouse, logger }: Adapters, settings: E
 
 export const ensureWarehouseSettings = (env: Env): EnsureWarehouseSettings => ({
   writerUser: env[HANDLER_ENV.warehouseWriterUser] || undefined,
+  declarations: DECLARATIONS,
 });
 
 export const step: Step<EnsureWarehouseSettings, unknown, EnsureWarehouseResult | SchemaResourceResult> = {

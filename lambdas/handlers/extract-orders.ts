@@ -4,17 +4,10 @@ import { assertBusinessDate } from '../core/dates';
 import { Engine, engineSettingsFromEnv, type EngineSettings } from '../core/engine/engine';
 import { writeRowsParquet } from '../core/engine/table-io';
 import { layout } from '../core/layout';
-import type { Dataset } from '../core/model';
 import { integerEnv, type Env } from '../core/settings';
 import { PermanentError } from '../core/errors';
-import {
-  orderFromSource,
-  SOURCE_COLUMNS,
-  orderItemFromSource,
-  orderItemsCursorSql,
-  ordersCursorSql,
-} from '../core/source-rows';
-import { TABLES, type TableDef } from '../core/tables';
+import { cursorSql, fromSource, sourceColumns } from '../core/source-rows';
+import { DECLARATIONS, type Declarations, type SourceDataset } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, SqlClient, Step } from '../adapters/ports';
@@ -28,12 +21,15 @@ export interface ExtractOrdersSettings {
   engine: EngineSettings;
   /** Where the parts are written before upload (Lambda: under /tmp). */
   workDirectory: string;
+  /** The source datasets extracted and their raw/ tables (core/tables.ts; a test passes its own). */
+  declarations: Declarations;
 }
 
 export const extractOrdersSettings = (env: Env): ExtractOrdersSettings => ({
   chunkRows: integerEnv(env, HANDLER_ENV.extractChunkRows, DEFAULT_CHUNK_ROWS),
   engine: engineSettingsFromEnv(env),
   workDirectory: `${env.TMPDIR || '/tmp'}/cartflow-work`,
+  declarations: DECLARATIONS,
 });
 
 /**
@@ -48,23 +44,14 @@ export function makeExtractOrders({ lake, source, logger }: Adapters, settings: 
     const connection = await source.connect();
     try {
       await connection.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await assertSourceColumns(connection);
-      const orders = await extractDataset(connection, engine, workspace, {
-        dataset: 'orders',
-        sql: ordersCursorSql(businessDate),
-        def: TABLES.raw_orders,
-        toRow: orderFromSource,
-        businessDate,
-      });
-      const items = await extractDataset(connection, engine, workspace, {
-        dataset: 'order_items',
-        sql: orderItemsCursorSql(businessDate),
-        def: TABLES.raw_order_items,
-        toRow: orderItemFromSource,
-        businessDate,
-      });
+      const { sources } = settings.declarations;
+      await assertSourceColumns(connection, sourceColumns(sources));
+      const results: ExtractResult[] = [];
+      for (const dataset of Object.values(sources)) {
+        results.push(await extractDataset(connection, engine, workspace, dataset, businessDate));
+      }
       await connection.query('COMMIT');
-      return [orders, items];
+      return results;
     } finally {
       await connection.release();
       engine.close();
@@ -72,20 +59,29 @@ export function makeExtractOrders({ lake, source, logger }: Adapters, settings: 
     }
   };
 
-  async function extractDataset<S, T extends object>(
+  async function extractDataset(
     db: SqlClient,
     engine: Engine,
     workspace: LakeWorkspace,
-    spec: { dataset: Dataset; sql: string; def: TableDef; toRow: (row: S) => T; businessDate: string },
+    source: SourceDataset,
+    businessDate: string,
   ): Promise<ExtractResult> {
+    const spec = {
+      dataset: source.dataset,
+      def: settings.declarations.tables[`raw_${source.dataset}`],
+      toRow: fromSource(source),
+      businessDate,
+    };
     // Parts of an earlier run of this date would otherwise linger if this run writes fewer.
     await lake.deletePrefix(layout.rawPrefix(spec.dataset, spec.businessDate));
     const cursor = `extract_${spec.dataset}`;
-    await db.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${spec.sql}`);
+    await db.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${cursorSql(source, businessDate)}`);
     const keys: string[] = [];
     let rows = 0;
     for (;;) {
-      const chunk = await db.query<S>(`FETCH FORWARD ${settings.chunkRows} FROM ${cursor}`);
+      const chunk = await db.query<Record<string, unknown>>(
+        `FETCH FORWARD ${settings.chunkRows} FROM ${cursor}`,
+      );
       // An empty day still gets one (empty) part, so the next steps always find the dataset's schema.
       if (chunk.rows.length === 0 && keys.length > 0) break;
       const key = layout.rawPart(spec.dataset, spec.businessDate, keys.length);
@@ -107,13 +103,13 @@ export function makeExtractOrders({ lake, source, logger }: Adapters, settings: 
  * The source contract's tables and columns are all there: otherwise the error names the table and every
  * missing column, where PostgreSQL would name only the first column and not its table.
  */
-async function assertSourceColumns(db: SqlClient): Promise<void> {
+async function assertSourceColumns(db: SqlClient, expected: Record<string, string[]>): Promise<void> {
   const { rows } = await db.query<{ table_name: string; column_name: string }>(
     `SELECT table_name, column_name FROM information_schema.columns
      WHERE table_schema = current_schema() AND table_name = ANY($1)`,
-    [Object.keys(SOURCE_COLUMNS)],
+    [Object.keys(expected)],
   );
-  for (const [table, columns] of Object.entries(SOURCE_COLUMNS)) {
+  for (const [table, columns] of Object.entries(expected)) {
     const present = new Set(rows.filter((r) => r.table_name === table).map((r) => r.column_name));
     const missing = columns.filter((c) => !present.has(c));
     if (missing.length === 0) continue;

@@ -6,6 +6,13 @@ import {
 } from '../core/catalog-rejection';
 import type { CatalogRefreshResult, ExtractResult, PipelineState, TableToLoad } from '../core/contracts';
 import { conformProductsSql, readCatalogInto } from '../core/catalog-sql';
+import {
+  CATALOG_MERGED,
+  gateCatalogFile,
+  mergeCatalog,
+  type CatalogFileGate,
+} from '../core/curation/merge-catalog';
+import { dimProductSql, quarantineSelect, writeCurated } from '../core/curation/write-outputs';
 import { assertBusinessDate } from '../core/dates';
 import { Engine, sqlLiteral } from '../core/engine/engine';
 import { castSelect, createTableSql } from '../core/engine/table-io';
@@ -13,22 +20,12 @@ import { PARQUET } from '../core/clickstream/batch';
 import { InputFormatError, TransientError } from '../core/errors';
 import { CATALOG_LANDING_PREFIX, CATALOG_SNAPSHOT_KEY, layout, REJECTED_REPORT_SUFFIX } from '../core/layout';
 import { ROW_NUMBER } from '../core/quality/compile-sql';
+import { qualityStepSettings, type QualityStepSettings } from '../core/step-settings';
 import { TABLES } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { findObject, writeJsonLines } from '../adapters/lake-tables';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, LakeObject, LakeStore, Step } from '../adapters/ports';
-import {
-  CATALOG_MERGED,
-  dimProductSql,
-  gateCatalogFile,
-  mergeCatalog,
-  qualityStepSettings,
-  quarantineSelect,
-  writeCurated,
-  type CatalogFileGate,
-  type QualityStepSettings,
-} from '../adapters/publish';
 
 interface Rejection {
   dataset: 'products';

@@ -2,7 +2,7 @@ import type { LoadResult, LoadTableInput } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
 import { requireEnv, type Env } from '../core/settings';
 import { stagedCountSql, stageTableStatements } from '../core/sql';
-import { TABLES } from '../core/tables';
+import { DECLARATIONS, type Declarations } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
 import { HANDLER_ENV } from '../contract';
@@ -10,10 +10,13 @@ import { HANDLER_ENV } from '../contract';
 export interface LoadTableSettings {
   /** The role Redshift assumes to read the lake in COPY. */
   copyRoleArn: string;
+  /** The curated tables (core/tables.ts; a test passes its own). */
+  declarations: Declarations;
 }
 
 export const loadTableSettings = (env: Env): LoadTableSettings => ({
   copyRoleArn: requireEnv(env, HANDLER_ENV.copyRoleArn),
+  declarations: DECLARATIONS,
 });
 
 /**
@@ -24,7 +27,7 @@ export const loadTableSettings = (env: Env): LoadTableSettings => ({
 export function makeLoadTable({ lake, warehouse, logger }: Adapters, settings: LoadTableSettings) {
   return async (input: LoadTableInput): Promise<LoadResult> => {
     const businessDate = assertBusinessDate(input.run.businessDate, 'run.businessDate');
-    const table = TABLES[input.item.table];
+    const table = settings.declarations.tables[input.item.table];
     await warehouse.executeBatch(
       stageTableStatements({
         table,

@@ -1,99 +1,25 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { bucketKey, mergeBucketReports, perBucket, type BucketReport } from '../core/buckets';
 import type {
   BucketValidation,
-  CheckResult,
-  DatasetQuality,
   PipelineState,
   RunContext,
   TableToLoad,
   ValidationResult,
 } from '../core/contracts';
+import { writeCurated } from '../core/curation/write-outputs';
 import { assertBusinessDate } from '../core/dates';
 import { Engine, fileList, sqlLiteral } from '../core/engine/engine';
 import { PermanentError } from '../core/errors';
 import { layout } from '../core/layout';
 import { DATASETS, type BatchTable, type Dataset } from '../core/model';
-import { datasetLevelFailure } from '../core/quality/compile-sql';
 import { decideGate } from '../core/quality/gate';
-import type { DatasetRules } from '../core/quality/rules';
+import { qualityStepSettings, type QualityStepSettings } from '../core/step-settings';
 import { awsHandler } from '../adapters/aws-entry';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, LakeStore, Step } from '../adapters/ports';
-import { bucketKey, qualityStepSettings, writeCurated, type QualityStepSettings } from '../adapters/publish';
 import { METRIC } from '../contract';
-
-/** What a bucket's Validate wrote to its report (validate.ts). */
-export interface BucketReport {
-  datasets: DatasetQuality[];
-  checks: CheckResult[];
-}
-
-/** The products are the same in every bucket: the first bucket's figures are the day's. */
-const perBucket = (dataset: Dataset): boolean => dataset !== 'products';
-
-/**
- * The buckets' datasets and checks as the whole day's: rows and failed rows summed (products counted
- * once), the first example in bucket order kept, and the dataset-level checks decided again over the day
- * (a row_count over the summed rows; freshness passes when any bucket's newest row is fresh).
- */
-export function mergeBucketReports(
-  reports: readonly BucketReport[],
-  rules: Record<Dataset, DatasetRules>,
-  now: Date,
-): BucketReport {
-  const [first] = reports;
-  if (first === undefined) throw new PermanentError('MergeBuckets needs at least one bucket');
-  for (const [index, report] of reports.entries()) {
-    const names = (r: BucketReport) => r.checks.map((c) => `${c.dataset}/${c.check}`).join();
-    if (names(report) !== names(first)) {
-      throw new PermanentError(
-        `bucket ${index} reports other checks than bucket 0: were the rules changed mid-run?`,
-      );
-    }
-  }
-  const rowsIn = (dataset: Dataset) =>
-    reports.reduce((sum, r) => sum + (r.datasets.find((d) => d.dataset === dataset)?.rowsIn ?? 0), 0);
-
-  const checks = first.checks.map((template, at): CheckResult => {
-    if (!perBucket(template.dataset)) return template;
-    const all = reports.map((r) => r.checks[at]);
-    const failedRows = all.reduce((sum, c) => sum + c.failedRows, 0);
-    const example = all.find((c) => c.example !== undefined)?.example;
-    const merged: CheckResult = { ...template, failedRows, passed: all.every((c) => c.passed) };
-    delete merged.example;
-    const rule = rules[template.dataset].checks.find((c) => c.name === template.check);
-    if (rule?.kind === 'row_count') {
-      const failure = datasetLevelFailure(rule, rowsIn(template.dataset), now);
-      merged.passed = failure === null;
-      if (failure !== null) merged.example = failure;
-    } else if (rule?.kind === 'freshness') {
-      merged.passed = all.some((c) => c.passed);
-      if (!merged.passed && example !== undefined) merged.example = example;
-    } else if (example !== undefined) merged.example = example;
-    return merged;
-  });
-
-  const datasets = first.datasets.map((template): DatasetQuality => {
-    if (!perBucket(template.dataset)) return template;
-    const own = reports.map((r) => r.datasets.find((d) => d.dataset === template.dataset)!);
-    const quarantined = own.reduce((sum, d) => sum + d.rowsQuarantined, 0);
-    const total = rowsIn(template.dataset);
-    const share = total === 0 ? 0 : quarantined / total;
-    const datasetLevelFailed = checks.some(
-      (c) => c.dataset === template.dataset && c.severity === 'quarantine' && !c.passed && c.failedRows === 0,
-    );
-    return {
-      ...template,
-      rowsIn: total,
-      rowsValid: total - quarantined,
-      rowsQuarantined: quarantined,
-      quarantineShare: share,
-      passed: share <= template.threshold && !datasetLevelFailed,
-    };
-  });
-  return { datasets, checks };
-}
 
 /**
  * After the SplitDay Map: the buckets' Validate results as the ONE ValidationResult of the day, so the

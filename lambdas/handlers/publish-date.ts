@@ -8,7 +8,7 @@ import {
   publishStatements,
   stageBaseName,
 } from '../core/sql';
-import { TABLES } from '../core/tables';
+import { DECLARATIONS, type Declarations } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import type { Adapters, Step } from '../adapters/ports';
 
@@ -23,14 +23,22 @@ export type PublishInput = Pick<PipelineState, 'run' | 'validation'> | LoadTable
  * A batch run publishes only while it holds its date (core/run-claim.ts): a redriven run whose date another
  * run took over since drops its own stages, records itself superseded and ends so (SupersededRunError).
  */
-export function makePublishDate({ warehouse, logger }: Adapters) {
+export interface PublishDateSettings {
+  /** The curated tables (core/tables.ts; a test passes its own). */
+  declarations: Declarations;
+}
+
+export function makePublishDate(
+  { warehouse, logger }: Adapters,
+  settings: PublishDateSettings = { declarations: DECLARATIONS },
+) {
   return async (input: PublishInput): Promise<PublishResult> => {
     const businessDate = assertBusinessDate(input.run.businessDate, 'run.businessDate');
     const items = 'item' in input ? [input.item] : (input.validation?.tables ?? []);
     if (items.length === 0) {
       throw new PermanentError(`PublishDate: no staged table to publish for run ${input.run.runId}`);
     }
-    const tables = items.map((item) => TABLES[item.table]);
+    const tables = items.map((item) => settings.declarations.tables[item.table]);
     const own = new Set(tables.map((table) => stageBaseName(table, input.run.runId)));
     if (!('item' in input)) {
       try {
@@ -60,9 +68,9 @@ export function makePublishDate({ warehouse, logger }: Adapters) {
   };
 }
 
-export const step: Step<void, PublishInput, PublishResult> = {
+export const step: Step<PublishDateSettings, PublishInput, PublishResult> = {
   name: 'publish-date',
-  settings: () => undefined,
+  settings: () => ({ declarations: DECLARATIONS }),
   make: makePublishDate,
 };
 export const handler = awsHandler(step);

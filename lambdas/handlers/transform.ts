@@ -1,17 +1,41 @@
+import { bucketFilter, bucketKey } from '../core/buckets';
 import type { PipelineState, TransformResult } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
 import { Engine, fileList } from '../core/engine/engine';
-import { castSelect, createTableSql } from '../core/engine/table-io';
+import { castSelect, createTableSql, quoteIdent } from '../core/engine/table-io';
 import { layout } from '../core/layout';
 import type { Dataset } from '../core/model';
-import { TABLES, type TableDef } from '../core/tables';
+import { engineStepSettings, type EngineStepSettings } from '../core/step-settings';
+import { DECLARATIONS, type Declarations, type SourceDataset, type TableDef } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { withEngine } from '../adapters/lake-workspace';
-import type { Adapters, Step } from '../adapters/ports';
-import { bucketFilter, bucketKey, engineStepSettings, type EngineStepSettings } from '../adapters/publish';
+import type { Adapters, Env, Step } from '../adapters/ports';
 
 /** Trimmed text, '' as NULL: what the source's padding and empty strings mean. */
 const text = (column: string) => `NULLIF(trim(${column}), '')`;
+
+/** Every column of a source dataset as staged/ holds it: strings trimmed, then cased as declared. */
+function conformed(dataset: SourceDataset): string {
+  return dataset.columns
+    .map((c) => {
+      const name = quoteIdent(c.name);
+      if (c.kind !== 'string') return name;
+      const trimmed = text(name);
+      const cased = c.conform === undefined ? trimmed : `${c.conform}(${trimmed})`;
+      return `${cased} AS ${name}`;
+    })
+    .join(', ');
+}
+
+export interface TransformSettings extends EngineStepSettings {
+  /** The source datasets and their raw/ and staged/ tables (core/tables.ts; a test passes its own). */
+  declarations: Declarations;
+}
+
+export const transformSettings = (env: Env): TransformSettings => ({
+  ...engineStepSettings(env),
+  declarations: DECLARATIONS,
+});
 
 /**
  * The raw parts of a dataset as one relation in input order (`__part`, `__line`), or an empty relation of
@@ -32,7 +56,7 @@ async function rawSource(engine: Engine, def: TableDef, paths: readonly string[]
  * catalog snapshot, products as they are. DuckDB reads and writes the files; the rows never enter
  * JavaScript. With `state.bucket`, only that bucket's orders and lines are staged, under bucket keys.
  */
-export function makeTransform({ lake, logger }: Adapters, settings: EngineStepSettings) {
+export function makeTransform({ lake, logger }: Adapters, settings: TransformSettings) {
   return async (state: PipelineState): Promise<TransformResult> => {
     const businessDate = assertBusinessDate(state.run.businessDate, 'run.businessDate');
     const { bucket } = state;
@@ -50,32 +74,31 @@ export function makeTransform({ lake, logger }: Adapters, settings: EngineStepSe
       const orders = paths.slice(0, keys[0].length);
       const items = paths.slice(keys[0].length, keys[0].length + keys[1].length);
       const products = paths.slice(keys[0].length + keys[1].length);
-      const rawOrders = await rawSource(engine, TABLES.raw_orders, orders);
-      const rawItems = await rawSource(engine, TABLES.raw_order_items, items);
-      const rawProducts = await rawSource(engine, TABLES.products, products);
+      const { sources, tables } = settings.declarations;
+      const rawOrders = await rawSource(engine, tables.raw_orders, orders);
+      const rawItems = await rawSource(engine, tables.raw_order_items, items);
+      const rawProducts = await rawSource(engine, tables.products, products);
 
-      const stagedOrders = `SELECT ${text('order_id')} AS order_id, ${text('customer_id')} AS customer_id,
-          order_ts, lower(${text('status')}) AS status, upper(${text('currency')}) AS currency,
-          total_amount, updated_at
+      const stagedOrders = `SELECT ${conformed(sources.orders)}
         FROM ${rawOrders} o WHERE ${bucketFilter(text('order_id'), bucket)}`;
+      const itemColumns = sources.order_items.columns.map((c) => `i.${quoteIdent(c.name)}`).join(', ');
       // One category per product id (the snapshot holds each id once; the latest row would win otherwise).
       const stagedItems = `WITH catalog AS (
           SELECT product_id, arg_max(category, (__part, __line)) AS category FROM ${rawProducts} p
           WHERE product_id IS NOT NULL AND category IS NOT NULL GROUP BY product_id
         )
-        SELECT i.order_id, i.line_no, i.product_id, i.quantity, i.unit_price, catalog.category
+        SELECT ${itemColumns}, catalog.category
         FROM (
-          SELECT ${text('order_id')} AS order_id, line_no, ${text('product_id')} AS product_id, quantity,
-            unit_price, __part, __line
+          SELECT ${conformed(sources.order_items)}, __part, __line
           FROM ${rawItems} r WHERE ${bucketFilter(text('order_id'), bucket)}
         ) i LEFT JOIN catalog ON catalog.product_id = i.product_id
         ORDER BY i.__part, i.__line`; // a join does not keep the input order; scans and filters do
       const stagedProducts = `SELECT * FROM ${rawProducts} p`;
 
       const outputs: [Dataset, TableDef, string][] = [
-        ['orders', TABLES.staged_orders, stagedOrders],
-        ['order_items', TABLES.staged_order_items, stagedItems],
-        ['products', TABLES.products, stagedProducts],
+        ['orders', tables.staged_orders, stagedOrders],
+        ['order_items', tables.staged_order_items, stagedItems],
+        ['products', tables.products, stagedProducts],
       ];
       const result: TransformResult = { staged: {}, rows: {} };
       for (const [dataset, def, select] of outputs) {
@@ -96,9 +119,9 @@ export function makeTransform({ lake, logger }: Adapters, settings: EngineStepSe
   };
 }
 
-export const step: Step<EngineStepSettings, PipelineState, TransformResult> = {
+export const step: Step<TransformSettings, PipelineState, TransformResult> = {
   name: 'transform',
-  settings: engineStepSettings,
+  settings: transformSettings,
   make: makeTransform,
 };
 export const handler = awsHandler(step);

@@ -1,3 +1,4 @@
+import { bucketKey } from '../core/buckets';
 import { withRejected } from '../core/catalog-snapshot';
 import type {
   CheckResult,
@@ -6,11 +7,14 @@ import type {
   TransformResult,
   ValidationResult,
 } from '../core/contracts';
+import { dimProductSql, writeCurated, writeQuarantine } from '../core/curation/write-outputs';
 import { assertBusinessDate } from '../core/dates';
 import { Engine, sqlLiteral } from '../core/engine/engine';
+import { quoteIdent } from '../core/engine/table-io';
 import { PermanentError } from '../core/errors';
 import { layout } from '../core/layout';
 import type { BatchTable, Dataset } from '../core/model';
+import { checkDataset, exampleRows, type CheckedDataset } from '../core/quality/check-dataset';
 import {
   checkResult,
   ordersWithAllItemsQuarantinedSql,
@@ -19,21 +23,11 @@ import {
 } from '../core/quality/compile-sql';
 import { decideGate } from '../core/quality/gate';
 import type { Check, ReconcileTotalCheck } from '../core/quality/rules';
-import { TABLES } from '../core/tables';
+import { qualityStepSettings, type QualityStepSettings } from '../core/step-settings';
+import { DECLARATIONS, type CuratedContext, type CuratedTable, type Declarations } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { withEngine, type LakeWorkspace } from '../adapters/lake-workspace';
-import type { Adapters, LakeStore, Step } from '../adapters/ports';
-import {
-  bucketKey,
-  checkDataset,
-  dimProductSql,
-  exampleRows,
-  qualityStepSettings,
-  writeCurated,
-  writeQuarantine,
-  type CheckedDataset,
-  type QualityStepSettings,
-} from '../adapters/publish';
+import type { Adapters, Env, LakeStore, Step } from '../adapters/ports';
 import { METRIC } from '../contract';
 
 function stagedKey(transform: TransformResult | undefined, dataset: Dataset): string {
@@ -42,16 +36,27 @@ function stagedKey(transform: TransformResult | undefined, dataset: Dataset): st
   return key;
 }
 
+export interface ValidateSettings extends QualityStepSettings {
+  /** The staged and curated tables (core/tables.ts; a test passes its own). */
+  declarations: Declarations;
+}
+
+export const validateSettings = (env: Env): ValidateSettings => ({
+  ...qualityStepSettings(env),
+  declarations: DECLARATIONS,
+});
+
 /**
  * The declarative quality rules over staged/, as SQL in DuckDB: bad rows to quarantine/ with all their
  * reasons, a JSON report to quality/, and — only when the gate passes — the curated tables built from the
  * good rows. With `state.bucket`, the staged files are that bucket's and the outputs are its own parts.
  */
-export function makeValidate({ lake, logger, metrics }: Adapters, settings: QualityStepSettings) {
+export function makeValidate({ lake, logger, metrics }: Adapters, settings: ValidateSettings) {
   return async (state: PipelineState): Promise<ValidationResult> => {
     const { run, bucket } = state;
     const businessDate = assertBusinessDate(run.businessDate, 'run.businessDate');
-    const { rules } = settings;
+    const { rules, declarations } = settings;
+    const defs = declarations.tables;
     const now = new Date();
     return withEngine(lake, settings.workDirectory, settings.engine, async (engine, workspace) => {
       const datasets = ['products', 'orders', 'order_items'] as const;
@@ -64,21 +69,21 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
         ...common,
         dataset: 'products',
         rules: rules.products,
-        def: TABLES.products,
+        def: defs.products,
         source: staged(0),
       });
       const orders = await checkDataset(engine, {
         ...common,
         dataset: 'orders',
         rules: rules.orders,
-        def: TABLES.staged_orders,
+        def: defs.staged_orders,
         source: staged(1),
       });
       const items = await checkDataset(engine, {
         ...common,
         dataset: 'order_items',
         rules: rules.order_items,
-        def: TABLES.staged_order_items,
+        def: defs.staged_order_items,
         source: staged(2),
         references: {
           catalog: { relation: products.valid, column: 'product_id' },
@@ -88,7 +93,11 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
 
       const rejectedProducts =
         (state.extract ?? []).flat().find((e) => e.dataset === 'products')?.rejected ?? 0;
-      const qualities = [withRejected(products.quality, rejectedProducts), orders.quality, items.quality];
+      const qualities = [
+        withRejected(products.quality, rejectedProducts, products.checks),
+        orders.quality,
+        items.quality,
+      ];
       const checks: CheckResult[] = [
         ...products.checks,
         ...orders.checks,
@@ -110,7 +119,7 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
       let tables: TableToLoad[] = [];
       // A bucket always writes its parts: MergeBuckets decides the gate over the whole day.
       if (gate.passed || bucket !== undefined) {
-        tables = await writeFacts(engine, workspace, lake, state, {
+        tables = await writeFacts(engine, workspace, lake, state, declarations, {
           orders: orders.valid,
           items: items.valid,
           products: products.valid,
@@ -187,36 +196,43 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Qual
   }
 }
 
+/** The SELECT list of a curated table over `s`, its source dataset's valid rows (core/tables.ts CURATED). */
+function curatedColumns(table: CuratedTable, context: CuratedContext): string {
+  return table.columns
+    .map((c) =>
+      typeof c === 'string' ? `s.${quoteIdent(c)}` : `${c.sql(context)} AS ${quoteIdent(c.column.name)}`,
+    )
+    .join(', ');
+}
+
 /**
- * The curated tables from the valid rows: fact_order (item_count = valid lines), fact_order_item (lines of
- * valid orders, line_amount = quantity × unit_price), agg_daily_sales per category and dim_product. A
- * bucket other than the first leaves dim_product to the first: products are the same in every bucket.
+ * The curated tables from the valid rows, their columns as declared: fact_order_item (lines of valid orders),
+ * fact_order, agg_daily_sales per category and dim_product. A bucket other than the first leaves dim_product
+ * to the first: products are the same in every bucket.
  */
 async function writeFacts(
   engine: Engine,
   workspace: LakeWorkspace,
   lake: LakeStore,
   state: PipelineState,
+  declarations: Declarations,
   valid: { orders: string; items: string; products: string; itemsOfValidOrders: boolean },
 ): Promise<TableToLoad[]> {
   const { run, bucket } = state;
   const { orders: validOrders, items: validItems, products: validProducts } = valid;
+  const { curated } = declarations;
   const date = `DATE ${sqlLiteral(run.businessDate)}`;
+  const context: CuratedContext = { date, curated: () => 'fact_items' };
   // The default rules already quarantine lines of invalid orders; rules without that check still get
   // only lines of valid orders, then materialized once for the three tables that read them.
-  const ofValidOrders = `EXISTS (SELECT 1 FROM ${validOrders} o WHERE o.order_id = i.order_id)`;
+  const ofValidOrders = `EXISTS (SELECT 1 FROM ${validOrders} o WHERE o.order_id = s.order_id)`;
   await engine.run(`CREATE OR REPLACE ${valid.itemsOfValidOrders ? 'VIEW' : 'TABLE'} fact_items AS
-    SELECT i.${ROW_NUMBER}, i.order_id, i.line_no, i.product_id, i.category, i.quantity, i.unit_price,
-      i.quantity * i.unit_price AS line_amount, ${date} AS order_date
-    FROM ${validItems} i WHERE ${valid.itemsOfValidOrders ? 'TRUE' : ofValidOrders}`);
-  const curated: [BatchTable, string][] = [
+    SELECT s.${ROW_NUMBER}, ${curatedColumns(curated.fact_order_item, context)}
+    FROM ${validItems} s WHERE ${valid.itemsOfValidOrders ? 'TRUE' : ofValidOrders}`);
+  const facts: [BatchTable, string][] = [
     [
       'fact_order',
-      `SELECT o.order_id, o.customer_id, o.order_ts, ${date} AS order_date, o.status, o.currency,
-        o.total_amount, coalesce(n.item_count, 0) AS item_count
-      FROM ${validOrders} o LEFT JOIN (SELECT order_id, count(*) AS item_count FROM fact_items GROUP BY order_id) n
-        ON n.order_id = o.order_id
-      ORDER BY o.${ROW_NUMBER}`,
+      `SELECT ${curatedColumns(curated.fact_order, context)} FROM ${validOrders} s ORDER BY s.${ROW_NUMBER}`,
     ],
     // In input order: the window functions of the checks reorder, and the same input should give the same file.
     ['fact_order_item', `SELECT * FROM fact_items ORDER BY ${ROW_NUMBER}`],
@@ -228,17 +244,28 @@ async function writeFacts(
     ],
   ];
   if (bucket === undefined || bucket.index === 0)
-    curated.unshift(['dim_product', dimProductSql(validProducts)]);
+    facts.unshift(['dim_product', dimProductSql(validProducts)]);
   const tables: TableToLoad[] = [];
-  for (const [table, select] of curated) {
-    tables.push(await writeCurated(engine, workspace, lake, table, select, run.businessDate, bucket));
+  for (const [table, select] of facts) {
+    tables.push(
+      await writeCurated(
+        engine,
+        workspace,
+        lake,
+        table,
+        select,
+        run.businessDate,
+        bucket,
+        declarations.tables,
+      ),
+    );
   }
   return tables;
 }
 
-export const step: Step<QualityStepSettings, PipelineState, ValidationResult> = {
+export const step: Step<ValidateSettings, PipelineState, ValidationResult> = {
   name: 'validate',
-  settings: qualityStepSettings,
+  settings: validateSettings,
   make: makeValidate,
 };
 export const handler = awsHandler(step);

@@ -31,7 +31,7 @@ import {
   type HandlerEntry,
 } from '../../lambdas/steps';
 import { HANDLER_ENV, LAKE } from '../../lambdas/contract';
-import { removalPolicyOf, sourceNetworkOf, type EnvironmentConfig } from '../config';
+import { qualitySettingsOf, removalPolicyOf, sourceNetworkOf, type EnvironmentConfig } from '../config';
 import type { DuckDbLayer } from './duckdb-layer';
 import { grantAlertPublish } from './alerts';
 import { SourceNetwork } from './network';
@@ -140,7 +140,7 @@ export class BatchPipeline extends Construct {
       [HANDLER_ENV.sourceSecretArn]: sourceSecret.secretArn,
       ...warehouse.dataApiEnvironment(),
       [HANDLER_ENV.environment]: config.envName,
-      [HANDLER_ENV.qualityThreshold]: String(config.qualityThreshold),
+      [HANDLER_ENV.qualitySettings]: qualitySettingsOf(config),
       [HANDLER_ENV.extractChunkRows]: String(config.extractChunkRows),
       ...POWERTOOLS_ENVIRONMENT,
     };

@@ -5,10 +5,10 @@
  */
 import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { GetMetricStatisticsCommand, type Datapoint } from '@aws-sdk/client-cloudwatch';
-import type { LagSource, RunHistory, RunSteps, StepTiming, StreamLag } from '../status';
+import type { LagSource, RunHistory, RunRow, RunSteps, StepTiming, StreamLag } from '../status';
 import type { SdkClient } from './environment';
 import { TASK_FAILURES } from '../../lambdas/adapters/execution-history';
-import { executionArnOf } from './step-functions';
+import { batchRunOf, executionArnOf, newestExecutions } from './step-functions';
 
 /** Pages of GetExecutionHistory (1000 events each) read per run at most: status stays a few calls. */
 const MAX_HISTORY_PAGES = 3;
@@ -118,8 +118,29 @@ export function executionHistory(sfn: SdkClient, stateMachineArn: string): RunHi
       }
       return stepsOfHistory(events);
     },
+    // The run id is the execution name and its date is in its input: one DescribeExecution per run.
+    async runs(count) {
+      const names = await newestExecutions(sfn, stateMachineArn, count);
+      const runs = await Promise.all(names.map((name) => batchRunOf(sfn, stateMachineArn, name)));
+      return runs.flatMap((run): RunRow[] =>
+        run
+          ? [
+              {
+                run_id: run.runId,
+                business_date: run.businessDate,
+                status: run.status,
+                started_at: run.startedAt ? warehouseText(run.startedAt) : null,
+                finished_at: run.finishedAt ? warehouseText(run.finishedAt) : null,
+              },
+            ]
+          : [],
+      );
+    },
   };
 }
+
+/** An instant as ops.pipeline_run's timestamps read (UTC, `YYYY-MM-DD HH:MM:SS.sss`). */
+const warehouseText = (at: Date) => at.toISOString().replace('T', ' ').replace('Z', '');
 
 /** CloudWatch's OffsetLag of the stream function's Kafka mapping: the newest 5-minute maximum of the last 30. */
 export function offsetLag(cloudWatch: SdkClient, functionName: string, now: () => Date): LagSource {

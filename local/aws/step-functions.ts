@@ -335,6 +335,63 @@ function businessDateOf(execution: Described): string {
   });
 }
 
+/** A run of the batch state machine as Step Functions knows it (report and status --env without the Data API). */
+export interface BatchRun {
+  /** The execution name. */
+  runId: string;
+  businessDate: string;
+  /** The execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE). */
+  status: string;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
+/**
+ * A run of the batch state machine (`runId`, else its newest execution) and its business date, from Step
+ * Functions alone: the run id is the execution name, the date comes from its input as ResolveRun fixed it.
+ * Undefined when there is no such execution.
+ */
+export async function batchRunOf(
+  sfn: SdkClient,
+  stateMachineArn: string,
+  runId?: string,
+): Promise<BatchRun | undefined> {
+  const name = runId ?? (await newestExecutions(sfn, stateMachineArn, 1))[0];
+  if (name === undefined) return undefined;
+  const arn = executionArnOf(stateMachineArn, name);
+  let described: Omit<Described, 'name' | 'arn'> & { stopDate?: Date };
+  try {
+    described = (await sfn.send(new DescribeExecutionCommand({ executionArn: arn }))) as typeof described;
+  } catch (error) {
+    if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
+    throw error;
+  }
+  return {
+    runId: name,
+    businessDate: businessDateOf({ ...described, name, arn }),
+    status: described.status,
+    ...(described.startDate ? { startedAt: new Date(described.startDate) } : {}),
+    ...(described.stopDate ? { finishedAt: new Date(described.stopDate) } : {}),
+  };
+}
+
+/** The names of the state machine's newest executions (at most `count`, of the first 100 listed). */
+export async function newestExecutions(
+  sfn: SdkClient,
+  stateMachineArn: string,
+  count: number,
+): Promise<string[]> {
+  const { executions } = (await sfn.send(
+    new ListExecutionsCommand({ stateMachineArn, maxResults: 100 }),
+  )) as { executions?: { name?: string; startDate?: Date }[] };
+  // Step Functions (and LocalStack) list newest first; sorted by start anyway, as the caller relies on it.
+  const time = (e: { startDate?: Date }) => new Date(e.startDate ?? 0).getTime();
+  return [...(executions ?? [])]
+    .sort((a, b) => time(b) - time(a))
+    .slice(0, count)
+    .map((e) => e.name!);
+}
+
 /** The batch state machine of a deployed environment, its ledger ops.* through the Data API. */
 export const stateMachineRuns = (environment: AwsEnvironment, pollMs?: number) =>
   new StateMachineRuns({

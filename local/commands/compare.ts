@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { HANDLER_ENV } from '../../lambdas/contract';
 import { step as ensureWarehouseStep } from '../../lambdas/handlers/ensure-warehouse';
-import { loadConfig } from '../../lib/config';
+import { loadConfig, qualitySettingsOf } from '../../lib/config';
 import type { AwsEnvironment } from '../aws/environment';
 import { lakeStepsOf } from '../aws/lake-steps';
 import { compareDate, comparisonSummary, type CompareServices } from '../compare';
@@ -58,12 +58,12 @@ export const command: Command = {
 /**
  * The deployed environment's lake and warehouse (Data API as the caller's IAM identity, which needs the
  * writer's grants, the shadow schema's among them); the shadow run's Transform, Validate and LoadTable run
- * here, built over them, with the environment's quality threshold (lib/config.ts) and the COPY role of its
+ * here, built over them, with the environment's quality settings (lib/config.ts) and the COPY role of its
  * stack, which reads the shadow runs' curated files. QUALITY_RULES of this shell still tries a changed rule.
  */
 export function awsCompareTarget(environment: AwsEnvironment, err: NodeJS.WritableStream): CompareServices {
   const { env, adapters } = lakeStepsOf(environment, err, {
-    [HANDLER_ENV.qualityThreshold]: String(loadConfig(environment.envName).qualityThreshold),
+    [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig(environment.envName)),
     [HANDLER_ENV.environment]: environment.envName,
   });
   return {

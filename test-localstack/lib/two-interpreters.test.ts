@@ -20,6 +20,7 @@ import {
 import { runStateMachine } from '../../local/step-functions';
 import { synthesizeDefinitions, type AslDefinition } from '../../local/synth-definitions';
 import {
+  addTestCase,
   assertReachable,
   clientConfig,
   ENVIRONMENTS,
@@ -240,19 +241,7 @@ describe('two interpreters agree on the synthesized state machines of every envi
       for (const name of SCENARIOS) {
         const scenario = loadScenario(env, name);
         const machine = machineName(env, machineOf(scenario));
-        const cases = (mock.StateMachines[machine] ??= { TestCases: {} }).TestCases;
-        cases[name] = {};
-        for (const [state, results] of Object.entries(scenario.tasks)) {
-          const response = `${env}.${name}.${state}`;
-          cases[name][state] = response;
-          // A mocked Lambda task returns the Invoke response; the state's result is its Payload.
-          mock.MockedResponses[response] = Object.fromEntries(
-            results.map((result, i) => [
-              i === results.length - 1 ? `${i}-999` : String(i),
-              'Return' in result ? { Return: { StatusCode: 200, Payload: result.Return } } : result,
-            ]),
-          );
-        }
+        addTestCase(mock, machine, name, scenario.tasks, `${env}.${name}`);
       }
     writeMockFile(path, mock);
     const arns = new Map<string, string>();

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { MemoryLakeStore } from '../../bench/support/memory-lake';
 import { stepAdapters } from '../../bench/support/step-adapters';
 import { findObject } from '../../lambdas/adapters/lake-tables';
+import { HANDLER_ENV } from '../../lambdas/contract';
 import type { Env, LakeStore, Step } from '../../lambdas/adapters/ports';
 import type {
   CatalogRefreshResult,
@@ -29,7 +30,7 @@ import { step as extractProducts } from '../../lambdas/handlers/extract-products
 import { step as streamToParquet } from '../../lambdas/handlers/stream-to-parquet';
 import { step as transform } from '../../lambdas/handlers/transform';
 import { step as validate } from '../../lambdas/handlers/validate';
-import { ConfigError, loadConfig, validateConfig } from '../../lib/config';
+import { ConfigError, loadConfig, qualitySettingsOf, validateConfig } from '../../lib/config';
 import {
   openDatabase,
   PostgresSourceDatabase,
@@ -64,6 +65,8 @@ const { cases } = JSON.parse(readFileSync(new URL('cases.json', FIXTURES), 'utf8
 const fixture = (input: string) => readFileSync(new URL(input, FIXTURES));
 const ofFeed = (feed: string) => cases.filter((c) => c.feed === feed && c.input !== undefined);
 const quiet = { POWERTOOLS_LOG_LEVEL: 'ERROR' };
+/** The quality settings of a dev deploy. */
+const QUALITY = { [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig('dev')) };
 
 /** Asserts each expected reason's count among the entries' reasons, and that no entry is left unexplained. */
 function assertQuarantine(entries: string[][], expected: Quarantined[], label: string) {
@@ -117,7 +120,7 @@ describe('bad-input corpus', () => {
     const refresh = (lake: LakeStore) =>
       extractProducts.make(
         stepAdapters({ lake, alerts }),
-        extractProducts.settings({ TMPDIR: dir, ...quiet }),
+        extractProducts.settings({ TMPDIR: dir, ...quiet, ...QUALITY }),
       );
     const arrival = (runId: string) => ({ run: run(runId), catalogArrivals: 1 }) as unknown as PipelineState;
     const baseProducts = 100;
@@ -229,7 +232,7 @@ describe('bad-input corpus', () => {
   describe('orders and order items in the source database, through extract → transform → validate', () => {
     let source: Database;
     let lake: MemoryLakeStore;
-    const env: Env = { TMPDIR: '', CARTFLOW_ENGINE_MEMORY_MB: '256', ...quiet };
+    const env: Env = { TMPDIR: '', CARTFLOW_ENGINE_MEMORY_MB: '256', ...quiet, ...QUALITY };
     const build = <S, I, O>(step: Step<S, I, O>) =>
       step.make(stepAdapters({ lake, source: new PostgresSourceDatabase(source) }), step.settings(env));
 

@@ -144,7 +144,7 @@ describe('compare: a shadow run of a past date against what is published', () =>
     const result = await compareDate(target, DATE);
 
     // Assess
-    assert.equal(built.env[HANDLER_ENV.qualityThreshold], String(loadConfig('prod').qualityThreshold));
+    assert.deepEqual(JSON.parse(built.env[HANDLER_ENV.qualitySettings]!), loadConfig('prod').quality);
     assert.equal(built.env[HANDLER_ENV.copyRoleArn], COPY_ROLE);
     assert.equal(built.adapters.lake, SHADOW_LAKE);
     assert.equal(built.adapters.warehouse, environment.warehouse);

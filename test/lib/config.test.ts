@@ -48,8 +48,12 @@ describe('loadConfig', () => {
     }
   });
 
-  test('the quality threshold defaults to 5 %', () => {
-    for (const envName of ENV_NAMES) assert.equal(loadConfig(envName).qualityThreshold, 0.05);
+  test('the quality threshold is 5 %, prod holds orders to 1 % and dev only reports an order outside its date', () => {
+    for (const envName of ENV_NAMES) assert.equal(loadConfig(envName).quality.threshold, 0.05);
+    assert.equal(loadConfig('prod').quality.datasets?.orders?.quarantineThreshold, 0.01);
+    assert.deepEqual(loadConfig('dev').quality.datasets?.orders?.severity, {
+      'order_ts within date': 'report',
+    });
   });
 
   test('an unknown env names env and the allowed values', () => {
@@ -78,8 +82,26 @@ describe('loadConfig', () => {
 
 describe('validateConfig', () => {
   const cases: Array<[string, (cfg: EnvironmentConfig) => void, string, RegExp]> = [
-    ['threshold above 1', (c) => (c.qualityThreshold = 1.5), 'qualityThreshold', /1\.5.*from 0 to 1/],
-    ['negative threshold', (c) => (c.qualityThreshold = -0.1), 'qualityThreshold', /from 0 to 1/],
+    ['threshold above 1', (c) => (c.quality.threshold = 1.5), 'quality.threshold', /1\.5.*from 0 to 1/],
+    ['negative threshold', (c) => (c.quality.threshold = -0.1), 'quality.threshold', /from 0 to 1/],
+    [
+      "a dataset's threshold above 1",
+      (c) => (c.quality.datasets = { orders: { quarantineThreshold: 5 } }),
+      'quality.datasets.orders.quarantineThreshold',
+      /from 0 to 1/,
+    ],
+    [
+      'a severity of a check that does not exist',
+      (c) => (c.quality.datasets = { products: { severity: { 'colour accepted': 'report' } } }),
+      'quality.datasets.products.severity',
+      /"colour accepted".*'currency accepted'/,
+    ],
+    [
+      'settings of an unknown dataset',
+      (c) => (c.quality.datasets = { customers: {} } as never),
+      'quality.datasets',
+      /"customers".*products, orders, order_items/,
+    ],
     ['batch version 0', (c) => (c.batchLiveVersion = 0), 'batchLiveVersion', /an integer from 1/],
     ['fractional batch version', (c) => (c.batchLiveVersion = 2.5), 'batchLiveVersion', /an integer from 1/],
     [
@@ -134,6 +156,18 @@ describe('validateConfig', () => {
       (c) => (c.volume.bucketThresholdLines = 0),
       'volume.bucketThresholdLines',
       /from 1/,
+    ],
+    [
+      'a threshold above the day one function finishes (bench:scale figures)',
+      (c) => (c.volume.bucketThresholdLines = 500_000_000),
+      'volume.bucketThresholdLines',
+      /at most \d+ order lines, the largest day one (Transform|Validate) takes \(bound by (time|\/tmp|memory)\) at engine.memoryMb 2048/,
+    ],
+    [
+      'a shorter timeout that leaves the threshold too big a day',
+      (c) => Object.assign(c, { lambdaTimeoutSeconds: 30 }),
+      'volume.bucketThresholdLines',
+      /80 % of lambdaTimeoutSeconds 30/,
     ],
     ['IA before 30 days', (c) => (c.lifecycle.rawToIaDays = 10), 'lifecycle.rawToIaDays', /from 30/],
     [

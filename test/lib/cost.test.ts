@@ -20,7 +20,8 @@ import {
   totalOf,
   type StackCounts,
 } from '../../lib/cost-estimate';
-import type { CfnResources } from '../../lib/scheduled-calls';
+import { batchSecondsPerLine } from '../../lib/engine-capacity';
+import type { CfnResources, ScheduledCall } from '../../lib/scheduled-calls';
 import { synth, synthWithStream, testApp, unacknowledgedNagFindings } from './synth';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
@@ -257,5 +258,39 @@ describe('cost of the recovery options', () => {
       if (process.env.COST_DETAIL)
         console.log(envName, item(on, 'S3 cross-region'), item(on, 'Redshift snapshots'));
     }
+  });
+});
+
+describe('the batch run in the estimate', () => {
+  test('its Transform and Validate take the seconds per order line bench:scale measured', () => {
+    // Prepare: one nightly run that reaches no warehouse, nothing else
+    const config = loadConfig('prod');
+    config.stream.enabled = false;
+    const run: ScheduledCall = {
+      rule: 'nightly',
+      perDay: 1,
+      kind: 'stateMachine',
+      target: 'Batch',
+      warehouseActions: [],
+    };
+    const counts: StackCounts = {
+      alarms: 0,
+      secrets: 0,
+      keys: 0,
+      interfaceEndpoints: 0,
+      scheduledCalls: [run],
+      engineArchitecture: 'x86_64',
+    };
+    const lambdaUsd = (orders: number) =>
+      estimateMonthlyCost(config, { orders, events: 0 }, counts).find((l) => l.item.startsWith('Lambda ('))!
+        .usd;
+
+    // Act: a million orders a day more
+    const added = lambdaUsd(1_000_000) - lambdaUsd(0);
+
+    // Assess: 3M lines × the measured seconds per line, at prod's engine memory on x86_64, for 30.4 days
+    const expected =
+      3_000_000 * batchSecondsPerLine() * (config.engine.memoryMb / 1024) * PRICES.lambdaGbSecondX86 * 30.4;
+    assert.ok(Math.abs(added - expected) < 0.02, `added $${added}, expected $${expected.toFixed(2)}`);
   });
 });

@@ -113,14 +113,14 @@ describe('CartflowStack', () => {
         HANDLER_ENV.copyRoleArn,
         HANDLER_ENV.warehouseWriterRoleArn,
         HANDLER_ENV.environment,
-        HANDLER_ENV.qualityThreshold,
+        HANDLER_ENV.qualitySettings,
         HANDLER_ENV.extractChunkRows,
         'POWERTOOLS_SERVICE_NAME',
       ]) {
         assert.ok(name in vars, `${p.Description} lacks ${name}`);
       }
       assert.equal(vars[HANDLER_ENV.environment], 'staging');
-      assert.equal(vars[HANDLER_ENV.qualityThreshold], '0.05');
+      assert.deepEqual(JSON.parse(String(vars[HANDLER_ENV.qualitySettings])), config.quality);
     }
     const notify = functions.find((f) => f.Properties.Description.endsWith(': notify'));
     assert.ok(notify && HANDLER_ENV.topicArn in notify.Properties.Environment.Variables);

@@ -6,7 +6,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { MemoryLakeStore } from '../../bench/support/memory-lake';
 import { DataApiLimitError, MAX_STATEMENT_BYTES } from '../../lambdas/core/data-api-limits';
 import { CopyMismatchError, PermanentError } from '../../lambdas/core/errors';
-import type { SourceOrder, SourceOrderItem } from '../../lambdas/core/model';
+import type { SourceOrder, SourceOrderItem } from '../../lambdas/core/tables';
 import {
   copyParquetSql,
   publishStatements,

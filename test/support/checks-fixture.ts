@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import type { Adapters } from '../../lambdas/adapters/ports';
+import { HANDLER_ENV } from '../../lambdas/contract';
 import type {
   PipelineState,
   RunContext,
@@ -59,7 +60,7 @@ export async function writeRawFixtureDay({ dir, engine, lake }: Workspace): Prom
 /** The batch steps' environment over the fixture day: a small engine, and a gate the bad rows do not fail. */
 export const fixtureEnv = (dir: string) => ({
   TMPDIR: dir,
-  QUALITY_THRESHOLD: '1',
+  [HANDLER_ENV.qualitySettings]: JSON.stringify({ threshold: 1 }),
   CARTFLOW_ENGINE_MEMORY_MB: '128',
 });
 

@@ -11,6 +11,7 @@ import {
 } from '@duckdb/node-api';
 import { ConfigurationError } from '../errors';
 import { HANDLER_ENV } from '../../contract';
+import { engineMemoryLimitMb, engineThreads } from './sizing';
 
 export interface EngineSettings {
   /** DuckDB's memory_limit; past it, operators spill to `tempDirectory`. */
@@ -21,13 +22,10 @@ export interface EngineSettings {
   threads: number;
 }
 
-/** The share of the function's memory DuckDB may take: the rest is Node, the binding and S3 buffers. */
-const ENGINE_MEMORY_SHARE = 0.6;
-const MB_PER_VCPU = 1769;
-
 /**
  * Engine settings from a function's environment: memory from AWS_LAMBDA_FUNCTION_MEMORY_SIZE (Lambda sets
- * it) or `CARTFLOW_ENGINE_MEMORY_MB`, spill directory from TMPDIR, threads from the vCPUs that memory buys.
+ * it) or `CARTFLOW_ENGINE_MEMORY_MB` (never more than the function's memory leaves DuckDB), spill
+ * directory from TMPDIR, threads from the vCPUs that memory buys.
  */
 export function engineSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): EngineSettings {
   const explicit = env[HANDLER_ENV.engineMemoryMb];
@@ -40,13 +38,19 @@ export function engineSettingsFromEnv(env: Readonly<Record<string, string | unde
         `${HANDLER_ENV.engineMemoryMb}="${explicit}" must be a whole number of megabytes, at least 64.`,
       );
     }
+    // Past this share, the rest of the process no longer fits the function: Lambda would kill it.
+    if (functionMemory && memoryLimitMb > engineMemoryLimitMb(Number(functionMemory))) {
+      throw new ConfigurationError(
+        `${HANDLER_ENV.engineMemoryMb}="${explicit}" must be at most ` +
+          `${engineMemoryLimitMb(Number(functionMemory))} MB in a function of ${functionMemory} MB ` +
+          `(AWS_LAMBDA_FUNCTION_MEMORY_SIZE): the rest is Node, the binding and DuckDB's memory outside its limit.`,
+      );
+    }
   } else {
     const total = functionMemory ? Number(functionMemory) : 2048;
-    memoryLimitMb = Math.max(64, Math.floor(total * ENGINE_MEMORY_SHARE));
+    memoryLimitMb = engineMemoryLimitMb(total);
   }
-  const threads = functionMemory
-    ? Math.max(1, Math.min(6, Math.floor(Number(functionMemory) / MB_PER_VCPU)))
-    : 2;
+  const threads = functionMemory ? engineThreads(Number(functionMemory)) : 2;
   return { memoryLimitMb, tempDirectory: `${env.TMPDIR || '/tmp'}/cartflow-duckdb`, threads };
 }
 

@@ -13,7 +13,7 @@ import type { CheckResult } from '../contracts';
 import { dayBounds, formatCents } from '../dates';
 import { ConfigurationError } from '../errors';
 import type { ColumnDef, TableDef } from '../tables';
-import type { Bound, Check, DatasetRules, ReconcileTotalCheck } from './rules';
+import type { Bound, Check, DatasetRules, MessageCheck, ReconcileTotalCheck } from './rules';
 
 /** What differs between engines. */
 export interface SqlDialect {
@@ -342,5 +342,179 @@ export function checkResult(dataset: CheckResult['dataset'], check: Check): Chec
     passed: true,
     failedRows: 0,
     severity: check.severity,
+  };
+}
+
+/**
+ * JSON message checks (rules.ts MessageCheck) over a relation with the message's `text` and, from
+ * compileMessageChecks' `paths`, `types` (`types[1]` the whole value's JSON type, then each field's) and
+ * `texts` (each field as text). DuckDB only: it reads JSON with DuckDB's JSON functions.
+ */
+export interface CompiledMessageChecks {
+  /** The JSON paths of the fields, for `json_extract_string(text, paths) AS texts`. */
+  paths: string;
+  /** '$' and the fields' paths, for `json_type(text, typePaths) AS types`. */
+  typePaths: string;
+  /** Columns to add over `types`/`texts`, stage by stage (a stage may use the columns of the one before). */
+  stages: string[][];
+  /** `WHEN … THEN reason` branches, in check order: the first rule a message breaks. */
+  reasons: string;
+  /** A field's value in its column type: NULL when it breaks its rule or is absent. */
+  value(field: string): string;
+  /** How a reason shows a JSON value of JSON type `type` and text `text` (see describeJson). */
+  describe(type: string, text: string): string;
+}
+
+// ISO-8601 date-time; seconds and the offset are optional (no offset means UTC, as on Lambda).
+const ISO_RE =
+  '^(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d+))?)?(Z|[+-]\\d{2}:?\\d{2})?$';
+/**
+ * What JavaScript's String.prototype.trim removes: an id of only these is empty. An id that starts with
+ * a printable ASCII character other than space is not blank: most skip the regular expression.
+ */
+const BLANK_RE = '[\\s\\p{Z}\\x{FEFF}\\x{000B}]*';
+
+/**
+ * How a reason shows the offending value, as JSON would print it: text quoted (first 40 characters),
+ * numbers and booleans as written, `null`, `an array`, `a object`, and `a undefined` when absent.
+ */
+function describeJson(type: string, text: string): string {
+  return (
+    `CASE WHEN ${type} IS NULL THEN 'a undefined' WHEN ${type} = 'NULL' THEN 'null' ` +
+    `WHEN ${type} = 'ARRAY' THEN 'an array' WHEN ${type} = 'OBJECT' THEN 'a object' ` +
+    `WHEN ${type} = 'VARCHAR' THEN CAST(to_json(CASE WHEN length(${text}) > 40 THEN left(${text}, 40) || '…' ` +
+    `ELSE ${text} END) AS VARCHAR) ELSE ${text} END`
+  );
+}
+
+/** An instant field → epoch milliseconds, NULL when it is neither an ISO-8601 date-time nor whole epoch ms. */
+function epochMillis(type: string, text: string, iso: string): string {
+  const part = (name: string) => `TRY_CAST(${iso}.${name} AS INTEGER)`;
+  // Milliseconds of the fraction: its first three digits, as Date.parse truncates.
+  const fraction = `coalesce(TRY_CAST(rpad(left(${iso}.f, 3), 3, '0') AS INTEGER), 0)`;
+  const zone = `replace(${iso}.z, ':', '')`;
+  const zoneHours = `TRY_CAST(substr(${zone}, 2, 2) AS INTEGER)`;
+  const zoneMinutes = `TRY_CAST(substr(${zone}, 4, 2) AS INTEGER)`;
+  const offsetMinutes =
+    `CASE WHEN ${iso}.z = '' OR upper(${iso}.z) = 'Z' THEN 0 ` +
+    `WHEN ${zoneHours} <= 23 AND ${zoneMinutes} <= 59 THEN ` +
+    `(CASE WHEN left(${iso}.z, 1) = '-' THEN -1 ELSE 1 END) * (${zoneHours} * 60 + ${zoneMinutes}) END`;
+  // TRY_CAST of the fields as a timestamp refuses impossible calendar days (02-30), as the contract does.
+  const civil = `TRY_CAST(printf('%s-%s-%s %s:%s:%s', ${iso}.y, ${iso}.mo, ${iso}.d, ${iso}.h, ${iso}.mi, CASE WHEN ${iso}.s = '' THEN '00' ELSE ${iso}.s END) AS TIMESTAMP)`;
+  const fromIso =
+    `CASE WHEN ${iso}.y <> '' AND ${part('h')} <= 23 AND ${part('mi')} <= 59 AND coalesce(${part('s')}, 0) <= 59 ` +
+    `THEN epoch_ms(${civil}) + ${fraction} - ${offsetMinutes} * 60000 END`;
+  const double = `TRY_CAST(${text} AS DOUBLE)`;
+  return (
+    `CASE WHEN ${type} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(${text} AS BIGINT) ` +
+    `WHEN ${type} = 'DOUBLE' AND ${double} = floor(${double}) AND abs(${double}) < 1e16 THEN CAST(${double} AS BIGINT) ` +
+    `WHEN ${type} = 'VARCHAR' THEN ${fromIso} END`
+  );
+}
+
+/** The `when` (broken), `value` and `expected` text of one message check. */
+function messageCheckSql(
+  check: MessageCheck,
+  type: string,
+  text: string,
+): { broken: string; value: string; expected: string; stages?: string[][] } {
+  const isText = `${type} = 'VARCHAR'`;
+  const absent = `${type} IS NULL OR ${type} = 'NULL'`;
+  switch (check.kind) {
+    case 'text':
+      if (check.required) {
+        return {
+          broken:
+            `${type} IS DISTINCT FROM 'VARCHAR' OR strlen(${text}) > ${check.maxBytes} ` +
+            `OR (ascii(${text}) NOT BETWEEN 33 AND 126 AND regexp_full_match(${text}, '${BLANK_RE}'))`,
+          value: text,
+          expected: `a non-empty string of at most ${check.maxBytes} bytes`,
+        };
+      }
+      return {
+        broken: `NOT (${absent} OR (${isText} AND strlen(${text}) <= ${check.maxBytes}))`,
+        value: `CASE WHEN ${isText} THEN ${text} END`,
+        expected: `a string of at most ${check.maxBytes} bytes or null`,
+      };
+    case 'one_of':
+      return {
+        broken: `${type} IS DISTINCT FROM 'VARCHAR' OR ${text} NOT IN (${check.values.map(literal).join(', ')})`,
+        value: text,
+        expected: `one of ${check.values.join('|')}`,
+      };
+    case 'instant': {
+      const iso = ident(`${check.field}_iso`);
+      const ms = ident(`${check.field}_ms`);
+      const ok = `(${ms} IS NOT NULL AND ${ms} >= ${Date.parse(check.min)} AND ${ms} < ${Date.parse(check.max)})`;
+      return {
+        stages: [
+          [
+            `CASE WHEN ${isText} THEN regexp_extract(${text}, '${ISO_RE}', ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z'], 'i') END AS ${iso}`,
+          ],
+          [`${epochMillis(type, text, iso)} AS ${ms}`],
+        ],
+        broken: `NOT ${ok}`,
+        value: `CASE WHEN ${ok} THEN epoch_ms(${ms}) END`,
+        expected: `an ISO-8601 date-time or epoch milliseconds between ${check.min} and ${check.max}`,
+      };
+    }
+    case 'decimal': {
+      const { integerDigits: i, fractionDigits: f, min } = check;
+      const scale = 10 ** f;
+      const double = `TRY_CAST(${text} AS DOUBLE)`;
+      const units = `round(${double} * ${scale})`;
+      const decimal = `DECIMAL(${i + f}, ${f})`;
+      const atLeast = (value: string) => (min === undefined ? 'TRUE' : `${value} >= ${min}`);
+      const numberOk = `(${units} / ${scale} = ${double} AND ${atLeast(`${units} / ${scale}`)} AND abs(${units}) < ${10 ** (i + f)})`;
+      // '-0' and '-0.00' are zero, not negative.
+      const textOk = `(regexp_full_match(trim(${text}), '-?[0-9]{1,${i}}([.][0-9]{1,${f}})?') AND ${atLeast(`TRY_CAST(trim(${text}) AS ${decimal})`)})`;
+      const ok =
+        `CASE WHEN ${absent} THEN true ` +
+        `WHEN ${type} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN coalesce(${numberOk}, false) ` +
+        `WHEN ${isText} THEN ${textOk} ELSE false END`;
+      // Units × 10^-f in DECIMAL arithmetic: exact, no binary fraction reaches the column.
+      const parsed =
+        `CASE WHEN ${type} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(CAST(CAST(${units} AS BIGINT) AS DECIMAL(18, 0)) * ${1 / scale} AS ${decimal}) ` +
+        `WHEN ${isText} THEN TRY_CAST(trim(${text}) AS ${decimal}) END`;
+      const bound = min === 0 ? ', not negative' : min === undefined ? '' : `, at least ${min}`;
+      return {
+        broken: `NOT (${ok})`,
+        value: `CASE WHEN ${ok} THEN ${parsed} END`,
+        expected: `a decimal with at most ${f} fraction digits and ${i} integer digits${bound}`,
+      };
+    }
+  }
+}
+
+/** The message checks as SQL: one reason per message, the first rule it breaks, and each field's value. */
+export function compileMessageChecks(checks: readonly MessageCheck[]): CompiledMessageChecks {
+  const fields = checks.map((c) => c.field);
+  const at = (field: string) => {
+    const index = fields.indexOf(field);
+    if (index < 0) throw new ConfigurationError(`no message check reads the field '${field}'`);
+    return index + 1;
+  };
+  // `types[1]` is the type of the whole value ('$'), the fields follow.
+  const typeOf = (field: string) => `types[${at(field) + 1}]`;
+  const textOf = (field: string) => `texts[${at(field)}]`;
+  const compiled = checks.map((check) => ({
+    check,
+    ...messageCheckSql(check, typeOf(check.field), textOf(check.field)),
+  }));
+  const stages: string[][] = [];
+  for (const c of compiled) c.stages?.forEach((stage, i) => (stages[i] ??= []).push(...stage));
+  const fieldPaths = fields.map((f) => literal(`$.${f}`));
+  return {
+    paths: `[${fieldPaths.join(', ')}]`,
+    typePaths: `['$', ${fieldPaths.join(', ')}]`,
+    stages,
+    reasons: compiled
+      .map(
+        ({ check, broken, expected }) =>
+          `WHEN ${broken} THEN ${literal(`${check.field}: expected ${expected}, got `)} || ${describeJson(typeOf(check.field), textOf(check.field))}`,
+      )
+      .join(' '),
+    value: (field) => compiled[at(field) - 1].value,
+    describe: describeJson,
   };
 }

@@ -11,9 +11,37 @@ export interface GateDecision {
   failureReason?: string;
 }
 
-/** Failed dataset-level checks are the only failed checks without failed rows (see checkDataset in adapters/publish.ts). */
+/** Failed dataset-level checks are the only failed checks without failed rows (see checkDataset in check-dataset.ts). */
 const isDatasetLevelFailure = (c: CheckResult): boolean =>
   c.severity === 'quarantine' && !c.passed && c.failedRows === 0;
+
+/** What a dataset's verdict is decided from: its rows, those quarantined and its threshold. */
+export interface DatasetTally {
+  dataset: DatasetQuality['dataset'];
+  rowsIn: number;
+  rowsQuarantined: number;
+  threshold: number;
+}
+
+/**
+ * THE verdict of one dataset, which every tally (a step's, a bucket merge's, a catalog file's) and the gate
+ * use: the share quarantined, and passed unless that share is over the threshold or one of the dataset's
+ * dataset-level quarantine-severity checks in `checks` failed.
+ */
+export function datasetQuality(tally: DatasetTally, checks: readonly CheckResult[]): DatasetQuality {
+  const { dataset, rowsIn, rowsQuarantined, threshold } = tally;
+  const quarantineShare = rowsIn === 0 ? 0 : rowsQuarantined / rowsIn;
+  const datasetLevelFailed = checks.some((c) => c.dataset === dataset && isDatasetLevelFailure(c));
+  return {
+    dataset,
+    rowsIn,
+    rowsValid: rowsIn - rowsQuarantined,
+    rowsQuarantined,
+    quarantineShare,
+    threshold,
+    passed: quarantineShare <= threshold && !datasetLevelFailed,
+  };
+}
 
 function shareFailure(quality: DatasetQuality, checks: readonly CheckResult[]): string {
   const head =
@@ -34,7 +62,8 @@ export function decideGate(
   checks: readonly CheckResult[],
 ): GateDecision {
   const reasons: string[] = [];
-  for (const quality of datasets) {
+  for (const tally of datasets) {
+    const quality = datasetQuality(tally, checks);
     if (quality.quarantineShare > quality.threshold) reasons.push(shareFailure(quality, checks));
   }
   for (const check of checks.filter(isDatasetLevelFailure)) {

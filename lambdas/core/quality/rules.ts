@@ -4,6 +4,7 @@
  * A missing value fails one check that says so, `<column> not null`, derived for every required column
  * (requiredColumns); every other check passes a null, so `price not negative` never counts a missing price.
  */
+import { HANDLER_ENV } from '../../contract';
 import { ConfigurationError } from '../errors';
 import { CURRENCIES, DATASETS, ORDER_STATUSES } from '../model';
 import type { BatchTable, Dataset } from '../model';
@@ -57,17 +58,36 @@ export interface DatasetRules {
   quarantineThreshold: number;
 }
 
-/** Per-dataset overrides: a new threshold, checks replaced by name, added, or removed by name. */
+/**
+ * Per-dataset overrides, applied in this order: a new threshold, checks removed by name, checks replaced
+ * by name or added, and severities changed by check name.
+ */
 export interface DatasetRulesOverride {
   quarantineThreshold?: number;
-  checks?: Check[];
   remove?: string[];
+  checks?: Check[];
+  severity?: Record<string, Severity>;
 }
 
+export type DatasetOverrides = Partial<Record<Dataset, DatasetRulesOverride>>;
+
+/** An environment's quality settings (lib/config.ts `quality`, given to the functions as QUALITY_SETTINGS). */
 export interface RulesConfig {
-  /** Threshold for every dataset (default 0.05); a dataset's own quarantineThreshold wins. */
-  threshold?: number;
-  datasets?: Partial<Record<Dataset, DatasetRulesOverride>>;
+  /** Threshold of every dataset; a dataset's own quarantineThreshold wins. */
+  threshold: number;
+  datasets?: DatasetOverrides;
+}
+
+/** A quality setting is invalid: `setting` is its path in the settings (e.g. `datasets.orders.remove`). */
+export class RulesConfigError extends ConfigurationError {
+  constructor(
+    readonly setting: string,
+    readonly value: unknown,
+    readonly allowed: string,
+  ) {
+    super(`quality setting "${setting}": got ${JSON.stringify(value)}; allowed: ${allowed}`);
+    this.name = 'RulesConfigError';
+  }
 }
 
 const MAX_ORDER_TOTAL_CENTS = 100_000_000n; // 1,000,000.00
@@ -132,7 +152,8 @@ function notNullChecks(dataset: Dataset): Check[] {
 
 const columnNames = (table: keyof typeof TABLES): string[] => TABLES[table].columns.map((c) => c.name);
 
-export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
+/** The rules of docs/quality-rules.md, every dataset with `threshold` (lib/config.ts `quality.threshold`). */
+export function defaultRules(threshold: number): Record<Dataset, DatasetRules> {
   assertThreshold(threshold, 'threshold');
   const q = 'quarantine' as const;
   const rules: Record<Dataset, DatasetRules> = {
@@ -238,38 +259,102 @@ export function defaultRules(threshold = 0.05): Record<Dataset, DatasetRules> {
   return rules;
 }
 
-function assertThreshold(value: number, field: string): void {
-  if (!(Number.isFinite(value) && value >= 0 && value <= 1)) {
-    throw new ConfigurationError(`${field} must be a share between 0 and 1, got ${value}`);
+const SHARE = 'a share from 0 to 1 (0.05 for 5 %)';
+
+function assertThreshold(value: unknown, setting: string): asserts value is number {
+  if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 1)) {
+    throw new RulesConfigError(setting, value, SHARE);
   }
 }
 
-/** The defaults with `config` merged on: same-name checks are replaced, new names appended. */
-export function resolveRules(config: RulesConfig = {}): Record<Dataset, DatasetRules> {
+const isObject = (value: unknown): value is object =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The defaults with the environment's `config` merged on, then `trial` (a shadow run's changed rules,
+ * QUALITY_RULES): the one place quality settings are validated, for lib/config.ts and the functions alike.
+ */
+export function resolveRules(config: RulesConfig, trial?: DatasetOverrides): Record<Dataset, DatasetRules> {
   const rules = defaultRules(config.threshold);
-  const overrides = Object.entries(config.datasets ?? {}) as [string, DatasetRulesOverride][];
-  for (const [dataset, override] of overrides) {
+  applyOverrides(rules, config.datasets, 'datasets');
+  applyOverrides(rules, trial, HANDLER_ENV.qualityRules);
+  return rules;
+}
+
+function applyOverrides(
+  rules: Record<Dataset, DatasetRules>,
+  overrides: DatasetOverrides | undefined,
+  where: string,
+): void {
+  if (overrides === undefined) return;
+  if (!isObject(overrides)) throw new RulesConfigError(where, overrides, 'an object of per-dataset settings');
+  for (const [dataset, override] of Object.entries(overrides) as [string, DatasetRulesOverride | null][]) {
+    const at = `${where}.${dataset}`;
     if (!(DATASETS as readonly string[]).includes(dataset)) {
-      throw new ConfigurationError(
-        `quality overrides name an unknown dataset '${dataset}' (expected ${DATASETS})`,
-      );
+      throw new RulesConfigError(where, dataset, `a dataset: ${DATASETS.join(', ')}`);
+    }
+    if (!isObject(override)) throw new RulesConfigError(at, override, 'an object');
+    for (const list of ['remove', 'checks'] as const) {
+      if (override[list] !== undefined && !Array.isArray(override[list])) {
+        throw new RulesConfigError(`${at}.${list}`, override[list], 'an array');
+      }
+    }
+    if (override.severity !== undefined && !isObject(override.severity)) {
+      throw new RulesConfigError(`${at}.severity`, override.severity, 'an object of check name to severity');
     }
     const target = rules[dataset as Dataset];
+    const known = (name: string, setting: string) => {
+      if (!target.checks.some((c) => c.name === name)) {
+        throw new RulesConfigError(
+          setting,
+          name,
+          `a check of ${dataset}: ${target.checks.map((c) => `'${c.name}'`).join(', ')}`,
+        );
+      }
+    };
     if (override.quarantineThreshold !== undefined) {
-      assertThreshold(override.quarantineThreshold, `${dataset}.quarantineThreshold`);
+      assertThreshold(override.quarantineThreshold, `${at}.quarantineThreshold`);
       target.quarantineThreshold = override.quarantineThreshold;
     }
     for (const name of override.remove ?? []) {
-      if (!target.checks.some((c) => c.name === name)) {
-        throw new ConfigurationError(`${dataset}: cannot remove unknown check '${name}'`);
-      }
+      known(name, `${at}.remove`);
       target.checks = target.checks.filter((c) => c.name !== name);
     }
     for (const check of override.checks ?? []) {
-      const at = target.checks.findIndex((c) => c.name === check.name);
-      if (at >= 0) target.checks[at] = check;
+      const index = target.checks.findIndex((c) => c.name === check.name);
+      if (index >= 0) target.checks[index] = check;
       else target.checks.push(check);
     }
+    for (const [name, severity] of Object.entries(override.severity ?? {})) {
+      known(name, `${at}.severity`);
+      const index = target.checks.findIndex((c) => c.name === name);
+      const check = target.checks[index];
+      // reconcile_total compares two datasets after their rows are settled: it can only report.
+      const allowed: readonly Severity[] =
+        check.kind === 'reconcile_total' ? ['report'] : ['quarantine', 'report'];
+      if (!allowed.includes(severity)) {
+        throw new RulesConfigError(
+          `${at}.severity.${name}`,
+          severity,
+          allowed.map((s) => `'${s}'`).join(' or '),
+        );
+      }
+      target.checks[index] = { ...check, severity } as Check;
+    }
   }
-  return rules;
 }
+
+/**
+ * A rule on one field of a JSON message (the clickstream's events, docs/quality-rules.md): a message's
+ * reason is the first rule it breaks, `<field>: expected <what the rule says>, got <the value>`.
+ */
+export type MessageCheck = { field: string } &
+  /** A string of at most `maxBytes` UTF-8 bytes; `required`: present and not blank, else null passes. */
+  (
+    | { kind: 'text'; maxBytes: number; required?: boolean }
+    | { kind: 'one_of'; values: readonly string[] }
+    /** An ISO-8601 date-time or whole epoch milliseconds, from `min` (inclusive) to `max` (exclusive) UTC. */
+    | { kind: 'instant'; min: string; max: string }
+    /** A decimal (a JSON number or the same as text) with at most these digits and at least `min`; null passes. */
+    | { kind: 'decimal'; integerDigits: number; fractionDigits: number; min?: number }
+  );

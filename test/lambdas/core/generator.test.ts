@@ -31,7 +31,10 @@ describe('generateDay', () => {
     const linesPerOrder = new Map<string, number>();
     for (const item of day.items) {
       const id = String(item.order_id);
-      lineSums.set(id, (lineSums.get(id) ?? 0n) + BigInt(Number(item.quantity)) * cents(item.unit_price));
+      lineSums.set(
+        id,
+        (lineSums.get(id) ?? 0n) + BigInt(Number(item.quantity)) * cents(item.unit_price ?? null),
+      );
       linesPerOrder.set(id, (linesPerOrder.get(id) ?? 0) + 1);
     }
 
@@ -44,7 +47,7 @@ describe('generateDay', () => {
       assert.ok(String(order.updated_at) > String(order.order_ts));
       assert.ok((ORDER_STATUSES as readonly string[]).includes(String(order.status).toLowerCase()));
       assert.ok((CURRENCIES as readonly string[]).includes(String(order.currency).toUpperCase()));
-      assert.equal(cents(order.total_amount), lineSums.get(String(order.order_id)));
+      assert.equal(cents(order.total_amount ?? null), lineSums.get(String(order.order_id)));
       const lines = linesPerOrder.get(String(order.order_id)) ?? 0;
       assert.ok(lines >= 1 && lines <= 5);
     }
@@ -62,7 +65,7 @@ describe('generateDay', () => {
     assert.equal(day.catalog[0].product_id, 'P-0001');
     assert.equal(day.catalog[24].product_id, 'P-0025');
     assert.ok(day.catalog.every((p) => p.currency === 'USD' && p.updated_at === '2024-01-14T00:00:00.000Z'));
-    assert.ok(day.items.every((item) => ids.has(item.product_id)));
+    assert.ok(day.items.every((item) => ids.has(item.product_id ?? null)));
   });
 
   it('adds planted rows after the good rows, which stay identical', () => {

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  orderFromSource,
-  orderItemFromSource,
-  orderItemsCursorSql,
-  ordersCursorSql,
-} from '../../../lambdas/core/source-rows';
+import { cursorSql, fromSource, sourceDdl } from '../../../lambdas/core/source-rows';
+import { SOURCES } from '../../../lambdas/core/tables';
 import { openDatabase, SOURCE_DDL } from '../../../local/embedded-postgres';
+import { ORDERS_WITH_CHANNEL } from '../../fixtures/datasets/orders-with-channel';
 
 describe('source extract SQL', () => {
   it('selects orders of the UTC business date, plus undated orders changed that day', async () => {
@@ -24,8 +21,12 @@ describe('source extract SQL', () => {
         ('in-day', 1, 'P-1', 2, 5.25), ('next-day', 1, 'P-1', 1, 1);`);
 
     // Act
-    const orders = await db.query<{ order_id: string; total_amount: string }>(ordersCursorSql('2026-03-01'));
-    const items = await db.query<{ order_id: string; unit_price: string }>(orderItemsCursorSql('2026-03-01'));
+    const orders = await db.query<{ order_id: string; total_amount: string }>(
+      cursorSql(SOURCES.orders, '2026-03-01'),
+    );
+    const items = await db.query<{ order_id: string; unit_price: string }>(
+      cursorSql(SOURCES.order_items, '2026-03-01'),
+    );
 
     // Assess
     assert.deepEqual(orders.rows.map((o) => o.order_id).sort(), [
@@ -45,7 +46,7 @@ describe('source extract SQL', () => {
 describe('row mapping', () => {
   it('turns NUMERIC text into exact cents and keeps nulls', () => {
     // Act
-    const order = orderFromSource({
+    const order = fromSource(SOURCES.orders)({
       order_id: 'O-1',
       customer_id: null,
       order_ts: new Date('2026-03-01T10:00:00Z'),
@@ -54,7 +55,7 @@ describe('row mapping', () => {
       total_amount: '1234567.89',
       updated_at: '2026-03-01T10:00:00Z',
     });
-    const item = orderItemFromSource({
+    const item = fromSource(SOURCES.order_items)({
       order_id: 'O-1',
       line_no: 1,
       product_id: 'P',
@@ -67,6 +68,25 @@ describe('row mapping', () => {
     assert.equal(order.customer_id, null);
     assert.deepEqual(order.updated_at, new Date('2026-03-01T10:00:00Z'));
     assert.equal(item.unit_price_cents, null);
-    assert.equal(item.category, null);
+    assert.equal('category' in item, false, 'the transform adds category');
+  });
+});
+
+describe('source DDL', () => {
+  it('adds a column declared after the table was made, so the extract finds it', async () => {
+    // Prepare
+    const db = await openDatabase({});
+    for (const ddl of SOURCE_DDL) await db.query(ddl);
+    await db.query(`INSERT INTO orders (order_id) VALUES ('O-1')`);
+
+    // Act
+    for (const ddl of sourceDdl(ORDERS_WITH_CHANNEL.sources)) await db.query(ddl);
+
+    // Assess
+    const { rows } = await db.query<{ order_id: string; channel: string | null }>(
+      'SELECT order_id, channel FROM orders',
+    );
+    assert.deepEqual(rows, [{ order_id: 'O-1', channel: null }]);
+    await db.close();
   });
 });

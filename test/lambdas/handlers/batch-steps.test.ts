@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { stepAdapters } from '../../../bench/support/step-adapters';
 import { RecordedMetrics } from '../../../lambdas/adapters/observability';
+import { HANDLER_ENV } from '../../../lambdas/contract';
 import type { Bucket, ExtractResult } from '../../../lambdas/core/contracts';
 import { sqlLiteral } from '../../../lambdas/core/engine/engine';
 import { CATALOG_LANDING_PREFIX, layout } from '../../../lambdas/core/layout';
@@ -146,7 +147,7 @@ describe('extract-products step over fixture catalog files', () => {
     // Threshold 1: each file passes its own gate with its bad rows (which Validate then quarantines).
     const extract = extractProductsStep.make(
       stepAdapters({ lake }),
-      extractProductsStep.settings({ TMPDIR: dir, QUALITY_THRESHOLD: '1' }),
+      extractProductsStep.settings({ TMPDIR: dir, [HANDLER_ENV.qualitySettings]: '{"threshold": 1}' }),
     );
 
     // Act

@@ -13,6 +13,7 @@ import {
   layout,
 } from '../../../lambdas/core/layout';
 import {
+  DECLARED_TABLES,
   dropRegisteredStageStatements,
   STAGE_TABLE_MAX_AGE_DAYS,
   warehouseDdl,
@@ -22,11 +23,15 @@ import { step as ensureWarehouseStep } from '../../../lambdas/handlers/ensure-wa
 import { step as extractProductsStep } from '../../../lambdas/handlers/extract-products';
 import { findObject } from '../../../lambdas/adapters/lake-tables';
 import type { RejectedCatalogReport } from '../../../lambdas/core/catalog-rejection';
-import { LAKE } from '../../../lambdas/contract';
+import { HANDLER_ENV, LAKE } from '../../../lambdas/contract';
+import { loadConfig, qualitySettingsOf } from '../../../lib/config';
+import { catalogOf } from '../../support/catalog';
 import { useWorkspace } from '../../support/workspace';
 
 const DATE = '2026-03-02';
 const runOf = (runId: string): RunContext => ({ runId, businessDate: DATE, startedAt: `${DATE}T10:00:00Z` });
+/** The quality settings of a dev deploy. */
+const QUALITY = { [HANDLER_ENV.qualitySettings]: qualitySettingsOf(loadConfig('dev')) };
 const fixture = (name: string) => new URL(`../../fixtures/batch/landing/${name}`, import.meta.url).pathname;
 const keys = async (lake: LakeStore, prefix: string) => (await lake.list(prefix)).map((o) => o.key).sort();
 
@@ -54,7 +59,10 @@ describe('catalog refresh (extract-products with catalogArrivals) over fixture c
   const extract = () =>
     extractProductsStep.make(
       stepAdapters({ lake: workspace.lake }),
-      extractProductsStep.settings({ TMPDIR: workspace.dir, QUALITY_THRESHOLD: '1' }),
+      extractProductsStep.settings({
+        TMPDIR: workspace.dir,
+        [HANDLER_ENV.qualitySettings]: '{"threshold": 1}',
+      }),
     );
 
   const current = async () => {
@@ -185,7 +193,7 @@ describe('catalog refresh: a file that fails its own gate is set aside and block
           },
         },
       }),
-      extractProductsStep.settings({ TMPDIR: workspace.dir }),
+      extractProductsStep.settings({ TMPDIR: workspace.dir, ...QUALITY }),
     );
   const drop = async (name: string) => {
     const key = `${CATALOG_LANDING_PREFIX}${name}`;
@@ -338,7 +346,10 @@ describe('catalog refresh: two refreshes that overlap both keep their files (iss
   const overlap = (name: string) =>
     new URL(`../../fixtures/catalog-overlap/${name}`, import.meta.url).pathname;
   const extract = (lake: LakeStore) =>
-    extractProductsStep.make(stepAdapters({ lake }), extractProductsStep.settings({ TMPDIR: workspace.dir }));
+    extractProductsStep.make(
+      stepAdapters({ lake }),
+      extractProductsStep.settings({ TMPDIR: workspace.dir, ...QUALITY }),
+    );
   const snapshot = async () => {
     const path = join(workspace.dir, `snapshot-${Date.now()}.parquet`);
     await workspace.lake.download(CATALOG_SNAPSHOT_KEY, path);
@@ -397,8 +408,9 @@ describe('catalog refresh: two refreshes that overlap both keep their files (iss
 
 describe('ensure-warehouse step', () => {
   /**
-   * The warehouse edge as the Data API would answer: the catalog query's one row, then the batch; the
-   * registered stage tables older than the redrive window are `expired`.
+   * The warehouse edge as the Data API would answer: the catalog's columns (every table as declared when
+   * all are `present`, else none), the grants query's one row, then the batch; the registered stage tables
+   * older than the redrive window are `expired`.
    */
   function warehouse(present: number, expected: number, users: number, expired: string[] = []) {
     const batches: string[][] = [];
@@ -415,7 +427,11 @@ describe('ensure-warehouse step', () => {
           ? Array.from({ length: users }, () => ({ exists: 1 }))
           : sql.includes('FROM ops.stage_table')
             ? expired.map((table_name) => ({ table_name }))
-            : [{ present, expected }];
+            : sql.includes('information_schema.columns')
+              ? present === expected
+                ? catalogOf(DECLARED_TABLES)
+                : []
+              : [{ present, expected }];
         return Promise.resolve(rows as T[]);
       },
     };
@@ -436,14 +452,22 @@ describe('ensure-warehouse step', () => {
     const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
 
     // Assess
-    assert.deepEqual(result, { created: true, expiredStages: 0 });
-    assert.deepEqual(batches, [
-      ['CREATE USER "IAMR:writer" PASSWORD DISABLE'],
-      [...warehouseDdl('redshift'), ...writerGrantStatements('IAMR:writer')],
+    assert.deepEqual(result, {
+      created: true,
+      changes: DECLARED_TABLES.map((t) => `${t.schema}.${t.name}: created table`),
+      expiredStages: 0,
+    });
+    assert.deepEqual(batches.length, 2);
+    assert.deepEqual(batches[0], ['CREATE USER "IAMR:writer" PASSWORD DISABLE']);
+    // The DDL, the grants and the record of every table created, in one transaction.
+    assert.deepEqual(batches[1].slice(0, -1), [
+      ...warehouseDdl('redshift'),
+      ...writerGrantStatements('IAMR:writer'),
     ]);
+    assert.match(batches[1].at(-1)!, /^INSERT INTO ops\.schema_change /);
   });
 
-  it('is one catalog query, one stage query and no DDL when every table exists and is granted', async () => {
+  it('is two catalog queries (columns, grants), one stage query and no DDL when every table is as declared and granted', async () => {
     // Prepare
     const { edge, batches, queries } = warehouse(20, 20, 1);
 
@@ -451,9 +475,9 @@ describe('ensure-warehouse step', () => {
     const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
 
     // Assess
-    assert.deepEqual(result, { created: false, expiredStages: 0 });
+    assert.deepEqual(result, { created: false, changes: [], expiredStages: 0 });
     assert.deepEqual(batches, []);
-    assert.equal(queries.length, 3);
+    assert.equal(queries.length, 4);
   });
 
   it('drops the stage tables registered before the redrive window, in one transaction', async () => {
@@ -465,7 +489,7 @@ describe('ensure-warehouse step', () => {
     const result = await ensure(edge, { REDSHIFT_WRITER_USER: 'IAMR:writer' })(undefined);
 
     // Assess
-    assert.deepEqual(result, { created: false, expiredStages: 2 });
+    assert.deepEqual(result, { created: false, changes: [], expiredStages: 2 });
     const before = new Date(Date.now() - STAGE_TABLE_MAX_AGE_DAYS * 86_400_000).toISOString().slice(0, 10);
     assert.match(queries.at(-1)!, new RegExp(`created_at < '${before} `));
     assert.deepEqual(batches, [dropRegisteredStageStatements(expired)]);

@@ -8,7 +8,16 @@ import { MemoryLakeStore } from '../../../bench/support/memory-lake';
 import { stepAdapters } from '../../../bench/support/step-adapters';
 import { RedshiftDataWarehouse } from '../../../lambdas/adapters/redshift-warehouse';
 import { HANDLER_ENV } from '../../../lambdas/contract';
-import { step, WAREHOUSE_SCHEMA_RESOURCE_ID } from '../../../lambdas/handlers/ensure-warehouse';
+import type { CatalogColumn } from '../../../lambdas/core/schema-migration';
+import { DECLARED_TABLES } from '../../../lambdas/core/sql';
+import { TABLES } from '../../../lambdas/core/tables';
+import {
+  ensureWarehouse,
+  step,
+  WAREHOUSE_SCHEMA_RESOURCE_ID,
+} from '../../../lambdas/handlers/ensure-warehouse';
+import { APPENDED, WIDENED } from '../../fixtures/schema/declarations';
+import { catalogOf } from '../../support/catalog';
 
 /**
  * The deploy-time EnsureWarehouse as CloudFormation sees it: the CDK Provider framework's own onEvent code
@@ -39,9 +48,28 @@ interface CfnResponse {
   Data?: Record<string, unknown>;
 }
 
-/** The Data API at the SDK edge: the writer exists; the warehouse is `ready` or its DDL batch fails. */
-function dataApi(state: { ready: boolean }) {
+/** A Data API result set: the rows' columns in order, each value in the field the API uses for it. */
+function resultSet(rows: readonly object[]) {
+  const names = Object.keys(rows[0] ?? {});
+  const field = (value: unknown) =>
+    value === null
+      ? { isNull: true }
+      : typeof value === 'number'
+        ? { longValue: value }
+        : { stringValue: String(value) };
+  return {
+    ColumnMetadata: names.map((name) => ({ name })),
+    Records: rows.map((row) => names.map((name) => field((row as Record<string, unknown>)[name]))),
+  };
+}
+
+/**
+ * The Data API at the SDK edge: the writer exists; the warehouse is `ready` (its catalog as `catalog`, by
+ * default as declared) or empty, when its DDL batch fails. `statements` records what each call ran.
+ */
+function dataApi(state: { ready: boolean; catalog?: CatalogColumn[] }) {
   const calls: string[] = [];
+  const statements: { call: string; sqls: string[] }[] = [];
   const sqlOf = new Map<string, string>();
   const client = {
     async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
@@ -50,6 +78,7 @@ function dataApi(state: { ready: boolean }) {
       const { input } = command;
       if (name === 'ExecuteStatement' || name === 'BatchExecuteStatement') {
         const id = `s-${calls.length}`;
+        statements.push({ call: name, sqls: (input.Sqls as string[] | undefined) ?? [String(input.Sql)] });
         sqlOf.set(id, String(input.Sql ?? (input.Sqls as string[])[0]));
         return { Id: id };
       }
@@ -67,6 +96,8 @@ function dataApi(state: { ready: boolean }) {
       if (name === 'GetStatementResult') {
         if (sql.includes('pg_user'))
           return { ColumnMetadata: [{ name: 'exists' }], Records: [[{ longValue: 1 }]] };
+        if (sql.includes('information_schema.columns'))
+          return resultSet(state.ready ? (state.catalog ?? catalogOf(DECLARED_TABLES)) : []);
         const present = state.ready ? 14 : 3;
         return {
           ColumnMetadata: [{ name: 'present' }, { name: 'expected' }],
@@ -76,7 +107,7 @@ function dataApi(state: { ready: boolean }) {
       throw new Error(`unexpected ${name}`);
     },
   };
-  return { client: client as unknown as RedshiftDataClient, calls };
+  return { client: client as unknown as RedshiftDataClient, calls, statements };
 }
 
 /** Runs one stack event through the framework; returns what it PUT to CloudFormation's response URL. */
@@ -175,5 +206,53 @@ describe('EnsureWarehouse as the deploy-time custom resource', () => {
     assert.equal(response.Status, 'SUCCESS');
     assert.equal(response.PhysicalResourceId, WAREHOUSE_SCHEMA_RESOURCE_ID);
     assert.deepEqual(dataApiCalls, []);
+  });
+});
+
+describe('EnsureWarehouse over the Redshift Data API', () => {
+  it('brings a warehouse forward in the calls Redshift takes: ADD COLUMN in a batch, ALTER COLUMN TYPE alone', async () => {
+    // Prepare: the warehouse the current release made; a release appending a column and widening another.
+    const { client, statements } = dataApi({ ready: true });
+    const warehouse = new RedshiftDataWarehouse({
+      workgroupName: 'cartflow-prod',
+      database: 'cartflow',
+      client,
+      pollIntervalMs: 1,
+      maxPollIntervalMs: 1,
+    });
+    const tables = APPENDED.map((t) =>
+      t.name === TABLES.fact_order.name
+        ? { ...t, columns: [...WIDENED.find((w) => w.name === t.name)!.columns, t.columns.at(-1)!] }
+        : t,
+    );
+
+    // Act
+    const result = await ensureWarehouse(warehouse, { writerUser: WRITER, tables, codeVersion: '1.2.3' });
+
+    // Assess
+    assert.deepEqual(result.changes, [
+      'analytics.fact_order.coupon_code: added VARCHAR(32)',
+      'analytics.fact_order.status: widened VARCHAR(32) to VARCHAR(64)',
+    ]);
+    const changing = statements.filter((s) => !s.sqls[0].startsWith('SELECT'));
+    assert.deepEqual(
+      changing.map(({ call, sqls }) => [call, sqls.map((sql) => sql.replace(/ VALUES[^]*$/, ' VALUES …'))]),
+      [
+        [
+          'BatchExecuteStatement',
+          [
+            'ALTER TABLE analytics.fact_order ADD COLUMN coupon_code VARCHAR(32)',
+            'INSERT INTO ops.schema_change (applied_at, table_name, column_name, change, code_version) VALUES …',
+          ],
+        ],
+        ['ExecuteStatement', ['ALTER TABLE analytics.fact_order ALTER COLUMN status TYPE VARCHAR(64)']],
+        [
+          'BatchExecuteStatement',
+          [
+            'INSERT INTO ops.schema_change (applied_at, table_name, column_name, change, code_version) VALUES …',
+          ],
+        ],
+      ],
+    );
   });
 });

@@ -12,6 +12,7 @@ import { parseCents } from '../../../lambdas/core/dates';
 import { Engine, fileList } from '../../../lambdas/core/engine/engine';
 import { generateDay } from '../../../lambdas/core/generator';
 import { layout } from '../../../lambdas/core/layout';
+import { DECLARATIONS } from '../../../lambdas/core/tables';
 import { makeExtractOrders, type ExtractOrdersSettings } from '../../../lambdas/handlers/extract-orders';
 import {
   openDatabase,
@@ -39,6 +40,7 @@ describe('extract-orders', () => {
       chunkRows: 40,
       engine: { memoryLimitMb: 256, tempDirectory: join(dir, 'spill'), threads: 1 },
       workDirectory: join(dir, 'work'),
+      declarations: DECLARATIONS,
     };
     adapters = stepAdapters({
       lake,
@@ -74,7 +76,8 @@ describe('extract-orders', () => {
     });
     await seedSourceDatabase(source, day, DATE);
     const total = day.orders.reduce(
-      (s, o) => s + (o.total_amount === null ? 0n : parseCents(o.total_amount)),
+      (s, o) =>
+        s + (o.total_amount === null || o.total_amount === undefined ? 0n : parseCents(o.total_amount)),
       0n,
     );
 

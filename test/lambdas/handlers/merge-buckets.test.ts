@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { stepAdapters } from '../../../bench/support/step-adapters';
@@ -7,12 +6,7 @@ import type { PipelineState, ValidationResult } from '../../../lambdas/core/cont
 import { fileList } from '../../../lambdas/core/engine/engine';
 import { layout } from '../../../lambdas/core/layout';
 import { DATASETS, type BatchTable } from '../../../lambdas/core/model';
-import { resolveRules } from '../../../lambdas/core/quality/rules';
-import {
-  mergeBucketReports,
-  step as mergeStep,
-  type BucketReport,
-} from '../../../lambdas/handlers/merge-buckets';
+import { step as mergeStep } from '../../../lambdas/handlers/merge-buckets';
 import {
   FIXTURE_RUN as RUN,
   fixtureEnv,
@@ -20,115 +14,6 @@ import {
   writeRawFixtureDay,
 } from '../../support/checks-fixture';
 import { useWorkspace } from '../../support/workspace';
-
-const report = async (index: number) =>
-  JSON.parse(
-    await readFile(new URL(`../../fixtures/merge-buckets/bucket-${index}.json`, import.meta.url), 'utf8'),
-  ) as BucketReport;
-
-describe('mergeBucketReports', () => {
-  // The fixtures' dataset-level checks, as the rules would declare them.
-  const rules = resolveRules({
-    threshold: 0.3,
-    datasets: {
-      orders: {
-        checks: [
-          { name: 'enough orders', kind: 'row_count', min: 12, severity: 'quarantine' },
-          {
-            name: 'fresh orders',
-            kind: 'freshness',
-            column: 'updated_at',
-            maxAgeHours: 24,
-            severity: 'quarantine',
-          },
-        ],
-      },
-    },
-  });
-
-  it('sums rows and failed rows per dataset, counts products once and keeps the first example', async () => {
-    // Prepare
-    const reports = [await report(0), await report(1)];
-
-    // Act
-    const { datasets, checks } = mergeBucketReports(reports, rules, new Date('2026-03-02T00:00:00Z'));
-
-    // Assess
-    assert.deepEqual(datasets[0], reports[0].datasets[0]);
-    assert.deepEqual(datasets[1], {
-      dataset: 'orders',
-      rowsIn: 16,
-      rowsValid: 13,
-      rowsQuarantined: 3,
-      quarantineShare: 3 / 16,
-      threshold: 0.3,
-      passed: true,
-    });
-    assert.equal(datasets[2].rowsIn, 32);
-    assert.equal(datasets[2].rowsQuarantined, 3);
-    const byName = new Map(checks.map((c) => [c.check, c]));
-    assert.equal(byName.get('price not negative')!.failedRows, 1);
-    assert.deepEqual(byName.get('currency accepted'), {
-      ...reports[1].checks[1],
-      passed: false,
-      failedRows: 3,
-    });
-    assert.deepEqual(
-      [byName.get('quantity positive')!.failedRows, byName.get('quantity positive')!.example],
-      [3, '{"order_id":"O-1","quantity":0}'],
-    );
-    assert.equal(byName.get('total_amount matches lines')!.failedRows, 2);
-    assert.equal(byName.get('total_amount matches lines')!.severity, 'report');
-  });
-
-  it('decides the dataset-level checks again over the day: row_count over the summed rows, freshness by the freshest bucket', async () => {
-    // Prepare: each bucket has too few orders on its own (10 and 6 of 12); only bucket 1 is fresh
-    const reports = [await report(0), await report(1)];
-
-    // Act
-    const { datasets, checks } = mergeBucketReports(reports, rules, new Date('2026-03-02T00:00:00Z'));
-
-    // Assess
-    const byName = new Map(checks.map((c) => [c.check, c]));
-    assert.equal(byName.get('enough orders')!.passed, true);
-    assert.equal(byName.get('enough orders')!.example, undefined);
-    assert.equal(byName.get('fresh orders')!.passed, true);
-    assert.equal(datasets[1].passed, true);
-  });
-
-  it('fails a row_count the whole day misses, with the day total as its example', async () => {
-    // Prepare
-    const strict = resolveRules({
-      threshold: 0.3,
-      datasets: {
-        orders: { checks: [{ name: 'enough orders', kind: 'row_count', min: 20, severity: 'quarantine' }] },
-      },
-    });
-    const reports = [await report(0), await report(1)];
-
-    // Act
-    const { datasets, checks } = mergeBucketReports(reports, strict, new Date());
-
-    // Assess
-    const rowCount = checks.find((c) => c.check === 'enough orders')!;
-    assert.equal(rowCount.passed, false);
-    assert.deepEqual(JSON.parse(rowCount.example!), { rows: 16, min: 20 });
-    assert.equal(datasets[1].passed, false);
-  });
-
-  it('refuses buckets whose reports list other checks', async () => {
-    // Prepare
-    const first = await report(0);
-    const other = await report(1);
-    other.checks.pop();
-
-    // Act + Assess
-    assert.throws(
-      () => mergeBucketReports([first, other], rules, new Date()),
-      /bucket 1 reports other checks/,
-    );
-  });
-});
 
 const CURATED: BatchTable[] = ['dim_product', 'fact_order', 'fact_order_item', 'agg_daily_sales'];
 

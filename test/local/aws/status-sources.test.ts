@@ -2,9 +2,21 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
-import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
+import { openAwsEnvironment } from '../../../local/aws/environment';
 import { executionHistory, offsetLag, stepsOfHistory } from '../../../local/aws/status-sources';
-import { summarizeSteps } from '../../../local/status';
+import { gatherStatus, summarizeSteps } from '../../../local/status';
+import { formatStatus } from '../../../local/status-text';
+import { freshnessRulesOf, loadConfig } from '../../../lib/config';
+import { EMPTY_LISTING, recordingEndpoint, withAwsEnv } from '../../support/aws-endpoint';
 
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-batch';
 
@@ -167,5 +179,127 @@ describe('status sources on AWS', () => {
     // Assess
     assert.equal(lag.total, null);
     assert.match(lag.note ?? '', /no OffsetLag datapoint/);
+  });
+
+  it('without the Data API: runs and steps from Step Functions, freshness and failed checks said not read', async () => {
+    // Prepare: the Data API answers as LocalStack community does (501), S3 lists nothing, Step Functions at
+    // the SDK edge has a failed run of 2026-05-02 (the fixture's history) and a later-dated older one
+    const events = (await historyFixture()).filter((e) => (e.id ?? 0) <= 34);
+    const executions = [
+      {
+        name: '2026-05-03',
+        input: '{"businessDate":"2026-05-03"}',
+        status: 'SUCCEEDED',
+        at: '2026-05-04T01:00:00Z',
+      },
+      {
+        name: '2026-05-02',
+        input: '{"businessDate":"2026-05-02"}',
+        status: 'FAILED',
+        at: '2026-05-04T02:00:00Z',
+      },
+    ];
+    const sfn = {
+      async send(command: object) {
+        await Promise.resolve();
+        if (command instanceof ListExecutionsCommand)
+          return { executions: executions.map((e) => ({ name: e.name, startDate: new Date(e.at) })) };
+        const arn = (command as { input: { executionArn?: string } }).input.executionArn ?? '';
+        const execution = executions.find((e) => arn.endsWith(`:${e.name}`))!;
+        if (command instanceof DescribeExecutionCommand)
+          return {
+            status: execution.status,
+            input: execution.input,
+            startDate: new Date(execution.at),
+            stopDate: new Date(Date.parse(execution.at) + 90_000),
+          };
+        assert.ok(command instanceof GetExecutionHistoryCommand);
+        return { events: execution.name === '2026-05-02' ? events : [] };
+      },
+    };
+    const unserved = await recordingEndpoint({
+      status: 501,
+      contentType: 'application/x-amz-json-1.1',
+      body: JSON.stringify({
+        __type: 'InternalFailure',
+        message: "The API for service 'redshift-data' is either not included in your current license plan",
+      }),
+    });
+    const s3 = await recordingEndpoint(EMPTY_LISTING);
+    const outputs = JSON.parse(
+      await readFile(new URL('../../fixtures/status/stack-outputs.json', import.meta.url), 'utf8'),
+    ) as unknown;
+    try {
+      // Act
+      const report = await withAwsEnv(
+        {
+          AWS_ENDPOINT_URL: unserved.url,
+          AWS_ENDPOINT_URL_S3: s3.url,
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'test',
+          AWS_SECRET_ACCESS_KEY: 'test',
+          AWS_MAX_ATTEMPTS: '1',
+          AWS_CONFIG_FILE: join(tmpdir(), 'cartflow-no-config'),
+        },
+        async () => {
+          const environment = await openAwsEnvironment({
+            env: 'dev',
+            command: 'status',
+            dataApiUse: 'for the runs, freshness and failed checks',
+            cloudFormation: {
+              async send(command: object) {
+                assert.ok(command instanceof DescribeStacksCommand);
+                return outputs;
+              },
+            },
+          });
+          return gatherStatus(
+            {
+              warehouse: environment.warehouse,
+              lake: environment.lake,
+              history: executionHistory(sfn, MACHINE),
+            },
+            {
+              environment: 'dev',
+              rules: freshnessRulesOf(loadConfig('dev')),
+              now: new Date('2026-05-04T03:00:00Z'),
+            },
+          );
+        },
+      );
+      const text = formatStatus(report);
+
+      // Assess
+      assert.match(
+        report.warehouseNote ?? '',
+        /^runs from execution history; freshness and failed checks not read: cartflow status --env needs the Redshift Data API/,
+      );
+      assert.deepEqual(
+        report.runs.map((d) => [
+          d.businessDate,
+          d.latest.runId,
+          d.latest.status,
+          d.latest.startedAt,
+          d.latest.ms,
+        ]),
+        [
+          ['2026-05-02', '2026-05-02', 'FAILED', '2026-05-04T02:00:00.000Z', 90_000],
+          ['2026-05-03', '2026-05-03', 'SUCCEEDED', '2026-05-04T01:00:00.000Z', 90_000],
+        ],
+      );
+      assert.equal(report.runs[0].error, 'PermanentError: staged/orders missing');
+      assert.ok(report.runs[0].steps?.some((step) => step.state === 'Validate' && step.status === 'failed'));
+      assert.deepEqual([report.freshness, report.failedChecks], [[], []]);
+      assert.match(
+        text,
+        /Freshness \(SLA per dataset\)\n {2}not read: the warehouse is unavailable \(above\)\n/,
+      );
+      assert.match(
+        text,
+        /Failed checks \(latest run of each date listed\)\n {2}not read: the warehouse is unavailable/,
+      );
+    } finally {
+      await Promise.all([unserved.close(), s3.close()]);
+    }
   });
 });

@@ -8,7 +8,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { runBackfill, summaryTable, type RunLedger } from '../../../local/backfill';
-import { StateMachineRuns, executionArnOf } from '../../../local/aws/step-functions';
+import { StateMachineRuns, batchRunOf, executionArnOf } from '../../../local/aws/step-functions';
 import { waitUnlessInterrupted } from '../../../local/commands/backfill';
 
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-batch';
@@ -603,5 +603,72 @@ describe('backfill and retry against a deployed state machine', () => {
     // Assess
     assert.deepEqual(sfn.started, ['2026-07-18-a3']);
     assert.equal(outcome.run, '2026-07-18-a3');
+  });
+});
+
+describe('batchRunOf (report --env): the run and its business date from Step Functions, no Data API', () => {
+  /** ListExecutions in another order than newest first, DescribeExecution with the input. */
+  const executions = [
+    {
+      name: '2026-03-01',
+      startDate: new Date('2026-03-02T08:00:00Z'),
+      input: '{"businessDate":"2026-03-01"}',
+    },
+    {
+      name: 'sched-7f3a',
+      startDate: new Date('2026-03-03T02:00:00Z'),
+      input: '{"time":"2026-03-03T02:00:00Z"}',
+    },
+    {
+      name: '2026-02-27-a2',
+      startDate: new Date('2026-03-01T09:00:00Z'),
+      input: '{"businessDate":"2026-02-27"}',
+    },
+  ];
+  const sfn = {
+    async send(command: object): Promise<unknown> {
+      await Promise.resolve();
+      if (command instanceof ListExecutionsCommand)
+        return { executions: executions.map(({ name, startDate }) => ({ name, startDate })) };
+      if (command instanceof DescribeExecutionCommand) {
+        const found = executions.find((e) => executionArnOf(MACHINE, e.name) === command.input.executionArn);
+        if (!found)
+          throw Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' });
+        return { status: 'SUCCEEDED', input: found.input, startDate: found.startDate };
+      }
+      throw new Error(`unexpected command ${command.constructor.name}`);
+    },
+  };
+
+  it('a named run: its date from its input', async () => {
+    // Prepare: the executions above
+    // Act
+    const run = await batchRunOf(sfn, MACHINE, '2026-02-27-a2');
+    // Assess
+    assert.deepEqual(run, {
+      runId: '2026-02-27-a2',
+      businessDate: '2026-02-27',
+      status: 'SUCCEEDED',
+      startedAt: new Date('2026-03-01T09:00:00Z'),
+    });
+  });
+
+  it('no run id: the newest execution, a scheduled one dated the UTC day before its time', async () => {
+    // Prepare: the executions above
+    // Act
+    const run = await batchRunOf(sfn, MACHINE);
+    // Assess
+    assert.deepEqual(
+      { runId: run?.runId, businessDate: run?.businessDate },
+      { runId: 'sched-7f3a', businessDate: '2026-03-02' },
+    );
+  });
+
+  it('a run that is no execution of the state machine: undefined', async () => {
+    // Prepare: the executions above
+    // Act
+    const run = await batchRunOf(sfn, MACHINE, '2026-01-01');
+    // Assess
+    assert.equal(run, undefined);
   });
 });

@@ -101,4 +101,22 @@ describe('Engine', () => {
     assert.equal(engineSettingsFromEnv({ CARTFLOW_ENGINE_MEMORY_MB: '512' }).memoryLimitMb, 512);
     assert.throws(() => engineSettingsFromEnv({ CARTFLOW_ENGINE_MEMORY_MB: 'lots' }), ConfigurationError);
   });
+
+  it('leaves the rest of the function memory to the process outside DuckDB, and refuses a limit that would not', () => {
+    // Prepare: prod's function (4,096 MB); bench:scale measured 1,232 MB outside the limit at 20M lines
+    const prod = { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '4096' };
+    // Act
+    const sized = engineSettingsFromEnv(prod);
+    // Assess
+    assert.ok(4096 - sized.memoryLimitMb >= 1232);
+    assert.equal(engineSettingsFromEnv({ ...prod, CARTFLOW_ENGINE_MEMORY_MB: '2048' }).memoryLimitMb, 2048);
+    assert.throws(
+      () => engineSettingsFromEnv({ ...prod, CARTFLOW_ENGINE_MEMORY_MB: '4096' }),
+      (error: Error) =>
+        error instanceof ConfigurationError &&
+        /CARTFLOW_ENGINE_MEMORY_MB="4096" must be at most 2457 MB in a function of 4096 MB/.test(
+          error.message,
+        ),
+    );
+  });
 });

@@ -8,15 +8,22 @@ import { duckType } from '../../../../lambdas/core/engine/table-io';
 import type { Dataset } from '../../../../lambdas/core/model';
 import {
   compileDataset,
+  compileMessageChecks,
   datasetLevelFailure,
   DUCKDB_DIALECT,
+  literal,
   ordersWithAllItemsQuarantinedSql,
   reconcileTotalSql,
   REDSHIFT_DIALECT,
   type CompiledDataset,
   type ReferenceTarget,
 } from '../../../../lambdas/core/quality/compile-sql';
-import { defaultRules, RECONCILE_TOTAL, resolveRules } from '../../../../lambdas/core/quality/rules';
+import {
+  defaultRules,
+  RECONCILE_TOTAL,
+  resolveRules,
+  type MessageCheck,
+} from '../../../../lambdas/core/quality/rules';
 import { FIXTURE_DEFS, FIXTURE_RUN, readChecksFixture } from '../../../support/checks-fixture';
 
 const BUSINESS_DATE = FIXTURE_RUN.businessDate;
@@ -36,7 +43,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
     dataset: Dataset,
     references?: Partial<Record<'catalog' | 'orders', ReferenceTarget>>,
   ): Promise<{ compiled: CompiledDataset; rows: { reasons: string[]; expect: string[] }[] }> {
-    const compiled = compileDataset(defaultRules()[dataset], {
+    const compiled = compileDataset(defaultRules(0.05)[dataset], {
       def: FIXTURE_DEFS[dataset],
       businessDate: BUSINESS_DATE,
       dialect: DUCKDB_DIALECT,
@@ -108,7 +115,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
     for (const dataset of ['orders', 'order_items', 'products'] as const) {
       const def = FIXTURE_DEFS[dataset];
       const nulls = def.columns.map((c) => `CAST(NULL AS ${duckType(c)}) AS "${c.name}"`).join(', ');
-      const compiled = compileDataset(defaultRules()[dataset], {
+      const compiled = compileDataset(defaultRules(0.05)[dataset], {
         def,
         businessDate: BUSINESS_DATE,
         dialect: DUCKDB_DIALECT,
@@ -194,6 +201,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
   it('compiles dataset-level checks to aggregates and describes their failure', async () => {
     // Prepare
     const rules = resolveRules({
+      threshold: 0.05,
       datasets: {
         orders: {
           checks: [
@@ -231,7 +239,7 @@ describe('compileDataset in DuckDB over fixture rows', () => {
 
   it('spells the engine-specific parts for Redshift without DuckDB functions', () => {
     // Act
-    const compiled = compileDataset(defaultRules().orders, {
+    const compiled = compileDataset(defaultRules(0.05).orders, {
       def: FIXTURE_DEFS.orders,
       businessDate: BUSINESS_DATE,
       dialect: REDSHIFT_DIALECT,
@@ -242,5 +250,72 @@ describe('compileDataset in DuckDB over fixture rows', () => {
     assert.match(sql, /octet_length\(t\."order_id"\) > 128/);
     assert.match(sql, /to_char\(t\."order_ts", 'YYYY-MM-DD"T"HH24:MI:SS\.MS"Z"'\)/);
     assert.doesNotMatch(sql, /strftime|strlen|list_filter/);
+  });
+});
+
+describe('compileMessageChecks in DuckDB', () => {
+  let dir: string;
+  let engine: Engine;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cartflow-message-checks-'));
+    engine = await Engine.open({ memoryLimitMb: 256, tempDirectory: join(dir, 'spill'), threads: 1 });
+  });
+  after(async () => {
+    engine.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Each message's reason and `amount`'s value under `checks`. */
+  async function reasons(
+    checks: MessageCheck[],
+    messages: string[],
+  ): Promise<[string | null, string | null][]> {
+    const rules = compileMessageChecks(checks);
+    const [first = [], second = []] = rules.stages;
+    const rows = await engine.rows<{ reason: string | null; amount: string | null }>(`
+      SELECT CASE ${rules.reasons} END AS reason, CAST(${rules.value('amount')} AS VARCHAR) AS amount
+      FROM (SELECT *${second.map((c) => `, ${c}`).join('')}
+            FROM (SELECT *${first.map((c) => `, ${c}`).join('')}
+                  FROM (SELECT json_type(text, ${rules.typePaths}) AS types,
+                               json_extract_string(text, ${rules.paths}) AS texts
+                        FROM unnest([${messages.map(literal).join(', ')}]) m(text))))`);
+    return rows.map((r) => [r.reason, r.amount]);
+  }
+
+  it('compiles the rules as data: changed digits or bounds change the checks and what the reasons say', async () => {
+    // Prepare
+    const checks: MessageCheck[] = [
+      { field: 'kind', kind: 'one_of', values: ['a', 'b'] },
+      { field: 'at', kind: 'instant', min: '2020-01-01', max: '2021-01-01' },
+      { field: 'amount', kind: 'decimal', integerDigits: 3, fractionDigits: 3, min: 1 },
+    ];
+    const ok = '"kind": "a", "at": "2020-06-01T00:00:00Z"';
+
+    // Act
+    const result = await reasons(checks, [
+      `{${ok}, "amount": 12.345}`,
+      `{${ok}, "amount": "0.5"}`,
+      `{${ok}, "amount": 1234}`,
+      `{"kind": "c", "at": 0, "amount": 2}`,
+      `{"kind": "b", "at": "2021-01-01T00:00:00Z"}`,
+    ]);
+
+    // Assess
+    assert.deepEqual(result, [
+      [null, '12.345'],
+      [
+        'amount: expected a decimal with at most 3 fraction digits and 3 integer digits, at least 1, got "0.5"',
+        null,
+      ],
+      [
+        'amount: expected a decimal with at most 3 fraction digits and 3 integer digits, at least 1, got 1234',
+        null,
+      ],
+      ['kind: expected one of a|b, got "c"', '2.000'],
+      [
+        'at: expected an ISO-8601 date-time or epoch milliseconds between 2020-01-01 and 2021-01-01, got "2021-01-01T00:00:00Z"',
+        null,
+      ],
+    ]);
   });
 });

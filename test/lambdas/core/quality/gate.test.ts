@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CheckResult, DatasetQuality } from '../../../../lambdas/core/contracts';
-import { decideGate } from '../../../../lambdas/core/quality/gate';
+import { mergeBucketReports } from '../../../../lambdas/core/buckets';
+import { withRejected } from '../../../../lambdas/core/catalog-snapshot';
+import { datasetQuality, decideGate } from '../../../../lambdas/core/quality/gate';
+import { resolveRules } from '../../../../lambdas/core/quality/rules';
 
 const quality = (rowsIn: number, rowsQuarantined: number, threshold = 0.05): DatasetQuality => ({
   dataset: 'orders',
@@ -82,5 +85,27 @@ describe('decideGate', () => {
 
     // Assess
     assert.match(String(decision.failureReason), /^products: 5 of 10 rows .*rejected before the checks ran$/);
+  });
+});
+
+describe('datasetQuality', () => {
+  it('a failed dataset-level check makes every verdict agree: the tally, a catalog file, a bucket merge and the gate', () => {
+    // Prepare: 1 of 100 orders quarantined (under 5 %), and a row_count that failed.
+    const rowCount = check('enough orders', 0, { passed: false, example: '{"rows":100,"min":200}' });
+    const tally = { dataset: 'orders' as const, rowsIn: 100, rowsQuarantined: 1, threshold: 0.05 };
+    const report = { datasets: [quality(100, 1)], checks: [rowCount] };
+    const rules = resolveRules({ threshold: 0.05 });
+
+    // Act
+    const verdicts = {
+      tally: datasetQuality(tally, [rowCount]).passed,
+      withRejected: withRejected(quality(100, 1), 1, [rowCount]).passed,
+      bucketMerge: mergeBucketReports([report, report], rules, new Date()).datasets[0].passed,
+      gate: decideGate([quality(100, 1)], [rowCount]).passed,
+    };
+
+    // Assess
+    assert.deepEqual(verdicts, { tally: false, withRejected: false, bucketMerge: false, gate: false });
+    assert.equal(datasetQuality(tally, []).passed, true);
   });
 });

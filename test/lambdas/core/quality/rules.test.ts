@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigurationError } from '../../../../lambdas/core/errors';
 import { DATASETS } from '../../../../lambdas/core/model';
-import { defaultRules, requiredColumns, resolveRules } from '../../../../lambdas/core/quality/rules';
+import {
+  defaultRules,
+  requiredColumns,
+  resolveRules,
+  RulesConfigError,
+  type RulesConfig,
+} from '../../../../lambdas/core/quality/rules';
 
 describe('defaultRules', () => {
   it('declares the default rules of docs/quality-rules.md per dataset with one threshold', () => {
@@ -52,7 +58,7 @@ describe('defaultRules', () => {
 
   it('derives a not-null check from every required column: delivered by the source, NOT NULL when curated', () => {
     // Act
-    const rules = defaultRules();
+    const rules = defaultRules(0.05);
 
     // Assess
     const notNull = (dataset: 'orders' | 'order_items' | 'products') =>
@@ -91,7 +97,7 @@ describe('defaultRules', () => {
 
   it('derives a byte-length check from every string column of the curated tables', () => {
     // Act
-    const rules = defaultRules();
+    const rules = defaultRules(0.05);
 
     // Assess
     const lengths = (dataset: 'orders' | 'order_items' | 'products') =>
@@ -119,14 +125,14 @@ describe('defaultRules', () => {
   it('rejects a threshold outside 0..1', () => {
     // Act / Assess
     assert.throws(() => defaultRules(5), ConfigurationError);
-    assert.throws(() => defaultRules(Number.NaN), /threshold must be a share between 0 and 1/);
+    assert.throws(() => defaultRules(Number.NaN), /"threshold": got null; allowed: a share from 0 to 1/);
   });
 });
 
 describe('resolveRules', () => {
-  it('returns the defaults when nothing is overridden', () => {
+  it('returns the defaults with the threshold when nothing is overridden', () => {
     // Act
-    const rules = resolveRules();
+    const rules = resolveRules({ threshold: 0.05 });
 
     // Assess
     assert.deepEqual(rules, defaultRules(0.05));
@@ -165,19 +171,64 @@ describe('resolveRules', () => {
     assert.ok(!names.includes('customer_id not null'));
     assert.equal(names.at(-1), 'some orders');
     assert.equal(rules.orders.checks.find((c) => c.name === 'total_amount in range')?.severity, 'report');
-    assert.equal(names.length, defaultRules().orders.checks.length);
+    assert.equal(names.length, defaultRules(0.2).orders.checks.length);
   });
 
-  it('names an unknown dataset or check in its error', () => {
+  it('names the setting, the value and what is allowed in its error', () => {
     // Act / Assess
-    assert.throws(() => resolveRules({ datasets: { events: {} } as never }), /unknown dataset 'events'/);
-    assert.throws(
-      () => resolveRules({ datasets: { orders: { remove: ['nope'] } } }),
-      /cannot remove unknown check 'nope'/,
+    const fails = (config: RulesConfig, setting: string, allowed: RegExp) =>
+      assert.throws(
+        () => resolveRules(config),
+        (error: unknown) =>
+          error instanceof RulesConfigError && error.setting === setting && allowed.test(error.allowed),
+      );
+    fails(
+      { threshold: 0.05, datasets: { events: {} } as never },
+      'datasets',
+      /products, orders, order_items/,
     );
-    assert.throws(
-      () => resolveRules({ datasets: { products: { quarantineThreshold: -1 } } }),
-      /products\.quarantineThreshold must be a share/,
+    fails(
+      { threshold: 0.05, datasets: { orders: { remove: ['nope'] } } },
+      'datasets.orders.remove',
+      /'order_id unique'/,
     );
+    fails(
+      { threshold: 0.05, datasets: { products: { quarantineThreshold: -1 } } },
+      'datasets.products.quarantineThreshold',
+      /share/,
+    );
+    fails({ threshold: 2 }, 'threshold', /share from 0 to 1/);
+    fails(
+      { threshold: 0.05, datasets: { orders: { severity: { 'no such check': 'report' } } } },
+      'datasets.orders.severity',
+      /'currency accepted'/,
+    );
+    fails(
+      { threshold: 0.05, datasets: { orders: { severity: { 'currency accepted': 'ignore' as never } } } },
+      'datasets.orders.severity.currency accepted',
+      /'quarantine' or 'report'/,
+    );
+    fails(
+      { threshold: 0.05, datasets: { orders: { severity: { 'total_amount matches lines': 'quarantine' } } } },
+      'datasets.orders.severity.total_amount matches lines',
+      /^'report'$/,
+    );
+  });
+
+  it("changes a check's severity by name, and applies a trial over the settings", () => {
+    // Prepare
+    const config: RulesConfig = {
+      threshold: 0.05,
+      datasets: { orders: { severity: { 'status accepted': 'report' } } },
+    };
+
+    // Act
+    const rules = resolveRules(config, { orders: { quarantineThreshold: 0.5 } });
+
+    // Assess
+    const status = rules.orders.checks.find((c) => c.name === 'status accepted');
+    assert.equal(status?.severity, 'report');
+    assert.equal(rules.orders.quarantineThreshold, 0.5);
+    assert.equal(rules.order_items.quarantineThreshold, 0.05);
   });
 });
