@@ -123,8 +123,9 @@ function fieldText(value: unknown): string | null {
  */
 async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[]): Promise<number> {
   const count = lists.reduce((sum, list) => sum + list.length, 0);
-  const tables = Math.max(1, Math.min(engine.settings.threads, count));
-  const share = Math.ceil(count / tables);
+  // Every table is replaced, empty ones too: none keeps rows of an earlier batch.
+  const tables = Math.max(1, engine.settings.threads);
+  const share = Math.max(1, Math.ceil(count / tables));
   await engine.run(Array.from({ length: tables }, (_, i) => recordsDdl(i)).join('; '));
   let seq = 0;
   let appender = await engine.appender(recordsTable(0));

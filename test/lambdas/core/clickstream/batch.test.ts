@@ -335,6 +335,32 @@ describe('processBatch', () => {
     }
   });
 
+  it('keeps no record of an earlier batch when a smaller one follows on a 2-thread engine', async () => {
+    // Prepare
+    const twoThreads = await Engine.open({
+      memoryLimitMb: 256,
+      tempDirectory: join(root, 'spill-3'),
+      threads: 2,
+    });
+    const many = [[0, 1, 2, 3].map((i) => record(0, i, event(`m${i}`, '2024-05-01T10:00:00Z')))];
+    const one = [[record(0, 9, event('single', '2024-05-01T10:00:00Z'))]];
+
+    try {
+      // Act
+      await processBatch(twoThreads, many, await mkdtemp(join(root, 'many-')));
+      const result = await processBatch(twoThreads, one, await mkdtemp(join(root, 'one-')));
+
+      // Assess
+      const [{ held }] = await twoThreads.rows<{ held: number }>(
+        `SELECT CAST((SELECT count(*) FROM batch_records_0) + (SELECT count(*) FROM batch_records_1) AS INTEGER) AS held`,
+      );
+      assert.equal(held, 1);
+      assert.equal(result.stats.records, 1);
+    } finally {
+      twoThreads.close();
+    }
+  });
+
   it('returns nothing to write for an empty batch', async () => {
     // Act
     const result = await processBatch(engine, [], root);
