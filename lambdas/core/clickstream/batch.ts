@@ -152,9 +152,9 @@ async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[
 /**
  * Validates, deduplicates and groups a batch. `lists` are the batch's record lists (one per
  * topic-partition, as MSK delivers them: topic, partition, offset, timestamp, base64 value), taken in
- * delivery order. Duplicates by event_id keep
- * the lowest offset (the first delivered on a tie). Offset ranges cover every record of a
- * topic-partition, quarantined ones included, so the keys depend only on which records were delivered.
+ * delivery order. Duplicates by event_id keep the lowest offset (the first delivered on a tie). Offset
+ * ranges cover every record of a topic-partition, quarantined ones included, so the keys depend only on
+ * which records were delivered.
  * The files are written in `dir`, a directory of the caller's own (files earlier batches left in it
  * are overwritten or not listed): one partitioned COPY per output, DuckDB naming the files by topic,
  * partition and hour. `lap` is called as each part ends.
