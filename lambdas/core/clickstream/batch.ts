@@ -84,7 +84,7 @@ const SAFE_OFFSET = Number.MAX_SAFE_INTEGER;
 const recordsTable = (i: number) => `batch_records_${i}`;
 const RECORD_FIELDS = ['topic', 'partition', 'offset', 'timestamp', 'value'] as const;
 const recordsDdl = (i: number) =>
-  `CREATE OR REPLACE TEMP TABLE ${recordsTable(i)} (seq BIGINT, ${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
+  `CREATE OR REPLACE TEMP TABLE ${recordsTable(i)} (seq INTEGER, ${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
 /** Every record of the batch, in no particular order (ORDER BY seq for the delivery order). */
 const allRecords = (tables: number) =>
   `(${Array.from({ length: tables }, (_, i) => `SELECT * FROM ${recordsTable(i)}`).join(' UNION ALL ')})`;
@@ -135,7 +135,7 @@ async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[
         appender.closeSync();
         appender = await engine.appender(recordsTable(seq / share));
       }
-      appender.appendBigInt(BigInt(seq++));
+      appender.appendInteger(seq++);
       const fields = (typeof record === 'object' && record !== null ? record : {}) as Record<string, unknown>;
       for (const name of RECORD_FIELDS) {
         const text = fieldText(fields[name]);
