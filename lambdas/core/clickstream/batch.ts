@@ -171,26 +171,22 @@ export async function processBatch(
   const tables = await loadRecords(engine, lists);
   lap('decode');
   // One pass from the records to the checked records: DuckDB decodes the base64 value (TRY: NULL where
-  // the bytes are not UTF-8) and validates, each table's share on a thread of its own; the union is then
-  // put back in delivery order, so rowid is the delivery order (the lists in turn, each list's records as
-  // delivered). Only a rejected record keeps its text (`raw`).
-  const checks = Array.from(
+  // the bytes are not UTF-8) and validates, each table's share on a thread of its own (the inputs of a
+  // union run in parallel when their order does not matter); the result is then put back in delivery
+  // order, so rowid is the delivery order (the lists in turn, each list's records as delivered). Only a
+  // rejected record keeps its text (`raw`).
+  const sources = Array.from(
     { length: tables },
-    (_, i) =>
-      `(${validateEventsSql(
-        `(
-      SELECT seq, topic, CAST(partition AS BIGINT) AS partition,
+    (_, i) => `SELECT seq, topic, CAST(partition AS BIGINT) AS partition,
              CASE WHEN regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}
                   THEN CAST("offset" AS BIGINT) END AS off,
              CASE WHEN isfinite(TRY_CAST("timestamp" AS DOUBLE)) THEN CAST("timestamp" AS DOUBLE) END AS kafka_ts,
              value, TRY(decode(from_base64(value))) AS text
-      FROM ${recordsTable(i)})`,
-        ['seq'],
-      )})`,
+      FROM ${recordsTable(i)}`,
   );
   await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
     SELECT * EXCLUDE (raw, seq), CASE WHEN reason IS NOT NULL THEN raw END AS raw
-    FROM (${checks.join(' UNION ALL ')})${tables > 1 ? ' ORDER BY seq' : ''}`);
+    FROM (${validateEventsSql(`(${sources.join(' UNION ALL ')})`, ['seq'])})${tables > 1 ? ' ORDER BY seq' : ''}`);
 
   const partitions = (
     await engine.rows<PartitionRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition,
