@@ -1,7 +1,7 @@
 /**
  * Stream benchmark: the stream-to-parquet handler (DuckDB inside: base64/JSON decode, validate, dedupe,
  * group by partition and hour, minute windows, Parquet) over MSK batches of realistic size (an MSK
- * invocation carries at most 6 MB), against DuckDB alone turning the same record JSON of each batch into
+ * invocation carries at most 6 MB), against DuckDB alone turning the same records of each batch into
  * the same hour-partitioned Parquet and minute aggregates, with the same threads (see duckdbReference).
  * The lake is an in-memory LakeStore, so S3 I/O is not measured. Prints one table, then one JSON line
  * with the figures.
@@ -126,11 +126,12 @@ const PARQUET = 'FORMAT PARQUET, COMPRESSION SNAPPY, PARQUET_VERSION V1';
 const PARTITIONS = 'topic, "partition", dt, "hour"';
 
 /**
- * The reference: what a DuckDB user writes for the same job, from the same MSK record files the handler
- * gives DuckDB. read_json of the records, base64 → text, JSON → columns (json_transform, one parse), the
- * rules the sample exercises (event_id present, event_type accepted, ts ISO-8601 or epoch millis, price
- * with at most 2 decimals), one row per event_id (lowest offset, by a grouped arg_min as the handler: DISTINCT
- * ON sorts the whole batch and is several times slower), then Parquet with fact_click_event's
+ * The reference: what a DuckDB user writes for the same job, from each batch's MSK record lists in files
+ * (the handler hands the same records to DuckDB through its appender). read_json of the records,
+ * base64 → text, JSON → columns (json_transform, one parse), the rules the sample exercises (event_id
+ * present, event_type accepted, ts ISO-8601 or epoch millis, price with at most 2 decimals), one row per
+ * event_id (lowest offset, by a grouped arg_min as the handler: DISTINCT ON sorts the whole batch and is
+ * several times slower), then Parquet with fact_click_event's
  * columns partitioned by topic, partition and event hour, and the event and error minute aggregates
  * partitioned the same way. No reasons and no quarantine: that is the handler's extra work.
  */
@@ -200,7 +201,7 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
     );
   });
   const eventBytes = events.map((e) => Buffer.byteLength(JSON.stringify(e)));
-  // The reference reads each batch's topic-partition record lists from files, as the handler gives them to DuckDB.
+  // The reference reads each batch's topic-partition record lists from files, written here untimed.
   const referenceInputs = await Promise.all(
     events.map((event, i) =>
       Promise.all(
@@ -236,13 +237,15 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
 
   const lake = new MemoryLakeStore();
   const handler = handlerOver(lake);
+  // The machine is shared: the load average before and after the timed turns goes with the figures.
+  const loadAtStart = loadavg()[0];
   const rss = rssSampler();
   const stopProfile = await startProfile(args.profile);
   let handlerMs = 0;
   let referenceMs = 0;
   let written = 0;
   let quarantined = 0;
-  const parts = { decode: 0, sql: 0, upload: 0, cleanup: 0 };
+  const parts = { decode: 0, sql: 0, write: 0, upload: 0, cleanup: 0 };
   try {
     for (const [i, event] of events.entries()) {
       handlerMs += await rss.time('handler', async () => {
@@ -319,6 +322,7 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
     .map((l) => `${l.system}: ${l.rows} rows, ${l.distinct} distinct event_ids (expected ${expected})`);
 
   // ---- the table ----
+  const loadAtEnd = loadavg()[0];
   const speed = referenceMs / handlerMs;
   const header = ['system', 'seconds', 'events/s', 'speed vs duckdb', 'peak RSS', 'event files', 'mean file'];
   const body = lines.map((l, i) => [
@@ -332,7 +336,8 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
   ]);
   const report = [
     '',
-    `stream benchmark — ${cpus().length} cores, node ${process.version}, load average ${loadavg()[0].toFixed(1)}`,
+    `stream benchmark — ${cpus().length} cores, node ${process.version}, load average ${loadAtStart.toFixed(1)} ` +
+      `before the timed turns, ${loadAtEnd.toFixed(1)} after`,
     `input: ${eventCount.toLocaleString('en-US')} messages (${mb(inputBytes)} JSON) in ${batches.length} MSK events ` +
       `(≤ 6 MB each) over ${partitionCount} partitions, seed ${seed}: ${sample.expected.malformed.toLocaleString('en-US')} malformed, ` +
       `${(sample.expected.valid - expected).toLocaleString('en-US')} duplicates, ${expected.toLocaleString('en-US')} distinct events`,
@@ -342,7 +347,7 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
     `handler: every object written: ${allObjects} objects (events, minute aggregates, quarantine, arrival notices), ` +
       `mean ${(allBytes / allObjects / 1024).toFixed(0)} KB; event objects ${eventObjects.length}, mean ` +
       `${(handlerParquetBytes / eventObjects.length / 1024).toFixed(0)} KB (load-events compacts them per hour before COPY).`,
-    'duckdb alone, per batch, from the same record files: read_json + base64 decode + json_transform + filter + first row per event_id (arg_min), ' +
+    'duckdb alone, per batch, from the record lists in files: read_json + base64 decode + json_transform + filter + first row per event_id (arg_min), ' +
       'then events and both minute aggregates by COPY … PARTITION_BY (topic, partition, dt, hour); no reasons, no quarantine.',
     'timing: the handler and DuckDB alone take turns batch by batch, each after one warm-up batch, so both see the same machine load.',
     "peak RSS: the whole process, highest sampled during each one's turns (inputs of every batch included).",
@@ -361,6 +366,7 @@ await runBench('cartflow-bench-stream-', args.keep, async (dataDir) => {
       duckdb_s: Number((referenceMs / 1000).toFixed(2)),
       speed_vs_duckdb: Number(speed.toFixed(2)),
       handler_parts_s: partsS,
+      load_average: { start: Number(loadAtStart.toFixed(2)), end: Number(loadAtEnd.toFixed(2)) },
       event_objects: eventObjects.length,
       mean_event_object_kb: Math.round(handlerParquetBytes / eventObjects.length / 1024),
       objects_written: allObjects,

@@ -3,20 +3,20 @@
  * batch's offset ranges (core/clickstream/batch.ts), so when a write fails the handler throws, the
  * mapping redelivers the whole batch, and the retry overwrites the same objects.
  *
- * No JavaScript runs per record: the record lists are serialized as they arrived (native JSON.stringify)
- * into one workspace file, and DuckDB decodes, validates, deduplicates, groups and
- * writes the Parquet. Last, an arrival notice names the event objects written, so load-events finds
- * new objects without listing events/clickstream/.
+ * The records go to DuckDB through its appender (no file), and DuckDB decodes, validates, deduplicates,
+ * groups and writes the Parquet. Last, an arrival notice names the event objects written, so load-events
+ * finds new objects without listing events/clickstream/. DuckDB and the workspace directory stay warm
+ * across the invocations of an execution environment.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { MSKEvent } from 'aws-lambda';
 import { DEFAULT_CLOSE_SECONDS, arrivalKey, parsePositive } from '../core/clickstream/load';
-import { processBatch } from '../core/clickstream/batch';
+import { processBatch, type BatchPart } from '../core/clickstream/batch';
 import { Engine, engineSettingsFromEnv, type EngineSettings } from '../core/engine/engine';
 import { InputFormatError, TransientError } from '../core/errors';
 import type { Env } from '../core/settings';
 import { awsHandler } from '../adapters/aws-entry';
-import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, Step } from '../adapters/ports';
 import { ARRIVAL_CLOCK_MARGIN_SECONDS, HANDLER_ENV, METRIC } from '../contract';
 
@@ -32,11 +32,13 @@ export interface StreamResult {
   timings: StreamTimings;
 }
 
-export interface StreamTimings {
-  /** Serializing the records into the workspace (and waiting for DuckDB on a cold start). */
+export interface StreamTimings extends Record<BatchPart, number> {
+  /** Handing the records to DuckDB (and waiting for DuckDB to start on a cold start). */
   decode: number;
-  /** Validating, deduplicating and writing the outputs in DuckDB. */
+  /** Validating and deduplicating in DuckDB. */
   sql: number;
+  /** Writing the Parquet and quarantine files in the workspace. */
+  write: number;
   upload: number;
   cleanup: number;
 }
@@ -84,18 +86,8 @@ async function runAll(writes: (() => Promise<void>)[]): Promise<void> {
   if (rejected) throw rejected.reason;
 }
 
-/**
- * The batch's records in delivery order, one JSON array in one file: each topic-partition's list is
- * serialized as it arrived (one native JSON.stringify, no code per record) and the lists are joined as
- * text, so DuckDB opens one file instead of one per partition.
- */
-async function writeInput(workspace: LakeWorkspace, records: MSKEvent['records']): Promise<string[]> {
-  const lists = Object.values(records).filter((list) => Array.isArray(list) && list.length > 0);
-  if (lists.length === 0) return [];
-  const input = workspace.path('records.json');
-  await writeFile(input, `[${lists.map((list) => JSON.stringify(list).slice(1, -1)).join(',')}]`);
-  return [input];
-}
+/** Hour directories kept for the next batches (a day of 40 partitions) before the output tree is removed. */
+const MAX_KEPT_DIRECTORIES = 1000;
 
 /** `clock` dates the arrival notice (injected by tests). */
 export function makeStreamToParquet(
@@ -107,16 +99,30 @@ export function makeStreamToParquet(
   // per batch. After a failed invocation the next one starts a fresh instance (no state of the failure kept).
   let warm: Promise<Engine> | undefined;
   const engineFor = () => (warm ??= Engine.open(settings.engine));
+  // The batches' output tree is kept too: after a batch its files are removed and its directories (one per
+  // topic, partition and hour) left for the next batches, which mostly write the same hours, as removing a
+  // directory costs several times removing a file. Past MAX_KEPT_DIRECTORIES, or after a failure, it goes whole.
+  let outputs: Promise<string> | undefined;
+  const outputDir = () =>
+    (outputs ??= mkdir(settings.engine.tempDirectory, { recursive: true }).then(() =>
+      mkdtemp(join(settings.engine.tempDirectory, 'batches-')),
+    ));
+  const keptDirectories = new Set<string>();
+  const dropOutputs = async () => {
+    const dir = await outputs?.catch(() => undefined);
+    outputs = undefined;
+    keptDirectories.clear();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  };
   return async (event: MSKEvent): Promise<StreamResult> => {
     if (typeof event?.records !== 'object' || event.records === null) {
       throw new InputFormatError('MSK event: expected a "records" object of topic-partition → records');
     }
-    const workspace = await LakeWorkspace.open(lake, settings.engine.tempDirectory);
-    // DuckDB starts (on a cold start) while the records are written: the two overlap. Handled here so that
-    // a failed start is thrown by the `await` below, not reported as unhandled while the input is written.
+    // DuckDB starts (on a cold start) while the output directory is made. Handled here so that a failed
+    // start is thrown by the `await` below, not reported as unhandled meanwhile.
     const opening = engineFor();
     opening.catch(() => undefined);
-    const timings: StreamTimings = { decode: 0, sql: 0, upload: 0, cleanup: 0 };
+    const timings: StreamTimings = { decode: 0, sql: 0, write: 0, upload: 0, cleanup: 0 };
     let mark = performance.now();
     const lap = (part: keyof StreamTimings) => {
       const now = performance.now();
@@ -124,13 +130,12 @@ export function makeStreamToParquet(
       mark = now;
     };
     try {
-      const inputs = await writeInput(workspace, event.records);
+      const dir = await outputDir();
+      const lists = Object.values(event.records).filter((list) => Array.isArray(list));
       const engine = await opening;
-      lap('decode');
-      const { files, eventKeys, ranges, stats } = await processBatch(engine, inputs, workspace.directory);
-      lap('sql');
+      const { files, eventKeys, ranges, stats } = await processBatch(engine, lists, dir, lap);
       // A failed upload fails the invocation: the mapping retries the batch and the same keys are overwritten.
-      await runAll(files.map((f) => () => workspace.publish(f.path, f.key, f.contentType)));
+      await runAll(files.map((f) => () => lake.upload(f.key, f.path, f.contentType)));
       // The notice goes last: it names only objects that exist, and a retried batch notifies again.
       let arrival: string | undefined;
       if (ranges.length > 0) {
@@ -148,7 +153,9 @@ export function makeStreamToParquet(
         }
       }
       lap('upload');
-      await workspace.dispose();
+      await Promise.all(files.map((f) => unlink(f.path)));
+      for (const f of files) keptDirectories.add(dirname(f.path));
+      if (keptDirectories.size > MAX_KEPT_DIRECTORIES) await dropOutputs();
       lap('cleanup');
 
       metrics.count(METRIC.eventsWritten, stats.events);
@@ -166,7 +173,7 @@ export function makeStreamToParquet(
     } catch (error) {
       if (warm === opening) warm = undefined;
       (await opening.catch(() => undefined))?.close();
-      await workspace.dispose();
+      await dropOutputs();
       throw error;
     }
   };

@@ -5,9 +5,9 @@
  * event hour), so a redelivered batch overwrites the objects of its first delivery instead of adding
  * new ones: that is what makes the stream exactly once in S3.
  */
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { fileList, sqlLiteral, type Engine } from '../engine/engine';
+import { sqlLiteral, type Engine } from '../engine/engine';
 import { InputFormatError } from '../errors';
 import { EVENT_TYPES, validateEventsSql } from './event';
 import { CLICKSTREAM_TABLES } from './tables';
@@ -74,13 +74,28 @@ export const clickstreamKeys = {
 const FACT_COLUMNS = CLICKSTREAM_TABLES.fact_click_event.columns.map((c) => `"${c.name}"`).join(', ');
 const SAFE_OFFSET = Number.MAX_SAFE_INTEGER;
 
-/** The record fields read from each input file (a JSON array of MSK records); others are ignored. */
-const RECORD_COLUMNS = `{topic: 'VARCHAR', partition: 'BIGINT', "offset": 'VARCHAR', "timestamp": 'VARCHAR', value: 'VARCHAR'}`;
+/**
+ * The batch's records in DuckDB: the fields read of each MSK record (others are ignored), as text, and
+ * `seq`, the delivery order. Replaced by each batch, so the previous batch's rows are freed. One table
+ * per engine thread, each holding a contiguous share of the batch: DuckDB scans a table on one thread
+ * per row group of 122,880 rows, more than a batch (6 MB, some 20,000 records) fills, so with one
+ * table validating a batch would use one thread.
+ */
+const recordsTable = (i: number) => `batch_records_${i}`;
+const RECORD_FIELDS = ['topic', 'partition', 'offset', 'timestamp', 'value'] as const;
+const recordsDdl = (i: number) =>
+  `CREATE OR REPLACE TEMP TABLE ${recordsTable(i)} (seq INTEGER, ${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
+/** Every record of the batch, in no particular order (ORDER BY seq for the delivery order). */
+const allRecords = (tables: number) =>
+  `(${Array.from({ length: tables }, (_, i) => `SELECT * FROM ${recordsTable(i)}`).join(' UNION ALL ')})`;
 
 /** What DuckDB writes: Parquet as Redshift's COPY reads it (engine.ts, writeParquet). */
 const PARQUET_OPTIONS = 'FORMAT PARQUET, COMPRESSION SNAPPY, PARQUET_VERSION V1';
 /** The columns that name an output's files: topic=…/partition=…/dt=…/hour=…, as in the lake keys. */
 const HOUR_PARTITIONS = 'topic, "partition", dt, "hour"';
+
+/** The parts of processing a batch: records into DuckDB, validating and deduplicating, writing the files. */
+export type BatchPart = 'decode' | 'sql' | 'write';
 
 interface PartitionRow {
   topic: string;
@@ -95,37 +110,83 @@ interface PartitionRow {
   malformed: number;
 }
 
-const recordsSource = (inputs: readonly string[]) =>
-  `read_json(${fileList(inputs)}, format = 'array', columns = ${RECORD_COLUMNS})`;
+/** A record field as DuckDB's JSON reader gives it as VARCHAR: text as is, any other value as JSON, absent as NULL. */
+function fieldText(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  return value === undefined || value === null ? null : (JSON.stringify(value) ?? null);
+}
 
 /**
- * Validates, deduplicates and groups a batch. `inputs` are JSON files, each an array of MSK records
- * (topic, partition, offset, timestamp, base64 value), in delivery order. Duplicates by event_id keep
- * the lowest offset (the first delivered on a tie). Offset ranges cover every record of a
- * topic-partition, quarantined ones included, so the keys depend only on which records were delivered.
- * The files are written in a new directory under `dir`: one partitioned COPY per output, DuckDB
- * naming the files by topic, partition and hour.
+ * Hands the records to DuckDB through its appender: no file, no JSON text to write and parse again. The
+ * only JavaScript per record is reading its five fields; DuckDB decodes and checks them. Returns the
+ * number of tables they went to.
+ */
+async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[]): Promise<number> {
+  const count = lists.reduce((sum, list) => sum + list.length, 0);
+  // Every table is replaced, empty ones too: none keeps rows of an earlier batch.
+  const tables = Math.max(1, engine.settings.threads);
+  const share = Math.max(1, Math.ceil(count / tables));
+  await engine.run(Array.from({ length: tables }, (_, i) => recordsDdl(i)).join('; '));
+  let seq = 0;
+  let appender = await engine.appender(recordsTable(0));
+  for (const list of lists) {
+    for (const record of list) {
+      if (seq > 0 && seq % share === 0) {
+        appender.closeSync();
+        appender = await engine.appender(recordsTable(seq / share));
+      }
+      appender.appendInteger(seq++);
+      const fields = (typeof record === 'object' && record !== null ? record : {}) as Record<string, unknown>;
+      for (const name of RECORD_FIELDS) {
+        const text = fieldText(fields[name]);
+        if (text === null) appender.appendNull();
+        else appender.appendVarchar(text);
+      }
+      appender.endRow();
+    }
+  }
+  appender.closeSync();
+  return tables;
+}
+
+/**
+ * Validates, deduplicates and groups a batch. `lists` are the batch's record lists (one per
+ * topic-partition, as MSK delivers them: topic, partition, offset, timestamp, base64 value), taken in
+ * delivery order. Duplicates by event_id keep the lowest offset (the first delivered on a tie). Offset
+ * ranges cover every record of a topic-partition, quarantined ones included, so the keys depend only on
+ * which records were delivered.
+ * The files are written in `dir`, a directory of the caller's own (files earlier batches left in it
+ * are overwritten or not listed): one partitioned COPY per output, DuckDB naming the files by topic,
+ * partition and hour. `lap` is called as each part ends.
  */
 export async function processBatch(
   engine: Engine,
-  inputs: readonly string[],
+  lists: readonly (readonly unknown[])[],
   dir: string,
+  lap: (part: BatchPart) => void = () => undefined,
 ): Promise<BatchResult> {
-  if (inputs.length === 0) {
+  if (lists.every((list) => list.length === 0)) {
     return { files: [], eventKeys: [], ranges: [], stats: emptyStats() };
   }
-  // One pass from the files to the checked records: DuckDB decodes the base64 value (TRY: NULL where
-  // the bytes are not UTF-8) and validates. rowid is the delivery order (the inputs in turn, each file's
-  // records as written). Only a rejected record keeps its text (`raw`).
-  await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
-    SELECT * EXCLUDE (raw), CASE WHEN reason IS NOT NULL THEN raw END AS raw
-    FROM (${validateEventsSql(`(
-      SELECT topic, partition,
+  const tables = await loadRecords(engine, lists);
+  lap('decode');
+  // One pass from the records to the checked records: DuckDB decodes the base64 value (TRY: NULL where
+  // the bytes are not UTF-8) and validates, each table's share on a thread of its own (the inputs of a
+  // union run in parallel when their order does not matter); the result is then put back in delivery
+  // order, so rowid is the delivery order (the lists in turn, each list's records as delivered). Only a
+  // rejected record keeps its text (`raw`).
+  const sources = Array.from(
+    { length: tables },
+    (_, i) => `SELECT seq, topic, CAST(partition AS BIGINT) AS partition,
              CASE WHEN regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}
                   THEN CAST("offset" AS BIGINT) END AS off,
              CASE WHEN isfinite(TRY_CAST("timestamp" AS DOUBLE)) THEN CAST("timestamp" AS DOUBLE) END AS kafka_ts,
              value, TRY(decode(from_base64(value))) AS text
-      FROM ${recordsSource(inputs)})`)})`);
+      FROM ${recordsTable(i)}`,
+  );
+  await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
+    SELECT * EXCLUDE (raw, seq), CASE WHEN reason IS NOT NULL THEN raw END AS raw
+    FROM (${validateEventsSql(`(${sources.join(' UNION ALL ')})`, ['seq'])})${tables > 1 ? ' ORDER BY seq' : ''}`);
 
   const partitions = (
     await engine.rows<PartitionRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition,
@@ -136,7 +197,7 @@ export async function processBatch(
       CAST(count(*) FILTER (WHERE off IS NULL OR kafka_ts IS NULL) AS INTEGER) AS malformed
       FROM checked GROUP BY ALL ORDER BY topic, partition`)
   ).map((p) => ({ ...p, first: Number(p.first), last: Number(p.last) }));
-  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, inputs);
+  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, tables);
 
   // Kept events: the lowest offset of each event_id (then the first delivered), found by a grouped
   // arg_min and a semi-join instead of sorting the batch; rows stay in delivery order.
@@ -146,49 +207,52 @@ export async function processBatch(
     WHERE reason IS NULL AND rowid IN (
       SELECT arg_min(rowid, (off, rowid)) FROM checked WHERE reason IS NULL GROUP BY event_id)`);
 
-  // A fresh directory: only this batch's files are in it when they are collected below.
-  const outputs = await mkdtemp(join(dir, 'batch-'));
-  const out = (name: string) => sqlLiteral(join(outputs, name));
-  const kept = Number(
-    await engine.scalar(
-      `COPY (SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM kept)
-       TO ${out('events')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
-    ),
-  );
+  lap('sql');
+  const written: WrittenFile[] = [];
+  const copy = async (kind: string, select: string): Promise<number> => {
+    const { rows, files } = await copyByHour(engine, select, join(dir, kind));
+    written.push(...files.map((f) => ({ ...f, kind })));
+    return rows;
+  };
+  const kept = await copy('events', `SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM kept`);
   if (kept > 0) {
-    await engine.run(
-      `COPY (SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start, event_type, count(*) AS events
-             FROM kept GROUP BY ${HOUR_PARTITIONS}, window_start, event_type
-             ORDER BY ${HOUR_PARTITIONS}, window_start, list_position(${typeList}, event_type))
-       TO ${out('event_minute')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
+    await copy(
+      'event_minute',
+      `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start, event_type, count(*) AS events
+       FROM kept GROUP BY ${HOUR_PARTITIONS}, window_start, event_type
+       ORDER BY ${HOUR_PARTITIONS}, window_start, list_position(${typeList}, event_type)`,
     );
-    await engine.run(
-      `COPY (SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start,
-                    coalesce(service, '${UNKNOWN}') AS service, coalesce(error_code, '${UNKNOWN}') AS error_code,
-                    count(*) AS errors
-             FROM kept WHERE event_type = 'error' GROUP BY ALL ORDER BY ALL)
-       TO ${out('error_minute')} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}))`,
+    await copy(
+      'error_minute',
+      `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start,
+              coalesce(service, '${UNKNOWN}') AS service, coalesce(error_code, '${UNKNOWN}') AS error_code,
+              count(*) AS errors
+       FROM kept WHERE event_type = 'error' GROUP BY ALL ORDER BY ALL`,
     );
   }
-  // Quarantine: one JSON Lines file per topic-partition with rejected records (COPY to JSON has no
-  // PARTITION_BY); few records, few files.
+  // Quarantine: one JSON Lines file per topic-partition with rejected records. One scan has DuckDB
+  // write each line (to_json, as COPY … (FORMAT JSON) writes it, which has no PARTITION_BY); the lines
+  // are split by partition here. Few records, few files.
   const rejected: BatchFile[] = [];
-  for (const p of partitions) {
-    if (p.quarantined === 0) continue;
-    const file = {
-      key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
-      path: join(outputs, `quarantine-${rejected.length}.jsonl`),
-      contentType: JSON_LINES,
-    };
-    await engine.run(`COPY (
-      SELECT topic, partition, off AS "offset", reason, raw FROM checked
-      WHERE reason IS NOT NULL AND topic = ${sqlLiteral(p.topic)} AND partition = ${p.partition} ORDER BY rowid
-    ) TO ${sqlLiteral(file.path)} (FORMAT JSON)`);
-    rejected.push(file);
+  if (partitions.some((p) => p.quarantined > 0)) {
+    const lines = await engine.rows<{ topic: string; partition: number; line: string }>(`
+      SELECT topic, CAST(partition AS INTEGER) AS partition,
+             CAST(to_json({topic: topic, partition: partition, "offset": off, reason: reason, raw: raw}) AS VARCHAR) AS line
+      FROM checked WHERE reason IS NOT NULL ORDER BY rowid`);
+    for (const p of partitions) {
+      if (p.quarantined === 0) continue;
+      const file = {
+        key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
+        path: join(dir, `quarantine-${rejected.length}.jsonl`),
+        contentType: JSON_LINES,
+      };
+      const mine = lines.filter((l) => l.topic === p.topic && l.partition === p.partition);
+      await writeFile(file.path, mine.map((l) => `${l.line}\n`).join(''));
+      rejected.push(file);
+    }
   }
 
   const rangeOf = new Map(partitions.map((p) => [`${p.topic}/${p.partition}`, p]));
-  const written = await writtenFiles(outputs);
   const place = (kind: string, key: (hour: Date, range: OffsetRange) => string): BatchFile[] =>
     written
       .filter((f) => f.kind === kind)
@@ -203,6 +267,7 @@ export async function processBatch(
     ...place('event_minute', clickstreamKeys.eventMinute),
     ...place('error_minute', clickstreamKeys.errorMinute),
   ].sort(byKey);
+  lap('write');
   const records = partitions.reduce((sum, p) => sum + p.records, 0);
   const quarantined = partitions.reduce((sum, p) => sum + p.quarantined, 0);
   const valid = partitions.reduce((sum, p) => sum + p.valid, 0);
@@ -233,22 +298,26 @@ interface WrittenFile {
 /** `topic=…/partition=…/dt=…/hour=…/<file>` under an output's directory. */
 const WRITTEN_RE = /^topic=([^/]+)\/partition=(\d+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/[^/]+$/;
 
-/** The files the partitioned COPYs wrote under `dir`, with the topic, partition and hour their directories name. */
-async function writtenFiles(dir: string): Promise<WrittenFile[]> {
-  const found: WrittenFile[] = [];
-  for (const kind of ['events', 'event_minute', 'error_minute']) {
-    const root = join(dir, kind);
-    const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      if (!e.isFile()) continue;
-      const path = join(e.parentPath, e.name);
-      const m = WRITTEN_RE.exec(relative(root, path).split(sep).join('/'));
-      if (m === null) throw new Error(`unexpected output ${path}`);
-      const [, topic, partition, dt, hour] = m;
-      found.push({ kind, topic, partition: Number(partition), hour: new Date(`${dt}T${hour}:00:00Z`), path });
-    }
-  }
-  return found;
+/**
+ * Writes `select` as Parquet under `root`, one file per topic, partition and hour. Returns the rows
+ * written and the files, with the topic, partition and hour their directories name: DuckDB lists them
+ * (no directory walk), so files an earlier batch left under `root` are never taken for this batch's.
+ */
+async function copyByHour(
+  engine: Engine,
+  select: string,
+  root: string,
+): Promise<{ rows: number; files: Omit<WrittenFile, 'kind'>[] }> {
+  const [result] = await engine.rows<{ Count: bigint; Files: string[] }>(
+    `COPY (${select}) TO ${sqlLiteral(root)} (${PARQUET_OPTIONS}, PARTITION_BY (${HOUR_PARTITIONS}), OVERWRITE_OR_IGNORE, RETURN_FILES true)`,
+  );
+  const files = result.Files.map((path) => {
+    const m = WRITTEN_RE.exec(relative(root, path).split(sep).join('/'));
+    if (m === null) throw new Error(`unexpected output ${path}`);
+    const [, topic, partition, dt, hour] = m;
+    return { topic, partition: Number(partition), hour: new Date(`${dt}T${hour}:00:00Z`), path };
+  });
+  return { rows: Number(result.Count), files };
 }
 
 const typeList = `[${EVENT_TYPES.map((t) => `'${t}'`).join(', ')}]`;
@@ -262,7 +331,7 @@ const emptyStats = (): BatchStats => ({
 });
 
 /** A record without a whole offset or a numeric timestamp is no MSK record: the batch fails, it is not quarantined. */
-async function failOnRecordFields(engine: Engine, inputs: readonly string[]): Promise<never> {
+async function failOnRecordFields(engine: Engine, tables: number): Promise<never> {
   const wholeOffset = `coalesce(regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}, false)`;
   const [bad] = await engine.rows<{
     topic: string;
@@ -273,9 +342,9 @@ async function failOnRecordFields(engine: Engine, inputs: readonly string[]): Pr
   }>(`
     SELECT topic, CAST(partition AS INTEGER) AS partition, "offset" AS off_text, "timestamp" AS ts_text,
            CASE WHEN NOT ${wholeOffset} THEN 'offset' ELSE 'timestamp' END AS field
-    FROM ${recordsSource(inputs)}
+    FROM ${allRecords(tables)}
     WHERE NOT ${wholeOffset} OR NOT coalesce(isfinite(TRY_CAST("timestamp" AS DOUBLE)), false)
-    LIMIT 1`);
+    ORDER BY seq LIMIT 1`);
   const where = `record ${bad.topic}-${bad.partition}`;
   throw new InputFormatError(
     bad.field === 'offset'

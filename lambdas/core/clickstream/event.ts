@@ -47,15 +47,17 @@ export const EVENT_RULES: readonly MessageCheck[] = [
  * value (the base64 Kafka value) and text (its UTF-8 text; NULL when the bytes are not UTF-8). The
  * result keeps those and adds `reason` (NULL for a valid event: the first rule it breaks, naming the
  * field and what was expected, otherwise), `raw` (what a quarantined record keeps: the text, or the
- * base64 value when there is no text) and the columns of fact_click_event.
+ * base64 value when there is no text) and the columns of fact_click_event. `keep` names further source
+ * columns the result passes on as they are (the stream's delivery order).
  */
-export function validateEventsSql(source: string): string {
+export function validateEventsSql(source: string, keep: readonly string[] = []): string {
+  const kept = keep.map((c) => `${c}, `).join('');
   const rules = compileMessageChecks(EVENT_RULES);
   const [first = [], second = []] = rules.stages;
   const ts = rules.value('ts');
   return `
     WITH decoded AS (
-      SELECT topic, partition, off, kafka_ts, value, text,
+      SELECT ${kept}topic, partition, off, kafka_ts, value, text,
              CASE WHEN value IS NULL OR value = '' THEN 'empty' WHEN text IS NULL THEN 'utf8'
                   WHEN NOT json_valid(text) THEN 'json' END AS failure
       FROM ${source}
@@ -68,7 +70,7 @@ export function validateEventsSql(source: string): string {
       SELECT *${second.map((c) => `, ${c}`).join('')}
       FROM (SELECT *, types[1] AS value_type${first.map((c) => `, ${c}`).join('')} FROM fields)
     )
-    SELECT topic, partition, off, kafka_ts,
+    SELECT ${kept}topic, partition, off, kafka_ts,
            CASE
              WHEN failure = 'empty' THEN 'value: expected a JSON object, got an empty Kafka message'
              WHEN failure = 'utf8' THEN 'value: expected UTF-8 JSON text (raw is the base64 value)'

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -244,6 +244,32 @@ describe('stream-to-parquet handler against s3rver', () => {
     assert.equal(rows, 6n);
   });
 
+  it('keeps no file in its working directory after a batch, and nothing of a failed one', async () => {
+    // Prepare: a handler whose second upload fails.
+    const work = join(dir, 'cartflow-duckdb');
+    const before = new Set(await readdir(work).catch(() => []));
+    const failing = build(
+      Object.create(lake, {
+        upload: { value: () => Promise.reject(new Error('SlowDown: please reduce your request rate')) },
+      }) as LakeStore,
+    );
+
+    // Act
+    await handler(fixture);
+    await handler(fixture);
+    const files = (await readdir(work, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    const kept = (await readdir(work)).filter((name) => !before.has(name));
+    await assert.rejects(failing(fixture), /SlowDown/);
+
+    // Assess: one output tree, reused by the second batch, without files; the failed batch's removed.
+    assert.deepEqual(files, []);
+    assert.equal(kept.length, 1);
+    assert.deepEqual(
+      (await readdir(work)).filter((name) => !before.has(name)),
+      kept,
+    );
+  });
+
   it('fails the batch when its notice is written later after its stamp than load-events keeps an hour open', async () => {
     // Prepare: 15 minutes pass between the stamp and the end of the notice's PUT (the default close time
     // is 15 minutes, less a minute of clock margin, leaves 14).
@@ -272,7 +298,7 @@ describe('stream-to-parquet handler against s3rver', () => {
     const { timings } = await handler(fixture);
 
     // Assess
-    assert.deepEqual(Object.keys(timings), ['decode', 'sql', 'upload', 'cleanup']);
+    assert.deepEqual(Object.keys(timings), ['decode', 'sql', 'write', 'upload', 'cleanup']);
     assert.ok(Object.values(timings).every((ms) => ms >= 0));
     assert.ok(timings.sql > 0);
   });

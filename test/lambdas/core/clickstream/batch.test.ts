@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,18 +41,9 @@ describe('processBatch', () => {
   let root: string;
   let batches = 0;
 
-  /** Writes each topic-partition's records as the handler does (one JSON array per file) and runs the batch. */
-  const run = async (lists: unknown[][]): Promise<BatchResult> => {
-    const dir = await mkdtemp(join(root, `batch-${batches++}-`));
-    const inputs = await Promise.all(
-      lists.map(async (list, i) => {
-        const path = join(dir, `records-${String(i).padStart(6, '0')}.json`);
-        await writeFile(path, JSON.stringify(list));
-        return path;
-      }),
-    );
-    return processBatch(engine, inputs, dir);
-  };
+  /** Runs the batch over each topic-partition's records, as the handler hands them over. */
+  const run = async (lists: unknown[][]): Promise<BatchResult> =>
+    processBatch(engine, lists, await mkdtemp(join(root, `batch-${batches++}-`)));
   /** The rows of a written Parquet file, as text, in file order. */
   const rows = async (path: string, columns: string): Promise<string[]> =>
     (
@@ -178,6 +169,11 @@ describe('processBatch', () => {
         ['clickstream', 1, 10, 'value'],
       ],
     );
+    // Each line as COPY … (FORMAT JSON) writes it: keys in this order, no spaces.
+    assert.equal(
+      (await readFile(quarantine[0].path, 'utf8')).split('\n')[0],
+      String.raw`{"topic":"clickstream","partition":0,"offset":103,"reason":"value: expected JSON text (not valid JSON)","raw":"{\"event_id\":\"e9\",\"event_type\":\"page_"}`,
+    );
     assert.match(lines[0].reason, /^value: expected JSON text \(/);
     assert.equal(lines[0].raw, '{"event_id":"e9","event_type":"page_');
     assert.equal((JSON.parse(lines[1].raw) as { event_type: string }).event_type, 'page_view');
@@ -276,6 +272,93 @@ describe('processBatch', () => {
       run([[{ ...record(0, 1, value), timestamp: 'soon' }]]),
       /clickstream-0@1: timestamp expected epoch milliseconds, got soon/,
     );
+  });
+
+  it('lists only its own files when an earlier batch left files in its directory', async () => {
+    // Prepare: the first batch writes hours 09-11; the second, in the same directory, hour 10 of another range.
+    const dir = await mkdtemp(join(root, 'shared-'));
+    await processBatch(engine, fixtureLists(), dir);
+    const later = [[record(0, 200, event('z', '2024-05-01T10:30:00Z'))]];
+
+    // Act
+    const result = await processBatch(engine, later, dir);
+
+    // Assess
+    assert.deepEqual(
+      result.files.map((f) => f.key),
+      [
+        'events/clickstream/dt=2024-05-01/hour=10/clickstream-0-200-200.parquet',
+        'events/aggregates/event_minute/dt=2024-05-01/hour=10/clickstream-0-200-200.parquet',
+      ],
+    );
+    assert.deepEqual(await rows(result.files[0].path, 'event_id'), ['z']);
+  });
+
+  it('splits a batch over the engine threads and keeps the delivery order across the split', async () => {
+    // Prepare: a 2-thread engine, so the 4 records go to 2 tables of 2; the tie on event a (offset 5 in
+    // both partitions) and the quarantine order of partition 0 (offsets 6, 7) span them.
+    const twoThreads = await Engine.open({
+      memoryLimitMb: 256,
+      tempDirectory: join(root, 'spill-2'),
+      threads: 2,
+    });
+    const lists = [
+      [
+        record(0, 5, event('a', '2024-05-01T10:00:00Z', { user_id: 'first' })),
+        record(0, 6, { event_id: 'bad-1' }),
+        record(0, 7, { event_id: 'bad-2' }),
+      ],
+      [record(1, 5, event('a', '2024-05-01T10:00:00Z', { user_id: 'second' }))],
+    ];
+
+    try {
+      // Act
+      const result = await processBatch(twoThreads, lists, await mkdtemp(join(root, 'split-')));
+
+      // Assess
+      const [{ tables }] = await twoThreads.rows<{ tables: number }>(
+        `SELECT CAST(count(*) AS INTEGER) AS tables FROM duckdb_tables() WHERE table_name LIKE 'batch_records_%'`,
+      );
+      assert.equal(tables, 2);
+      const events = result.files.find((f) => f.key.startsWith('events/clickstream/'));
+      assert.ok(events);
+      assert.deepEqual(await rows(events.path, 'event_id, user_id'), ['a first']);
+      const quarantine = result.files.find((f) => f.key.startsWith('quarantine/'));
+      assert.ok(quarantine);
+      const offsets = (await readFile(quarantine.path, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { offset: number }).offset);
+      assert.deepEqual(offsets, [6, 7]);
+    } finally {
+      twoThreads.close();
+    }
+  });
+
+  it('keeps no record of an earlier batch when a smaller one follows on a 2-thread engine', async () => {
+    // Prepare
+    const twoThreads = await Engine.open({
+      memoryLimitMb: 256,
+      tempDirectory: join(root, 'spill-3'),
+      threads: 2,
+    });
+    const many = [[0, 1, 2, 3].map((i) => record(0, i, event(`m${i}`, '2024-05-01T10:00:00Z')))];
+    const one = [[record(0, 9, event('single', '2024-05-01T10:00:00Z'))]];
+
+    try {
+      // Act
+      await processBatch(twoThreads, many, await mkdtemp(join(root, 'many-')));
+      const result = await processBatch(twoThreads, one, await mkdtemp(join(root, 'one-')));
+
+      // Assess
+      const [{ held }] = await twoThreads.rows<{ held: number }>(
+        `SELECT CAST((SELECT count(*) FROM batch_records_0) + (SELECT count(*) FROM batch_records_1) AS INTEGER) AS held`,
+      );
+      assert.equal(held, 1);
+      assert.equal(result.stats.records, 1);
+    } finally {
+      twoThreads.close();
+    }
   });
 
   it('returns nothing to write for an empty batch', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,7 +20,7 @@ describe('generateClickEvents', () => {
   let engine: Engine;
   let root: string;
 
-  /** The messages as one MSK topic-partition (one JSON array of records, as the handler writes it), batched. */
+  /** The messages as one MSK topic-partition's records, batched. */
   const runBatch = async (values: string[]): Promise<BatchResult> => {
     const dir = await mkdtemp(join(root, 'batch-'));
     const records = values.map((text, offset) => ({
@@ -30,8 +30,7 @@ describe('generateClickEvents', () => {
       timestamp: options.start.getTime(),
       value: Buffer.from(text).toString('base64'),
     }));
-    await writeFile(join(dir, 'records.json'), JSON.stringify(records));
-    return processBatch(engine, [join(dir, 'records.json')], dir);
+    return processBatch(engine, [records], dir);
   };
 
   before(async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processBatch } from '../../../../lambdas/core/clickstream/batch';
@@ -62,23 +62,19 @@ describe('CLICKSTREAM_TABLES', () => {
     const root = await mkdtemp(join(tmpdir(), 'cartflow-tables-test-'));
     const engine = await Engine.open({ memoryLimitMb: 256, tempDirectory: join(root, 'spill'), threads: 1 });
     const value = { event_id: 'e1', event_type: 'error', ts: '2024-05-01T10:00:00Z', price: '1.50' };
-    const input = join(root, 'records.json');
-    await writeFile(
-      input,
-      JSON.stringify([
-        {
-          topic: 'clickstream',
-          partition: 0,
-          offset: 1,
-          timestamp: 1714557600000,
-          value: Buffer.from(JSON.stringify(value)).toString('base64'),
-        },
-      ]),
-    );
+    const records = [
+      {
+        topic: 'clickstream',
+        partition: 0,
+        offset: 1,
+        timestamp: 1714557600000,
+        value: Buffer.from(JSON.stringify(value)).toString('base64'),
+      },
+    ];
 
     try {
       // Act
-      const { files } = await processBatch(engine, [input], root);
+      const { files } = await processBatch(engine, [records], root);
       const schemas = await Promise.all(
         files.map(async (f) => [
           f.key.split('/')[1] === 'aggregates' ? f.key.split('/')[2] : f.key.split('/')[1],
