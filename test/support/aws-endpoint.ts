@@ -2,6 +2,8 @@
  * A stand-in AWS endpoint on localhost (the SDK's real clients talk HTTP to it: AWS_ENDPOINT_URL or a
  * profile's endpoint_url), and the process's AWS variables set for one test only.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -61,6 +63,19 @@ const AWS_VARIABLES = [
   'AWS_SESSION_TOKEN',
   'AWS_MAX_ATTEMPTS',
 ];
+
+/**
+ * The AWS variables of a test: test credentials in us-east-1, one attempt, no config file, and the endpoints
+ * given (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, …).
+ */
+export const testAwsVars = (endpoints: Record<string, string>): Record<string, string> => ({
+  ...endpoints,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  AWS_MAX_ATTEMPTS: '1',
+  AWS_CONFIG_FILE: join(tmpdir(), 'cartflow-no-config'),
+});
 
 /** Runs `act` with only the given AWS variables set (the rest of the process's AWS settings hidden). */
 export async function withAwsEnv<T>(vars: Record<string, string>, act: () => Promise<T>): Promise<T> {

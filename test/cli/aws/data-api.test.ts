@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DataApiUnavailableError } from '../../../lambdas/core/errors';
 import { openAwsEnvironment } from '../../../cli/aws/environment';
-import { recordingEndpoint, withAwsEnv, type Answer } from '../../support/aws-endpoint';
+import { recordingEndpoint, testAwsVars, withAwsEnv, type Answer } from '../../support/aws-endpoint';
 
 /** LocalStack community's answer to any Redshift Data API call (HTTP 501, JSON protocol). */
 const LOCALSTACK_UNSERVED: Answer = {
@@ -40,28 +38,18 @@ const stacks = async () => {
 
 /** `query` through the environment's warehouse, the Data API at `endpoint`, as `backfill` opened it. */
 async function queryThrough(endpoint: string) {
-  return withAwsEnv(
-    {
-      AWS_ENDPOINT_URL: endpoint,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_MAX_ATTEMPTS: '1',
-      AWS_CONFIG_FILE: join(tmpdir(), 'cartflow-no-config'),
-    },
-    async () => {
-      const environment = await openAwsEnvironment({
-        env: 'dev',
-        command: 'backfill',
-        dataApiUse: 'to skip the dates that succeeded before',
-        cloudFormation: await stacks(),
-      });
-      return environment.warehouse.query('SELECT 1').then(
-        () => undefined,
-        (error: Error) => error,
-      );
-    },
-  );
+  return withAwsEnv(testAwsVars({ AWS_ENDPOINT_URL: endpoint }), async () => {
+    const environment = await openAwsEnvironment({
+      env: 'dev',
+      command: 'backfill',
+      dataApiUse: 'to skip the dates that succeeded before',
+      cloudFormation: await stacks(),
+    });
+    return environment.warehouse.query('SELECT 1').then(
+      () => undefined,
+      (error: Error) => error,
+    );
+  });
 }
 
 describe('an --env command where the Redshift Data API is unavailable', () => {

@@ -8,7 +8,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { configuredEndpoint } from '../../../cli/aws/endpoints';
 import { openAwsEnvironment, readStackOutputs, StackNotFoundError } from '../../../cli/aws/environment';
 import { UsageError } from '../../../cli/usage-error';
-import { EMPTY_LISTING, recordingEndpoint, withAwsEnv } from '../../support/aws-endpoint';
+import { EMPTY_LISTING, recordingEndpoint, testAwsVars, withAwsEnv } from '../../support/aws-endpoint';
 
 type Stacks = { Stacks: { Outputs: { OutputKey: string; OutputValue: string }[] }[] };
 
@@ -190,15 +190,8 @@ describe('--env clients and custom endpoints', () => {
 
     try {
       // Act
-      await withAwsEnv(
-        {
-          AWS_ENDPOINT_URL: `http://localhost:${s3.port}`,
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'test',
-          AWS_SECRET_ACCESS_KEY: 'test',
-          AWS_CONFIG_FILE: join(tmpdir(), 'cartflow-no-config'),
-        },
-        async () => (await openAwsEnvironment({ env: 'dev', cloudFormation })).lake.list('runs/'),
+      await withAwsEnv(testAwsVars({ AWS_ENDPOINT_URL: `http://localhost:${s3.port}` }), async () =>
+        (await openAwsEnvironment({ env: 'dev', cloudFormation })).lake.list('runs/'),
       );
 
       // Assess

@@ -2,8 +2,6 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   DescribeExecutionCommand,
@@ -16,7 +14,7 @@ import { executionHistory, offsetLag, stepsOfHistory } from '../../../cli/aws/st
 import { gatherStatus, summarizeSteps } from '../../../local/status';
 import { formatStatus } from '../../../cli/status-text';
 import { freshnessRulesOf, loadConfig } from '../../../lib/config';
-import { EMPTY_LISTING, recordingEndpoint, withAwsEnv } from '../../support/aws-endpoint';
+import { EMPTY_LISTING, recordingEndpoint, testAwsVars, withAwsEnv } from '../../support/aws-endpoint';
 
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:cartflow-dev-batch';
 
@@ -232,15 +230,7 @@ describe('status sources on AWS', () => {
     try {
       // Act
       const report = await withAwsEnv(
-        {
-          AWS_ENDPOINT_URL: unserved.url,
-          AWS_ENDPOINT_URL_S3: s3.url,
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'test',
-          AWS_SECRET_ACCESS_KEY: 'test',
-          AWS_MAX_ATTEMPTS: '1',
-          AWS_CONFIG_FILE: join(tmpdir(), 'cartflow-no-config'),
-        },
+        testAwsVars({ AWS_ENDPOINT_URL: unserved.url, AWS_ENDPOINT_URL_S3: s3.url }),
         async () => {
           const environment = await openAwsEnvironment({
             env: 'dev',
