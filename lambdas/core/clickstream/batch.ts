@@ -73,6 +73,12 @@ export const clickstreamKeys = {
 
 const FACT_COLUMNS = CLICKSTREAM_TABLES.fact_click_event.columns.map((c) => `"${c.name}"`).join(', ');
 const SAFE_OFFSET = Number.MAX_SAFE_INTEGER;
+/**
+ * The batch's checked records and its kept events: tables of the database, not TEMP, so that the
+ * engine's second connection reads them too. Replaced by each batch.
+ */
+const CHECKED = 'batch_checked';
+const KEPT = 'batch_kept';
 
 /**
  * The batch's records in DuckDB: the fields read of each MSK record (others are ignored), as text, and
@@ -184,72 +190,85 @@ export async function processBatch(
              value, TRY(decode(from_base64(value))) AS text
       FROM ${recordsTable(i)}`,
   );
-  await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
+  await engine.run(`CREATE OR REPLACE TABLE ${CHECKED} AS
     SELECT * EXCLUDE (raw, seq), CASE WHEN reason IS NOT NULL THEN raw END AS raw
     FROM (${validateEventsSql(`(${sources.join(' UNION ALL ')})`, ['seq'])})${tables > 1 ? ' ORDER BY seq' : ''}`);
 
-  const partitions = (
-    await engine.rows<PartitionRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition,
-      CAST(min(off) AS DOUBLE) AS first, CAST(max(off) AS DOUBLE) AS last, arg_min(kafka_ts, (off, rowid)) AS first_ts,
-      CAST(count(*) AS INTEGER) AS records,
-      CAST(count(*) FILTER (WHERE reason IS NULL) AS INTEGER) AS valid,
-      CAST(count(*) FILTER (WHERE reason IS NOT NULL) AS INTEGER) AS quarantined,
-      CAST(count(*) FILTER (WHERE off IS NULL OR kafka_ts IS NULL) AS INTEGER) AS malformed
-      FROM checked GROUP BY ALL ORDER BY topic, partition`)
-  ).map((p) => ({ ...p, first: Number(p.first), last: Number(p.last) }));
+  // From here every statement reads less than a row group, so runs on one thread: two run at once,
+  // one on each connection.
+  const side = await engine.second();
+  const [partitions] = await settleAll([
+    side
+      .rows<PartitionRow>(
+        `SELECT topic, CAST(partition AS INTEGER) AS partition,
+         CAST(min(off) AS DOUBLE) AS first, CAST(max(off) AS DOUBLE) AS last, arg_min(kafka_ts, (off, rowid)) AS first_ts,
+         CAST(count(*) AS INTEGER) AS records,
+         CAST(count(*) FILTER (WHERE reason IS NULL) AS INTEGER) AS valid,
+         CAST(count(*) FILTER (WHERE reason IS NOT NULL) AS INTEGER) AS quarantined,
+         CAST(count(*) FILTER (WHERE off IS NULL OR kafka_ts IS NULL) AS INTEGER) AS malformed
+         FROM ${CHECKED} GROUP BY ALL ORDER BY topic, partition`,
+      )
+      .then((rows) => rows.map((p) => ({ ...p, first: Number(p.first), last: Number(p.last) }))),
+    // Kept events: the lowest offset of each event_id (then the first delivered), found by a grouped
+    // arg_min and a semi-join instead of sorting the batch; rows stay in delivery order.
+    engine.run(`CREATE OR REPLACE TABLE ${KEPT} AS
+      SELECT ${FACT_COLUMNS}, topic, partition, off, strftime(ts, '%Y-%m-%d') AS dt, strftime(ts, '%H') AS "hour"
+      FROM ${CHECKED}
+      WHERE reason IS NULL AND rowid IN (
+        SELECT arg_min(rowid, (off, rowid)) FROM ${CHECKED} WHERE reason IS NULL GROUP BY event_id)`),
+  ]);
   if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, tables);
-
-  // Kept events: the lowest offset of each event_id (then the first delivered), found by a grouped
-  // arg_min and a semi-join instead of sorting the batch; rows stay in delivery order.
-  await engine.run(`CREATE OR REPLACE TEMP TABLE kept AS
-    SELECT ${FACT_COLUMNS}, topic, partition, off, strftime(ts, '%Y-%m-%d') AS dt, strftime(ts, '%H') AS "hour"
-    FROM checked
-    WHERE reason IS NULL AND rowid IN (
-      SELECT arg_min(rowid, (off, rowid)) FROM checked WHERE reason IS NULL GROUP BY event_id)`);
 
   lap('sql');
   const written: WrittenFile[] = [];
-  const copy = async (kind: string, select: string): Promise<number> => {
-    const { rows, files } = await copyByHour(engine, select, join(dir, kind));
+  const copy = async (on: Engine, kind: string, select: string): Promise<number> => {
+    const { rows, files } = await copyByHour(on, select, join(dir, kind));
     written.push(...files.map((f) => ({ ...f, kind })));
     return rows;
   };
-  const kept = await copy('events', `SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM kept`);
-  if (kept > 0) {
-    await copy(
-      'event_minute',
-      `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start, event_type, count(*) AS events
-       FROM kept GROUP BY ${HOUR_PARTITIONS}, window_start, event_type
-       ORDER BY ${HOUR_PARTITIONS}, window_start, list_position(${typeList}, event_type)`,
-    );
-    await copy(
-      'error_minute',
-      `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start,
-              coalesce(service, '${UNKNOWN}') AS service, coalesce(error_code, '${UNKNOWN}') AS error_code,
-              count(*) AS errors
-       FROM kept WHERE event_type = 'error' GROUP BY ALL ORDER BY ALL`,
-    );
-  }
-  // Quarantine: one JSON Lines file per topic-partition with rejected records. One scan has DuckDB
-  // write each line (to_json, as COPY … (FORMAT JSON) writes it, which has no PARTITION_BY); the lines
-  // are split by partition here. Few records, few files.
+  // The events on this connection; the minute aggregates and the quarantine lines on the second.
+  const [kept, lines] = await settleAll([
+    copy(engine, 'events', `SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM ${KEPT}`),
+    (async () => {
+      // No valid record, no event: no aggregate.
+      if (partitions.some((p) => p.valid > 0)) {
+        await copy(
+          side,
+          'event_minute',
+          `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start, event_type, count(*) AS events
+         FROM ${KEPT} GROUP BY ${HOUR_PARTITIONS}, window_start, event_type
+         ORDER BY ${HOUR_PARTITIONS}, window_start, list_position(${typeList}, event_type)`,
+        );
+        await copy(
+          side,
+          'error_minute',
+          `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start,
+                coalesce(service, '${UNKNOWN}') AS service, coalesce(error_code, '${UNKNOWN}') AS error_code,
+                count(*) AS errors
+         FROM ${KEPT} WHERE event_type = 'error' GROUP BY ALL ORDER BY ALL`,
+        );
+      }
+      // Quarantine: one JSON Lines file per topic-partition with rejected records. One scan has DuckDB
+      // write each line (to_json, as COPY … (FORMAT JSON) writes it, which has no PARTITION_BY); the
+      // lines are split by partition below. Few records, few files.
+      if (partitions.every((p) => p.quarantined === 0)) return [];
+      return side.rows<{ topic: string; partition: number; line: string }>(`
+        SELECT topic, CAST(partition AS INTEGER) AS partition,
+               CAST(to_json({topic: topic, partition: partition, "offset": off, reason: reason, raw: raw}) AS VARCHAR) AS line
+        FROM ${CHECKED} WHERE reason IS NOT NULL ORDER BY rowid`);
+    })(),
+  ]);
   const rejected: BatchFile[] = [];
-  if (partitions.some((p) => p.quarantined > 0)) {
-    const lines = await engine.rows<{ topic: string; partition: number; line: string }>(`
-      SELECT topic, CAST(partition AS INTEGER) AS partition,
-             CAST(to_json({topic: topic, partition: partition, "offset": off, reason: reason, raw: raw}) AS VARCHAR) AS line
-      FROM checked WHERE reason IS NOT NULL ORDER BY rowid`);
-    for (const p of partitions) {
-      if (p.quarantined === 0) continue;
-      const file = {
-        key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
-        path: join(dir, `quarantine-${rejected.length}.jsonl`),
-        contentType: JSON_LINES,
-      };
-      const mine = lines.filter((l) => l.topic === p.topic && l.partition === p.partition);
-      await writeFile(file.path, mine.map((l) => `${l.line}\n`).join(''));
-      rejected.push(file);
-    }
+  for (const p of partitions) {
+    if (p.quarantined === 0) continue;
+    const file = {
+      key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
+      path: join(dir, `quarantine-${rejected.length}.jsonl`),
+      contentType: JSON_LINES,
+    };
+    const mine = lines.filter((l) => l.topic === p.topic && l.partition === p.partition);
+    await writeFile(file.path, mine.map((l) => `${l.line}\n`).join(''));
+    rejected.push(file);
   }
 
   const rangeOf = new Map(partitions.map((p) => [`${p.topic}/${p.partition}`, p]));
@@ -283,6 +302,16 @@ export async function processBatch(
       partitions: partitions.length,
     },
   };
+}
+
+/** Waits for every promise (none left running), then throws the first failure. */
+async function settleAll<T extends readonly unknown[]>(promises: {
+  [K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 const byKey = (a: BatchFile, b: BatchFile) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
