@@ -81,8 +81,8 @@ const CHECKED = 'batch_checked';
 const KEPT = 'batch_kept';
 
 /**
- * The batch's records in DuckDB: the fields read of each MSK record (others are ignored), as text, and
- * `seq`, the delivery order. Replaced by each batch, so the previous batch's rows are freed. One table
+ * The batch's records in DuckDB: the fields read of each MSK record (others are ignored), as text, in
+ * delivery order (seqOf). Replaced by each batch, so the previous batch's rows are freed. One table
  * per engine thread, each holding a contiguous share of the batch: DuckDB scans a table on one thread
  * per row group of 122,880 rows, more than a batch (6 MB, some 20,000 records) fills, so with one
  * table validating a batch would use one thread.
@@ -90,10 +90,17 @@ const KEPT = 'batch_kept';
 const recordsTable = (i: number) => `batch_records_${i}`;
 const RECORD_FIELDS = ['topic', 'partition', 'offset', 'timestamp', 'value'] as const;
 const recordsDdl = (i: number) =>
-  `CREATE OR REPLACE TEMP TABLE ${recordsTable(i)} (seq INTEGER, ${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
+  `CREATE OR REPLACE TEMP TABLE ${recordsTable(i)} (${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
 /** Every record of the batch, in no particular order (ORDER BY seq for the delivery order). */
-const allRecords = (tables: number) =>
-  `(${Array.from({ length: tables }, (_, i) => `SELECT * FROM ${recordsTable(i)}`).join(' UNION ALL ')})`;
+const allRecords = (loaded: Loaded) =>
+  `(${Array.from({ length: loaded.tables }, (_, i) => `SELECT ${seqOf(loaded, i)} AS seq, * FROM ${recordsTable(i)}`).join(' UNION ALL ')})`;
+/** Where the records went: table i holds the `share` records from seq i × share on, in delivery order. */
+interface Loaded {
+  tables: number;
+  share: number;
+}
+/** A record's position in the batch: its table's first, plus its rowid (its position in the table). */
+const seqOf = (loaded: Loaded, i: number) => `rowid + ${i * loaded.share}`;
 
 /** What DuckDB writes: Parquet as Redshift's COPY reads it (engine.ts, writeParquet). */
 const PARQUET_OPTIONS = 'FORMAT PARQUET, COMPRESSION SNAPPY, PARQUET_VERSION V1';
@@ -124,10 +131,10 @@ function fieldText(value: unknown): string | null {
 
 /**
  * Hands the records to DuckDB through its appender: no file, no JSON text to write and parse again. The
- * only JavaScript per record is reading its five fields; DuckDB decodes and checks them. Returns the
- * number of tables they went to.
+ * only JavaScript per record is reading its five fields; DuckDB decodes and checks them. Returns where
+ * they went (no seq column: a record's rowid gives its position).
  */
-async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[]): Promise<number> {
+async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[]): Promise<Loaded> {
   const count = lists.reduce((sum, list) => sum + list.length, 0);
   // Every table is replaced, empty ones too: none keeps rows of an earlier batch.
   const tables = Math.max(1, engine.settings.threads);
@@ -141,7 +148,7 @@ async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[
         appender.closeSync();
         appender = await engine.appender(recordsTable(seq / share));
       }
-      appender.appendInteger(seq++);
+      seq++;
       const fields = (typeof record === 'object' && record !== null ? record : {}) as Record<string, unknown>;
       for (const name of RECORD_FIELDS) {
         const text = fieldText(fields[name]);
@@ -152,7 +159,7 @@ async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[
     }
   }
   appender.closeSync();
-  return tables;
+  return { tables, share };
 }
 
 /**
@@ -174,7 +181,8 @@ export async function processBatch(
   if (lists.every((list) => list.length === 0)) {
     return { files: [], eventKeys: [], ranges: [], stats: emptyStats() };
   }
-  const tables = await loadRecords(engine, lists);
+  const loaded = await loadRecords(engine, lists);
+  const { tables } = loaded;
   lap('decode');
   // One pass from the records to the checked records: DuckDB decodes the base64 value (TRY: NULL where
   // the bytes are not UTF-8) and validates, each table's share on a thread of its own (the inputs of a
@@ -183,7 +191,7 @@ export async function processBatch(
   // rejected record keeps its text (`raw`).
   const sources = Array.from(
     { length: tables },
-    (_, i) => `SELECT seq, topic, CAST(partition AS BIGINT) AS partition,
+    (_, i) => `SELECT ${seqOf(loaded, i)} AS seq, topic, CAST(partition AS BIGINT) AS partition,
              CASE WHEN regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}
                   THEN CAST("offset" AS BIGINT) END AS off,
              CASE WHEN isfinite(TRY_CAST("timestamp" AS DOUBLE)) THEN CAST("timestamp" AS DOUBLE) END AS kafka_ts,
@@ -217,7 +225,7 @@ export async function processBatch(
       WHERE reason IS NULL AND rowid IN (
         SELECT arg_min(rowid, (off, rowid)) FROM ${CHECKED} WHERE reason IS NULL GROUP BY event_id)`),
   ]);
-  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, tables);
+  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, loaded);
 
   lap('sql');
   const written: WrittenFile[] = [];
@@ -360,7 +368,7 @@ const emptyStats = (): BatchStats => ({
 });
 
 /** A record without a whole offset or a numeric timestamp is no MSK record: the batch fails, it is not quarantined. */
-async function failOnRecordFields(engine: Engine, tables: number): Promise<never> {
+async function failOnRecordFields(engine: Engine, loaded: Loaded): Promise<never> {
   const wholeOffset = `coalesce(regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}, false)`;
   const [bad] = await engine.rows<{
     topic: string;
@@ -371,7 +379,7 @@ async function failOnRecordFields(engine: Engine, tables: number): Promise<never
   }>(`
     SELECT topic, CAST(partition AS INTEGER) AS partition, "offset" AS off_text, "timestamp" AS ts_text,
            CASE WHEN NOT ${wholeOffset} THEN 'offset' ELSE 'timestamp' END AS field
-    FROM ${allRecords(tables)}
+    FROM ${allRecords(loaded)}
     WHERE NOT ${wholeOffset} OR NOT coalesce(isfinite(TRY_CAST("timestamp" AS DOUBLE)), false)
     ORDER BY seq LIMIT 1`);
   const where = `record ${bad.topic}-${bad.partition}`;
