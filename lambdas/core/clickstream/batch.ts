@@ -73,10 +73,16 @@ export const clickstreamKeys = {
 
 const FACT_COLUMNS = CLICKSTREAM_TABLES.fact_click_event.columns.map((c) => `"${c.name}"`).join(', ');
 const SAFE_OFFSET = Number.MAX_SAFE_INTEGER;
+/**
+ * The batch's checked records and its kept events: tables of the database, not TEMP, so that the
+ * engine's second connection reads them too. Replaced by each batch.
+ */
+const CHECKED = 'batch_checked';
+const KEPT = 'batch_kept';
 
 /**
- * The batch's records in DuckDB: the fields read of each MSK record (others are ignored), as text, and
- * `seq`, the delivery order. Replaced by each batch, so the previous batch's rows are freed. One table
+ * The batch's records in DuckDB: the fields read of each MSK record (others are ignored), as text, in
+ * delivery order (seqOf). Replaced by each batch, so the previous batch's rows are freed. One table
  * per engine thread, each holding a contiguous share of the batch: DuckDB scans a table on one thread
  * per row group of 122,880 rows, more than a batch (6 MB, some 20,000 records) fills, so with one
  * table validating a batch would use one thread.
@@ -84,10 +90,17 @@ const SAFE_OFFSET = Number.MAX_SAFE_INTEGER;
 const recordsTable = (i: number) => `batch_records_${i}`;
 const RECORD_FIELDS = ['topic', 'partition', 'offset', 'timestamp', 'value'] as const;
 const recordsDdl = (i: number) =>
-  `CREATE OR REPLACE TEMP TABLE ${recordsTable(i)} (seq INTEGER, ${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
+  `CREATE OR REPLACE TEMP TABLE ${recordsTable(i)} (${RECORD_FIELDS.map((f) => `"${f}" VARCHAR`).join(', ')})`;
 /** Every record of the batch, in no particular order (ORDER BY seq for the delivery order). */
-const allRecords = (tables: number) =>
-  `(${Array.from({ length: tables }, (_, i) => `SELECT * FROM ${recordsTable(i)}`).join(' UNION ALL ')})`;
+const allRecords = (loaded: Loaded) =>
+  `(${Array.from({ length: loaded.tables }, (_, i) => `SELECT ${seqOf(loaded, i)} AS seq, * FROM ${recordsTable(i)}`).join(' UNION ALL ')})`;
+/** Where the records went: table i holds the `share` records from seq i × share on, in delivery order. */
+interface Loaded {
+  tables: number;
+  share: number;
+}
+/** A record's position in the batch: its table's first, plus its rowid (its position in the table). */
+const seqOf = (loaded: Loaded, i: number) => `rowid + ${i * loaded.share}`;
 
 /** What DuckDB writes: Parquet as Redshift's COPY reads it (engine.ts, writeParquet). */
 const PARQUET_OPTIONS = 'FORMAT PARQUET, COMPRESSION SNAPPY, PARQUET_VERSION V1';
@@ -118,10 +131,10 @@ function fieldText(value: unknown): string | null {
 
 /**
  * Hands the records to DuckDB through its appender: no file, no JSON text to write and parse again. The
- * only JavaScript per record is reading its five fields; DuckDB decodes and checks them. Returns the
- * number of tables they went to.
+ * only JavaScript per record is reading its five fields; DuckDB decodes and checks them. Returns where
+ * they went (no seq column: a record's rowid gives its position).
  */
-async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[]): Promise<number> {
+async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[]): Promise<Loaded> {
   const count = lists.reduce((sum, list) => sum + list.length, 0);
   // Every table is replaced, empty ones too: none keeps rows of an earlier batch.
   const tables = Math.max(1, engine.settings.threads);
@@ -135,7 +148,7 @@ async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[
         appender.closeSync();
         appender = await engine.appender(recordsTable(seq / share));
       }
-      appender.appendInteger(seq++);
+      seq++;
       const fields = (typeof record === 'object' && record !== null ? record : {}) as Record<string, unknown>;
       for (const name of RECORD_FIELDS) {
         const text = fieldText(fields[name]);
@@ -146,7 +159,7 @@ async function loadRecords(engine: Engine, lists: readonly (readonly unknown[])[
     }
   }
   appender.closeSync();
-  return tables;
+  return { tables, share };
 }
 
 /**
@@ -168,7 +181,8 @@ export async function processBatch(
   if (lists.every((list) => list.length === 0)) {
     return { files: [], eventKeys: [], ranges: [], stats: emptyStats() };
   }
-  const tables = await loadRecords(engine, lists);
+  const loaded = await loadRecords(engine, lists);
+  const { tables } = loaded;
   lap('decode');
   // One pass from the records to the checked records: DuckDB decodes the base64 value (TRY: NULL where
   // the bytes are not UTF-8) and validates, each table's share on a thread of its own (the inputs of a
@@ -177,79 +191,92 @@ export async function processBatch(
   // rejected record keeps its text (`raw`).
   const sources = Array.from(
     { length: tables },
-    (_, i) => `SELECT seq, topic, CAST(partition AS BIGINT) AS partition,
+    (_, i) => `SELECT ${seqOf(loaded, i)} AS seq, topic, CAST(partition AS BIGINT) AS partition,
              CASE WHEN regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}
                   THEN CAST("offset" AS BIGINT) END AS off,
              CASE WHEN isfinite(TRY_CAST("timestamp" AS DOUBLE)) THEN CAST("timestamp" AS DOUBLE) END AS kafka_ts,
              value, TRY(decode(from_base64(value))) AS text
       FROM ${recordsTable(i)}`,
   );
-  await engine.run(`CREATE OR REPLACE TEMP TABLE checked AS
+  await engine.run(`CREATE OR REPLACE TABLE ${CHECKED} AS
     SELECT * EXCLUDE (raw, seq), CASE WHEN reason IS NOT NULL THEN raw END AS raw
     FROM (${validateEventsSql(`(${sources.join(' UNION ALL ')})`, ['seq'])})${tables > 1 ? ' ORDER BY seq' : ''}`);
 
-  const partitions = (
-    await engine.rows<PartitionRow>(`SELECT topic, CAST(partition AS INTEGER) AS partition,
-      CAST(min(off) AS DOUBLE) AS first, CAST(max(off) AS DOUBLE) AS last, arg_min(kafka_ts, (off, rowid)) AS first_ts,
-      CAST(count(*) AS INTEGER) AS records,
-      CAST(count(*) FILTER (WHERE reason IS NULL) AS INTEGER) AS valid,
-      CAST(count(*) FILTER (WHERE reason IS NOT NULL) AS INTEGER) AS quarantined,
-      CAST(count(*) FILTER (WHERE off IS NULL OR kafka_ts IS NULL) AS INTEGER) AS malformed
-      FROM checked GROUP BY ALL ORDER BY topic, partition`)
-  ).map((p) => ({ ...p, first: Number(p.first), last: Number(p.last) }));
-  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, tables);
-
-  // Kept events: the lowest offset of each event_id (then the first delivered), found by a grouped
-  // arg_min and a semi-join instead of sorting the batch; rows stay in delivery order.
-  await engine.run(`CREATE OR REPLACE TEMP TABLE kept AS
-    SELECT ${FACT_COLUMNS}, topic, partition, off, strftime(ts, '%Y-%m-%d') AS dt, strftime(ts, '%H') AS "hour"
-    FROM checked
-    WHERE reason IS NULL AND rowid IN (
-      SELECT arg_min(rowid, (off, rowid)) FROM checked WHERE reason IS NULL GROUP BY event_id)`);
+  // From here every statement reads less than a row group, so runs on one thread: two run at once,
+  // one on each connection.
+  const side = await engine.second();
+  const [partitions] = await settleAll([
+    side
+      .rows<PartitionRow>(
+        `SELECT topic, CAST(partition AS INTEGER) AS partition,
+         CAST(min(off) AS DOUBLE) AS first, CAST(max(off) AS DOUBLE) AS last, arg_min(kafka_ts, (off, rowid)) AS first_ts,
+         CAST(count(*) AS INTEGER) AS records,
+         CAST(count(*) FILTER (WHERE reason IS NULL) AS INTEGER) AS valid,
+         CAST(count(*) FILTER (WHERE reason IS NOT NULL) AS INTEGER) AS quarantined,
+         CAST(count(*) FILTER (WHERE off IS NULL OR kafka_ts IS NULL) AS INTEGER) AS malformed
+         FROM ${CHECKED} GROUP BY ALL ORDER BY topic, partition`,
+      )
+      .then((rows) => rows.map((p) => ({ ...p, first: Number(p.first), last: Number(p.last) }))),
+    // Kept events: the lowest offset of each event_id (then the first delivered), found by a grouped
+    // arg_min and a semi-join instead of sorting the batch; rows stay in delivery order.
+    engine.run(`CREATE OR REPLACE TABLE ${KEPT} AS
+      SELECT ${FACT_COLUMNS}, topic, partition, off, strftime(ts, '%Y-%m-%d') AS dt, strftime(ts, '%H') AS "hour"
+      FROM ${CHECKED}
+      WHERE reason IS NULL AND rowid IN (
+        SELECT arg_min(rowid, (off, rowid)) FROM ${CHECKED} WHERE reason IS NULL GROUP BY event_id)`),
+  ]);
+  if (partitions.some((p) => p.malformed > 0)) await failOnRecordFields(engine, loaded);
 
   lap('sql');
   const written: WrittenFile[] = [];
-  const copy = async (kind: string, select: string): Promise<number> => {
-    const { rows, files } = await copyByHour(engine, select, join(dir, kind));
+  const copy = async (on: Engine, kind: string, select: string): Promise<number> => {
+    const { rows, files } = await copyByHour(on, select, join(dir, kind));
     written.push(...files.map((f) => ({ ...f, kind })));
     return rows;
   };
-  const kept = await copy('events', `SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM kept`);
-  if (kept > 0) {
-    await copy(
-      'event_minute',
-      `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start, event_type, count(*) AS events
-       FROM kept GROUP BY ${HOUR_PARTITIONS}, window_start, event_type
-       ORDER BY ${HOUR_PARTITIONS}, window_start, list_position(${typeList}, event_type)`,
-    );
-    await copy(
-      'error_minute',
-      `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start,
-              coalesce(service, '${UNKNOWN}') AS service, coalesce(error_code, '${UNKNOWN}') AS error_code,
-              count(*) AS errors
-       FROM kept WHERE event_type = 'error' GROUP BY ALL ORDER BY ALL`,
-    );
-  }
-  // Quarantine: one JSON Lines file per topic-partition with rejected records. One scan has DuckDB
-  // write each line (to_json, as COPY … (FORMAT JSON) writes it, which has no PARTITION_BY); the lines
-  // are split by partition here. Few records, few files.
+  // The events on this connection; the minute aggregates and the quarantine lines on the second.
+  const [kept, lines] = await settleAll([
+    copy(engine, 'events', `SELECT ${FACT_COLUMNS}, ${HOUR_PARTITIONS} FROM ${KEPT}`),
+    (async () => {
+      // No valid record, no event: no aggregate.
+      if (partitions.some((p) => p.valid > 0)) {
+        await copy(
+          side,
+          'event_minute',
+          `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start, event_type, count(*) AS events
+         FROM ${KEPT} GROUP BY ${HOUR_PARTITIONS}, window_start, event_type
+         ORDER BY ${HOUR_PARTITIONS}, window_start, list_position(${typeList}, event_type)`,
+        );
+        await copy(
+          side,
+          'error_minute',
+          `SELECT ${HOUR_PARTITIONS}, date_trunc('minute', ts) AS window_start,
+                coalesce(service, '${UNKNOWN}') AS service, coalesce(error_code, '${UNKNOWN}') AS error_code,
+                count(*) AS errors
+         FROM ${KEPT} WHERE event_type = 'error' GROUP BY ALL ORDER BY ALL`,
+        );
+      }
+      // Quarantine: one JSON Lines file per topic-partition with rejected records. One scan has DuckDB
+      // write each line (to_json, as COPY … (FORMAT JSON) writes it, which has no PARTITION_BY); the
+      // lines are split by partition below. Few records, few files.
+      if (partitions.every((p) => p.quarantined === 0)) return [];
+      return side.rows<{ topic: string; partition: number; line: string }>(`
+        SELECT topic, CAST(partition AS INTEGER) AS partition,
+               CAST(to_json({topic: topic, partition: partition, "offset": off, reason: reason, raw: raw}) AS VARCHAR) AS line
+        FROM ${CHECKED} WHERE reason IS NOT NULL ORDER BY rowid`);
+    })(),
+  ]);
   const rejected: BatchFile[] = [];
-  if (partitions.some((p) => p.quarantined > 0)) {
-    const lines = await engine.rows<{ topic: string; partition: number; line: string }>(`
-      SELECT topic, CAST(partition AS INTEGER) AS partition,
-             CAST(to_json({topic: topic, partition: partition, "offset": off, reason: reason, raw: raw}) AS VARCHAR) AS line
-      FROM checked WHERE reason IS NOT NULL ORDER BY rowid`);
-    for (const p of partitions) {
-      if (p.quarantined === 0) continue;
-      const file = {
-        key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
-        path: join(dir, `quarantine-${rejected.length}.jsonl`),
-        contentType: JSON_LINES,
-      };
-      const mine = lines.filter((l) => l.topic === p.topic && l.partition === p.partition);
-      await writeFile(file.path, mine.map((l) => `${l.line}\n`).join(''));
-      rejected.push(file);
-    }
+  for (const p of partitions) {
+    if (p.quarantined === 0) continue;
+    const file = {
+      key: clickstreamKeys.quarantine(new Date(p.first_ts), p),
+      path: join(dir, `quarantine-${rejected.length}.jsonl`),
+      contentType: JSON_LINES,
+    };
+    const mine = lines.filter((l) => l.topic === p.topic && l.partition === p.partition);
+    await writeFile(file.path, mine.map((l) => `${l.line}\n`).join(''));
+    rejected.push(file);
   }
 
   const rangeOf = new Map(partitions.map((p) => [`${p.topic}/${p.partition}`, p]));
@@ -283,6 +310,16 @@ export async function processBatch(
       partitions: partitions.length,
     },
   };
+}
+
+/** Waits for every promise (none left running), then throws the first failure. */
+async function settleAll<T extends readonly unknown[]>(promises: {
+  [K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 const byKey = (a: BatchFile, b: BatchFile) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
@@ -331,7 +368,7 @@ const emptyStats = (): BatchStats => ({
 });
 
 /** A record without a whole offset or a numeric timestamp is no MSK record: the batch fails, it is not quarantined. */
-async function failOnRecordFields(engine: Engine, tables: number): Promise<never> {
+async function failOnRecordFields(engine: Engine, loaded: Loaded): Promise<never> {
   const wholeOffset = `coalesce(regexp_full_match("offset", '[0-9]+') AND TRY_CAST("offset" AS DOUBLE) <= ${SAFE_OFFSET}, false)`;
   const [bad] = await engine.rows<{
     topic: string;
@@ -342,7 +379,7 @@ async function failOnRecordFields(engine: Engine, tables: number): Promise<never
   }>(`
     SELECT topic, CAST(partition AS INTEGER) AS partition, "offset" AS off_text, "timestamp" AS ts_text,
            CASE WHEN NOT ${wholeOffset} THEN 'offset' ELSE 'timestamp' END AS field
-    FROM ${allRecords(tables)}
+    FROM ${allRecords(loaded)}
     WHERE NOT ${wholeOffset} OR NOT coalesce(isfinite(TRY_CAST("timestamp" AS DOUBLE)), false)
     ORDER BY seq LIMIT 1`);
   const where = `record ${bad.topic}-${bad.partition}`;

@@ -66,10 +66,16 @@ export interface ParquetWriteOptions {
 }
 
 export class Engine {
+  /** The second connection (`second`), once opened. */
+  private other: Promise<Engine> | undefined;
+  private opened: Engine | undefined;
+
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     readonly settings: EngineSettings,
+    /** False for a second connection: closing it leaves the database open. */
+    private readonly ownsInstance = true,
   ) {}
 
   static async open(settings: EngineSettings): Promise<Engine> {
@@ -83,10 +89,27 @@ export class Engine {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
     });
+    return new Engine(instance, await Engine.connect(instance), settings);
+  }
+
+  private static async connect(instance: DuckDBInstance): Promise<DuckDBConnection> {
     const connection = await instance.connect();
     // ICU (linked in) registers TimeZone only once loaded, so it is not a creation option: set it here.
     await connection.run("SET TimeZone = 'UTC'");
-    return new Engine(instance, connection, settings);
+    return connection;
+  }
+
+  /**
+   * A second connection to the same database, opened once and kept: a statement on it runs alongside one
+   * on this connection (a query that reads less than one row group runs on one thread). It sees the
+   * database's tables, not this connection's TEMP tables.
+   */
+  second(): Promise<Engine> {
+    this.other ??= Engine.connect(this.instance).then((connection) => {
+      this.opened = new Engine(this.instance, connection, this.settings, false);
+      return this.opened;
+    });
+    return this.other;
   }
 
   /** Runs statements (separated by ';'); returns nothing. */
@@ -142,7 +165,8 @@ export class Engine {
   }
 
   close(): void {
+    this.opened?.close();
     this.connection.closeSync();
-    this.instance.closeSync();
+    if (this.ownsInstance) this.instance.closeSync();
   }
 }

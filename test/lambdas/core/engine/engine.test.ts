@@ -47,6 +47,27 @@ describe('Engine', () => {
     );
   });
 
+  it('opens a second connection once: it reads the database tables, in UTC, while the first runs a statement', async () => {
+    // Prepare
+    await engine.run(
+      'CREATE OR REPLACE TABLE shared AS SELECT 1 AS n; CREATE OR REPLACE TEMP TABLE own AS SELECT 2 AS n',
+    );
+
+    // Act
+    const second = await engine.second();
+    const [count, zone] = await Promise.all([
+      second.scalar<bigint>('SELECT count(*) FROM shared'),
+      second.scalar<string>("SELECT current_setting('TimeZone')"),
+      engine.scalar<bigint>('SELECT sum(i) FROM range(1000000) t(i)'),
+    ]);
+
+    // Assess
+    assert.equal(await engine.second(), second);
+    assert.equal(count, 1n);
+    assert.equal(zone, 'UTC');
+    await assert.rejects(second.run('SELECT * FROM own'), /own/);
+  });
+
   it('writes Parquet as Redshift COPY reads it: v1 data pages, DECIMAL(12,2) on INT64, UTF-8 strings', async () => {
     // Prepare: enough repeated values that some columns get a dictionary page before their data pages.
     const path = join(dir, 'curated.parquet');
