@@ -70,10 +70,6 @@ export interface AlarmConfig {
 }
 
 /**
- * Freshness SLAs per dataset (lambdas/core/freshness.ts), measured by the scheduled SLA check
- * (lambdas/handlers/sla-check.ts), alarmed per dataset and shown by `cartflow status` with the same code.
- */
-/**
  * The quality gate and the checks of an environment. The checks themselves are docs/quality-rules.md; the
  * Validate, MergeBuckets and catalog steps get these settings as QUALITY_SETTINGS.
  */
@@ -104,6 +100,10 @@ export interface DatasetQualityConfig {
   severity?: Record<string, Severity>;
 }
 
+/**
+ * Freshness SLAs per dataset (lambdas/core/freshness.ts), measured by the scheduled SLA check
+ * (lambdas/handlers/sla-check.ts), alarmed per dataset and shown by `cartflow status` with the same code.
+ */
 export interface SlaConfig {
   /**
    * One rule per dataset (products, orders, order_items, events): `{ loadedBy: 'HH:MM' }` means business

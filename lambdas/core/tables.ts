@@ -196,7 +196,9 @@ const schemaChange: TableDef = {
 // Lake-only datasets: typed but unvalidated, every column nullable. Money gets precision 18 so
 // dirty amounts outside NUMERIC(12,2) still reach validation instead of failing the write.
 const nullable = (column: ColumnDef): ColumnDef => ({ ...column, nullable: true });
-const lakeMoney = (name: string) => money(name, true, 18);
+/** The most a Parquet INT64 decimal holds. */
+const LAKE_MONEY_PRECISION = 18;
+const lakeMoney = (name: string) => money(name, true, LAKE_MONEY_PRECISION);
 
 const lakeTable = (name: string, columns: ColumnDef[]): TableDef => ({ name, columns, primaryKey: [] });
 
@@ -408,14 +410,15 @@ export const CURATED: Curated = {
 
 /** A source column as a plain ColumnDef: what the warehouse holds of it. */
 function columnOf(column: SourceColumn | ColumnDef): ColumnDef {
-  const plainColumn: ColumnDef & { conform?: unknown; doc?: unknown } = { ...column };
-  delete plainColumn.conform;
-  delete plainColumn.doc;
-  return plainColumn;
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- taken off: the warehouse keeps neither
+  const { conform, doc, ...plain } = column as SourceColumn;
+  return plain;
 }
 
 const lakeColumn = (column: ColumnDef): ColumnDef =>
-  nullable(column.kind === 'decimal' ? { ...columnOf(column), precision: 18 } : columnOf(column));
+  nullable(
+    column.kind === 'decimal' ? { ...columnOf(column), precision: LAKE_MONEY_PRECISION } : columnOf(column),
+  );
 
 function curatedDef(table: CuratedTable, sources: Sources): TableDef {
   const { from, columns, ...def } = table;
@@ -463,10 +466,14 @@ export type TableName =
 /** Every table of a declaration: the product's by name, and the raw/, staged/ and curated ones it adds. */
 export type Tables = Record<TableName, TableDef> & { [table: string]: TableDef };
 
+/** A source dataset's table of raw/ (the extract's output), by name. */
+export const rawTableOf = (dataset: string): string => `raw_${dataset}`;
+/** A source dataset's table of staged/ (the transform's output), by name. */
+export const stagedTableOf = (dataset: string): string => `staged_${dataset}`;
+
 /** Every table, derived from the source datasets and curated tables given (a test passes its own). */
 export function declareDatasets(sources: Sources = SOURCES, curated: Curated = CURATED): Declarations {
-  const { orders, order_items: items } = sources;
-  const tables: Tables = {
+  const tables = {
     dim_product: dimProduct,
     fact_order: curatedDef(curated.fact_order, sources),
     fact_order_item: curatedDef(curated.fact_order_item, sources),
@@ -475,29 +482,20 @@ export function declareDatasets(sources: Sources = SOURCES, curated: Curated = C
     dataset_load: datasetLoad,
     quality_result: qualityResult,
     schema_change: schemaChange,
-    raw_orders: lakeTable('raw_orders', orders.columns.map(lakeColumn)),
-    raw_order_items: lakeTable('raw_order_items', items.columns.map(lakeColumn)),
-    staged_orders: lakeTable(
-      'staged_orders',
-      [...orders.columns, ...(orders.enriched ?? [])].map(lakeColumn),
-    ),
-    staged_order_items: lakeTable(
-      'staged_order_items',
-      [...items.columns, ...(items.enriched ?? [])].map(lakeColumn),
-    ),
     products,
-  };
-  // The datasets and curated tables a declaration adds, after the product's (EnsureWarehouse creates them).
-  for (const [key, source] of Object.entries(sources).filter(([, s]) => !isProductSource(s.dataset))) {
+  } as Tables;
+  // Each source dataset's raw/ and staged/ tables; a declaration's added datasets and curated tables come
+  // after the product's (EnsureWarehouse creates them).
+  for (const [key, source] of Object.entries(sources)) {
     // The name becomes lake prefixes, engine tables (`<dataset>_checked`) and raw_/staged_ table names.
     if (key !== source.dataset || !/^[a-z][a-z0-9_]*$/.test(key) || key === 'products') {
       throw new ConfigurationError(
         `source dataset ${JSON.stringify(source.dataset)} declared as ${JSON.stringify(key)}: expected the same lower-case SQL name (a-z, 0-9, _) for both, other than products (lambdas/core/tables.ts)`,
       );
     }
-    tables[`raw_${source.dataset}`] = lakeTable(`raw_${source.dataset}`, source.columns.map(lakeColumn));
-    tables[`staged_${source.dataset}`] = lakeTable(
-      `staged_${source.dataset}`,
+    tables[rawTableOf(key)] = lakeTable(rawTableOf(key), source.columns.map(lakeColumn));
+    tables[stagedTableOf(key)] = lakeTable(
+      stagedTableOf(key),
       [...source.columns, ...(source.enriched ?? [])].map(lakeColumn),
     );
   }

@@ -7,7 +7,7 @@ import { layout } from '../core/layout';
 import { integerEnv, type Env } from '../core/settings';
 import { PermanentError } from '../core/errors';
 import { cursorSql, fromSource, sourceColumns } from '../core/source-rows';
-import { DECLARATIONS, type Declarations, type SourceDataset } from '../core/tables';
+import { DECLARATIONS, rawTableOf, type Declarations, type SourceDataset } from '../core/tables';
 import { awsHandler } from '../adapters/aws-entry';
 import { LakeWorkspace } from '../adapters/lake-workspace';
 import type { Adapters, SqlClient, Step } from '../adapters/ports';
@@ -68,7 +68,7 @@ export function makeExtractOrders({ lake, source, logger }: Adapters, settings: 
   ): Promise<ExtractResult> {
     const spec = {
       dataset: source.dataset,
-      def: settings.declarations.tables[`raw_${source.dataset}`],
+      def: settings.declarations.tables[rawTableOf(source.dataset)],
       toRow: fromSource(source),
       businessDate,
     };

@@ -1,4 +1,4 @@
-import { bucketFilter, bucketKey } from '../core/buckets';
+import { bucketFilter, bucketKey, perBucket } from '../core/buckets';
 import type { PipelineState, TransformResult } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
 import { Engine, fileList } from '../core/engine/engine';
@@ -8,6 +8,8 @@ import { engineStepSettings, type EngineStepSettings } from '../core/step-settin
 import {
   DECLARATIONS,
   isProductSource,
+  rawTableOf,
+  stagedTableOf,
   type Declarations,
   type SourceDataset,
   type TableDef,
@@ -108,17 +110,17 @@ export function makeTransform({ lake, logger }: Adapters, settings: TransformSet
         ['products', tables.products, stagedProducts],
       ];
       for (const [i, source] of declared.entries()) {
-        const raw = await rawSource(engine, tables[`raw_${source.dataset}`], others[i]);
+        const raw = await rawSource(engine, tables[rawTableOf(source.dataset)], others[i]);
         const rows = `(SELECT ${conformed(source)}, __part, __line FROM ${raw} r)`;
         const select = source.stage?.(rows) ?? `SELECT * FROM ${rows} c ORDER BY __part, __line`;
-        outputs.push([source.dataset, tables[`staged_${source.dataset}`], select]);
+        outputs.push([source.dataset, tables[stagedTableOf(source.dataset)], select]);
       }
       const result: TransformResult = { staged: {}, rows: {} };
       for (const [dataset, def, select] of outputs) {
         const path = workspace.path(`staged-${dataset}.parquet`);
         const rows = await engine.writeParquet(castSelect(def, `(${select}) s`), path);
-        // Only orders and lines are bucketed: every bucket stages the same other rows under the day's key.
-        const key = isProductSource(dataset)
+        // Every bucket stages the same rows of an unsplit dataset, under the day's key.
+        const key = perBucket(dataset)
           ? bucketKey(layout.staged(dataset, businessDate), bucket)
           : layout.staged(dataset, businessDate);
         await workspace.publish(path, key);

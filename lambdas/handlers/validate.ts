@@ -26,6 +26,7 @@ import { qualityStepSettings, type QualityStepSettings } from '../core/step-sett
 import {
   DECLARATIONS,
   isProductSource,
+  stagedTableOf,
   type CuratedContext,
   type CuratedTable,
   type Declarations,
@@ -107,7 +108,7 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Vali
             ...common,
             dataset: source.dataset,
             rules: derivedRules(source, declarations, settings.threshold),
-            def: defs[`staged_${source.dataset}`],
+            def: defs[stagedTableOf(source.dataset)],
             source: staged(3 + i),
           }),
         );

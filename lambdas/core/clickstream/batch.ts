@@ -126,6 +126,8 @@ interface PartitionRow {
 /** A record field as DuckDB's JSON reader gives it as VARCHAR: text as is, any other value as JSON, absent as NULL. */
 function fieldText(value: unknown): string | null {
   if (typeof value === 'string') return value;
+  // MSK's partition, offset and timestamp: per record, so not through JSON.stringify (the same text when finite).
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return value === undefined || value === null ? null : (JSON.stringify(value) ?? null);
 }
 
@@ -267,6 +269,13 @@ export async function processBatch(
     })(),
   ]);
   const rejected: BatchFile[] = [];
+  const linesOf = new Map<string, string[]>();
+  for (const l of lines) {
+    const at = `${l.topic}/${l.partition}`;
+    const mine = linesOf.get(at) ?? [];
+    if (mine.length === 0) linesOf.set(at, mine);
+    mine.push(`${l.line}\n`);
+  }
   for (const p of partitions) {
     if (p.quarantined === 0) continue;
     const file = {
@@ -274,8 +283,7 @@ export async function processBatch(
       path: join(dir, `quarantine-${rejected.length}.jsonl`),
       contentType: JSON_LINES,
     };
-    const mine = lines.filter((l) => l.topic === p.topic && l.partition === p.partition);
-    await writeFile(file.path, mine.map((l) => `${l.line}\n`).join(''));
+    await writeFile(file.path, (linesOf.get(`${p.topic}/${p.partition}`) ?? []).join(''));
     rejected.push(file);
   }
 

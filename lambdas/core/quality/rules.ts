@@ -9,7 +9,7 @@ import { ConfigurationError } from '../errors';
 import { CURRENCIES, DATASETS, ORDER_STATUSES } from '../model';
 import type { BatchTable, Dataset } from '../model';
 import { TABLES } from '../tables';
-import type { ColumnDef, Declarations, SourceDataset } from '../tables';
+import { stagedTableOf, type ColumnDef, type Declarations, type SourceDataset } from '../tables';
 
 export type Severity = 'quarantine' | 'report';
 export type Bound = number | bigint;
@@ -281,7 +281,7 @@ export function derivedRules(
   declarations: Declarations,
   threshold: number,
 ): DatasetRules {
-  const staged = declarations.tables[`staged_${source.dataset}`];
+  const staged = declarations.tables[stagedTableOf(source.dataset)];
   const delivered = new Map(staged.columns.map((c) => [c.name, c]));
   const curated = Object.values(declarations.curated)
     .filter((c) => c.from === source.dataset)
