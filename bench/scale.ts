@@ -150,7 +150,7 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
     [HANDLER_ENV.qualitySettings]: qualitySettingsOf(config),
     ...(args['engine-memory-mb'] === undefined
       ? {}
-      : { CARTFLOW_ENGINE_MEMORY_MB: args['engine-memory-mb'] }),
+      : { [HANDLER_ENV.engineMemoryMb]: args['engine-memory-mb'] }),
   };
   const engineSettings = engineSettingsFromEnv(functionEnv);
   const runs: StepRun<unknown>[] = [];

@@ -12,8 +12,6 @@ import { COMMANDS } from './commands/registry';
 import { ENV_NAMES } from '../lib/config';
 import { openAwsEnvironment, type AwsEnvironment } from './aws/environment';
 
-export { UsageError } from './usage-error';
-
 const OPTIONS_TEXT = `Options for every command:
   --data-dir DIR   where the local lake, source and warehouse live (default: $CARTFLOW_DATA_DIR or ./.data)
   --env NAME [--profile P] [--region R]

@@ -1,2 +1,2 @@
-/** A bad call of the command line (unknown option, malformed date, …): exit code 2 with the message, no stack. */
+/** A mistake in how the command was called (unknown option, malformed date, …): printed with the usage, exit code 2. */
 export class UsageError extends Error {}

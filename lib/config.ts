@@ -263,7 +263,8 @@ export interface EngineConfig {
 export interface VolumeConfig {
   /**
    * Order lines above which the day is split; at or below it, one Transform → Validate runs the day, so it
-   * may be at most the largest day one of them takes at engine.memoryMb within 80 % of lambdaTimeoutSeconds
+   * may be at most the largest day one of them takes: within 80 % of lambdaTimeoutSeconds, the /tmp of
+   * engine.ephemeralStorageMb and the memory engine.memoryMb leaves outside DuckDB's limit
    * (lib/engine-capacity.ts, from bench:scale's figures).
    */
   bucketThresholdLines: number;

@@ -198,22 +198,23 @@ export async function seedSourceDatabase(
 ): Promise<void> {
   const filter = businessDayFilter(assertBusinessDate(businessDate, 'businessDate'));
   const ids = [...new Set(rows.orders.map((o) => o.order_id).filter((id) => id !== null))];
+  const [orders, items] = [quoteIdent(sources.orders.table), quoteIdent(sources.order_items.table)];
   await inTransaction(db, async () => {
     for (const ddl of sourceDdl(sources)) await db.query(ddl);
     await db.query(
-      `DELETE FROM order_items WHERE order_id IN (SELECT order_id FROM orders WHERE ${filter}) OR order_id = ANY($1)`,
+      `DELETE FROM ${items} WHERE order_id IN (SELECT order_id FROM ${orders} WHERE ${filter}) OR order_id = ANY($1)`,
       [ids],
     );
-    await db.query(`DELETE FROM orders WHERE ${filter} OR order_id = ANY($1)`, [ids]);
+    await db.query(`DELETE FROM ${orders} WHERE ${filter} OR order_id = ANY($1)`, [ids]);
     // A column a row lacks is NULL: rows of a fixture's extra columns carry them, the generator's do not.
     const values = (dataset: SourceDataset, row: object) =>
       dataset.columns.map((c) => (row as Record<string, unknown>)[c.name] ?? null);
     await db.insertRows(
-      quoteIdent(sources.orders.table),
+      orders,
       rows.orders.map((o) => values(sources.orders, o)),
     );
     await db.insertRows(
-      quoteIdent(sources.order_items.table),
+      items,
       rows.items.map((i) => values(sources.order_items, i)),
     );
   });

@@ -4,8 +4,6 @@ import { assertBusinessDate, parseInstant } from '../../lambdas/core/dates';
 import type { AwsEnvironment } from '../aws/environment';
 import type { LocalRuntime, LocalServices } from '../../local/runtime';
 
-/** A mistake in how the command was called: printed with the usage, exit code 2. */
-
 /** Every option any command takes (parseArgs is strict: a command's new option is one line here). */
 export const OPTIONS = {
   'data-dir': { type: 'string' },
