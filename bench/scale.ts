@@ -168,6 +168,7 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
       args: ['--step', step, '--state', statePath, '--data-dir', dataDir, '--lines', args.lines!],
       env: { ...functionEnv, TMPDIR: tmp },
       capMb: functionMb,
+      timeoutMs: config.lambdaTimeoutSeconds * 1000,
       resultFile: join(dataDir, 'tmp', `${name}.result.json`),
     });
     const tmpBytes = await watch.stop();
@@ -177,7 +178,13 @@ await runBench('cartflow-scale-', args.keep, async (dataDir) => {
       `${label}: ${seconds(run.wallMs).toFixed(1)} s, peak RSS ${run.peakRssMb} / ${run.capMb} MB, /tmp ` +
         `${mb(tmpBytes).toFixed(0)} MB${run.error ? ` — ${run.error}` : ''}`,
     );
-    if (run.result === undefined) throw new Error(`${label} did not finish: ${run.error}`);
+    if (run.result === undefined) {
+      // The figures of the step that did not finish, as the last line, before the bench fails.
+      process.stdout.write(
+        `${JSON.stringify({ bench: 'scale', rows: day.lines, env: config.envName, failed: label, error: run.error, peak_rss_mb: run.peakRssMb, cap_mb: run.capMb, fits: run.fits, passed: false })}\n`,
+      );
+      throw new Error(`${label} did not finish: ${run.error}`);
+    }
     return run.result;
   }
 

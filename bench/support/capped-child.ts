@@ -42,6 +42,8 @@ export async function runCapped<T>(options: {
   env: Record<string, string>;
   capMb: number;
   resultFile: string;
+  /** The function's timeout: past it the child is killed, as Lambda ends the invocation. */
+  timeoutMs: number;
   intervalMs?: number;
 }): Promise<CappedRun<T>> {
   const { capMb, resultFile } = options;
@@ -63,11 +65,17 @@ export async function runCapped<T>(options: {
       child.kill('SIGKILL');
     }
   }, options.intervalMs ?? 50);
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (exitCode) => resolve(exitCode));
   });
   clearInterval(timer);
+  clearTimeout(deadline);
   const wallMs = performance.now() - start;
   const mb = (kb: number) => Math.round(kb / 1024);
   if (overKb !== undefined) {
@@ -77,6 +85,15 @@ export async function runCapped<T>(options: {
       fits: false,
       wallMs,
       error: `killed at ${mb(overKb)} MB RSS, over the ${capMb} MB cap`,
+    };
+  }
+  if (timedOut) {
+    return {
+      peakRssMb: mb(sampledKb),
+      capMb,
+      fits: sampledKb <= capMb * 1024,
+      wallMs,
+      error: `killed after ${options.timeoutMs / 1000} s, the function's timeout`,
     };
   }
   const text = await readFile(resultFile, 'utf8');

@@ -13,13 +13,14 @@ describe('runCapped', () => {
   before(async () => (dir = await mkdtemp(join(tmpdir(), 'capped-'))));
   after(() => rm(dir, { recursive: true, force: true }));
 
-  const run = (mb: number, capMb: number) =>
+  const run = (mb: number, capMb: number, timeoutMs = 60_000) =>
     runCapped<{ touchedMb: number }>({
       script,
       args: ['--mb', String(mb)],
       env: { PATH: process.env.PATH ?? '' },
       capMb,
-      resultFile: join(dir, `${mb}-${capMb}.json`),
+      timeoutMs,
+      resultFile: join(dir, `${mb}-${capMb}-${timeoutMs}.json`),
       intervalMs: 10,
     });
 
@@ -39,5 +40,13 @@ describe('runCapped', () => {
     assert.equal(result.fits, false);
     assert.equal(result.result, undefined);
     assert.match(result.error ?? '', /over the 200 MB cap/);
+  });
+
+  it("kills the child past the function's timeout, as Lambda ends the invocation", async () => {
+    // Act: a timeout shorter than Node takes to start
+    const result = await run(100, 1024, 20);
+    // Assess
+    assert.equal(result.result, undefined);
+    assert.match(result.error ?? '', /killed after 0.02 s, the function's timeout/);
   });
 });
