@@ -62,8 +62,39 @@ interface Described {
   input?: string;
   output?: string;
   startDate?: Date;
+  stopDate?: Date;
   /** How many times the execution was redriven. */
   redriveCount?: number;
+}
+
+/** One Step Functions call; a failure keeps its code and says which call on what (`target`). */
+async function send<O>(sfn: SdkClient, command: { input: object }, target: string): Promise<O> {
+  try {
+    return (await sfn.send(command)) as O;
+  } catch (error) {
+    const operation = command.constructor.name.replace(/Command$/, '');
+    throw new StepFunctionsCallError(operation, target, error);
+  }
+}
+
+/** The execution `name` of the state machine; undefined when there is none. */
+async function describeExecution(
+  sfn: SdkClient,
+  stateMachineArn: string,
+  name: string,
+): Promise<Described | undefined> {
+  const arn = executionArnOf(stateMachineArn, name);
+  try {
+    const out = await send<Omit<Described, 'name' | 'arn'>>(
+      sfn,
+      new DescribeExecutionCommand({ executionArn: arn }),
+      arn,
+    );
+    return { ...out, name, arn };
+  } catch (error) {
+    if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
+    throw error;
+  }
 }
 
 const errorName = (error: unknown) => (error as { name?: string }).name;
@@ -107,28 +138,12 @@ export class StateMachineRuns {
       options.sleep ?? ((ms, abandon) => delay(ms, undefined, { signal: abandon }).catch(() => undefined));
   }
 
-  /** One Step Functions call; a failure keeps its code and says which call on what (`target`). */
-  private async send<O>(command: { input: object }, target: string): Promise<O> {
-    try {
-      return (await this.options.sfn.send(command)) as O;
-    } catch (error) {
-      const operation = command.constructor.name.replace(/Command$/, '');
-      throw new StepFunctionsCallError(operation, target, error);
-    }
+  private send<O>(command: { input: object }, target: string): Promise<O> {
+    return send<O>(this.options.sfn, command, target);
   }
 
-  private async describe(name: string): Promise<Described | undefined> {
-    const arn = executionArnOf(this.options.stateMachineArn, name);
-    try {
-      const out = await this.send<Omit<Described, 'name' | 'arn'>>(
-        new DescribeExecutionCommand({ executionArn: arn }),
-        arn,
-      );
-      return { ...out, name, arn };
-    } catch (error) {
-      if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
-      throw error;
-    }
+  private describe(name: string): Promise<Described | undefined> {
+    return describeExecution(this.options.sfn, this.options.stateMachineArn, name);
   }
 
   /** The date's attempts so far, in order. */
@@ -358,17 +373,11 @@ export async function batchRunOf(
 ): Promise<BatchRun | undefined> {
   const name = runId ?? (await newestExecutions(sfn, stateMachineArn, 1))[0];
   if (name === undefined) return undefined;
-  const arn = executionArnOf(stateMachineArn, name);
-  let described: Omit<Described, 'name' | 'arn'> & { stopDate?: Date };
-  try {
-    described = (await sfn.send(new DescribeExecutionCommand({ executionArn: arn }))) as typeof described;
-  } catch (error) {
-    if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
-    throw error;
-  }
+  const described = await describeExecution(sfn, stateMachineArn, name);
+  if (described === undefined) return undefined;
   return {
     runId: name,
-    businessDate: businessDateOf({ ...described, name, arn }),
+    businessDate: businessDateOf(described),
     status: described.status,
     ...(described.startDate ? { startedAt: new Date(described.startDate) } : {}),
     ...(described.stopDate ? { finishedAt: new Date(described.stopDate) } : {}),

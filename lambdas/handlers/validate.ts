@@ -13,6 +13,7 @@ import { Engine, sqlLiteral } from '../core/engine/engine';
 import { quoteIdent } from '../core/engine/table-io';
 import { PermanentError } from '../core/errors';
 import { layout } from '../core/layout';
+import { DATASETS } from '../core/model';
 import { checkDataset, exampleRows, type CheckedDataset } from '../core/quality/check-dataset';
 import {
   checkResult,
@@ -69,10 +70,10 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Vali
     const declared = Object.values(declarations.sources).filter((s) => !isProductSource(s.dataset));
     const now = new Date();
     return withEngine(lake, settings.workDirectory, settings.engine, async (engine, workspace) => {
-      const datasets = ['products', 'orders', 'order_items', ...declared.map((s) => s.dataset)];
+      const datasets: string[] = [...DATASETS, ...declared.map((s) => s.dataset)];
       const paths = await workspace.fetch(datasets.map((d) => stagedKey(state.transform, d)));
-      const staged = (i: number) =>
-        `(SELECT *, file_row_number AS ${ROW_NUMBER} FROM read_parquet(${sqlLiteral(paths[i])}, file_row_number = true))`;
+      const staged = (dataset: string) =>
+        `(SELECT *, file_row_number AS ${ROW_NUMBER} FROM read_parquet(${sqlLiteral(paths[datasets.indexOf(dataset)])}, file_row_number = true))`;
 
       const common = { businessDate, now };
       const products = await checkDataset(engine, {
@@ -80,21 +81,21 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Vali
         dataset: 'products',
         rules: rules.products,
         def: defs.products,
-        source: staged(0),
+        source: staged('products'),
       });
       const orders = await checkDataset(engine, {
         ...common,
         dataset: 'orders',
         rules: rules.orders,
         def: defs.staged_orders,
-        source: staged(1),
+        source: staged('orders'),
       });
       const items = await checkDataset(engine, {
         ...common,
         dataset: 'order_items',
         rules: rules.order_items,
         def: defs.staged_order_items,
-        source: staged(2),
+        source: staged('order_items'),
         references: {
           catalog: { relation: products.valid, column: 'product_id' },
           orders: { relation: orders.valid, column: 'order_id' },
@@ -102,14 +103,14 @@ export function makeValidate({ lake, logger, metrics }: Adapters, settings: Vali
       });
 
       const others: CheckedDataset[] = [];
-      for (const [i, source] of declared.entries()) {
+      for (const source of declared) {
         others.push(
           await checkDataset(engine, {
             ...common,
             dataset: source.dataset,
             rules: derivedRules(source, declarations, settings.threshold),
             def: defs[stagedTableOf(source.dataset)],
-            source: staged(3 + i),
+            source: staged(source.dataset),
           }),
         );
       }
