@@ -3,7 +3,6 @@
  * into the current catalog and dim_product written from it.
  */
 import type { CheckResult, DatasetQuality, RunContext, TableToLoad } from '../contracts';
-import { withRejected } from '../catalog-snapshot';
 import type { Engine } from '../engine/engine';
 import { quoteIdent } from '../engine/table-io';
 import { checkDataset, type CheckedDataset } from '../quality/check-dataset';
@@ -11,11 +10,6 @@ import { datasetQuality, decideGate } from '../quality/gate';
 import type { DatasetRules } from '../quality/rules';
 import { TABLES } from '../tables';
 import { dimProductSql, writeCurated, type OutputWorkspace, type PrefixRemover } from './write-outputs';
-
-/** A catalog update's tally with the current catalog's (already valid) products added as valid input. */
-function withCurrent(quality: DatasetQuality, rows: number, checks: readonly CheckResult[]): DatasetQuality {
-  return datasetQuality({ ...quality, rowsIn: quality.rowsIn + rows }, checks);
-}
 
 /** The table mergeCatalog leaves behind: the current catalog merged with the accepted files' valid rows. */
 export const CATALOG_MERGED = 'catalog_merged';
@@ -52,9 +46,14 @@ export async function gateCatalogFile(
     businessDate: run.businessDate,
     now: new Date(),
   });
-  const quality = withRejected(
-    withCurrent(checked.quality, kept, checked.checks),
-    update.rejected,
+  // The kept products count as valid input, the unparsed records as quarantined.
+  const { quality: file } = checked;
+  const quality = datasetQuality(
+    {
+      ...file,
+      rowsIn: file.rowsIn + kept + update.rejected,
+      rowsQuarantined: file.rowsQuarantined + update.rejected,
+    },
     checked.checks,
   );
   const gate = decideGate([quality], checked.checks);

@@ -39,10 +39,11 @@ export function engineSettingsFromEnv(env: Readonly<Record<string, string | unde
       );
     }
     // Past this share, the rest of the process no longer fits the function: Lambda would kill it.
-    if (functionMemory && memoryLimitMb > engineMemoryLimitMb(Number(functionMemory))) {
+    const most = functionMemory ? engineMemoryLimitMb(Number(functionMemory)) : Infinity;
+    if (memoryLimitMb > most) {
       throw new ConfigurationError(
         `${HANDLER_ENV.engineMemoryMb}="${explicit}" must be at most ` +
-          `${engineMemoryLimitMb(Number(functionMemory))} MB in a function of ${functionMemory} MB ` +
+          `${most} MB in a function of ${functionMemory} MB ` +
           `(AWS_LAMBDA_FUNCTION_MEMORY_SIZE): the rest is Node, the binding and DuckDB's memory outside its limit.`,
       );
     }
