@@ -130,9 +130,9 @@ const isStackEvent = (input: unknown): input is CloudFormationCustomResourceEven
   typeof input === 'object' && input !== null && 'RequestType' in input && 'StackId' in input;
 
 export function makeEnsureWarehouse({ warehouse, logger }: Adapters, settings: EnsureWarehouseSettings) {
+  const { declarations = DECLARATIONS, ...options } = settings;
+  const tables = declaredTables(warehouseTables(declarations.tables));
   const ensure = async (): Promise<EnsureWarehouseResult> => {
-    const { declarations = DECLARATIONS, ...options } = settings;
-    const tables = declaredTables(warehouseTables(declarations.tables));
     const result = await ensureWarehouse(warehouse, { ...options, tables });
     if (result.created)
       logger.info('warehouse schema created, changed or granted', { changes: result.changes });
