@@ -35,8 +35,9 @@ export function qualityStepSettings(env: Env): QualityStepSettings {
   const settings = jsonObject(env, HANDLER_ENV.qualitySettings, true);
   const trial = jsonObject(env, HANDLER_ENV.qualityRules, false);
   try {
-    const rules = resolveRules(settings as unknown as RulesConfig, trial as DatasetOverrides | undefined);
-    return { ...engineStepSettings(env), rules, threshold: (settings as unknown as RulesConfig).threshold };
+    const config = settings as unknown as RulesConfig;
+    const rules = resolveRules(config, trial as DatasetOverrides | undefined);
+    return { ...engineStepSettings(env), rules, threshold: config.threshold };
   } catch (error) {
     if (!(error instanceof RulesConfigError)) throw error;
     const source = error.setting.startsWith(HANDLER_ENV.qualityRules)

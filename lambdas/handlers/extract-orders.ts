@@ -1,9 +1,10 @@
 import { rm } from 'node:fs/promises';
 import type { ExtractResult, PipelineState } from '../core/contracts';
 import { assertBusinessDate } from '../core/dates';
-import { Engine, engineSettingsFromEnv, type EngineSettings } from '../core/engine/engine';
+import { Engine, type EngineSettings } from '../core/engine/engine';
 import { writeRowsParquet } from '../core/engine/table-io';
 import { layout } from '../core/layout';
+import { engineStepSettings } from '../core/step-settings';
 import { integerEnv, type Env } from '../core/settings';
 import { PermanentError } from '../core/errors';
 import { cursorSql, fromSource, sourceColumns } from '../core/source-rows';
@@ -27,8 +28,7 @@ export interface ExtractOrdersSettings {
 
 export const extractOrdersSettings = (env: Env): ExtractOrdersSettings => ({
   chunkRows: integerEnv(env, HANDLER_ENV.extractChunkRows, DEFAULT_CHUNK_ROWS),
-  engine: engineSettingsFromEnv(env),
-  workDirectory: `${env.TMPDIR || '/tmp'}/cartflow-work`,
+  ...engineStepSettings(env),
   declarations: DECLARATIONS,
 });
 
